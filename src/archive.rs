@@ -1,0 +1,184 @@
+//! The static web archive: index pages, one page per issue with its email renditions beside it,
+//! Atom feeds with full content, and `static/` copied.
+//!
+//! Enters: a [`Project`] and the rendered issues. Leaves: files under the output directory,
+//! written only when their bytes change, so a rebuild of unchanged input is byte-identical and
+//! touches nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
+use serde::Serialize;
+
+use crate::config::Publication;
+use crate::content::Issue;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::fsutil::write_if_changed;
+use crate::project::{Project, RenderedIssue, STATIC_DIR};
+use crate::template::Names;
+use crate::template::view::{IssueView, PublicationView, SiteView};
+
+/// What `build` wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Issues in the archive.
+    pub issues: usize,
+    /// Files whose content changed.
+    pub written: usize,
+    /// Files already up to date.
+    pub unchanged: usize,
+}
+
+#[derive(Serialize)]
+struct PageContext<'a> {
+    site: &'a SiteView,
+    publication: &'a PublicationView,
+    issue: &'a IssueView,
+    previous: Option<&'a IssueView>,
+    next: Option<&'a IssueView>,
+}
+
+#[derive(Serialize)]
+struct PublicationContext<'a> {
+    site: &'a SiteView,
+    publication: &'a PublicationView,
+    issues: Vec<&'a IssueView>,
+}
+
+#[derive(Serialize)]
+struct IndexEntry<'a> {
+    publication: &'a PublicationView,
+    issues: Vec<&'a IssueView>,
+}
+
+#[derive(Serialize)]
+struct IndexContext<'a> {
+    site: &'a SiteView,
+    publications: Vec<IndexEntry<'a>>,
+}
+
+/// Render every published issue (drafts too when `drafts`) and write the archive to `out`.
+/// Any error in any issue stops the build before a file is written.
+pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
+    let issues: Vec<&Issue> = project.published(drafts).collect();
+    let rendered = render_all(project, &issues)?;
+    let site = SiteView::new(&project.config);
+    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+    let mut index = Vec::new();
+    let page_error = |d: Diagnostic| Error::Invalid(vec![d]);
+    for publication in &project.config.publications {
+        let view = PublicationView::new(&project.config, publication);
+        let entries: Vec<(&Issue, &RenderedIssue)> = issues.iter().zip(&rendered).filter(|(i, _)| i.publication == publication.slug).map(|(i, r)| (*i, r)).collect();
+        let views: Vec<&IssueView> = entries.iter().map(|(_, r)| &r.view).collect();
+        for (n, (issue, r)) in entries.iter().enumerate() {
+            let dir = out.join(&issue.publication).join(&issue.slug);
+            let context = PageContext {
+                site: &site,
+                publication: &view,
+                issue: &r.view,
+                previous: n.checked_sub(1).and_then(|p| views.get(p).copied()),
+                next: views.get(n + 1).copied(),
+            };
+            let page = project.templates.page(Names::of(publication).page, &context).map_err(page_error)?;
+            files.insert(dir.join("index.html"), page.into_bytes());
+            files.insert(dir.join("email.html"), r.email.html.clone().into_bytes());
+            files.insert(dir.join("email.txt"), r.email.text.clone().into_bytes());
+        }
+        let newest_first: Vec<&IssueView> = views.iter().rev().copied().collect();
+        let listing = PublicationContext { site: &site, publication: &view, issues: newest_first.clone() };
+        files.insert(out.join(&publication.slug).join("index.html"), project.templates.page("publication.html", &listing).map_err(page_error)?.into_bytes());
+        files.insert(out.join(&publication.slug).join("atom.xml"), atom(&site, publication, &view, &entries).into_bytes());
+        index.push((view, newest_first));
+    }
+    let entries = index.iter().map(|(publication, issues)| IndexEntry { publication, issues: issues.clone() }).collect();
+    files.insert(out.join("index.html"), project.templates.page("index.html", &IndexContext { site: &site, publications: entries }).map_err(page_error)?.into_bytes());
+    files.insert(out.join("archive.css"), project.templates.page("archive.css", &IndexContext { site: &site, publications: Vec::new() }).map_err(page_error)?.into_bytes());
+    copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
+    let mut report = BuildReport { issues: issues.len(), ..BuildReport::default() };
+    for (path, bytes) in &files {
+        if write_if_changed(path, bytes)? {
+            report.written += 1;
+        } else {
+            report.unchanged += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Render every issue, on all cores; every failure is collected.
+fn render_all(project: &Project, issues: &[&Issue]) -> Result<Vec<RenderedIssue>> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = issues.len().div_ceil(threads).max(1);
+    let results: Vec<std::result::Result<RenderedIssue, Vec<Diagnostic>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = issues
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|issue| render_checked(project, issue)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut problems = project.diagnostics.clone();
+    let mut rendered = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(r) => rendered.push(r),
+            Err(mut errors) => problems.append(&mut errors),
+        }
+    }
+    problems.retain(Diagnostic::is_error);
+    if problems.is_empty() && rendered.len() == issues.len() { Ok(rendered) } else { Err(Error::Invalid(problems)) }
+}
+
+fn render_checked(project: &Project, issue: &Issue) -> std::result::Result<RenderedIssue, Vec<Diagnostic>> {
+    let rendered = project.render(issue).map_err(|d| vec![d])?;
+    let errors: Vec<Diagnostic> = rendered.rendered.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    if errors.is_empty() { Ok(rendered) } else { Err(errors) }
+}
+
+/// A valid Atom feed of a publication, newest first, with full HTML content. `updated` comes
+/// from the issues themselves, never the clock, so the feed is reproducible.
+fn atom(site: &SiteView, publication: &Publication, view: &PublicationView, entries: &[(&Issue, &RenderedIssue)]) -> String {
+    let stamp = |issue: &Issue| {
+        let day = issue.date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_second());
+        chrono::DateTime::from_timestamp(day, 0).unwrap_or_default().fixed_offset()
+    };
+    let updated = entries.iter().map(|(i, _)| stamp(i)).max().unwrap_or_default();
+    let link = |href: &str, rel: &str, mime: &str| Link { href: href.to_owned(), rel: rel.to_owned(), mime_type: Some(mime.to_owned()), ..Link::default() };
+    let items = entries
+        .iter()
+        .rev()
+        .map(|(issue, r)| Entry {
+            id: r.view.url.clone(),
+            title: Text::plain(r.view.title.clone()),
+            updated: stamp(issue),
+            published: Some(stamp(issue)),
+            authors: (!r.view.author.is_empty()).then(|| Person { name: r.view.author.clone(), ..Person::default() }).into_iter().collect(),
+            links: vec![link(&r.view.url, "alternate", "text/html")],
+            summary: (!r.view.summary.is_empty()).then(|| Text::plain(r.view.summary.clone())),
+            content: Some(Content { value: Some(r.view.html.clone()), content_type: Some("html".to_owned()), ..Content::default() }),
+            ..Entry::default()
+        })
+        .collect();
+    let feed = Feed {
+        id: view.url.clone(),
+        title: Text::plain(publication.name.clone()),
+        subtitle: (!publication.description.is_empty()).then(|| Text::plain(publication.description.clone())),
+        updated,
+        links: vec![link(&view.feed_url, "self", "application/atom+xml"), link(&view.url, "alternate", "text/html")],
+        lang: Some(site.language.clone()),
+        entries: items,
+        ..Feed::default()
+    };
+    feed.to_string()
+}
+
+fn copy_static(dir: &Path, out: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<()> {
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_map(std::result::Result::ok) {
+        if let (true, Ok(relative)) = (entry.file_type().is_file(), entry.path().strip_prefix(dir)) {
+            let bytes = std::fs::read(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
+            files.insert(out.join(relative), bytes);
+        }
+    }
+    Ok(())
+}

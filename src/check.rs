@@ -1,0 +1,108 @@
+//! `check`: every problem in a project, located, without stopping at the first.
+//!
+//! Enters: a loaded [`Project`]. Leaves: diagnostics from loading, rendering and templating,
+//! plus lints of each rendered email: Gmail's clipping size, subject length, plain-text line
+//! length, related links, and the body lints collected by [`crate::render`].
+
+use crate::content::Issue;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::project::{Project, RenderedIssue};
+
+/// HTML larger than this is clipped by Gmail (102 KB) once headers are added: an error.
+pub const HTML_LIMIT: usize = 100 * 1024;
+/// HTML larger than this is close to clipping: a warning.
+pub const HTML_WARN: usize = 80 * 1024;
+/// Subjects longer than this are cut off in most inboxes.
+pub const SUBJECT_LIMIT: usize = 80;
+
+/// Check a whole project.
+pub fn check(project: &Project) -> Vec<Diagnostic> {
+    let mut diagnostics = project.diagnostics.clone();
+    for issue in &project.issues {
+        diagnostics.extend(check_issue(project, issue));
+    }
+    diagnostics
+}
+
+/// Check one issue: render it and lint the result.
+pub fn check_issue(project: &Project, issue: &Issue) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for related in &issue.front.related {
+        if let Err(why) = project.links.resolve(&related.url.value) {
+            diagnostics.push(Diagnostic::error("link/broken", format!("related link: {why}")).at(related.url.location(&issue.source), &issue.text));
+        } else if related.url.value.starts_with("http://") {
+            diagnostics.push(Diagnostic::warning("lint/http-link", format!("insecure link `{}`", related.url.value)).at(related.url.location(&issue.source), &issue.text).help("use `https://`"));
+        }
+    }
+    match project.render(issue) {
+        Ok(rendered) => {
+            diagnostics.extend(rendered.rendered.diagnostics.iter().cloned());
+            diagnostics.extend(lint_email(issue, &rendered));
+        }
+        Err(d) => diagnostics.push(d),
+    }
+    diagnostics
+}
+
+fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let size = rendered.email.html.len();
+    let file = Location::new(&issue.source, 1, 1);
+    if size > HTML_LIMIT {
+        out.push(Diagnostic::error("lint/html-size", format!("the HTML email is {} KB; Gmail clips messages over 102 KB, hiding the unsubscribe link", size / 1024)).at(file.clone(), &issue.text).help("shorten the issue or split it in two"));
+    } else if size > HTML_WARN {
+        out.push(Diagnostic::warning("lint/html-size", format!("the HTML email is {} KB, close to Gmail's 102 KB clipping limit", size / 1024)).at(file.clone(), &issue.text));
+    }
+    let subject = issue.subject();
+    let subject_len = subject.chars().count();
+    if subject_len > SUBJECT_LIMIT {
+        let key = if issue.front.subject.is_some() { "subject" } else { "title" };
+        out.push(Diagnostic::warning("lint/subject-length", format!("the subject is {subject_len} characters; inboxes cut it off after about {SUBJECT_LIMIT}")).at(key_location(issue, key), &issue.text).help("set a shorter `subject:`"));
+    }
+    let wide: Vec<(usize, &str)> = rendered
+        .email
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| unicode_width::UnicodeWidthStr::width(*line) > crate::render::text::MAX_COLUMNS && !is_unbreakable(line))
+        .collect();
+    if let Some((n, line)) = wide.first() {
+        let more = match wide.len() {
+            1 => String::new(),
+            k => format!(" (and {} more)", k - 1),
+        };
+        out.push(Diagnostic::warning("lint/text-width", format!("plain-text line {} is over 78 columns{more}: `{line}`", n + 1)).at(file, &issue.text).help("check the text templates; the body is wrapped at 72"));
+    }
+    out
+}
+
+/// A line that cannot be wrapped: one token after any list, quote or reference prefix.
+pub fn is_unbreakable(line: &str) -> bool {
+    let rest = line.trim_start().trim_start_matches(['>', ' ', '-', '*']);
+    let rest = match rest.split_once("] ") {
+        Some((prefix, tail)) if prefix.starts_with('[') => tail,
+        _ => rest,
+    };
+    let rest = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
+    !rest.trim().contains(char::is_whitespace)
+}
+
+/// The location of a front-matter key in an issue.
+fn key_location(issue: &Issue, key: &str) -> Location {
+    let prefix = format!("{key}:");
+    let line = issue.text.lines().position(|l| l.starts_with(&prefix)).map_or(1, |i| i + 1);
+    issue.location(line, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unbreakable_lines_are_single_tokens() {
+        assert!(is_unbreakable("[12] https://example.org/a/very/long/path"));
+        assert!(is_unbreakable("  https://example.org/x"));
+        assert!(is_unbreakable("Unsubscribe: https://example.org/x"));
+        assert!(!is_unbreakable("two words"));
+    }
+}

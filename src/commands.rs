@@ -1,0 +1,119 @@
+//! Command handlers: thin adapters from the CLI to the pipeline stages.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::cli::{ReportFormat, Rendition};
+use crate::clock::Clock;
+use crate::config;
+use crate::diagnostic::{self, Diagnostic};
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::project::Project;
+use crate::{archive, check, render, template};
+
+/// `letterpress init <dir>`.
+pub fn init(dir: &Path, clock: &Clock) -> Result<()> {
+    if config::path_in(dir).exists() {
+        return Err(Error::usage(format!("`{}` already holds a letterpress project", dir.display())));
+    }
+    let today = clock.now_local().date();
+    let files: Vec<(String, String)> = [
+        (config::FILE_NAME.to_owned(), include_str!("init/letterpress.yaml").to_owned()),
+        (".gitignore".to_owned(), "/public/\n/.letterpress/\n/outbox/\n".to_owned()),
+        (format!("content/weekly/{today}-welcome.md"), include_str!("init/welcome.md").replace("{date}", &today.to_string())),
+        ("static/.gitkeep".to_owned(), String::new()),
+        ("subscribers/.gitkeep".to_owned(), String::new()),
+    ]
+    .into_iter()
+    .chain(template::DEFAULTS.iter().map(|(name, text)| (format!("{}/{name}", template::DIR), (*text).to_owned())))
+    .collect();
+    for (path, text) in files {
+        write_atomic(&dir.join(path), text.as_bytes())?;
+    }
+    eprintln!("created a letterpress project in `{}`; next: `letterpress -C {} check`", dir.display(), dir.display());
+    Ok(())
+}
+
+/// `letterpress new <publication> <title>`: prints the new file's path.
+pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result<()> {
+    let project = Project::load(root)?;
+    if project.config.publication(publication).is_none() {
+        let known: Vec<&str> = project.config.publications.iter().map(|p| p.slug.as_str()).collect();
+        return Err(Error::usage(format!("no publication `{publication}`; publications are: {}", known.join(", "))));
+    }
+    let date = clock.now_local().date();
+    let relative = format!("content/{publication}/{date}-{}.md", render::slugify(title));
+    let path = root.join(&relative);
+    if path.exists() {
+        return Err(Error::usage(format!("`{relative}` already exists")));
+    }
+    let quoted = serde_json::to_string(title).unwrap_or_default();
+    let text = format!("---\ntitle: {quoted}\ndate: {date}\nauthor: \"\"\nstandfirst: \"\"\nsummary: \"\"\ntags: []\nstatus: draft\n---\n\nWrite the issue here.\n");
+    write_atomic(&path, text.as_bytes())?;
+    println!("{relative}");
+    Ok(())
+}
+
+/// `letterpress check`: exit 1 when any error is found.
+pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
+    let diagnostics = match Project::load(root) {
+        Ok(project) => check::check(&project),
+        Err(Error::Invalid(diagnostics)) => diagnostics,
+        Err(other) => return Err(other),
+    };
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    match format {
+        ReportFormat::Text => {
+            if diagnostics.is_empty() {
+                eprintln!("no problems found");
+            } else {
+                eprint!("{}", diagnostic::render_all(&diagnostics));
+            }
+        }
+        ReportFormat::Json => {
+            let report = serde_json::json!({ "errors": errors, "warnings": diagnostics.len() - errors, "diagnostics": diagnostics });
+            print_stdout(&format!("{report:#}\n"))?;
+        }
+    }
+    if errors > 0 { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
+}
+
+/// `letterpress render <issue> --format html|text`.
+pub fn render(root: &Path, name: &str, rendition: Rendition) -> Result<()> {
+    let project = Project::load(root)?;
+    let issue = project.find(name)?;
+    let rendered = project.render(issue).map_err(|d| Error::Invalid(vec![d]))?;
+    let errors: Vec<Diagnostic> = rendered.rendered.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    print_stdout(match rendition {
+        Rendition::Html => &rendered.email.html,
+        Rendition::Text => &rendered.email.text,
+    })
+}
+
+/// `letterpress build`.
+pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
+    let project = Project::load(root)?;
+    let out = if out.is_absolute() { out.to_path_buf() } else { root.join(out) };
+    let report = archive::build_archive(&project, &out, drafts)?;
+    eprintln!(
+        "built {} issues into `{}` ({} files written, {} unchanged)",
+        report.issues,
+        out.display(),
+        report.written,
+        report.unchanged
+    );
+    Ok(())
+}
+
+/// Write to stdout, treating a closed pipe (`| head`) as success.
+fn print_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}

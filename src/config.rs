@@ -1,0 +1,241 @@
+//! `letterpress.yaml`: the site, its publications and (in later stages) lists, SMTP and state.
+//!
+//! [`Config::parse`] takes the text and returns a validated [`Config`] or every problem found as
+//! located [`Diagnostic`]s; [`Config::from_file`] reads the file first. Keys are kebab-case and
+//! unknown keys are errors with a "did you mean" hint.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::error::{Error, Result};
+
+/// The configuration file's name at the project root.
+pub const FILE_NAME: &str = "letterpress.yaml";
+
+/// The whole project configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Config {
+    /// Site-wide settings: title and URLs.
+    pub site: Site,
+    /// The newsletters this project publishes, in the order the archive lists them.
+    pub publications: Vec<Publication>,
+}
+
+/// Site-wide settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Site {
+    /// The site's name, shown on the archive's front page.
+    pub title: String,
+    /// Absolute URL where `public/` is served; relative links and images become absolute with it.
+    pub base_url: String,
+    /// Language tag for `<html lang>` and the Atom feeds (default `en`).
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Short description of the site for the archive front page.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// URL of the web archive if it is not `base-url` itself.
+    #[serde(default)]
+    pub archive_url: Option<String>,
+    /// Unsubscribe endpoint; defaults to `<base-url>/unsubscribe`.
+    #[serde(default)]
+    pub unsubscribe_url: Option<String>,
+}
+
+/// One newsletter: its sender, default lists and templates.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Publication {
+    /// Directory name under `content/` and in URLs, e.g. `commissioner`.
+    pub slug: String,
+    /// Display name, e.g. "The Commissioner".
+    pub name: String,
+    /// One-line description shown in the archive and feed.
+    #[serde(default)]
+    pub description: String,
+    /// Sender mailbox, e.g. `The Commissioner <commissioner@news.example.org>`.
+    pub from: String,
+    /// Optional Reply-To mailbox.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Subscriber lists an issue goes to unless its front matter says otherwise.
+    #[serde(default)]
+    pub lists: Vec<String>,
+    /// Template overrides for this publication (paths under `templates/`).
+    #[serde(default)]
+    pub templates: TemplateOverrides,
+}
+
+/// Per-publication template files, relative to the project's `templates/` directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TemplateOverrides {
+    /// HTML email layout (default `email.html`).
+    pub email_html: Option<String>,
+    /// Plain-text email layout (default `email.txt`).
+    pub email_text: Option<String>,
+    /// Stylesheet inlined into the HTML email (default `email.css`).
+    pub email_css: Option<String>,
+    /// Web archive page for one issue (default `page.html`).
+    pub page: Option<String>,
+}
+
+fn default_language() -> String {
+    "en".to_owned()
+}
+
+impl Config {
+    /// Read and validate the configuration at `path`.
+    pub fn from_file(path: &Path, shown_as: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Self::parse(shown_as, &text).map_err(Error::Invalid)
+    }
+
+    /// Parse and validate configuration text; `path` is used in diagnostics.
+    pub fn parse(path: &Path, text: &str) -> std::result::Result<Self, Vec<Diagnostic>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let config: Self = crate::yaml::parse(path, text, text, 1, "configuration").map_err(|d| vec![d])?;
+        let problems = config.validate(path, text);
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+
+    /// The publication with `slug`.
+    pub fn publication(&self, slug: &str) -> Option<&Publication> {
+        self.publications.iter().find(|p| p.slug == slug)
+    }
+
+    fn validate(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        let mut locate = |key: &str, value: &str, d: Diagnostic| {
+            problems.push(d.at(find(path, text, key, value), text));
+        };
+        for (key, value) in [
+            ("base-url", Some(&self.site.base_url)),
+            ("archive-url", self.site.archive_url.as_ref()),
+            ("unsubscribe-url", self.site.unsubscribe_url.as_ref()),
+        ] {
+            if let Some(value) = value
+                && let Err(why) = absolute_url(value)
+            {
+                locate(key, value, Diagnostic::error("config/url", format!("`{key}` {why}")).help("write a full URL such as `https://news.example.org`"));
+            }
+        }
+        if self.publications.is_empty() {
+            locate("publications", "", Diagnostic::error("config/no-publication", "no publications configured").help("add at least one entry under `publications:`"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for publication in &self.publications {
+            if !is_slug(&publication.slug) {
+                locate("slug", &publication.slug, Diagnostic::error("config/slug", format!("publication slug `{}` is not a valid slug", publication.slug)).help("use lowercase letters, digits and hyphens, e.g. `weekly-briefing`"));
+            }
+            if !seen.insert(publication.slug.as_str()) {
+                locate("slug", &publication.slug, Diagnostic::error("config/duplicate", format!("publication `{}` is defined twice", publication.slug)));
+            }
+            for (key, value) in [("from", Some(&publication.from)), ("reply-to", publication.reply_to.as_ref())] {
+                if let Some(value) = value
+                    && let Err(e) = value.parse::<lettre::message::Mailbox>()
+                {
+                    locate(key, value, Diagnostic::error("config/mailbox", format!("`{key}` of publication `{}` is not a valid mailbox: {e}", publication.slug)).help("write `Name <address@example.org>` or a bare address"));
+                }
+            }
+        }
+        problems
+    }
+}
+
+impl Site {
+    /// The base URL, always ending with `/`.
+    pub fn base(&self) -> String {
+        with_slash(&self.base_url)
+    }
+
+    /// The archive's root URL, always ending with `/`.
+    pub fn archive(&self) -> String {
+        with_slash(self.archive_url.as_deref().unwrap_or(&self.base_url))
+    }
+
+    /// The unsubscribe endpoint.
+    pub fn unsubscribe(&self) -> String {
+        self.unsubscribe_url.clone().unwrap_or_else(|| format!("{}unsubscribe", self.base()))
+    }
+}
+
+fn with_slash(url: &str) -> String {
+    if url.ends_with('/') { url.to_owned() } else { format!("{url}/") }
+}
+
+fn absolute_url(value: &str) -> std::result::Result<(), String> {
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(()),
+        Ok(url) => Err(format!("must be an http(s) URL, not `{}:`", url.scheme())),
+        Err(e) => Err(format!("is not an absolute URL ({e})")),
+    }
+}
+
+/// Whether `s` is a URL- and directory-safe slug.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Best-effort location of `key: value` in the YAML text, for validation errors found after
+/// parsing.
+fn find(path: &Path, text: &str, key: &str, value: &str) -> Location {
+    let needle = format!("{key}:");
+    let hit = text.lines().enumerate().find(|(_, line)| {
+        let line = line.trim_start().trim_start_matches("- ");
+        line.starts_with(&needle) && line.contains(value)
+    });
+    match hit {
+        Some((i, line)) => {
+            let col = line.find(&needle).map_or(0, |b| line[..b].chars().count());
+            Location::new(path, i + 1, col + 1)
+        }
+        None => Location::new(path, 1, 1),
+    }
+}
+
+/// The location of the configuration file relative to a project root.
+pub fn path_in(root: &Path) -> PathBuf {
+    root.join(FILE_NAME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "site:\n  title: T\n  base-url: https://news.example.org\npublications:\n  - slug: weekly\n    name: Weekly\n    from: Weekly <w@news.example.org>\n";
+
+    #[test]
+    fn parses_a_minimal_config() {
+        let config = Config::parse(Path::new("letterpress.yaml"), GOOD).unwrap();
+        assert_eq!(config.site.base(), "https://news.example.org/");
+        assert_eq!(config.site.unsubscribe(), "https://news.example.org/unsubscribe");
+        assert_eq!(config.publication("weekly").map(|p| p.name.as_str()), Some("Weekly"));
+    }
+
+    #[test]
+    fn reports_unknown_keys_with_a_hint() {
+        let text = GOOD.replace("base-url", "base_url");
+        let errors = Config::parse(Path::new("letterpress.yaml"), &text).unwrap_err();
+        assert_eq!(errors[0].message, "unknown configuration key `base_url`");
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `base-url`?"));
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 3)));
+    }
+
+    #[test]
+    fn validates_urls_slugs_and_mailboxes() {
+        let text = GOOD
+            .replace("https://news.example.org", "news.example.org")
+            .replace("slug: weekly", "slug: Weekly News")
+            .replace("Weekly <w@news.example.org>", "Weekly <not an address>");
+        let codes: Vec<_> = Config::parse(Path::new("c.yaml"), &text).unwrap_err().iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["config/url", "config/slug", "config/mailbox"]);
+    }
+}

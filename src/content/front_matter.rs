@@ -1,0 +1,316 @@
+//! Splitting a Markdown file into YAML front matter and body, and validating the front matter.
+//!
+//! Enters: the whole text of one file. Leaves: a [`FrontMatter`] and the body with the line it
+//! starts on, or located [`Diagnostic`]s. Positions are always in the whole file.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::{Diagnostic, Located, Location, did_you_mean};
+
+/// Whether an issue may be sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Work in progress: left out of the archive (unless `--drafts`) and never sent by `--due`.
+    #[default]
+    Draft,
+    /// Finished: published in the archive and sendable.
+    Ready,
+}
+
+/// A "related coverage" link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Related {
+    /// Link text.
+    pub title: String,
+    /// Absolute URL, or an internal `@/publication/file.md` link.
+    pub url: Located<String>,
+}
+
+/// Validated front matter of one issue. Every field is documented in `docs/front-matter.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontMatter {
+    /// Headline; also the email subject unless `subject` is set.
+    pub title: String,
+    /// Email subject, when it should differ from the title.
+    pub subject: Option<String>,
+    /// Publication date, when it differs from the date in the file name.
+    pub date: Option<Date>,
+    /// Byline.
+    pub author: Option<String>,
+    /// Strapline shown under the title.
+    pub standfirst: Option<String>,
+    /// Inbox preheader and archive summary.
+    pub summary: Option<String>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// `draft` or `ready`.
+    pub status: Status,
+    /// When `send --due` may send it.
+    pub send_at: Option<Timestamp>,
+    /// Lists to send to instead of the publication's defaults.
+    pub lists: Option<Vec<Located<String>>>,
+    /// Related coverage links.
+    pub related: Vec<Related>,
+}
+
+/// The keys front matter accepts, for hints.
+pub const KEYS: &[&str] = &[
+    "title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    title: Option<Spanned<String>>,
+    subject: Option<Spanned<String>>,
+    date: Option<Spanned<String>>,
+    author: Option<Spanned<String>>,
+    standfirst: Option<String>,
+    summary: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    status: Option<Spanned<String>>,
+    send_at: Option<Spanned<String>>,
+    lists: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    related: Vec<RawRelated>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelated {
+    title: String,
+    url: Spanned<String>,
+}
+
+/// The front matter's YAML and the body, split at the `---` fences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split<'a> {
+    /// The YAML between the fences.
+    pub yaml: &'a str,
+    /// Everything after the closing fence.
+    pub body: &'a str,
+    /// 1-based line of the first body line.
+    pub body_start_line: usize,
+}
+
+/// Split `text` (BOM already removed, line endings normalised) at its front-matter fences.
+pub fn split<'a>(path: &Path, text: &'a str) -> Result<Split<'a>, Diagnostic> {
+    let first = text.lines().next().unwrap_or("");
+    if first.trim_end() != "---" {
+        return Err(Diagnostic::error("front-matter/missing", "missing front matter")
+            .at(Location::new(path, 1, 1), text)
+            .help("start the file with a `---` line, then `title: \"…\"`, then another `---` line"));
+    }
+    let yaml_start = first.len() + 1;
+    let mut offset = yaml_start;
+    for (i, line) in text.get(yaml_start..).unwrap_or("").split_inclusive('\n').enumerate() {
+        if line.trim_end() == "---" {
+            let body_start = offset + line.len();
+            return Ok(Split {
+                yaml: &text[yaml_start..offset],
+                body: text.get(body_start..).unwrap_or(""),
+                body_start_line: i + 3,
+            });
+        }
+        offset += line.len();
+    }
+    Err(Diagnostic::error("front-matter/unterminated", "unterminated front matter: no closing `---` line")
+        .at(Location::new(path, 1, 1), text)
+        .help("add a line with just `---` after the last front-matter key"))
+}
+
+/// Parse and validate the YAML of `split` (from the file `path` with whole text `text`).
+pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Diagnostic>> {
+    if let Some(d) = tab_indentation(path, text, yaml) {
+        return Err(vec![d]);
+    }
+    let raw: Raw = crate::yaml::parse(path, text, yaml, 2, "front matter").map_err(|d| vec![d])?;
+    let mut v = Validator { path, text, problems: Vec::new() };
+    let title = v.title(raw.title.as_ref());
+    let subject = raw.subject.as_ref().map(|s| v.header_text("subject", s));
+    let author = raw.author.as_ref().map(|s| v.header_text("author", s));
+    let front = FrontMatter {
+        title,
+        subject,
+        date: raw.date.as_ref().and_then(|d| v.date(d)),
+        author,
+        standfirst: raw.standfirst,
+        summary: raw.summary,
+        tags: raw.tags,
+        status: raw.status.as_ref().map_or(Status::Draft, |s| v.status(s)),
+        send_at: raw.send_at.as_ref().and_then(|s| v.send_at(s)),
+        lists: raw.lists.map(|lists| lists.iter().map(|l| v.located(l)).collect()),
+        related: raw
+            .related
+            .into_iter()
+            .map(|r| Related { title: r.title, url: v.located(&r.url) })
+            .collect(),
+    };
+    if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
+}
+
+/// YAML forbids tabs for indentation; say so plainly at the tab.
+fn tab_indentation(path: &Path, text: &str, yaml: &str) -> Option<Diagnostic> {
+    let (i, line) = yaml.lines().enumerate().find(|(_, l)| l.trim_start_matches(' ').starts_with('\t'))?;
+    let col = line.chars().take_while(|c| *c == ' ').count() + 1;
+    Some(
+        Diagnostic::error("front-matter/tab", "tab used for indentation in front matter")
+            .at(Location::new(path, i + 2, col), text)
+            .help("YAML needs spaces for indentation; replace the tab with spaces"),
+    )
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    text: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn located(&self, s: &Spanned<String>) -> Located<String> {
+        Located {
+            value: s.value.clone(),
+            line: usize::try_from(s.referenced.line()).unwrap_or(1) + 1,
+            col: usize::try_from(s.referenced.column()).unwrap_or(1),
+        }
+    }
+
+    fn fail(&mut self, at: &Located<String>, diagnostic: Diagnostic) {
+        self.problems.push(diagnostic.at(at.location(self.path), self.text));
+    }
+
+    fn title(&mut self, title: Option<&Spanned<String>>) -> String {
+        let Some(title) = title else {
+            self.problems.push(
+                Diagnostic::error("front-matter/no-title", "missing required key `title`")
+                    .at(Location::new(self.path, 1, 1), self.text)
+                    .help("add `title: \"…\"` to the front matter; it is also the email subject"),
+            );
+            return String::new();
+        };
+        let text = self.header_text("title", title);
+        if text.trim().is_empty() {
+            let at = self.located(title);
+            self.fail(&at, Diagnostic::error("front-matter/empty-title", "`title` is empty"));
+        }
+        text
+    }
+
+    /// Text that may end up in a mail header: no line breaks or control characters.
+    fn header_text(&mut self, key: &str, value: &Spanned<String>) -> String {
+        if value.value.chars().any(char::is_control) {
+            let at = self.located(value);
+            self.fail(
+                &at,
+                Diagnostic::error("front-matter/control-char", format!("`{key}` contains a line break or control character"))
+                    .help("write it on one line; it becomes an email header"),
+            );
+        }
+        value.value.clone()
+    }
+
+    fn date(&mut self, value: &Spanned<String>) -> Option<Date> {
+        match value.value.parse::<Date>() {
+            Ok(date) => Some(date),
+            Err(_) => {
+                let at = self.located(value);
+                self.fail(&at, Diagnostic::error("front-matter/date", format!("`date` is not a date: `{}`", value.value)).help("write it as `YYYY-MM-DD`, e.g. `2016-12-09`"));
+                None
+            }
+        }
+    }
+
+    fn status(&mut self, value: &Spanned<String>) -> Status {
+        match value.value.as_str() {
+            "draft" => Status::Draft,
+            "ready" => Status::Ready,
+            other => {
+                let hint = did_you_mean(other, ["draft", "ready"]).map_or_else(|| "use `draft` or `ready`".to_owned(), |s| format!("did you mean `{s}`?"));
+                let at = self.located(value);
+                self.fail(&at, Diagnostic::error("front-matter/status", format!("unknown status `{other}`")).help(hint));
+                Status::Draft
+            }
+        }
+    }
+
+    fn send_at(&mut self, value: &Spanned<String>) -> Option<Timestamp> {
+        let at = self.located(value);
+        match value.value.parse::<Timestamp>() {
+            Ok(ts) => Some(ts),
+            Err(_) if value.value.parse::<jiff::civil::DateTime>().is_ok() => {
+                self.fail(&at, Diagnostic::error("front-matter/send-at-zone", format!("`send_at` has no time zone offset: `{}`", value.value)).help(format!("add an offset, e.g. `{}+00:00` for UK winter time or `+01:00` for summer time", value.value)));
+                None
+            }
+            Err(_) => {
+                self.fail(&at, Diagnostic::error("front-matter/send-at", format!("`send_at` is not an RFC 3339 time: `{}`", value.value)).help("write it like `2017-01-13T07:00:00+00:00`"));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn split_case(text: &str, yaml: &str, body: &str, body_line: usize) {
+        let s = split(Path::new("a.md"), text).unwrap();
+        assert_eq!((s.yaml, s.body, s.body_start_line), (yaml, body, body_line));
+    }
+
+    #[test]
+    fn splits_at_fences() {
+        split_case("---\ntitle: x\n---\nbody\n", "title: x\n", "body\n", 4);
+        split_case("---\n---\n", "", "", 3);
+        split_case("---  \na: 1\nb: 2\n---\n\nHi", "a: 1\nb: 2\n", "\nHi", 5);
+        split_case("---\ntitle: x\n---", "title: x\n", "", 4);
+    }
+
+    #[test]
+    fn missing_and_unterminated_fences_are_errors() {
+        assert_eq!(split(Path::new("a.md"), "title: x\n").unwrap_err().code, "front-matter/missing");
+        assert_eq!(split(Path::new("a.md"), "---\ntitle: x\n").unwrap_err().code, "front-matter/unterminated");
+        assert_eq!(split(Path::new("a.md"), "").unwrap_err().code, "front-matter/missing");
+    }
+
+    #[track_caller]
+    fn error_case(yaml: &str, code: &str, line: usize, col: usize) {
+        let text = format!("---\n{yaml}---\n");
+        let errors = parse(Path::new("a.md"), &text, yaml).unwrap_err();
+        let location = errors[0].location.clone().unwrap();
+        assert_eq!((errors[0].code, location.line, location.col), (code, line, col), "{}", errors[0]);
+    }
+
+    #[test]
+    fn front_matter_errors_point_into_the_file() {
+        error_case("author: x\n", "front-matter/no-title", 1, 1);
+        error_case("title: x\nsend_at: 2017-01-13T07:00:00\n", "front-matter/send-at-zone", 3, 10);
+        error_case("title: x\nsend_at: soon\n", "front-matter/send-at", 3, 10);
+        error_case("title: x\nstatus: redy\n", "front-matter/status", 3, 9);
+        error_case("title: x\ndate: yesterday\n", "front-matter/date", 3, 7);
+        error_case("title: \"a\\nb\"\n", "front-matter/control-char", 2, 8);
+        error_case("title: x\ntags:\n\t- a\n", "front-matter/tab", 4, 1);
+        error_case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1);
+    }
+
+    #[test]
+    fn parses_every_field() {
+        let yaml = "title: T\nsubject: S\ndate: 2016-12-09\nauthor: A\nstandfirst: F\nsummary: M\ntags: [a, b]\nstatus: ready\nsend_at: 2017-01-13T07:00:00+00:00\nlists: [weekly]\nrelated:\n  - title: R\n    url: https://example.org/r\n";
+        let text = format!("---\n{yaml}---\n");
+        let front = parse(Path::new("a.md"), &text, yaml).unwrap();
+        assert_eq!(front.title, "T");
+        assert_eq!(front.status, Status::Ready);
+        assert_eq!(front.send_at.unwrap().to_string(), "2017-01-13T07:00:00Z");
+        assert_eq!(front.lists.unwrap()[0].line, 11);
+        assert_eq!(front.related[0].url.value, "https://example.org/r");
+        assert_eq!(front.related[0].url.line, 14);
+    }
+}

@@ -1,0 +1,264 @@
+//! Diagnostics: what went wrong, where (`path:line:col`), and how to fix it.
+//!
+//! Every stage that reads a user's file reports problems as [`Diagnostic`]s instead of failing
+//! on the first one, so `check` and `build` can print them all. A diagnostic carries its own copy
+//! of the offending source line, so rendering needs no access to the file again.
+
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How serious a diagnostic is: errors block `build` and `send`, warnings only inform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something must be fixed before the issue can be built or sent.
+    Error,
+    /// Something that is probably a mistake but does not stop the pipeline.
+    Warning,
+}
+
+/// A position in a user's file; `line` and `col` are 1-based, `col` counts characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// Path as the user would type it (relative to the project root where possible).
+    pub path: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub col: usize,
+}
+
+impl Location {
+    /// A location in `path` at `line:col`.
+    pub fn new(path: impl Into<PathBuf>, line: usize, col: usize) -> Self {
+        Self { path: path.into(), line, col }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.col)
+    }
+}
+
+/// One problem found in a user's project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// A short stable identifier, e.g. `front-matter/unknown-key`, for filtering in CI.
+    pub code: &'static str,
+    /// What is wrong, lowercase, names in backticks.
+    pub message: String,
+    /// Where, when the problem has a place in a file.
+    pub location: Option<Location>,
+    /// The text of the offending line, shown under the location with a caret.
+    pub source_line: Option<String>,
+    /// How to fix it, when we can guess.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A new error diagnostic.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, message)
+    }
+
+    /// A new warning diagnostic.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, code, message)
+    }
+
+    fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity,
+            code,
+            message: message.into(),
+            location: None,
+            source_line: None,
+            help: None,
+        }
+    }
+
+    /// Attach a location in `source`, the whole text of the file at `location.path`.
+    #[must_use]
+    pub fn at(mut self, location: Location, source: &str) -> Self {
+        self.source_line = source
+            .lines()
+            .nth(location.line.saturating_sub(1))
+            .map(|l| l.trim_end_matches('\r').to_owned());
+        self.location = Some(location);
+        self
+    }
+
+    /// Attach a location whose line text is not available.
+    #[must_use]
+    pub fn in_file(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    /// Attach a hint on how to fix the problem.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether this diagnostic blocks the pipeline.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Renders like `just` and `rustc`: message, `-->` location, the line, a caret, `help:`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", self.message)?;
+        let Some(location) = &self.location else {
+            if let Some(help) = &self.help {
+                writeln!(f, "  = help: {help}")?;
+            }
+            return Ok(());
+        };
+        let gutter = " ".repeat(location.line.to_string().len());
+        writeln!(f, "{gutter}--> {location}")?;
+        if let Some(line) = &self.source_line {
+            let shown = line.replace('\t', " ");
+            let caret_pad: String = shown
+                .chars()
+                .take(location.col.saturating_sub(1))
+                .map(|c| if c.is_whitespace() { c } else { ' ' })
+                .collect();
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{} | {shown}", location.line)?;
+            writeln!(f, "{gutter} | {caret_pad}^")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "{gutter} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Render diagnostics for a terminal or log: each one, then a one-line summary.
+pub fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let _ = writeln!(out, "{diagnostic}");
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if !diagnostics.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} {}, {} {}",
+            errors,
+            plural(errors, "error", "errors"),
+            warnings,
+            plural(warnings, "warning", "warnings")
+        );
+    }
+    out
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// Maps byte offsets in a text to 1-based line and character columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Index the line starts of `text`.
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    /// The 1-based (line, column) of byte `offset` in `text` (the same text given to `new`).
+    pub fn position(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let col = text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line, col + 1)
+    }
+}
+
+/// A value with the place it was written, for later checks that need to point at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// 1-based line in the whole file.
+    pub line: usize,
+    /// 1-based column in characters.
+    pub col: usize,
+}
+
+impl<T> Located<T> {
+    /// The full location of this value in `path`.
+    pub fn location(&self, path: &Path) -> Location {
+        Location::new(path, self.line, self.col)
+    }
+}
+
+/// The closest candidate to `word`, for "did you mean" hints.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_counts_characters_not_bytes() {
+        let text = "ab\n£c’d\nx";
+        let index = LineIndex::new(text);
+        assert_eq!(index.position(text, 0), (1, 1));
+        assert_eq!(index.position(text, 3), (2, 1));
+        let d = text.find('d').unwrap();
+        assert_eq!(index.position(text, d), (2, 4));
+        assert_eq!(index.position(text, text.len()), (3, 2));
+    }
+
+    #[test]
+    fn renders_location_source_line_caret_and_help() {
+        let source = "---\ntitle: x\nsendat: 1\n---\n";
+        let d = Diagnostic::error("front-matter/unknown-key", "unknown key `sendat`")
+            .at(Location::new("content/a.md", 3, 1), source)
+            .help("did you mean `send_at`?");
+        assert_eq!(
+            d.to_string(),
+            "error: unknown key `sendat`\n --> content/a.md:3:1\n  |\n3 | sendat: 1\n  | ^\n  = help: did you mean `send_at`?\n"
+        );
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = ["send_at", "summary", "standfirst"];
+        assert_eq!(did_you_mean("sendat", keys), Some("send_at"));
+        assert_eq!(did_you_mean("standfirts", keys), Some("standfirst"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+}

@@ -1,0 +1,90 @@
+//! The one error type of letterpress, and the exit codes it maps to.
+//!
+//! Errors speak with one voice: lowercase, names in backticks, the path involved, and no debug
+//! formatting. Problems located in a user's file are [`Diagnostic`]s, carried by
+//! [`Error::Invalid`] so that every one of them is printed, not only the first.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{self, Diagnostic};
+
+/// Everything that can stop a letterpress command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("failed to {action} `{}`: {}", path.display(), io_reason(source))]
+    Io {
+        /// What we were doing, e.g. "read" or "write".
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The project's configuration, content or templates have errors, each located.
+    #[error("{}", diagnostic::render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// The command line names something that does not exist or cannot be done.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong with the request.
+        message: String,
+    },
+}
+
+/// Short alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O error on `path` while doing `action`.
+    pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A usage error with the given message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+        }
+    }
+
+    /// The process exit code for this error (documented in the README).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Io { .. } | Self::Invalid(_) => 1,
+            Self::Usage { .. } => 2,
+        }
+    }
+}
+
+/// The OS reason without Rust's debug decoration ("permission denied", not "Os { code: 13 }").
+fn io_reason(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_as_one_sentence() {
+        let error = Error::io(
+            "read",
+            Path::new("content/x.md"),
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(error.to_string(), "failed to read `content/x.md`: permission denied");
+        assert_eq!(error.exit_code(), 1);
+    }
+}

@@ -1,0 +1,63 @@
+//! letterpress: a command-line pipeline for newsletters and briefings.
+//!
+//! Issues are Markdown files with YAML front matter. The pipeline reads as the module tree:
+//! [`config`] and [`content`] load a project, [`render`] turns Markdown into an HTML fragment and
+//! plain text, [`template`] lays them out as an email (CSS inlined), [`check`] lints the result,
+//! and [`archive`] writes the static web archive. Every problem is a located
+//! [`diagnostic::Diagnostic`]; every fatal one is an [`error::Error`].
+
+pub mod archive;
+pub mod check;
+pub mod cli;
+pub mod clock;
+mod commands;
+pub mod config;
+pub mod content;
+pub mod diagnostic;
+pub mod error;
+pub mod fsutil;
+pub mod project;
+pub mod render;
+pub mod template;
+mod yaml;
+
+use clap::Parser as _;
+
+use cli::{Cli, Command};
+use error::Error;
+
+/// Run the command line and return the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(error) => {
+            let text = error.to_string();
+            if !text.is_empty() {
+                match error {
+                    Error::Invalid(_) => eprint!("{text}"),
+                    _ => eprintln!("error: {text}"),
+                }
+            }
+            error.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> error::Result<()> {
+    let clock = clock::Clock::from_env().map_err(Error::usage)?;
+    let root = cli.dir.as_path();
+    match cli.command {
+        Command::Init { dir } => commands::init(&root.join(dir), &clock),
+        Command::New { publication, title } => commands::new(root, &publication, &title, &clock),
+        Command::Check { format } => commands::check(root, format),
+        Command::Render { issue, format } => commands::render(root, &issue, format),
+        Command::Build { out, drafts } => commands::build(root, &out, drafts),
+    }
+}

@@ -1,0 +1,109 @@
+//! A loaded project: configuration, issues, templates and link targets, and the per-issue
+//! pipeline (`render` then `template`) that `check`, `render`, `build` and later `send` share.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config};
+use crate::content::{self, Issue, Status};
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::render::{self, Links, Rendered};
+use crate::template::view::IssueView;
+use crate::template::{self, EmailBody, Templates};
+
+/// The static directory, copied to the archive root.
+pub const STATIC_DIR: &str = "static";
+
+/// Everything read from a project directory.
+#[derive(Debug)]
+pub struct Project {
+    /// The project root.
+    pub root: PathBuf,
+    /// Parsed configuration.
+    pub config: Config,
+    /// Every issue that parsed, drafts included, in archive order.
+    pub issues: Vec<Issue>,
+    /// Templates: defaults plus the project's overrides.
+    pub templates: Templates,
+    /// Link targets for resolving internal and relative links.
+    pub links: Links,
+    /// Problems found while loading content (files that did not parse).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One issue carried through the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedIssue {
+    /// The body, rendered.
+    pub rendered: Rendered,
+    /// The template view of the issue.
+    pub view: IssueView,
+    /// The (not yet personalised) email.
+    pub email: EmailBody,
+}
+
+impl Project {
+    /// Load the project at `root`. Configuration and template errors are fatal; content
+    /// errors are collected in `diagnostics`.
+    pub fn load(root: &Path) -> Result<Self> {
+        let config_path = config::path_in(root);
+        if !config_path.is_file() {
+            return Err(Error::usage(format!(
+                "no `{}` in `{}`; run `letterpress init <dir>` to create a project, or pass `-C <dir>`",
+                config::FILE_NAME,
+                root.display()
+            )));
+        }
+        let config = Config::from_file(&config_path, Path::new(config::FILE_NAME))?;
+        let templates = Templates::load(root, &config).map_err(Error::Invalid)?;
+        let (issues, diagnostics) = content::load_all(root, &config);
+        let links = Links::new(&config, &issues, static_files(root));
+        Ok(Self { root: root.to_path_buf(), config, issues, templates, links, diagnostics })
+    }
+
+    /// Find an issue by `publication/slug`, `publication/slug.md` or a path to its file.
+    pub fn find(&self, name: &str) -> Result<&Issue> {
+        let wanted = name.trim_end_matches(".md").trim_start_matches("./");
+        let wanted = wanted.strip_prefix("content/").unwrap_or(wanted);
+        let by_path = Path::new(name);
+        self.issues
+            .iter()
+            .find(|i| i.id() == wanted || i.source == by_path || self.root.join(&i.source) == by_path)
+            .ok_or_else(|| {
+                let hint = crate::diagnostic::did_you_mean(wanted, self.issues.iter().map(|i| i.source.to_str().unwrap_or("")))
+                    .map(|s| format!("; did you mean `{}`?", s.trim_start_matches("content/").trim_end_matches(".md")))
+                    .unwrap_or_default();
+                Error::usage(format!("no issue `{name}`{hint} (name an issue as `<publication>/<file name without .md>` or by path)"))
+            })
+    }
+
+    /// Issues for the archive: ready ones, and drafts when asked.
+    pub fn published(&self, drafts: bool) -> impl Iterator<Item = &Issue> {
+        self.issues.iter().filter(move |i| drafts || i.front.status == Status::Ready)
+    }
+
+    /// Render one issue's body, view and email.
+    pub fn render(&self, issue: &Issue) -> std::result::Result<RenderedIssue, Diagnostic> {
+        let publication = self
+            .config
+            .publication(&issue.publication)
+            .ok_or_else(|| Diagnostic::error("content/unknown-publication", format!("`{}` is not a configured publication", issue.publication)))?;
+        let rendered = render::render(issue, &self.links);
+        let view = IssueView::new(issue, &rendered, &self.links);
+        let context = template::generic_context(&self.config, publication, view.clone());
+        let email = self.templates.email(publication, &context)?;
+        Ok(RenderedIssue { rendered, view, email })
+    }
+}
+
+/// Paths of the files under `root/static`, relative to it, with `/` separators.
+fn static_files(root: &Path) -> BTreeSet<String> {
+    let dir = root.join(STATIC_DIR);
+    walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(&dir).ok().map(|p| p.to_string_lossy().replace('\\', "/")))
+        .collect()
+}

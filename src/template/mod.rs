@@ -1,0 +1,248 @@
+//! Tera 2 templates: embedded defaults, project overrides, and the email and page renderers.
+//!
+//! Enters: view structs (see [`view`]). Leaves: an [`EmailBody`] (subject, preheader, HTML with
+//! the CSS inlined, plain text) or a rendered archive page. Templates ending in `.txt` are never
+//! HTML-escaped; `.html` and `.xml` always are, so front matter and subscriber values cannot
+//! inject markup. Template errors become located diagnostics in the template file.
+
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult};
+
+use crate::config::{Config, Publication};
+use crate::diagnostic::{Diagnostic, Location};
+use view::{IssueView, PublicationView, SiteView, SubscriberView};
+
+/// The project's template directory.
+pub const DIR: &str = "templates";
+
+/// The templates compiled into the binary; a project file with the same name replaces one.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("email.html", include_str!("defaults/email.html")),
+    ("email.txt", include_str!("defaults/email.txt")),
+    ("email.css", include_str!("defaults/email.css")),
+    ("page.html", include_str!("defaults/page.html")),
+    ("publication.html", include_str!("defaults/publication.html")),
+    ("index.html", include_str!("defaults/index.html")),
+    ("archive.css", include_str!("defaults/archive.css")),
+];
+
+/// The rendered, not yet personalised, email of one issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailBody {
+    /// Subject line.
+    pub subject: String,
+    /// Hidden inbox preview text.
+    pub preheader: String,
+    /// Complete HTML document with the CSS inlined.
+    pub html: String,
+    /// Complete plain-text body.
+    pub text: String,
+}
+
+/// Everything an email template sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmailContext {
+    /// The site.
+    pub site: SiteView,
+    /// The issue's publication.
+    pub publication: PublicationView,
+    /// The issue.
+    pub issue: IssueView,
+    /// The recipient (empty outside a send).
+    pub subscriber: SubscriberView,
+    /// The recipient's unsubscribe link (the site's unsubscribe page outside a send).
+    pub unsubscribe_url: String,
+    /// Inbox preview text: the summary, else the standfirst.
+    pub preheader: String,
+}
+
+/// The loaded templates of a project.
+pub struct Templates {
+    tera: Tera,
+    sources: BTreeMap<String, PathBuf>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").field("sources", &self.sources).finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// The defaults overlaid with every file under `root/templates/`, checked against the
+    /// per-publication overrides in `config`.
+    pub fn load(root: &Path, config: &Config) -> Result<Self, Vec<Diagnostic>> {
+        let mut texts: BTreeMap<String, String> = DEFAULTS.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+        let mut sources: BTreeMap<String, PathBuf> = DEFAULTS.iter().map(|(n, _)| ((*n).to_owned(), PathBuf::from(format!("(built-in) {n}")))).collect();
+        let mut problems = Vec::new();
+        let dir = root.join(DIR);
+        if dir.is_dir() {
+            for entry in walkdir::WalkDir::new(&dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
+                if !entry.file_type().is_file() || entry.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                let shown = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+                let name = entry.path().strip_prefix(&dir).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+                match std::fs::read_to_string(entry.path()) {
+                    Ok(text) => {
+                        texts.insert(name.clone(), text);
+                        sources.insert(name, shown);
+                    }
+                    Err(e) => problems.push(Diagnostic::error("template/io", crate::error::Error::io("read", &shown, e).to_string())),
+                }
+            }
+        }
+        for publication in &config.publications {
+            for name in overrides(publication).into_iter().flatten() {
+                if !texts.contains_key(name) {
+                    problems.push(
+                        Diagnostic::error("template/missing", format!("publication `{}` names template `{name}`, which does not exist", publication.slug))
+                            .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
+                            .help(format!("create `templates/{name}` or remove the override")),
+                    );
+                }
+            }
+        }
+        let mut tera = Tera::new();
+        tera.autoescape_on([".html", ".htm", ".xml"]);
+        tera.register_filter("wrap", wrap);
+        tera.register_filter("underline", underline);
+        if let Err(e) = tera.add_raw_templates(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
+            problems.push(to_diagnostic(&e, &sources, &texts));
+        }
+        if problems.is_empty() { Ok(Self { tera, sources }) } else { Err(problems) }
+    }
+
+    /// Render the email of an issue for one context.
+    pub fn email(&self, publication: &Publication, context: &EmailContext) -> Result<EmailBody, Diagnostic> {
+        let names = Names::of(publication);
+        let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
+        let html = self.tera.render(names.email_html, &ctx).map_err(|e| self.diagnostic(&e))?;
+        let text = self.tera.render(names.email_text, &ctx).map_err(|e| self.diagnostic(&e))?;
+        let css = self.tera.render(names.email_css, &ctx).map_err(|e| self.diagnostic(&e))?;
+        let html = inline_css(&html, &css).map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
+        Ok(EmailBody {
+            subject: context.issue.subject.clone(),
+            preheader: context.preheader.clone(),
+            html,
+            text: normalise_text(&text),
+        })
+    }
+
+    /// Render an archive page template with any serialisable context.
+    pub fn page<T: Serialize>(&self, name: &str, context: &T) -> Result<String, Diagnostic> {
+        let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
+        self.tera.render(name, &ctx).map_err(|e| self.diagnostic(&e))
+    }
+
+    fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
+        to_diagnostic(error, &self.sources, &BTreeMap::new())
+    }
+}
+
+/// The template names one publication uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names<'a> {
+    /// HTML email layout.
+    pub email_html: &'a str,
+    /// Text email layout.
+    pub email_text: &'a str,
+    /// Email stylesheet.
+    pub email_css: &'a str,
+    /// Archive page of one issue.
+    pub page: &'a str,
+}
+
+impl<'a> Names<'a> {
+    /// The names for `publication`, defaults where it does not override.
+    pub fn of(publication: &'a Publication) -> Self {
+        let t = &publication.templates;
+        Self {
+            email_html: t.email_html.as_deref().unwrap_or("email.html"),
+            email_text: t.email_text.as_deref().unwrap_or("email.txt"),
+            email_css: t.email_css.as_deref().unwrap_or("email.css"),
+            page: t.page.as_deref().unwrap_or("page.html"),
+        }
+    }
+}
+
+fn overrides(publication: &Publication) -> [Option<&str>; 4] {
+    let t = &publication.templates;
+    [t.email_html.as_deref(), t.email_text.as_deref(), t.email_css.as_deref(), t.page.as_deref()]
+}
+
+/// Inline `css` into `html`; `<style data-css-inline="ignore">` blocks (media queries) stay.
+fn inline_css(html: &str, css: &str) -> Result<String, css_inline::InlineError> {
+    css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .extra_css(Some(std::borrow::Cow::Borrowed(css)))
+        .build()
+        .inline(html)
+}
+
+/// Trailing spaces off every line, at most one blank line in a row, one final newline.
+fn normalise_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.trim_matches('\n').lines() {
+        let line = line.trim_end();
+        blank = if line.is_empty() { blank + 1 } else { 0 };
+        if blank <= 1 {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn to_diagnostic(error: &tera::Error, sources: &BTreeMap<String, PathBuf>, texts: &BTreeMap<String, String>) -> Diagnostic {
+    match error.kind() {
+        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
+            let span = report.span();
+            let path = sources.get(report.filename()).cloned().unwrap_or_else(|| PathBuf::from(report.filename()));
+            let location = Location::new(path, span.start_line.max(1), span.start_col + 1);
+            let d = Diagnostic::error("template/error", format!("template `{}`: {}", report.filename(), report.message()));
+            match texts.get(report.filename()) {
+                Some(text) => d.at(location, text),
+                None => d.in_file(location),
+            }
+        }
+        _ => Diagnostic::error("template/error", format!("template error: {error}")),
+    }
+}
+
+/// `{{ text | wrap(width=72, indent="  ") }}`: hard-wrap text for the plain-text email.
+fn wrap(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
+    let width = kwargs.get::<usize>("width")?.unwrap_or(crate::render::text::WIDTH);
+    let indent = kwargs.get::<&str>("indent")?.unwrap_or("");
+    let options = textwrap::Options::new(width.max(1))
+        .subsequent_indent(indent)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    Ok(textwrap::fill(value, options))
+}
+
+/// `{{ title | underline(char="=") }}`: the text, then a rule as wide as it.
+fn underline(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
+    let rule = kwargs.get::<&str>("char")?.unwrap_or("=");
+    let width = value.lines().map(unicode_width::UnicodeWidthStr::width).max().unwrap_or(0);
+    Ok(format!("{value}\n{}", rule.repeat(width)))
+}
+
+/// The email context of an issue outside a send: no subscriber, the site's unsubscribe page.
+pub fn generic_context(config: &Config, publication: &Publication, issue: IssueView) -> EmailContext {
+    let preheader = if issue.summary.is_empty() { issue.standfirst.clone() } else { issue.summary.clone() };
+    EmailContext {
+        site: SiteView::new(config),
+        publication: PublicationView::new(config, publication),
+        issue,
+        subscriber: SubscriberView::default(),
+        unsubscribe_url: config.site.unsubscribe(),
+        preheader,
+    }
+}

@@ -1,0 +1,129 @@
+//! YAML parsing for `letterpress.yaml` and front matter, with errors located in the whole file.
+//!
+//! serde-saphyr does the parsing (with its budgets against hostile input); this module turns its
+//! errors into [`Diagnostic`]s in our own voice, with positions shifted from the YAML block to the
+//! file it sits in, and "did you mean" hints for unknown keys.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::diagnostic::{Diagnostic, Location, did_you_mean};
+
+/// Parse `yaml`, which starts at 1-based line `first_line` of the file `path` whose whole text
+/// is `file_text`. `what` names the document in messages ("front matter", "configuration").
+pub fn parse<T: DeserializeOwned>(
+    path: &Path,
+    file_text: &str,
+    yaml: &str,
+    first_line: usize,
+    what: &str,
+) -> Result<T, Diagnostic> {
+    serde_saphyr::from_str(yaml).map_err(|error| {
+        let (line, col) = error
+            .location()
+            .map_or((1, 1), |l| (usize::try_from(l.line()).unwrap_or(1), usize::try_from(l.column()).unwrap_or(1)));
+        let line = line.max(1) + first_line - 1;
+        let raw = error.without_snippet().to_string();
+        let message = strip_position(&raw);
+        let source_line = file_text.lines().nth(line - 1).unwrap_or("");
+        let (code, message, help) = explain(message, source_line, what);
+        let mut diagnostic = Diagnostic::error(code, message).at(Location::new(path, line, col.max(1)), file_text);
+        if let Some(help) = help {
+            diagnostic = diagnostic.help(help);
+        }
+        diagnostic
+    })
+}
+
+/// serde-saphyr appends " at line L, column C"; we print the location ourselves.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// The key written on a `key: value` line, if any.
+fn key_of(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start().trim_start_matches("- ");
+    let (key, _) = trimmed.split_once(':')?;
+    let key = key.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')).then_some(key)
+}
+
+fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected
+            .trim_start_matches(", expected one of ")
+            .trim_start_matches(", expected ")
+            .split(", ")
+            .map(|s| s.trim_matches('`'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let help = match did_you_mean(name, candidates.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("known keys here: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+        };
+        return ("yaml/unknown-key", format!("unknown {what} key `{name}`"), Some(help));
+    }
+    if message.contains("found a tab") || message.contains("tab") && message.contains("indent") {
+        return (
+            "yaml/tab",
+            format!("tab character in {what}"),
+            Some("YAML does not allow tabs for indentation; use spaces".to_owned()),
+        );
+    }
+    if message.starts_with("duplicate mapping key") {
+        let key = message.trim_start_matches("duplicate mapping key: ").split(',').next().unwrap_or("");
+        return ("yaml/duplicate-key", format!("key `{key}` appears twice in {what}"), Some("remove one of them".to_owned()));
+    }
+    let type_error = message.starts_with("expected ") || message.starts_with("invalid ");
+    match (type_error, key_of(source_line)) {
+        (true, Some(key)) => (
+            "yaml/wrong-type",
+            format!("wrong type for `{key}` in {what}: {message}"),
+            Some(format!("see the reference for what `{key}` takes")),
+        ),
+        _ => ("yaml/syntax", format!("invalid YAML in {what}: {message}"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "fields exist to be parsed")]
+    struct Probe {
+        title: Option<String>,
+        send_at: Option<String>,
+    }
+
+    #[track_caller]
+    fn case(yaml: &str, code: &str, line: usize, col: usize, message: &str) {
+        let file = format!("---\n{yaml}---\n");
+        let d = parse::<Probe>(Path::new("a.md"), &file, yaml, 2, "front matter").unwrap_err();
+        assert_eq!(d.code, code, "{d}");
+        assert_eq!(d.message, message);
+        let location = d.location.unwrap();
+        assert_eq!((location.line, location.col), (line, col));
+    }
+
+    #[test]
+    fn errors_are_located_in_the_whole_file() {
+        case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1, "unknown front matter key `sendat`");
+        case("title: [a, b]\n", "yaml/wrong-type", 2, 8, "wrong type for `title` in front matter: expected string scalar");
+        case("title: x\ntitle: y\n", "yaml/duplicate-key", 3, 1, "key `title` appears twice in front matter");
+    }
+
+    #[test]
+    fn unknown_keys_get_a_suggestion() {
+        let file = "---\nsendat: 1\n---\n";
+        let d = parse::<Probe>(Path::new("a.md"), file, "sendat: 1\n", 2, "front matter").unwrap_err();
+        assert_eq!(d.help.as_deref(), Some("did you mean `send_at`?"));
+    }
+}
