@@ -70,7 +70,12 @@ pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<Buil
     let page_error = |d: Diagnostic| Error::Invalid(vec![d]);
     for publication in &project.config.publications {
         let view = PublicationView::new(&project.config, publication);
-        let entries: Vec<(&Issue, &RenderedIssue)> = issues.iter().zip(&rendered).filter(|(i, _)| i.publication == publication.slug).map(|(i, r)| (*i, r)).collect();
+        let entries: Vec<(&Issue, &RenderedIssue)> = issues
+            .iter()
+            .zip(&rendered)
+            .filter(|(i, _)| i.publication == publication.slug)
+            .map(|(i, r)| (*i, r))
+            .collect();
         let views: Vec<&IssueView> = entries.iter().map(|(_, r)| &r.view).collect();
         for (n, (issue, r)) in entries.iter().enumerate() {
             let dir = out.join(&issue.publication).join(&issue.slug);
@@ -88,13 +93,34 @@ pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<Buil
         }
         let newest_first: Vec<&IssueView> = views.iter().rev().copied().collect();
         let listing = PublicationContext { site: &site, publication: &view, issues: newest_first.clone() };
-        files.insert(out.join(&publication.slug).join("index.html"), project.templates.page("publication.html", &listing).map_err(page_error)?.into_bytes());
-        files.insert(out.join(&publication.slug).join("atom.xml"), atom(&site, publication, &view, &entries).into_bytes());
+        files.insert(
+            out.join(&publication.slug).join("index.html"),
+            project.templates.page("publication.html", &listing).map_err(page_error)?.into_bytes(),
+        );
+        files.insert(
+            out.join(&publication.slug).join("atom.xml"),
+            atom(&site, publication, &view, &entries).into_bytes(),
+        );
         index.push((view, newest_first));
     }
-    let entries = index.iter().map(|(publication, issues)| IndexEntry { publication, issues: issues.clone() }).collect();
-    files.insert(out.join("index.html"), project.templates.page("index.html", &IndexContext { site: &site, publications: entries }).map_err(page_error)?.into_bytes());
-    files.insert(out.join("archive.css"), project.templates.page("archive.css", &IndexContext { site: &site, publications: Vec::new() }).map_err(page_error)?.into_bytes());
+    let entries =
+        index.iter().map(|(publication, issues)| IndexEntry { publication, issues: issues.clone() }).collect();
+    files.insert(
+        out.join("index.html"),
+        project
+            .templates
+            .page("index.html", &IndexContext { site: &site, publications: entries })
+            .map_err(page_error)?
+            .into_bytes(),
+    );
+    files.insert(
+        out.join("archive.css"),
+        project
+            .templates
+            .page("archive.css", &IndexContext { site: &site, publications: Vec::new() })
+            .map_err(page_error)?
+            .into_bytes(),
+    );
     copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
     let mut report = BuildReport { issues: issues.len(), ..BuildReport::default() };
     for (path, bytes) in &files {
@@ -114,7 +140,9 @@ fn render_all(project: &Project, issues: &[&Issue]) -> Result<Vec<RenderedIssue>
     let results: Vec<std::result::Result<RenderedIssue, Vec<Diagnostic>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = issues
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|issue| render_checked(project, issue)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|issue| render_checked(project, issue)).collect::<Vec<_>>())
+            })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
@@ -138,13 +166,23 @@ fn render_checked(project: &Project, issue: &Issue) -> std::result::Result<Rende
 
 /// A valid Atom feed of a publication, newest first, with full HTML content. `updated` comes
 /// from the issues themselves, never the clock, so the feed is reproducible.
-fn atom(site: &SiteView, publication: &Publication, view: &PublicationView, entries: &[(&Issue, &RenderedIssue)]) -> String {
+fn atom(
+    site: &SiteView,
+    publication: &Publication,
+    view: &PublicationView,
+    entries: &[(&Issue, &RenderedIssue)],
+) -> String {
     let stamp = |issue: &Issue| {
         let day = issue.date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_second());
         chrono::DateTime::from_timestamp(day, 0).unwrap_or_default().fixed_offset()
     };
     let updated = entries.iter().map(|(i, _)| stamp(i)).max().unwrap_or_default();
-    let link = |href: &str, rel: &str, mime: &str| Link { href: href.to_owned(), rel: rel.to_owned(), mime_type: Some(mime.to_owned()), ..Link::default() };
+    let link = |href: &str, rel: &str, mime: &str| Link {
+        href: href.to_owned(),
+        rel: rel.to_owned(),
+        mime_type: Some(mime.to_owned()),
+        ..Link::default()
+    };
     let items = entries
         .iter()
         .rev()
@@ -153,10 +191,17 @@ fn atom(site: &SiteView, publication: &Publication, view: &PublicationView, entr
             title: Text::plain(r.view.title.clone()),
             updated: stamp(issue),
             published: Some(stamp(issue)),
-            authors: (!r.view.author.is_empty()).then(|| Person { name: r.view.author.clone(), ..Person::default() }).into_iter().collect(),
+            authors: (!r.view.author.is_empty())
+                .then(|| Person { name: r.view.author.clone(), ..Person::default() })
+                .into_iter()
+                .collect(),
             links: vec![link(&r.view.url, "alternate", "text/html")],
             summary: (!r.view.summary.is_empty()).then(|| Text::plain(r.view.summary.clone())),
-            content: Some(Content { value: Some(r.view.html.clone()), content_type: Some("html".to_owned()), ..Content::default() }),
+            content: Some(Content {
+                value: Some(r.view.html.clone()),
+                content_type: Some("html".to_owned()),
+                ..Content::default()
+            }),
             ..Entry::default()
         })
         .collect();

@@ -29,9 +29,16 @@ pub fn check_issue(project: &Project, issue: &Issue) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for related in &issue.front.related {
         if let Err(why) = project.links.resolve(&related.url.value) {
-            diagnostics.push(Diagnostic::error("link/broken", format!("related link: {why}")).at(related.url.location(&issue.source), &issue.text));
+            diagnostics.push(
+                Diagnostic::error("link/broken", format!("related link: {why}"))
+                    .at(related.url.location(&issue.source), &issue.text),
+            );
         } else if related.url.value.starts_with("http://") {
-            diagnostics.push(Diagnostic::warning("lint/http-link", format!("insecure link `{}`", related.url.value)).at(related.url.location(&issue.source), &issue.text).help("use `https://`"));
+            diagnostics.push(
+                Diagnostic::warning("lint/http-link", format!("insecure link `{}`", related.url.value))
+                    .at(related.url.location(&issue.source), &issue.text)
+                    .help("use `https://`"),
+            );
         }
     }
     match project.render(issue) {
@@ -49,29 +56,61 @@ fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
     let size = rendered.email.html.len();
     let file = Location::new(&issue.source, 1, 1);
     if size > HTML_LIMIT {
-        out.push(Diagnostic::error("lint/html-size", format!("the HTML email is {} KB; Gmail clips messages over 102 KB, hiding the unsubscribe link", size / 1024)).at(file.clone(), &issue.text).help("shorten the issue or split it in two"));
+        out.push(
+            Diagnostic::error(
+                "lint/html-size",
+                format!(
+                    "the HTML email is {} KB; Gmail clips messages over 102 KB, hiding the unsubscribe link",
+                    size / 1024
+                ),
+            )
+            .at(file.clone(), &issue.text)
+            .help("shorten the issue or split it in two"),
+        );
     } else if size > HTML_WARN {
-        out.push(Diagnostic::warning("lint/html-size", format!("the HTML email is {} KB, close to Gmail's 102 KB clipping limit", size / 1024)).at(file.clone(), &issue.text));
+        out.push(
+            Diagnostic::warning(
+                "lint/html-size",
+                format!("the HTML email is {} KB, close to Gmail's 102 KB clipping limit", size / 1024),
+            )
+            .at(file.clone(), &issue.text),
+        );
     }
     let subject = issue.subject();
     let subject_len = subject.chars().count();
     if subject_len > SUBJECT_LIMIT {
         let key = if issue.front.subject.is_some() { "subject" } else { "title" };
-        out.push(Diagnostic::warning("lint/subject-length", format!("the subject is {subject_len} characters; inboxes cut it off after about {SUBJECT_LIMIT}")).at(key_location(issue, key), &issue.text).help("set a shorter `subject:`"));
+        out.push(
+            Diagnostic::warning(
+                "lint/subject-length",
+                format!("the subject is {subject_len} characters; inboxes cut it off after about {SUBJECT_LIMIT}"),
+            )
+            .at(key_location(issue, key), &issue.text)
+            .help("set a shorter `subject:`"),
+        );
     }
     let wide: Vec<(usize, &str)> = rendered
         .email
         .text
         .lines()
         .enumerate()
-        .filter(|(_, line)| unicode_width::UnicodeWidthStr::width(*line) > crate::render::text::MAX_COLUMNS && !is_unbreakable(line))
+        .filter(|(_, line)| {
+            unicode_width::UnicodeWidthStr::width(*line) > crate::render::text::MAX_COLUMNS && !is_unbreakable(line)
+        })
         .collect();
     if let Some((n, line)) = wide.first() {
         let more = match wide.len() {
             1 => String::new(),
             k => format!(" (and {} more)", k - 1),
         };
-        out.push(Diagnostic::warning("lint/text-width", format!("plain-text line {} is over 78 columns{more}: `{line}`", n + 1)).at(file, &issue.text).help("check the text templates; the body is wrapped at 72"));
+        out.push(
+            Diagnostic::warning(
+                "lint/text-width",
+                format!("plain-text line {} is over 78 columns{more}: `{line}`", n + 1),
+            )
+            .at(file, &issue.text)
+            .help("check the text templates; the body is wrapped at 72"),
+        );
     }
     out
 }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "letterpress", version, about, long_about = None)]
 pub struct Cli {
     /// Run as if started in <DIR> (like `git -C` and `cargo -C`).
-    #[arg(short = 'C', global = true, value_name = "DIR", default_value = ".")]
+    #[arg(short = 'C', id = "directory", global = true, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
     /// What to do.
     #[command(subcommand)]

@@ -37,11 +37,7 @@ impl Clock {
 
     /// The current time in the system's time zone (UTC when pinned, for reproducibility).
     pub fn now_local(&self) -> Zoned {
-        let tz = if self.fixed.is_some() {
-            TimeZone::UTC
-        } else {
-            TimeZone::system()
-        };
+        let tz = if self.fixed.is_some() { TimeZone::UTC } else { TimeZone::system() };
         self.now().to_zoned(tz)
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::cli::{ReportFormat, Rendition};
+use crate::cli::{Rendition, ReportFormat};
 use crate::clock::Clock;
 use crate::config;
 use crate::diagnostic::{self, Diagnostic};
@@ -21,7 +21,10 @@ pub fn init(dir: &Path, clock: &Clock) -> Result<()> {
     let files: Vec<(String, String)> = [
         (config::FILE_NAME.to_owned(), include_str!("init/letterpress.yaml").to_owned()),
         (".gitignore".to_owned(), "/public/\n/.letterpress/\n/outbox/\n".to_owned()),
-        (format!("content/weekly/{today}-welcome.md"), include_str!("init/welcome.md").replace("{date}", &today.to_string())),
+        (
+            format!("content/weekly/{today}-welcome.md"),
+            include_str!("init/welcome.md").replace("{date}", &today.to_string()),
+        ),
         ("static/.gitkeep".to_owned(), String::new()),
         ("subscribers/.gitkeep".to_owned(), String::new()),
     ]
@@ -49,7 +52,9 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
         return Err(Error::usage(format!("`{relative}` already exists")));
     }
     let quoted = serde_json::to_string(title).unwrap_or_default();
-    let text = format!("---\ntitle: {quoted}\ndate: {date}\nauthor: \"\"\nstandfirst: \"\"\nsummary: \"\"\ntags: []\nstatus: draft\n---\n\nWrite the issue here.\n");
+    let text = format!(
+        "---\ntitle: {quoted}\ndate: {date}\nauthor: \"\"\nstandfirst: \"\"\nsummary: \"\"\ntags: []\nstatus: draft\n---\n\nWrite the issue here.\n"
+    );
     write_atomic(&path, text.as_bytes())?;
     println!("{relative}");
     Ok(())

@@ -122,25 +122,58 @@ impl Config {
             if let Some(value) = value
                 && let Err(why) = absolute_url(value)
             {
-                locate(key, value, Diagnostic::error("config/url", format!("`{key}` {why}")).help("write a full URL such as `https://news.example.org`"));
+                locate(
+                    key,
+                    value,
+                    Diagnostic::error("config/url", format!("`{key}` {why}"))
+                        .help("write a full URL such as `https://news.example.org`"),
+                );
             }
         }
         if self.publications.is_empty() {
-            locate("publications", "", Diagnostic::error("config/no-publication", "no publications configured").help("add at least one entry under `publications:`"));
+            locate(
+                "publications",
+                "",
+                Diagnostic::error("config/no-publication", "no publications configured")
+                    .help("add at least one entry under `publications:`"),
+            );
         }
         let mut seen = std::collections::BTreeSet::new();
         for publication in &self.publications {
             if !is_slug(&publication.slug) {
-                locate("slug", &publication.slug, Diagnostic::error("config/slug", format!("publication slug `{}` is not a valid slug", publication.slug)).help("use lowercase letters, digits and hyphens, e.g. `weekly-briefing`"));
+                locate(
+                    "slug",
+                    &publication.slug,
+                    Diagnostic::error(
+                        "config/slug",
+                        format!("publication slug `{}` is not a valid slug", publication.slug),
+                    )
+                    .help("use lowercase letters, digits and hyphens, e.g. `weekly-briefing`"),
+                );
             }
             if !seen.insert(publication.slug.as_str()) {
-                locate("slug", &publication.slug, Diagnostic::error("config/duplicate", format!("publication `{}` is defined twice", publication.slug)));
+                locate(
+                    "slug",
+                    &publication.slug,
+                    Diagnostic::error(
+                        "config/duplicate",
+                        format!("publication `{}` is defined twice", publication.slug),
+                    ),
+                );
             }
             for (key, value) in [("from", Some(&publication.from)), ("reply-to", publication.reply_to.as_ref())] {
                 if let Some(value) = value
                     && let Err(e) = value.parse::<lettre::message::Mailbox>()
                 {
-                    locate(key, value, Diagnostic::error("config/mailbox", format!("`{key}` of publication `{}` is not a valid mailbox: {e}", publication.slug)).help("write `Name <address@example.org>` or a bare address"));
+                    locate(
+                        key,
+                        value,
+                        Diagnostic::error(
+                            "config/mailbox",
+                            format!("`{key}` of publication `{}` is not a valid mailbox: {e}", publication.slug),
+                        )
+                        .help("write `Name <address@example.org>` or a bare address"),
+                    );
                 }
             }
         }
@@ -179,9 +212,7 @@ fn absolute_url(value: &str) -> std::result::Result<(), String> {
 
 /// Whether `s` is a URL- and directory-safe slug.
 pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Best-effort location of `key: value` in the YAML text, for validation errors found after

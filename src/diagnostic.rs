@@ -72,23 +72,14 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity,
-            code,
-            message: message.into(),
-            location: None,
-            source_line: None,
-            help: None,
-        }
+        Self { severity, code, message: message.into(), location: None, source_line: None, help: None }
     }
 
     /// Attach a location in `source`, the whole text of the file at `location.path`.
     #[must_use]
     pub fn at(mut self, location: Location, source: &str) -> Self {
-        self.source_line = source
-            .lines()
-            .nth(location.line.saturating_sub(1))
-            .map(|l| l.trim_end_matches('\r').to_owned());
+        self.source_line =
+            source.lines().nth(location.line.saturating_sub(1)).map(|l| l.trim_end_matches('\r').to_owned());
         self.location = Some(location);
         self
     }
@@ -181,9 +172,7 @@ pub struct LineIndex {
 impl LineIndex {
     /// Index the line starts of `text`.
     pub fn new(text: &str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         Self { starts }
     }
 
@@ -192,9 +181,7 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let col = text.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line, col + 1)
     }
 }
@@ -221,8 +208,8 @@ impl<T> Located<T> {
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
+        .map(|c| (strsim::normalized_damerau_levenshtein(word, c), c))
+        .filter(|(score, _)| *score >= 0.7)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }

@@ -39,18 +39,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O error on `path` while doing `action`.
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
+        Self::Io { action, path: path.to_path_buf(), source }
     }
 
     /// A usage error with the given message.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::Usage {
-            message: message.into(),
-        }
+        Self::Usage { message: message.into() }
     }
 
     /// The process exit code for this error (documented in the README).
@@ -79,11 +73,7 @@ mod tests {
 
     #[test]
     fn io_errors_read_as_one_sentence() {
-        let error = Error::io(
-            "read",
-            Path::new("content/x.md"),
-            io::Error::from(io::ErrorKind::PermissionDenied),
-        );
+        let error = Error::io("read", Path::new("content/x.md"), io::Error::from(io::ErrorKind::PermissionDenied));
         assert_eq!(error.to_string(), "failed to read `content/x.md`: permission denied");
         assert_eq!(error.exit_code(), 1);
     }

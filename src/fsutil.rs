@@ -18,9 +18,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .prefix(".letterpress-")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    temp.write_all(contents)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io("write", path, e))?;
+    temp.write_all(contents).and_then(|()| temp.as_file().sync_all()).map_err(|e| Error::io("write", path, e))?;
     temp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
     Ok(())
 }

@@ -71,10 +71,13 @@ impl Project {
             .iter()
             .find(|i| i.id() == wanted || i.source == by_path || self.root.join(&i.source) == by_path)
             .ok_or_else(|| {
-                let hint = crate::diagnostic::did_you_mean(wanted, self.issues.iter().map(|i| i.source.to_str().unwrap_or("")))
-                    .map(|s| format!("; did you mean `{}`?", s.trim_start_matches("content/").trim_end_matches(".md")))
+                let ids: Vec<String> = self.issues.iter().map(Issue::id).collect();
+                let hint = crate::diagnostic::did_you_mean(wanted, ids.iter().map(String::as_str))
+                    .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                Error::usage(format!("no issue `{name}`{hint} (name an issue as `<publication>/<file name without .md>` or by path)"))
+                Error::usage(format!(
+                    "no issue `{name}`{hint} (name an issue as `<publication>/<file name without .md>` or by path)"
+                ))
             })
     }
 
@@ -85,10 +88,12 @@ impl Project {
 
     /// Render one issue's body, view and email.
     pub fn render(&self, issue: &Issue) -> std::result::Result<RenderedIssue, Diagnostic> {
-        let publication = self
-            .config
-            .publication(&issue.publication)
-            .ok_or_else(|| Diagnostic::error("content/unknown-publication", format!("`{}` is not a configured publication", issue.publication)))?;
+        let publication = self.config.publication(&issue.publication).ok_or_else(|| {
+            Diagnostic::error(
+                "content/unknown-publication",
+                format!("`{}` is not a configured publication", issue.publication),
+            )
+        })?;
         let rendered = render::render(issue, &self.links);
         let view = IssueView::new(issue, &rendered, &self.links);
         let context = template::generic_context(&self.config, publication, view.clone());

@@ -64,7 +64,10 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
             .collect();
         let help = match did_you_mean(name, candidates.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
-            None => format!("known keys here: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "known keys here: {}",
+                candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            ),
         };
         return ("yaml/unknown-key", format!("unknown {what} key `{name}`"), Some(help));
     }
@@ -77,7 +80,11 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
     }
     if message.starts_with("duplicate mapping key") {
         let key = message.trim_start_matches("duplicate mapping key: ").split(',').next().unwrap_or("");
-        return ("yaml/duplicate-key", format!("key `{key}` appears twice in {what}"), Some("remove one of them".to_owned()));
+        return (
+            "yaml/duplicate-key",
+            format!("key `{key}` appears twice in {what}"),
+            Some("remove one of them".to_owned()),
+        );
     }
     let type_error = message.starts_with("expected ") || message.starts_with("invalid ");
     match (type_error, key_of(source_line)) {
@@ -116,7 +123,13 @@ mod tests {
     #[test]
     fn errors_are_located_in_the_whole_file() {
         case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1, "unknown front matter key `sendat`");
-        case("title: [a, b]\n", "yaml/wrong-type", 2, 8, "wrong type for `title` in front matter: expected string scalar");
+        case(
+            "title: [a, b]\n",
+            "yaml/wrong-type",
+            2,
+            8,
+            "wrong type for `title` in front matter: expected string scalar",
+        );
         case("title: x\ntitle: y\n", "yaml/duplicate-key", 3, 1, "key `title` appears twice in front matter");
     }
 

@@ -60,9 +60,8 @@ pub struct FrontMatter {
 }
 
 /// The keys front matter accepts, for hints.
-pub const KEYS: &[&str] = &[
-    "title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related",
-];
+pub const KEYS: &[&str] =
+    &["title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,12 +145,8 @@ pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Dia
         tags: raw.tags,
         status: raw.status.as_ref().map_or(Status::Draft, |s| v.status(s)),
         send_at: raw.send_at.as_ref().and_then(|s| v.send_at(s)),
-        lists: raw.lists.map(|lists| lists.iter().map(|l| v.located(l)).collect()),
-        related: raw
-            .related
-            .into_iter()
-            .map(|r| Related { title: r.title, url: v.located(&r.url) })
-            .collect(),
+        lists: raw.lists.map(|lists| lists.iter().map(Validator::located).collect()),
+        related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
     };
     if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
 }
@@ -174,7 +169,7 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn located(&self, s: &Spanned<String>) -> Located<String> {
+    fn located(s: &Spanned<String>) -> Located<String> {
         Located {
             value: s.value.clone(),
             line: usize::try_from(s.referenced.line()).unwrap_or(1) + 1,
@@ -197,7 +192,7 @@ impl Validator<'_> {
         };
         let text = self.header_text("title", title);
         if text.trim().is_empty() {
-            let at = self.located(title);
+            let at = Self::located(title);
             self.fail(&at, Diagnostic::error("front-matter/empty-title", "`title` is empty"));
         }
         text
@@ -206,24 +201,30 @@ impl Validator<'_> {
     /// Text that may end up in a mail header: no line breaks or control characters.
     fn header_text(&mut self, key: &str, value: &Spanned<String>) -> String {
         if value.value.chars().any(char::is_control) {
-            let at = self.located(value);
+            let at = Self::located(value);
             self.fail(
                 &at,
-                Diagnostic::error("front-matter/control-char", format!("`{key}` contains a line break or control character"))
-                    .help("write it on one line; it becomes an email header"),
+                Diagnostic::error(
+                    "front-matter/control-char",
+                    format!("`{key}` contains a line break or control character"),
+                )
+                .help("write it on one line; it becomes an email header"),
             );
         }
         value.value.clone()
     }
 
     fn date(&mut self, value: &Spanned<String>) -> Option<Date> {
-        match value.value.parse::<Date>() {
-            Ok(date) => Some(date),
-            Err(_) => {
-                let at = self.located(value);
-                self.fail(&at, Diagnostic::error("front-matter/date", format!("`date` is not a date: `{}`", value.value)).help("write it as `YYYY-MM-DD`, e.g. `2016-12-09`"));
-                None
-            }
+        if let Ok(date) = value.value.parse::<Date>() {
+            Some(date)
+        } else {
+            let at = Self::located(value);
+            self.fail(
+                &at,
+                Diagnostic::error("front-matter/date", format!("`date` is not a date: `{}`", value.value))
+                    .help("write it as `YYYY-MM-DD`, e.g. `2016-12-09`"),
+            );
+            None
         }
     }
 
@@ -232,24 +233,45 @@ impl Validator<'_> {
             "draft" => Status::Draft,
             "ready" => Status::Ready,
             other => {
-                let hint = did_you_mean(other, ["draft", "ready"]).map_or_else(|| "use `draft` or `ready`".to_owned(), |s| format!("did you mean `{s}`?"));
-                let at = self.located(value);
-                self.fail(&at, Diagnostic::error("front-matter/status", format!("unknown status `{other}`")).help(hint));
+                let hint = did_you_mean(other, ["draft", "ready"])
+                    .map_or_else(|| "use `draft` or `ready`".to_owned(), |s| format!("did you mean `{s}`?"));
+                let at = Self::located(value);
+                self.fail(
+                    &at,
+                    Diagnostic::error("front-matter/status", format!("unknown status `{other}`")).help(hint),
+                );
                 Status::Draft
             }
         }
     }
 
     fn send_at(&mut self, value: &Spanned<String>) -> Option<Timestamp> {
-        let at = self.located(value);
+        let at = Self::located(value);
         match value.value.parse::<Timestamp>() {
             Ok(ts) => Some(ts),
             Err(_) if value.value.parse::<jiff::civil::DateTime>().is_ok() => {
-                self.fail(&at, Diagnostic::error("front-matter/send-at-zone", format!("`send_at` has no time zone offset: `{}`", value.value)).help(format!("add an offset, e.g. `{}+00:00` for UK winter time or `+01:00` for summer time", value.value)));
+                self.fail(
+                    &at,
+                    Diagnostic::error(
+                        "front-matter/send-at-zone",
+                        format!("`send_at` has no time zone offset: `{}`", value.value),
+                    )
+                    .help(format!(
+                        "add an offset, e.g. `{}+00:00` for UK winter time or `+01:00` for summer time",
+                        value.value
+                    )),
+                );
                 None
             }
             Err(_) => {
-                self.fail(&at, Diagnostic::error("front-matter/send-at", format!("`send_at` is not an RFC 3339 time: `{}`", value.value)).help("write it like `2017-01-13T07:00:00+00:00`"));
+                self.fail(
+                    &at,
+                    Diagnostic::error(
+                        "front-matter/send-at",
+                        format!("`send_at` is not an RFC 3339 time: `{}`", value.value),
+                    )
+                    .help("write it like `2017-01-13T07:00:00+00:00`"),
+                );
                 None
             }
         }

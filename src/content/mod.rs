@@ -80,7 +80,10 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().map_or_else(|| content.clone(), Path::to_path_buf);
-                problems.push(Diagnostic::error("content/io", format!("failed to read `{}`: {}", relative(root, &path).display(), e)));
+                problems.push(Diagnostic::error(
+                    "content/io",
+                    format!("failed to read `{}`: {}", relative(root, &path).display(), e),
+                ));
                 continue;
             }
         };
@@ -89,14 +92,29 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
             let name = entry.file_name().to_string_lossy();
             if config.publication(&name).is_none() {
                 let known: Vec<&str> = config.publications.iter().map(|p| p.slug.as_str()).collect();
-                let hint = crate::diagnostic::did_you_mean(&name, known.iter().copied())
-                    .map_or_else(|| format!("publications are: {}", known.join(", ")), |s| format!("did you mean `{s}`?"));
-                problems.push(Diagnostic::error("content/unknown-publication", format!("`{}` is not a configured publication", shown.display())).in_file(Location::new(&shown, 1, 1)).help(hint));
+                let hint = crate::diagnostic::did_you_mean(&name, known.iter().copied()).map_or_else(
+                    || format!("publications are: {}", known.join(", ")),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                problems.push(
+                    Diagnostic::error(
+                        "content/unknown-publication",
+                        format!("`{}` is not a configured publication", shown.display()),
+                    )
+                    .in_file(Location::new(&shown, 1, 1))
+                    .help(hint),
+                );
             }
         }
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "md") {
             if entry.depth() != 2 {
-                problems.push(Diagnostic::error("content/misplaced", format!("`{}` is not inside a publication directory", shown.display())).help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`"));
+                problems.push(
+                    Diagnostic::error(
+                        "content/misplaced",
+                        format!("`{}` is not inside a publication directory", shown.display()),
+                    )
+                    .help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`"),
+                );
                 continue;
             }
             match load(entry.path(), &shown) {
@@ -113,7 +131,8 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
 
 /// Read and parse one issue file; `shown` is its path as diagnostics print it.
 pub fn load(path: &Path, shown: &Path) -> Result<Issue, Vec<Diagnostic>> {
-    let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error("content/io", crate::error::Error::io("read", shown, e).to_string())])?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![Diagnostic::error("content/io", crate::error::Error::io("read", shown, e).to_string())])?;
     parse(shown, &bytes)
 }
 
@@ -121,7 +140,19 @@ pub fn load(path: &Path, shown: &Path) -> Result<Issue, Vec<Diagnostic>> {
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.len() > MAX_BYTES {
-        return Err(vec![Diagnostic::error("content/too-large", format!("`{}` is {} KB; issues are limited to {} KB", path.display(), bytes.len() / 1024, MAX_BYTES / 1024)).in_file(Location::new(path, 1, 1)).help("split it into several issues or trim it")]);
+        return Err(vec![
+            Diagnostic::error(
+                "content/too-large",
+                format!(
+                    "`{}` is {} KB; issues are limited to {} KB",
+                    path.display(),
+                    bytes.len() / 1024,
+                    MAX_BYTES / 1024
+                ),
+            )
+            .in_file(Location::new(path, 1, 1))
+            .help("split it into several issues or trim it"),
+        ]);
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text.replace("\r\n", "\n"),
@@ -203,7 +234,12 @@ mod tests {
 
     #[test]
     fn file_names_need_a_date_and_slug() {
-        for name in ["content/w/plans.md", "content/w/2016-13-01-x.md", "content/w/2016-12-09.md", "content/w/2016-12-09-Big Plans.md"] {
+        for name in [
+            "content/w/plans.md",
+            "content/w/2016-13-01-x.md",
+            "content/w/2016-12-09.md",
+            "content/w/2016-12-09-Big Plans.md",
+        ] {
             let errors = parse(Path::new(name), b"---\ntitle: x\n---\n").unwrap_err();
             assert_eq!(errors[0].code, "content/file-name", "{name}");
         }

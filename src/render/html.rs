@@ -39,7 +39,9 @@ mod tests {
 
     #[test]
     fn strips_scripts_handlers_and_javascript_urls() {
-        let out = html("<script>alert(1)</script>\n\n<img src=\"https://x.example/a.png\" onerror=\"x()\" alt=\"a\">\n\n[x](javascript:alert(1))");
+        let out = html(
+            "<script>alert(1)</script>\n\n<img src=\"https://x.example/a.png\" onerror=\"x()\" alt=\"a\">\n\n[x](javascript:alert(1))",
+        );
         assert!(!out.contains("script"), "{out}");
         assert!(!out.contains("onerror"), "{out}");
         assert!(!out.contains("javascript:"), "{out}");
@@ -49,7 +51,7 @@ mod tests {
     #[test]
     fn keeps_tables_alignment_and_footnote_ids() {
         let out = html("| a | b |\n|:--|--:|\n| 1 | 2 |\n\nNote[^n].\n\n[^n]: Here.\n");
-        assert!(out.contains(r#"<td style="text-align: right">2</td>"#), "{out}");
+        assert!(out.contains(r#"<td style="text-align:right">2</td>"#), "{out}");
         assert!(out.contains(r##"href="#n""##), "{out}");
         assert!(out.contains(r#"id="n""#), "{out}");
     }

@@ -66,7 +66,8 @@ impl Links {
     /// relative to `static/` with `/` separators.
     pub fn new(config: &Config, issues: &[Issue], static_files: BTreeSet<String>) -> Self {
         let archive = config.site.archive();
-        let base = Url::parse(&config.site.base()).unwrap_or_else(|_| Url::parse("https://invalid.example/").expect("literal URL"));
+        let base = Url::parse(&config.site.base())
+            .unwrap_or_else(|_| Url::parse("https://invalid.example/").expect("literal URL"));
         let issues = issues
             .iter()
             .map(|i| (format!("{}/{}.md", i.publication, i.slug), format!("{archive}{}", i.archive_path())))
@@ -110,7 +111,14 @@ impl Links {
 
 /// Render an issue's body.
 pub fn render(issue: &Issue, links: &Links) -> Rendered {
-    let mut walk = Walk { issue, links, index: LineIndex::new(&issue.body), diagnostics: Vec::new(), headings: Vec::new(), ids: BTreeSet::new() };
+    let mut walk = Walk {
+        issue,
+        links,
+        index: LineIndex::new(&issue.body),
+        diagnostics: Vec::new(),
+        headings: Vec::new(),
+        ids: BTreeSet::new(),
+    };
     let parsed: Vec<(Event<'_>, Range<usize>)> = Parser::new_ext(&issue.body, options()).into_offset_iter().collect();
     let events = walk.rewrite(parsed);
     Rendered {
@@ -130,7 +138,7 @@ struct Walk<'a> {
     ids: BTreeSet<String>,
 }
 
-impl<'a> Walk<'a> {
+impl Walk<'_> {
     fn rewrite<'e>(&mut self, parsed: Vec<(Event<'e>, Range<usize>)>) -> Vec<Event<'e>> {
         let mut out = Vec::with_capacity(parsed.len());
         let mut heading: Option<(usize, Vec<Event<'e>>)> = None;
@@ -199,15 +207,15 @@ impl<'a> Walk<'a> {
             .collect();
         if let Some(Event::Start(Tag::Heading { level, id, .. })) = buffer.first_mut() {
             let wanted = id.as_ref().map_or_else(|| slugify(&text), ToString::to_string);
-            let unique = self.unique_id(wanted);
+            let unique = self.unique_id(&wanted);
             *id = Some(CowStr::from(unique.clone()));
             self.headings.push(Heading { level: heading_level(*level), id: unique, text });
         }
         buffer
     }
 
-    fn unique_id(&mut self, wanted: String) -> String {
-        let mut candidate = wanted.clone();
+    fn unique_id(&mut self, wanted: &str) -> String {
+        let mut candidate = wanted.to_owned();
         let mut n = 1;
         while !self.ids.insert(candidate.clone()) {
             candidate = format!("{wanted}-{n}");
@@ -230,14 +238,26 @@ impl<'a> Walk<'a> {
             }
         };
         if dest.starts_with("http://") {
-            self.push(range, Diagnostic::warning("lint/http-link", format!("insecure link `{dest}`")).help("use `https://`; mail clients and spam filters distrust plain http"));
+            self.push(
+                range,
+                Diagnostic::warning("lint/http-link", format!("insecure link `{dest}`"))
+                    .help("use `https://`; mail clients and spam filters distrust plain http"),
+            );
         }
         let site_relative = !dest.starts_with("@/") && !dest.starts_with('#') && Url::parse(dest).is_err();
         if is_image && site_relative && !self.links.is_static(dest) {
-            self.push(range, Diagnostic::error("link/missing-image", format!("image `{dest}` is not in `static/`")).help(format!("add the file as `static/{}`", dest.trim_start_matches('/'))));
+            self.push(
+                range,
+                Diagnostic::error("link/missing-image", format!("image `{dest}` is not in `static/`"))
+                    .help(format!("add the file as `static/{}`", dest.trim_start_matches('/'))),
+            );
         }
         if is_image && dest.starts_with("data:") {
-            self.push(range, Diagnostic::warning("lint/data-uri", "image embedded as a `data:` URI").help("put the image in `static/` and link to it; many clients block data URIs"));
+            self.push(
+                range,
+                Diagnostic::warning("lint/data-uri", "image embedded as a `data:` URI")
+                    .help("put the image in `static/` and link to it; many clients block data URIs"),
+            );
         }
         CowStr::from(resolved)
     }
@@ -251,7 +271,11 @@ impl<'a> Walk<'a> {
             });
             if let Some((i, _)) = found {
                 let at = range.start + i..range.end;
-                self.push(&at, Diagnostic::warning("lint/placeholder", format!("leftover placeholder `{word}`")).help("finish or remove it before sending"));
+                self.push(
+                    &at,
+                    Diagnostic::warning("lint/placeholder", format!("leftover placeholder `{word}`"))
+                        .help("finish or remove it before sending"),
+                );
             }
         }
     }
@@ -288,4 +312,128 @@ pub fn slugify(text: &str) -> String {
     }
     let slug = slug.trim_end_matches('-').to_owned();
     if slug.is_empty() { "section".to_owned() } else { slug }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::Config;
+
+    const CONFIG: &str = "site:\n  title: T\n  base-url: https://news.example.org\npublications:\n  - slug: weekly\n    name: Weekly\n    from: w@news.example.org\n";
+
+    fn links(issues: &[Issue]) -> Links {
+        let config = Config::parse(Path::new("letterpress.yaml"), CONFIG).unwrap();
+        Links::new(&config, issues, BTreeSet::from(["images/chart.png".to_owned()]))
+    }
+
+    fn issue(body: &str) -> Issue {
+        let text = format!("---\ntitle: T\n---\n{body}");
+        crate::content::parse(Path::new("content/weekly/2016-12-09-a.md"), text.as_bytes()).unwrap()
+    }
+
+    #[track_caller]
+    fn resolve_case(dest: &str, expected: Result<&str, &str>) {
+        let links = links(&[issue("")]);
+        assert_eq!(links.resolve(dest).as_deref().map_err(String::as_str), expected);
+    }
+
+    #[test]
+    fn resolves_internal_relative_and_absolute_links() {
+        resolve_case("@/weekly/2016-12-09-a.md", Ok("https://news.example.org/weekly/2016-12-09-a/"));
+        resolve_case("@/weekly/2016-12-09-a.md#table", Ok("https://news.example.org/weekly/2016-12-09-a/#table"));
+        resolve_case("@/weekly/nope.md", Err("internal link to `@/weekly/nope.md`, but there is no such issue"));
+        resolve_case("/images/chart.png", Ok("https://news.example.org/images/chart.png"));
+        resolve_case("about/", Ok("https://news.example.org/about/"));
+        resolve_case("https://example.org/x", Ok("https://example.org/x"));
+        resolve_case("mailto:editor@example.org", Ok("mailto:editor@example.org"));
+        resolve_case("#notes", Ok("#notes"));
+    }
+
+    #[test]
+    fn headings_get_unique_ids_and_links_are_located() {
+        let issue = issue("## The plans\n\n## The plans\n\n### Money {#cash}\n\nSee [x](@/weekly/gone.md).\n");
+        let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+        let ids: Vec<&str> = rendered.headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["the-plans", "the-plans-1", "cash"]);
+        assert!(rendered.html.contains(r#"<h2 id="the-plans-1">"#), "{}", rendered.html);
+        let broken = &rendered.diagnostics[0];
+        assert_eq!(broken.code, "link/broken");
+        assert_eq!(broken.location.as_ref().map(|l| (l.line, l.col)), Some((10, 5)));
+    }
+
+    #[test]
+    fn slugs_are_ascii_and_never_empty() {
+        assert_eq!(slugify("NHS’s plans: 2016–17"), "nhss-plans-2016-17");
+        assert_eq!(slugify("£££"), "section");
+    }
+
+    fn markdownish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-zA-Z’“”£–]{1,12}",
+            Just(" ".to_owned()),
+            Just("\n".to_owned()),
+            Just("\n\n".to_owned()),
+            Just("# ".to_owned()),
+            Just("- ".to_owned()),
+            Just("> ".to_owned()),
+            Just("| a | b |\n|---|:-:|\n| 1 | 2 |\n".to_owned()),
+            Just("[link](@/weekly/2016-12-09-a.md)".to_owned()),
+            Just("[x](@/nope/x.md)".to_owned()),
+            Just("![alt](/images/chart.png)".to_owned()),
+            Just("![](/missing.png)".to_owned()),
+            Just("[^1]\n\n[^1]: note".to_owned()),
+            Just("<script>x</script>".to_owned()),
+            Just("```\ncode\n```\n".to_owned()),
+            Just("---".to_owned()),
+            Just("\t".to_owned()),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    fn front_matterish() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("title: T".to_owned()),
+            Just("title: [a, b]".to_owned()),
+            Just("send_at: 2017-01-13T07:00:00".to_owned()),
+            Just("send_at: 2017-01-13T07:00:00+00:00".to_owned()),
+            Just("status: ready".to_owned()),
+            Just("status: [".to_owned()),
+            Just("tags: {a: b}".to_owned()),
+            Just("related:\n  - title: x\n    url: @/weekly/x.md".to_owned()),
+            Just("\tlists: [a]".to_owned()),
+            Just("date: 2016-02-30".to_owned()),
+            "[a-z_]{1,8}: [a-z0-9 :\"'\\[\\]{}-]{0,12}",
+        ];
+        proptest::collection::vec(line, 0..8).prop_map(|v| v.join("\n"))
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_issue_files_never_panic(front in front_matterish(), body in markdownish(), fence in any::<bool>()) {
+            let text = if fence { format!("---\n{front}\n---\n{body}") } else { format!("{front}\n{body}") };
+            if let Ok(issue) = crate::content::parse(Path::new("content/weekly/2016-12-09-a.md"), text.as_bytes()) {
+                let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+                for d in &rendered.diagnostics {
+                    let location = d.location.as_ref().unwrap();
+                    prop_assert!(location.line >= issue.body_start_line);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = crate::content::parse(Path::new("content/weekly/2016-12-09-a.md"), &bytes);
+        }
+
+        #[test]
+        fn rendered_html_never_carries_scripts(body in markdownish()) {
+            let issue = issue(&body);
+            let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+            prop_assert!(!rendered.html.contains("<script"));
+        }
+    }
 }

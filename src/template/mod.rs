@@ -65,6 +65,7 @@ pub struct EmailContext {
 pub struct Templates {
     tera: Tera,
     sources: BTreeMap<String, PathBuf>,
+    texts: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -77,8 +78,10 @@ impl Templates {
     /// The defaults overlaid with every file under `root/templates/`, checked against the
     /// per-publication overrides in `config`.
     pub fn load(root: &Path, config: &Config) -> Result<Self, Vec<Diagnostic>> {
-        let mut texts: BTreeMap<String, String> = DEFAULTS.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
-        let mut sources: BTreeMap<String, PathBuf> = DEFAULTS.iter().map(|(n, _)| ((*n).to_owned(), PathBuf::from(format!("(built-in) {n}")))).collect();
+        let mut texts: BTreeMap<String, String> =
+            DEFAULTS.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+        let mut sources: BTreeMap<String, PathBuf> =
+            DEFAULTS.iter().map(|(n, _)| ((*n).to_owned(), PathBuf::from(format!("(built-in) {n}")))).collect();
         let mut problems = Vec::new();
         let dir = root.join(DIR);
         if dir.is_dir() {
@@ -93,7 +96,8 @@ impl Templates {
                         texts.insert(name.clone(), text);
                         sources.insert(name, shown);
                     }
-                    Err(e) => problems.push(Diagnostic::error("template/io", crate::error::Error::io("read", &shown, e).to_string())),
+                    Err(e) => problems
+                        .push(Diagnostic::error("template/io", crate::error::Error::io("read", &shown, e).to_string())),
                 }
             }
         }
@@ -101,9 +105,12 @@ impl Templates {
             for name in overrides(publication).into_iter().flatten() {
                 if !texts.contains_key(name) {
                     problems.push(
-                        Diagnostic::error("template/missing", format!("publication `{}` names template `{name}`, which does not exist", publication.slug))
-                            .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
-                            .help(format!("create `templates/{name}` or remove the override")),
+                        Diagnostic::error(
+                            "template/missing",
+                            format!("publication `{}` names template `{name}`, which does not exist", publication.slug),
+                        )
+                        .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
+                        .help(format!("create `templates/{name}` or remove the override")),
                     );
                 }
             }
@@ -115,7 +122,7 @@ impl Templates {
         if let Err(e) = tera.add_raw_templates(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             problems.push(to_diagnostic(&e, &sources, &texts));
         }
-        if problems.is_empty() { Ok(Self { tera, sources }) } else { Err(problems) }
+        if problems.is_empty() { Ok(Self { tera, sources, texts }) } else { Err(problems) }
     }
 
     /// Render the email of an issue for one context.
@@ -125,7 +132,8 @@ impl Templates {
         let html = self.tera.render(names.email_html, &ctx).map_err(|e| self.diagnostic(&e))?;
         let text = self.tera.render(names.email_text, &ctx).map_err(|e| self.diagnostic(&e))?;
         let css = self.tera.render(names.email_css, &ctx).map_err(|e| self.diagnostic(&e))?;
-        let html = inline_css(&html, &css).map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
+        let html = inline_css(&html, &css)
+            .map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
         Ok(EmailBody {
             subject: context.issue.subject.clone(),
             preheader: context.preheader.clone(),
@@ -141,7 +149,7 @@ impl Templates {
     }
 
     fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
-        to_diagnostic(error, &self.sources, &BTreeMap::new())
+        to_diagnostic(error, &self.sources, &self.texts)
     }
 }
 
@@ -200,13 +208,18 @@ fn normalise_text(text: &str) -> String {
     out
 }
 
-fn to_diagnostic(error: &tera::Error, sources: &BTreeMap<String, PathBuf>, texts: &BTreeMap<String, String>) -> Diagnostic {
+fn to_diagnostic(
+    error: &tera::Error,
+    sources: &BTreeMap<String, PathBuf>,
+    texts: &BTreeMap<String, String>,
+) -> Diagnostic {
     match error.kind() {
         ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
             let span = report.span();
             let path = sources.get(report.filename()).cloned().unwrap_or_else(|| PathBuf::from(report.filename()));
             let location = Location::new(path, span.start_line.max(1), span.start_col + 1);
-            let d = Diagnostic::error("template/error", format!("template `{}`: {}", report.filename(), report.message()));
+            let d =
+                Diagnostic::error("template/error", format!("template `{}`: {}", report.filename(), report.message()));
             match texts.get(report.filename()) {
                 Some(text) => d.at(location, text),
                 None => d.in_file(location),
@@ -217,6 +230,7 @@ fn to_diagnostic(error: &tera::Error, sources: &BTreeMap<String, PathBuf>, texts
 }
 
 /// `{{ text | wrap(width=72, indent="  ") }}`: hard-wrap text for the plain-text email.
+#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
 fn wrap(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
     let width = kwargs.get::<usize>("width")?.unwrap_or(crate::render::text::WIDTH);
     let indent = kwargs.get::<&str>("indent")?.unwrap_or("");
@@ -228,6 +242,7 @@ fn wrap(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
 }
 
 /// `{{ title | underline(char="=") }}`: the text, then a rule as wide as it.
+#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
 fn underline(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
     let rule = kwargs.get::<&str>("char")?.unwrap_or("=");
     let width = value.lines().map(unicode_width::UnicodeWidthStr::width).max().unwrap_or(0);

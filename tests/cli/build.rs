@@ -1,0 +1,69 @@
+use std::str::FromStr as _;
+
+use crate::harness::{Project, snapshot_tree};
+
+#[test]
+fn builds_archive_feeds_and_email_renditions() {
+    let project = Project::example();
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for file in [
+        "public/index.html",
+        "public/archive.css",
+        "public/commissioner/index.html",
+        "public/commissioner/atom.xml",
+        "public/commissioner/2016-12-09-stp-plans-published/index.html",
+        "public/commissioner/2016-12-09-stp-plans-published/email.html",
+        "public/commissioner/2016-12-09-stp-plans-published/email.txt",
+        "public/integrated-care/atom.xml",
+        "public/images/commissioner-survey-2016.png",
+    ] {
+        assert!(project.path().join(file).is_file(), "{file} missing");
+    }
+    let draft = "public/integrated-care/2022-07-15-integrated-care-partnerships/index.html";
+    assert!(!project.path().join(draft).exists(), "drafts are left out");
+    let feed = atom_syndication::Feed::from_str(&project.read("public/commissioner/atom.xml")).expect("valid Atom");
+    assert_eq!(feed.title.value, "The Commissioner");
+    assert_eq!(feed.entries.len(), 3);
+    assert!(feed.entries[0].updated >= feed.entries[1].updated, "newest first");
+    let content = feed.entries.iter().find_map(|e| e.content.as_ref()).and_then(|c| c.value.clone()).expect("content");
+    assert!(content.contains("<h2"), "full content in the feed");
+}
+
+#[test]
+fn rebuild_is_byte_identical_and_drafts_are_opt_in() {
+    let project = Project::example();
+    assert_eq!(project.run(&["build"]).code, 0);
+    let first = snapshot_tree(&project.path().join("public"));
+    let again = project.run(&["build"]);
+    assert!(again.stderr.contains("0 files written"), "{}", again.stderr);
+    assert_eq!(first, snapshot_tree(&project.path().join("public")));
+    assert_eq!(project.run(&["build", "--drafts", "--out", "preview"]).code, 0);
+    assert!(
+        project.path().join("preview/integrated-care/2022-07-15-integrated-care-partnerships/index.html").is_file()
+    );
+}
+
+#[test]
+fn build_refuses_invalid_content_and_writes_nothing() {
+    let project = Project::fixture("minimal");
+    project.write(
+        "content/weekly/2016-12-30-broken.md",
+        "---\ntitle: x\nstatus: ready\n---\n\nSee [this](@/weekly/2016-12-02-gone.md).\n",
+    );
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("content/weekly/2016-12-30-broken.md:6:5"), "{}", out.stderr);
+    assert!(!project.path().join("public").exists());
+}
+
+#[test]
+fn archive_pages_link_neighbours_and_escape_titles() {
+    let project = Project::fixture("minimal");
+    project
+        .write("content/weekly/2016-12-30-third.md", "---\ntitle: \"Fish & <chips>\"\nstatus: ready\n---\n\nText.\n");
+    assert_eq!(project.run(&["build"]).code, 0);
+    let page = project.read("public/weekly/2016-12-16-second/index.html");
+    assert!(page.contains(r#"rel="prev" href="https://minimal.example.org/weekly/2016-12-09-first/""#), "{page}");
+    assert!(page.contains("Fish &amp; &lt;chips&gt; →"), "{page}");
+}

@@ -1,0 +1,55 @@
+use crate::harness::{Project, run_in};
+
+#[test]
+fn init_creates_a_project_that_passes_check_and_builds() {
+    let dir = Project::empty();
+    let out = dir.run(&["init", "paper"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let root = dir.path().join("paper");
+    for file in [
+        "letterpress.yaml",
+        "templates/email.html",
+        "templates/email.txt",
+        "templates/email.css",
+        "content/weekly/2026-11-22-welcome.md",
+        ".gitignore",
+    ] {
+        assert!(root.join(file).is_file(), "{file}");
+    }
+    let check = run_in(&root, &["check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert_eq!(run_in(&root, &["build", "--drafts"]).code, 0);
+}
+
+#[test]
+fn init_refuses_to_overwrite_a_project() {
+    let project = Project::fixture("minimal");
+    let out = project.run(&["init", "."]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("already holds a letterpress project"), "{}", out.stderr);
+}
+
+#[test]
+fn new_creates_a_dated_draft_and_prints_its_path() {
+    let project = Project::fixture("minimal");
+    let out = project.run(&["new", "weekly", "STP leaders: who’s in charge?"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "content/weekly/2026-11-22-stp-leaders-whos-in-charge.md\n");
+    let text = project.read("content/weekly/2026-11-22-stp-leaders-whos-in-charge.md");
+    assert!(text.contains("title: \"STP leaders: who’s in charge?\"\n"), "{text}");
+    assert!(text.contains("status: draft"));
+    assert_eq!(project.run(&["check"]).code, 0);
+    let again = project.run(&["new", "weekly", "STP leaders: who’s in charge?"]);
+    assert_eq!(again.code, 2, "never overwrites");
+    let unknown = project.run(&["new", "daily", "x"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("publications are: weekly"), "{}", unknown.stderr);
+}
+
+#[test]
+fn global_dir_flag_runs_elsewhere() {
+    let project = Project::fixture("minimal");
+    let out =
+        run_in(project.path().parent().expect("parent"), &["-C", project.path().to_str().expect("utf-8"), "check"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

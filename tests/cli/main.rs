@@ -1,0 +1,9 @@
+//! The one CLI integration test binary: each module drives the real `letterpress` binary
+//! against small fixture projects copied to temporary directories.
+
+mod build;
+mod check;
+mod harness;
+mod init;
+mod readme;
+mod render;

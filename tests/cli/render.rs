@@ -1,0 +1,72 @@
+use crate::harness::{Project, repo_root};
+
+#[test]
+fn example_issues_render_to_stable_html_and_text() {
+    let project = Project::example();
+    let mut names = Vec::new();
+    for publication in ["commissioner", "integrated-care"] {
+        for entry in std::fs::read_dir(repo_root().join("content").join(publication)).expect("content") {
+            let stem = entry.expect("entry").path().file_stem().expect("stem").to_string_lossy().into_owned();
+            names.push(format!("{publication}/{stem}"));
+        }
+    }
+    names.sort();
+    assert!(names.len() >= 4);
+    for name in names {
+        let html = project.run(&["render", &name, "--format", "html"]);
+        assert_eq!(html.code, 0, "{name}: {}", html.stderr);
+        let text = project.run(&["render", &name, "--format", "text"]);
+        assert_eq!(text.code, 0, "{name}: {}", text.stderr);
+        let key = name.replace('/', "__");
+        insta::assert_snapshot!(format!("html-{key}"), html.stdout);
+        insta::assert_snapshot!(format!("text-{key}"), text.stdout);
+    }
+}
+
+#[test]
+fn html_escapes_front_matter_and_text_keeps_it_literal() {
+    let project = Project::fixture("minimal");
+    let html = project.run(&["render", "weekly/2016-12-09-first"]).stdout;
+    assert!(html.contains("Plans &amp; people – what &lt;changed&gt;?"), "{html}");
+    let text = project.run(&["render", "weekly/2016-12-09-first", "--format", "text"]).stdout;
+    assert!(text.contains("Plans & people – what <changed>?"), "{text}");
+    assert!(!text.contains("&amp;") && !text.contains("&lt;"), "{text}");
+}
+
+#[test]
+fn html_email_is_inlined_absolute_and_complete() {
+    let project = Project::fixture("minimal");
+    let html = project.run(&["render", "content/weekly/2016-12-16-second.md"]).stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains(r#"<html lang="en">"#));
+    assert!(html.contains("<title>Second issue</title>"));
+    assert!(
+        html.contains(r#"href="https://minimal.example.org/weekly/2016-12-09-first/""#),
+        "internal link resolved: {html}"
+    );
+    assert!(html.contains(r#"href="https://minimal.example.org/unsubscribe""#), "unsubscribe link: {html}");
+    assert!(
+        html.contains(r#"href="https://minimal.example.org/weekly/2016-12-16-second/""#),
+        "view in browser: {html}"
+    );
+    let container = html.split("<table").find(|t| t.contains(r#"class="container""#)).expect("container table");
+    assert!(container.contains(r#"role="presentation""#) && container.contains(r#"width="600""#), "{container}");
+    let content = html.split("<td").find(|t| t.starts_with(r#" class="content""#)).expect("content cell");
+    assert!(content.contains("padding: 24px 32px;"), "CSS inlined: {content}");
+    assert!(!html.contains("<link"), "no external stylesheets");
+}
+
+#[test]
+fn unknown_issue_is_a_usage_error_with_a_hint() {
+    let out = Project::fixture("minimal").run(&["render", "weekly/2016-12-09-frist"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `weekly/2016-12-09-first`?"), "{}", out.stderr);
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let project = Project::example();
+    let a = project.run(&["render", "commissioner/2016-12-09-stp-plans-published"]).stdout;
+    let b = project.run(&["render", "commissioner/2016-12-09-stp-plans-published"]).stdout;
+    assert_eq!(a, b);
+}
