@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use letterpress::archive::build_archive;
 use letterpress::project::Project;
 
@@ -59,12 +59,18 @@ fn build_1000_issues(c: &mut Criterion) {
     let dir = generated_project(1000);
     let mut group = c.benchmark_group("build");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
-    group.bench_function("1000-issue project", |b| {
-        b.iter(|| {
-            let project = Project::load(dir.path()).expect("loads");
-            let out = dir.path().join("public");
-            build_archive(&project, &out, false).expect("builds")
-        });
+    let out = dir.path().join("public");
+    group.bench_function("1000-issue project, from an empty output directory", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(&out);
+            },
+            |()| {
+                let project = Project::load(dir.path()).expect("loads");
+                build_archive(&project, &out, false).expect("builds")
+            },
+            BatchSize::PerIteration,
+        );
     });
     group.finish();
 }

@@ -158,10 +158,14 @@ fn render_all(project: &Project, issues: &[&Issue]) -> Result<Vec<RenderedIssue>
     if problems.is_empty() && rendered.len() == issues.len() { Ok(rendered) } else { Err(Error::Invalid(problems)) }
 }
 
+/// The same checks as `letterpress check`: an issue with any error is not published.
 fn render_checked(project: &Project, issue: &Issue) -> std::result::Result<RenderedIssue, Vec<Diagnostic>> {
-    let rendered = project.render(issue).map_err(|d| vec![d])?;
-    let errors: Vec<Diagnostic> = rendered.rendered.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
-    if errors.is_empty() { Ok(rendered) } else { Err(errors) }
+    let (rendered, mut diagnostics) = crate::check::check_issue(project, issue);
+    diagnostics.retain(Diagnostic::is_error);
+    match rendered {
+        Some(rendered) if diagnostics.is_empty() => Ok(rendered),
+        _ => Err(diagnostics),
+    }
 }
 
 /// A valid Atom feed of a publication, newest first, with full HTML content. `updated` comes

@@ -19,13 +19,14 @@ pub const SUBJECT_LIMIT: usize = 80;
 pub fn check(project: &Project) -> Vec<Diagnostic> {
     let mut diagnostics = project.diagnostics.clone();
     for issue in &project.issues {
-        diagnostics.extend(check_issue(project, issue));
+        diagnostics.extend(check_issue(project, issue).1);
     }
     diagnostics
 }
 
-/// Check one issue: render it and lint the result.
-pub fn check_issue(project: &Project, issue: &Issue) -> Vec<Diagnostic> {
+/// Check one issue: render it and lint the result. The rendering is returned too (when the
+/// templates could render it) so `build` and `send` check exactly what they ship.
+pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     for related in &issue.front.related {
         if let Err(why) = project.links.resolve(&related.url.value) {
@@ -41,14 +42,45 @@ pub fn check_issue(project: &Project, issue: &Issue) -> Vec<Diagnostic> {
             );
         }
     }
+    for list in issue.front.lists.iter().flatten() {
+        if project.config.list(&list.value).is_none() {
+            diagnostics.push(
+                Diagnostic::error("front-matter/unknown-list", format!("unknown list `{}`", list.value))
+                    .at(list.location(&issue.source), &issue.text)
+                    .help(project.config.list_hint(&list.value)),
+            );
+        }
+    }
+    if issue.front.status == crate::content::Status::Draft && issue.front.send_at.is_some() {
+        diagnostics.push(
+            Diagnostic::warning("lint/draft-scheduled", "this draft has a `send_at` but drafts are never sent")
+                .at(key_location(issue, "send_at"), &issue.text)
+                .help("set `status: ready` when it is finished"),
+        );
+    }
+    if let Some(date) = issue.front.date
+        && issue.slug.get(..10) != Some(date.to_string().as_str())
+    {
+        diagnostics.push(
+            Diagnostic::warning(
+                "lint/date-mismatch",
+                format!("`date` is {date} but the file name says {}", &issue.slug[..10]),
+            )
+            .at(key_location(issue, "date"), &issue.text)
+            .help("the archive URL uses the file name; rename the file or drop `date`"),
+        );
+    }
     match project.render(issue) {
         Ok(rendered) => {
             diagnostics.extend(rendered.rendered.diagnostics.iter().cloned());
             diagnostics.extend(lint_email(issue, &rendered));
+            (Some(rendered), diagnostics)
         }
-        Err(d) => diagnostics.push(d),
+        Err(d) => {
+            diagnostics.push(d);
+            (None, diagnostics)
+        }
     }
-    diagnostics
 }
 
 fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
@@ -77,6 +109,13 @@ fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
         );
     }
     let subject = issue.subject();
+    if subject.trim().is_empty() {
+        out.push(
+            Diagnostic::error("front-matter/empty-subject", "the email subject is empty")
+                .at(key_location(issue, "subject"), &issue.text)
+                .help("write a subject or remove `subject:` to use the title"),
+        );
+    }
     let subject_len = subject.chars().count();
     if subject_len > SUBJECT_LIMIT {
         let key = if issue.front.subject.is_some() { "subject" } else { "title" };

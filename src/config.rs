@@ -23,6 +23,51 @@ pub struct Config {
     pub site: Site,
     /// The newsletters this project publishes, in the order the archive lists them.
     pub publications: Vec<Publication>,
+    /// Subscriber lists, each a CSV file under `subscribers/`.
+    #[serde(default)]
+    pub lists: Vec<List>,
+    /// Where letterpress keeps its state (suppressions, delivery journal).
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+/// A subscriber list: a CSV file with an `email` column.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct List {
+    /// Identifier used by publications and front matter, e.g. `commissioner-weekly`.
+    pub slug: String,
+    /// Display name, shown on unsubscribe pages.
+    pub name: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// CSV path relative to the project root; defaults to `subscribers/<slug>.csv`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+impl List {
+    /// The CSV file, relative to the project root.
+    pub fn csv_path(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| PathBuf::from(format!("subscribers/{}.csv", self.slug)))
+    }
+}
+
+/// State store settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StateConfig {
+    /// SQLite database path relative to the project root; defaults to `.letterpress/state.db`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+impl StateConfig {
+    /// The database file, relative to the project root.
+    pub fn db_path(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| PathBuf::from(".letterpress/state.db"))
+    }
 }
 
 /// Site-wide settings.
@@ -109,6 +154,21 @@ impl Config {
         self.publications.iter().find(|p| p.slug == slug)
     }
 
+    /// The list with `slug`.
+    pub fn list(&self, slug: &str) -> Option<&List> {
+        self.lists.iter().find(|l| l.slug == slug)
+    }
+
+    /// A "did you mean" or "lists are" hint for an unknown list name.
+    pub fn list_hint(&self, name: &str) -> String {
+        let known: Vec<&str> = self.lists.iter().map(|l| l.slug.as_str()).collect();
+        match crate::diagnostic::did_you_mean(name, known.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if known.is_empty() => "define it under `lists:` in letterpress.yaml".to_owned(),
+            None => format!("lists are: {}", known.join(", ")),
+        }
+    }
+
     fn validate(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         let mut locate = |key: &str, value: &str, d: Diagnostic| {
@@ -138,8 +198,39 @@ impl Config {
                     .help("add at least one entry under `publications:`"),
             );
         }
+        let mut lists = std::collections::BTreeSet::new();
+        for list in &self.lists {
+            if !is_slug(&list.slug) {
+                locate(
+                    "slug",
+                    &list.slug,
+                    Diagnostic::error("config/slug", format!("list slug `{}` is not a valid slug", list.slug))
+                        .help("use lowercase letters, digits and hyphens"),
+                );
+            }
+            if !lists.insert(list.slug.as_str()) {
+                locate(
+                    "slug",
+                    &list.slug,
+                    Diagnostic::error("config/duplicate", format!("list `{}` is defined twice", list.slug)),
+                );
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for publication in &self.publications {
+            for name in &publication.lists {
+                if self.list(name).is_none() {
+                    locate(
+                        "lists",
+                        name,
+                        Diagnostic::error(
+                            "config/unknown-list",
+                            format!("publication `{}` sends to list `{name}`, which is not defined", publication.slug),
+                        )
+                        .help(self.list_hint(name)),
+                    );
+                }
+            }
             if !is_slug(&publication.slug) {
                 locate(
                     "slug",
@@ -170,7 +261,11 @@ impl Config {
                         value,
                         Diagnostic::error(
                             "config/mailbox",
-                            format!("`{key}` of publication `{}` is not a valid mailbox: {e}", publication.slug),
+                            format!(
+                                "`{key}` of publication `{}` is not a valid mailbox: {}",
+                                publication.slug,
+                                e.to_string().to_lowercase()
+                            ),
                         )
                         .help("write `Name <address@example.org>` or a bare address"),
                     );
@@ -258,6 +353,18 @@ mod tests {
         assert_eq!(errors[0].message, "unknown configuration key `base_url`");
         assert_eq!(errors[0].help.as_deref(), Some("did you mean `base-url`?"));
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 3)));
+    }
+
+    #[test]
+    fn lists_must_exist_and_default_to_the_subscribers_directory() {
+        let text = format!("{GOOD}    lists: [weekly-list]\nlists:\n  - slug: weekly-lists\n    name: W\n");
+        let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+        assert_eq!(errors[0].code, "config/unknown-list");
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `weekly-lists`?"));
+        let fixed = text.replace("[weekly-list]", "[weekly-lists]");
+        let config = Config::parse(Path::new("c.yaml"), &fixed).unwrap();
+        assert_eq!(config.lists[0].csv_path(), PathBuf::from("subscribers/weekly-lists.csv"));
+        assert_eq!(config.state.db_path(), PathBuf::from(".letterpress/state.db"));
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl fmt::Display for Location {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// A short stable identifier, e.g. `front-matter/unknown-key`, for filtering in CI.
+    /// A short stable identifier, e.g. `yaml/unknown-key`, for filtering in CI.
     pub code: &'static str,
     /// What is wrong, lowercase, names in backticks.
     pub message: String,
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn renders_location_source_line_caret_and_help() {
         let source = "---\ntitle: x\nsendat: 1\n---\n";
-        let d = Diagnostic::error("front-matter/unknown-key", "unknown key `sendat`")
+        let d = Diagnostic::error("yaml/unknown-key", "unknown key `sendat`")
             .at(Location::new("content/a.md", 3, 1), source)
             .help("did you mean `send_at`?");
         assert_eq!(

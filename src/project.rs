@@ -71,6 +71,16 @@ impl Project {
             .iter()
             .find(|i| i.id() == wanted || i.source == by_path || self.root.join(&i.source) == by_path)
             .ok_or_else(|| {
+                let file = Path::new("content").join(format!("{wanted}.md"));
+                let problems: Vec<Diagnostic> = self
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.location.as_ref().is_some_and(|l| l.path == file || l.path == by_path))
+                    .cloned()
+                    .collect();
+                if !problems.is_empty() {
+                    return Error::Invalid(problems);
+                }
                 let ids: Vec<String> = self.issues.iter().map(Issue::id).collect();
                 let hint = crate::diagnostic::did_you_mean(wanted, ids.iter().map(String::as_str))
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -111,4 +121,39 @@ fn static_files(root: &Path) -> BTreeSet<String> {
         .filter(|e| e.file_type().is_file())
         .filter_map(|e| e.path().strip_prefix(&dir).ok().map(|p| p.to_string_lossy().replace('\\', "/")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> Project {
+        Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap()
+    }
+
+    #[test]
+    fn template_context_is_stable() {
+        let project = minimal();
+        let issue = project.find("weekly/2016-12-09-first").unwrap();
+        let rendered = project.render(issue).unwrap();
+        let publication = project.config.publication("weekly").unwrap();
+        let context = template::generic_context(&project.config, publication, rendered.view);
+        insta::assert_json_snapshot!(context);
+    }
+
+    #[test]
+    fn finds_issues_by_id_path_or_file() {
+        let project = minimal();
+        for name in ["weekly/2016-12-09-first", "weekly/2016-12-09-first.md", "content/weekly/2016-12-09-first.md"] {
+            assert_eq!(project.find(name).unwrap().slug, "2016-12-09-first", "{name}");
+        }
+        assert!(project.find("weekly/nope").is_err());
+    }
+
+    #[test]
+    fn drafts_are_published_only_when_asked() {
+        let project = minimal();
+        assert_eq!(project.published(false).count(), 2);
+        assert_eq!(project.published(true).count(), 3);
+    }
 }

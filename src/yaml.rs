@@ -19,6 +19,9 @@ pub fn parse<T: DeserializeOwned>(
     first_line: usize,
     what: &str,
 ) -> Result<T, Diagnostic> {
+    if let Some(d) = tab_indentation(path, file_text, yaml, first_line, what) {
+        return Err(d);
+    }
     serde_saphyr::from_str(yaml).map_err(|error| {
         let (line, col) = error
             .location()
@@ -34,6 +37,17 @@ pub fn parse<T: DeserializeOwned>(
         }
         diagnostic
     })
+}
+
+/// YAML forbids tabs for indentation; say so plainly at the tab.
+fn tab_indentation(path: &Path, file_text: &str, yaml: &str, first_line: usize, what: &str) -> Option<Diagnostic> {
+    let (i, line) = yaml.lines().enumerate().find(|(_, l)| l.trim_start_matches(' ').starts_with('\t'))?;
+    let col = line.chars().take_while(|c| *c == ' ').count() + 1;
+    Some(
+        Diagnostic::error("yaml/tab", format!("tab used for indentation in {what}"))
+            .at(Location::new(path, i + first_line, col), file_text)
+            .help("YAML needs spaces for indentation; replace the tab with spaces"),
+    )
 }
 
 /// serde-saphyr appends " at line L, column C"; we print the location ourselves.
@@ -70,6 +84,10 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
             ),
         };
         return ("yaml/unknown-key", format!("unknown {what} key `{name}`"), Some(help));
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return ("yaml/missing-key", format!("missing required {what} key `{name}`"), Some(format!("add `{name}: …`")));
     }
     if message.contains("found a tab") || message.contains("tab") && message.contains("indent") {
         return (

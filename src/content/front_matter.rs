@@ -127,9 +127,6 @@ pub fn split<'a>(path: &Path, text: &'a str) -> Result<Split<'a>, Diagnostic> {
 
 /// Parse and validate the YAML of `split` (from the file `path` with whole text `text`).
 pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Diagnostic>> {
-    if let Some(d) = tab_indentation(path, text, yaml) {
-        return Err(vec![d]);
-    }
     let raw: Raw = crate::yaml::parse(path, text, yaml, 2, "front matter").map_err(|d| vec![d])?;
     let mut v = Validator { path, text, problems: Vec::new() };
     let title = v.title(raw.title.as_ref());
@@ -149,17 +146,6 @@ pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Dia
         related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
     };
     if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
-}
-
-/// YAML forbids tabs for indentation; say so plainly at the tab.
-fn tab_indentation(path: &Path, text: &str, yaml: &str) -> Option<Diagnostic> {
-    let (i, line) = yaml.lines().enumerate().find(|(_, l)| l.trim_start_matches(' ').starts_with('\t'))?;
-    let col = line.chars().take_while(|c| *c == ' ').count() + 1;
-    Some(
-        Diagnostic::error("front-matter/tab", "tab used for indentation in front matter")
-            .at(Location::new(path, i + 2, col), text)
-            .help("YAML needs spaces for indentation; replace the tab with spaces"),
-    )
 }
 
 struct Validator<'a> {
@@ -249,6 +235,17 @@ impl Validator<'_> {
         let at = Self::located(value);
         match value.value.parse::<Timestamp>() {
             Ok(ts) => Some(ts),
+            Err(_) if value.value.parse::<Date>().is_ok() => {
+                self.fail(
+                    &at,
+                    Diagnostic::error(
+                        "front-matter/send-at-zone",
+                        format!("`send_at` is a date without a time or offset: `{}`", value.value),
+                    )
+                    .help(format!("write a time and offset, e.g. `{}T07:00:00+00:00`", value.value)),
+                );
+                None
+            }
             Err(_) if value.value.parse::<jiff::civil::DateTime>().is_ok() => {
                 self.fail(
                     &at,
@@ -319,7 +316,8 @@ mod tests {
         error_case("title: x\nstatus: redy\n", "front-matter/status", 3, 9);
         error_case("title: x\ndate: yesterday\n", "front-matter/date", 3, 7);
         error_case("title: \"a\\nb\"\n", "front-matter/control-char", 2, 8);
-        error_case("title: x\ntags:\n\t- a\n", "front-matter/tab", 4, 1);
+        error_case("title: x\ntags:\n\t- a\n", "yaml/tab", 4, 1);
+        error_case("title: x\nsend_at: 2017-01-13\n", "front-matter/send-at-zone", 3, 10);
         error_case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1);
     }
 

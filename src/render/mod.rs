@@ -58,6 +58,7 @@ pub struct Links {
     base: Url,
     archive: String,
     issues: BTreeMap<String, String>,
+    drafts: BTreeSet<String>,
     static_files: BTreeSet<String>,
 }
 
@@ -68,11 +69,16 @@ impl Links {
         let archive = config.site.archive();
         let base = Url::parse(&config.site.base())
             .unwrap_or_else(|_| Url::parse("https://invalid.example/").expect("literal URL"));
+        let drafts = issues
+            .iter()
+            .filter(|i| i.front.status == crate::content::Status::Draft)
+            .map(|i| format!("{}/{}.md", i.publication, i.slug))
+            .collect();
         let issues = issues
             .iter()
             .map(|i| (format!("{}/{}.md", i.publication, i.slug), format!("{archive}{}", i.archive_path())))
             .collect();
-        Self { base, archive, issues, static_files }
+        Self { base, archive, issues, drafts, static_files }
     }
 
     /// The absolute archive URL of an issue.
@@ -93,7 +99,15 @@ impl Links {
         if dest.starts_with('#') || Url::parse(dest).is_ok() {
             return Ok(dest.to_owned());
         }
-        self.base.join(dest).map(String::from).map_err(|e| format!("cannot make `{dest}` absolute: {e}"))
+        // Root-relative paths are relative to the site, which may live below the host's root.
+        let relative = dest.trim_start_matches('/');
+        self.base.join(relative).map(String::from).map_err(|e| format!("cannot make `{dest}` absolute: {e}"))
+    }
+
+    /// Whether an internal link points at a draft (which the archive leaves out).
+    fn is_draft(&self, dest: &str) -> bool {
+        let path = dest.trim_start_matches("@/");
+        self.drafts.contains(path.split('#').next().unwrap_or(path))
     }
 
     /// Whether a root-relative path names a file under `static/`.
@@ -237,6 +251,26 @@ impl Walk<'_> {
                 return CowStr::from(dest.to_owned());
             }
         };
+        if dest.starts_with("@/")
+            && self.links.is_draft(dest)
+            && self.issue.front.status == crate::content::Status::Ready
+        {
+            self.push(
+                range,
+                Diagnostic::warning("link/draft", format!("link to `{dest}`, which is a draft"))
+                    .help("the archive leaves drafts out, so this link will not work until that issue is ready"),
+            );
+        }
+        if dest.starts_with("www.") {
+            self.push(
+                range,
+                Diagnostic::warning(
+                    "lint/no-scheme",
+                    format!("link `{dest}` has no `https://`, so it is treated as a page of this site"),
+                )
+                .help(format!("write `https://{dest}`")),
+            );
+        }
         if dest.starts_with("http://") {
             self.push(
                 range,
@@ -264,12 +298,16 @@ impl Walk<'_> {
 
     fn placeholders(&mut self, text: &str, range: &Range<usize>) {
         for word in ["TK", "TODO", "FIXME", "XXX"] {
-            let found = text.match_indices(word).find(|(i, _)| {
-                let before = text[..*i].chars().next_back();
-                let after = text[i + word.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-            });
-            if let Some((i, _)) = found {
+            let found: Vec<usize> = text
+                .match_indices(word)
+                .map(|(i, _)| i)
+                .filter(|i| {
+                    let before = text[..*i].chars().next_back();
+                    let after = text[i + word.len()..].chars().next();
+                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+                })
+                .collect();
+            for i in found {
                 let at = range.start + i..range.end;
                 self.push(
                     &at,
@@ -300,12 +338,12 @@ fn heading_level(level: HeadingLevel) -> u8 {
 
 /// An id made from heading text: lowercase ASCII letters and digits joined by hyphens.
 pub fn slugify(text: &str) -> String {
-    let mut slug = String::with_capacity(text.len());
-    for c in text.chars() {
+    let text = text.replace(['’', '\''], "");
+    let ascii = deunicode::deunicode(&text);
+    let mut slug = String::with_capacity(ascii.len());
+    for c in ascii.chars() {
         if c.is_ascii_alphanumeric() {
             slug.push(c.to_ascii_lowercase());
-        } else if c == '’' || c == '\'' {
-            // "NHS’s" reads better as "nhss" than "nhs-s".
         } else if !slug.ends_with('-') && !slug.is_empty() {
             slug.push('-');
         }
@@ -368,7 +406,8 @@ mod tests {
     #[test]
     fn slugs_are_ascii_and_never_empty() {
         assert_eq!(slugify("NHS’s plans: 2016–17"), "nhss-plans-2016-17");
-        assert_eq!(slugify("£££"), "section");
+        assert_eq!(slugify("Café society"), "cafe-society");
+        assert_eq!(slugify("!!!"), "section");
     }
 
     fn markdownish() -> impl Strategy<Value = String> {

@@ -2,7 +2,7 @@
 //!
 //! Enters: view structs (see [`view`]). Leaves: an [`EmailBody`] (subject, preheader, HTML with
 //! the CSS inlined, plain text) or a rendered archive page. Templates ending in `.txt` are never
-//! HTML-escaped; `.html` and `.xml` always are, so front matter and subscriber values cannot
+//! HTML-escaped; `.html`, `.htm` and `.xml` always are, so front matter and subscriber values cannot
 //! inject markup. Template errors become located diagnostics in the template file.
 
 pub mod view;
@@ -86,7 +86,7 @@ impl Templates {
         let dir = root.join(DIR);
         if dir.is_dir() {
             for entry in walkdir::WalkDir::new(&dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
-                if !entry.file_type().is_file() || entry.file_name().to_string_lossy().starts_with('.') {
+                if !is_template_file(&entry) {
                     continue;
                 }
                 let shown = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
@@ -151,6 +151,16 @@ impl Templates {
     fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
         to_diagnostic(error, &self.sources, &self.texts)
     }
+}
+
+/// Text files a template may be; images or editor backups in `templates/` are ignored.
+fn is_template_file(entry: &walkdir::DirEntry) -> bool {
+    let hidden = entry
+        .path()
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.') && c.as_os_str().len() > 1 && c.as_os_str() != "..");
+    let text = entry.path().extension().is_some_and(|e| ["html", "htm", "xml", "txt", "css"].iter().any(|t| e == *t));
+    entry.file_type().is_file() && text && !hidden
 }
 
 /// The template names one publication uses.
@@ -225,7 +235,10 @@ fn to_diagnostic(
                 None => d.in_file(location),
             }
         }
-        _ => Diagnostic::error("template/error", format!("template error: {error}")),
+        _ => Diagnostic::error(
+            "template/error",
+            format!("template error: {}", error.to_string().trim_start_matches("error: ")),
+        ),
     }
 }
 
@@ -244,9 +257,9 @@ fn wrap(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
 /// `{{ title | underline(char="=") }}`: the text, then a rule as wide as it.
 #[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
 fn underline(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
-    let rule = kwargs.get::<&str>("char")?.unwrap_or("=");
+    let rule = kwargs.get::<&str>("char")?.and_then(|s| s.chars().next()).unwrap_or('=');
     let width = value.lines().map(unicode_width::UnicodeWidthStr::width).max().unwrap_or(0);
-    Ok(format!("{value}\n{}", rule.repeat(width)))
+    Ok(format!("{value}\n{}", rule.to_string().repeat(width)))
 }
 
 /// The email context of an issue outside a send: no subscriber, the site's unsubscribe page.
