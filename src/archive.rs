@@ -62,6 +62,21 @@ struct IndexContext<'a> {
 /// Render every published issue (drafts too when `drafts`) and write the archive to `out`.
 /// Any error in any issue stops the build before a file is written.
 pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
+    let (issues, files) = archive_files(project, out, drafts)?;
+    let mut report = BuildReport { issues, ..BuildReport::default() };
+    for (path, bytes) in &files {
+        if write_if_changed(path, bytes)? {
+            report.written += 1;
+        } else {
+            report.unchanged += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Every file of the archive, keyed by its path under `out`, and the number of issues in it,
+/// without writing anything (`preview` serves them from memory; pass `out = ""` for relative keys).
+pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usize, BTreeMap<PathBuf, Vec<u8>>)> {
     let issues: Vec<&Issue> = project.published(drafts).collect();
     let rendered = render_all(project, &issues)?;
     let site = SiteView::new(&project.config);
@@ -122,15 +137,7 @@ pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<Buil
             .into_bytes(),
     );
     copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
-    let mut report = BuildReport { issues: issues.len(), ..BuildReport::default() };
-    for (path, bytes) in &files {
-        if write_if_changed(path, bytes)? {
-            report.written += 1;
-        } else {
-            report.unchanged += 1;
-        }
-    }
-    Ok(report)
+    Ok((issues.len(), files))
 }
 
 /// Render every issue, on all cores; every failure is collected.

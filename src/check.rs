@@ -4,6 +4,9 @@
 //! plus lints of each rendered email: Gmail's clipping size, subject length, plain-text line
 //! length, related links, and the body lints collected by [`crate::render`].
 
+use std::path::Path;
+
+use crate::config::List;
 use crate::content::Issue;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::project::{Project, RenderedIssue};
@@ -18,10 +21,43 @@ pub const SUBJECT_LIMIT: usize = 80;
 /// Check a whole project.
 pub fn check(project: &Project) -> Vec<Diagnostic> {
     let mut diagnostics = project.diagnostics.clone();
+    for list in &project.config.lists {
+        diagnostics.extend(check_list(&project.root, list).1);
+    }
     for issue in &project.issues {
         diagnostics.extend(check_issue(project, issue).1);
     }
     diagnostics
+}
+
+/// Check one subscriber list: a one-line summary and its diagnostics (a missing file is one).
+pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
+    let shown = list.csv_path();
+    let path = root.join(&shown);
+    if !path.is_file() {
+        let d = Diagnostic::error("list/missing", format!("list `{}` has no file `{}`", list.slug, shown.display()))
+            .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
+            .help(format!("create it with a header row, e.g. `email,name`, or set `path:` for list `{}`", list.slug));
+        return (format!("{}: missing", shown.display()), vec![d]);
+    }
+    match crate::subscribers::check_list(&path, &shown) {
+        Ok(report) => {
+            let by = &report.by_status;
+            let summary = format!(
+                "{}: {} rows, {} valid ({} active, {} unsubscribed, {} bounced, {} pending), {} duplicates",
+                shown.display(),
+                report.rows,
+                report.valid,
+                by.active,
+                by.unsubscribed,
+                by.bounced,
+                by.pending,
+                report.duplicates
+            );
+            (summary, report.diagnostics)
+        }
+        Err(e) => (format!("{}: unreadable", shown.display()), vec![Diagnostic::error("list/io", e.to_string())]),
+    }
 }
 
 /// Check one issue: render it and lint the result. The rendering is returned too (when the

@@ -54,6 +54,130 @@ pub enum Command {
         #[arg(long)]
         drafts: bool,
     },
+    /// Serve a live preview of every issue, drafts included, reloading open pages on each change.
+    Preview {
+        /// Address to listen on; anything but loopback lets other machines reach the preview.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Port to listen on; 0 picks a free one.
+        #[arg(long, default_value_t = 8025)]
+        port: u16,
+        /// Open the preview in a browser (with `xdg-open`).
+        #[arg(long)]
+        open: bool,
+    },
+    /// Manage subscriber lists (the CSV files under `subscribers/`).
+    Subscribers {
+        /// What to do with the lists.
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+    /// Show who an issue would go to: counts per list, suppressions, duplicates, the total.
+    Audience {
+        /// The issue: `<publication>/<file name without .md>` or a path to its file.
+        issue: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Record that an address must not be mailed again (from every list, or one).
+    Unsubscribe {
+        /// The address.
+        email: String,
+        /// Only from this list.
+        #[arg(long)]
+        list: Option<String>,
+        /// Why.
+        #[arg(long, value_enum, default_value_t = SuppressionReason::Manual)]
+        reason: SuppressionReason,
+    },
+    /// Lift a suppression recorded by `unsubscribe`, a bounce or a complaint.
+    Resubscribe {
+        /// The address.
+        email: String,
+        /// Only the suppression for this list (a global one still applies).
+        #[arg(long)]
+        list: Option<String>,
+    },
+    /// List the suppressed addresses.
+    Suppressions {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}
+
+/// `letterpress subscribers …`
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Validate every list (or one): bad rows with `path:line`, duplicates, counts.
+    Check {
+        /// Only this list.
+        list: Option<String>,
+    },
+    /// Print a list's rows as CSV (every row, whatever its status).
+    List {
+        /// The list.
+        list: String,
+    },
+    /// Count each list's rows by status.
+    Count,
+    /// Add an address to a list.
+    Add {
+        /// The list.
+        list: String,
+        /// The address.
+        email: String,
+        /// The subscriber's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// An attribute column value, `key=value` (repeatable).
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
+    },
+    /// Remove an address from a list (it can be added again; to stop mail for good, `unsubscribe`).
+    Remove {
+        /// The list.
+        list: String,
+        /// The address.
+        email: String,
+    },
+    /// Import subscribers from a CSV export (listmonk, Mailchimp, Substack, Buttondown, or any file
+    /// with an email column). Suppressed addresses are skipped unless `--resubscribe`.
+    Import {
+        /// The list to add them to.
+        list: String,
+        /// The export file.
+        file: PathBuf,
+        /// Lift suppressions of imported addresses (only with their consent).
+        #[arg(long)]
+        resubscribe: bool,
+    },
+    /// Print the effective list as CSV: active rows, suppressions applied.
+    Export {
+        /// The list.
+        list: String,
+    },
+}
+
+/// Why an address is suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuppressionReason {
+    /// The subscriber asked.
+    Unsubscribed,
+    /// Mail to the address bounced permanently.
+    Bounced,
+    /// The subscriber marked an issue as spam.
+    Complained,
+    /// An editor decided.
+    Manual,
+}
+
+fn parse_attr(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((key, val)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), val.to_owned())),
+        _ => Err(format!("`{value}` is not `key=value`")),
+    }
 }
 
 /// How `check` reports.

@@ -29,10 +29,11 @@ impl Clock {
         Self { fixed: Some(at) }
     }
 
-    /// The current instant.
+    /// The current instant, to the second (what files and the state store record).
     #[allow(clippy::disallowed_methods, reason = "this is the one place allowed to read the clock")]
     pub fn now(&self) -> Timestamp {
-        self.fixed.unwrap_or_else(Timestamp::now)
+        let now = self.fixed.unwrap_or_else(Timestamp::now);
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
     }
 
     /// The current time in the system's time zone (UTC when pinned, for reproducibility).

@@ -10,7 +10,10 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::project::Project;
-use crate::{archive, check, render, template};
+use crate::{archive, check, preview, render, template};
+
+mod subscribers;
+pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 
 /// `letterpress init <dir>`.
 pub fn init(dir: &Path, clock: &Clock) -> Result<()> {
@@ -20,7 +23,7 @@ pub fn init(dir: &Path, clock: &Clock) -> Result<()> {
     let today = clock.now_local().date();
     let files: Vec<(String, String)> = [
         (config::FILE_NAME.to_owned(), include_str!("init/letterpress.yaml").to_owned()),
-        (".gitignore".to_owned(), "/public/\n/.letterpress/\n/outbox/\n".to_owned()),
+        (".gitignore".to_owned(), "/public/\n/.letterpress/\n/outbox/\n/subscribers/.*.lock\n".to_owned()),
         (
             format!("content/weekly/{today}-welcome.md"),
             include_str!("init/welcome.md").replace("{date}", &today.to_string()),
@@ -112,6 +115,18 @@ pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
         report.unchanged
     );
     Ok(())
+}
+
+/// `letterpress preview`: serve until interrupted, on a small runtime of its own.
+pub fn preview(root: &Path, options: preview::Options, clock: &Clock) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the preview server for", root, e))?;
+    let result = runtime.block_on(preview::serve(root, options, clock.clone()));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// Write to stdout, treating a closed pipe (`| head`) as success.

@@ -18,9 +18,44 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .prefix(".letterpress-")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    temp.write_all(contents).and_then(|()| temp.as_file().sync_all()).map_err(|e| Error::io("write", path, e))?;
+    // The temporary file is created private; the result keeps the old file's permissions, or
+    // gets the usual ones for a new file.
+    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions);
+    temp.write_all(contents)
+        .and_then(|()| permissions.map_or(Ok(()), |p| temp.as_file().set_permissions(p)))
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    crash_point_before_rename();
     temp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    sync_dir(dir);
     Ok(())
+}
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_wraps, reason = "the other platforms have no default to give")]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
+}
+
+/// Make the rename itself durable (best effort: not every platform can sync a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+/// Test seam for crash-safety tests: with `LETTERPRESS_CRASH_BEFORE_RENAME` set, the process
+/// dies after the new contents are durable in the temporary file and before the rename.
+fn crash_point_before_rename() {
+    if std::env::var_os("LETTERPRESS_CRASH_BEFORE_RENAME").is_some() {
+        std::process::abort();
+    }
 }
 
 /// Write `contents` to `path` atomically unless the file already holds exactly those bytes,
@@ -48,5 +83,14 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         let leftovers = std::fs::read_dir(dir.path().join("a")).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o644, "new files are not private");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            write_atomic(&path, b"three").unwrap();
+            assert_eq!(mode(&path), 0o600, "a rewrite keeps the file's permissions");
+        }
     }
 }

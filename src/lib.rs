@@ -16,8 +16,11 @@ pub mod content;
 pub mod diagnostic;
 pub mod error;
 pub mod fsutil;
+pub mod preview;
 pub mod project;
 pub mod render;
+pub mod state;
+pub mod subscribers;
 pub mod template;
 mod yaml;
 
@@ -59,5 +62,13 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Check { format } => commands::check(root, format),
         Command::Render { issue, format } => commands::render(root, &issue, format),
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
+        Command::Subscribers { command } => commands::subscribers(root, command, &clock),
+        Command::Audience { issue, format } => commands::audience(root, &issue, format),
+        Command::Unsubscribe { email, list, reason } => {
+            commands::unsubscribe(root, &email, list.as_deref(), reason, &clock)
+        }
+        Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
+        Command::Suppressions { format } => commands::suppressions(root, format),
+        Command::Preview { bind, port, open } => commands::preview(root, preview::Options { bind, port, open }, &clock),
     }
 }

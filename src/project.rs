@@ -47,15 +47,7 @@ impl Project {
     /// Load the project at `root`. Configuration and template errors are fatal; content
     /// errors are collected in `diagnostics`.
     pub fn load(root: &Path) -> Result<Self> {
-        let config_path = config::path_in(root);
-        if !config_path.is_file() {
-            return Err(Error::usage(format!(
-                "no `{}` in `{}`; run `letterpress init <dir>` to create a project, or pass `-C <dir>`",
-                config::FILE_NAME,
-                root.display()
-            )));
-        }
-        let config = Config::from_file(&config_path, Path::new(config::FILE_NAME))?;
+        let config = load_config(root)?;
         let templates = Templates::load(root, &config).map_err(Error::Invalid)?;
         let (issues, diagnostics) = content::load_all(root, &config);
         let links = Links::new(&config, &issues, static_files(root));
@@ -75,7 +67,11 @@ impl Project {
                 let problems: Vec<Diagnostic> = self
                     .diagnostics
                     .iter()
-                    .filter(|d| d.location.as_ref().is_some_and(|l| l.path == file || l.path == by_path))
+                    .filter(|d| {
+                        d.location
+                            .as_ref()
+                            .is_some_and(|l| l.path == file || l.path == by_path || self.root.join(&l.path) == by_path)
+                    })
                     .cloned()
                     .collect();
                 if !problems.is_empty() {
@@ -110,6 +106,19 @@ impl Project {
         let email = self.templates.email(publication, &context)?;
         Ok(RenderedIssue { rendered, view, email })
     }
+}
+
+/// Read the configuration of the project at `root`, or explain how to make one.
+pub fn load_config(root: &Path) -> Result<Config> {
+    let config_path = config::path_in(root);
+    if !config_path.is_file() {
+        return Err(Error::usage(format!(
+            "no `{}` in `{}`; run `letterpress init <dir>` to create a project, or pass `-C <dir>`",
+            config::FILE_NAME,
+            root.display()
+        )));
+    }
+    Config::from_file(&config_path, Path::new(config::FILE_NAME))
 }
 
 /// Paths of the files under `root/static`, relative to it, with `/` separators.

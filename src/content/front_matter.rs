@@ -148,6 +148,11 @@ pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Dia
     if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
 }
 
+/// `YYYY-MM-DD` and nothing more (jiff also accepts a date-time where a date is asked for).
+fn is_plain_date(value: &str) -> bool {
+    value.len() == 10 && value.parse::<Date>().is_ok()
+}
+
 struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
@@ -201,7 +206,7 @@ impl Validator<'_> {
     }
 
     fn date(&mut self, value: &Spanned<String>) -> Option<Date> {
-        if let Ok(date) = value.value.parse::<Date>() {
+        if let (true, Ok(date)) = (is_plain_date(&value.value), value.value.parse::<Date>()) {
             Some(date)
         } else {
             let at = Self::located(value);
@@ -235,7 +240,7 @@ impl Validator<'_> {
         let at = Self::located(value);
         match value.value.parse::<Timestamp>() {
             Ok(ts) => Some(ts),
-            Err(_) if value.value.parse::<Date>().is_ok() => {
+            Err(_) if is_plain_date(&value.value) => {
                 self.fail(
                     &at,
                     Diagnostic::error(
@@ -315,6 +320,7 @@ mod tests {
         error_case("title: x\nsend_at: soon\n", "front-matter/send-at", 3, 10);
         error_case("title: x\nstatus: redy\n", "front-matter/status", 3, 9);
         error_case("title: x\ndate: yesterday\n", "front-matter/date", 3, 7);
+        error_case("title: x\ndate: 2016-12-09T10:00\n", "front-matter/date", 3, 7);
         error_case("title: \"a\\nb\"\n", "front-matter/control-char", 2, 8);
         error_case("title: x\ntags:\n\t- a\n", "yaml/tab", 4, 1);
         error_case("title: x\nsend_at: 2017-01-13\n", "front-matter/send-at-zone", 3, 10);

@@ -289,7 +289,7 @@ impl Walk<'_> {
         if is_image && dest.starts_with("data:") {
             self.push(
                 range,
-                Diagnostic::warning("lint/data-uri", "image embedded as a `data:` URI")
+                Diagnostic::error("link/data-uri", "image embedded as a `data:` URI, which is removed from emails")
                     .help("put the image in `static/` and link to it; many clients block data URIs"),
             );
         }

@@ -86,7 +86,7 @@ impl Templates {
         let dir = root.join(DIR);
         if dir.is_dir() {
             for entry in walkdir::WalkDir::new(&dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
-                if !is_template_file(&entry) {
+                if !is_template_file(&dir, &entry) {
                     continue;
                 }
                 let shown = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
@@ -154,11 +154,11 @@ impl Templates {
 }
 
 /// Text files a template may be; images or editor backups in `templates/` are ignored.
-fn is_template_file(entry: &walkdir::DirEntry) -> bool {
-    let hidden = entry
-        .path()
-        .components()
-        .any(|c| c.as_os_str().to_string_lossy().starts_with('.') && c.as_os_str().len() > 1 && c.as_os_str() != "..");
+fn is_template_file(dir: &Path, entry: &walkdir::DirEntry) -> bool {
+    let hidden =
+        entry.path().strip_prefix(dir).unwrap_or(entry.path()).components().any(|c| {
+            c.as_os_str().to_string_lossy().starts_with('.') && c.as_os_str().len() > 1 && c.as_os_str() != ".."
+        });
     let text = entry.path().extension().is_some_and(|e| ["html", "htm", "xml", "txt", "css"].iter().any(|t| e == *t));
     entry.file_type().is_file() && text && !hidden
 }
@@ -194,7 +194,7 @@ fn overrides(publication: &Publication) -> [Option<&str>; 4] {
     [t.email_html.as_deref(), t.email_text.as_deref(), t.email_css.as_deref(), t.page.as_deref()]
 }
 
-/// Inline `css` into `html`; `<style data-css-inline="ignore">` blocks (media queries) stay.
+/// Inline `css` into `html`; `<style data-css-inline="keep">` blocks (media queries) stay.
 fn inline_css(html: &str, css: &str) -> Result<String, css_inline::InlineError> {
     css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)

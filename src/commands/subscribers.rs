@@ -1,0 +1,403 @@
+//! Handlers for `subscribers …`, `audience`, `unsubscribe`, `resubscribe` and `suppressions`:
+//! thin adapters from the CLI to [`crate::subscribers`] and [`crate::state`].
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
+use crate::clock::Clock;
+use crate::config::{Config, List};
+use crate::diagnostic::{self, Diagnostic};
+use crate::error::{Error, Result};
+use crate::project::{self, Project};
+use crate::state::{Reason, Scope, State};
+use crate::subscribers::{
+    self, Appended, ListFile, Subscriber, SubscriberStatus, normalise_address, read_export, read_list, upsert_rows,
+};
+
+/// `letterpress subscribers <command>`.
+pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> Result<()> {
+    let config = project::load_config(root)?;
+    match command {
+        SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
+        SubscribersCommand::List { list } => print_list(root, list_named(&config, &list)?, None),
+        SubscribersCommand::Count => count(root, &config),
+        SubscribersCommand::Add { list, email, name, attrs } => {
+            let list = list_named(&config, &list)?;
+            let subscriber = Subscriber {
+                email,
+                name: name.unwrap_or_default(),
+                attrs: attrs.into_iter().collect(),
+                status: SubscriberStatus::Active,
+                subscribed_at: Some(clock.now()),
+                line: 0,
+            };
+            add(root, &config, list, &subscriber)
+        }
+        SubscribersCommand::Remove { list, email } => remove(root, list_named(&config, &list)?, &email),
+        SubscribersCommand::Import { list, file, resubscribe } => {
+            import(root, &config, list_named(&config, &list)?, &file, resubscribe, clock)
+        }
+        SubscribersCommand::Export { list } => {
+            let list = list_named(&config, &list)?;
+            let state = open_state(root, &config)?;
+            print_list(root, list, Some(&state))
+        }
+    }
+}
+
+fn list_named<'a>(config: &'a Config, name: &str) -> Result<&'a List> {
+    config.list(name).ok_or_else(|| Error::usage(format!("no list `{name}`; {}", config.list_hint(name))))
+}
+
+fn open_state(root: &Path, config: &Config) -> Result<State> {
+    let shown = config.state.db_path();
+    State::open(&root.join(&shown), &shown)
+}
+
+fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
+    if let Some(name) = only {
+        list_named(config, name)?;
+    }
+    let mut diagnostics = Vec::new();
+    for list in config.lists.iter().filter(|l| only.is_none_or(|name| l.slug == name)) {
+        let (summary, mut found) = crate::check::check_list(root, list);
+        eprintln!("{summary}");
+        diagnostics.append(&mut found);
+    }
+    if !diagnostics.is_empty() {
+        eprint!("{}", diagnostic::render_all(&diagnostics));
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
+}
+
+fn count(root: &Path, config: &Config) -> Result<()> {
+    let mut out = String::new();
+    for list in &config.lists {
+        let shown = list.csv_path();
+        let report = subscribers::check_list(&root.join(&shown), &shown)?;
+        let by = &report.by_status;
+        let _ = writeln!(
+            out,
+            "{}\t{} rows\t{} active\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
+            list.slug,
+            report.rows,
+            by.active,
+            by.unsubscribed,
+            by.bounced,
+            by.pending,
+            report.rows - report.valid
+        );
+    }
+    write_stdout(out.as_bytes())
+}
+
+/// Print a list as CSV; with `state`, only the rows a send would mail (the export).
+fn print_list(root: &Path, list: &List, state: Option<&State>) -> Result<()> {
+    let shown = list.csv_path();
+    let mut reader = read_list(&root.join(&shown), &shown)?;
+    let columns = reader.columns().to_vec();
+    let suppressed = state.map(|s| s.suppressed_set(&list.slug)).transpose()?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| Error::io("write", Path::new("<stdout>"), std::io::Error::other(e.to_string()));
+    writer.write_record(&columns).map_err(csv_error)?;
+    for row in reader.by_ref() {
+        let Ok(subscriber) = row else { continue };
+        let mailed = subscriber.status == SubscriberStatus::Active
+            && !suppressed.as_ref().is_some_and(|s| s.contains(&subscribers::address_key(&subscriber.email)));
+        if state.is_none() || mailed {
+            writer.write_record(columns.iter().map(|c| cell(&subscriber, c))).map_err(csv_error)?;
+        }
+    }
+    reader.finish()?;
+    let bytes = writer.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
+    write_stdout(&bytes)
+}
+
+fn cell(subscriber: &Subscriber, column: &str) -> String {
+    match column {
+        "email" => subscriber.email.clone(),
+        "name" => subscriber.name.clone(),
+        "status" => subscriber.status.as_str().to_owned(),
+        "subscribed_at" => subscriber.subscribed_at.map(|t| t.to_string()).unwrap_or_default(),
+        other => subscriber.attrs.get(other).cloned().unwrap_or_default(),
+    }
+}
+
+fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Result<()> {
+    let shown = list.csv_path();
+    let result = upsert_rows(&root.join(&shown), &shown, std::slice::from_ref(subscriber))?;
+    let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
+    let (verb, line) = match result.first() {
+        Some(Appended::Added { line }) => ("added", *line),
+        Some(Appended::Updated { line }) => ("updated", *line),
+        Some(Appended::AlreadyListed { line }) => ("already listed", *line),
+        None => ("already listed", 0),
+    };
+    eprintln!("{verb} `{email}` in `{}` ({}:{line})", list.slug, shown.display());
+    if open_state(root, config)?.is_suppressed(&email, &list.slug)? {
+        eprintln!(
+            "note: `{email}` is suppressed and will not be mailed; only with their consent, run `letterpress resubscribe {email}`"
+        );
+    }
+    Ok(())
+}
+
+fn remove(root: &Path, list: &List, email: &str) -> Result<()> {
+    let shown = list.csv_path();
+    let lines = subscribers::remove_address(&root.join(&shown), &shown, email)?;
+    if lines.is_empty() {
+        return Err(Error::usage(format!("`{}` is not in `{}`", email.trim(), list.slug)));
+    }
+    let at: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    eprintln!("removed `{}` from `{}` (was line {})", email.trim(), list.slug, at.join(", "));
+    Ok(())
+}
+
+/// What an import did, for the report.
+#[derive(Debug, Default)]
+struct ImportReport {
+    imported: usize,
+    updated: usize,
+    unchanged: usize,
+    invalid: Vec<(usize, String)>,
+    suppressed: Vec<(usize, String)>,
+    recorded_unsubscribed: usize,
+    resubscribed: usize,
+}
+
+fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: bool, clock: &Clock) -> Result<()> {
+    let shown = list.csv_path();
+    let list_path = root.join(&shown);
+    let attrs: Vec<String> = match read_list(&list_path, &shown) {
+        Ok(reader) => {
+            reader.columns().iter().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    let export = read_export(file, file, &attrs)?;
+    let state = open_state(root, config)?;
+    let mut report = ImportReport::default();
+    let mut rows = Vec::new();
+    let source = format!("import:{}", file.display());
+    for row in export.rows {
+        let email = match row.email.and_then(|e| normalise_address(&e)) {
+            Ok(email) => email,
+            Err(why) => {
+                report.invalid.push((row.line, why));
+                continue;
+            }
+        };
+        if row.name.contains(char::is_control) || row.attrs.values().any(|v| v.contains(['\r', '\n', '\0'])) {
+            report.invalid.push((row.line, "a value contains a line break or control character".to_owned()));
+            continue;
+        }
+        match row.status {
+            SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
+                let reason =
+                    if row.status == SubscriberStatus::Bounced { Reason::Bounced } else { Reason::Unsubscribed };
+                if state.suppress(&email, &Scope::List(list.slug.clone()), reason, &source, clock.now())? {
+                    report.recorded_unsubscribed += 1;
+                }
+                continue;
+            }
+            SubscriberStatus::Active | SubscriberStatus::Pending => {}
+        }
+        if state.is_suppressed(&email, &list.slug)? {
+            if !resubscribe {
+                report.suppressed.push((row.line, email));
+                continue;
+            }
+            report.resubscribed +=
+                state.unsuppress(&email, &Scope::All)? + state.unsuppress(&email, &Scope::List(list.slug.clone()))?;
+        }
+        rows.push(Subscriber {
+            email,
+            name: row.name,
+            attrs: row.attrs,
+            status: row.status,
+            subscribed_at: row.subscribed_at.or(Some(clock.now())),
+            line: row.line,
+        });
+    }
+    for result in upsert_rows(&list_path, &shown, &rows)? {
+        match result {
+            Appended::Added { .. } => report.imported += 1,
+            Appended::Updated { .. } => report.updated += 1,
+            Appended::AlreadyListed { .. } => report.unchanged += 1,
+        }
+    }
+    print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
+    Ok(())
+}
+
+fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &Path, list: &str) {
+    eprintln!(
+        "imported {} new, {} updated, {} unchanged into `{list}` from `{}` ({source} export)",
+        report.imported,
+        report.updated,
+        report.unchanged,
+        file.display()
+    );
+    if report.recorded_unsubscribed > 0 {
+        eprintln!(
+            "recorded {} unsubscribed or bounced addresses from the export as suppressed",
+            report.recorded_unsubscribed
+        );
+    }
+    if report.resubscribed > 0 {
+        eprintln!("lifted {} suppressions (--resubscribe)", report.resubscribed);
+    }
+    eprintln!("skipped {} invalid:", report.invalid.len());
+    for (line, why) in &report.invalid {
+        eprintln!("  {}:{line}: {why}", file.display());
+    }
+    eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
+    for (line, email) in &report.suppressed {
+        eprintln!("  {}:{line}: {email}", file.display());
+    }
+    if !ignored.is_empty() {
+        eprintln!("ignored columns: {}", ignored.join(", "));
+    }
+}
+
+/// `letterpress unsubscribe <email> [--list] [--reason]`.
+pub fn unsubscribe(
+    root: &Path,
+    email: &str,
+    list: Option<&str>,
+    reason: SuppressionReason,
+    clock: &Clock,
+) -> Result<()> {
+    let config = project::load_config(root)?;
+    let scope = scope(&config, list)?;
+    let address =
+        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let reason = match reason {
+        SuppressionReason::Unsubscribed => Reason::Unsubscribed,
+        SuppressionReason::Bounced => Reason::Bounced,
+        SuppressionReason::Complained => Reason::Complained,
+        SuppressionReason::Manual => Reason::Manual,
+    };
+    let state = open_state(root, &config)?;
+    let new = state.suppress(&address, &scope, reason, "cli", clock.now())?;
+    let what = describe(&scope);
+    if new {
+        eprintln!("`{address}` will not be mailed {what} again");
+    } else {
+        eprintln!("`{address}` was already suppressed {what}");
+    }
+    Ok(())
+}
+
+/// `letterpress resubscribe <email> [--list]`.
+pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
+    let config = project::load_config(root)?;
+    let scope = scope(&config, list)?;
+    let address =
+        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let lifted = open_state(root, &config)?.unsuppress(&address, &scope)?;
+    if lifted == 0 {
+        return Err(Error::usage(format!("`{address}` is not suppressed {}", describe(&scope))));
+    }
+    eprintln!("lifted {lifted} suppression(s) of `{address}` {}", describe(&scope));
+    Ok(())
+}
+
+fn scope(config: &Config, list: Option<&str>) -> Result<Scope> {
+    match list {
+        Some(name) => list_named(config, name).map(|l| Scope::List(l.slug.clone())),
+        None => Ok(Scope::All),
+    }
+}
+
+fn describe(scope: &Scope) -> String {
+    match scope {
+        Scope::All => "on any list".to_owned(),
+        Scope::List(list) => format!("on `{list}`"),
+    }
+}
+
+/// `letterpress suppressions [--format json]`.
+pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
+    let config = project::load_config(root)?;
+    let all = open_state(root, &config)?.suppressions()?;
+    let text = match format {
+        ReportFormat::Json => format!("{:#}\n", serde_json::json!({ "suppressions": all })),
+        ReportFormat::Text => all.iter().fold(String::new(), |mut out, s| {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}",
+                s.address,
+                s.scope.as_str(),
+                s.reason.as_str(),
+                s.created_at,
+                s.source
+            );
+            out
+        }),
+    };
+    write_stdout(text.as_bytes())
+}
+
+/// `letterpress audience <issue> [--format json]`.
+pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
+    let project = Project::load(root)?;
+    let issue = project.find(name)?;
+    let files = audience_lists(&project, issue)?;
+    let state = open_state(root, &project.config)?;
+    let audience = subscribers::audience(&files, &state)?;
+    if !audience.diagnostics.is_empty() {
+        eprint!("{}", diagnostic::render_all(&audience.diagnostics));
+    }
+    let text = match format {
+        ReportFormat::Json => format!(
+            "{:#}\n",
+            serde_json::json!({ "issue": issue.id(), "lists": audience.per_list, "total": audience.total })
+        ),
+        ReportFormat::Text => {
+            let mut out = format!("audience of `{}`\n", issue.id());
+            for c in &audience.per_list {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:>7} rows  {:>7} active  {:>5} suppressed  {:>5} duplicates  {:>7} recipients",
+                    c.list, c.rows, c.active, c.suppressed, c.duplicates, c.recipients
+                );
+            }
+            let _ = writeln!(out, "  total: {} recipients", audience.total);
+            out
+        }
+    };
+    write_stdout(text.as_bytes())
+}
+
+/// The list files an issue goes to: its front matter's `lists`, else its publication's.
+pub fn audience_lists(project: &Project, issue: &crate::content::Issue) -> Result<Vec<ListFile>> {
+    let names: Vec<String> = match &issue.front.lists {
+        Some(lists) => lists.iter().map(|l| l.value.clone()).collect(),
+        None => project.config.publication(&issue.publication).map(|p| p.lists.clone()).unwrap_or_default(),
+    };
+    if names.is_empty() {
+        return Err(Error::usage(format!(
+            "`{}` goes to no list; name lists under its publication in letterpress.yaml or in `lists:` in its front matter",
+            issue.id()
+        )));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let list = list_named(&project.config, name)?;
+            let shown: PathBuf = list.csv_path();
+            Ok(ListFile { slug: list.slug.clone(), path: project.root.join(&shown), shown })
+        })
+        .collect()
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}

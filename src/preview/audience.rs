@@ -1,0 +1,72 @@
+//! Who an issue would go to now: its audience size for the index and the first recipients for
+//! the "view as" selector.
+//!
+//! Enters: a loaded [`Project`] and an issue's list slugs. Leaves: a [`Reach`], computed by
+//! [`crate::subscribers::audience`] against the suppressions in the project's state database
+//! when there is one (the preview never creates it: without one, nothing is suppressed yet).
+
+use std::path::Path;
+
+use crate::content::Issue;
+use crate::project::Project;
+use crate::state::State;
+use crate::subscribers::{self, ListFile, Subscriber};
+use crate::template::view::SubscriberView;
+
+/// How many recipients the "view as" selector offers.
+pub const CHOICES: usize = 100;
+
+/// The audience of some lists, in short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    /// Recipients after suppressions and duplicates.
+    pub total: usize,
+    /// The first [`CHOICES`] of them, in list order.
+    pub recipients: Vec<SubscriberView>,
+}
+
+/// The lists an issue goes to: its front matter's `lists`, else its publication's.
+pub fn issue_lists(project: &Project, issue: &Issue) -> Vec<String> {
+    match &issue.front.lists {
+        Some(lists) => lists.iter().map(|l| l.value.clone()).collect(),
+        None => project.config.publication(&issue.publication).map(|p| p.lists.clone()).unwrap_or_default(),
+    }
+}
+
+/// The audience of `lists` now; `None` when there are no lists, `Err` (a message for people)
+/// when one is unknown or cannot be read.
+pub fn reach(project: &Project, lists: &[String]) -> Option<Result<Reach, String>> {
+    if lists.is_empty() {
+        return None;
+    }
+    Some(compute(project, lists))
+}
+
+fn compute(project: &Project, lists: &[String]) -> Result<Reach, String> {
+    let files = lists
+        .iter()
+        .map(|slug| {
+            let list = project.config.list(slug).ok_or_else(|| format!("unknown list `{slug}`"))?;
+            let shown = list.csv_path();
+            Ok(ListFile { slug: slug.clone(), path: project.root.join(&shown), shown })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let shown = project.config.state.db_path();
+    let path = project.root.join(&shown);
+    let scratch;
+    let state = if path.is_file() {
+        State::open(&path, &shown)
+    } else {
+        scratch = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        State::open(&scratch.path().join("state.db"), Path::new("(no state yet)"))
+    }
+    .map_err(|e| e.to_string().trim().to_owned())?;
+    let audience = subscribers::audience(&files, &state).map_err(|e| e.to_string().trim().to_owned())?;
+    let recipients = audience.recipients.iter().take(CHOICES).map(view).collect();
+    Ok(Reach { total: audience.total, recipients })
+}
+
+/// What templates see of a subscriber.
+pub fn view(subscriber: &Subscriber) -> SubscriberView {
+    SubscriberView { email: subscriber.email.clone(), name: subscriber.name.clone(), attrs: subscriber.attrs.clone() }
+}

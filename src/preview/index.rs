@@ -1,0 +1,138 @@
+//! The context of the index page: every issue, drafts included, grouped by publication, with
+//! its status, `send_at`, audience size and how many problems `check` finds in it.
+//!
+//! Enters: a [`Snapshot`] and its loaded [`Project`]. Leaves: a serialisable [`Index`].
+
+use serde::Serialize;
+
+use super::audience;
+use super::live::Snapshot;
+use super::pages::DiagnosticView;
+use crate::check;
+use crate::content::{Issue, Status};
+use crate::diagnostic::Diagnostic;
+use crate::project::Project;
+
+/// What the index page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Index {
+    /// The project root, for people.
+    pub root: String,
+    /// Files that could not be loaded.
+    pub problems: Vec<DiagnosticView>,
+    /// Publications in configuration order.
+    pub publications: Vec<PublicationRows>,
+}
+
+/// One publication and its issues, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicationRows {
+    /// Display name.
+    pub name: String,
+    /// Slug.
+    pub slug: String,
+    /// Its issues.
+    pub issues: Vec<IssueRow>,
+}
+
+/// One issue in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueRow {
+    /// `publication/slug`.
+    pub id: String,
+    /// Link to its preview page.
+    pub href: String,
+    /// Headline.
+    pub title: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `draft` or `ready`.
+    pub status: &'static str,
+    /// RFC 3339, or `—`.
+    pub send_at: String,
+    /// Recipients now, `—` without lists, or `unavailable`.
+    pub audience: String,
+    /// Which lists, or why the audience is unavailable.
+    pub audience_note: String,
+    /// E.g. `2 errors`, or empty.
+    pub errors: String,
+    /// E.g. `1 warning`, or empty.
+    pub warnings: String,
+}
+
+/// The index of `project`.
+pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
+    let publications = project
+        .config
+        .publications
+        .iter()
+        .map(|publication| PublicationRows {
+            name: publication.name.clone(),
+            slug: publication.slug.clone(),
+            issues: project
+                .issues
+                .iter()
+                .filter(|i| i.publication == publication.slug)
+                .map(|issue| row(snapshot, project, issue))
+                .collect(),
+        })
+        .collect();
+    Index {
+        root: project.root.display().to_string(),
+        problems: project.diagnostics.iter().map(DiagnosticView::new).collect(),
+        publications,
+    }
+}
+
+fn row(snapshot: &Snapshot, project: &Project, issue: &Issue) -> IssueRow {
+    let (_, diagnostics) = check::check_issue(project, issue);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let (audience, audience_note) = audience_cell(snapshot, &audience::issue_lists(project, issue));
+    IssueRow {
+        id: issue.id(),
+        href: format!("/issue/{}/{}/", issue.publication, issue.slug),
+        title: issue.front.title.clone(),
+        date: issue.date.to_string(),
+        status: status(issue.front.status),
+        send_at: send_at(issue),
+        audience,
+        audience_note,
+        errors: count(errors, "error", "errors"),
+        warnings: count(diagnostics.len() - errors, "warning", "warnings"),
+    }
+}
+
+/// `draft` or `ready`.
+pub fn status(status: Status) -> &'static str {
+    match status {
+        Status::Draft => "draft",
+        Status::Ready => "ready",
+    }
+}
+
+/// The issue's `send_at` in RFC 3339, or `—`.
+pub fn send_at(issue: &Issue) -> String {
+    issue.front.send_at.map_or_else(|| "—".to_owned(), |t| t.to_string())
+}
+
+/// The audience size of some lists for people, and a note on it.
+pub fn audience_cell(snapshot: &Snapshot, lists: &[String]) -> (String, String) {
+    match snapshot.reach(lists) {
+        None => ("—".to_owned(), "no subscriber lists".to_owned()),
+        Some(Ok(reach)) => (reach.total.to_string(), format!("lists: {}", lists.join(", "))),
+        Some(Err(why)) => ("unavailable".to_owned(), why),
+    }
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => String::new(),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// Errors among `diagnostics`.
+pub fn errors(diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+    diagnostics.iter().filter(|d| d.is_error()).cloned().collect()
+}

@@ -1,0 +1,211 @@
+//! One issue's preview page and its parts (`email.html`, `email.txt`, `message.eml`).
+//!
+//! Enters: a [`Snapshot`], the issue's `publication/slug` and the optional "view as" address.
+//! Leaves: a [`Page`]: the issue page (the email exactly as sent in an iframe, subject, from,
+//! preheader, the text part, the raw message, the size against Gmail's clip and the `check`
+//! diagnostics), one part byte for byte, or the error overlay when the issue cannot be rendered.
+
+use serde::Serialize;
+
+use super::email::{self, Size};
+use super::index;
+use super::live::Snapshot;
+use super::pages::{DiagnosticView, Page, Ui};
+use crate::check;
+use crate::config::Publication;
+use crate::content::Issue;
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::template::EmailBody;
+use crate::template::view::SubscriberView;
+
+/// A part of an issue served on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The HTML email, exactly as sent.
+    Html,
+    /// The plain-text email.
+    Text,
+    /// The approximate raw message.
+    Eml,
+}
+
+impl Part {
+    /// The part a URL's last segment names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "email.html" => Some(Self::Html),
+            "email.txt" => Some(Self::Text),
+            "message.eml" => Some(Self::Eml),
+            _ => None,
+        }
+    }
+}
+
+/// Everything known about one issue for one recipient.
+struct Prepared<'a> {
+    issue: &'a Issue,
+    publication: &'a Publication,
+    diagnostics: Vec<Diagnostic>,
+    lists: Vec<String>,
+    choices: Vec<SubscriberView>,
+    subscriber: Option<SubscriberView>,
+    email: EmailBody,
+}
+
+/// What the issue page shows.
+#[derive(Debug, Serialize)]
+struct IssuePage<'a> {
+    issue: IssueSummary<'a>,
+    publication: &'a str,
+    email: EmailSummary<'a>,
+    from: &'a str,
+    reply_to: Option<&'a str>,
+    to: String,
+    send_at: String,
+    audience: String,
+    audience_note: String,
+    size: Size,
+    diagnostics: Vec<DiagnosticView>,
+    choices: Vec<Choice>,
+    eml: String,
+    email_src: String,
+    text_src: String,
+    eml_src: String,
+}
+
+/// The issue itself, in the page's heading.
+#[derive(Debug, Serialize)]
+struct IssueSummary<'a> {
+    title: &'a str,
+    slug: &'a str,
+    status: &'static str,
+}
+
+/// The email's headers and text part.
+#[derive(Debug, Serialize)]
+struct EmailSummary<'a> {
+    subject: &'a str,
+    preheader: &'a str,
+    text: &'a str,
+}
+
+/// One choice in the "view as" selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// Load, check and personalise an issue, or the page to show instead.
+fn prepare<'a>(ui: &Ui, snapshot: &'a Snapshot, id: &str, as_: Option<&str>) -> Result<Prepared<'a>, Page> {
+    let project = ui.project(snapshot)?;
+    let issue = project.find(id).map_err(|e| match e {
+        Error::Invalid(diagnostics) => ui.overlay(snapshot, "This issue cannot be loaded", &diagnostics),
+        _ => ui.missing(snapshot, &format!("there is no issue `{id}`")),
+    })?;
+    let publication = project
+        .config
+        .publication(&issue.publication)
+        .ok_or_else(|| ui.missing(snapshot, &format!("there is no publication `{}`", issue.publication)))?;
+    let (rendered, diagnostics) = check::check_issue(project, issue);
+    let Some(rendered) = rendered else {
+        return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
+    };
+    let lists = super::audience::issue_lists(project, issue);
+    let choices = match snapshot.reach(&lists) {
+        Some(Ok(reach)) if !reach.recipients.is_empty() => reach.recipients,
+        _ => vec![email::sample_subscriber()],
+    };
+    let subscriber = match as_.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(address) => Some(choices.iter().find(|s| s.email == address).cloned().ok_or_else(|| {
+            ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
+        })?),
+    };
+    let email = email::personalise(project, publication, &rendered, subscriber.as_ref())
+        .map_err(|d| ui.overlay(snapshot, "This issue cannot be rendered", &[d]))?;
+    Ok(Prepared { issue, publication, diagnostics, lists, choices, subscriber, email })
+}
+
+/// The issue page of `id` (`publication/slug`), as `as_` when given.
+pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &crate::clock::Clock) -> Page {
+    let p = match prepare(ui, snapshot, id, as_) {
+        Ok(prepared) => prepared,
+        Err(page) => return page,
+    };
+    let query = p.subscriber.as_ref().map(|s| format!("?as={}", encode(&s.email))).unwrap_or_default();
+    let base = format!("/issue/{}/{}/", p.issue.publication, p.issue.slug);
+    let selected = p.subscriber.as_ref().map_or("", |s| s.email.as_str());
+    let choices: Vec<Choice> = std::iter::once(Choice {
+        value: String::new(),
+        label: "Nobody (as in the archive)".to_owned(),
+        selected: selected.is_empty(),
+    })
+    .chain(p.choices.iter().map(|s| Choice {
+        value: s.email.clone(),
+        label: email::mailbox_text(s),
+        selected: s.email == selected,
+    }))
+    .collect();
+    let to = p
+        .subscriber
+        .as_ref()
+        .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
+    let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
+    let eml = email::approximate_eml(p.publication, &p.email, &eml_to, clock.now()).unwrap_or_else(|why| why);
+    let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
+    let context = IssuePage {
+        issue: IssueSummary {
+            title: &p.issue.front.title,
+            slug: &p.issue.slug,
+            status: index::status(p.issue.front.status),
+        },
+        publication: &p.publication.name,
+        email: EmailSummary { subject: &p.email.subject, preheader: &p.email.preheader, text: &p.email.text },
+        from: &p.publication.from,
+        reply_to: p.publication.reply_to.as_deref(),
+        to,
+        send_at: index::send_at(p.issue),
+        audience,
+        audience_note,
+        size: Size::of(&p.email.html),
+        diagnostics: p.diagnostics.iter().map(DiagnosticView::new).collect(),
+        choices,
+        eml,
+        email_src: format!("{base}email.html{query}"),
+        text_src: format!("{base}email.txt{query}"),
+        eml_src: format!("{base}message.eml{query}"),
+    };
+    Page::html(ui.render("issue.html", snapshot, &context))
+}
+
+/// One part of the issue `id`, byte for byte.
+pub fn part(
+    ui: &Ui,
+    snapshot: &Snapshot,
+    id: &str,
+    as_: Option<&str>,
+    part: Part,
+    clock: &crate::clock::Clock,
+) -> Page {
+    let p = match prepare(ui, snapshot, id, as_) {
+        Ok(prepared) => prepared,
+        Err(page) => return page,
+    };
+    let text = |body: String| Page { content_type: "text/plain; charset=utf-8", ..Page::html(body) };
+    match part {
+        Part::Html => Page::html(p.email.html),
+        Part::Text => text(p.email.text),
+        Part::Eml => {
+            let to = p.subscriber.unwrap_or_else(email::sample_subscriber);
+            text(email::approximate_eml(p.publication, &p.email, &to, clock.now()).unwrap_or_else(|why| why))
+        }
+    }
+}
+
+/// Percent-encode a query value.
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

@@ -1,0 +1,108 @@
+//! Versioned schema migrations for the state database.
+//!
+//! Enters: an open connection. Leaves: the schema at [`LATEST`], or why it cannot be brought
+//! there. The schema version is SQLite's `PRAGMA user_version`; migration `n` (1-based) takes a
+//! database from version `n - 1` to `n`. All pending migrations and the version bump run in one
+//! `IMMEDIATE` transaction, so a crash or a failing migration leaves the previous version intact
+//! and two processes opening a new database at once migrate it once.
+//!
+//! Migrations are append-only: once released, a migration's SQL never changes.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The SQL of each migration, in order.
+const MIGRATIONS: &[&str] = &[
+    // 1: suppressions. `address` is the duplicate key of `subscribers::address_key`; `scope` is
+    // `*` for every list or a list slug; `created_at` is RFC 3339.
+    "CREATE TABLE suppressions (
+        address TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (reason IN ('unsubscribed', 'bounced', 'complained', 'manual')),
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (address, scope)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX suppressions_by_scope ON suppressions (scope, address);",
+];
+
+/// The schema version this build writes and understands.
+#[allow(clippy::cast_possible_truncation, reason = "there are a handful of migrations, not 2^32")]
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+/// Why the schema could not be brought to [`LATEST`].
+#[derive(Debug)]
+pub(super) enum Problem {
+    /// The database has a schema version this build does not know (newer, or nonsense).
+    Newer(i64),
+    /// SQLite failed (busy past the timeout, not a database, disk full, …).
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Problem {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sql(error)
+    }
+}
+
+/// Bring the schema to [`LATEST`]; returns the version the database had before.
+pub(super) fn run(conn: &mut Connection) -> Result<u32, Problem> {
+    let before = version(conn)?;
+    if before == LATEST {
+        return Ok(before);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again under the write lock: another process may have migrated in the meantime.
+    let before = version(&tx)?;
+    for sql in MIGRATIONS.iter().skip(usize::try_from(before).unwrap_or(usize::MAX)) {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", LATEST)?;
+    tx.commit()?;
+    Ok(before)
+}
+
+/// The schema version of the database, refusing versions this build does not know.
+fn version(conn: &Connection) -> Result<u32, Problem> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    match u32::try_from(version) {
+        Ok(v) if v <= LATEST => Ok(v),
+        _ => Err(Problem::Newer(version)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
+        stmt.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn migrates_a_new_database_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(run(&mut conn).unwrap(), 0);
+        assert_eq!(run(&mut conn).unwrap(), LATEST);
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        assert_eq!(tables(&conn), ["suppressions"]);
+    }
+
+    #[test]
+    fn a_failing_migration_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE suppressions (x TEXT);").unwrap();
+        assert!(matches!(run(&mut conn), Err(Problem::Sql(_))));
+        assert_eq!(version(&conn).unwrap(), 0);
+        assert_eq!(tables(&conn), ["suppressions"]);
+    }
+
+    #[test]
+    fn refuses_unknown_versions() {
+        for unknown in [i64::from(LATEST) + 1, -1] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.pragma_update(None, "user_version", unknown).unwrap();
+            assert!(matches!(run(&mut conn), Err(Problem::Newer(v)) if v == unknown));
+        }
+    }
+}

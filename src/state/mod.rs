@@ -1,0 +1,315 @@
+//! The project's state: a SQLite database at `.letterpress/state.db` (git-ignored).
+//!
+//! It owns the suppression list (addresses that must not be mailed, globally or for one list)
+//! and, later, the delivery journal. Enters: the database's path and plain values (addresses,
+//! scopes, reasons, timestamps read from [`crate::clock`] by the caller; nothing here reads the
+//! clock). Leaves: [`Suppression`]s, yes/no answers, and the suppressed set of a list for
+//! computing an audience in one pass.
+//!
+//! Opening creates the directory and the file (mode 0600 on Unix: it holds addresses), sets WAL,
+//! `synchronous = NORMAL`, a 5 s busy timeout (a second process waits rather than fails) and
+//! foreign keys, then runs pending [`migrations`] in one transaction.
+//!
+//! Errors: `error.rs` has no variant for a database, so a file that is not a state database, or
+//! was written by a newer letterpress, is an [`Error::Invalid`] diagnostic located at the file
+//! with a recovery hint; every other SQLite failure is an [`Error::Io`] on the file, whose reason
+//! is SQLite's message ("failed to update `…/state.db`: database is locked").
+
+mod migrations;
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
+
+pub use migrations::LATEST as SCHEMA_VERSION;
+
+use crate::config::is_slug;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::error::Error;
+use crate::subscribers::{address_key, normalise_address};
+
+/// The state directory's name at the project root.
+pub const DIR: &str = ".letterpress";
+
+/// The database's file name inside [`DIR`].
+pub const FILE_NAME: &str = "state.db";
+
+/// The state database's path for a project root.
+pub fn path_in(root: &Path) -> PathBuf {
+    root.join(DIR).join(FILE_NAME)
+}
+
+/// An open state database.
+#[derive(Debug)]
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+    shown: PathBuf,
+}
+
+/// Which lists a suppression applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every list (stored as `*`).
+    All,
+    /// One list, by slug.
+    List(String),
+}
+
+/// Why an address is suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The subscriber asked to stop (link, one-click, reply).
+    Unsubscribed,
+    /// Mail to the address bounced permanently.
+    Bounced,
+    /// The recipient marked a message as spam.
+    Complained,
+    /// Added by hand by the publisher.
+    Manual,
+}
+
+/// One row of the suppression list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Suppression {
+    /// The address's duplicate key (see [`crate::subscribers::address_key`]).
+    pub address: String,
+    /// Every list, or one.
+    pub scope: Scope,
+    /// Why.
+    pub reason: Reason,
+    /// Where the suppression came from, e.g. `unsubscribe-link`, `bounce:<message-id>`, `cli`.
+    pub source: String,
+    /// When it was first recorded.
+    pub created_at: Timestamp,
+}
+
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl State {
+    /// Open (creating if needed) the state database at `path`; `shown` names it in messages.
+    pub fn open(path: &Path, shown: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        create_private(path)?;
+        let fail = |action, e| sql_error(action, path, shown, e);
+        let mut conn = Connection::open(path).map_err(|e| fail("open", e))?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| fail("open", e))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .and_then(|_| conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"))
+            .map_err(|e| fail("open", e))?;
+        match migrations::run(&mut conn) {
+            Ok(_) => {}
+            Err(migrations::Problem::Sql(e)) => return Err(fail("migrate", e)),
+            Err(migrations::Problem::Newer(version)) => return Err(newer(shown, version)),
+        }
+        Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
+    }
+
+    /// Suppress `address` for `scope`, recorded as of `at`. Returns whether a new suppression
+    /// was recorded: repeating one keeps the first reason, source and time.
+    ///
+    /// An address that is not valid, or a list that is not a slug, is an [`Error::Usage`].
+    pub fn suppress(
+        &self,
+        address: &str,
+        scope: &Scope,
+        reason: Reason,
+        source: &str,
+        at: Timestamp,
+    ) -> Result<bool, Error> {
+        let normal = normalise_address(address)
+            .map_err(|why| Error::usage(format!("`{}` is not a valid address: {why}", address.trim())))?;
+        if let Scope::List(slug) = scope
+            && !is_slug(slug)
+        {
+            return Err(Error::usage(format!("`{slug}` is not a list name")));
+        }
+        let added = self
+            .conn
+            .execute(
+                "INSERT INTO suppressions (address, scope, reason, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (address, scope) DO NOTHING",
+                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string()),
+            )
+            .map_err(|e| self.error("update", e))?;
+        Ok(added == 1)
+    }
+
+    /// Lift suppressions of `address` (a resubscribe): [`Scope::All`] lifts every one, global and
+    /// per list; [`Scope::List`] lifts only that list's, so a global one still applies. Returns
+    /// how many were lifted.
+    pub fn unsuppress(&self, address: &str, scope: &Scope) -> Result<usize, Error> {
+        let key = address_key(address);
+        let deleted = match scope {
+            Scope::All => self.conn.execute("DELETE FROM suppressions WHERE address = ?1", [&key]),
+            Scope::List(slug) => {
+                self.conn.execute("DELETE FROM suppressions WHERE address = ?1 AND scope = ?2", [&key, slug])
+            }
+        };
+        deleted.map_err(|e| self.error("update", e))
+    }
+
+    /// Whether `address` must not be mailed through `list`: suppressed globally or for `list`.
+    pub fn is_suppressed(&self, address: &str, list: &str) -> Result<bool, Error> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM suppressions WHERE address = ?1 AND scope IN ('*', ?2) LIMIT 1",
+                [address_key(address).as_str(), list],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| self.error("read", e))
+    }
+
+    /// Every suppression, ordered by address then scope (`*` first).
+    pub fn suppressions(&self) -> Result<Vec<Suppression>, Error> {
+        let read = || -> rusqlite::Result<Vec<Suppression>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT address, scope, reason, source, created_at FROM suppressions ORDER BY address, scope",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok(Suppression {
+                    address: row.get(0)?,
+                    scope: row.get(1)?,
+                    reason: row.get(2)?,
+                    source: row.get(3)?,
+                    created_at: row.get::<_, Stamp>(4)?.0,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    /// The keys of every address suppressed for `list` (globally or for it), to test each row
+    /// of a list against in memory instead of querying per row.
+    pub fn suppressed_set(&self, list: &str) -> Result<HashSet<String>, Error> {
+        let read = || -> rusqlite::Result<HashSet<String>> {
+            let mut stmt = self.conn.prepare("SELECT address FROM suppressions WHERE scope IN ('*', ?1)")?;
+            let rows = stmt.query_map([list], |row| row.get(0))?;
+            rows.collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    fn error(&self, action: &'static str, error: rusqlite::Error) -> Error {
+        sql_error(action, &self.path, &self.shown, error)
+    }
+}
+
+impl Scope {
+    /// The value stored in the `scope` column: `*` or the list's slug.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::All => "*",
+            Self::List(slug) => slug,
+        }
+    }
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Self; 4] = [Self::Unsubscribed, Self::Bounced, Self::Complained, Self::Manual];
+
+    /// The value stored in the `reason` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsubscribed => "unsubscribed",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+            Self::Manual => "manual",
+        }
+    }
+
+    /// The reason written as `value`.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+impl FromSql for Scope {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_str().map(|s| if s == "*" { Self::All } else { Self::List(s.to_owned()) })
+    }
+}
+
+impl FromSql for Reason {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown reason `{text}`").into()))
+    }
+}
+
+/// An RFC 3339 `TEXT` column.
+struct Stamp(Timestamp);
+
+impl FromSql for Stamp {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_str()?.parse().map(Stamp).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// Create the database file readable only by its owner, unless it exists (SQLite gives its
+/// `-wal` and `-shm` files the same mode).
+fn create_private(path: &Path) -> Result<(), Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
+}
+
+fn sql_error(action: &'static str, path: &Path, shown: &Path, error: rusqlite::Error) -> Error {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Error::Invalid(vec![
+            Diagnostic::error("state/corrupt", "this file is not a letterpress state database, or it is damaged")
+                .in_file(Location::new(shown, 1, 1))
+                .help(format!(
+                    "move it aside (e.g. `mv {0} {0}.broken`) and letterpress will create a new one; \
+                     the suppressions it held are lost unless you restore them from a backup",
+                    shown.display()
+                )),
+        ]),
+        _ => Error::io(action, path, io::Error::other(error)),
+    }
+}
+
+fn newer(shown: &Path, version: i64) -> Error {
+    Error::Invalid(vec![
+        Diagnostic::error(
+            "state/newer-schema",
+            format!("this state database was written by a newer letterpress (schema {version})"),
+        )
+        .in_file(Location::new(shown, 1, 1))
+        .help(format!(
+            "upgrade letterpress or restore a backup of `{}` (this letterpress knows schema {})",
+            shown.display(),
+            migrations::LATEST
+        )),
+    ])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use std::time::Instant;
+
+use super::*;
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn open(dir: &Path) -> State {
+    State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap()
+}
+
+fn invalid(result: Result<State, Error>) -> Diagnostic {
+    match result {
+        Err(Error::Invalid(mut diagnostics)) if diagnostics.len() == 1 => diagnostics.remove(0),
+        other => panic!("expected one diagnostic, got {other:?}"),
+    }
+}
+
+#[test]
+fn migrations_run_once_and_data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    assert!(state.suppress("a@example.org", &Scope::All, Reason::Manual, "cli", at("2024-01-01T00:00:00Z")).unwrap());
+    drop(state);
+    let state = open(dir.path());
+    let version: u32 = state.conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let mode: String = state.conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(state.suppressions().unwrap().len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path_in(dir.path())).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds addresses");
+    }
+}
+
+#[test]
+fn a_second_handle_waits_for_the_first_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    first.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    first.suppress("a@example.org", &Scope::All, Reason::Manual, "first", at("2024-01-01T00:00:00Z")).unwrap();
+    let root = dir.path().to_path_buf();
+    let started = Instant::now();
+    let second = std::thread::spawn(move || {
+        let state = open(&root);
+        state.suppress("b@example.org", &Scope::All, Reason::Manual, "second", at("2024-01-02T00:00:00Z"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    first.conn.execute_batch("COMMIT").unwrap();
+    assert!(second.join().unwrap().unwrap(), "the second suppression is new");
+    assert!(started.elapsed() >= Duration::from_millis(300), "the second writer waited for the lock");
+    assert_eq!(first.suppressions().unwrap().len(), 2);
+}
+
+#[test]
+fn processes_opening_a_new_database_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let root = dir.path().to_path_buf();
+            std::thread::spawn(move || State::open(&path_in(&root), Path::new("state.db")).map(|_| ()))
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
+    let conn = Connection::open(path_in(dir.path())).unwrap();
+    conn.pragma_update(None, "user_version", 7).unwrap();
+    drop(conn);
+    let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
+    assert_eq!(
+        d.to_string(),
+        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 1)\n"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_in(dir.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "email,name\n".repeat(200)).unwrap();
+    let d = invalid(State::open(&path, Path::new(".letterpress/state.db")));
+    assert_eq!(d.code, "state/corrupt");
+    assert_eq!(
+        d.help.as_deref(),
+        Some(
+            "move it aside (e.g. `mv .letterpress/state.db .letterpress/state.db.broken`) and letterpress will create a new one; \
+             the suppressions it held are lost unless you restore them from a backup"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "email,name\n".repeat(200), "the file is left alone");
+}
+
+#[test]
+fn suppressing_twice_keeps_the_first_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let list = Scope::List("weekly".to_owned());
+    assert!(
+        state.suppress(" Bob@Example.ORG", &list, Reason::Unsubscribed, "link", at("2024-01-01T00:00:00Z")).unwrap()
+    );
+    assert!(!state.suppress("bob@example.org", &list, Reason::Bounced, "dsn", at("2024-02-01T00:00:00Z")).unwrap());
+    assert_eq!(
+        state.suppressions().unwrap(),
+        [Suppression {
+            address: "bob@example.org".to_owned(),
+            scope: list,
+            reason: Reason::Unsubscribed,
+            source: "link".to_owned(),
+            created_at: at("2024-01-01T00:00:00Z"),
+        }]
+    );
+}
+
+#[test]
+fn bad_addresses_and_list_names_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let now = at("2024-01-01T00:00:00Z");
+    let e = state.suppress("bob", &Scope::All, Reason::Manual, "cli", now).unwrap_err();
+    assert_eq!(e.to_string(), "`bob` is not a valid address: it has no `@`");
+    let e = state.suppress("b@example.org", &Scope::List("*".to_owned()), Reason::Manual, "cli", now).unwrap_err();
+    assert_eq!(e.to_string(), "`*` is not a list name");
+}
+
+/// Apply `ops` (`+` suppress, `-` unsuppress; scope `*` or a slug) to a fresh database, then
+/// check which of the lists `a`, `b` the address is suppressed for.
+#[track_caller]
+fn case(ops: &[(char, &str)], suppressed_for: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let scope = |s: &str| if s == "*" { Scope::All } else { Scope::List(s.to_owned()) };
+    for &(op, s) in ops {
+        if op == '+' {
+            state.suppress("x@example.org", &scope(s), Reason::Manual, "test", at("2024-01-01T00:00:00Z")).unwrap();
+        } else {
+            state.unsuppress("X@example.org", &scope(s)).unwrap();
+        }
+    }
+    let got: Vec<_> = ["a", "b"].into_iter().filter(|l| state.is_suppressed("x@EXAMPLE.org", l).unwrap()).collect();
+    assert_eq!(got, suppressed_for, "ops: {ops:?}");
+    for list in ["a", "b"] {
+        let set = state.suppressed_set(list).unwrap();
+        assert_eq!(set.contains("x@example.org"), suppressed_for.contains(&list), "suppressed_set({list})");
+    }
+}
+
+#[test]
+fn scopes_combine_global_and_per_list_suppressions() {
+    case(&[], &[]);
+    case(&[('+', "*")], &["a", "b"]);
+    case(&[('+', "a")], &["a"]);
+    case(&[('+', "a"), ('-', "a")], &[]);
+    case(&[('+', "a"), ('-', "b")], &["a"]);
+    case(&[('+', "*"), ('-', "a")], &["a", "b"]);
+    case(&[('+', "*"), ('+', "a"), ('-', "*")], &[]);
+    case(&[('+', "a"), ('+', "b"), ('-', "a")], &["b"]);
+}

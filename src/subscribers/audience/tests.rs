@@ -1,0 +1,123 @@
+use std::path::Path;
+
+use super::*;
+use crate::state::{Reason, Scope};
+
+/// Write `lists` (slug, CSV rows after an `email,status` header), suppress each `(address, scope)`
+/// (`*` = every list), and compute the audience.
+fn compute(lists: &[(&str, &str)], suppressions: &[(&str, &str)]) -> Audience {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+    for &(address, scope) in suppressions {
+        let scope = if scope == "*" { Scope::All } else { Scope::List(scope.to_owned()) };
+        let at = "2024-01-01T00:00:00Z".parse().unwrap();
+        state.suppress(address, &scope, Reason::Unsubscribed, "test", at).unwrap();
+    }
+    let files: Vec<ListFile> = lists
+        .iter()
+        .map(|&(slug, rows)| {
+            let path = dir.path().join(format!("{slug}.csv"));
+            std::fs::write(&path, format!("email,status\n{rows}")).unwrap();
+            ListFile { slug: slug.to_owned(), shown: Path::new("subscribers").join(format!("{slug}.csv")), path }
+        })
+        .collect();
+    audience(&files, &state).unwrap()
+}
+
+/// The recipients' addresses, and per list `[rows, invalid, active, suppressed, duplicates,
+/// recipients]`.
+#[track_caller]
+fn case(lists: &[(&str, &str)], suppressions: &[(&str, &str)], recipients: &[&str], counts: &[[usize; 6]]) {
+    let audience = compute(lists, suppressions);
+    let emails: Vec<_> = audience.recipients.iter().map(|s| s.email.as_str()).collect();
+    assert_eq!(emails, recipients);
+    assert_eq!(audience.total, recipients.len());
+    let got: Vec<_> = audience
+        .per_list
+        .iter()
+        .map(|c| [c.rows, c.invalid, c.active, c.suppressed, c.duplicates, c.recipients])
+        .collect();
+    assert_eq!(got, counts);
+    for c in &audience.per_list {
+        assert_eq!(c.recipients, c.active - c.suppressed - c.duplicates, "{c:?}");
+    }
+}
+
+#[test]
+fn keeps_active_unsuppressed_first_seen_addresses() {
+    case(&[("a", "x@example.org,\ny@example.org,\n")], &[], &["x@example.org", "y@example.org"], &[[2, 0, 2, 0, 0, 2]]);
+    case(
+        &[("a", "x@example.org,\nu@example.org,unsubscribed\nb@example.org,bounced\np@example.org,pending\nbad,\n")],
+        &[],
+        &["x@example.org"],
+        &[[5, 1, 1, 0, 0, 1]],
+    );
+}
+
+#[test]
+fn deduplicates_within_and_across_lists_in_first_seen_order() {
+    case(
+        &[("a", "x@example.org,\nX@EXAMPLE.org,\nx+tag@example.org,\n"), ("b", "z@example.org,\nx@Example.org,\n")],
+        &[],
+        &["x@example.org", "x+tag@example.org", "z@example.org"],
+        &[[3, 0, 3, 0, 1, 2], [2, 0, 2, 0, 1, 1]],
+    );
+}
+
+#[test]
+fn suppressions_apply_globally_or_to_their_list_only() {
+    let lists = [("a", "x@example.org,\ny@example.org,\n"), ("b", "x@example.org,\ny@example.org,\n")];
+    case(&lists, &[("X@example.org", "*")], &["y@example.org"], &[[2, 0, 2, 1, 0, 1], [2, 0, 2, 1, 1, 0]]);
+    case(
+        &lists,
+        &[("x@example.org", "a")],
+        &["y@example.org", "x@example.org"],
+        &[[2, 0, 2, 1, 0, 1], [2, 0, 2, 0, 1, 1]],
+    );
+    case(
+        &lists,
+        &[("x@example.org", "c")],
+        &["x@example.org", "y@example.org"],
+        &[[2, 0, 2, 0, 0, 2], [2, 0, 2, 0, 2, 0]],
+    );
+}
+
+#[test]
+fn a_non_active_row_wins_over_an_active_row_of_the_same_list_only() {
+    case(
+        &[("a", "x@example.org,\ny@example.org,\nX@example.org,unsubscribed\n")],
+        &[],
+        &["y@example.org"],
+        &[[3, 0, 2, 0, 1, 1]],
+    );
+    case(&[("a", "x@example.org,unsubscribed\nx@example.org,\n")], &[], &[], &[[2, 0, 1, 0, 1, 0]]);
+    case(
+        &[("a", "x@example.org,\n"), ("b", "x@example.org,unsubscribed\n")],
+        &[],
+        &["x@example.org"],
+        &[[1, 0, 1, 0, 0, 1], [1, 0, 0, 0, 0, 0]],
+    );
+    case(
+        &[("a", "x@example.org,\nx@example.org,bounced\n"), ("b", "x@example.org,\n")],
+        &[],
+        &["x@example.org"],
+        &[[2, 0, 1, 0, 1, 0], [1, 0, 1, 0, 0, 1]],
+    );
+}
+
+#[test]
+fn invalid_rows_are_reported_and_a_bad_header_stops_everything() {
+    let computed = compute(&[("a", "x@example.org,\nbad,\n")], &[]);
+    assert_eq!(computed.diagnostics.len(), 1);
+    assert_eq!(
+        computed.diagnostics[0].location.as_ref().map(ToString::to_string).as_deref(),
+        Some("subscribers/a.csv:3:1")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "name\nBob\n").unwrap();
+    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path };
+    assert!(matches!(audience(&[list], &state), Err(Error::Invalid(_))));
+}

@@ -1,0 +1,309 @@
+//! Reading other tools' subscriber exports for `subscribers import`.
+//!
+//! Enters: a CSV export from listmonk, Mailchimp, Substack, Buttondown or anything with an email
+//! column, and the target list's attribute columns. Leaves: an [`Export`]: which tool it looks
+//! like, one [`ExportRow`] per data row (address as written, name, status, time, attributes for
+//! the list's columns), and the columns nothing maps to. Validation of the addresses happens when
+//! rows are added to the list, so every problem is reported against the export's line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::SubscriberStatus;
+use crate::error::Error;
+
+/// Header names (lower-cased) that hold the address, in order of preference.
+const EMAIL: &[&str] = &["email", "email address", "e-mail", "e-mail address", "email_address", "subscriber email"];
+const NAME: &[&str] = &["name", "full name", "full_name", "display name"];
+const FIRST: &[&str] = &["first name", "first_name", "firstname", "fname", "given name"];
+const LAST: &[&str] = &["last name", "last_name", "lastname", "lname", "surname", "family name"];
+const SUBSCRIBED: &[&str] =
+    &["subscribed_at", "optin_time", "confirm_time", "created_at", "creation_date", "date added", "subscription date"];
+
+/// A parsed export file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The tool the header looks like: `listmonk`, `Mailchimp`, `Substack`, `Buttondown` or `CSV`.
+    pub source: &'static str,
+    /// The data rows, in file order.
+    pub rows: Vec<ExportRow>,
+    /// Header names nothing was taken from.
+    pub ignored_columns: Vec<String>,
+}
+
+/// One data row of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRow {
+    /// 1-based line in the export.
+    pub line: usize,
+    /// The address as written, or why the row could not be read at all.
+    pub email: Result<String, String>,
+    /// Name (joined from first and last name where the export splits it).
+    pub name: String,
+    /// The export's idea of the subscriber's status.
+    pub status: SubscriberStatus,
+    /// When they subscribed, when the export says and it can be read.
+    pub subscribed_at: Option<Timestamp>,
+    /// Values for the target list's attribute columns.
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// Read the export at `path` (`shown` in messages), mapping its columns onto a list whose
+/// attribute columns are `list_attrs`.
+pub fn read_export(path: &Path, shown: &Path, list_attrs: &[String]) -> Result<Export, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(file);
+    let mut records = csv.byte_records();
+    let header = match records.next() {
+        Some(Ok(header)) => header.iter().map(|h| cell(h).trim_start_matches('\u{feff}').trim().to_owned()).collect(),
+        Some(Err(e)) => return Err(Error::usage(format!("cannot read `{}`: {e}", shown.display()))),
+        None => Vec::new(),
+    };
+    let map = Mapping::new(&header, list_attrs).ok_or_else(|| {
+        Error::usage(format!("`{}` has no email column (looked for: {})", shown.display(), EMAIL.join(", ")))
+    })?;
+    let mut rows = Vec::new();
+    for record in records {
+        match record {
+            Ok(record) if record.iter().all(|f| cell(f).trim().is_empty()) => {}
+            Ok(record) => rows.push(map.row(&record)),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+                rows.push(ExportRow::unreadable(line, e.to_string()));
+            }
+        }
+    }
+    Ok(Export { source: map.source, ignored_columns: map.ignored(&header), rows })
+}
+
+/// Which export column feeds what.
+struct Mapping {
+    source: &'static str,
+    email: usize,
+    name: Option<usize>,
+    first: Option<usize>,
+    last: Option<usize>,
+    status: Option<(usize, &'static str)>,
+    subscribed: Option<usize>,
+    listmonk_attrs: Option<usize>,
+    attrs: Vec<(usize, String)>,
+    list_attrs: Vec<String>,
+}
+
+impl Mapping {
+    fn new(header: &[String], list_attrs: &[String]) -> Option<Self> {
+        let find = |names: &[&str]| names.iter().find_map(|n| header.iter().position(|h| h.eq_ignore_ascii_case(n)));
+        let has = |name: &str| header.iter().any(|h| h.eq_ignore_ascii_case(name));
+        let source = if has("uuid") && has("attributes") {
+            "listmonk"
+        } else if has("email address") {
+            "Mailchimp"
+        } else if has("subscriber_type") {
+            "Buttondown"
+        } else if has("email_disabled") || has("active_subscription") {
+            "Substack"
+        } else {
+            "CSV"
+        };
+        let status = find(&["status"])
+            .map(|i| (i, "status"))
+            .or_else(|| find(&["subscriber_type"]).map(|i| (i, "subscriber_type")))
+            .or_else(|| find(&["email_disabled"]).map(|i| (i, "email_disabled")));
+        let attrs = list_attrs
+            .iter()
+            .filter_map(|a| header.iter().position(|h| h.eq_ignore_ascii_case(a)).map(|i| (i, a.clone())));
+        Some(Self {
+            source,
+            email: find(EMAIL)?,
+            name: find(NAME),
+            first: find(FIRST),
+            last: find(LAST),
+            status,
+            subscribed: find(SUBSCRIBED),
+            listmonk_attrs: (source == "listmonk").then(|| find(&["attributes"])).flatten(),
+            attrs: attrs.collect(),
+            list_attrs: list_attrs.to_vec(),
+        })
+    }
+
+    fn ignored(&self, header: &[String]) -> Vec<String> {
+        let used: Vec<usize> = [
+            Some(self.email),
+            self.name,
+            self.first,
+            self.last,
+            self.status.map(|s| s.0),
+            self.subscribed,
+            self.listmonk_attrs,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.attrs.iter().map(|(i, _)| *i))
+        .collect();
+        header.iter().enumerate().filter(|(i, _)| !used.contains(i)).map(|(_, h)| h.clone()).collect()
+    }
+
+    fn row(&self, record: &csv::ByteRecord) -> ExportRow {
+        let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+        let get =
+            |i: Option<usize>| i.and_then(|i| record.get(i)).map(|f| cell(f).trim().to_owned()).unwrap_or_default();
+        let raw_email = record.get(self.email).map(|f| std::str::from_utf8(f).map(|s| s.trim().to_owned()));
+        let email = match raw_email {
+            Some(Ok(email)) if !email.is_empty() => Ok(email),
+            Some(Ok(_)) | None => Err("no address".to_owned()),
+            Some(Err(_)) => Err("not valid UTF-8".to_owned()),
+        };
+        let name = match self.name.map(|i| get(Some(i))).filter(|n| !n.is_empty()) {
+            Some(name) => name,
+            None => {
+                [get(self.first), get(self.last)].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+            }
+        };
+        let mut attrs: BTreeMap<String, String> =
+            self.attrs.iter().map(|(i, a)| (a.clone(), get(Some(*i)))).filter(|(_, v)| !v.is_empty()).collect();
+        if let Some(json) = self.listmonk_attrs.map(|i| get(Some(i))) {
+            listmonk_attributes(&json, &self.list_attrs, &mut attrs);
+        }
+        let status = self.status.map_or(SubscriberStatus::Active, |(i, kind)| status(kind, &get(Some(i))));
+        ExportRow { line, email, name, status, subscribed_at: timestamp(&get(self.subscribed)), attrs }
+    }
+}
+
+impl ExportRow {
+    fn unreadable(line: usize, why: String) -> Self {
+        Self {
+            line,
+            email: Err(why),
+            name: String::new(),
+            status: SubscriberStatus::Active,
+            subscribed_at: None,
+            attrs: BTreeMap::new(),
+        }
+    }
+}
+
+/// A cell as text; invalid UTF-8 is replaced (only the email cell's validity matters).
+fn cell(field: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(field);
+    match text {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim_end_matches('\r')),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim_end_matches('\r').to_owned()),
+    }
+}
+
+/// The export's status words, per tool.
+fn status(kind: &str, value: &str) -> SubscriberStatus {
+    let value = value.trim().to_ascii_lowercase();
+    match (kind, value.as_str()) {
+        ("email_disabled", "true") => SubscriberStatus::Unsubscribed,
+        ("email_disabled", _) => SubscriberStatus::Active,
+        (_, "unsubscribed" | "disabled" | "blocklisted" | "removed" | "cleaned" | "complained" | "spammy") => {
+            SubscriberStatus::Unsubscribed
+        }
+        (_, "bounced") => SubscriberStatus::Bounced,
+        (_, "pending" | "unconfirmed" | "unactivated") => SubscriberStatus::Pending,
+        _ => SubscriberStatus::Active,
+    }
+}
+
+/// RFC 3339, or the zone-less `YYYY-MM-DD HH:MM:SS` Mailchimp and listmonk write (taken as UTC).
+fn timestamp(value: &str) -> Option<Timestamp> {
+    if value.is_empty() {
+        return None;
+    }
+    value.parse::<Timestamp>().ok().or_else(|| {
+        let civil = value.get(..19).unwrap_or(value).replacen(' ', "T", 1);
+        civil.parse::<jiff::civil::DateTime>().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    })
+}
+
+/// listmonk keeps attributes as a JSON object in one column; take the keys the list has.
+fn listmonk_attributes(json: &str, wanted: &[String], attrs: &mut BTreeMap<String, String>) {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str::<serde_json::Value>(json) else {
+        return;
+    };
+    for key in wanted {
+        if let Some(value) = object.get(key) {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            attrs.entry(key.clone()).or_insert(text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(text: &str, attrs: &[&str]) -> Export {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, text).unwrap();
+        let attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
+        read_export(&path, Path::new("export.csv"), &attrs).unwrap()
+    }
+
+    #[track_caller]
+    fn case(text: &str, source: &str, expected: &[(&str, &str, SubscriberStatus)]) {
+        let export = export(text, &["region"]);
+        assert_eq!(export.source, source);
+        let rows: Vec<(String, String, SubscriberStatus)> =
+            export.rows.iter().map(|r| (r.email.clone().unwrap_or_default(), r.name.clone(), r.status)).collect();
+        let expected: Vec<(String, String, SubscriberStatus)> =
+            expected.iter().map(|(e, n, s)| ((*e).to_owned(), (*n).to_owned(), *s)).collect();
+        assert_eq!(rows, expected);
+    }
+
+    #[test]
+    fn maps_each_tools_headers() {
+        use SubscriberStatus::{Active, Pending, Unsubscribed};
+        case(
+            "\u{feff}Email Address,First Name,Last Name,OPTIN_TIME\r\nsiobhan@example.org,Siobhán,O’Neill,2016-12-01 09:00:00\r\n",
+            "Mailchimp",
+            &[("siobhan@example.org", "Siobhán O’Neill", Active)],
+        );
+        case(
+            "uuid,email,name,attributes,status,created_at\n1,a@example.org,A,\"{\"\"region\"\": \"\"London\"\"}\",enabled,2020-01-01 10:00:00\n2,b@example.org,B,{},blocklisted,\n",
+            "listmonk",
+            &[("a@example.org", "A", Active), ("b@example.org", "B", Unsubscribed)],
+        );
+        case(
+            "email,active_subscription,email_disabled,created_at\nc@example.net,false,true,2021-05-01T00:00:00Z\nd@example.net,true,false,\n",
+            "Substack",
+            &[("c@example.net", "", Unsubscribed), ("d@example.net", "", Active)],
+        );
+        case(
+            "email,subscriber_type,creation_date,notes\ne@example.com,unactivated,2022-07-01T08:00:00+01:00,\nf@example.com,regular,,\n",
+            "Buttondown",
+            &[("e@example.com", "", Pending), ("f@example.com", "", Active)],
+        );
+    }
+
+    #[test]
+    fn keeps_list_attributes_and_reports_ignored_columns() {
+        let export = export("email,name,Region,plan\na@example.org,A,London,pro\n", &["region"]);
+        assert_eq!(export.rows[0].attrs.get("region").map(String::as_str), Some("London"));
+        assert_eq!(export.ignored_columns, ["plan"]);
+        assert_eq!(export.rows[0].line, 2);
+        let listmonk = self::export(
+            "uuid,email,name,attributes,status\n1,a@example.org,A,\"{\"\"region\"\":\"\"North West\"\"}\",enabled\n",
+            &["region"],
+        );
+        assert_eq!(listmonk.rows[0].attrs.get("region").map(String::as_str), Some("North West"));
+    }
+
+    #[test]
+    fn reads_times_with_or_without_zone() {
+        assert_eq!(timestamp("2016-12-01 09:00:00").map(|t| t.to_string()).as_deref(), Some("2016-12-01T09:00:00Z"));
+        assert_eq!(
+            timestamp("2022-07-01T08:00:00+01:00").map(|t| t.to_string()).as_deref(),
+            Some("2022-07-01T07:00:00Z")
+        );
+        assert_eq!(timestamp("yesterday"), None);
+    }
+}

@@ -1,0 +1,279 @@
+//! Streaming one list file: the header row, then one validated row at a time.
+//!
+//! Enters: a CSV file (any reader), its real path (for I/O errors) and the path to show in
+//! diagnostics. Leaves: [`ListReader`], an iterator of `Result<Subscriber, Diagnostic>`. A bad row
+//! is a diagnostic located at `path:line` and never stops the rows after it; a problem with the
+//! header is one diagnostic, and the list is not read at all.
+//!
+//! Rows are read as bytes (`csv::ByteRecord`) so that invalid UTF-8 is reported with its line
+//! instead of ending the stream.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+
+use super::{COLUMNS, Subscriber, SubscriberStatus, normalise_address};
+use crate::diagnostic::{Diagnostic, Location, did_you_mean};
+use crate::error::Error;
+
+/// Open the list at `path` and read its header; `shown` is the path used in diagnostics.
+///
+/// Fails with [`Error::Io`] if the file cannot be opened, and with [`Error::Invalid`] (one
+/// diagnostic at the header's line) if the header is missing, has no `email` column, or names a
+/// column twice.
+pub fn read_list(path: &Path, shown: &Path) -> Result<ListReader, Error> {
+    let file = File::open(path).map_err(|e| Error::io("read", path, e))?;
+    ListReader::new(file, path, shown)
+}
+
+/// The rows of one list, in file order; see [`read_list`].
+///
+/// After iterating, call [`ListReader::finish`]: a list cut short by a read error must not pass
+/// for a shorter list.
+#[derive(Debug)]
+pub struct ListReader<R = File> {
+    csv: csv::Reader<R>,
+    path: PathBuf,
+    shown: PathBuf,
+    columns: Columns,
+    record: ByteRecord,
+    failure: Option<Error>,
+}
+
+/// Which column holds what, from the header row.
+#[derive(Debug)]
+struct Columns {
+    names: Vec<String>,
+    email: usize,
+    name: Option<usize>,
+    status: Option<usize>,
+    subscribed_at: Option<usize>,
+}
+
+impl<R: io::Read> ListReader<R> {
+    /// Read the header of the list in `reader`.
+    pub(crate) fn new(reader: R, path: &Path, shown: &Path) -> Result<Self, Error> {
+        // `\n` rather than csv's default CRLF terminator: csv reports the line of every row after
+        // a `\r\n` one too low (rust-csv#395). The `\r` left at the end of a row is cut in `field`.
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(64 * 1024)
+            .from_reader(reader);
+        let mut record = ByteRecord::new();
+        loop {
+            if !csv.read_byte_record(&mut record).map_err(|e| read_error(path, e))? {
+                record.clear();
+                break;
+            }
+            if !is_blank(&record) {
+                break;
+            }
+        }
+        let line = usize::try_from(record.position().map_or(1, csv::Position::line)).unwrap_or(1);
+        let columns = Columns::parse(&record)
+            .map_err(|d| Error::Invalid(vec![d.in_file(Location::new(shown, line.max(1), 1))]))?;
+        Ok(Self { csv, path: path.to_path_buf(), shown: shown.to_path_buf(), columns, record, failure: None })
+    }
+
+    /// The column names of the header row, trimmed; `email`, `name`, `status` and
+    /// `subscribed_at` in lowercase whatever their case in the file.
+    pub fn columns(&self) -> &[String] {
+        &self.columns.names
+    }
+
+    /// The I/O error that ended the iteration early, if any.
+    pub fn finish(self) -> Result<(), Error> {
+        self.failure.map_or(Ok(()), Err)
+    }
+
+    /// The next row with the byte range it occupies in the file (for edits).
+    pub(crate) fn next_row(&mut self) -> Option<(Result<Subscriber, Diagnostic>, Range<usize>)> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(true) if is_blank(&self.record) => {}
+                Ok(true) => break,
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failure = Some(read_error(&self.path, e));
+                    return None;
+                }
+            }
+        }
+        let start = self.record.position().map_or(0, csv::Position::byte);
+        let end = self.csv.position().byte();
+        let span = to_usize(start)..to_usize(end);
+        let start_line = self.record.position().map_or(1, csv::Position::line);
+        let inner_newlines = count_newlines(self.record.as_slice());
+        let line = row_line(start_line, self.csv.position().line(), inner_newlines);
+        Some((self.parse_row(line), span))
+    }
+
+    fn parse_row(&self, line: usize) -> Result<Subscriber, Diagnostic> {
+        let at = |d: Diagnostic| d.in_file(Location::new(&self.shown, line, 1));
+        let names = &self.columns.names;
+        if self.record.len() != names.len() {
+            return Err(at(Diagnostic::error(
+                "subscribers/fields",
+                format!("row has {} fields but the header has {}", self.record.len(), names.len()),
+            )
+            .help("quote values that contain commas, e.g. `\"Smith, Anna\"`")));
+        }
+        let mut values = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            values.push(text(field(&self.record, i), name).map_err(at)?);
+        }
+        let email = values[self.columns.email];
+        let email = normalise_address(email).map_err(|why| {
+            at(Diagnostic::error("subscribers/address", format!("`{}` is not a valid address: {why}", email.trim())))
+        })?;
+        let status = match self.columns.status.map(|i| values[i].trim()) {
+            None | Some("") => SubscriberStatus::Active,
+            Some(cell) => SubscriberStatus::parse(cell).ok_or_else(|| at(unknown_status(cell)))?,
+        };
+        let subscribed_at = match self.columns.subscribed_at.map(|i| values[i].trim()) {
+            None | Some("") => None,
+            Some(cell) => Some(cell.parse::<jiff::Timestamp>().map_err(|_| at(bad_timestamp(cell)))?),
+        };
+        let known = [Some(self.columns.email), self.columns.name, self.columns.status, self.columns.subscribed_at];
+        let attrs: BTreeMap<String, String> = names
+            .iter()
+            .zip(&values)
+            .enumerate()
+            .filter(|(i, _)| !known.contains(&Some(*i)))
+            .map(|(_, (name, value))| (name.clone(), (*value).to_owned()))
+            .collect();
+        let name = self.columns.name.map_or("", |i| values[i].trim()).to_owned();
+        Ok(Subscriber { email, name, attrs, status, subscribed_at, line })
+    }
+}
+
+impl<R: io::Read> Iterator for ListReader<R> {
+    type Item = Result<Subscriber, Diagnostic>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_row().map(|(row, _)| row)
+    }
+}
+
+impl Columns {
+    fn parse(header: &ByteRecord) -> Result<Self, Diagnostic> {
+        let problem = |message: String| Diagnostic::error("subscribers/header", message);
+        if header.is_empty() {
+            return Err(problem("the list is empty: it has no header row".to_owned())
+                .help("start the file with a header row such as `email,name`"));
+        }
+        let mut names: Vec<String> = Vec::with_capacity(header.len());
+        for i in 0..header.len() {
+            let raw = std::str::from_utf8(field(header, i))
+                .map_err(|_| problem("the header row is not valid UTF-8".to_owned()).help("save the file as UTF-8"))?;
+            let name = raw.trim();
+            let name = COLUMNS.iter().find(|c| c.eq_ignore_ascii_case(name)).map_or(name, |c| *c).to_owned();
+            if name.contains(['\r', '\n', '\0']) {
+                return Err(problem(format!("column {} of the header contains a line break or a NUL byte", i + 1))
+                    .help("a column name must fit on one line"));
+            }
+            if name.is_empty() {
+                return Err(
+                    problem(format!("column {} of the header has no name", i + 1)).help("name the column or delete it")
+                );
+            }
+            if names.contains(&name) {
+                return Err(problem(format!("column `{name}` appears twice in the header"))
+                    .help("rename or delete one of them"));
+            }
+            names.push(name);
+        }
+        let index = |column: &str| names.iter().position(|n| n == column);
+        let Some(email) = index("email") else {
+            let near = names.iter().find(|n| did_you_mean(&n.to_lowercase(), ["email"]).is_some());
+            let help = match near {
+                Some(near) => format!("rename the column `{near}` to `email`"),
+                None => format!("the first row must name the columns, e.g. `email,name`; it is `{}`", names.join(",")),
+            };
+            return Err(problem("the header has no `email` column".to_owned()).help(help));
+        };
+        let (name, status, subscribed_at) = (index("name"), index("status"), index("subscribed_at"));
+        Ok(Self { names, email, name, status, subscribed_at })
+    }
+}
+
+/// Field `i` of `record`, without the `\r` of a `\r\n` line ending on the last field.
+fn field(record: &ByteRecord, i: usize) -> &[u8] {
+    let value = record.get(i).unwrap_or_default();
+    if i + 1 == record.len() { value.strip_suffix(b"\r").unwrap_or(value) } else { value }
+}
+
+/// A line with nothing on it (csv already skips empty `\n` lines; `\r\n` ones reach us).
+fn is_blank(record: &ByteRecord) -> bool {
+    record.len() == 1 && field(record, 0).is_empty()
+}
+
+/// The value of column `column` as text: valid UTF-8 with no line break and no NUL.
+fn text<'a>(bytes: &'a [u8], column: &str) -> Result<&'a str, Diagnostic> {
+    let value = std::str::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error(
+            "subscribers/utf8",
+            format!("column `{column}` is not valid UTF-8 (byte {} of the value)", e.valid_up_to() + 1),
+        )
+        .help("save the file as UTF-8")
+    })?;
+    let what = match value.bytes().find(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
+        None => return Ok(value),
+        Some(b'\0') => "a NUL byte",
+        Some(_) => "a line break",
+    };
+    Err(Diagnostic::error("subscribers/control", format!("column `{column}` contains {what}"))
+        .help("a value must fit on one line; remove the line break or stray character"))
+}
+
+fn unknown_status(cell: &str) -> Diagnostic {
+    let names = SubscriberStatus::ALL.map(SubscriberStatus::as_str);
+    let help = match did_you_mean(&cell.to_lowercase(), names) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => format!("use one of `{}`", names.join("`, `")),
+    };
+    Diagnostic::error("subscribers/status", format!("unknown status `{cell}`")).help(help)
+}
+
+fn bad_timestamp(cell: &str) -> Diagnostic {
+    Diagnostic::error(
+        "subscribers/subscribed-at",
+        format!("`subscribed_at` value `{cell}` is not an RFC 3339 timestamp with an offset"),
+    )
+    .help("write e.g. `2016-04-04T08:12:00+01:00` or `2016-04-04T07:12:00Z`")
+}
+
+/// The 1-based line a row starts on. csv gives the position before any blank lines it skipped
+/// (`start`) and after the row's terminator (`end`); a row that ends at end of file without a
+/// newline is one line shorter, hence the `max`.
+fn row_line(start: u64, end: u64, inner_newlines: usize) -> usize {
+    let from_end = end.saturating_sub(u64::try_from(inner_newlines).unwrap_or(u64::MAX)).saturating_sub(1);
+    to_usize(start.max(from_end)).max(1)
+}
+
+/// The number of `\n` bytes in `bytes`.
+#[allow(clippy::naive_bytecount, reason = "rows and edited lists are small; not worth the `bytecount` dependency")]
+pub(super) fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn read_error(path: &Path, error: csv::Error) -> Error {
+    let text = error.to_string();
+    match error.into_kind() {
+        csv::ErrorKind::Io(e) => Error::io("read", path, e),
+        _ => Error::io("read", path, io::Error::other(text)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

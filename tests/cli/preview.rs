@@ -1,0 +1,405 @@
+//! `letterpress preview`: the real binary on a free port in a fixture copy, spoken to over plain
+//! HTTP/1.1 (so traversal attempts reach the server byte for byte), and once in headless Chromium.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{NOW, Project, repo_root};
+
+const ISSUE: &str = "/issue/weekly/2016-12-09-tables/";
+const SOURCE: &str = "content/weekly/2016-12-09-tables.md";
+
+/// A running `letterpress preview --port 0`, killed when dropped.
+struct Server {
+    child: Child,
+    address: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(project: &Project) -> Self {
+        Self::start_with(project, &[], &[])
+    }
+
+    fn start_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_letterpress"))
+            .args(["preview", "--port", "0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(project.path())
+            .env("LETTERPRESS_NOW", NOW)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start letterpress preview");
+        let (sender, stderr) = mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let mut server = Self { child, address: String::new(), stderr };
+        let line = server.wait_for_line("http://", Duration::from_secs(30));
+        let url = &line[line.find("http://").expect("url")..];
+        url.trim_start_matches("http://").split('/').next().expect("address").clone_into(&mut server.address);
+        server
+    }
+
+    /// The next stderr line containing `needle`.
+    fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no stderr line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.request(path, &self.address)
+    }
+
+    /// `GET <path>` with the path sent exactly as given.
+    fn request(&self, path: &str, host: &str) -> Response {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read");
+        Response::parse(&raw)
+    }
+
+    /// Wait for the `/events` stream to announce a version other than `current`.
+    fn events(&self) -> Events {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        write!(stream, "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", self.address).expect("send");
+        let mut events = Events { reader: BufReader::new(stream) };
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            events.reader.read_line(&mut line).expect("headers");
+            assert!(!line.is_empty(), "the event stream closed");
+        }
+        events
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server-sent event stream.
+struct Events {
+    reader: BufReader<TcpStream>,
+}
+
+impl Events {
+    /// The next `data:` value.
+    fn next(&mut self) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("event");
+            assert!(!line.is_empty(), "the event stream closed");
+            if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                return data.to_owned();
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Self {
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+        let head = String::from_utf8_lossy(&raw[..end]);
+        let mut lines = head.split("\r\n");
+        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let response = Self { status, headers, body: raw[end + 4..].to_vec() };
+        assert_ne!(response.header("transfer-encoding"), "chunked", "bodies are sent whole");
+        response
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[track_caller]
+fn assert_contains(haystack: &str, needle: &str) {
+    assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
+}
+
+#[test]
+fn index_lists_every_issue_with_status_audience_and_checks() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let index = server.get("/");
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), "text/html; charset=utf-8");
+    let html = index.text();
+    assert_contains(&html, "<h2>The Weekly <span class=\"muted\">weekly</span></h2>");
+    assert_contains(&html, &format!("<a href=\"{ISSUE}\">Tables &amp; &lt;things&gt;</a>"));
+    assert_contains(&html, "<a href=\"/issue/weekly/2016-12-16-draft/\">A draft in progress</a>");
+    assert_contains(&html, "<span class=\"status draft\">draft</span>");
+    assert_contains(&html, "2016-12-09T07:00:00Z");
+    assert_contains(&html, "<td class=\"num\" title=\"lists: readers\">2</td>");
+    assert_contains(&html, "<span class=\"badge warning\">1 warning</span>");
+    assert_contains(&html, "new EventSource(\"/events\")");
+}
+
+#[test]
+fn issue_page_shows_the_email_as_sent_with_its_parts_and_checks() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let page = server.get(ISSUE);
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for needle in [
+        "<h1>Tables &amp; &lt;things&gt;</h1>",
+        &format!("src=\"{ISSUE}email.html\""),
+        "data-width=\"640\"",
+        "data-width=\"375\"",
+        "<dd id=\"subject\">Tables &amp; &lt;things&gt;</dd>",
+        "<dd>The Weekly &lt;weekly@preview.example.org&gt;</dd>",
+        "<dd>A preheader for the table issue.</dd>",
+        "KB of Gmail&#39;s 102 KB clip",
+        "<option value=\"ada@example.com\">Ada Lovelace &lt;ada@example.com&gt;</option>",
+        "<option value=\"bo@example.com\">Bo &amp; Co &lt;bo@example.com&gt;</option>",
+        "Cell under test     42",
+        "approximation",
+        "Content-Type: multipart/alternative;",
+        "Date: Sun, 22 Nov 2026 09:30:00 +0000",
+        "No problems found.",
+    ] {
+        assert_contains(&html, needle);
+    }
+    let rendered = project.run(&["render", "weekly/2016-12-09-tables"]);
+    assert_eq!(server.get(&format!("{ISSUE}email.html")).text(), rendered.stdout, "byte for byte as `render`");
+    let text = project.run(&["render", "weekly/2016-12-09-tables", "--format", "text"]);
+    let part = server.get(&format!("{ISSUE}email.txt"));
+    assert_eq!((part.header("content-type"), part.text()), ("text/plain; charset=utf-8", text.stdout));
+    let eml = server.get(&format!("{ISSUE}message.eml")).text();
+    assert_contains(&eml, "From: \"The Weekly\" <weekly@preview.example.org>\r\n");
+    assert_contains(&eml, "To: \"Sam Reader\" <sam.reader@example.com>\r\n");
+    assert!(eml.find("Content-Type: text/plain") < eml.find("Content-Type: text/html"), "text before html");
+
+    let draft = server.get("/issue/weekly/2016-12-16-draft/").text();
+    assert_contains(&draft, "<code class=\"location\">content/weekly/2016-12-16-draft.md:5:15</code>");
+    assert_contains(&draft, "leftover placeholder `TODO`");
+}
+
+#[test]
+fn view_as_personalises_the_email_for_a_subscriber_on_its_lists() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let page = server.get(&format!("{ISSUE}?as=ada%40example.com")).text();
+    assert_contains(&page, "<option value=\"ada@example.com\" selected>");
+    assert_contains(&page, &format!("src=\"{ISSUE}email.html?as=ada%40example.com\""));
+    assert_contains(&page, "To: &quot;Ada Lovelace&quot; &lt;ada@example.com&gt;");
+    let email = server.get(&format!("{ISSUE}email.html?as=ada%40example.com")).text();
+    assert_contains(&email, "because you subscribed as ada@example.com.");
+    assert_eq!(server.get(&format!("{ISSUE}?as=eve%40example.com")).status, 404);
+}
+
+#[test]
+fn archive_pages_are_served_as_build_writes_them() {
+    let project = Project::fixture("preview");
+    let preview = Server::start(&project);
+    assert_eq!(project.run(&["build", "--drafts", "--out", "built"]).code, 0);
+    let built = crate::harness::snapshot_tree(&project.path().join("built"));
+    for (path, bytes) in &built {
+        let url = format!("/archive/{}", path.to_string_lossy().trim_end_matches("index.html"));
+        let response = preview.get(&url);
+        assert_eq!(response.status, 200, "{url}");
+        let mut served = response.body;
+        if path.extension().is_some_and(|e| e == "html") {
+            let mut html = String::from_utf8(served).expect("utf-8");
+            let at = html.rfind("<script>\n(() => {\n  const version").expect("reload script");
+            let end = html[at..].find("</script>\n").expect("script end") + at + "</script>\n".len();
+            html.replace_range(at..end, "");
+            served = html.into_bytes();
+        }
+        assert_eq!(&served, bytes, "{url}: the build's bytes, plus only the reload script in pages");
+    }
+    assert_eq!(preview.get("/archive").status, 308);
+    assert_eq!(preview.get("/archive/weekly/nope/").status, 404);
+}
+
+#[test]
+fn static_files_are_served_at_archive_paths_and_missing_routes_are_404() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let image = server.get("/images/chart.png");
+    assert_eq!((image.status, image.header("content-type")), (200, "image/png"));
+    assert_eq!(image.body, std::fs::read(project.path().join("static/images/chart.png")).expect("png"));
+    assert_eq!(server.get("/images/nope.png").status, 404);
+    assert_eq!(server.get("/issue/weekly/nope/").status, 404);
+    assert_eq!(server.get(&format!("{ISSUE}nope.html")).status, 404);
+    let redirect = server.get("/issue/weekly/2016-12-09-tables");
+    assert_eq!((redirect.status, redirect.header("location")), (308, ISSUE));
+}
+
+#[test]
+fn paths_cannot_escape_the_project() {
+    let project = Project::fixture("preview");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(project.path().join("letterpress.yaml"), project.path().join("static/escape.yaml"))
+        .expect("symlink");
+    let server = Server::start(&project);
+    for (path, status) in [
+        ("/static/../letterpress.yaml", 400),
+        ("/images/../../letterpress.yaml", 400),
+        ("/images/%2e%2e/%2e%2e/letterpress.yaml", 400),
+        ("/images/%2E%2E%2F%2E%2E%2Fletterpress.yaml", 400),
+        ("/images/..%5c..%5cletterpress.yaml", 400),
+        ("/archive/../letterpress.yaml", 400),
+        ("/archive/%2e%2e/letterpress.yaml", 400),
+        ("/letterpress.yaml", 404),
+        ("/.letterpress/state.db", 404),
+        #[cfg(unix)]
+        ("/escape.yaml", 403),
+    ] {
+        let response = server.get(path);
+        assert_eq!(response.status, status, "{path}");
+        assert!(!response.text().contains("base-url"), "{path} leaked the configuration");
+    }
+    assert_eq!(server.request("/", "attacker.example:80").status, 403, "DNS rebinding");
+    assert_eq!(
+        server.request("/", &format!("localhost:{}", server.address.rsplit(':').next().expect("port"))).status,
+        200
+    );
+}
+
+#[test]
+fn a_broken_issue_shows_the_overlay_until_fixed() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let mut events = server.events();
+    let first = events.next();
+    let original = project.read(SOURCE);
+    project.write(SOURCE, &original.replace("status: ready", "status: ready\nsend_at: [oops"));
+    let started = Instant::now();
+    let second = events.next();
+    assert_ne!(first, second, "a new version is announced");
+    assert!(started.elapsed() < Duration::from_secs(3), "reload took {:?}", started.elapsed());
+    let overlay = server.get(ISSUE);
+    assert_eq!(overlay.status, 500);
+    let html = overlay.text();
+    assert_contains(&html, "<div class=\"overlay\" role=\"alert\">");
+    assert_contains(&html, "<code class=\"location\">content/weekly/2016-12-09-tables.md:5:");
+    assert_contains(&html, "new EventSource(\"/events\")");
+    assert_contains(&server.get("/").text(), "Files that could not be loaded");
+
+    project.write(SOURCE, &original.replace("The opening paragraph", "The fixed paragraph"));
+    while events.next() == second {}
+    let fixed = server.get(ISSUE);
+    assert_eq!(fixed.status, 200);
+    assert!(!fixed.text().contains("class=\"overlay\""));
+    assert_contains(&server.get(&format!("{ISSUE}email.html")).text(), "The fixed paragraph");
+    server.wait_for_line("preview: reloaded", Duration::from_secs(5));
+}
+
+#[test]
+fn a_template_error_shows_the_overlay_on_every_page() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let mut events = server.events();
+    let first = events.next();
+    project.write("templates/email.html", "<p>{{ issue.title }</p>\n");
+    while events.next() == first {}
+    for path in ["/", ISSUE, "/archive/"] {
+        let response = server.get(path);
+        assert_eq!(response.status, 500, "{path}");
+        assert_contains(&response.text(), "<code class=\"location\">templates/email.html:1:");
+    }
+}
+
+#[test]
+fn a_busy_port_or_a_missing_project_is_an_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("address").port().to_string();
+    let output = Project::fixture("preview").run(&["preview", "--port", &port]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert_contains(&output.stderr, &format!("error: failed to listen on `127.0.0.1:{port}`: address"));
+    let output = Project::empty().run(&["preview", "--port", "0"]);
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    assert_contains(&output.stderr, "no `letterpress.yaml`");
+}
+
+#[test]
+fn open_without_xdg_open_only_prints_a_note() {
+    let project = Project::fixture("preview");
+    let server = Server::start_with(&project, &["--open"], &[("PATH", "/nonexistent")]);
+    let note = server.wait_for_line("xdg-open", Duration::from_secs(10));
+    assert_eq!(note, format!("preview: cannot run `xdg-open`; open {} in a browser", server.url("/")));
+    assert_eq!(server.get("/").status, 200);
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn browser_missing(e2e: &Path) -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    if !Path::new(&chromium).is_file() {
+        return Some(format!("`{chromium}` is missing (apt-get install chromium)"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("`node` is missing".to_owned());
+    }
+    if !e2e.join("node_modules/playwright-core").is_dir() {
+        return Some(format!("playwright-core is not installed (run `npm ci` in `{}`)", e2e.display()));
+    }
+    None
+}
+
+#[test]
+fn in_chromium_edits_appear_live_and_errors_overlay() {
+    let e2e = repo_root().join("tests/preview-e2e");
+    if let Some(why) = browser_missing(&e2e) {
+        assert!(std::env::var_os("CI").is_none(), "the browser test must run in CI, but {why}");
+        eprintln!("skipped preview::in_chromium_edits_appear_live_and_errors_overlay: {why}");
+        return;
+    }
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let output = Command::new("node")
+        .current_dir(&e2e)
+        .args(["e2e.mjs", "test", &server.url(ISSUE)])
+        .arg(project.path().join(SOURCE))
+        .output()
+        .expect("run node");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    eprintln!("{log}");
+    assert!(output.status.success(), "the browser test failed:\n{log}");
+}

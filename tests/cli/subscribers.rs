@@ -1,0 +1,179 @@
+use crate::harness::{Project, run_in};
+
+#[test]
+fn bad_rows_are_reported_with_their_line_and_good_rows_stay_usable() {
+    let project = Project::fixture("invalid-lists");
+    let out = project.run(&["subscribers", "check"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    insta::assert_snapshot!(out.stderr);
+    let check = project.run(&["check"]);
+    assert_eq!(check.code, 1, "check fails until the rows are fixed");
+    let audience = project.run(&["audience", "weekly/2016-12-09-first", "--format", "json"]);
+    assert_eq!(audience.code, 0, "{}", audience.stderr);
+    let report: serde_json::Value = serde_json::from_str(&audience.stdout).expect("json");
+    let recipients = report["total"].as_u64().expect("total");
+    assert_eq!(recipients, 3, "ruth (once), ruth+news and the IDN address: {report:#}");
+}
+
+#[test]
+fn audience_is_the_union_minus_suppressions_and_inactive_rows() {
+    let project = Project::fixture("lists");
+    let total = |project: &Project| -> serde_json::Value {
+        let out = project.run(&["audience", "weekly/2016-12-09-first", "--format", "json"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).expect("json")
+    };
+    let before = total(&project);
+    // weekly: ruth, both, bob (pending and gone are not active); briefing: Both (duplicate), tom, ruth+briefing.
+    assert_eq!(before["total"], 5, "{before:#}");
+    assert_eq!(before["lists"][1]["duplicates"], 1, "{before:#}");
+    assert_eq!(project.run(&["unsubscribe", "bob@example.com"]).code, 0);
+    assert_eq!(project.run(&["unsubscribe", "tom@example.net", "--list", "weekly"]).code, 0, "scoped to another list");
+    assert_eq!(project.run(&["unsubscribe", "BOTH@example.org", "--list", "weekly"]).code, 0);
+    let after = total(&project);
+    // bob: gone everywhere; tom: only suppressed on weekly, still on briefing; both: suppressed on weekly but mailed
+    // through briefing.
+    assert_eq!(after["total"], 4, "{after:#}");
+    assert_eq!(after["lists"][0]["suppressed"], 2, "{after:#}");
+    assert_eq!(project.run(&["resubscribe", "bob@example.com"]).code, 0);
+    assert_eq!(total(&project)["total"], 5);
+}
+
+#[test]
+fn suppressions_are_listed_and_idempotent() {
+    let project = Project::fixture("lists");
+    assert_eq!(project.run(&["unsubscribe", "ruth@example.org", "--reason", "complained"]).code, 0);
+    let again = project.run(&["unsubscribe", "Ruth@Example.org"]);
+    assert!(again.stderr.contains("already suppressed"), "{}", again.stderr);
+    let out = project.run(&["suppressions", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let rows = json["suppressions"].as_array().expect("array");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["reason"], "complained", "the first record is kept");
+    assert_eq!(rows[0]["scope"], "*");
+    assert_eq!(rows[0]["created_at"], "2026-11-22T09:30:00Z");
+    let bad = project.run(&["unsubscribe", "not an address"]);
+    assert_eq!(bad.code, 2);
+}
+
+#[test]
+fn add_and_remove_keep_every_other_byte() {
+    let project = Project::fixture("lists");
+    let before = project.read("subscribers/weekly.csv");
+    let out = project.run(&[
+        "subscribers",
+        "add",
+        "weekly",
+        "Siobhan@Example.ORG",
+        "--name",
+        "Siobhán O’Neill",
+        "--attr",
+        "region=North West",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after = project.read("subscribers/weekly.csv");
+    assert!(after.starts_with(&before), "existing rows untouched");
+    assert_eq!(&after[before.len()..], "Siobhan@example.org,Siobhán O’Neill,North West,active\n");
+    let unknown_column = project.run(&["subscribers", "add", "weekly", "x@example.org", "--attr", "plan=pro"]);
+    assert_eq!(unknown_column.code, 2);
+    assert!(unknown_column.stderr.contains("no `plan` column"), "{}", unknown_column.stderr);
+    let removed = project.run(&["subscribers", "remove", "weekly", "siobhan@example.org"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert_eq!(project.read("subscribers/weekly.csv"), before);
+    assert_eq!(project.run(&["subscribers", "remove", "weekly", "siobhan@example.org"]).code, 2);
+}
+
+#[test]
+fn header_injection_in_a_name_is_refused() {
+    let project = Project::fixture("lists");
+    let out = project.run(&["subscribers", "add", "weekly", "x@example.org", "--name", "X\r\nBcc: victim@example.com"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!project.read("subscribers/weekly.csv").contains("victim"));
+}
+
+#[test]
+fn two_processes_adding_at_once_lose_nothing() {
+    let project = Project::fixture("lists");
+    let dir = project.path().to_path_buf();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let email = format!("writer{w}-{i}@example.org");
+                    let out = run_in(&dir, &["subscribers", "add", "weekly", &email]);
+                    assert_eq!(out.code, 0, "{}", out.stderr);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let list = project.read("subscribers/weekly.csv");
+    for w in 0..2 {
+        for i in 0..15 {
+            assert_eq!(list.matches(&format!("writer{w}-{i}@example.org,")).count(), 1, "writer{w}-{i}");
+        }
+    }
+}
+
+#[test]
+fn a_writer_killed_before_the_rename_leaves_the_list_intact() {
+    let project = Project::fixture("lists");
+    let before = std::fs::read(project.path().join("subscribers/weekly.csv")).expect("read");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_letterpress"))
+        .args(["subscribers", "add", "weekly", "crash@example.org"])
+        .current_dir(project.path())
+        .env("LETTERPRESS_CRASH_BEFORE_RENAME", "1")
+        .output()
+        .expect("run");
+    assert!(!output.status.success(), "the writer died");
+    assert_eq!(std::fs::read(project.path().join("subscribers/weekly.csv")).expect("read"), before);
+    let check = project.run(&["subscribers", "check"]);
+    assert_eq!(check.code, 0, "a leftover temporary file is not a list: {}", check.stderr);
+    assert_eq!(project.run(&["subscribers", "add", "weekly", "crash@example.org"]).code, 0, "the lock was released");
+}
+
+#[test]
+fn imports_map_each_tools_export_and_never_resurrect_suppressed_addresses() {
+    let project = Project::fixture("lists");
+    assert_eq!(project.run(&["unsubscribe", "gone@example.net"]).code, 0);
+    let fixtures = crate::harness::fixture_dir("imports");
+    let import = |file: &str, extra: &[&str]| {
+        let path = fixtures.join(file);
+        let mut args = vec!["subscribers", "import", "weekly", path.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        let out = project.run(&args);
+        assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+        out.stderr.replace(fixtures.to_str().expect("utf-8"), "<fixtures>")
+    };
+    let reports: Vec<String> =
+        ["mailchimp.csv", "listmonk.csv", "substack.csv", "buttondown.csv"].iter().map(|f| import(f, &[])).collect();
+    insta::assert_snapshot!(reports.join("\n"));
+    let list = project.read("subscribers/weekly.csv");
+    assert!(list.contains("siobhan.oneill@example.org,Siobhán O’Neill,,"), "{list}");
+    assert!(list.contains("ruth@example.org,Ruth Akande-Smith,London,"), "name updated, other cells kept: {list}");
+    assert!(list.contains("priya@example.net,Priya Raghunathan,Midlands,"), "listmonk attributes: {list}");
+    assert!(list.contains("unconfirmed@example.org,,,pending"), "{list}");
+    assert!(!list.contains("blocked@example.net") && !list.contains("disabled@example.com"), "{list}");
+    assert_eq!(list.matches("gone@example.net").count(), 1, "the existing row only: {list}");
+    let suppressions = project.run(&["suppressions"]).stdout;
+    assert!(suppressions.contains("blocked@example.net\tweekly\tunsubscribed"), "{suppressions}");
+    let resubscribed = import("buttondown.csv", &["--resubscribe"]);
+    assert!(resubscribed.contains("lifted 1 suppressions"), "{resubscribed}");
+}
+
+#[test]
+fn export_prints_only_who_would_be_mailed() {
+    let project = Project::fixture("lists");
+    assert_eq!(project.run(&["unsubscribe", "bob@example.com", "--list", "weekly"]).code, 0);
+    let out = project.run(&["subscribers", "export", "weekly"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "email,name,region,status\nruth@example.org,Ruth Akande,London,active\nboth@example.org,On Both Lists,North West,active\n"
+    );
+    let all = project.run(&["subscribers", "list", "weekly"]);
+    assert_eq!(all.stdout.lines().count(), 6);
+}
