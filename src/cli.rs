@@ -66,6 +66,53 @@ pub enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Send an issue to its lists, or with `--due` every scheduled issue whose time has come.
+    Send {
+        /// The issue: `<publication>/<file name without .md>` or a path (omit with `--due`).
+        #[arg(required_unless_present = "due", conflicts_with = "due")]
+        issue: Option<String>,
+        /// For cron: send every ready issue whose `send_at` has passed and whose send is not
+        /// complete, resuming interrupted and deferred sends.
+        #[arg(long)]
+        due: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+        /// Render and validate every message and report counts; deliver nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send `[TEST]` copies to these addresses only (not recorded in the journal).
+        #[arg(long, value_name = "ADDRESS", num_args = 1..)]
+        test: Vec<String>,
+        /// Only to this one of the issue's lists.
+        #[arg(long)]
+        list: Option<String>,
+        /// Send even though the issue is a draft.
+        #[arg(long)]
+        force: bool,
+        /// Resume although the issue changed since its send began.
+        #[arg(long)]
+        allow_changed: bool,
+        /// Send again to recipients recorded as uncertain (possibly delivered).
+        #[arg(long)]
+        resend_uncertain: bool,
+    },
+    /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
+    Status {
+        /// The issue (all sends when omitted).
+        issue: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Export an issue's delivery journal: one row per recipient.
+    Log {
+        /// The issue.
+        issue: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Jsonl)]
+        format: LogFormat,
+    },
     /// Manage subscriber lists (the CSV files under `subscribers/`).
     Subscribers {
         /// What to do with the lists.
@@ -158,6 +205,15 @@ pub enum SubscribersCommand {
         /// The list.
         list: String,
     },
+}
+
+/// How `log` exports the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
 }
 
 /// Why an address is suppressed.

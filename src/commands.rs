@@ -12,7 +12,9 @@ use crate::fsutil::write_atomic;
 use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
+mod send;
 mod subscribers;
+pub use send::{log, send, status};
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 
 /// `letterpress init <dir>`.
@@ -23,7 +25,10 @@ pub fn init(dir: &Path, clock: &Clock) -> Result<()> {
     let today = clock.now_local().date();
     let files: Vec<(String, String)> = [
         (config::FILE_NAME.to_owned(), include_str!("init/letterpress.yaml").to_owned()),
-        (".gitignore".to_owned(), "/public/\n/.letterpress/\n/outbox/\n/subscribers/.*.lock\n".to_owned()),
+        (
+            ".gitignore".to_owned(),
+            "/public/\n/.letterpress/\n/outbox/\n/subscribers/.*.lock\n/subscribers/.letterpress-*\n".to_owned(),
+        ),
         (
             format!("content/weekly/{today}-welcome.md"),
             include_str!("init/welcome.md").replace("{date}", &today.to_string()),

@@ -31,6 +31,24 @@ pub enum Error {
         /// What is wrong with the request.
         message: String,
     },
+    /// Another `send` holds the project's send lock.
+    #[error("another send is running in this project (`{}` is locked); this run does nothing", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The relay refused us, not a recipient: authentication, TLS, or a run of policy rejections.
+    #[error("{message}")]
+    Sender {
+        /// What the relay said and what to check.
+        message: String,
+    },
+    /// A send ended with recipients failed, deferred or uncertain (the summary says which).
+    #[error("{message}")]
+    Incomplete {
+        /// The one-line summary.
+        message: String,
+    },
 }
 
 /// Short alias used across the crate.
@@ -40,6 +58,11 @@ impl Error {
     /// An I/O error on `path` while doing `action`.
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
         Self::Io { action, path: path.to_path_buf(), source }
+    }
+
+    /// An error from the SMTP relay about us (exit code 5).
+    pub fn sender(message: impl Into<String>) -> Self {
+        Self::Sender { message: message.into() }
     }
 
     /// A usage error with the given message.
@@ -52,6 +75,9 @@ impl Error {
         match self {
             Self::Io { .. } | Self::Invalid(_) => 1,
             Self::Usage { .. } => 2,
+            Self::Incomplete { .. } => 3,
+            Self::Locked { .. } => 4,
+            Self::Sender { .. } => 5,
         }
     }
 }

@@ -11,17 +11,21 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 mod commands;
+pub mod compose;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
+pub mod entropy;
 pub mod error;
 pub mod fsutil;
 pub mod preview;
 pub mod project;
 pub mod render;
+pub mod send;
 pub mod state;
 pub mod subscribers;
 pub mod template;
+pub mod token;
 mod yaml;
 
 use clap::Parser as _;
@@ -62,6 +66,12 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Check { format } => commands::check(root, format),
         Command::Render { issue, format } => commands::render(root, &issue, format),
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
+        Command::Send { issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain } => {
+            let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain };
+            commands::send(root, issue.as_deref(), due, &options, &clock)
+        }
+        Command::Status { issue, format } => commands::status(root, issue.as_deref(), format),
+        Command::Log { issue, format } => commands::log(root, &issue, format),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
         Command::Unsubscribe { email, list, reason } => {

@@ -92,6 +92,31 @@ impl Project {
         self.issues.iter().filter(move |i| drafts || i.front.status == Status::Ready)
     }
 
+    /// The list files an issue goes to: its front matter's `lists`, else its publication's.
+    pub fn lists_of(&self, issue: &Issue) -> Result<Vec<crate::subscribers::ListFile>> {
+        let names: Vec<String> = match &issue.front.lists {
+            Some(lists) => lists.iter().map(|l| l.value.clone()).collect(),
+            None => self.config.publication(&issue.publication).map(|p| p.lists.clone()).unwrap_or_default(),
+        };
+        if names.is_empty() {
+            return Err(Error::usage(format!(
+                "`{}` goes to no list; name lists under its publication in letterpress.yaml or in `lists:` in its front matter",
+                issue.id()
+            )));
+        }
+        names
+            .iter()
+            .map(|name| {
+                let list = self
+                    .config
+                    .list(name)
+                    .ok_or_else(|| Error::usage(format!("no list `{name}`; {}", self.config.list_hint(name))))?;
+                let shown = list.csv_path();
+                Ok(crate::subscribers::ListFile { slug: list.slug.clone(), path: self.root.join(&shown), shown })
+            })
+            .collect()
+    }
+
     /// Render one issue's body, view and email.
     pub fn render(&self, issue: &Issue) -> std::result::Result<RenderedIssue, Diagnostic> {
         let publication = self.config.publication(&issue.publication).ok_or_else(|| {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
 use crate::clock::Clock;
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::project::{self, Project};
 use crate::state::{Reason, Scope, State};
 use crate::subscribers::{
-    self, Appended, ListFile, Subscriber, SubscriberStatus, normalise_address, read_export, read_list, upsert_rows,
+    self, Appended, Subscriber, SubscriberStatus, normalise_address, read_export, read_list, upsert_rows,
 };
 
 /// `letterpress subscribers <command>`.
@@ -21,7 +21,7 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     let config = project::load_config(root)?;
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
-        SubscribersCommand::List { list } => print_list(root, list_named(&config, &list)?, None),
+        SubscribersCommand::List { list } => print_list(root, list_named(&config, &list)?),
         SubscribersCommand::Count => count(root, &config),
         SubscribersCommand::Add { list, email, name, attrs } => {
             let list = list_named(&config, &list)?;
@@ -39,11 +39,7 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
         SubscribersCommand::Import { list, file, resubscribe } => {
             import(root, &config, list_named(&config, &list)?, &file, resubscribe, clock)
         }
-        SubscribersCommand::Export { list } => {
-            let list = list_named(&config, &list)?;
-            let state = open_state(root, &config)?;
-            print_list(root, list, Some(&state))
-        }
+        SubscribersCommand::Export { list } => export(root, &config, list_named(&config, &list)?),
     }
 }
 
@@ -93,24 +89,34 @@ fn count(root: &Path, config: &Config) -> Result<()> {
     write_stdout(out.as_bytes())
 }
 
-/// Print a list as CSV; with `state`, only the rows a send would mail (the export).
-fn print_list(root: &Path, list: &List, state: Option<&State>) -> Result<()> {
+/// Print every valid row of a list as CSV.
+fn print_list(root: &Path, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let mut reader = read_list(&root.join(&shown), &shown)?;
     let columns = reader.columns().to_vec();
-    let suppressed = state.map(|s| s.suppressed_set(&list.slug)).transpose()?;
+    let rows: Vec<Subscriber> = reader.by_ref().filter_map(std::result::Result::ok).collect();
+    reader.finish()?;
+    write_csv(&columns, &rows)
+}
+
+/// The effective list: exactly who a send to this list alone would mail (the audience rules:
+/// active rows, duplicates folded, suppressions applied).
+fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
+    let shown = list.csv_path();
+    let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
+    let state = open_state(root, config)?;
+    let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
+    let audience = subscribers::audience(std::slice::from_ref(&file), &state)?;
+    write_csv(&columns, &audience.recipients)
+}
+
+fn write_csv(columns: &[String], rows: &[Subscriber]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::io("write", Path::new("<stdout>"), std::io::Error::other(e.to_string()));
-    writer.write_record(&columns).map_err(csv_error)?;
-    for row in reader.by_ref() {
-        let Ok(subscriber) = row else { continue };
-        let mailed = subscriber.status == SubscriberStatus::Active
-            && !suppressed.as_ref().is_some_and(|s| s.contains(&subscribers::address_key(&subscriber.email)));
-        if state.is_none() || mailed {
-            writer.write_record(columns.iter().map(|c| cell(&subscriber, c))).map_err(csv_error)?;
-        }
+    writer.write_record(columns).map_err(csv_error)?;
+    for subscriber in rows {
+        writer.write_record(columns.iter().map(|c| cell(subscriber, c))).map_err(csv_error)?;
     }
-    reader.finish()?;
     let bytes = writer.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
     write_stdout(&bytes)
 }
@@ -180,6 +186,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
     let state = open_state(root, config)?;
     let mut report = ImportReport::default();
     let mut rows = Vec::new();
+    let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
     let source = format!("import:{}", file.display());
     for row in export.rows {
         let email = match row.email.and_then(|e| normalise_address(&e)) {
@@ -197,9 +204,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
             SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
                 let reason =
                     if row.status == SubscriberStatus::Bounced { Reason::Bounced } else { Reason::Unsubscribed };
-                if state.suppress(&email, &Scope::List(list.slug.clone()), reason, &source, clock.now())? {
-                    report.recorded_unsubscribed += 1;
-                }
+                to_suppress.push((email, reason));
                 continue;
             }
             SubscriberStatus::Active | SubscriberStatus::Pending => {}
@@ -209,8 +214,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
                 report.suppressed.push((row.line, email));
                 continue;
             }
-            report.resubscribed +=
-                state.unsuppress(&email, &Scope::All)? + state.unsuppress(&email, &Scope::List(list.slug.clone()))?;
+            to_lift.push(email.clone());
         }
         rows.push(Subscriber {
             email,
@@ -221,12 +225,22 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
             line: row.line,
         });
     }
+    // The list is written first: if that fails, the suppressions are left as they were.
     for result in upsert_rows(&list_path, &shown, &rows)? {
         match result {
             Appended::Added { .. } => report.imported += 1,
             Appended::Updated { .. } => report.updated += 1,
             Appended::AlreadyListed { .. } => report.unchanged += 1,
         }
+    }
+    let scope = Scope::List(list.slug.clone());
+    for (email, reason) in to_suppress {
+        if state.suppress(&email, &scope, reason, &source, clock.now())? {
+            report.recorded_unsubscribed += 1;
+        }
+    }
+    for email in to_lift {
+        report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
     }
     print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
     Ok(())
@@ -345,7 +359,7 @@ pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
 pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
-    let files = audience_lists(&project, issue)?;
+    let files = project.lists_of(issue)?;
     let state = open_state(root, &project.config)?;
     let audience = subscribers::audience(&files, &state)?;
     if !audience.diagnostics.is_empty() {
@@ -370,28 +384,6 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
         }
     };
     write_stdout(text.as_bytes())
-}
-
-/// The list files an issue goes to: its front matter's `lists`, else its publication's.
-pub fn audience_lists(project: &Project, issue: &crate::content::Issue) -> Result<Vec<ListFile>> {
-    let names: Vec<String> = match &issue.front.lists {
-        Some(lists) => lists.iter().map(|l| l.value.clone()).collect(),
-        None => project.config.publication(&issue.publication).map(|p| p.lists.clone()).unwrap_or_default(),
-    };
-    if names.is_empty() {
-        return Err(Error::usage(format!(
-            "`{}` goes to no list; name lists under its publication in letterpress.yaml or in `lists:` in its front matter",
-            issue.id()
-        )));
-    }
-    names
-        .iter()
-        .map(|name| {
-            let list = list_named(&project.config, name)?;
-            let shown: PathBuf = list.csv_path();
-            Ok(ListFile { slug: list.slug.clone(), path: project.root.join(&shown), shown })
-        })
-        .collect()
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {

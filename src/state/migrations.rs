@@ -23,6 +23,39 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (address, scope)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX suppressions_by_scope ON suppressions (scope, address);",
+    // 2: the delivery journal (`journal.rs`). `sends` holds one row per issue sent
+    // (`<publication>/<slug>`) with the content hash frozen at its first run; `deliveries` one
+    // row per (issue, recipient) — the primary key is the idempotency key, so nobody gets two
+    // rows. `seq` is the audience order (1, 2, … per issue); `attrs` a JSON object; times RFC 3339.
+    "CREATE TABLE sends (
+        issue TEXT PRIMARY KEY,
+        content_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        state TEXT NOT NULL CHECK (state IN ('running', 'complete', 'stopped')),
+        note TEXT
+    ) STRICT;
+    CREATE TABLE deliveries (
+        issue TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        list TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'deferred', 'uncertain', 'suppressed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        code INTEGER,
+        reply TEXT,
+        message_id TEXT,
+        token_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue, address_key)
+    ) STRICT;
+    CREATE UNIQUE INDEX deliveries_by_seq ON deliveries (issue, seq);
+    CREATE INDEX deliveries_by_status ON deliveries (issue, status, seq);
+    CREATE INDEX deliveries_by_token ON deliveries (token_id) WHERE token_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes and understands.
@@ -85,7 +118,24 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["suppressions"]);
+        assert_eq!(tables(&conn), ["deliveries", "sends", "suppressions"]);
+    }
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO suppressions VALUES ('a@example.org', '*', 'manual', 'cli', '2024-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(run(&mut conn).unwrap(), 1);
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        assert_eq!(tables(&conn), ["deliveries", "sends", "suppressions"]);
+        let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
+        assert_eq!(kept, 1);
     }
 
     #[test]

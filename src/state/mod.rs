@@ -1,7 +1,7 @@
 //! The project's state: a SQLite database at `.letterpress/state.db` (git-ignored).
 //!
 //! It owns the suppression list (addresses that must not be mailed, globally or for one list)
-//! and, later, the delivery journal. Enters: the database's path and plain values (addresses,
+//! and the delivery journal ([`journal`]: one row per issue and recipient). Enters: the database's path and plain values (addresses,
 //! scopes, reasons, timestamps read from [`crate::clock`] by the caller; nothing here reads the
 //! clock). Leaves: [`Suppression`]s, yes/no answers, and the suppressed set of a list for
 //! computing an audience in one pass.
@@ -15,6 +15,7 @@
 //! with a recovery hint; every other SQLite failure is an [`Error::Io`] on the file, whose reason
 //! is SQLite's message ("failed to update `…/state.db`: database is locked").
 
+pub mod journal;
 mod migrations;
 
 use std::collections::HashSet;
@@ -26,6 +27,7 @@ use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 
+pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 
 use crate::config::is_slug;
@@ -166,6 +168,15 @@ impl State {
         deleted.map_err(|e| self.error("update", e))
     }
 
+    /// Lift only the global suppression of `address` (per-list ones stay). Returns how many
+    /// were lifted.
+    pub fn unsuppress_global(&self, address: &str) -> Result<usize, Error> {
+        let key = address_key(address);
+        self.conn
+            .execute("DELETE FROM suppressions WHERE address = ?1 AND scope = '*'", [&key])
+            .map_err(|e| self.error("update", e))
+    }
+
     /// Whether `address` must not be mailed through `list`: suppressed globally or for `list`.
     pub fn is_suppressed(&self, address: &str, list: &str) -> Result<bool, Error> {
         self.conn
@@ -288,7 +299,8 @@ fn sql_error(action: &'static str, path: &Path, shown: &Path, error: rusqlite::E
                 .in_file(Location::new(shown, 1, 1))
                 .help(format!(
                     "move it aside (e.g. `mv {0} {0}.broken`) and letterpress will create a new one; \
-                     the suppressions it held are lost unless you restore them from a backup",
+                     the suppressions and delivery journal it held are lost unless you restore them from a \
+                     backup (without the journal, a resumed send cannot tell who already received an issue)",
                     shown.display()
                 )),
         ]),

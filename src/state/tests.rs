@@ -80,7 +80,7 @@ fn a_newer_schema_is_refused_with_a_hint() {
     let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
     assert_eq!(
         d.to_string(),
-        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 1)\n"
+        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 2)\n"
     );
 }
 
@@ -96,7 +96,7 @@ fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
         d.help.as_deref(),
         Some(
             "move it aside (e.g. `mv .letterpress/state.db .letterpress/state.db.broken`) and letterpress will create a new one; \
-             the suppressions it held are lost unless you restore them from a backup"
+             the suppressions and delivery journal it held are lost unless you restore them from a backup (without the journal, a resumed send cannot tell who already received an issue)"
         )
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "email,name\n".repeat(200), "the file is left alone");

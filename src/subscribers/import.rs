@@ -203,10 +203,11 @@ fn status(kind: &str, value: &str) -> SubscriberStatus {
     match (kind, value.as_str()) {
         ("email_disabled", "true") => SubscriberStatus::Unsubscribed,
         ("email_disabled", _) => SubscriberStatus::Active,
-        (_, "unsubscribed" | "disabled" | "blocklisted" | "removed" | "cleaned" | "complained" | "spammy") => {
+        (_, "unsubscribed" | "disabled" | "blocklisted" | "removed" | "complained" | "spammy") => {
             SubscriberStatus::Unsubscribed
         }
-        (_, "bounced") => SubscriberStatus::Bounced,
+        // Mailchimp's "cleaned" members are its hard bounces.
+        (_, "bounced" | "cleaned") => SubscriberStatus::Bounced,
         (_, "pending" | "unconfirmed" | "unactivated") => SubscriberStatus::Pending,
         _ => SubscriberStatus::Active,
     }

@@ -53,7 +53,8 @@ pub struct EmailContext {
     pub publication: PublicationView,
     /// The issue.
     pub issue: IssueView,
-    /// The recipient (empty outside a send).
+    /// The recipient: empty outside a send. In a send, placeholders that [`crate::compose`]
+    /// fills in per message, so templates may print its values but not test or filter them.
     pub subscriber: SubscriberView,
     /// The recipient's unsubscribe link (the site's unsubscribe page outside a send).
     pub unsubscribe_url: String,

@@ -71,6 +71,28 @@ impl Project {
     pub fn run(&self, args: &[&str]) -> Output {
         run_in(self.path(), args)
     }
+
+    /// Run `letterpress <args>` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        output(&command.output().expect("run letterpress"))
+    }
+
+    /// The `letterpress` command for this project, pinned clock and no colour, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_letterpress"));
+        command.args(args).current_dir(self.path()).env("LETTERPRESS_NOW", NOW).env("NO_COLOR", "1");
+        command
+    }
+}
+
+fn output(output: &std::process::Output) -> Output {
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// Run the binary in `dir` with a pinned clock and no colour.

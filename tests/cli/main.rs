@@ -8,6 +8,8 @@ mod init;
 mod preview;
 mod readme;
 mod render;
+mod send;
+mod send_crash;
 mod smtp;
 mod smtp_selftest;
 mod subscribers;

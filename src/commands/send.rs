@@ -1,0 +1,163 @@
+//! Handlers for `send`, `status` and `log`: adapters from the CLI to [`crate::send`] and the
+//! journal in [`crate::state`].
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::cli::{LogFormat, ReportFormat};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::project::{self, Project};
+use crate::send::{self, SendOptions};
+use crate::state::State;
+use crate::state::journal::DeliveryStatus;
+
+/// `letterpress send <issue>` or `letterpress send --due`.
+pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, clock: &Clock) -> Result<()> {
+    let project = Project::load(root)?;
+    if due {
+        let reports = send::send_due(&project, clock)?;
+        if reports.is_empty() {
+            eprintln!("nothing is due");
+        }
+        return Ok(());
+    }
+    let name = issue.ok_or_else(|| Error::usage("name an issue, or pass `--due`"))?;
+    let issue = project.find(name)?;
+    send::send_issue(&project, issue, options, clock).map(|_| ())
+}
+
+fn open_state(root: &Path) -> Result<Option<State>> {
+    let config = project::load_config(root)?;
+    let shown = config.state.db_path();
+    let path = root.join(&shown);
+    if path.exists() { State::open(&path, &shown).map(Some) } else { Ok(None) }
+}
+
+/// `letterpress status [<issue>] [--format json]`.
+pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat) -> Result<()> {
+    let state = open_state(root)?;
+    let text = match (issue, state) {
+        (None, None) => match format {
+            ReportFormat::Json => "{\n  \"sends\": []\n}\n".to_owned(),
+            ReportFormat::Text => "no sends yet\n".to_owned(),
+        },
+        (None, Some(state)) => overview(&state, format)?,
+        (Some(name), state) => {
+            let id = Project::load(root)?.find(name)?.id();
+            let Some(state) = state else { return Err(Error::usage(format!("`{id}` has not been sent"))) };
+            one(&state, &id, format)?
+        }
+    };
+    write_stdout(text.as_bytes())
+}
+
+fn overview(state: &State, format: ReportFormat) -> Result<String> {
+    let mut rows = Vec::new();
+    for record in state.sends()? {
+        let counts = state.counts(&record.issue)?;
+        rows.push((record, counts));
+    }
+    Ok(match format {
+        ReportFormat::Json => {
+            let sends: Vec<_> = rows.iter().map(|(r, c)| serde_json::json!({ "send": r, "counts": c })).collect();
+            format!("{:#}\n", serde_json::json!({ "sends": sends }))
+        }
+        ReportFormat::Text => rows.iter().fold(String::new(), |mut out, (r, c)| {
+            let _ = writeln!(
+                out,
+                "{:<48} {:<8} {:>7} sent {:>5} failed {:>5} deferred {:>5} uncertain {:>5} pending of {}",
+                r.issue,
+                r.state.as_str(),
+                c.sent,
+                c.failed,
+                c.deferred,
+                c.uncertain,
+                c.pending,
+                c.total
+            );
+            out
+        }),
+    })
+}
+
+fn one(state: &State, id: &str, format: ReportFormat) -> Result<String> {
+    let record = state.send_record(id)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
+    let counts = state.counts(id)?;
+    let problems =
+        state.deliveries(id, &[DeliveryStatus::Failed, DeliveryStatus::Deferred, DeliveryStatus::Uncertain])?;
+    Ok(match format {
+        ReportFormat::Json => {
+            format!("{:#}\n", serde_json::json!({ "send": record, "counts": counts, "recipients": problems }))
+        }
+        ReportFormat::Text => {
+            let mut out = format!(
+                "{id}: {} — {} sent, {} failed, {} deferred, {} uncertain, {} suppressed, {} pending of {}\n",
+                record.state.as_str(),
+                counts.sent,
+                counts.failed,
+                counts.deferred,
+                counts.uncertain,
+                counts.suppressed,
+                counts.pending,
+                counts.total
+            );
+            if let Some(note) = &record.note {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            for d in problems {
+                let _ = writeln!(out, "  {:<10} {:<40} {}", d.status.as_str(), d.email, d.reply.unwrap_or_default());
+            }
+            out
+        }
+    })
+}
+
+/// `letterpress log <issue> --format jsonl|csv`, streamed.
+pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
+    let id = Project::load(root)?.find(name)?.id();
+    let state = open_state(root)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
+    let failed = |e: std::io::Error| Error::io("write", Path::new("<stdout>"), e);
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match format {
+        LogFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(stdout);
+            let csv_failed = |e: csv::Error| failed(std::io::Error::other(e.to_string()));
+            writer
+                .write_record(["email", "list", "status", "attempts", "code", "reply", "message_id", "updated_at"])
+                .map_err(csv_failed)?;
+            state.for_each_delivery(&id, |d| {
+                writer
+                    .write_record([
+                        d.email,
+                        d.list,
+                        d.status.as_str().to_owned(),
+                        d.attempts.to_string(),
+                        d.code.map(|c| c.to_string()).unwrap_or_default(),
+                        d.reply.unwrap_or_default(),
+                        d.message_id.unwrap_or_default(),
+                        d.updated_at.to_string(),
+                    ])
+                    .map_err(csv_failed)
+            })?;
+            writer.flush().map_err(failed)
+        }
+        LogFormat::Jsonl => {
+            let mut out = stdout;
+            state.for_each_delivery(&id, |d| {
+                let line = serde_json::to_string(&d).map_err(|e| failed(std::io::Error::other(e)))?;
+                writeln!(out, "{line}").map_err(failed)
+            })?;
+            out.flush().map_err(failed)
+        }
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}

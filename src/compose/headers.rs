@@ -1,0 +1,248 @@
+//! Header fields: the shared ones formatted once per issue, the per-recipient ones per message.
+//!
+//! Enters: the publication's mailboxes, the subject, the `Date`, the list identity, and per
+//! message the recipient's mailbox, Message-ID, `List-Unsubscribe` value and boundary. Leaves:
+//! CRLF-terminated header lines, encoded and folded by lettre's header types (RFC 2047
+//! encoded-words for non-ASCII text, quoted strings for specials).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use email_encoding::headers::{quoted_string, writer::EmailWriter};
+use jiff::Timestamp;
+use lettre::message::header::{
+    self, ContentTransferEncoding, ContentType, Date, HeaderName, HeaderValue, Headers, MessageId, Subject,
+};
+use lettre::message::{Mailbox, Mailboxes};
+
+/// The longest line RFC 5322 allows, without its CRLF.
+pub(crate) const MAX_LINE: usize = 998;
+
+/// A boundary's per-message part: 16 hex digits.
+pub(crate) const BOUNDARY_SUFFIX: usize = 16;
+const PLACEHOLDER: &str = "xxxxxxxxxxxxxxxx";
+
+/// Which delimiter line of a multipart body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delimiter {
+    /// Before the first part.
+    First,
+    /// Between two parts.
+    Next,
+    /// After the last part.
+    Close,
+}
+
+/// What the shared header fields say.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    /// The publication's mailbox.
+    pub from: &'a Mailbox,
+    /// Where replies go, if not to `from`.
+    pub reply_to: Option<&'a Mailbox>,
+    /// The subject as sent.
+    pub subject: &'a str,
+    /// The `Date` of every message of the run.
+    pub date: Timestamp,
+    /// The list's display name (the publication's name).
+    pub list_name: &'a str,
+    /// The list's identifier, `<publication slug>.<from domain>`.
+    pub list_id: &'a str,
+}
+
+/// The header lines every message of an issue shares, ready to copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedHeaders {
+    /// Date, From, Reply-To, Subject, MIME-Version, List-Id, List-Unsubscribe-Post.
+    block: Vec<u8>,
+    /// The multipart `Content-Type` lines before and after the boundary's per-message part.
+    content_type: (Vec<u8>, Vec<u8>),
+    /// `=_<run nonce>.`: every boundary of the run starts so. `=_` never occurs in
+    /// quoted-printable text, so no part can contain a boundary.
+    boundary_prefix: String,
+    /// The text part's header lines and the blank line after them.
+    pub text_part: Vec<u8>,
+    /// The HTML part's header lines and the blank line after them.
+    pub html_part: Vec<u8>,
+}
+
+impl SharedHeaders {
+    /// Format the shared header lines; `nonce` makes this run's boundaries unique.
+    pub(crate) fn new(fields: &Fields<'_>, nonce: &str) -> Result<Self, String> {
+        let mut headers = Headers::new();
+        headers.set(Date::new(fields.date.into()));
+        headers.set(header::From::from(Mailboxes::from(fields.from.clone())));
+        if let Some(reply_to) = fields.reply_to {
+            headers.set(header::ReplyTo::from(Mailboxes::from(reply_to.clone())));
+        }
+        headers.set(Subject::from(fields.subject.to_owned()));
+        headers.set(header::MIME_VERSION_1_0);
+        headers.insert_raw(list_id(fields.list_name, fields.list_id)?);
+        headers.insert_raw(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
+        let block = headers.to_string().into_bytes();
+        check_lines(&block).map_err(|line| format!("a header line is longer than {MAX_LINE} characters: `{line}`"))?;
+
+        let boundary_prefix = format!("=_{nonce}.");
+        let content_type =
+            ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary_prefix}{PLACEHOLDER}\""))
+                .map_err(|e| format!("cannot format the message's content type: {e}"))?;
+        let line = one(content_type);
+        let (before, after) = line.split_once(PLACEHOLDER).ok_or("cannot place the MIME boundary")?;
+        Ok(Self {
+            block,
+            content_type: (before.as_bytes().to_vec(), after.as_bytes().to_vec()),
+            boundary_prefix,
+            text_part: part_headers(ContentType::TEXT_PLAIN),
+            html_part: part_headers(ContentType::TEXT_HTML),
+        })
+    }
+
+    /// Append the whole header section of one message and the blank line that ends it.
+    pub(crate) fn write(
+        &self,
+        to: Mailbox,
+        message_id: &str,
+        list_unsubscribe: &str,
+        boundary: &str,
+        out: &mut Vec<u8>,
+    ) {
+        out.extend_from_slice(&self.block);
+        let mut personal = Headers::with_capacity(3);
+        personal.set(header::To::from(Mailboxes::from(to)));
+        personal.set(MessageId::from(format!("<{message_id}>")));
+        personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
+        let _ = write!(out, "{personal}");
+        out.extend_from_slice(&self.content_type.0);
+        out.extend_from_slice(boundary.as_bytes());
+        out.extend_from_slice(&self.content_type.1);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Append a delimiter line: the first, one between parts (after the CRLF that belongs to
+    /// it), or the close delimiter.
+    pub(crate) fn write_delimiter(&self, suffix: &str, delimiter: Delimiter, out: &mut Vec<u8>) {
+        if delimiter != Delimiter::First {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"--");
+        out.extend_from_slice(self.boundary_prefix.as_bytes());
+        out.extend_from_slice(suffix.as_bytes());
+        out.extend_from_slice(if delimiter == Delimiter::Close { b"--\r\n" } else { b"\r\n" });
+    }
+}
+
+/// A raw header whose value lettre encodes (encoded-words for non-ASCII) and folds.
+fn raw(name: &'static str, value: &str) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
+}
+
+/// `List-Id: "Name" <id>` (RFC 2919): the phrase quoted or encoded like a display name.
+fn list_id(name: &str, id: &str) -> Result<HeaderValue, String> {
+    let mut encoded = String::new();
+    {
+        let mut w = EmailWriter::new(&mut encoded, "List-Id: ".len(), 0, false);
+        quoted_string::encode(name, &mut w)
+            .and_then(|()| {
+                w.space();
+                write!(w, "<{id}>")
+            })
+            .map_err(|_| "cannot encode the list's name".to_owned())?;
+    }
+    Ok(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("List-Id"),
+        format!("{name} <{id}>"),
+        encoded,
+    ))
+}
+
+/// The formatted line of one header.
+fn one<H: header::Header>(value: H) -> String {
+    let mut headers = Headers::with_capacity(1);
+    headers.set(value);
+    headers.to_string()
+}
+
+fn part_headers(content_type: ContentType) -> Vec<u8> {
+    let mut headers = Headers::with_capacity(2);
+    headers.set(content_type);
+    headers.set(ContentTransferEncoding::QuotedPrintable);
+    format!("{headers}\r\n").into_bytes()
+}
+
+/// Whether a value may go into a header: no CR, LF or NUL (EMAIL.md SEC-1).
+pub(crate) fn is_header_safe(value: &str) -> bool {
+    !value.contains(['\r', '\n', '\0'])
+}
+
+/// The first line of `bytes` longer than [`MAX_LINE`], if any.
+pub(crate) fn check_lines(bytes: &[u8]) -> Result<(), String> {
+    match bytes.split(|&b| b == b'\n').find(|line| line.strip_suffix(b"\r").unwrap_or(line).len() > MAX_LINE) {
+        Some(line) => Err(String::from_utf8_lossy(&line[..60]).into_owned() + "…"),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(from: &'a Mailbox, subject: &'a str, name: &'a str) -> Fields<'a> {
+        Fields {
+            from,
+            reply_to: None,
+            subject,
+            date: Timestamp::UNIX_EPOCH,
+            list_name: name,
+            list_id: "weekly.example.org",
+        }
+    }
+
+    #[test]
+    fn shared_headers_are_encoded_and_folded_by_lettre() {
+        let from = Mailbox::new(Some("Zoë \"Q\" Müller, Jr.".to_owned()), "zoe@example.org".parse().unwrap());
+        let subject = "Grüße aus 日本 👋🏽 ".repeat(12);
+        let shared = SharedHeaders::new(&fields(&from, &subject, "The Weekly"), "0123456789abcdef").unwrap();
+        let text = String::from_utf8(shared.block.clone()).unwrap();
+        assert!(text.starts_with("Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"), "{text}");
+        assert!(text.contains("From: =?utf-8?"), "{text}");
+        assert!(text.contains("List-Id: \"The Weekly\" <weekly.example.org>\r\n"), "{text}");
+        assert!(text.ends_with("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{text}");
+        for line in text.split_terminator("\r\n") {
+            assert!(line.len() <= 78 && line.is_ascii(), "{line:?}");
+        }
+        assert!(text.contains("\r\n =?utf-8?"), "the subject is folded between encoded-words");
+        let mut out = Vec::new();
+        shared.write_delimiter("fedcba9876543210", Delimiter::Close, &mut out);
+        assert_eq!(out, b"\r\n--=_0123456789abcdef.fedcba9876543210--\r\n");
+    }
+
+    #[test]
+    fn content_type_holds_the_whole_boundary() {
+        let from: Mailbox = "w@example.org".parse().unwrap();
+        let shared = SharedHeaders::new(&fields(&from, "Hi", "W"), "0123456789abcdef").unwrap();
+        let mut out = Vec::new();
+        let to: Mailbox = "a@example.org".parse().unwrap();
+        shared.write(to, "abc@example.org", "<https://example.org/u?t=x>", "fedcba9876543210", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(
+                "Content-Type: multipart/alternative;\r\n boundary=\"=_0123456789abcdef.fedcba9876543210\"\r\n\r\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "To: a@example.org\r\nMessage-ID: <abc@example.org>\r\nList-Unsubscribe: <https://example.org/u?t=x>\r\n"
+        ));
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_are_unsafe() {
+        for (value, safe) in
+            [("Plain name", true), ("Zoë", true), ("a\r\nBcc: x@example.com", false), ("a\nb", false), ("a\0", false)]
+        {
+            assert_eq!(is_header_safe(value), safe, "{value:?}");
+        }
+        assert!(check_lines(format!("A: {}\r\nB: b\r\n", "x".repeat(996)).as_bytes()).is_err());
+        assert!(check_lines(format!("A: {}\r\nB: b\r\n", "x".repeat(995)).as_bytes()).is_ok());
+    }
+}

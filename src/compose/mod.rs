@@ -1,0 +1,231 @@
+//! Messages: one personalised, standards-correct RFC 5322 message per recipient.
+//!
+//! Enters: a loaded [`Project`], one [`Issue`] and the run's [`ComposeOptions`] (the `Date`, the
+//! unsubscribe [`Keys`], an optional [`DkimKey`], the subscriber attribute columns templates may
+//! use); then, per message, a [`Recipient`]. Leaves: a [`MessageTemplate`] holding everything the
+//! issue's messages share, and per recipient the message bytes (CRLF line endings, not
+//! dot-stuffed: the transport does that) with the [`Composed`] Message-ID and token id the
+//! journal records.
+//!
+//! The heavy work happens once, in [`MessageTemplate::new`]: Markdown, layout and CSS inlining
+//! (the templates rendered with markers in the personalisation slots, see `slots.rs`),
+//! quoted-printable encoding of the shared body, and the shared header lines.
+//! [`MessageTemplate::compose`] formats `To`, `Message-ID` and `List-Unsubscribe`, encodes the
+//! slot values and copies the rest.
+//!
+//! Every message is `multipart/alternative`, `text/plain` first and `text/html` last, both UTF-8
+//! and quoted-printable (no line over 76 columns); it carries `Date`, `From`, `Reply-To` when
+//! configured, `To`, `Subject`, a `Message-ID` derived from (issue, recipient) at the From
+//! domain, `MIME-Version`, `List-Id`, `List-Unsubscribe` (the one-click https URL, then the
+//! `mailto:` when configured) and `List-Unsubscribe-Post` (EMAIL.md BS-1…BS-5, FMT-1…FMT-14).
+//! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
+
+mod dkim;
+mod headers;
+mod render;
+mod sender;
+mod slots;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+
+pub use dkim::{DkimKey, SIGNED_HEADERS};
+
+use crate::content::Issue;
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::project::Project;
+use crate::subscribers::address_key;
+use crate::token::{Keys, hex};
+use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
+use render::Parts;
+use sender::Sender;
+use slots::{EMAIL, EncodedPart, Escape, FIRST_ATTR, NAME, UNSUBSCRIBE};
+
+/// A display name longer than this is left out of `To` (the address alone is used), so a
+/// header line never outgrows the 998-character limit.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Who one message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient<'a> {
+    /// The address (normalised, as in [`crate::subscribers::Subscriber::email`]).
+    pub email: &'a str,
+    /// Display name, or an empty string.
+    pub name: &'a str,
+    /// The subscriber's other columns, by header.
+    pub attrs: &'a BTreeMap<String, String>,
+    /// The list the message is sent on; the unsubscribe token leaves this list.
+    pub list: &'a str,
+}
+
+/// Settings of one run, the same for every message.
+#[derive(Debug)]
+pub struct ComposeOptions {
+    /// The `Date` of every message of the run.
+    pub date: jiff::Timestamp,
+    /// Unsubscribe token keys.
+    pub keys: Keys,
+    /// DKIM signing, when configured.
+    pub dkim: Option<DkimKey>,
+    /// Subscriber attribute names templates may use as `subscriber.attrs.<name>`.
+    pub attr_columns: Vec<String>,
+    /// A test send: `[TEST] ` before the subject, and `http://` unsubscribe URLs allowed.
+    pub test: bool,
+}
+
+/// What the journal records of one composed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    /// The Message-ID, without the angle brackets.
+    pub message_id: String,
+    /// The recipient's opaque unsubscribe id ([`Keys::token_id`]).
+    pub token_id: String,
+}
+
+/// Everything the messages of one issue share: rendered, encoded and formatted once.
+pub struct MessageTemplate {
+    /// What Message-IDs and boundaries derive from with the address: the issue's id, marked for
+    /// test sends so a test copy never shares a Message-ID with the real message.
+    id_seed: String,
+    subject: String,
+    envelope_from: String,
+    from_domain: String,
+    content_hash: String,
+    headers: SharedHeaders,
+    text: EncodedPart,
+    html: EncodedPart,
+    unsubscribe_prefix: String,
+    mailto_prefix: Option<String>,
+    attr_columns: Vec<String>,
+    keys: Keys,
+    dkim: Option<DkimKey>,
+}
+
+impl fmt::Debug for MessageTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageTemplate")
+            .field("id_seed", &self.id_seed)
+            .field("subject", &self.subject)
+            .field("content_hash", &self.content_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageTemplate {
+    /// Render the issue once with markers in the slots (`subscriber.*`, `unsubscribe_url`), split
+    /// it at the slots, encode the shared parts and format the shared headers.
+    ///
+    /// Errors: template errors; a template that tests or transforms a subscriber value; an empty
+    /// subject or one with line breaks; a From that is not a mailbox; a DKIM domain the From
+    /// domain does not align with; and, unless `options.test`, an unsubscribe URL that is not
+    /// https (loopback hosts excepted) or templates that do not show it (EMAIL.md BS-4, §7 26).
+    pub fn new(project: &Project, issue: &Issue, options: ComposeOptions) -> Result<Self, Error> {
+        let config = &project.config;
+        let publication = config.publication(&issue.publication).ok_or_else(|| {
+            invalid("compose/publication", format!("`{}` is not a configured publication", issue.publication))
+        })?;
+        let sender = Sender::of(publication)?;
+        if let Some(dkim) = options.dkim.as_ref().filter(|d| !d.aligns_with(&sender.domain)) {
+            return Err(invalid(
+                "config/dkim",
+                format!("`dkim.domain` `{}` does not align with the From domain `{}`", dkim.domain(), sender.domain),
+            ));
+        }
+        let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
+        let parts = Parts::render(project, issue, publication, &options.attr_columns, options.test)?;
+        let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
+        let headers = sender.shared_headers(publication, &subject, options.date)?;
+        let mailto = config.sending.unsubscribe_mailto.as_ref();
+        Ok(Self {
+            id_seed: if options.test { format!("{}\0test", issue.id()) } else { issue.id() },
+            subject,
+            envelope_from: sender.envelope,
+            from_domain: sender.domain,
+            content_hash: parts.content_hash(&options.attr_columns),
+            headers,
+            text: EncodedPart::new(&parts.text, Escape::Text),
+            html: EncodedPart::new(&parts.html, Escape::Html),
+            unsubscribe_prefix,
+            mailto_prefix: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe%20")),
+            attr_columns: options.attr_columns,
+            keys: options.keys,
+            dkim: options.dkim,
+        })
+    }
+
+    /// Write the full message for one recipient into `out` (cleared first): CRLF line endings,
+    /// no dot-stuffing. A name with a line break or control character, or longer than
+    /// [`MAX_NAME_CHARS`], is left out of `To` (it can never inject a header); the body still
+    /// shows it, encoded as data.
+    pub fn compose(&self, recipient: &Recipient<'_>, out: &mut Vec<u8>) -> Result<Composed, Error> {
+        out.clear();
+        let to = sender::mailbox(recipient)?;
+        let key = address_key(recipient.email);
+        let digest = hex(&Sha256::new()
+            .chain_update(self.id_seed.as_bytes())
+            .chain_update([0])
+            .chain_update(key.as_bytes())
+            .finalize());
+        let message_id = format!("{}@{}", &digest[..32], self.from_domain);
+        let boundary = &digest[32..32 + BOUNDARY_SUFFIX];
+        let id = self.keys.id_of_key(&key);
+        let mut url = String::with_capacity(self.unsubscribe_prefix.len() + 64);
+        url.push_str(&self.unsubscribe_prefix);
+        self.keys.write_token(&id, recipient.list, &mut url);
+        let token = &url[self.unsubscribe_prefix.len()..];
+        let list_unsubscribe = match &self.mailto_prefix {
+            Some(mailto) => format!("<{url}>, <{mailto}{token}>"),
+            None => format!("<{url}>"),
+        };
+        self.headers.write(to, &message_id, &list_unsubscribe, boundary, out);
+        headers::check_lines(out).map_err(|line| {
+            invalid(
+                "compose/header",
+                format!("the message to `{}` has a header line too long: `{line}`", recipient.email),
+            )
+        })?;
+        let value = |slot: usize| match slot {
+            EMAIL => recipient.email,
+            NAME => recipient.name,
+            UNSUBSCRIBE => url.as_str(),
+            n => self.attr_columns.get(n - FIRST_ATTR).and_then(|c| recipient.attrs.get(c)).map_or("", String::as_str),
+        };
+        self.headers.write_delimiter(boundary, Delimiter::First, out);
+        out.extend_from_slice(&self.headers.text_part);
+        self.text.write(value, out);
+        self.headers.write_delimiter(boundary, Delimiter::Next, out);
+        out.extend_from_slice(&self.headers.html_part);
+        self.html.write(value, out);
+        self.headers.write_delimiter(boundary, Delimiter::Close, out);
+        if let Some(dkim) = &self.dkim {
+            dkim.sign(out).map_err(|why| invalid("compose/dkim", why))?;
+        }
+        Ok(Composed { message_id, token_id: hex(&id) })
+    }
+
+    /// The bare address of the publication's From (domain in A-labels): the envelope sender.
+    pub fn envelope_from(&self) -> &str {
+        &self.envelope_from
+    }
+
+    /// Hex SHA-256 over the subject and the rendered text and HTML with the slots unfilled:
+    /// identifies the issue's content, so a resume can tell whether it changed.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// The subject as sent (with `[TEST] ` for a test send).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+fn invalid(code: &'static str, message: String) -> Error {
+    Error::Invalid(vec![Diagnostic::error(code, message)])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! The marked render: an issue's email rendered once with markers in the personalisation slots,
+//! and the checks that make filling them in per message equivalent to rendering per message.
+//!
+//! Enters: the project, the issue, its publication and the attribute columns. Leaves: [`Parts`]
+//! (the subject and both layouts split at their slots) and the issue's content hash.
+
+use sha2::{Digest as _, Sha256};
+
+use super::invalid;
+use super::slots::{self, EMAIL, FIRST_ATTR, Split, UNSUBSCRIBE};
+use crate::config::Publication;
+use crate::content::Issue;
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::project::Project;
+use crate::template::{self, EmailContext, Names};
+use crate::token::hex;
+
+/// An issue's email with the slots unfilled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Parts {
+    /// The subject (no slots).
+    pub subject: String,
+    /// The plain-text layout.
+    pub text: Split,
+    /// The HTML layout, CSS inlined.
+    pub html: Split,
+}
+
+impl Parts {
+    /// Render the email with markers, split both layouts at them, and check that the templates
+    /// only print subscriber values: rendered again with empty names and attributes, the email
+    /// must be the marked one without those slots (whitespace aside), so no `if` or filter
+    /// depends on them. A list send (not `test_send`) must show `unsubscribe_url` in both
+    /// layouts.
+    pub(crate) fn render(
+        project: &Project,
+        issue: &Issue,
+        publication: &Publication,
+        columns: &[String],
+        test_send: bool,
+    ) -> Result<Self, Error> {
+        let rendered = crate::render::render(issue, &project.links);
+        let view = template::view::IssueView::new(issue, &rendered, &project.links);
+        let mut context = template::generic_context(&project.config, publication, view);
+        context.unsubscribe_url = slots::marker(UNSUBSCRIBE);
+        context.subscriber = slots::marked_subscriber(columns);
+        let email =
+            |context: &EmailContext| project.templates.email(publication, context).map_err(|d| Error::Invalid(vec![d]));
+        let marked = email(&context)?;
+        context.subscriber.name.clear();
+        context.subscriber.attrs.values_mut().for_each(String::clear);
+        let plain = email(&context)?;
+        let names = Names::of(publication);
+        let count = FIRST_ATTR + columns.len();
+        let text = checked_split(&marked.text, &plain.text, names.email_text, count, test_send)?;
+        let html = checked_split(&marked.html, &plain.html, names.email_html, count, test_send)?;
+        if marked.subject.trim().is_empty() || !super::headers::is_header_safe(&marked.subject) {
+            return Err(invalid(
+                "compose/subject",
+                format!("the subject of `{}` is empty or has a line break", issue.id()),
+            ));
+        }
+        Ok(Self { subject: marked.subject, text, html })
+    }
+
+    /// Hex SHA-256 of the subject and both layouts with every slot written as its name: the
+    /// same for every recipient, run and attribute-column order, different when content changes.
+    pub(crate) fn content_hash(&self, columns: &[String]) -> String {
+        hex(&Sha256::new()
+            .chain_update(self.subject.as_bytes())
+            .chain_update([0])
+            .chain_update(self.text.canonical(columns))
+            .chain_update([0])
+            .chain_update(self.html.canonical(columns))
+            .finalize())
+    }
+}
+
+/// One layout split at its slots, checked against its render with empty subscriber values.
+fn checked_split(marked: &str, plain: &str, name: &str, count: usize, test_send: bool) -> Result<Split, Error> {
+    let split =
+        Split::new(marked, count).map_err(|why| invalid("template/slots", format!("template `{name}`: {why}")))?;
+    if squeeze(&split.without_slots(|s| s == EMAIL || s == UNSUBSCRIBE)) != squeeze(plain) {
+        return Err(Error::Invalid(vec![
+            Diagnostic::error(
+                "template/slots",
+                format!("template `{name}` tests or changes `subscriber.name` or `subscriber.attrs`"),
+            )
+            .help("in a send, subscriber values are filled in per message: print them (`{{ subscriber.name }}`), without `if` or filters; see docs/templates.md"),
+        ]));
+    }
+    if !test_send && !split.slots.contains(&UNSUBSCRIBE) {
+        return Err(Error::Invalid(vec![
+            Diagnostic::error("template/unsubscribe", format!("template `{name}` does not show `unsubscribe_url`"))
+                .help("every message needs a visible unsubscribe link: add `{{ unsubscribe_url }}` to the footer"),
+        ]));
+    }
+    Ok(split)
+}
+
+/// The text without whitespace: the comparison of [`Parts::render`] ignores what emptying a
+/// value does to whitespace (trimmed lines, the HTML parser dropping leading blanks).
+fn squeeze(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}

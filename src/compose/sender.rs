@@ -1,0 +1,132 @@
+//! Who sends and who receives: the publication's mailboxes, the recipient's `To` mailbox, and the
+//! unsubscribe URL every message points to.
+//!
+//! Enters: the configuration and a [`Publication`]; per message a [`Recipient`]. Leaves: a
+//! [`Sender`] (From, Reply-To, envelope address and domain) that formats the shared header
+//! lines, the recipient's mailbox (display name only when it is safe in a header), and the
+//! unsubscribe URL up to its token.
+
+use lettre::Address;
+use lettre::message::Mailbox;
+use url::{Host, Url};
+
+use super::headers::{Fields, SharedHeaders, is_header_safe};
+use super::{MAX_NAME_CHARS, Recipient, invalid};
+use crate::config::{Config, Publication};
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::subscribers::normalise_address;
+use crate::token::hex;
+
+/// Longest unsubscribe URL accepted, before the token: `List-Unsubscribe` is one header line.
+const MAX_UNSUBSCRIBE_URL: usize = 900;
+
+/// The publication's mailboxes and domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sender {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    /// The bare From address, domain in A-labels: the envelope sender.
+    pub envelope: String,
+    /// The From domain: the right side of Message-IDs and of the List-Id.
+    pub domain: String,
+}
+
+impl Sender {
+    /// The sender of `publication`'s issues.
+    pub(crate) fn of(publication: &Publication) -> Result<Self, Error> {
+        let parse = |key: &str, value: &str| {
+            let bad = || {
+                invalid(
+                    "config/mailbox",
+                    format!("`{key}` of publication `{}` is not a valid mailbox: `{value}`", publication.slug),
+                )
+            };
+            if !is_header_safe(value) {
+                return Err(bad());
+            }
+            value.parse::<Mailbox>().map_err(|_| bad())
+        };
+        let from = parse("from", &publication.from)?;
+        let reply_to = publication.reply_to.as_deref().map(|r| parse("reply-to", r)).transpose()?;
+        if !is_header_safe(&publication.name) {
+            return Err(invalid(
+                "config/header",
+                format!("the name of publication `{}` has a line break", publication.slug),
+            ));
+        }
+        let envelope = normalise_address(from.email.as_ref()).map_err(|why| {
+            invalid(
+                "config/mailbox",
+                format!("`from` of publication `{}` is not a valid address: {why}", publication.slug),
+            )
+        })?;
+        let domain = envelope.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+        if domain.is_empty() {
+            return Err(invalid(
+                "config/mailbox",
+                format!("`from` of publication `{}` has no domain", publication.slug),
+            ));
+        }
+        Ok(Self { from, reply_to, envelope, domain })
+    }
+
+    /// The header lines every message of `publication` shares, for this run's `date`; the
+    /// run's boundaries start with a random nonce.
+    pub(crate) fn shared_headers(
+        &self,
+        publication: &Publication,
+        subject: &str,
+        date: jiff::Timestamp,
+    ) -> Result<SharedHeaders, Error> {
+        let mut nonce = [0u8; 8];
+        crate::entropy::fill(&mut nonce)?;
+        let list_id = format!("{}.{}", publication.slug, self.domain);
+        let fields = Fields {
+            from: &self.from,
+            reply_to: self.reply_to.as_ref(),
+            subject,
+            date,
+            list_name: &publication.name,
+            list_id: &list_id,
+        };
+        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why))
+    }
+}
+
+/// The recipient's `To` mailbox: the name only when it is safe in a header.
+pub(crate) fn mailbox(recipient: &Recipient<'_>) -> Result<Mailbox, Error> {
+    let address: Address = recipient.email.trim().parse().map_err(|_| {
+        invalid("compose/address", format!("cannot send to `{}`: it is not a valid address", recipient.email))
+    })?;
+    let name = recipient.name.trim();
+    let usable = !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control);
+    Ok(Mailbox::new(usable.then(|| name.to_owned()), address))
+}
+
+/// The unsubscribe URL up to the token: `https://…/unsubscribe?t=`. A list send needs https
+/// (RFC 8058) unless the host is this machine; a test send takes any http(s) URL.
+pub(crate) fn unsubscribe_prefix(config: &Config, test: bool) -> Result<String, Error> {
+    let configured = config.site.unsubscribe();
+    let bad = |why: &str| {
+        Error::Invalid(vec![
+            Diagnostic::error("config/unsubscribe-url", format!("the unsubscribe URL `{configured}` {why}"))
+                .help("set `unsubscribe-url: https://…/unsubscribe` under `site:` in letterpress.yaml"),
+        ])
+    };
+    let url = Url::parse(&configured).map_err(|_| bad("is not a URL"))?;
+    let loopback = match url.host() {
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() != "https" && !(test || (loopback && url.scheme() == "http")) {
+        return Err(bad("is not https; one-click unsubscribe (RFC 8058) needs an https URL"));
+    }
+    if url.fragment().is_some() || url.as_str().len() > MAX_UNSUBSCRIBE_URL {
+        return Err(bad("has a `#` fragment or is too long for a header line"));
+    }
+    let separator = if url.query().is_some() { '&' } else { '?' };
+    Ok(format!("{}{separator}t=", url.as_str()))
+}

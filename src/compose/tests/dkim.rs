@@ -1,0 +1,145 @@
+//! DKIM signatures checked by mail-auth's verifier, with the public key record served from an
+//! in-memory DNS cache instead of the network.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use mail_auth::common::parse::TxtRecordParser as _;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
+use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt};
+
+use super::*;
+use crate::config::{Dkim, DkimAlgorithm};
+
+const DOMAIN: &str = "minimal.example.org";
+const SELECTOR: &str = "lp2016";
+
+/// The DNS answers of the test: one TXT record per name.
+struct Records(Mutex<HashMap<Box<str>, Txt>>);
+
+impl ResolverCache<Box<str>, Txt> for Records {
+    fn get<Q>(&self, name: &Q) -> Option<Txt>
+    where
+        Box<str>: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+
+    fn remove<Q>(&self, name: &Q) -> Option<Txt>
+    where
+        Box<str>: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().remove(name)
+    }
+
+    fn insert(&self, key: Box<str>, value: Txt, _: Instant) {
+        self.0.lock().unwrap().insert(key, value);
+    }
+}
+
+fn config(algorithm: DkimAlgorithm) -> Dkim {
+    Dkim { domain: DOMAIN.to_owned(), selector: SELECTOR.to_owned(), key_file: PathBuf::from("dkim.pem"), algorithm }
+}
+
+/// Verify every signature of `message` against the key record `record`.
+fn verify(message: &[u8], record: &str) -> Vec<DkimResult> {
+    let records = Records(Mutex::new(HashMap::new()));
+    let key = DomainKey::parse(record.as_bytes()).unwrap();
+    records.insert(format!("{SELECTOR}._domainkey.{DOMAIN}.").into(), Txt::from(key), Instant::now());
+    let message = AuthenticatedMessage::parse(message).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let authenticator = MessageAuthenticator::new(ResolverConfig::default(), ResolverOpts::default()).unwrap();
+        let outputs = authenticator.verify_dkim(Parameters::new(&message).with_txt_cache(&records)).await;
+        outputs.iter().map(|o| o.result().clone()).collect()
+    })
+}
+
+fn signed(dkim: DkimKey) -> String {
+    let template =
+        try_template(&minimal(), "weekly/2016-12-09-first", ComposeOptions { dkim: Some(dkim), ..options() }).unwrap();
+    compose(&template, "zoe@example.org", "Zoë", "North West").1
+}
+
+#[track_caller]
+fn assert_signed_and_verified(message: &str, record: &str, algorithm: &str) {
+    assert!(message.starts_with("DKIM-Signature: "), "{message:.200}");
+    let signature = one(message, "DKIM-Signature").replace([' ', '\t'], "");
+    assert!(signature.contains(&format!("a={algorithm};")), "{signature}");
+    assert!(signature.contains(&format!("d={DOMAIN};")) && signature.contains(&format!("s={SELECTOR};")));
+    let signed: Vec<String> =
+        signature.split("h=").nth(1).unwrap().split(';').next().unwrap().split(':').map(str::to_lowercase).collect();
+    for name in [
+        "from",
+        "subject",
+        "date",
+        "message-id",
+        "to",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "list-id",
+        "mime-version",
+        "content-type",
+    ] {
+        assert!(signed.iter().any(|s| s == name), "h= covers {name}: {signed:?}");
+    }
+    for line in lines(message) {
+        assert!(line.len() <= 998);
+    }
+    assert_eq!(verify(message.as_bytes(), record), [DkimResult::Pass]);
+    let tampered = message.replacen(
+        "List-Unsubscribe: <https://minimal.example.org/unsubscribe?t=",
+        "List-Unsubscribe: <https://evil.example/unsubscribe?t=",
+        1,
+    );
+    assert_ne!(tampered, message);
+    assert!(matches!(verify(tampered.as_bytes(), record)[..], [DkimResult::Fail(_)]), "a changed header fails");
+}
+
+#[test]
+fn rsa_signatures_verify() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim");
+    let pem = std::fs::read(fixtures.join("rsa-test-key.pem")).unwrap();
+    let public = std::fs::read_to_string(fixtures.join("rsa-test-key.pub.b64")).unwrap();
+    let message = signed(DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap());
+    assert_signed_and_verified(&message, &format!("v=DKIM1; k=rsa; p={}", public.trim()), "rsa-sha256");
+}
+
+#[test]
+fn ed25519_signatures_verify() {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let key = DkimKey::from_pem(pair.serialize_pem().as_bytes(), &config(DkimAlgorithm::Ed25519Sha256)).unwrap();
+    let public = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair.public_key_raw());
+    assert_signed_and_verified(&signed(key), &format!("v=DKIM1; k=ed25519; p={public}"), "ed25519-sha256");
+}
+
+#[test]
+fn keys_load_from_the_project_and_must_match_the_algorithm_and_domain() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rsa =
+        Dkim { key_file: PathBuf::from("tests/fixtures/dkim/rsa-test-key.pem"), ..config(DkimAlgorithm::RsaSha256) };
+    let key = DkimKey::load(root, &rsa).unwrap();
+    assert!(key.aligns_with("minimal.example.org") && key.aligns_with("news.Minimal.example.org"));
+    assert!(!key.aligns_with("example.org") && !key.aligns_with("notminimal.example.org"));
+    let wrong = Dkim { algorithm: DkimAlgorithm::Ed25519Sha256, ..rsa.clone() };
+    let Err(Error::Invalid(problems)) = DkimKey::load(root, &wrong) else { panic!("an RSA key is not an Ed25519 key") };
+    assert_eq!(
+        problems[0].message,
+        "`dkim.key-file` `tests/fixtures/dkim/rsa-test-key.pem` is not a PKCS#8 Ed25519 private key"
+    );
+    let missing = Dkim { key_file: PathBuf::from("nope.pem"), ..rsa.clone() };
+    assert!(DkimKey::load(root, &missing).unwrap_err().to_string().starts_with("failed to read `nope.pem`: "));
+    let other = Dkim { domain: "example.net".to_owned(), ..rsa };
+    let options = ComposeOptions { dkim: Some(DkimKey::load(root, &other).unwrap()), ..options() };
+    let Err(Error::Invalid(problems)) = try_template(&minimal(), "weekly/2016-12-09-first", options) else {
+        panic!("a DKIM domain that does not align is refused");
+    };
+    assert_eq!(problems[0].code, "config/dkim");
+}

@@ -1,0 +1,118 @@
+//! The journal's one writer: a thread owning the state database, serving the workers.
+//!
+//! Enters: requests from async tasks (updates to apply, pages of pending rows, suppression
+//! sets, bounce suppressions). Leaves: replies on oneshot channels. Every update queued while a
+//! transaction runs goes into the next one, so eight workers waiting for their "in flight" mark
+//! share one commit (group commit) — durable before the worker sends, as the crash guarantee
+//! needs, without one commit per message.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::state::journal::{Delivery, Update};
+use crate::state::{Reason, Scope, State};
+
+enum Request {
+    Apply(Vec<Update>, oneshot::Sender<std::result::Result<(), String>>),
+    Pending(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
+    Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
+    Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
+}
+
+/// A handle to the journal thread; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    requests: mpsc::Sender<Request>,
+    path: PathBuf,
+}
+
+/// Start the journal thread for `issue`; it ends when every handle is dropped, giving the
+/// state back.
+pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, std::thread::JoinHandle<State>) {
+    let (requests, inbox) = mpsc::channel();
+    let thread = std::thread::spawn(move || serve(state, &issue, &clock, &inbox));
+    (Journal { requests, path }, thread)
+}
+
+fn serve(mut state: State, issue: &str, clock: &Clock, inbox: &mpsc::Receiver<Request>) -> State {
+    while let Ok(first) = inbox.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match inbox.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let mut updates = Vec::new();
+        let mut waiting = Vec::new();
+        for request in batch {
+            match request {
+                Request::Apply(mut more, reply) => {
+                    updates.append(&mut more);
+                    waiting.push(reply);
+                }
+                Request::Pending(after, limit, reply) => {
+                    let _ = reply.send(state.pending(issue, after, limit).map_err(|e| e.to_string()));
+                }
+                Request::Suppressed(lists, reply) => {
+                    let sets = lists
+                        .into_iter()
+                        .map(|list| state.suppressed_set(&list).map(|set| (list, set)))
+                        .collect::<Result<HashMap<_, _>>>();
+                    let _ = reply.send(sets.map_err(|e| e.to_string()));
+                }
+                Request::Bounce(address, source, reply) => {
+                    let done = state.suppress(&address, &Scope::All, Reason::Bounced, &source, clock.now());
+                    let _ = reply.send(done.map(|_| ()).map_err(|e| e.to_string()));
+                }
+            }
+        }
+        if !waiting.is_empty() {
+            let result = state.apply(issue, &updates, clock.now()).map_err(|e| e.to_string());
+            for reply in waiting {
+                let _ = reply.send(result.clone());
+            }
+        }
+    }
+    state
+}
+
+impl Journal {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<std::result::Result<T, String>>) -> Request) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(make(reply)).map_err(|_| self.failure("the journal thread stopped".to_owned()))?;
+        answer.await.map_err(|_| self.failure("the journal thread stopped".to_owned()))?.map_err(|e| self.failure(e))
+    }
+
+    fn failure(&self, message: String) -> Error {
+        Error::io("update the delivery journal in", &self.path, std::io::Error::other(message))
+    }
+
+    /// Apply updates in the next group commit and wait until it is durable.
+    pub async fn apply(&self, updates: Vec<Update>) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.ask(|reply| Request::Apply(updates, reply)).await
+    }
+
+    /// The next pending rows after `after` (by seq).
+    pub async fn pending(&self, after: i64, limit: usize) -> Result<Vec<Delivery>> {
+        self.ask(|reply| Request::Pending(after, limit, reply)).await
+    }
+
+    /// The addresses suppressed for each list, read now (unsubscribes during a run count).
+    pub async fn suppressed(&self, lists: Vec<String>) -> Result<HashMap<String, HashSet<String>>> {
+        self.ask(|reply| Request::Suppressed(lists, reply)).await
+    }
+
+    /// Record a permanent bounce so no list mails the address again.
+    pub async fn bounce(&self, address: String, source: String) -> Result<()> {
+        self.ask(|reply| Request::Bounce(address, source, reply)).await
+    }
+}

@@ -1,0 +1,435 @@
+//! Sending an issue: audience into the journal, messages out through the transport, every
+//! recipient accounted for.
+//!
+//! Enters: a loaded [`Project`], the issue, [`SendOptions`] and the clock. Leaves: a
+//! [`SendReport`] (counts from the journal, elapsed time, rate), or an error: the issue fails
+//! `check`, another send holds the lock, the relay refused us, or the content changed since the
+//! send began. See `docs/sending.md` for the state machine and the guarantees.
+
+mod actor;
+mod engine;
+pub mod lock;
+mod pace;
+mod progress;
+pub mod retry;
+pub mod smtp;
+pub mod transport;
+
+use std::collections::{HashSet, hash_map::DefaultHasher};
+use std::hash::{Hash as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
+use crate::content::{Issue, Status};
+use crate::diagnostic::{self, Diagnostic};
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::state::State;
+use crate::state::journal::{Counts, NewRecipient, SendState};
+use crate::subscribers::{ListFile, SubscriberStatus, address_key, read_list};
+use crate::token::Keys;
+use transport::{SMTP_URL_ENV, Transport};
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
+pub struct SendOptions {
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    /// Render and validate every message, deliver nothing.
+    pub dry_run: bool,
+    /// Send `[TEST]` copies to these addresses only (not journaled).
+    pub test: Vec<String>,
+    /// Only this list of the issue's lists.
+    pub list: Option<String>,
+    /// Send a draft.
+    pub force: bool,
+    /// Resume although the content changed since the send began.
+    pub allow_changed: bool,
+    /// Send again to recipients recorded `uncertain`.
+    pub resend_uncertain: bool,
+}
+
+/// The outcome of one send run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    /// `publication/slug`.
+    pub issue: String,
+    /// Journal counts after the run.
+    pub counts: Counts,
+    /// Sent in this run.
+    pub sent_now: usize,
+    /// Addresses suppressed after a permanent bounce in this run.
+    pub bounced_now: usize,
+    /// Wall time of the delivery phase, in milliseconds.
+    pub elapsed_ms: u128,
+    /// Whether every recipient is in a final state.
+    pub complete: bool,
+}
+
+impl SendReport {
+    /// The one-line summary printed at the end of a send.
+    pub fn summary(&self) -> String {
+        let c = &self.counts;
+        let seconds = (self.elapsed_ms as f64 / 1000.0).max(0.001);
+        format!(
+            "{}: {} sent, {} failed, {} deferred, {} uncertain, {} suppressed of {} — {} this run in {:.1} s ({:.0} msg/s)",
+            self.issue,
+            c.sent,
+            c.failed,
+            c.deferred + c.pending,
+            c.uncertain,
+            c.suppressed,
+            c.total,
+            self.sent_now,
+            seconds,
+            self.sent_now as f64 / seconds
+        )
+    }
+}
+
+/// Send (or resume) an issue to its audience.
+pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock: &Clock) -> Result<SendReport> {
+    refuse_unsendable(project, issue, options.force)?;
+    let lists = lists_for(project, issue, options.list.as_deref())?;
+    let state_path = project.root.join(project.config.state.db_path());
+    let shown = project.config.state.db_path();
+    if options.dry_run {
+        return dry_run(project, issue, &lists, clock).map(|()| SendReport::empty(issue));
+    }
+    let template = Arc::new(template(project, issue, &lists, clock, !options.test.is_empty())?);
+    let transport = transport(project, issue)?;
+    if !options.test.is_empty() {
+        return test_send(&template, &transport, &options.test).map(|()| SendReport::empty(issue));
+    }
+    let _lock = lock::acquire(&project.root.join(crate::state::DIR))?;
+    let mut state = State::open(&state_path, &shown)?;
+    let id = issue.id();
+    if let Some(previous) = state.send_record(&id)?
+        && previous.content_hash != template.content_hash()
+        && !options.allow_changed
+    {
+        return Err(Error::usage(format!(
+            "`{id}` changed since its send began on {}; resuming would send two versions. Use `--allow-changed` to send the new version to the rest",
+            previous.started_at
+        )));
+    }
+    let skipped = prepare(&mut state, &id, &lists, clock)?;
+    confirm(&state, &id, &template, options.yes, skipped)?;
+    state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
+    let recovered = state.recover(&id, options.resend_uncertain, clock.now())?;
+    if recovered.uncertain > 0 {
+        eprintln!(
+            "{} recipients were in flight when a previous run stopped: recorded as uncertain (see `letterpress status {id}`; `--resend-uncertain` sends to them again)",
+            recovered.uncertain
+        );
+    }
+    deliver(project, state, &id, template, transport, clock, &state_path)
+}
+
+impl SendReport {
+    fn empty(issue: &Issue) -> Self {
+        Self {
+            issue: issue.id(),
+            counts: Counts::default(),
+            sent_now: 0,
+            bounced_now: 0,
+            elapsed_ms: 0,
+            complete: true,
+        }
+    }
+}
+
+/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete.
+pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
+    let now = clock.now();
+    let due: Vec<&Issue> = project
+        .issues
+        .iter()
+        .filter(|i| i.front.status == Status::Ready && i.front.send_at.is_some_and(|at| at <= now))
+        .collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let state_path = project.root.join(project.config.state.db_path());
+    let records = if state_path.exists() {
+        State::open(&state_path, &project.config.state.db_path())?.sends()?
+    } else {
+        Vec::new()
+    };
+    let mut reports = Vec::new();
+    for issue in due {
+        let complete = records.iter().any(|r| r.issue == issue.id() && r.state == SendState::Complete);
+        if !complete {
+            let options = SendOptions { yes: true, ..SendOptions::default() };
+            reports.push(send_issue(project, issue, &options, clock)?);
+        }
+    }
+    Ok(reports)
+}
+
+fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {
+    if issue.front.status == Status::Draft && !force {
+        return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
+    }
+    let (_, diagnostics) = crate::check::check_issue(project, issue);
+    let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+/// The issue's list files, restricted to `only` when given.
+fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<Vec<ListFile>> {
+    let mut lists = project.lists_of(issue)?;
+    if let Some(only) = only {
+        lists.retain(|l| l.slug == only);
+        if lists.is_empty() {
+            return Err(Error::usage(format!("`{}` does not go to list `{only}`", issue.id())));
+        }
+    }
+    Ok(lists)
+}
+
+fn template(
+    project: &Project,
+    issue: &Issue,
+    lists: &[ListFile],
+    clock: &Clock,
+    test: bool,
+) -> Result<MessageTemplate> {
+    let mut attr_columns: Vec<String> = Vec::new();
+    for list in lists {
+        let reader = read_list(&list.path, &list.shown)?;
+        for column in reader.columns() {
+            if !crate::subscribers::COLUMNS.contains(&column.as_str()) && !attr_columns.contains(column) {
+                attr_columns.push(column.clone());
+            }
+        }
+    }
+    let dkim = match &project.config.dkim {
+        Some(config) => Some(DkimKey::load(&project.root, config)?),
+        None => None,
+    };
+    let keys = Keys::load(&project.root.join(crate::state::DIR))?;
+    MessageTemplate::new(project, issue, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
+}
+
+fn transport(project: &Project, issue: &Issue) -> Result<Transport> {
+    let env = std::env::var(SMTP_URL_ENV).ok().filter(|v| !v.is_empty());
+    let outbox_sub = Path::new(&issue.publication).join(&issue.slug);
+    Transport::from_config(&project.root, &project.config, env.as_deref(), &outbox_sub)
+}
+
+/// Put every current audience member into the journal (new ones only); returns how many rows
+/// were skipped (suppressed or not active) for the confirmation. Streams: memory does not grow
+/// with the lists.
+fn prepare(state: &mut State, issue: &str, lists: &[ListFile], clock: &Clock) -> Result<usize> {
+    let mut skipped = 0;
+    let mut problems = Vec::new();
+    for list in lists {
+        let suppressed = state.suppressed_set(&list.slug)?;
+        let mut reader = read_list(&list.path, &list.shown)?;
+        let rows = reader.by_ref().filter_map(|row| match row {
+            Ok(s) if s.status == SubscriberStatus::Active && !suppressed.contains(&address_key(&s.email)) => {
+                Some(NewRecipient {
+                    address_key: address_key(&s.email),
+                    email: s.email,
+                    name: s.name,
+                    attrs: s.attrs,
+                    list: list.slug.clone(),
+                })
+            }
+            Ok(_) => {
+                skipped += 1;
+                None
+            }
+            Err(d) => {
+                problems.push(d);
+                None
+            }
+        });
+        state.add_recipients(issue, rows, clock.now())?;
+        reader.finish()?;
+    }
+    if !problems.is_empty() {
+        eprint!("{}", diagnostic::render_all(&problems));
+        eprintln!("those rows are left out of this send");
+    }
+    Ok(skipped)
+}
+
+fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, skipped: usize) -> Result<()> {
+    let counts = state.counts(issue)?;
+    let todo = counts.pending + counts.deferred;
+    eprintln!(
+        "`{}` to {} recipients: {} to send, {} already sent, {} failed, {} uncertain ({skipped} rows not active or suppressed)",
+        template.subject(),
+        counts.total,
+        todo,
+        counts.sent,
+        counts.failed,
+        counts.uncertain
+    );
+    if yes || todo == 0 {
+        return Ok(());
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Error::usage("not on a terminal: pass `--yes` to send without confirmation"));
+    }
+    eprint!("send now? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::usage("not sent")) }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the sender's runtime in", Path::new("."), e))
+}
+
+fn deliver(
+    project: &Project,
+    state: State,
+    id: &str,
+    template: Arc<MessageTemplate>,
+    transport: Transport,
+    clock: &Clock,
+    state_path: &Path,
+) -> Result<SendReport> {
+    let sending = &project.config.sending;
+    let runtime = runtime()?;
+    let transport = Arc::new(transport);
+    // The first connection proves TLS and authentication before any recipient changes state.
+    let first = runtime.block_on(transport.connect()).map_err(|e| match e {
+        smtp::ConnectError::Fatal(m) => Error::sender(m),
+        smtp::ConnectError::Network(m) => {
+            Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
+        }
+    })?;
+    let shared = Arc::new(engine::Shared::new(sending.rate, sending.circuit_breaker));
+    let settings = engine::Settings {
+        concurrency: if matches!(*transport, Transport::Outbox(_)) { 1 } else { sending.concurrency },
+        max_per_connection: sending.max_per_connection,
+        retries: sending.retries,
+        retry_delay: Duration::from_secs_f64(sending.retry_delay),
+    };
+    let total = state.counts(id)?;
+    let (journal, thread) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
+    let started = Instant::now();
+    let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
+    let ran =
+        runtime.block_on(engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first));
+    progress.finish();
+    let state = thread.join().map_err(|_| {
+        Error::io("finish the journal in", state_path, std::io::Error::other("the journal thread panicked"))
+    })?;
+    let counts = state.counts(id)?;
+    let complete = counts.pending + counts.deferred + counts.inflight == 0;
+    let stop = shared.take_reason();
+    let (final_state, note) = match (&stop, complete) {
+        (Some(reason), _) => (SendState::Stopped, Some(reason.to_string())),
+        (None, true) => (SendState::Complete, None),
+        (None, false) => (SendState::Stopped, Some("deferred recipients remain".to_owned())),
+    };
+    state.finish_send(id, final_state, note.as_deref(), clock.now())?;
+    let report = SendReport {
+        issue: id.to_owned(),
+        counts,
+        sent_now: shared.sent.load(std::sync::atomic::Ordering::Relaxed),
+        bounced_now: shared.bounced.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed_ms: started.elapsed().as_millis(),
+        complete,
+    };
+    eprintln!("{}", report.summary());
+    ran?;
+    if let Some(reason) = stop {
+        return Err(reason);
+    }
+    let c = &report.counts;
+    if c.failed + c.deferred + c.pending + c.uncertain > 0 {
+        return Err(Error::Incomplete {
+            message: format!("not every recipient was delivered; see `letterpress status {id}`"),
+        });
+    }
+    Ok(report)
+}
+
+/// `--dry-run`: compose every message, deliver none, report counts and sizes.
+fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock) -> Result<()> {
+    let template = template(project, issue, lists, clock, false)?;
+    let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
+    let mut seen: HashSet<u64> = HashSet::new();
+    let (mut messages, mut bytes, mut largest, mut skipped, mut duplicates) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut buffer = Vec::new();
+    for list in lists {
+        let suppressed = state.suppressed_set(&list.slug)?;
+        let mut reader = read_list(&list.path, &list.shown)?;
+        for row in reader.by_ref() {
+            let Ok(s) = row else { continue };
+            let key = address_key(&s.email);
+            if s.status != SubscriberStatus::Active || suppressed.contains(&key) {
+                skipped += 1;
+                continue;
+            }
+            let mut hasher = DefaultHasher::new();
+            key.hash(&mut hasher);
+            if !seen.insert(hasher.finish()) {
+                duplicates += 1;
+                continue;
+            }
+            template.compose(
+                &Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: &list.slug },
+                &mut buffer,
+            )?;
+            messages += 1;
+            bytes += buffer.len();
+            largest = largest.max(buffer.len());
+        }
+        reader.finish()?;
+    }
+    eprintln!(
+        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed; nothing was sent",
+        issue.id(),
+        bytes / messages.max(1) / 1024,
+        largest / 1024
+    );
+    Ok(())
+}
+
+/// `--test <addr>…`: `[TEST]` copies to these addresses, not journaled.
+fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let mut connection = transport.connect().await.map_err(|e| Error::sender(e.to_string()))?;
+        let mut buffer = Vec::new();
+        let none = std::collections::BTreeMap::new();
+        for address in addresses {
+            let email = crate::subscribers::normalise_address(address)
+                .map_err(|why| Error::usage(format!("`{address}` is not a valid address: {why}")))?;
+            template.compose(&Recipient { email: &email, name: "", attrs: &none, list: "test" }, &mut buffer)?;
+            match connection
+                .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
+                .await
+            {
+                smtp::Outcome::Replied { reply, stage: smtp::Stage::EndOfData } if (200..300).contains(&reply.code) => {
+                    eprintln!("test copy sent to `{email}`: {}", reply.summary());
+                }
+                other => return Err(Error::sender(format!("test copy to `{email}` failed: {other:?}"))),
+            }
+        }
+        connection.close().await;
+        Ok(())
+    })
+}
+
+/// Where the default state directory is, for the lock and the key file.
+pub fn state_dir(root: &Path) -> PathBuf {
+    root.join(crate::state::DIR)
+}

@@ -1,0 +1,371 @@
+//! One SMTP connection, driven with `mail-send` (Stalwart's client) on a socket with
+//! `TCP_NODELAY`, TLS by rustls, and RFC 2920 PIPELINING when the relay offers it.
+//!
+//! Enters: an [`SmtpTarget`] (where, how to secure and authenticate). Leaves: a connected
+//! [`SmtpConnection`] or a [`ConnectError`] that says whether retrying can help; then, per
+//! message, an [`Outcome`]: the relay's reply and at which stage, or a lost connection and
+//! whether the message may have been accepted (the journal's `uncertain`).
+//!
+//! Pipelining puts MAIL, RCPT and DATA in one write and the message in a second, so a message
+//! costs two round trips instead of four; the buffered stream sends each group in one flush.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_send::SmtpClient;
+use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, Response};
+use tokio::io::{AsyncRead, AsyncWrite, BufStream};
+use tokio::net::TcpStream;
+
+use super::retry::{Reply, enhanced_code};
+
+/// Any stream a connection can run over (plain TCP or TLS).
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Client = SmtpClient<BufStream<Box<dyn Io>>>;
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct SmtpTarget {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS from the first byte (`smtps://`).
+    pub implicit_tls: bool,
+    /// Whether a connection without TLS is acceptable (loopback, or `tls: none`).
+    pub plaintext_allowed: bool,
+    /// AUTH user and password.
+    pub credentials: Option<(String, String)>,
+    /// EHLO name.
+    pub helo: String,
+    /// Per-reply timeout.
+    pub timeout: Duration,
+    /// TLS configuration (roots: the system's plus any `ca-file`).
+    pub connector: tokio_rustls::TlsConnector,
+}
+
+impl fmt::Debug for SmtpTarget {
+    // The password never reaches a log or an error message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("implicit_tls", &self.implicit_tls)
+            .field("user", &self.credentials.as_ref().map(|c| c.0.as_str()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// TLS, STARTTLS or authentication failed: retrying will not help, stop the send.
+    Fatal(String),
+    /// The network or the relay is unavailable: retry later.
+    Network(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fatal(m) | Self::Network(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Where in a transaction a reply came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// DATA (before the message).
+    Data,
+    /// After the message's final dot.
+    EndOfData,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The relay answered; a 2xx at [`Stage::EndOfData`] means accepted.
+    Replied {
+        /// The reply.
+        reply: Reply,
+        /// To which command.
+        stage: Stage,
+    },
+    /// The connection failed; `after_data` means the whole message was sent and its reply lost,
+    /// so it may have been accepted.
+    Lost {
+        /// Whether the message may have been accepted.
+        after_data: bool,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// An open, ready connection.
+pub struct SmtpConnection {
+    client: Client,
+    pipelining: bool,
+    smtputf8: bool,
+    timeout: Duration,
+    /// Messages accepted on this connection.
+    pub sent: usize,
+}
+
+impl SmtpConnection {
+    /// Connect, secure and authenticate.
+    pub async fn connect(target: &SmtpTarget) -> Result<Self, ConnectError> {
+        let net = |e: &dyn fmt::Display| {
+            ConnectError::Network(format!("cannot reach `{}:{}`: {e}", target.host, target.port))
+        };
+        let tcp = tokio::time::timeout(target.timeout, TcpStream::connect((target.host.as_str(), target.port)))
+            .await
+            .map_err(|_| net(&"timed out"))?
+            .map_err(|e| net(&e))?;
+        tcp.set_nodelay(true).map_err(|e| net(&e))?;
+        let (mut client, tls) = if target.implicit_tls {
+            let tls = tls_handshake(target, tcp).await?;
+            let mut client = wrap(Box::new(tls), target.timeout);
+            greeting(&mut client, target).await?;
+            (client, true)
+        } else {
+            plain_then_starttls(target, tcp).await?
+        };
+        let capabilities = client.capabilities(&target.helo, false).await.map_err(|e| fault(target, "EHLO", &e))?;
+        if let Some((user, password)) = &target.credentials {
+            if !tls && !target.plaintext_allowed {
+                return Err(ConnectError::Fatal("refusing to send the SMTP password without TLS".to_owned()));
+            }
+            let credentials = mail_send::Credentials::new(user.as_str(), password.as_str());
+            client.authenticate(&credentials, &capabilities).await.map_err(|e| auth_error(target, &e))?;
+        }
+        Ok(Self {
+            client,
+            pipelining: capabilities.has_capability(EXT_PIPELINING),
+            smtputf8: capabilities.has_capability(EXT_SMTP_UTF8),
+            timeout: target.timeout,
+            sent: 0,
+        })
+    }
+
+    /// Send one message to one recipient.
+    pub async fn send(&mut self, from: &str, to: &str, message: &[u8]) -> Outcome {
+        let utf8 = !to.is_ascii() || !from.is_ascii();
+        if utf8 && !self.smtputf8 {
+            return Outcome::Replied {
+                reply: Reply {
+                    code: 553,
+                    enhanced: Some((5, 6, 7)),
+                    text: "the relay does not support SMTPUTF8 for this address".to_owned(),
+                },
+                stage: Stage::Rcpt,
+            };
+        }
+        let params = if utf8 { " SMTPUTF8" } else { "" };
+        let mail = format!("MAIL FROM:<{from}> BODY=8BITMIME{params}\r\n");
+        let rcpt = format!("RCPT TO:<{to}>\r\n");
+        let replies = if self.pipelining {
+            self.client.cmds([mail.as_bytes(), rcpt.as_bytes(), b"DATA\r\n"]).await
+        } else {
+            self.sequential(&mail, &rcpt).await
+        };
+        let replies = match replies {
+            Ok(replies) => replies,
+            Err(e) => return Outcome::Lost { after_data: false, error: describe(&e) },
+        };
+        for (response, stage) in replies.iter().zip([Stage::Mail, Stage::Rcpt, Stage::Data]) {
+            let expected = if stage == Stage::Data { 354 } else { 250 };
+            if response.code != expected && !(stage != Stage::Data && (200..300).contains(&response.code)) {
+                self.reset_after(stage).await;
+                return Outcome::Replied { reply: reply(response), stage };
+            }
+        }
+        if replies.len() < 3 {
+            return Outcome::Lost { after_data: false, error: "the relay stopped answering".to_owned() };
+        }
+        self.data(message).await
+    }
+
+    /// Without PIPELINING: one command, one reply; stop at the first refusal.
+    async fn sequential(&mut self, mail: &str, rcpt: &str) -> mail_send::Result<Vec<Response<String>>> {
+        let mut replies = Vec::with_capacity(3);
+        for (command, ok) in [(mail.as_bytes(), 250), (rcpt.as_bytes(), 250), (b"DATA\r\n".as_slice(), 354)] {
+            let response = self.client.cmd(command).await?;
+            let accepted = response.code == ok || (ok == 250 && (200..300).contains(&response.code));
+            replies.push(response);
+            if !accepted {
+                break;
+            }
+        }
+        Ok(replies)
+    }
+
+    /// The message and its final dot, then the verdict.
+    async fn data(&mut self, message: &[u8]) -> Outcome {
+        if let Err(e) = self.client.write_message(message).await {
+            return Outcome::Lost { after_data: true, error: e.to_string() };
+        }
+        match tokio::time::timeout(self.timeout, self.client.read()).await {
+            Ok(Ok(response)) => {
+                if (200..300).contains(&response.code) {
+                    self.sent += 1;
+                }
+                Outcome::Replied { reply: reply(&response), stage: Stage::EndOfData }
+            }
+            Ok(Err(e)) => Outcome::Lost { after_data: true, error: describe(&e) },
+            Err(_) => {
+                Outcome::Lost { after_data: true, error: "no reply to the message within the timeout".to_owned() }
+            }
+        }
+    }
+
+    /// After a refusal mid-transaction, RSET so the next message starts clean. With
+    /// pipelining the later commands were refused too (RFC 2920), so only a refused DATA or
+    /// RCPT leaves a transaction open.
+    async fn reset_after(&mut self, stage: Stage) {
+        if stage != Stage::Mail {
+            let _ = self.client.rset().await;
+        }
+    }
+
+    /// Say goodbye politely (errors do not matter any more).
+    pub async fn quit(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.quit()).await;
+    }
+}
+
+fn wrap(stream: Box<dyn Io>, timeout: Duration) -> Client {
+    SmtpClient { stream: BufStream::with_capacity(8 * 1024, 64 * 1024, stream), timeout }
+}
+
+async fn tls_handshake(
+    target: &SmtpTarget,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
+    let name = rustls_pki_types::ServerName::try_from(target.host.clone())
+        .map_err(|_| ConnectError::Fatal(format!("`{}` is not a valid TLS server name", target.host)))?;
+    tokio::time::timeout(target.timeout, target.connector.connect(name, tcp))
+        .await
+        .map_err(|_| ConnectError::Network(format!("TLS handshake with `{}` timed out", target.host)))?
+        .map_err(|e| ConnectError::Fatal(format!("TLS with `{}:{}` failed: {e}", target.host, target.port)))
+}
+
+async fn greeting(client: &mut Client, target: &SmtpTarget) -> Result<(), ConnectError> {
+    let response = client.read().await.map_err(|e| fault(target, "greeting", &e))?;
+    if (200..300).contains(&response.code) {
+        Ok(())
+    } else {
+        Err(ConnectError::Network(format!("`{}` refused the connection: {}", target.host, reply(&response).summary())))
+    }
+}
+
+/// Plain connection, upgraded with STARTTLS when offered; required unless plaintext is allowed.
+async fn plain_then_starttls(target: &SmtpTarget, tcp: TcpStream) -> Result<(Client, bool), ConnectError> {
+    let mut plain = SmtpClient { stream: tcp, timeout: target.timeout };
+    let response = plain.read().await.map_err(|e| fault(target, "greeting", &e))?;
+    if !(200..300).contains(&response.code) {
+        return Err(ConnectError::Network(format!(
+            "`{}` refused the connection: {}",
+            target.host,
+            reply(&response).summary()
+        )));
+    }
+    let ehlo = plain.ehlo(&target.helo).await.map_err(|e| fault(target, "EHLO", &e))?;
+    if ehlo.has_capability(EXT_START_TLS) {
+        let tls = plain.start_tls(&target.connector, &target.host).await.map_err(|e| match e {
+            mail_send::Error::Io(_) | mail_send::Error::Timeout => fault(target, "STARTTLS", &e),
+            other => ConnectError::Fatal(format!("STARTTLS with `{}` failed: {}", target.host, describe(&other))),
+        })?;
+        return Ok((wrap(Box::new(tls.stream), target.timeout), true));
+    }
+    if !target.plaintext_allowed {
+        return Err(ConnectError::Fatal(format!(
+            "`{}` does not offer STARTTLS; refusing to send in plaintext (use `smtps://` on port 465, or `tls: none` only for a trusted private relay)",
+            target.host
+        )));
+    }
+    Ok((wrap(Box::new(plain.stream), target.timeout), false))
+}
+
+fn fault(target: &SmtpTarget, during: &str, error: &mail_send::Error) -> ConnectError {
+    match error {
+        mail_send::Error::Tls(_) | mail_send::Error::InvalidTLSName | mail_send::Error::MissingStartTls => {
+            ConnectError::Fatal(format!("{during} with `{}` failed: {}", target.host, describe(error)))
+        }
+        _ => ConnectError::Network(format!("{during} with `{}` failed: {}", target.host, describe(error))),
+    }
+}
+
+fn auth_error(target: &SmtpTarget, error: &mail_send::Error) -> ConnectError {
+    match error {
+        mail_send::Error::Io(_) | mail_send::Error::Timeout => fault(target, "AUTH", error),
+        _ => ConnectError::Fatal(format!(
+            "`{}` refused authentication as `{}`: {}; check the user name and the password variable",
+            target.host,
+            target.credentials.as_ref().map_or("", |c| c.0.as_str()),
+            describe(error)
+        )),
+    }
+}
+
+fn reply(response: &Response<String>) -> Reply {
+    let text = response.message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let enhanced = match response.esc {
+        [0, _, _] => enhanced_code(&text),
+        [class, subject, detail] => Some((class, u16::from(subject), u16::from(detail))),
+    };
+    let text = match enhanced {
+        Some((a, b, c)) => {
+            text.strip_prefix(&format!("{a}.{b}.{c}")).map_or(text.clone(), |t| t.trim_start().to_owned())
+        }
+        None => text,
+    };
+    Reply { code: response.code, enhanced, text }
+}
+
+/// mail-send's errors in our voice (its `Display` is debug-like for some variants).
+fn describe(error: &mail_send::Error) -> String {
+    match error {
+        mail_send::Error::Io(e) => e.to_string(),
+        mail_send::Error::Tls(e) => format!("TLS: {e}"),
+        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => reply(r).summary(),
+        mail_send::Error::Timeout => "timed out".to_owned(),
+        mail_send::Error::MissingStartTls => "STARTTLS is not offered".to_owned(),
+        mail_send::Error::UnsupportedAuthMechanism => "no AUTH mechanism in common (PLAIN or LOGIN)".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A rustls connector trusting the system's roots plus the PEM certificates in `extra`.
+pub fn connector(extra: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = extra {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut added = 0;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("is not a PEM certificate file ({e})"))?;
+            roots.add(cert).map_err(|e| format!("holds a certificate rustls refuses ({e})"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("holds no PEM certificate".to_owned());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}

@@ -1,0 +1,325 @@
+//! The delivery journal: one send record per issue and one row per (issue, recipient).
+//!
+//! Enters: an issue's id (`<publication>/<slug>`) and content hash, its audience as a stream of
+//! [`NewRecipient`]s, the send engine's [`Update`]s, and times read from [`crate::clock`] by the
+//! caller (stored RFC 3339, to the second). Leaves: [`Delivery`] rows (paged, filtered or
+//! visited one at a time), [`Counts`], [`SendRecord`]s, the recipient of an unsubscribe token
+//! and the previous audience of a publication.
+//!
+//! The primary key `(issue, address_key)` is the idempotency key: adding the audience again on
+//! a resume, or a subscriber who is on two lists, adds nothing, so nobody has two rows. Every
+//! status change the engine makes goes through [`DeliveryStatus::can_become`]; `sent` is final,
+//! so a bug that would deliver a message twice fails loudly instead.
+//!
+//! Durability: every method commits its own transaction ([`State::add_recipients`] one per
+//! 10,000 rows, [`State::apply`] one per batch). The database is in WAL mode with
+//! `synchronous = NORMAL`, so a committed transaction is in the WAL file, in the operating
+//! system's hands, when the call returns: it survives the process being killed (`kill -9`) at
+//! any instant. A power loss or an OS crash may lose the last few transactions (never corrupt
+//! the file); a lost `inflight` mark could then mean a second delivery. `PRAGMA synchronous =
+//! FULL` on the connection would close that gap at the cost of an fsync per commit.
+//!
+//! Errors: SQLite failures are [`Error::Io`] on the database file, as elsewhere in the state
+//! store; so is a refused status change or an update of an unknown recipient, whose reason names
+//! the address. Resuming with changed content without leave is an [`Error::Usage`].
+
+mod rows;
+mod write;
+
+use std::collections::HashSet;
+use std::io;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
+
+pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
+
+use super::State;
+use crate::error::Error;
+use rows::{delivery, send_record};
+use write::{Failure, add_chunk, apply_all};
+
+/// `SELECT` of every [`Delivery`] column, in [`delivery`]'s order, followed by `$rest`.
+macro_rules! select_deliveries {
+    ($rest:literal) => {
+        concat!(
+            "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id, \
+             token_id, updated_at FROM deliveries ",
+            $rest
+        )
+    };
+}
+
+/// `SELECT` of every [`SendRecord`] column, in [`send_record`]'s order, followed by `$rest`.
+macro_rules! select_sends {
+    ($rest:literal) => {
+        concat!("SELECT issue, content_hash, started_at, finished_at, state, note FROM sends ", $rest)
+    };
+}
+
+impl State {
+    /// The send record of `issue`, if it was ever started.
+    pub fn send_record(&self, issue: &str) -> Result<Option<SendRecord>, Error> {
+        read_send(&self.conn, issue).map_err(|e| self.error("read", e))
+    }
+
+    /// Start `issue`'s send: create its record (running, with `content_hash`), or for a resume
+    /// set it back to running. Returns the record as it was before (`None` when new).
+    ///
+    /// An existing record keeps its content hash and start time; a different `content_hash` is
+    /// refused with an [`Error::Usage`] naming `--allow-changed`, unless `replace_hash`, which
+    /// stores the new one.
+    pub fn start_send(
+        &self,
+        issue: &str,
+        content_hash: &str,
+        at: Timestamp,
+        replace_hash: bool,
+    ) -> Result<Option<SendRecord>, Error> {
+        let run = || -> Result<Option<SendRecord>, Failure> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let before = read_send(&tx, issue)?;
+            match &before {
+                None => tx.execute(
+                    "INSERT INTO sends (issue, content_hash, started_at, state) VALUES (?1, ?2, ?3, 'running')",
+                    (issue, content_hash, stamp(at)),
+                )?,
+                Some(old) if old.content_hash != content_hash && !replace_hash => {
+                    return Err(Failure::Usage(format!(
+                        "the content of `{issue}` changed since its send started on {}; rerun with \
+                         `--allow-changed` to send the new version to the recipients not yet sent",
+                        old.started_at
+                    )));
+                }
+                Some(_) => tx.execute(
+                    "UPDATE sends SET state = 'running', finished_at = NULL, note = NULL, content_hash = ?2
+                     WHERE issue = ?1",
+                    (issue, content_hash),
+                )?,
+            };
+            tx.commit()?;
+            Ok(before)
+        };
+        run().map_err(|f| self.fail("update", f))
+    }
+
+    /// Record the end of a run of `issue`'s send. [`SendState::Complete`] is refused while any
+    /// recipient is pending, in flight or deferred: a finished send has nobody left out.
+    pub fn finish_send(&self, issue: &str, state: SendState, note: Option<&str>, at: Timestamp) -> Result<(), Error> {
+        let run = || -> Result<(), Failure> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            if state == SendState::Complete {
+                let open: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM deliveries WHERE issue = ?1 AND status IN ('pending', 'inflight', 'deferred')",
+                    [issue],
+                    |row| row.get(0),
+                )?;
+                if open > 0 {
+                    return Err(Failure::Refused(format!(
+                        "refusing to mark the send of `{issue}` complete: {open} recipients are still pending, \
+                         in flight or deferred"
+                    )));
+                }
+            }
+            let finished = (state != SendState::Running).then(|| stamp(at));
+            let changed = tx.execute(
+                "UPDATE sends SET state = ?2, note = ?3, finished_at = ?4 WHERE issue = ?1",
+                (issue, state.as_str(), note, finished),
+            )?;
+            if changed == 0 {
+                return Err(Failure::Refused(format!("`{issue}` has no send record")));
+            }
+            Ok(tx.commit()?)
+        };
+        run().map_err(|f| self.fail("update", f))
+    }
+
+    /// Every send record, oldest first.
+    pub fn sends(&self) -> Result<Vec<SendRecord>, Error> {
+        let read = || -> rusqlite::Result<Vec<SendRecord>> {
+            let mut stmt = self.conn.prepare(select_sends!("ORDER BY started_at, issue"))?;
+            stmt.query_map([], send_record)?.collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    /// Add audience members to `issue`'s journal as `pending`, in the iterator's order, with
+    /// `seq` continuing after the issue's current maximum. Returns how many were new: a member
+    /// already in the journal (a resume, or a second list) is left as it is.
+    ///
+    /// Streams: one transaction and one prepared statement per 10,000 rows, so memory does not
+    /// grow with the audience and a kill loses at most the rows of the open transaction.
+    pub fn add_recipients(
+        &mut self,
+        issue: &str,
+        recipients: impl Iterator<Item = NewRecipient>,
+        at: Timestamp,
+    ) -> Result<usize, Error> {
+        let at = stamp(at);
+        let mut recipients = recipients.peekable();
+        let mut added = 0;
+        while recipients.peek().is_some() {
+            added += add_chunk(&mut self.conn, issue, &mut recipients, &at).map_err(|e| self.error("update", e))?;
+        }
+        Ok(added)
+    }
+
+    /// Prepare `issue` for a run: rows left `inflight` by a killed run become `uncertain`;
+    /// `deferred` rows become `pending`; with `resend_uncertain`, `uncertain` rows (the new ones
+    /// included) become `pending` too. One transaction.
+    pub fn recover(&self, issue: &str, resend_uncertain: bool, at: Timestamp) -> Result<Recovered, Error> {
+        let run = || -> rusqlite::Result<Recovered> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let set = |from: DeliveryStatus, to: DeliveryStatus| {
+                tx.execute(
+                    "UPDATE deliveries SET status = ?3, updated_at = ?4 WHERE issue = ?1 AND status = ?2",
+                    (issue, from.as_str(), to.as_str(), stamp(at)),
+                )
+            };
+            let uncertain = set(DeliveryStatus::Inflight, DeliveryStatus::Uncertain)?;
+            let mut requeued = set(DeliveryStatus::Deferred, DeliveryStatus::Pending)?;
+            if resend_uncertain {
+                requeued += set(DeliveryStatus::Uncertain, DeliveryStatus::Pending)?;
+            }
+            tx.commit()?;
+            Ok(Recovered { uncertain, requeued })
+        };
+        run().map_err(|e| self.error("update", e))
+    }
+
+    /// Up to `limit` `pending` rows of `issue` with `seq` above `after_seq` (0 for the start),
+    /// in `seq` order. Changes nothing: the engine pages through and marks rows itself.
+    pub fn pending(&self, issue: &str, after_seq: i64, limit: usize) -> Result<Vec<Delivery>, Error> {
+        let read = || -> rusqlite::Result<Vec<Delivery>> {
+            let mut stmt = self.conn.prepare_cached(select_deliveries!(
+                "WHERE issue = ?1 AND status = 'pending' AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            stmt.query_map((issue, after_seq, limit), delivery)?.collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    /// Apply `updates` to `issue`'s journal in order, in one transaction (the engine's group
+    /// commit). Every change must be allowed by [`DeliveryStatus::can_become`]; one that is not,
+    /// or one for a recipient not in the journal, fails the call and changes nothing.
+    pub fn apply(&mut self, issue: &str, updates: &[Update], at: Timestamp) -> Result<(), Error> {
+        apply_all(&mut self.conn, issue, updates, &stamp(at)).map_err(|f| self.fail("update", f))
+    }
+
+    /// How many of `issue`'s recipients are in each status.
+    pub fn counts(&self, issue: &str) -> Result<Counts, Error> {
+        let read = || -> rusqlite::Result<Counts> {
+            let mut stmt =
+                self.conn.prepare_cached("SELECT status, COUNT(*) FROM deliveries WHERE issue = ?1 GROUP BY status")?;
+            let mut counts = Counts::default();
+            for row in stmt.query_map([issue], |row| Ok((row.get(0)?, row.get::<_, i64>(1)?)))? {
+                let (status, n) = row?;
+                counts.add(status, usize::try_from(n).unwrap_or(0));
+            }
+            Ok(counts)
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    /// `issue`'s rows in the given statuses (every row when `statuses` is empty), in `seq` order.
+    pub fn deliveries(&self, issue: &str, statuses: &[DeliveryStatus]) -> Result<Vec<Delivery>, Error> {
+        if statuses.is_empty() {
+            let mut rows = Vec::new();
+            self.for_each_delivery(issue, |d| {
+                rows.push(d);
+                Ok(())
+            })?;
+            return Ok(rows);
+        }
+        let wanted = DeliveryStatus::ALL.map(|s| statuses.contains(&s).then_some(s.as_str()));
+        let read = || -> rusqlite::Result<Vec<Delivery>> {
+            // The status index finds the few failed or uncertain rows of a big send; without
+            // `INDEXED BY`, SQLite would rather walk every row in `seq` order than sort.
+            let mut stmt = self.conn.prepare_cached(select_deliveries!(
+                "INDEXED BY deliveries_by_status
+                 WHERE issue = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8) ORDER BY seq"
+            ))?;
+            stmt.query_map(
+                params![issue, wanted[0], wanted[1], wanted[2], wanted[3], wanted[4], wanted[5], wanted[6]],
+                delivery,
+            )?
+            .collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    /// Call `f` on every row of `issue` in `seq` order, one row in memory at a time; stops at
+    /// the first error `f` returns.
+    pub fn for_each_delivery(
+        &self,
+        issue: &str,
+        mut f: impl FnMut(Delivery) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let read = |e| self.error("read", e);
+        let mut stmt = self.conn.prepare_cached(select_deliveries!("WHERE issue = ?1 ORDER BY seq")).map_err(read)?;
+        let mut rows = stmt.query([issue]).map_err(read)?;
+        while let Some(row) = rows.next().map_err(read)? {
+            f(delivery(row).map_err(read)?)?;
+        }
+        Ok(())
+    }
+
+    /// The address and list a message with unsubscribe token `token_id` was sent to (the most
+    /// recently updated row carrying it), for the unsubscribe endpoint.
+    pub fn find_token(&self, token_id: &str) -> Result<Option<(String, String)>, Error> {
+        self.conn
+            .query_row(
+                "SELECT email, list FROM deliveries WHERE token_id = ?1 ORDER BY updated_at DESC, rowid DESC LIMIT 1",
+                [token_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.error("read", e))
+    }
+
+    /// The most recent complete send of `issue`'s publication (the part before `/`) other than
+    /// `issue`, finished before `issue`'s send started if it has one, with the keys of the
+    /// addresses it was sent to; `None` when there is no such send.
+    pub fn previous_audience(&self, issue: &str) -> Result<Option<(String, HashSet<String>)>, Error> {
+        let publication = issue.split_once('/').map_or(issue, |(publication, _)| publication);
+        let read = || -> rusqlite::Result<Option<(String, HashSet<String>)>> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+            let previous: Option<String> = tx
+                .query_row(
+                    "SELECT issue FROM sends
+                     WHERE state = 'complete' AND issue <> ?2 AND substr(issue, 1, length(?1) + 1) = ?1 || '/'
+                       AND finished_at <= COALESCE((SELECT started_at FROM sends WHERE issue = ?2), finished_at)
+                     ORDER BY finished_at DESC, issue DESC LIMIT 1",
+                    (publication, issue),
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(previous) = previous else { return Ok(None) };
+            let mut stmt = tx.prepare("SELECT address_key FROM deliveries WHERE issue = ?1 AND status = 'sent'")?;
+            let sent = stmt.query_map([&previous], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(Some((previous, sent)))
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
+    fn fail(&self, action: &'static str, failure: Failure) -> Error {
+        match failure {
+            Failure::Sql(e) => self.error(action, e),
+            Failure::Refused(reason) => Error::io(action, &self.path, io::Error::other(reason)),
+            Failure::Usage(message) => Error::usage(message),
+        }
+    }
+}
+
+fn read_send(conn: &Connection, issue: &str) -> rusqlite::Result<Option<SendRecord>> {
+    conn.query_row(select_sends!("WHERE issue = ?1"), [issue], send_record).optional()
+}
+
+/// `at` as stored: RFC 3339 in UTC, to the second.
+fn stamp(at: Timestamp) -> String {
+    Timestamp::from_second(at.as_second()).unwrap_or(at).to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,391 @@
+//! One-click unsubscribe tokens: opaque, unforgeable, and free of the subscriber's address.
+//!
+//! Enters: the signing keys (from `LETTERPRESS_UNSUBSCRIBE_KEYS`, else a key generated once into
+//! the state directory), an address and a list slug. Leaves: the address's opaque
+//! [`Keys::token_id`] (what the journal stores so the unsubscribe endpoint can find the address),
+//! the URL-safe token that goes into `List-Unsubscribe` and the footer link, and — for the
+//! endpoint — the [`Claims`] of a token that verifies.
+//!
+//! A token is base64url (no padding) of `version (1 byte) || token id (16 bytes) || list slug ||
+//! HMAC-SHA256(first key, version || token id || list slug)` truncated to 16 bytes. The token id
+//! is the first 16 bytes of `HMAC-SHA256(first key, "id\0" || address key)`, so neither the token
+//! nor the id shows the address (EMAIL.md BS-3). The first key signs; every key verifies, in
+//! constant time, so keys can be rotated by putting the new key first.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::Sha256;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::subscribers::address_key;
+
+/// The environment variable holding the keys: comma-separated, each hex or base64url.
+pub const KEYS_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
+
+/// The generated key's file name inside the state directory.
+pub const KEY_FILE: &str = "unsubscribe.key";
+
+/// The shortest key accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+
+const VERSION: u8 = 1;
+const ID_BYTES: usize = 16;
+const TAG_BYTES: usize = 16;
+/// Longer tokens are refused before any work: a list slug is short.
+const MAX_TOKEN_CHARS: usize = 512;
+const HELP: &str = "each key is 32 or more random bytes written as hex or base64url, e.g. from `openssl rand -hex 32`";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The unsubscribe signing keys: the first signs, all verify.
+#[derive(Clone)]
+pub struct Keys {
+    macs: Vec<HmacSha256>,
+}
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// The address's opaque id (as [`Keys::token_id`] gave it when the token was made).
+    pub token_id: String,
+    /// The list the subscriber leaves.
+    pub list: String,
+}
+
+impl fmt::Debug for Keys {
+    /// Never shows a key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys").field("count", &self.macs.len()).finish_non_exhaustive()
+    }
+}
+
+impl Keys {
+    /// Keys from `LETTERPRESS_UNSUBSCRIBE_KEYS` (comma-separated, each base64url or hex, at
+    /// least 32 bytes decoded), else the key in `<state_dir>/unsubscribe.key`, generated on first
+    /// use (32 random bytes, written atomically with mode 0600). A key file that other users can
+    /// read is refused. Errors name the variable and the key's position, never the key.
+    pub fn load(state_dir: &Path) -> Result<Keys, Error> {
+        match std::env::var(KEYS_VAR) {
+            Ok(value) => Self::from_env_value(&value),
+            Err(std::env::VarError::NotPresent) => Self::from_key_file(state_dir),
+            Err(std::env::VarError::NotUnicode(_)) => Err(invalid(format!("`{KEYS_VAR}` is not valid UTF-8"))),
+        }
+    }
+
+    /// Keys from raw secrets, first signing (for tests and callers with their own store).
+    pub fn from_secrets(secrets: Vec<Vec<u8>>) -> Result<Keys, Error> {
+        if secrets.is_empty() {
+            return Err(invalid("no unsubscribe keys given".to_owned()));
+        }
+        let mut macs = Vec::with_capacity(secrets.len());
+        for (i, secret) in secrets.into_iter().enumerate() {
+            if secret.len() < MIN_KEY_BYTES {
+                return Err(invalid(format!(
+                    "unsubscribe key {} is {} bytes; a key must be at least {MIN_KEY_BYTES} bytes",
+                    i + 1,
+                    secret.len()
+                )));
+            }
+            macs.push(HmacSha256::new_from_slice(&secret).map_err(|_| invalid("unusable unsubscribe key".to_owned()))?);
+        }
+        Ok(Keys { macs })
+    }
+
+    /// Parse the value of [`KEYS_VAR`].
+    fn from_env_value(value: &str) -> Result<Keys, Error> {
+        let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+        let mut secrets = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let position = format!("key {} of {}", i + 1, parts.len());
+            secrets.push(decode_key(part).map_err(|why| {
+                Error::Invalid(vec![
+                    Diagnostic::error("unsubscribe/keys", format!("`{KEYS_VAR}`: {position} {why}")).help(HELP),
+                ])
+            })?);
+        }
+        Self::from_secrets(secrets)
+    }
+
+    /// The key in `<state_dir>/unsubscribe.key`, created if missing.
+    fn from_key_file(state_dir: &Path) -> Result<Keys, Error> {
+        let path = state_dir.join(KEY_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(&path)?,
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        check_private(&path)?;
+        let secret = decode_key(text.trim()).map_err(|why| {
+            Error::Invalid(vec![
+                Diagnostic::error("unsubscribe/keys", format!("the key in `{}` {why}", path.display()))
+                    .help(format!("delete the file to generate a new key (links in mail already sent stop working), or set `{KEYS_VAR}`")),
+            ])
+        })?;
+        Self::from_secrets(vec![secret])
+    }
+
+    /// The opaque, stable id of an address: hex of the first 16 bytes of
+    /// `HMAC-SHA256(first key, "id\0" || address key)`.
+    pub fn token_id(&self, address: &str) -> String {
+        hex(&self.id_of_key(&address_key(address)))
+    }
+
+    /// The unsubscribe token of `address` on `list`; the address never appears in it.
+    pub fn token(&self, address: &str, list: &str) -> String {
+        let mut token = String::new();
+        self.write_token(&self.id_of_key(&address_key(address)), list, &mut token);
+        token
+    }
+
+    /// The claims of a token signed by any of the keys, or `None` for a tampered, truncated,
+    /// re-targeted or garbage token. Tags are compared in constant time.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        if token.len() > MAX_TOKEN_CHARS {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        if bytes.len() < 1 + ID_BYTES + 1 + TAG_BYTES || bytes[0] != VERSION {
+            return None;
+        }
+        let (signed, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
+        let valid = self.macs.iter().any(|mac| {
+            let mut mac = mac.clone();
+            mac.update(signed);
+            mac.verify_truncated_left(tag).is_ok()
+        });
+        if !valid {
+            return None;
+        }
+        let list = std::str::from_utf8(&signed[1 + ID_BYTES..]).ok()?;
+        Some(Claims { token_id: hex(&signed[1..=ID_BYTES]), list: list.to_owned() })
+    }
+
+    /// The id bytes of an address key (see [`crate::subscribers::address_key`]).
+    pub(crate) fn id_of_key(&self, address_key: &str) -> [u8; ID_BYTES] {
+        let mut mac = self.macs[0].clone();
+        mac.update(b"id\0");
+        mac.update(address_key.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut id = [0; ID_BYTES];
+        id.copy_from_slice(&digest[..ID_BYTES]);
+        id
+    }
+
+    /// Append the token of an id on `list` to `out`.
+    pub(crate) fn write_token(&self, id: &[u8; ID_BYTES], list: &str, out: &mut String) {
+        let mut bytes = Vec::with_capacity(1 + ID_BYTES + list.len() + TAG_BYTES);
+        bytes.push(VERSION);
+        bytes.extend_from_slice(id);
+        bytes.extend_from_slice(list.as_bytes());
+        let mut mac = self.macs[0].clone();
+        mac.update(&bytes);
+        bytes.extend_from_slice(&mac.finalize().into_bytes()[..TAG_BYTES]);
+        URL_SAFE_NO_PAD.encode_string(&bytes, out);
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// Decode a key written as hex (only hex digits) or base64url (padding optional).
+fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+    if text.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    let bytes = if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        text.as_bytes().chunks(2).map(|pair| (nibble(pair[0]) << 4) | nibble(pair[1])).collect()
+    } else {
+        let lenient = GeneralPurpose::new(
+            &alphabet::URL_SAFE,
+            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        );
+        lenient.decode(text).map_err(|_| "is neither hex nor base64url".to_owned())?
+    };
+    if bytes.len() < MIN_KEY_BYTES {
+        return Err(format!("is {} bytes; a key must be at least {MIN_KEY_BYTES} bytes", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// The value of one hex digit (the caller has checked it is one).
+fn nibble(digit: u8) -> u8 {
+    char::from(digit).to_digit(16).and_then(|d| u8::try_from(d).ok()).unwrap_or(0)
+}
+
+/// Generate a key, write it atomically with mode 0600 (never replacing a file another process
+/// created meanwhile), and return the file's text.
+fn create_key_file(path: &Path) -> Result<String, Error> {
+    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+    let mut secret = [0u8; MIN_KEY_BYTES];
+    crate::entropy::fill(&mut secret)?;
+    let text = format!("{}\n", URL_SAFE_NO_PAD.encode(secret));
+    // tempfile creates the file with mode 0600 on Unix, before any byte of the key is written.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".unsubscribe-key-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+    temp.write_all(text.as_bytes())
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    match temp.persist_noclobber(path) {
+        Ok(_) => Ok(text),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))
+        }
+        Err(e) => Err(Error::io("create", path, e.error)),
+    }
+}
+
+/// Refuse a key file that users other than its owner can read or change.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?.permissions().mode();
+    let others = mode & 0o077;
+    if others == 0 {
+        return Ok(());
+    }
+    Err(Error::Invalid(vec![
+        Diagnostic::error(
+            "unsubscribe/key-permissions",
+            format!("`{}` can be read by other users (mode {:o}); refusing to use it", path.display(), mode & 0o777),
+        )
+        .help(format!("run `chmod 600 {}`", path.display())),
+    ]))
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+fn invalid(message: String) -> Error {
+    Error::Invalid(vec![Diagnostic::error("unsubscribe/keys", message).help(HELP)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyring(secrets: &[u8]) -> Keys {
+        Keys::from_secrets(secrets.iter().map(|&b| vec![b; 32]).collect()).unwrap()
+    }
+
+    #[test]
+    fn tokens_round_trip_and_never_show_the_address() {
+        let keys = keyring(&[1]);
+        let token = keys.token("Zoe.Hartley@Example.org", "commissioner-weekly");
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            claims,
+            Claims { token_id: keys.token_id("zoe.hartley@example.org"), list: "commissioner-weekly".to_owned() }
+        );
+        assert_eq!(claims.token_id.len(), 32);
+        assert_eq!(keys.token("zoe.hartley@example.org", "commissioner-weekly"), token, "stable");
+        assert_ne!(keys.token("other@example.org", "commissioner-weekly"), token);
+        let decoded = String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&token).unwrap()).to_lowercase();
+        for shown in [token.to_lowercase(), decoded, claims.token_id] {
+            assert!(!shown.contains("zoe") && !shown.contains("example.org"), "{shown}");
+        }
+        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn tampered_truncated_retargeted_and_garbage_tokens_are_rejected() {
+        let keys = keyring(&[1]);
+        let token = keys.token("a@example.org", "weekly");
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        let flipped = |i: usize| {
+            let mut b = bytes.clone();
+            b[i] ^= 1;
+            URL_SAFE_NO_PAD.encode(b)
+        };
+        for i in 0..bytes.len() {
+            assert_eq!(keys.verify(&flipped(i)), None, "byte {i} flipped");
+        }
+        let len = bytes.len();
+        bytes[1 + ID_BYTES..len - TAG_BYTES].copy_from_slice(b"daily\0");
+        for bad in [
+            URL_SAFE_NO_PAD.encode(&bytes),
+            token[..token.len() - 1].to_owned(),
+            token[..10].to_owned(),
+            String::new(),
+            "not a token!".to_owned(),
+            "A".repeat(600),
+            format!("{token}="),
+        ] {
+            assert_eq!(keys.verify(&bad), None, "{bad}");
+        }
+        assert_eq!(keyring(&[2]).verify(&token), None, "another key");
+    }
+
+    #[test]
+    fn the_first_key_signs_and_every_key_verifies() {
+        let old = keyring(&[1]);
+        let rotated = keyring(&[2, 1]);
+        let token = old.token("a@example.org", "weekly");
+        assert_eq!(rotated.verify(&token), old.verify(&token));
+        assert_ne!(rotated.token("a@example.org", "weekly"), token, "the new key signs");
+        assert_eq!(old.verify(&rotated.token("a@example.org", "weekly")), None);
+    }
+
+    #[test]
+    fn keys_from_the_environment_are_hex_or_base64url_of_32_bytes() {
+        let hex_key = "ab".repeat(32);
+        let b64_key = URL_SAFE_NO_PAD.encode([9u8; 40]);
+        let keys = Keys::from_env_value(&format!("{hex_key}, {b64_key}=")).unwrap();
+        assert_eq!(keys.macs.len(), 2);
+        assert_eq!(keys.token_id("a@example.org"), keyring(&[0xab]).token_id("a@example.org"));
+        let message = |value: &str| match Keys::from_env_value(value) {
+            Err(Error::Invalid(d)) => d[0].message.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            message(&format!("{hex_key},{}", "cd".repeat(16))),
+            format!("`{KEYS_VAR}`: key 2 of 2 is 16 bytes; a key must be at least 32 bytes")
+        );
+        assert_eq!(message("not*base64"), format!("`{KEYS_VAR}`: key 1 of 1 is neither hex nor base64url"));
+        assert_eq!(message(""), format!("`{KEYS_VAR}`: key 1 of 1 is empty"));
+        assert!(!message(&format!("{}!", "s".repeat(50))).contains("sss"), "a key is never printed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_generated_key_file_is_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".letterpress");
+        let first = Keys::from_key_file(&state).unwrap();
+        let path = state.join(KEY_FILE);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = Keys::from_key_file(&state).unwrap();
+        assert_eq!(first.token("a@example.org", "w"), again.token("a@example.org", "w"));
+        assert_eq!(std::fs::read_dir(&state).unwrap().count(), 1, "no temporary files left");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let Err(Error::Invalid(problems)) = Keys::from_key_file(&state) else {
+            panic!("a group-readable key was used")
+        };
+        assert_eq!(
+            problems[0].message,
+            format!("`{}` can be read by other users (mode 640); refusing to use it", path.display())
+        );
+        assert_eq!(problems[0].help, Some(format!("run `chmod 600 {}`", path.display())));
+    }
+}

@@ -1,0 +1,282 @@
+//! Sending against the real SMTP server in `smtp.rs`: STARTTLS with a test CA, AUTH, per-recipient
+//! faults, reconnects, the journal's resume rules, and the lock.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::harness::{Output, Project};
+use crate::smtp::{Event, Reply, ServerConfig, SmtpServer};
+
+const ISSUE: &str = "weekly/2016-12-09-plans";
+const PASSWORD: &str = "s3cret-for-tests";
+
+/// The send fixture with `extra` readers appended, and a STARTTLS + AUTH server it trusts.
+fn setup(config: ServerConfig, extra: usize) -> (Project, SmtpServer) {
+    let server = SmtpServer::start(config.starttls().auth("editor", PASSWORD).require_auth());
+    let project = Project::fixture("send");
+    server.write_ca_file(&project.path().join("ca.pem"));
+    if extra > 0 {
+        let mut list = project.read("subscribers/readers.csv");
+        for i in 0..extra {
+            let _ = writeln!(list, "reader{i:05}@example.org,Reader {i},Somewhere");
+        }
+        project.write("subscribers/readers.csv", &list);
+    }
+    (project, server)
+}
+
+fn send(project: &Project, server: &SmtpServer, args: &[&str]) -> Output {
+    let url = server.url();
+    project.run_env(args, &[("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)])
+}
+
+fn journal_status(project: &Project) -> serde_json::Value {
+    let out = project.run(&["status", ISSUE, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("json")
+}
+
+/// How many messages each recipient received.
+fn per_recipient(server: &SmtpServer) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for message in server.received() {
+        for rcpt in message.rcpt_to {
+            *counts.entry(rcpt).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn sends_over_starttls_with_auth_and_every_required_header() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains(PASSWORD) && !out.stdout.contains(PASSWORD), "the password is never printed");
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    for message in &received {
+        assert!(message.tls, "STARTTLS was used");
+        assert_eq!(message.auth_user.as_deref(), Some("editor"));
+        assert_eq!(message.mail_from, "weekly@send.example.org");
+        for header in [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "MIME-Version",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "Reply-To",
+        ] {
+            assert!(message.header(header).is_some(), "{header} missing");
+        }
+        let unsubscribe = message.header("List-Unsubscribe").expect("header");
+        assert!(unsubscribe.starts_with("<https://send.example.org/unsubscribe?t="), "{unsubscribe}");
+        assert!(unsubscribe.contains("<mailto:unsubscribe@send.example.org?subject="), "{unsubscribe}");
+        assert!(!unsubscribe.contains(&message.rcpt_to[0]), "the token never shows the address");
+        assert_eq!(message.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+        let body = String::from_utf8_lossy(&message.data);
+        assert!(!body.lines().any(|l| l.len() > 998), "no line over 998 octets");
+    }
+    let ids: std::collections::BTreeSet<_> = received.iter().filter_map(crate::smtp::Received::message_id).collect();
+    assert_eq!(ids.len(), 3, "a Message-ID per recipient");
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["sent"], 3, "{status:#}");
+    assert_eq!(status["send"]["state"], "complete", "{status:#}");
+    let again = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(server.received().len(), 3, "a second run sends nothing twice");
+}
+
+#[test]
+fn per_recipient_faults_end_in_the_right_states_and_resume_correctly() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::Rcpt { to, .. } if to == "gone@example.org" => Some(Reply::new(550, "5.1.1 no such user")),
+        Event::Rcpt { to, .. } if to == "busy@example.org" => Some(Reply::new(451, "4.3.0 try again later")),
+        Event::EndOfData { rcpts, .. } if rcpts[0] == "lost@example.org" => Some(Reply::drop_connection()),
+        Event::EndOfData { global_message_no: 3, .. } => {
+            Some(Reply::new(421, "4.7.0 closing, come back soon").then_close())
+        }
+        _ => None,
+    });
+    let (project, server) = setup(config, 20);
+    let mut list = project.read("subscribers/readers.csv");
+    list.push_str("gone@example.org,Gone,\nbusy@example.org,Busy,\nlost@example.org,Lost,\n");
+    project.write("subscribers/readers.csv", &list);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 3, "finished with failures: {}", out.stderr);
+    let status = journal_status(&project);
+    let counts = &status["counts"];
+    assert_eq!(counts["failed"], 1, "{status:#}");
+    assert_eq!(counts["deferred"], 1, "{status:#}");
+    assert_eq!(counts["uncertain"], 1, "{status:#}");
+    assert_eq!(counts["sent"], 23, "the 421 and the dropped connection were survived: {status:#}");
+    let suppressions = project.run(&["suppressions"]).stdout;
+    assert!(suppressions.contains("gone@example.org\t*\tbounced"), "{suppressions}");
+    assert!(server.connections() >= 3, "reconnected after 421 and the drop");
+    let recipients = per_recipient(&server);
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+    // The next run retries only the deferred recipient (still refused here), never the others.
+    let before = server.received().len();
+    let resumed = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(resumed.code, 3, "{}", resumed.stderr);
+    assert_eq!(server.received().len(), before, "nobody got a second copy");
+    let resent = send(&project, &server, &["send", ISSUE, "--yes", "--resend-uncertain"]);
+    assert_eq!(resent.code, 3, "{}", resent.stderr);
+    assert_eq!(journal_status(&project)["counts"]["uncertain"], 1, "lost again: the server drops that one every time");
+}
+
+#[test]
+fn authentication_failure_stops_before_any_recipient_changes_state() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let url = server.url();
+    let out = project.run_env(
+        &["send", ISSUE, "--yes"],
+        &[("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", "wrong")],
+    );
+    assert_eq!(out.code, 5, "sender problem: {}", out.stderr);
+    assert!(out.stderr.contains("refused authentication as `editor`"), "{}", out.stderr);
+    assert!(!out.stderr.contains("wrong"), "the password is never printed");
+    assert_eq!(server.received().len(), 0);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["sent"], 0, "{status:#}");
+    assert_eq!(status["counts"]["inflight"], 0, "{status:#}");
+}
+
+#[test]
+fn a_run_of_policy_rejections_trips_the_circuit_breaker_without_suppressing_anyone() {
+    let config = ServerConfig::default().fault(|event| {
+        matches!(event, Event::Rcpt { .. }).then(|| Reply::new(550, "5.7.26 unauthenticated email is not accepted"))
+    });
+    let (project, server) = setup(config, 30);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("check SPF, DKIM and DMARC"), "{}", out.stderr);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["failed"], 0, "nobody failed permanently: {status:#}");
+    assert!(status["counts"]["pending"].as_u64().expect("pending") > 0, "the rest wait for the fix: {status:#}");
+    assert_eq!(project.run(&["suppressions"]).stdout, "", "no subscriber was suppressed");
+}
+
+#[test]
+fn an_unsubscribe_during_a_send_is_honoured_for_later_recipients() {
+    let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
+    let dir = std::sync::Arc::clone(&project_dir);
+    let config = ServerConfig::default().fault(move |event| {
+        if let Event::EndOfData { global_message_no: 1, .. } = event
+            && let Some(dir) = dir.lock().expect("lock").clone()
+        {
+            let out =
+                crate::harness::run_in(&dir, &["unsubscribe", "reader00500@example.org", "--reason", "unsubscribed"]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        None
+    });
+    let (project, server) = setup(config, 600);
+    *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let recipients = per_recipient(&server);
+    assert!(!recipients.contains_key("reader00500@example.org"), "unsubscribed mid-send");
+    assert_eq!(recipients.len(), 602);
+    assert_eq!(journal_status(&project)["counts"]["suppressed"], 1);
+}
+
+#[test]
+fn two_due_runs_at_once_send_exactly_once() {
+    let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(30)), 40);
+    let url = server.url();
+    let env = [("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
+    let spawn =
+        || project.command(&["send", "--due"]).envs(env).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let first = spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = spawn().wait_with_output().expect("second");
+    let first = first.wait_with_output().expect("first");
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(second.status.code(), Some(4), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another send is running"));
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 43);
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+}
+
+#[test]
+fn due_with_nothing_due_exits_quietly() {
+    let project = Project::fixture("send");
+    project.write(
+        "content/weekly/2016-12-09-plans.md",
+        &project
+            .read("content/weekly/2016-12-09-plans.md")
+            .replace("2016-12-09T07:00:00+00:00", "2030-01-01T07:00:00+00:00"),
+    );
+    let out = project.run(&["send", "--due"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing is due"), "{}", out.stderr);
+}
+
+#[test]
+fn drafts_and_issues_that_fail_check_are_refused() {
+    let project = Project::fixture("send");
+    let text = project.read("content/weekly/2016-12-09-plans.md");
+    project.write("content/weekly/2016-12-09-plans.md", &text.replace("status: ready", "status: draft"));
+    let draft = project.run(&["send", ISSUE, "--yes"]);
+    assert_eq!(draft.code, 2);
+    assert!(draft.stderr.contains("is a draft"), "{}", draft.stderr);
+    project.write("content/weekly/2016-12-09-plans.md", &format!("{text}\n[broken](@/weekly/nope.md)\n"));
+    let broken = project.run(&["send", ISSUE, "--yes"]);
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    assert!(broken.stderr.contains("no such issue"), "{}", broken.stderr);
+}
+
+#[test]
+fn a_changed_issue_is_not_resumed_without_allow_changed() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    let text = project.read("content/weekly/2016-12-09-plans.md");
+    project.write("content/weekly/2016-12-09-plans.md", &text.replace("Nobody voted", "No one voted"));
+    let refused = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--allow-changed"), "{}", refused.stderr);
+}
+
+#[test]
+fn dry_run_and_test_sends_leave_the_journal_alone() {
+    let (project, server) = setup(ServerConfig::default(), 5);
+    let dry = send(&project, &server, &["send", ISSUE, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stderr.contains("8 messages composed"), "{}", dry.stderr);
+    assert_eq!(server.received().len(), 0);
+    let test = send(&project, &server, &["send", ISSUE, "--test", "editor@example.org"]);
+    assert_eq!(test.code, 0, "{}", test.stderr);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].header("Subject").expect("subject").contains("[TEST]"));
+    let status = project.run(&["status", ISSUE]);
+    assert_eq!(status.code, 2, "nothing journaled: {}", status.stderr);
+}
+
+#[test]
+fn the_outbox_transport_writes_one_eml_per_recipient() {
+    let project = Project::fixture("send");
+    let config = project.read("letterpress.yaml").replace("transport: smtp", "transport: outbox");
+    project.write("letterpress.yaml", &config);
+    let out = project.run(&["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dir = project.path().join("outbox/weekly/2016-12-09-plans");
+    let files: Vec<_> = std::fs::read_dir(&dir).expect("outbox").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 3);
+    let message = std::fs::read_to_string(&files[0]).expect("eml");
+    assert!(message.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{message}");
+    let log = project.run(&["log", ISSUE, "--format", "csv"]);
+    assert_eq!(log.stdout.lines().count(), 4, "{}", log.stdout);
+    assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at\n"));
+}
