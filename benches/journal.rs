@@ -38,6 +38,7 @@ fn audience(rows: usize) -> impl Iterator<Item = NewRecipient> {
             ("plan".to_owned(), format!("plan-{}", i % 3)),
         ]),
         list: "weekly".to_owned(),
+        token_id: None,
     })
 }
 

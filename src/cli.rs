@@ -66,6 +66,19 @@ pub enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Serve one-click unsubscribe, subscribe with double opt-in and the web archive: the
+    /// newsletter's public site, meant to run behind a reverse proxy (see `docs/serve.md`).
+    Serve {
+        /// Address and port to listen on; port 0 picks a free one.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// The built archive to serve; built first when it has no `index.html`.
+        #[arg(long, value_name = "DIR", default_value = "public")]
+        public: PathBuf,
+        /// Build the archive into `--public` before serving.
+        #[arg(long)]
+        build: bool,
+    },
     /// Send an issue to its lists, or with `--due` every scheduled issue whose time has come.
     Send {
         /// The issue: `<publication>/<file name without .md>` or a path (omit with `--due`).

@@ -13,8 +13,10 @@ use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
 mod send;
+mod serve;
 mod subscribers;
 pub use send::{log, send, status};
+pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 
 /// `letterpress init <dir>`.

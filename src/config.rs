@@ -35,6 +35,58 @@ pub struct Config {
     /// DKIM signing of every message, when configured.
     #[serde(default)]
     pub dkim: Option<Dkim>,
+    /// The public endpoint of `letterpress serve`: confirmation links, rate limit, proxy.
+    #[serde(default)]
+    pub serve: Serve,
+}
+
+/// Settings of `letterpress serve` (unsubscribe, subscribe with double opt-in, the archive).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Serve {
+    /// How long a subscription confirmation link works: `7d` (the default), `48h`, `90m`.
+    #[serde(default = "default_confirm_ttl")]
+    pub confirm_ttl: String,
+    /// Subscribe requests allowed per client address per hour (a burst of this many, then one
+    /// every hour / `rate-limit`). Default 10.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u32,
+    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
+    /// (the one the proxy added) instead of the connection. Default false.
+    #[serde(default)]
+    pub trust_proxy: bool,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Self { confirm_ttl: default_confirm_ttl(), rate_limit: default_rate_limit(), trust_proxy: false }
+    }
+}
+
+impl Serve {
+    /// `confirm-ttl` as a duration (days count as 24 hours), or why it is not one between a
+    /// minute and 90 days.
+    pub fn confirm_ttl(&self) -> std::result::Result<jiff::SignedDuration, String> {
+        let span: jiff::Span = self
+            .confirm_ttl
+            .trim()
+            .parse()
+            .map_err(|_| format!("`confirm-ttl` `{}` is not a duration such as `7d` or `48h`", self.confirm_ttl))?;
+        let ttl = span
+            .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            .map_err(|_| format!("`confirm-ttl` `{}` must be in days, hours or minutes", self.confirm_ttl))?;
+        if ttl < jiff::SignedDuration::from_mins(1) || ttl > jiff::SignedDuration::from_hours(90 * 24) {
+            return Err(format!("`confirm-ttl` `{}` must be between 1 minute and 90 days", self.confirm_ttl));
+        }
+        Ok(ttl)
+    }
+}
+
+fn default_confirm_ttl() -> String {
+    "7d".to_owned()
+}
+fn default_rate_limit() -> u32 {
+    10
 }
 
 /// Delivery settings.
@@ -117,7 +169,8 @@ pub enum TlsPolicy {
     /// Implicit TLS or STARTTLS, with certificate verification (plaintext only to loopback).
     #[default]
     Required,
-    /// No TLS at all: an explicit opt-in.
+    /// No TLS at all, not even STARTTLS when offered: an explicit opt-in for a trusted private
+    /// relay.
     None,
 }
 
@@ -426,6 +479,25 @@ impl Config {
             }
         }
         problems.extend(self.validate_sending(path, text));
+        problems.extend(self.validate_serve(path, text));
+        problems
+    }
+}
+
+impl Config {
+    fn validate_serve(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        if let Err(why) = self.serve.confirm_ttl() {
+            let at = find(path, text, "confirm-ttl", "");
+            problems.push(Diagnostic::error("config/serve", why).help("write e.g. `confirm-ttl: 7d`").at(at, text));
+        }
+        if !(1..=10_000).contains(&self.serve.rate_limit) {
+            let at = find(path, text, "rate-limit", "");
+            problems.push(
+                Diagnostic::error("config/serve", "`rate-limit` must be between 1 and 10000 requests per hour")
+                    .at(at, text),
+            );
+        }
         problems
     }
 }
@@ -618,5 +690,20 @@ mod tests {
             .replace("Weekly <w@news.example.org>", "Weekly <not an address>");
         let codes: Vec<_> = Config::parse(Path::new("c.yaml"), &text).unwrap_err().iter().map(|d| d.code).collect();
         assert_eq!(codes, ["config/url", "config/slug", "config/mailbox"]);
+    }
+
+    #[test]
+    fn serve_settings_have_defaults_and_are_validated() {
+        let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
+        assert_eq!(config.serve.confirm_ttl(), Ok(jiff::SignedDuration::from_hours(7 * 24)));
+        assert_eq!((config.serve.rate_limit, config.serve.trust_proxy), (10, false));
+        let text = format!("{GOOD}serve:\n  confirm-ttl: 48h\n  rate-limit: 5\n  trust-proxy: true\n");
+        let config = Config::parse(Path::new("c.yaml"), &text).unwrap();
+        assert_eq!(config.serve.confirm_ttl(), Ok(jiff::SignedDuration::from_hours(48)));
+        for bad in ["confirm-ttl: soon", "confirm-ttl: 30s", "confirm-ttl: 100d", "rate-limit: 0"] {
+            let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}serve:\n  {bad}\n")).unwrap_err();
+            assert_eq!(errors[0].code, "config/serve", "{bad}");
+            assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod preview;
 pub mod project;
 pub mod render;
 pub mod send;
+pub mod serve;
 pub mod state;
 pub mod subscribers;
 pub mod template;
@@ -80,5 +81,6 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
         Command::Suppressions { format } => commands::suppressions(root, format),
         Command::Preview { bind, port, open } => commands::preview(root, preview::Options { bind, port, open }, &clock),
+        Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock),
     }
 }

@@ -11,6 +11,10 @@
 //! is the first 16 bytes of `HMAC-SHA256(first key, "id\0" || address key)`, so neither the token
 //! nor the id shows the address (EMAIL.md BS-3). The first key signs; every key verifies, in
 //! constant time, so keys can be rotated by putting the new key first.
+//!
+//! The same keys sign the subscription confirmation links of `letterpress serve`: signed,
+//! expiring tokens carrying the address, list and name (see `token/confirm.rs`,
+//! [`Keys::confirm_token`] and [`Keys::verify_confirm`]).
 
 use std::fmt;
 use std::io::Write as _;
@@ -26,6 +30,9 @@ use sha2::Sha256;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::subscribers::address_key;
+
+mod confirm;
+pub use confirm::{Refused, Subscription};
 
 /// The environment variable holding the keys: comma-separated, each hex or base64url.
 pub const KEYS_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";

@@ -365,10 +365,16 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     if !audience.diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&audience.diagnostics));
     }
+    let change = change_since_previous(&state, &issue.id(), &audience)?;
     let text = match format {
         ReportFormat::Json => format!(
             "{:#}\n",
-            serde_json::json!({ "issue": issue.id(), "lists": audience.per_list, "total": audience.total })
+            serde_json::json!({
+                "issue": issue.id(),
+                "lists": audience.per_list,
+                "total": audience.total,
+                "change": change.as_ref().map(|c| serde_json::json!({ "since": c.since, "new": c.new, "gone": c.gone })),
+            })
         ),
         ReportFormat::Text => {
             let mut out = format!("audience of `{}`\n", issue.id());
@@ -380,10 +386,33 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
                 );
             }
             let _ = writeln!(out, "  total: {} recipients", audience.total);
+            if let Some(c) = &change {
+                let _ = writeln!(
+                    out,
+                    "  since `{}`: +{} new, \u{2212}{} gone (unsubscribed, bounced or removed)",
+                    c.since, c.new, c.gone
+                );
+            }
             out
         }
     };
     write_stdout(text.as_bytes())
+}
+
+/// How the audience moved since the publication's previous complete send.
+struct Change {
+    since: String,
+    new: usize,
+    gone: usize,
+}
+
+fn change_since_previous(state: &State, issue: &str, audience: &subscribers::Audience) -> Result<Option<Change>> {
+    let Some((since, previous)) = state.previous_audience(issue)? else { return Ok(None) };
+    let current: std::collections::HashSet<String> =
+        audience.recipients.iter().map(|r| subscribers::address_key(&r.email)).collect();
+    let new = current.difference(&previous).count();
+    let gone = previous.difference(&current).count();
+    Ok(Some(Change { since, new, gone }))
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {

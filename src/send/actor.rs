@@ -41,6 +41,9 @@ pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journ
 
 fn serve(mut state: State, issue: &str, clock: &Clock, inbox: &mpsc::Receiver<Request>) -> State {
     while let Ok(first) = inbox.recv() {
+        // Everything queued while the last transaction ran goes into the next one. (A waiting
+        // window to gather more was measured: it only adds latency, since each worker's commit
+        // already overlaps its MAIL/RCPT/DATA round trip.)
         let mut batch = vec![first];
         while batch.len() < 512 {
             match inbox.try_recv() {

@@ -44,7 +44,12 @@ pub struct Settings {
     pub retries: u32,
     /// Delay before the first retry (doubling).
     pub retry_delay: Duration,
+    /// Send only to rows of this list (`send --list`); others stay pending.
+    pub only_list: Option<String>,
 }
+
+/// Consecutive failed connections after which a run gives up (the relay is down).
+const MAX_CONNECT_FAILURES: usize = 5;
 
 /// Counters and the stop signal, shared by all tasks.
 #[derive(Debug)]
@@ -62,6 +67,7 @@ pub struct Shared {
     /// Addresses suppressed after a permanent bounce.
     pub bounced: AtomicUsize,
     stop: AtomicBool,
+    connect_failures: AtomicUsize,
     reason: std::sync::Mutex<Option<Error>>,
     pace: Pace,
     breaker: Breaker,
@@ -78,6 +84,7 @@ impl Shared {
             suppressed: AtomicUsize::new(0),
             bounced: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            connect_failures: AtomicUsize::new(0),
             reason: std::sync::Mutex::new(None),
             pace: Pace::new(rate),
             breaker: Breaker::new(circuit_breaker),
@@ -110,6 +117,8 @@ struct Job {
     delivery: Delivery,
     /// The row is `deferred` in the journal (a retry) rather than `pending`.
     deferred: bool,
+    /// Failed tries in this run.
+    tries: u32,
 }
 
 /// A job waiting for its retry time.
@@ -253,10 +262,13 @@ async fn unsuppressed(context: &Context, page: Vec<Delivery>) -> Result<Vec<Job>
     let mut updates = Vec::new();
     let mut jobs = Vec::with_capacity(page.len());
     for delivery in page {
+        if context.settings.only_list.as_ref().is_some_and(|only| *only != delivery.list) {
+            continue;
+        }
         if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
             updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
         } else {
-            jobs.push(Job { delivery, deferred: false });
+            jobs.push(Job { delivery, deferred: false, tries: 0 });
         }
     }
     context.shared.suppressed.fetch_add(updates.len(), Ordering::Relaxed);
@@ -327,12 +339,22 @@ async fn deliver(
     context.shared.pace.wait().await;
     if connection.is_none() {
         match context.transport.connect().await {
-            Ok(fresh) => *connection = Some(fresh),
+            Ok(fresh) => {
+                context.shared.connect_failures.store(0, Ordering::SeqCst);
+                *connection = Some(fresh);
+            }
             Err(ConnectError::Fatal(message)) => {
                 context.shared.stop(Error::sender(message));
                 return Ok(());
             }
             Err(ConnectError::Network(message)) => {
+                if context.shared.connect_failures.fetch_add(1, Ordering::SeqCst) + 1 >= MAX_CONNECT_FAILURES {
+                    context.shared.stop(Error::Incomplete {
+                        message: format!(
+                            "{message}; giving up after {MAX_CONNECT_FAILURES} failed connections, the next run resumes"
+                        ),
+                    });
+                }
                 // Nothing was marked; try the row again later like a temporary failure.
                 return retry_or_defer(context, job, held, None, &message, false).await;
             }
@@ -348,13 +370,21 @@ async fn deliver(
     }
     mark.push(Update {
         message_id: Some(composed.message_id.clone()),
-        token_id: Some(composed.token_id.clone()),
+        // Stored when the recipient was added; setting it again would rewrite the token index.
+        token_id: None,
         ..update(delivery, DeliveryStatus::Inflight, None, true)
     });
-    context.journal.apply(mark).await?;
     let Some(open) = connection.as_mut() else { return Ok(()) };
     let name = format!("{:07}-{}", delivery.seq, safe_file_name(&delivery.email));
-    let outcome = open.send(context.template.envelope_from(), &delivery.email, buffer, &name).await;
+    // The in-flight mark must be durable before the message itself goes out; the MAIL, RCPT and
+    // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
+    let (marked, begun) =
+        tokio::join!(context.journal.apply(mark), open.begin(context.template.envelope_from(), &delivery.email));
+    marked?;
+    let outcome = match begun {
+        Some(refused) => refused,
+        None => open.data(buffer, &name).await,
+    };
     let reconnect = settle(context, &job, outcome, held).await?;
     let cap = context.settings.max_per_connection;
     if (reconnect || cap.is_some_and(|cap| connection.as_ref().is_some_and(|c| c.sent() >= cap)))
@@ -447,7 +477,7 @@ async fn retry_or_defer(
     why: &str,
     marked: bool,
 ) -> Result<()> {
-    let attempts = job.delivery.attempts + u32::from(marked);
+    let tries = job.tries + 1;
     let reason = super::retry::Reply {
         code: reply.map_or(0, |r| r.code),
         enhanced: reply.and_then(|r| r.enhanced),
@@ -460,12 +490,11 @@ async fn retry_or_defer(
         context.journal.apply(now).await?;
     }
     let deferred_in_journal = marked || job.deferred;
-    if attempts <= context.settings.retries + 1 && !context.shared.stopped() {
-        let exponent = attempts.saturating_sub(1).min(10);
-        let due = Instant::now() + context.settings.retry_delay * 2u32.pow(exponent);
+    if tries <= context.settings.retries && !context.shared.stopped() {
+        let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
         let mut delivery = job.delivery;
-        delivery.attempts = attempts;
-        let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal } });
+        delivery.attempts += u32::from(marked);
+        let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal, tries } });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);
     }

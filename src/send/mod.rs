@@ -78,11 +78,12 @@ impl SendReport {
         let c = &self.counts;
         let seconds = (self.elapsed_ms as f64 / 1000.0).max(0.001);
         format!(
-            "{}: {} sent, {} failed, {} deferred, {} uncertain, {} suppressed of {} — {} this run in {:.1} s ({:.0} msg/s)",
+            "{}: {} sent, {} failed, {} deferred, {} pending, {} uncertain, {} suppressed of {} — {} this run in {:.1} s ({:.0} msg/s)",
             self.issue,
             c.sent,
             c.failed,
-            c.deferred + c.pending,
+            c.deferred,
+            c.pending,
             c.uncertain,
             c.suppressed,
             c.total,
@@ -119,9 +120,8 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
             previous.started_at
         )));
     }
-    let skipped = prepare(&mut state, &id, &lists, clock)?;
-    confirm(&state, &id, &template, options.yes, skipped)?;
-    state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
+    let keys = Keys::load(&project.root.join(crate::state::DIR))?;
+    let skipped = prepare(&mut state, &id, &lists, &keys, clock)?;
     let recovered = state.recover(&id, options.resend_uncertain, clock.now())?;
     if recovered.uncertain > 0 {
         eprintln!(
@@ -129,7 +129,9 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
             recovered.uncertain
         );
     }
-    deliver(project, state, &id, template, transport, clock, &state_path)
+    confirm(&state, &id, &template, options.yes, skipped)?;
+    state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
+    deliver(project, state, &id, Delivery { template, transport, only_list: options.list.clone() }, clock, &state_path)
 }
 
 impl SendReport {
@@ -163,14 +165,25 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
         Vec::new()
     };
     let mut reports = Vec::new();
+    let mut first_error = None;
     for issue in due {
         let complete = records.iter().any(|r| r.issue == issue.id() && r.state == SendState::Complete);
-        if !complete {
-            let options = SendOptions { yes: true, ..SendOptions::default() };
-            reports.push(send_issue(project, issue, &options, clock)?);
+        if complete {
+            continue;
+        }
+        let options = SendOptions { yes: true, ..SendOptions::default() };
+        match send_issue(project, issue, &options, clock) {
+            Ok(report) => reports.push(report),
+            // Another run holds the lock: it will see to every issue; stop now.
+            Err(e @ Error::Locked { .. }) => return Err(e),
+            // One issue's trouble must not hold back the others on every cron tick.
+            Err(e) => {
+                eprintln!("{}: {}", issue.id(), e.to_string().trim_end());
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(reports)
+    first_error.map_or(Ok(reports), Err)
 }
 
 fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {
@@ -227,7 +240,7 @@ fn transport(project: &Project, issue: &Issue) -> Result<Transport> {
 /// Put every current audience member into the journal (new ones only); returns how many rows
 /// were skipped (suppressed or not active) for the confirmation. Streams: memory does not grow
 /// with the lists.
-fn prepare(state: &mut State, issue: &str, lists: &[ListFile], clock: &Clock) -> Result<usize> {
+fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, clock: &Clock) -> Result<usize> {
     let mut skipped = 0;
     let mut problems = Vec::new();
     for list in lists {
@@ -237,6 +250,7 @@ fn prepare(state: &mut State, issue: &str, lists: &[ListFile], clock: &Clock) ->
             Ok(s) if s.status == SubscriberStatus::Active && !suppressed.contains(&address_key(&s.email)) => {
                 Some(NewRecipient {
                     address_key: address_key(&s.email),
+                    token_id: Some(keys.token_id(&s.email)),
                     email: s.email,
                     name: s.name,
                     attrs: s.attrs,
@@ -287,38 +301,52 @@ fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, sk
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io("start the sender's runtime in", Path::new("."), e))
+}
+
+/// What one run delivers, and how.
+struct Delivery {
+    template: Arc<MessageTemplate>,
+    transport: Transport,
+    only_list: Option<String>,
 }
 
 fn deliver(
     project: &Project,
     state: State,
     id: &str,
-    template: Arc<MessageTemplate>,
-    transport: Transport,
+    run: Delivery,
     clock: &Clock,
     state_path: &Path,
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
     let runtime = runtime()?;
+    let Delivery { template, transport, only_list } = run;
     let transport = Arc::new(transport);
     // The first connection proves TLS and authentication before any recipient changes state.
-    let first = runtime.block_on(transport.connect()).map_err(|e| match e {
-        smtp::ConnectError::Fatal(m) => Error::sender(m),
-        smtp::ConnectError::Network(m) => {
-            Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
+    let first = match runtime.block_on(transport.connect()) {
+        Ok(first) => first,
+        Err(e) => {
+            let error = match e {
+                smtp::ConnectError::Fatal(m) => Error::sender(m),
+                smtp::ConnectError::Network(m) => {
+                    Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
+                }
+            };
+            state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
+            return Err(error);
         }
-    })?;
+    };
     let shared = Arc::new(engine::Shared::new(sending.rate, sending.circuit_breaker));
     let settings = engine::Settings {
         concurrency: if matches!(*transport, Transport::Outbox(_)) { 1 } else { sending.concurrency },
         max_per_connection: sending.max_per_connection,
         retries: sending.retries,
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
+        only_list,
     };
     let total = state.counts(id)?;
     let (journal, thread) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());

@@ -37,6 +37,8 @@ pub struct SmtpTarget {
     pub implicit_tls: bool,
     /// Whether a connection without TLS is acceptable (loopback, or `tls: none`).
     pub plaintext_allowed: bool,
+    /// Whether to upgrade with STARTTLS when offered (off only with `tls: none`).
+    pub starttls: bool,
     /// AUTH user and password.
     pub credentials: Option<(String, String)>,
     /// EHLO name.
@@ -155,21 +157,24 @@ impl SmtpConnection {
         })
     }
 
-    /// Send one message to one recipient.
-    pub async fn send(&mut self, from: &str, to: &str, message: &[u8]) -> Outcome {
+    /// Open a transaction for one recipient: MAIL, RCPT and DATA (pipelined when offered).
+    /// `None` means the relay is waiting for the message (354); `Some` is why not. Nothing the
+    /// relay could deliver has been sent yet.
+    pub async fn begin(&mut self, from: &str, to: &str) -> Option<Outcome> {
         let utf8 = !to.is_ascii() || !from.is_ascii();
         if utf8 && !self.smtputf8 {
-            return Outcome::Replied {
+            return Some(Outcome::Replied {
                 reply: Reply {
                     code: 553,
                     enhanced: Some((5, 6, 7)),
                     text: "the relay does not support SMTPUTF8 for this address".to_owned(),
                 },
                 stage: Stage::Rcpt,
-            };
+            });
         }
         let params = if utf8 { " SMTPUTF8" } else { "" };
-        let mail = format!("MAIL FROM:<{from}> BODY=8BITMIME{params}\r\n");
+        // Bodies are quoted-printable and headers encoded, so messages are 7-bit: no BODY=.
+        let mail = format!("MAIL FROM:<{from}>{params}\r\n");
         let rcpt = format!("RCPT TO:<{to}>\r\n");
         let replies = if self.pipelining {
             self.client.cmds([mail.as_bytes(), rcpt.as_bytes(), b"DATA\r\n"]).await
@@ -178,19 +183,18 @@ impl SmtpConnection {
         };
         let replies = match replies {
             Ok(replies) => replies,
-            Err(e) => return Outcome::Lost { after_data: false, error: describe(&e) },
+            Err(e) => return Some(Outcome::Lost { after_data: false, error: describe(&e) }),
         };
         for (response, stage) in replies.iter().zip([Stage::Mail, Stage::Rcpt, Stage::Data]) {
-            let expected = if stage == Stage::Data { 354 } else { 250 };
-            if response.code != expected && !(stage != Stage::Data && (200..300).contains(&response.code)) {
+            let accepted =
+                if stage == Stage::Data { response.code == 354 } else { (200..300).contains(&response.code) };
+            if !accepted {
                 self.reset_after(stage).await;
-                return Outcome::Replied { reply: reply(response), stage };
+                return Some(Outcome::Replied { reply: reply(response), stage });
             }
         }
-        if replies.len() < 3 {
-            return Outcome::Lost { after_data: false, error: "the relay stopped answering".to_owned() };
-        }
-        self.data(message).await
+        (replies.len() < 3)
+            .then(|| Outcome::Lost { after_data: false, error: "the relay stopped answering".to_owned() })
     }
 
     /// Without PIPELINING: one command, one reply; stop at the first refusal.
@@ -207,8 +211,8 @@ impl SmtpConnection {
         Ok(replies)
     }
 
-    /// The message and its final dot, then the verdict.
-    async fn data(&mut self, message: &[u8]) -> Outcome {
+    /// After [`Self::begin`]: the message and its final dot, then the verdict.
+    pub async fn data(&mut self, message: &[u8]) -> Outcome {
         if let Err(e) = self.client.write_message(message).await {
             return Outcome::Lost { after_data: true, error: e.to_string() };
         }
@@ -278,7 +282,7 @@ async fn plain_then_starttls(target: &SmtpTarget, tcp: TcpStream) -> Result<(Cli
         )));
     }
     let ehlo = plain.ehlo(&target.helo).await.map_err(|e| fault(target, "EHLO", &e))?;
-    if ehlo.has_capability(EXT_START_TLS) {
+    if target.starttls && ehlo.has_capability(EXT_START_TLS) {
         let tls = plain.start_tls(&target.connector, &target.host).await.map_err(|e| match e {
             mail_send::Error::Io(_) | mail_send::Error::Timeout => fault(target, "STARTTLS", &e),
             other => ConnectError::Fatal(format!("STARTTLS with `{}` failed: {}", target.host, describe(&other))),

@@ -57,6 +57,7 @@ impl Transport {
         let connector = connector(ca.as_deref()).map_err(|why| Error::usage(format!("`ca-file` {why}")))?;
         Ok(Self::Smtp(SmtpTarget {
             plaintext_allowed: tls_none || parsed.is_loopback(),
+            starttls: !tls_none,
             host: parsed.host,
             port: parsed.port,
             implicit_tls: parsed.implicit_tls,
@@ -87,10 +88,20 @@ impl Transport {
 }
 
 impl Connection {
-    /// Deliver one message; `name` is a stable file name for the outbox.
-    pub async fn send(&mut self, from: &str, to: &str, message: &[u8], name: &str) -> Outcome {
+    /// Open a transaction for one recipient (see [`SmtpConnection::begin`]); the outbox needs
+    /// none.
+    pub async fn begin(&mut self, from: &str, to: &str) -> Option<Outcome> {
         match self {
-            Self::Smtp(connection) => connection.send(from, to, message).await,
+            Self::Smtp(connection) => connection.begin(from, to).await,
+            Self::Outbox(_) => None,
+        }
+    }
+
+    /// After a successful [`Self::begin`]: deliver the message; `name` is a stable file name
+    /// for the outbox.
+    pub async fn data(&mut self, message: &[u8], name: &str) -> Outcome {
+        match self {
+            Self::Smtp(connection) => connection.data(message).await,
             Self::Outbox(dir) => {
                 let path = dir.join(format!("{name}.eml"));
                 match crate::fsutil::write_atomic(&path, message) {
@@ -105,6 +116,14 @@ impl Connection {
                     Err(e) => Outcome::Lost { after_data: false, error: e.to_string() },
                 }
             }
+        }
+    }
+
+    /// Deliver one message in one go (test sends, which are not journaled).
+    pub async fn send(&mut self, from: &str, to: &str, message: &[u8], name: &str) -> Outcome {
+        match self.begin(from, to).await {
+            Some(refused) => refused,
+            None => self.data(message, name).await,
         }
     }
 

@@ -114,7 +114,7 @@ impl State {
         let mut conn = Connection::open(path).map_err(|e| fail("open", e))?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(|e| fail("open", e))?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .and_then(|_| conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"))
+            .and_then(|_| conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 20000; PRAGMA cache_size = -16384;"))
             .map_err(|e| fail("open", e))?;
         match migrations::run(&mut conn) {
             Ok(_) => {}

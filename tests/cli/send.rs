@@ -280,3 +280,25 @@ fn the_outbox_transport_writes_one_eml_per_recipient() {
     assert_eq!(log.stdout.lines().count(), 4, "{}", log.stdout);
     assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at\n"));
 }
+
+#[test]
+fn audience_reports_the_change_since_the_previous_send() {
+    let project = Project::fixture("send");
+    let config = project.read("letterpress.yaml").replace("transport: smtp", "transport: outbox");
+    project.write("letterpress.yaml", &config);
+    assert_eq!(project.run(&["send", ISSUE, "--yes"]).code, 0);
+    project.write(
+        "content/weekly/2016-12-16-leaders.md",
+        "---\ntitle: \"Who leads the STPs?\"\nstatus: ready\n---\n\nLeaders.\n",
+    );
+    assert_eq!(project.run(&["unsubscribe", "tom@example.net"]).code, 0);
+    assert_eq!(project.run(&["subscribers", "add", "readers", "new@example.org", "--name", "New Reader"]).code, 0);
+    let out = project.run(&["audience", "weekly/2016-12-16-leaders", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["change"]["since"], ISSUE, "{json:#}");
+    assert_eq!(json["change"]["new"], 1, "{json:#}");
+    assert_eq!(json["change"]["gone"], 1, "{json:#}");
+    let text = project.run(&["audience", "weekly/2016-12-16-leaders"]).stdout;
+    assert!(text.contains("since `weekly/2016-12-09-plans`: +1 new, \u{2212}1 gone"), "{text}");
+}

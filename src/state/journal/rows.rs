@@ -57,6 +57,9 @@ pub struct NewRecipient {
     pub attrs: BTreeMap<String, String>,
     /// The list the subscriber came from (the first, when on several).
     pub list: String,
+    /// The opaque id in the recipient's unsubscribe token ([`crate::token::Keys::token_id`]),
+    /// stored up front so a send never has to touch the token index.
+    pub token_id: Option<String>,
 }
 
 /// One journal row.

@@ -27,6 +27,7 @@ fn recipient(key: &str, list: &str) -> NewRecipient {
         name: format!("Reader {key}"),
         attrs: BTreeMap::from([("plan".to_owned(), "pro".to_owned())]),
         list: list.to_owned(),
+        token_id: None,
     }
 }
 

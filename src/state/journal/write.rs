@@ -40,14 +40,24 @@ pub(super) fn add_chunk(
     let mut added = 0;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)
+            "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)
              ON CONFLICT (issue, address_key) DO NOTHING",
         )?;
         for r in recipients.take(CHUNK) {
             let attrs =
                 serde_json::to_string(&r.attrs).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-            let new = insert.execute(params![issue, r.address_key, r.email, r.name, attrs, r.list, seq + 1, at])?;
+            let new = insert.execute(params![
+                issue,
+                r.address_key,
+                r.email,
+                r.name,
+                attrs,
+                r.list,
+                seq + 1,
+                at,
+                r.token_id
+            ])?;
             if new == 1 {
                 seq += 1;
                 added += 1;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Send throughput against Postfix's smtp-sink on loopback, beside smtp-source in the same run.
+#
+# Target (issue 4): letterpress reaches at least 0.8x smtp-source's messages/second, sending an
+# example issue to N generated subscribers over CONC connections; and with N=1000000 its peak
+# RSS stays at or under 64 MB.
+#
+#   benches/send.sh                    # N=100000, CONC=8
+#   N=1000000 CONC=8 benches/send.sh   # the peak-RSS run
+#
+# Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
+set -euo pipefail
+
+N=${N:-100000}
+CONC=${CONC:-8}
+PORT=${PORT:-25250}
+ISSUE=commissioner/2016-12-09-stp-plans-published
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+for tool in smtp-sink smtp-source /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix time" >&2; exit 2; }
+done
+
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin="$root/target/release/letterpress"
+
+work=$(mktemp -d)
+sink=""
+cleanup() {
+  [ -n "$sink" ] && kill "$sink" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
+sink=$!
+sleep 0.5
+
+cp -r "$root/letterpress.yaml" "$root/content" "$root/templates" "$root/static" "$work/"
+mkdir -p "$work/subscribers"
+cp "$root/subscribers/integrated-care.csv" "$work/subscribers/"
+awk -v n="$N" 'BEGIN { print "email,name,region"; for (i = 0; i < n; i++) printf "reader%07d@example.org,Reader %d,London\n", i, i }' \
+  > "$work/subscribers/commissioner-weekly.csv"
+cat >> "$work/letterpress.yaml" <<YAML
+sending:
+  transport: smtp
+  smtp:
+    url: "smtp://127.0.0.1:$PORT"
+  concurrency: $CONC
+YAML
+
+size=$("$bin" -C "$work" render "$ISSUE" --format html | wc -c)
+echo "== letterpress: $N messages, $CONC connections (HTML part ~$((size / 1024)) KB)"
+start=$(date +%s.%N)
+/usr/bin/time -f "letterpress: %e s wall, %U s user, %S s system, peak RSS %M KB" "$bin" -C "$work" send "$ISSUE" --yes 2>&1 | grep -v '^\s*$' | tail -3
+end=$(date +%s.%N)
+lp_rate=$(echo "$N / ($end - $start)" | bc -l)
+printf "letterpress: %.0f msg/s over the whole command (audience into the journal included)\n" "$lp_rate"
+
+bytes=$(( size + size / 2 ))
+echo "== smtp-source: $N messages of $bytes bytes, $CONC sessions"
+start=$(date +%s.%N)
+smtp-source -d -s "$CONC" -m "$N" -l "$bytes" "127.0.0.1:$PORT"
+end=$(date +%s.%N)
+src_rate=$(echo "$N / ($end - $start)" | bc -l)
+printf "smtp-source: %.0f msg/s\n" "$src_rate"
+printf "ratio letterpress / smtp-source: %.2f (target >= 0.80)\n" "$(echo "$lp_rate / $src_rate" | bc -l)"

@@ -1,0 +1,136 @@
+//! `GET /confirm?t=…`: the second half of double opt-in.
+//!
+//! Enters: a confirmation token ([`crate::token::Keys::verify_confirm`]). Leaves: the address
+//! active on the list's CSV file exactly once, any suppression of it for that list lifted, and a
+//! thank-you page; or 400 (forged, tampered), 410 (expired) or 404 (the list is gone), with
+//! nothing changed.
+//!
+//! The CSV is edited through [`crate::subscribers::upsert_rows`] (one locked, atomic rewrite):
+//! a new address is appended, a listed one keeps its row (its name updated). A row whose status
+//! is not active (`unsubscribed`, `pending`, `bounced`) is removed and written back active, two
+//! locked rewrites, because the list editor never changes a status. A global `unsubscribed`
+//! suppression is narrowed to every *other* list before it is lifted, so confirming one list
+//! does not resubscribe the person to the rest; a global bounce, complaint or manual block stays,
+//! and the page says so. Confirming twice changes nothing the second time.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::app::{App, Failure, blocking, list_file};
+use super::form;
+use crate::config::List;
+use crate::error::Error;
+use crate::state::{Reason, Scope};
+use crate::subscribers::{Subscriber, SubscriberStatus, address_key, read_list, remove_address, upsert_rows};
+use crate::token::{Refused, Subscription};
+
+#[derive(Serialize)]
+struct Confirmed<'a> {
+    list_name: &'a str,
+    blocked: String,
+}
+
+/// `GET /confirm`.
+pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let verified = match form::token(&uri) {
+        None => Err(Refused::Invalid),
+        Some(token) => app.keys.verify_confirm(&token, app.clock.now()),
+    };
+    let list = verified.as_ref().ok().map(|s| s.list.clone());
+    let outcome = match verified {
+        Err(Refused::Expired) => Err(Failure::Expired),
+        Err(Refused::Invalid) => Err(Failure::BadRequest(
+            "This link is not valid",
+            "The confirmation link is damaged or incomplete. Copy the whole link from the email.".to_owned(),
+        )),
+        Ok(subscription) => {
+            blocking(&app, move |app| {
+                let list = app.config.list(&subscription.list).ok_or_else(|| {
+                    Failure::NotFound(
+                        "Unknown list",
+                        "The list this link subscribes to does not exist any more.".to_owned(),
+                    )
+                })?;
+                let blocked = enrol(app, &subscription, list)?;
+                let view = Confirmed { list_name: &list.name, blocked: blocked.unwrap_or_default() };
+                Ok(app.ui.page(StatusCode::OK, "confirmed.html", &view))
+            })
+            .await
+        }
+    };
+    app.respond(outcome, list.as_deref())
+}
+
+/// Make `subscription` true: active on the list, not suppressed for it. Returns the reason of a
+/// global suppression that still applies (bounced, complained, manual).
+fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<String>, Failure> {
+    let (path, shown) = list_file(&app.root, list);
+    let now = app.clock.now();
+    let (existing, has_name) = listed(&path, &shown, &subscription.email)?;
+    let name = if has_name { subscription.name.clone() } else { String::new() };
+    match existing {
+        Some(row) if row.status != SubscriberStatus::Active => {
+            remove_address(&path, &shown, &subscription.email)?;
+            let name = if name.is_empty() { row.name.clone() } else { name };
+            let revived = Subscriber { status: SubscriberStatus::Active, name, subscribed_at: Some(now), ..row };
+            upsert_rows(&path, &shown, &[revived])?;
+        }
+        _ => {
+            let row = Subscriber {
+                email: subscription.email.clone(),
+                name,
+                attrs: std::collections::BTreeMap::new(),
+                status: SubscriberStatus::Active,
+                subscribed_at: Some(now),
+                line: 0,
+            };
+            upsert_rows(&path, &shown, &[row])?;
+        }
+    }
+    lift(app, &subscription.email, list).map_err(Failure::from)
+}
+
+/// The first valid row of `email` in the list file, and whether the file can hold a name (it
+/// has a `name` column, or does not exist yet and will be created with one).
+fn listed(path: &Path, shown: &Path, email: &str) -> Result<(Option<Subscriber>, bool), Error> {
+    if !path.exists() {
+        return Ok((None, true));
+    }
+    let key = address_key(email);
+    let mut reader = read_list(path, shown)?;
+    let has_name = reader.columns().iter().any(|c| c == "name");
+    let found = reader.by_ref().filter_map(Result::ok).find(|row| address_key(&row.email) == key);
+    if found.is_none() {
+        reader.finish()?;
+    }
+    Ok((found, has_name))
+}
+
+/// Lift `email`'s suppression for `list`; narrow a global `unsubscribed` one to the other lists.
+fn lift(app: &App, email: &str, list: &List) -> Result<Option<String>, Error> {
+    app.pool.with(|state| {
+        state.unsuppress(email, &Scope::List(list.slug.clone()))?;
+        if !state.is_suppressed(email, &list.slug)? {
+            return Ok(None);
+        }
+        let key = address_key(email);
+        let global = state.suppressions()?.into_iter().find(|s| s.address == key && s.scope == Scope::All);
+        match global {
+            Some(global) if global.reason == Reason::Unsubscribed => {
+                for other in app.config.lists.iter().filter(|l| l.slug != list.slug) {
+                    let scope = Scope::List(other.slug.clone());
+                    state.suppress(email, &scope, Reason::Unsubscribed, &global.source, global.created_at)?;
+                }
+                state.unsuppress_global(email)?;
+                Ok(None)
+            }
+            Some(global) => Ok(Some(global.reason.as_str().to_owned())),
+            None => Ok(None),
+        }
+    })
+}

@@ -1,0 +1,146 @@
+//! The confirmation mail of a subscribe request, and its delivery.
+//!
+//! Enters: the address, the list, the confirmation link and its lifetime, the publication whose
+//! sender speaks for the list, and the time. Leaves: an RFC 5322 message (lettre's builder:
+//! `multipart/alternative`, text then HTML, both rendered by [`Ui`]; DKIM-signed when the project
+//! signs its mail and the From domain aligns) handed to the configured transport — the outbox
+//! directory's `confirmations/` folder, or the SMTP relay (`LETTERPRESS_SMTP_URL` as for `send`).
+//!
+//! `To` is the bare address: the name someone typed never reaches a header. The Message-ID
+//! derives from the token, so the same request gives the same Message-ID.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::pages::Ui;
+use crate::compose::DkimKey;
+use crate::config::{Config, List, Publication};
+use crate::error::Result;
+use crate::send::smtp::{Outcome, Stage};
+use crate::send::transport::{SMTP_URL_ENV, Transport};
+use crate::token::hex;
+
+/// The outbox folder confirmation mails go to (under the configured outbox directory).
+pub const OUTBOX_FOLDER: &str = "confirmations";
+
+/// Delivers confirmation mails.
+pub struct Mailer {
+    transport: Arc<Transport>,
+    dkim: Option<DkimKey>,
+}
+
+/// One confirmation mail to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation<'a> {
+    /// The address to confirm (normalised).
+    pub to: &'a str,
+    /// The list.
+    pub list: &'a List,
+    /// The link that confirms.
+    pub confirm_url: &'a str,
+    /// The link's lifetime for people (`7 days`).
+    pub ttl: &'a str,
+    /// The token in the link (the Message-ID derives from it).
+    pub token: &'a str,
+    /// The message's `Date`.
+    pub date: jiff::Timestamp,
+}
+
+#[derive(Serialize)]
+struct MailView<'a> {
+    list_name: &'a str,
+    confirm_url: &'a str,
+    ttl: &'a str,
+}
+
+/// A message ready for the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The envelope sender (the From address).
+    pub envelope_from: String,
+    /// The envelope recipient.
+    pub to: String,
+    /// The message bytes (CRLF).
+    pub bytes: Vec<u8>,
+    /// A file name for the outbox.
+    pub name: String,
+}
+
+impl Mailer {
+    /// The project's transport (as `send` would choose it) and DKIM key.
+    pub fn new(root: &Path, config: &Config) -> Result<Self> {
+        let env = std::env::var(SMTP_URL_ENV).ok().filter(|v| !v.is_empty());
+        let transport = Transport::from_config(root, config, env.as_deref(), Path::new(OUTBOX_FOLDER))?;
+        let dkim = match &config.dkim {
+            Some(settings) => Some(DkimKey::load(root, settings)?),
+            None => None,
+        };
+        Ok(Self { transport: Arc::new(transport), dkim })
+    }
+
+    /// Where mail goes, for the start-up line.
+    pub fn describe(&self) -> String {
+        self.transport.describe()
+    }
+
+    /// Build the message. Fails only for an address lettre refuses (the caller has validated it
+    /// already) or a template error in the project's files.
+    pub fn compose(&self, ui: &Ui, sender: &Publication, mail: &Confirmation<'_>) -> Result<Outgoing, String> {
+        let from: Mailbox = sender.from.parse().map_err(|e| format!("`from` of `{}`: {e}", sender.slug))?;
+        let to: Mailbox = mail.to.parse().map_err(|e| format!("the address `{}`: {e}", mail.to))?;
+        let view = MailView { list_name: &mail.list.name, confirm_url: mail.confirm_url, ttl: mail.ttl };
+        let text = ui.render("confirm-email.txt", &view)?;
+        let html = ui.render("confirm-email.html", &view)?;
+        let digest = hex(&Sha256::new().chain_update(b"confirm\0").chain_update(mail.token.as_bytes()).finalize());
+        let domain = from.email.domain().to_owned();
+        let message = Message::builder()
+            .from(from.clone())
+            .to(Mailbox::new(None, to.email.clone()))
+            .subject(format!("Confirm your subscription to {}", mail.list.name))
+            .date(std::time::SystemTime::from(mail.date))
+            .message_id(Some(format!("<{}@{domain}>", &digest[..32])))
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| format!("cannot build the confirmation: {e}"))?;
+        let mut bytes = message.formatted();
+        if let Some(dkim) = self.dkim.as_ref().filter(|d| d.aligns_with(&domain)) {
+            dkim.sign(&mut bytes)?;
+        }
+        Ok(Outgoing {
+            envelope_from: from.email.to_string(),
+            to: to.email.to_string(),
+            bytes,
+            name: format!("confirm-{}", &digest[..24]),
+        })
+    }
+
+    /// Deliver one message on a connection of its own, on a blocking thread (the outbox writes
+    /// files synchronously). `Err` carries the relay's reply or the failure, for the log.
+    pub async fn deliver(&self, outgoing: Outgoing) -> Result<(), String> {
+        let transport = Arc::clone(&self.transport);
+        let runtime = tokio::runtime::Handle::current();
+        let sent = tokio::task::spawn_blocking(move || {
+            runtime.block_on(async move {
+                let mut connection = transport.connect().await.map_err(|e| e.to_string())?;
+                let outcome =
+                    connection.send(&outgoing.envelope_from, &outgoing.to, &outgoing.bytes, &outgoing.name).await;
+                connection.close().await;
+                match outcome {
+                    Outcome::Replied { reply, stage: Stage::EndOfData } if (200..300).contains(&reply.code) => Ok(()),
+                    Outcome::Replied { reply, .. } => Err(format!("the relay refused it: {}", reply.summary())),
+                    Outcome::Lost { error, .. } => Err(error),
+                }
+            })
+        });
+        sent.await.map_err(|e| format!("the mail task failed: {e}"))?
+    }
+}
+
+/// The publication that speaks for `list`: the first that sends to it, else the first one.
+pub fn sender_of<'a>(config: &'a Config, list: &str) -> Option<&'a Publication> {
+    config.publications.iter().find(|p| p.lists.iter().any(|l| l == list)).or_else(|| config.publications.first())
+}

@@ -1,0 +1,143 @@
+//! `POST /subscribe`: the first half of double opt-in.
+//!
+//! Enters: a form (`email`, `list`, optional `name`, the honeypot field; or `t`, an unsubscribe
+//! token, and `list`, from the "subscribe again" button after an unsubscribe) and the client's
+//! address. Leaves: a mail to the address with a signed link that expires ([`super::mail`]) and a
+//! "check your inbox" page. Nothing is stored: the link carries the request, and
+//! `GET /confirm` ([`super::confirm`]) acts on it.
+//!
+//! Every request counts against the client's rate limit (429 past it). A filled-in honeypot gets
+//! the same page as a real request and nothing is sent. The page never says whether the address
+//! is already subscribed.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::app::{App, Failure, blocking};
+use super::form;
+use super::mail::{Confirmation, sender_of};
+use super::pages::{HONEYPOT, Page};
+use super::unsubscribe;
+use crate::subscribers::normalise_address;
+
+/// Longest name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The client address a request is counted against (set by the access log middleware).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+#[derive(Serialize)]
+struct Sent<'a> {
+    list_name: &'a str,
+    ttl: String,
+}
+
+/// `POST /subscribe`.
+pub async fn subscribe(State(app): State<Arc<App>>, Extension(client): Extension<ClientAddr>, body: Bytes) -> Response {
+    let list = form::field(&body, "list");
+    let outcome = request(&app, client.0, &body).await;
+    app.respond(outcome, list.as_deref())
+}
+
+async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Failure> {
+    app.limiter
+        .admit(client, Instant::now())
+        .map_err(|wait| Failure::TooMany(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)))?;
+    let slug = form::field(body, "list").unwrap_or_default();
+    let list = app.config.list(slug.trim()).ok_or_else(|| {
+        Failure::BadRequest(
+            "Unknown list",
+            "The form names a list that does not exist. Reload the page and try again.".to_owned(),
+        )
+    })?;
+    let sent = app.ui.page(StatusCode::OK, "check-inbox.html", &Sent { list_name: &list.name, ttl: app.ttl_text() });
+    if form::field(body, HONEYPOT).is_some_and(|v| !v.trim().is_empty()) {
+        eprintln!("serve: a subscribe request with the honeypot filled in was ignored");
+        return Ok(sent);
+    }
+    let (email, name) = match form::field(body, "t") {
+        Some(token) => (again(app, token, list.slug.clone()).await?, String::new()),
+        None => (address(body)?, name(body)?),
+    };
+    let expires = app
+        .clock
+        .now()
+        .checked_add(app.confirm_ttl)
+        .map_err(|e| Failure::Internal(format!("cannot compute a confirmation link's expiry: {e}")))?;
+    let token = app.keys.confirm_token(&email, &list.slug, &name, expires);
+    let url = app.routes.confirm_url(&token);
+    let sender = sender_of(&app.config, &list.slug)
+        .ok_or_else(|| Failure::Internal("no publication to send confirmations from".to_owned()))?;
+    let ttl = app.ttl_text();
+    let mail = Confirmation { to: &email, list, confirm_url: &url, ttl: &ttl, token: &token, date: app.clock.now() };
+    let outgoing = app.mailer.compose(&app.ui, sender, &mail).map_err(Failure::Internal)?;
+    app.mailer
+        .deliver(outgoing)
+        .await
+        .map_err(|why| Failure::Internal(format!("cannot send a confirmation for `{}`: {why}", list.slug)))?;
+    Ok(sent)
+}
+
+/// The address behind an unsubscribe token, for subscribing again to the list it left.
+async fn again(app: &Arc<App>, token: String, list: String) -> Result<String, Failure> {
+    blocking(app, move |app| {
+        let (email, left) = unsubscribe::resolve(app, &token)?;
+        if left.slug == list {
+            Ok(email)
+        } else {
+            Err(Failure::BadRequest("This link is not valid", "The link is for another list.".to_owned()))
+        }
+    })
+    .await
+}
+
+/// The `email` field, normalised, or why it is not an address we can write to.
+fn address(body: &[u8]) -> Result<String, Failure> {
+    let raw = form::field(body, "email").unwrap_or_default();
+    let bad = |why: String| Failure::BadRequest("That address does not look right", why);
+    if raw.trim().is_empty() {
+        return Err(bad("Enter your email address.".to_owned()));
+    }
+    let email =
+        normalise_address(&raw).map_err(|why| bad(format!("`{}` is not an email address: {why}.", raw.trim())))?;
+    email.parse::<lettre::Address>().map_err(|_| bad(format!("`{}` is not an address we can send to.", raw.trim())))?;
+    Ok(email)
+}
+
+/// The optional `name` field, trimmed; at most [`MAX_NAME_CHARS`] characters, no line breaks.
+fn name(body: &[u8]) -> Result<String, Failure> {
+    let name = form::field(body, "name").unwrap_or_default().trim().to_owned();
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Failure::BadRequest("That name is too long", format!("Use at most {MAX_NAME_CHARS} characters.")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Failure::BadRequest("That name is not valid", "Use a name without line breaks.".to_owned()));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_normalised_and_names_checked() {
+        assert_eq!(address(b"email=+Reader%40Example.ORG+").unwrap(), "Reader@example.org");
+        for bad in [&b"email="[..], b"", b"email=not-an-address", b"email=a%40b%0d%0aBcc%3a+x%40y"] {
+            assert!(matches!(address(bad), Err(Failure::BadRequest(..))), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(name(b"name=+Zo%C3%AB+").unwrap(), "Zoë");
+        assert_eq!(name(b"").unwrap(), "");
+        assert!(matches!(name(b"name=a%0d%0aBcc%3a+x"), Err(Failure::BadRequest(..))));
+        assert!(matches!(name(format!("name={}", "a".repeat(101)).as_bytes()), Err(Failure::BadRequest(..))));
+    }
+}

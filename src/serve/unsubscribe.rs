@@ -1,0 +1,111 @@
+//! One-click unsubscribe (RFC 8058) at the URL every message's `List-Unsubscribe` names.
+//!
+//! Enters: the token in the query string (`?t=…`, made by [`crate::compose`]) and, for a `POST`,
+//! the body `List-Unsubscribe=One-Click`. Leaves: for `GET`, a page naming the list with a button
+//! that posts (a `GET` changes nothing: mail scanners fetch links); for `POST`, the suppression
+//! (that list, reason `unsubscribed`, source `one-click`) recorded at once and a 200 page offering
+//! to subscribe again. Repeating the `POST` answers 200 again; nothing here redirects.
+//!
+//! The token is verified with the sending keys in constant time ([`crate::token::Keys::verify`]),
+//! then the address is looked up by its opaque id in the delivery journal. A tampered,
+//! truncated or forged token answers 400, a token for a list that is not configured or an id
+//! the journal does not know answers 404; none of them change anything.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::app::{App, Failure, blocking};
+use super::form;
+use super::pages::Page;
+use crate::config::List;
+use crate::state::{Reason, Scope};
+
+/// The suppression source recorded for this endpoint.
+pub const SOURCE: &str = "one-click";
+
+#[derive(Serialize)]
+struct Confirm<'a> {
+    list_name: &'a str,
+    already: bool,
+    action: String,
+}
+
+#[derive(Serialize)]
+struct Done<'a> {
+    list_name: &'a str,
+    list_slug: &'a str,
+    token: &'a str,
+    subscribe_action: String,
+}
+
+/// `GET`: the page with the button. Reads the state store, writes nothing.
+pub async fn page(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let outcome = match form::token(&uri) {
+        None => Err(missing()),
+        Some(token) => {
+            blocking(&app, move |app| {
+                let (email, list) = resolve(app, &token)?;
+                let already = app.pool.with(|s| s.is_suppressed(&email, &list.slug))?;
+                let view = Confirm { list_name: &list.name, already, action: format!("?t={token}") };
+                Ok(app.ui.page(StatusCode::OK, "unsubscribe.html", &view))
+            })
+            .await
+        }
+    };
+    app.respond(outcome, None)
+}
+
+/// `POST`: record the suppression now and say so.
+pub async fn one_click(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
+    let outcome = match form::token(&uri) {
+        None => Err(missing()),
+        Some(_) if !form::is_one_click(&body) => Err(Failure::BadRequest(
+            "This is not an unsubscribe request",
+            "An unsubscribe request carries `List-Unsubscribe=One-Click`. Use the button on the unsubscribe page."
+                .to_owned(),
+        )),
+        Some(token) => blocking(&app, move |app| unsubscribe(app, &token)).await,
+    };
+    app.respond(outcome, None)
+}
+
+fn unsubscribe(app: &App, token: &str) -> Result<Page, Failure> {
+    let (email, list) = resolve(app, token)?;
+    let now = app.clock.now();
+    app.pool.with(|s| s.suppress(&email, &Scope::List(list.slug.clone()), Reason::Unsubscribed, SOURCE, now))?;
+    let view =
+        Done { list_name: &list.name, list_slug: &list.slug, token, subscribe_action: app.routes.path("subscribe") };
+    Ok(app.ui.page(StatusCode::OK, "unsubscribed.html", &view))
+}
+
+/// The address and list an unsubscribe token stands for, or why it stands for nothing.
+pub fn resolve<'a>(app: &'a App, token: &str) -> Result<(String, &'a List), Failure> {
+    let claims = app.keys.verify(token).ok_or_else(|| {
+        Failure::BadRequest(
+            "This link is not valid",
+            "The link is damaged or incomplete. Copy the whole link from the email, or use the unsubscribe link in a newer issue."
+                .to_owned(),
+        )
+    })?;
+    let list =
+        app.config.list(&claims.list).ok_or_else(|| unknown("The list this link leaves does not exist any more."))?;
+    let found = app.pool.with(|s| s.find_token(&claims.token_id))?;
+    let (email, _) = found.ok_or_else(|| unknown("We have no record of sending to the address this link is for."))?;
+    Ok((email, list))
+}
+
+fn unknown(message: &str) -> Failure {
+    Failure::NotFound("We do not recognise this link", message.to_owned())
+}
+
+fn missing() -> Failure {
+    Failure::BadRequest(
+        "This link is incomplete",
+        "The unsubscribe link has lost its token. Copy the whole link from the email.".to_owned(),
+    )
+}
