@@ -18,6 +18,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use jiff::Timestamp;
 use letterpress::state::{DeliveryStatus, NewRecipient, State, Update};
 
+#[path = "support/rss.rs"]
+mod rss;
+use rss::{mib, peak_rss_kib};
+
 const ROWS: usize = 1_000_000;
 const BATCH: usize = 16;
 const ISSUE: &str = "weekly/benchmark";
@@ -52,18 +56,6 @@ fn update(i: usize, status: DeliveryStatus) -> Update {
         token_id: None,
         attempted: status == DeliveryStatus::Sent,
     }
-}
-
-/// Peak resident set size of this process in KiB, from `/proc/self/status` (Linux).
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-#[allow(clippy::cast_precision_loss, reason = "for display, to one decimal")]
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "unavailable".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
 /// Take recipients `0..n` through pending → inflight → sent, one batch of 16 changes per call.

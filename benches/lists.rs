@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use letterpress::subscribers::check_list;
 
+#[path = "support/rss.rs"]
+mod rss;
+use rss::{mib, peak_rss_kib};
+
 const ROWS: usize = 1_000_000;
 
 /// A list of `rows` valid subscribers at example.org with a few attribute columns.
@@ -32,18 +36,6 @@ fn generate(path: &Path, rows: usize) {
         .expect("write row");
     }
     out.flush().expect("flush list");
-}
-
-/// Peak resident set size of this process in KiB, from `/proc/self/status` (Linux).
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-#[allow(clippy::cast_precision_loss, reason = "for display, to one decimal")]
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "unavailable".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
 fn check_a_million_rows(c: &mut Criterion) {

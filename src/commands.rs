@@ -138,8 +138,13 @@ pub fn preview(root: &Path, options: preview::Options, clock: &Clock) -> Result<
 
 /// Write to stdout, treating a closed pipe (`| head`) as success.
 fn print_stdout(text: &str) -> Result<()> {
+    write_stdout(text.as_bytes())
+}
+
+/// Write bytes to stdout, treating a closed pipe (`| head`) as success.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
         _ => Ok(()),
     }

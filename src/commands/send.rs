@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use super::write_stdout;
 use crate::cli::{LogFormat, ReportFormat};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -151,13 +152,5 @@ pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
             })?;
             out.flush().map_err(failed)
         }
-    }
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
-        _ => Ok(()),
     }
 }

@@ -2,9 +2,9 @@
 //! thin adapters from the CLI to [`crate::subscribers`] and [`crate::state`].
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
+use super::write_stdout;
 use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
 use crate::clock::Clock;
 use crate::config::{Config, List};
@@ -413,12 +413,4 @@ fn change_since_previous(state: &State, issue: &str, audience: &subscribers::Aud
     let new = current.difference(&previous).count();
     let gone = previous.difference(&current).count();
     Ok(Some(Change { since, new, gone }))
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", Path::new("<stdout>"), e)),
-        _ => Ok(()),
-    }
 }

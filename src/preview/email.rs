@@ -1,25 +1,23 @@
 //! One issue's email as a chosen subscriber will receive it: the personalised body, its size
-//! against Gmail's clipping limit, and a labelled approximation of the raw message.
+//! against Gmail's clipping limit, and the raw message exactly as `send` composes it.
 //!
 //! Enters: a loaded [`Project`], an issue's generic [`RenderedIssue`] (from
 //! [`crate::check::check_issue`]) and an optional [`SubscriberView`]. Leaves: an [`EmailBody`],
-//! a [`Size`], and `.eml` text. Until the sending stage has its own MIME composer, the raw
-//! message is built with lettre's `Message` builder (multipart/alternative, text then HTML,
-//! From/Reply-To/To/Subject/Date); a send adds Message-ID, List-Unsubscribe and a DKIM signature.
-
-use std::hash::{Hash as _, Hasher as _};
+//! a [`Size`], and the `.eml` text from [`MessageTemplate`] — headers, MIME structure,
+//! List-Unsubscribe and DKIM as a send writes them (only the Date differs).
 
 use jiff::Timestamp;
-use lettre::Message;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
 use serde::Serialize;
 
 use crate::check::{HTML_LIMIT, HTML_WARN};
+use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
 use crate::config::Publication;
+use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::project::{Project, RenderedIssue};
 use crate::template::view::SubscriberView;
 use crate::template::{self, EmailBody};
+use crate::token::Keys;
 
 /// Gmail clips an HTML part larger than this and hides the rest behind a link.
 pub const GMAIL_CLIP: usize = 102 * 1024;
@@ -82,40 +80,36 @@ pub fn mailbox_text(subscriber: &SubscriberView) -> String {
     }
 }
 
-fn recipient(to: &SubscriberView) -> Result<Mailbox, String> {
-    let address = to.email.parse().map_err(|e| format!("the recipient address `{}` cannot be used: {e}", to.email))?;
-    Ok(Mailbox::new((!to.name.is_empty()).then(|| to.name.clone()), address))
-}
-
-/// An approximation of the raw message of `email` to `to`, dated `at`; `Err` says why it could
-/// not be built (an unparsable address).
-pub fn approximate_eml(
-    publication: &Publication,
-    email: &EmailBody,
+/// The raw message a send would write for `to` on `list`, dated `at`; `Err` says why it
+/// cannot be composed (shown in its place). Tokens use the project's keys when it has some,
+/// otherwise a preview-only key, so the preview never creates state.
+pub fn message(
+    project: &Project,
+    issue: &Issue,
     to: &SubscriberView,
+    list: Option<&String>,
     at: Timestamp,
 ) -> Result<String, String> {
-    let parse = |what: &str, text: &str| {
-        text.parse::<Mailbox>().map_err(|e| format!("the {what} address `{text}` cannot be used: {e}"))
-    };
-    let mut builder = Message::builder()
-        .from(parse("from", &publication.from)?)
-        .to(recipient(to)?)
-        .subject(email.subject.clone())
-        .date(at.into());
-    if let Some(reply_to) = &publication.reply_to {
-        builder = builder.reply_to(parse("reply-to", reply_to)?);
+    let state_dir = project.root.join(crate::state::DIR);
+    let keys = if state_dir.join(crate::token::KEY_FILE).exists() || std::env::var_os(crate::token::KEYS_VAR).is_some()
+    {
+        Keys::load(&state_dir)
+    } else {
+        Keys::from_secrets(vec![b"letterpress preview key: never used to send".to_vec()])
     }
-    // A boundary made from the content keeps the text stable between reloads; `=_` cannot occur
-    // in quoted-printable or base64 parts, so it cannot collide with them.
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&email.html, &email.text).hash(&mut hasher);
-    let body = MultiPart::alternative()
-        .boundary(format!("=_letterpress_{:016x}", hasher.finish()))
-        .singlepart(SinglePart::plain(email.text.clone()))
-        .singlepart(SinglePart::html(email.html.clone()));
-    let message = builder.multipart(body).map_err(|e| format!("the message cannot be built: {e}"))?;
-    Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
+    .map_err(|e| e.to_string())?;
+    let dkim = match &project.config.dkim {
+        Some(config) => Some(DkimKey::load(&project.root, config).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let options =
+        ComposeOptions { date: at, keys, dkim, attr_columns: to.attrs.keys().cloned().collect(), test: false };
+    let template = MessageTemplate::new(project, issue, options).map_err(|e| e.to_string())?;
+    let recipient =
+        Recipient { email: &to.email, name: &to.name, attrs: &to.attrs, list: list.map_or("preview", String::as_str) };
+    let mut out = Vec::new();
+    template.compose(&recipient, &mut out).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]
@@ -132,27 +126,18 @@ mod tests {
     }
 
     #[test]
-    fn the_approximate_message_is_multipart_text_then_html() {
-        let config = crate::config::Config::parse(
-            std::path::Path::new("letterpress.yaml"),
-            "site: {title: T, base-url: 'https://t.example'}\npublications: [{slug: w, name: W, from: 'W <w@t.example>'}]\n",
-        )
-        .unwrap();
-        let email = EmailBody {
-            subject: "Plans & people".to_owned(),
-            preheader: String::new(),
-            html: "<p>Hi</p>".to_owned(),
-            text: "Hi\n".to_owned(),
-        };
+    fn the_message_is_what_a_send_composes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
+        let project = Project::load(&root).unwrap();
+        let issue = project.find("weekly/2016-12-09-first").unwrap();
         let at = "2026-11-22T09:30:00Z".parse().unwrap();
-        let eml = approximate_eml(&config.publications[0], &email, &sample_subscriber(), at).unwrap();
-        assert!(eml.contains("From: W <w@t.example>\r\n"), "{eml}");
+        let eml = message(&project, issue, &sample_subscriber(), None, at).unwrap();
         assert!(eml.contains("To: \"Sam Reader\" <sam.reader@example.com>\r\n"), "{eml}");
         assert!(eml.contains("Date: Sun, 22 Nov 2026 09:30:00 +0000\r\n"), "{eml}");
-        assert!(eml.contains("Subject: Plans & people\r\n"), "{eml}");
+        assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{eml}");
         let text = eml.find("Content-Type: text/plain").unwrap();
         let html = eml.find("Content-Type: text/html").unwrap();
         assert!(text < html, "text before html: {eml}");
-        assert_eq!(eml, approximate_eml(&config.publications[0], &email, &sample_subscriber(), at).unwrap());
+        assert!(!root.join(crate::state::DIR).exists(), "the preview creates no state");
     }
 }

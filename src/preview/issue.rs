@@ -26,7 +26,7 @@ pub enum Part {
     Html,
     /// The plain-text email.
     Text,
-    /// The approximate raw message.
+    /// The raw message, as a send composes it.
     Eml,
 }
 
@@ -44,6 +44,7 @@ impl Part {
 
 /// Everything known about one issue for one recipient.
 struct Prepared<'a> {
+    project: &'a crate::project::Project,
     issue: &'a Issue,
     publication: &'a Publication,
     diagnostics: Vec<Diagnostic>,
@@ -126,7 +127,7 @@ fn prepare<'a>(ui: &Ui, snapshot: &'a Snapshot, id: &str, as_: Option<&str>) -> 
     };
     let email = email::personalise(project, publication, &rendered, subscriber.as_ref())
         .map_err(|d| ui.overlay(snapshot, "This issue cannot be rendered", &[d]))?;
-    Ok(Prepared { issue, publication, diagnostics, lists, choices, subscriber, email })
+    Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }
 
 /// The issue page of `id` (`publication/slug`), as `as_` when given.
@@ -154,7 +155,7 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         .as_ref()
         .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
     let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-    let eml = email::approximate_eml(p.publication, &p.email, &eml_to, clock.now()).unwrap_or_else(|why| why);
+    let eml = email::message(p.project, p.issue, &eml_to, p.lists.first(), clock.now()).unwrap_or_else(|why| why);
     let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
     let context = IssuePage {
         issue: IssueSummary {
@@ -199,8 +200,8 @@ pub fn part(
         Part::Html => Page::html(p.email.html),
         Part::Text => text(p.email.text),
         Part::Eml => {
-            let to = p.subscriber.unwrap_or_else(email::sample_subscriber);
-            text(email::approximate_eml(p.publication, &p.email, &to, clock.now()).unwrap_or_else(|why| why))
+            let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
+            text(email::message(p.project, p.issue, &to, p.lists.first(), clock.now()).unwrap_or_else(|why| why))
         }
     }
 }

@@ -199,7 +199,7 @@ fn issue_page_shows_the_email_as_sent_with_its_parts_and_checks() {
         "<option value=\"ada@example.com\">Ada Lovelace &lt;ada@example.com&gt;</option>",
         "<option value=\"bo@example.com\">Bo &amp; Co &lt;bo@example.com&gt;</option>",
         "Cell under test     42",
-        "approximation",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         "Content-Type: multipart/alternative;",
         "Date: Sun, 22 Nov 2026 09:30:00 +0000",
         "No problems found.",
