@@ -7,8 +7,19 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Write `contents` to `path` atomically, creating parent directories as needed.
+/// Write `contents` to `path` atomically and durably (fsync of the file and its directory),
+/// creating parent directories as needed. For the user's own files.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    replace(path, contents, true)
+}
+
+/// Write `contents` to `path` atomically but without waiting for the disk: for output that can
+/// be built again (the archive), where a thousand fsyncs would cost seconds.
+pub fn write_output(path: &Path, contents: &[u8]) -> Result<()> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -23,11 +34,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions);
     temp.write_all(contents)
         .and_then(|()| permissions.map_or(Ok(()), |p| temp.as_file().set_permissions(p)))
-        .and_then(|()| temp.as_file().sync_all())
+        .and_then(|()| if durable { temp.as_file().sync_all() } else { Ok(()) })
         .map_err(|e| Error::io("write", path, e))?;
     crash_point_before_rename();
     temp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
-    sync_dir(dir);
+    if durable {
+        sync_dir(dir);
+    }
     Ok(())
 }
 
@@ -58,13 +71,13 @@ fn crash_point_before_rename() {
     }
 }
 
-/// Write `contents` to `path` atomically unless the file already holds exactly those bytes,
-/// so rebuilding an unchanged site touches nothing.
+/// Write build output to `path` (atomically, see [`write_output`]) unless the file already
+/// holds exactly those bytes, so rebuilding an unchanged site touches nothing.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool> {
     if std::fs::read(path).is_ok_and(|old| old == contents) {
         return Ok(false);
     }
-    write_atomic(path, contents)?;
+    write_output(path, contents)?;
     Ok(true)
 }
 
