@@ -17,7 +17,7 @@ pub mod transport;
 
 use std::collections::{HashSet, hash_map::DefaultHasher};
 use std::hash::{Hash as _, Hasher as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -449,15 +449,15 @@ fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[Str
                 smtp::Outcome::Replied { reply, stage: smtp::Stage::EndOfData } if (200..300).contains(&reply.code) => {
                     eprintln!("test copy sent to `{email}`: {}", reply.summary());
                 }
-                other => return Err(Error::sender(format!("test copy to `{email}` failed: {other:?}"))),
+                smtp::Outcome::Replied { reply, .. } => {
+                    return Err(Error::sender(format!("test copy to `{email}` refused: {}", reply.summary())));
+                }
+                smtp::Outcome::Lost { error, .. } => {
+                    return Err(Error::sender(format!("test copy to `{email}` failed: {error}")));
+                }
             }
         }
         connection.close().await;
         Ok(())
     })
-}
-
-/// Where the default state directory is, for the lock and the key file.
-pub fn state_dir(root: &Path) -> PathBuf {
-    root.join(crate::state::DIR)
 }

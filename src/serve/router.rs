@@ -53,7 +53,11 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     match blocking(&app, |app| app.pool.check().map_err(Into::into)).await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(failure) => {
-            eprintln!("serve: healthz: {failure:?}");
+            let detail = match failure {
+                crate::serve::app::Failure::Internal(detail) => detail,
+                _ => "the state store did not answer".to_owned(),
+            };
+            eprintln!("serve: healthz: {detail}");
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
         }
     }
