@@ -8,9 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::mpsc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -27,23 +26,23 @@ enum Request {
 /// A handle to the journal thread; cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::UnboundedSender<Request>,
     path: PathBuf,
 }
 
-/// Start the journal thread for `issue`; it ends when every handle is dropped, giving the
-/// state back.
-pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, std::thread::JoinHandle<State>) {
-    let (requests, inbox) = mpsc::channel();
-    let thread = std::thread::spawn(move || serve(state, &issue, &clock, &inbox));
-    (Journal { requests, path }, thread)
+/// Start the journal task for `issue` on the current runtime; it ends when every handle is
+/// dropped, giving the state back. It runs on the workers' own thread: while a transaction
+/// runs no worker does, which is fine (each is waiting on it or on the network), and no commit
+/// needs a thread switch.
+pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
+    let (requests, inbox) = mpsc::unbounded_channel();
+    let task = tokio::spawn(serve(state, issue, clock, inbox));
+    (Journal { requests, path }, task)
 }
 
-fn serve(mut state: State, issue: &str, clock: &Clock, inbox: &mpsc::Receiver<Request>) -> State {
-    while let Ok(first) = inbox.recv() {
-        // Everything queued while the last transaction ran goes into the next one. (A waiting
-        // window to gather more was measured: it only adds latency, since each worker's commit
-        // already overlaps its MAIL/RCPT/DATA round trip.)
+async fn serve(mut state: State, issue: String, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
+    while let Some(first) = inbox.recv().await {
+        // Everything queued while the workers ran goes into one transaction.
         let mut batch = vec![first];
         while batch.len() < 512 {
             match inbox.try_recv() {
@@ -51,45 +50,49 @@ fn serve(mut state: State, issue: &str, clock: &Clock, inbox: &mpsc::Receiver<Re
                 Err(_) => break,
             }
         }
-        let mut updates = Vec::new();
-        let mut waiting = Vec::new();
-        for request in batch {
-            match request {
-                Request::Apply(mut more, reply) => {
-                    updates.append(&mut more);
-                    waiting.push(reply);
-                }
-                Request::Pending(after, limit, reply) => {
-                    let _ = reply.send(state.pending(issue, after, limit).map_err(|e| e.to_string()));
-                }
-                Request::Suppressed(lists, reply) => {
-                    let sets = lists
-                        .into_iter()
-                        .map(|list| state.suppressed_set(&list).map(|set| (list, set)))
-                        .collect::<Result<HashMap<_, _>>>();
-                    let _ = reply.send(sets.map_err(|e| e.to_string()));
-                }
-                Request::Bounce(address, source, reply) => {
-                    let done = state.suppress(&address, &Scope::All, Reason::Bounced, &source, clock.now());
-                    let _ = reply.send(done.map(|_| ()).map_err(|e| e.to_string()));
-                }
+        handle(&mut state, &issue, &clock, batch);
+    }
+    state
+}
+
+fn handle(state: &mut State, issue: &str, clock: &Clock, batch: Vec<Request>) {
+    let mut updates = Vec::new();
+    let mut waiting = Vec::new();
+    for request in batch {
+        match request {
+            Request::Apply(mut more, reply) => {
+                updates.append(&mut more);
+                waiting.push(reply);
             }
-        }
-        if !waiting.is_empty() {
-            let result = state.apply(issue, &updates, clock.now()).map_err(|e| e.to_string());
-            for reply in waiting {
-                let _ = reply.send(result.clone());
+            Request::Pending(after, limit, reply) => {
+                let _ = reply.send(state.pending(issue, after, limit).map_err(|e| e.to_string()));
+            }
+            Request::Suppressed(lists, reply) => {
+                let sets = lists
+                    .into_iter()
+                    .map(|list| state.suppressed_set(&list).map(|set| (list, set)))
+                    .collect::<Result<HashMap<_, _>>>();
+                let _ = reply.send(sets.map_err(|e| e.to_string()));
+            }
+            Request::Bounce(address, source, reply) => {
+                let done = state.suppress(&address, &Scope::All, Reason::Bounced, &source, clock.now());
+                let _ = reply.send(done.map(|_| ()).map_err(|e| e.to_string()));
             }
         }
     }
-    state
+    if !waiting.is_empty() {
+        let result = state.apply(issue, &updates, clock.now()).map_err(|e| e.to_string());
+        for reply in waiting {
+            let _ = reply.send(result.clone());
+        }
+    }
 }
 
 impl Journal {
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<std::result::Result<T, String>>) -> Request) -> Result<T> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(make(reply)).map_err(|_| self.failure("the journal thread stopped".to_owned()))?;
-        answer.await.map_err(|_| self.failure("the journal thread stopped".to_owned()))?.map_err(|e| self.failure(e))
+        self.requests.send(make(reply)).map_err(|_| self.failure("the journal task stopped".to_owned()))?;
+        answer.await.map_err(|_| self.failure("the journal task stopped".to_owned()))?.map_err(|e| self.failure(e))
     }
 
     fn failure(&self, message: String) -> Error {

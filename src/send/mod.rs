@@ -349,14 +349,16 @@ fn deliver(
         only_list,
     };
     let total = state.counts(id)?;
-    let (journal, thread) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
     let started = Instant::now();
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
-    let ran =
-        runtime.block_on(engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first));
+    let (ran, state) = runtime.block_on(async {
+        let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
+        let ran = engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first).await;
+        (ran, task.await)
+    });
     progress.finish();
-    let state = thread.join().map_err(|_| {
-        Error::io("finish the journal in", state_path, std::io::Error::other("the journal thread panicked"))
+    let state = state.map_err(|_| {
+        Error::io("finish the journal in", state_path, std::io::Error::other("the journal task panicked"))
     })?;
     let counts = state.counts(id)?;
     let complete = counts.pending + counts.deferred + counts.inflight == 0;
