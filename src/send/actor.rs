@@ -1,4 +1,4 @@
-//! The journal's one writer: a thread owning the state database, serving the workers.
+//! The journal's one writer: a task on the send's runtime that owns the state database.
 //!
 //! Enters: requests from async tasks (updates to apply, pages of pending rows, suppression
 //! sets, bounce suppressions). Leaves: replies on oneshot channels. Every update queued while a
@@ -23,7 +23,7 @@ enum Request {
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
 }
 
-/// A handle to the journal thread; cheap to clone.
+/// A handle to the journal task; cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
     requests: mpsc::UnboundedSender<Request>,

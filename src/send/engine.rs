@@ -6,7 +6,7 @@
 //! error when the send had to stop (authentication, TLS, a run of sender problems).
 //!
 //! The crash guarantee lives here: a worker marks a row `inflight` — durably, in the journal
-//! thread's next group commit — before it sends anything for it, and records the result together
+//! task's next group commit — before it sends anything for it, and records the result together
 //! with the next row's `inflight` mark. So at any instant each worker has at most one row in
 //! flight, and a `kill -9` leaves at most `concurrency` rows `inflight`, which the next run turns
 //! into `uncertain` instead of sending them again.
