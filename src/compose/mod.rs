@@ -81,8 +81,6 @@ pub struct ComposeOptions {
 pub struct Composed {
     /// The Message-ID, without the angle brackets.
     pub message_id: String,
-    /// The recipient's opaque unsubscribe id ([`Keys::token_id`]).
-    pub token_id: String,
 }
 
 /// Everything the messages of one issue share: rendered, encoded and formatted once.
@@ -203,7 +201,7 @@ impl MessageTemplate {
         if let Some(dkim) = &self.dkim {
             dkim.sign(out).map_err(|why| invalid("compose/dkim", why))?;
         }
-        Ok(Composed { message_id, token_id: hex(&id) })
+        Ok(Composed { message_id })
     }
 
     /// The bare address of the publication's From (domain in A-labels): the envelope sender.

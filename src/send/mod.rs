@@ -100,15 +100,17 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     let lists = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
+    let state_dir = project.root.join(crate::state::DIR);
+    let keys = Keys::load(&state_dir)?;
     if options.dry_run {
-        return dry_run(project, issue, &lists, clock).map(|()| SendReport::empty(issue));
+        return dry_run(project, issue, &lists, keys, clock).map(|()| SendReport::empty(issue));
     }
-    let template = Arc::new(template(project, issue, &lists, clock, !options.test.is_empty())?);
+    let template = Arc::new(template(project, issue, &lists, keys.clone(), clock, !options.test.is_empty())?);
     let transport = transport(project, issue)?;
     if !options.test.is_empty() {
         return test_send(&template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
-    let _lock = lock::acquire(&project.root.join(crate::state::DIR))?;
+    let _lock = lock::acquire(&state_dir)?;
     let mut state = State::open(&state_path, &shown)?;
     let id = issue.id();
     if let Some(previous) = state.send_record(&id)?
@@ -120,7 +122,6 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
             previous.started_at
         )));
     }
-    let keys = Keys::load(&project.root.join(crate::state::DIR))?;
     let skipped = prepare(&mut state, &id, &lists, &keys, clock)?;
     let recovered = state.recover(&id, options.resend_uncertain, clock.now())?;
     if recovered.uncertain > 0 {
@@ -211,6 +212,7 @@ fn template(
     project: &Project,
     issue: &Issue,
     lists: &[ListFile],
+    keys: Keys,
     clock: &Clock,
     test: bool,
 ) -> Result<MessageTemplate> {
@@ -227,7 +229,6 @@ fn template(
         Some(config) => Some(DkimKey::load(&project.root, config)?),
         None => None,
     };
-    let keys = Keys::load(&project.root.join(crate::state::DIR))?;
     MessageTemplate::new(project, issue, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
 }
 
@@ -392,8 +393,8 @@ fn deliver(
 }
 
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
-fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock) -> Result<()> {
-    let template = template(project, issue, lists, clock, false)?;
+fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
+    let template = template(project, issue, lists, keys, clock, false)?;
     let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut seen: HashSet<u64> = HashSet::new();
     let (mut messages, mut bytes, mut largest, mut skipped, mut duplicates) = (0usize, 0usize, 0usize, 0usize, 0usize);
