@@ -365,6 +365,11 @@ impl Config {
         self.lists.iter().find(|l| l.slug == slug)
     }
 
+    /// The list with `slug`, or a usage error naming the closest one.
+    pub fn list_named(&self, slug: &str) -> Result<&List> {
+        self.list(slug).ok_or_else(|| Error::usage(format!("no list `{slug}`; {}", self.list_hint(slug))))
+    }
+
     /// A "did you mean" or "lists are" hint for an unknown list name.
     pub fn list_hint(&self, name: &str) -> String {
         let known: Vec<&str> = self.lists.iter().map(|l| l.slug.as_str()).collect();

@@ -107,10 +107,7 @@ impl Project {
         names
             .iter()
             .map(|name| {
-                let list = self
-                    .config
-                    .list(name)
-                    .ok_or_else(|| Error::usage(format!("no list `{name}`; {}", self.config.list_hint(name))))?;
+                let list = self.config.list_named(name)?;
                 let shown = list.csv_path();
                 Ok(crate::subscribers::ListFile { slug: list.slug.clone(), path: self.root.join(&shown), shown })
             })

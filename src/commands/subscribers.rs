@@ -21,10 +21,10 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     let config = project::load_config(root)?;
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
-        SubscribersCommand::List { list } => print_list(root, list_named(&config, &list)?),
+        SubscribersCommand::List { list } => print_list(root, config.list_named(&list)?),
         SubscribersCommand::Count => count(root, &config),
         SubscribersCommand::Add { list, email, name, attrs } => {
-            let list = list_named(&config, &list)?;
+            let list = config.list_named(&list)?;
             let subscriber = Subscriber {
                 email,
                 name: name.unwrap_or_default(),
@@ -35,16 +35,12 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
             };
             add(root, &config, list, &subscriber)
         }
-        SubscribersCommand::Remove { list, email } => remove(root, list_named(&config, &list)?, &email),
+        SubscribersCommand::Remove { list, email } => remove(root, config.list_named(&list)?, &email),
         SubscribersCommand::Import { list, file, resubscribe } => {
-            import(root, &config, list_named(&config, &list)?, &file, resubscribe, clock)
+            import(root, &config, config.list_named(&list)?, &file, resubscribe, clock)
         }
-        SubscribersCommand::Export { list } => export(root, &config, list_named(&config, &list)?),
+        SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?),
     }
-}
-
-fn list_named<'a>(config: &'a Config, name: &str) -> Result<&'a List> {
-    config.list(name).ok_or_else(|| Error::usage(format!("no list `{name}`; {}", config.list_hint(name))))
 }
 
 fn open_state(root: &Path, config: &Config) -> Result<State> {
@@ -54,7 +50,7 @@ fn open_state(root: &Path, config: &Config) -> Result<State> {
 
 fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
     if let Some(name) = only {
-        list_named(config, name)?;
+        config.list_named(name)?;
     }
     let mut diagnostics = Vec::new();
     for list in config.lists.iter().filter(|l| only.is_none_or(|name| l.slug == name)) {
@@ -321,7 +317,7 @@ pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
 
 fn scope(config: &Config, list: Option<&str>) -> Result<Scope> {
     match list {
-        Some(name) => list_named(config, name).map(|l| Scope::List(l.slug.clone())),
+        Some(name) => config.list_named(name).map(|l| Scope::List(l.slug.clone())),
         None => Ok(Scope::All),
     }
 }
