@@ -46,6 +46,31 @@ pub fn path_in(root: &Path) -> PathBuf {
     root.join(DIR).join(FILE_NAME)
 }
 
+/// How long a process waits for another one's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Run `step` again while SQLite answers `SQLITE_BUSY`, for up to [`BUSY_TIMEOUT`].
+///
+/// The busy timeout covers ordinary lock waits, but SQLite returns `SQLITE_BUSY` at once, without
+/// calling the busy handler, where waiting could deadlock: two connections that both read a new
+/// database and both want the exclusive lock that switching it to WAL takes. One of them must
+/// let go and try again, which is what this does.
+fn retry_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match step() {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// An open state database.
 #[derive(Debug)]
 pub struct State {
@@ -112,10 +137,12 @@ impl State {
         create_private(path)?;
         let fail = |action, e| sql_error(action, path, shown, e);
         let mut conn = Connection::open(path).map_err(|e| fail("open", e))?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| fail("open", e))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .and_then(|_| conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 20000; PRAGMA cache_size = -16384;"))
-            .map_err(|e| fail("open", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("open", e))?;
+        retry_busy(|| {
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+            conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 20000; PRAGMA cache_size = -16384;")
+        })
+        .map_err(|e| fail("open", e))?;
         match migrations::run(&mut conn) {
             Ok(_) => {}
             Err(migrations::Problem::Sql(e)) => return Err(fail("migrate", e)),

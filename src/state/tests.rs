@@ -59,7 +59,7 @@ fn a_second_handle_waits_for_the_first_instead_of_failing() {
 #[test]
 fn processes_opening_a_new_database_at_once_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let handles: Vec<_> = (0..4)
+    let handles: Vec<_> = (0..8)
         .map(|_| {
             let root = dir.path().to_path_buf();
             std::thread::spawn(move || State::open(&path_in(&root), Path::new("state.db")).map(|_| ()))
