@@ -1,16 +1,17 @@
 //! Who an issue would go to now: its audience size for the index and the first recipients for
 //! the "view as" selector.
 //!
-//! Enters: a loaded [`Project`] and an issue's list slugs. Leaves: a [`Reach`], computed by
-//! [`crate::subscribers::audience`] against the suppressions in the project's state database
+//! Enters: a loaded [`Project`] and an issue's list slugs. Leaves: a [`Reach`], streamed from
+//! [`crate::subscribers::Members`] (only the first recipients and every address's key are kept) against the suppressions in the project's state database
 //! when there is one (the preview never creates it: without one, nothing is suppressed yet).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::content::Issue;
 use crate::project::Project;
 use crate::state::State;
-use crate::subscribers::{self, ListFile, Subscriber};
+use crate::subscribers::{ListFile, Members, Subscriber};
 use crate::template::view::SubscriberView;
 
 /// How many recipients the "view as" selector offers.
@@ -61,9 +62,20 @@ fn compute(project: &Project, lists: &[String]) -> Result<Reach, String> {
         State::open(&scratch.path().join("state.db"), Path::new("(no state yet)"))
     }
     .map_err(|e| e.to_string().trim().to_owned())?;
-    let audience = subscribers::audience(&files, &state).map_err(|e| e.to_string().trim().to_owned())?;
-    let recipients = audience.recipients.iter().take(CHOICES).map(view).collect();
-    Ok(Reach { total: audience.total, recipients })
+    let problem = |e: crate::error::Error| e.to_string().trim().to_owned();
+    let members = Members::new(&files, &state).map_err(problem)?;
+    let mut seen = HashSet::new();
+    let mut recipients = Vec::new();
+    for member in members {
+        let member = member.map_err(problem)?;
+        if !seen.insert(member.key) {
+            continue;
+        }
+        if recipients.len() < CHOICES {
+            recipients.push(view(&member.subscriber));
+        }
+    }
+    Ok(Reach { total: seen.len(), recipients })
 }
 
 /// What templates see of a subscriber.

@@ -15,8 +15,7 @@ pub mod retry;
 pub mod smtp;
 pub mod transport;
 
-use std::collections::{HashSet, hash_map::DefaultHasher};
-use std::hash::{Hash as _, Hasher as _};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::state::State;
 use crate::state::journal::{Counts, NewRecipient, SendState};
-use crate::subscribers::{ListFile, SubscriberStatus, address_key, read_list};
+use crate::subscribers::{ListFile, Member, Members, read_list};
 use crate::token::Keys;
 use transport::{SMTP_URL_ENV, Transport};
 
@@ -242,39 +241,32 @@ fn transport(project: &Project, issue: &Issue) -> Result<Transport> {
 /// were skipped (suppressed or not active) for the confirmation. Streams: memory does not grow
 /// with the lists.
 fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, clock: &Clock) -> Result<usize> {
-    let mut skipped = 0;
-    let mut problems = Vec::new();
-    for list in lists {
-        let suppressed = state.suppressed_set(&list.slug)?;
-        let mut reader = read_list(&list.path, &list.shown)?;
-        let rows = reader.by_ref().filter_map(|row| match row {
-            Ok(s) if s.status == SubscriberStatus::Active && !suppressed.contains(&address_key(&s.email)) => {
-                Some(NewRecipient {
-                    address_key: address_key(&s.email),
-                    token_id: Some(keys.token_id(&s.email)),
-                    email: s.email,
-                    name: s.name,
-                    attrs: s.attrs,
-                    list: list.slug.clone(),
-                })
-            }
-            Ok(_) => {
-                skipped += 1;
-                None
-            }
-            Err(d) => {
-                problems.push(d);
-                None
-            }
-        });
-        state.add_recipients(issue, rows, clock.now())?;
-        reader.finish()?;
+    let mut members = Members::new(lists, state)?;
+    let mut failure = None;
+    let recipients = members.by_ref().map_while(|member| match member {
+        Ok(Member { subscriber: s, key, list }) => Some(NewRecipient {
+            address_key: key,
+            token_id: Some(keys.token_id(&s.email)),
+            email: s.email,
+            name: s.name,
+            attrs: s.attrs,
+            list: lists[list].slug.clone(),
+        }),
+        Err(e) => {
+            failure = Some(e);
+            None
+        }
+    });
+    state.add_recipients(issue, recipients, clock.now())?;
+    if let Some(e) = failure {
+        return Err(e);
     }
+    let (counts, problems) = members.finish();
     if !problems.is_empty() {
         eprint!("{}", diagnostic::render_all(&problems));
         eprintln!("those rows are left out of this send");
     }
-    Ok(skipped)
+    Ok(counts.iter().map(|c| c.rows - c.invalid - c.recipients).sum())
 }
 
 fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, skipped: usize) -> Result<()> {
@@ -396,35 +388,27 @@ fn deliver(
 fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
     let template = template(project, issue, lists, keys, clock, false)?;
     let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
-    let mut seen: HashSet<u64> = HashSet::new();
-    let (mut messages, mut bytes, mut largest, mut skipped, mut duplicates) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut members = Members::new(lists, &state)?;
+    let mut seen = HashSet::new();
+    let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
     let mut buffer = Vec::new();
-    for list in lists {
-        let suppressed = state.suppressed_set(&list.slug)?;
-        let mut reader = read_list(&list.path, &list.shown)?;
-        for row in reader.by_ref() {
-            let Ok(s) = row else { continue };
-            let key = address_key(&s.email);
-            if s.status != SubscriberStatus::Active || suppressed.contains(&key) {
-                skipped += 1;
-                continue;
-            }
-            let mut hasher = DefaultHasher::new();
-            key.hash(&mut hasher);
-            if !seen.insert(hasher.finish()) {
-                duplicates += 1;
-                continue;
-            }
-            template.compose(
-                &Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: &list.slug },
-                &mut buffer,
-            )?;
-            messages += 1;
-            bytes += buffer.len();
-            largest = largest.max(buffer.len());
+    while let Some(member) = members.next() {
+        let Member { subscriber: s, key, list } = member?;
+        if !seen.insert(key) {
+            members.folded(list);
+            continue;
         }
-        reader.finish()?;
+        template.compose(
+            &Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: &lists[list].slug },
+            &mut buffer,
+        )?;
+        messages += 1;
+        bytes += buffer.len();
+        largest = largest.max(buffer.len());
     }
+    let (counts, _) = members.finish();
+    let duplicates: usize = counts.iter().map(|c| c.duplicates).sum();
+    let skipped: usize = counts.iter().map(|c| c.rows - c.invalid - c.active + c.suppressed).sum();
     eprintln!(
         "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed; nothing was sent",
         issue.id(),

@@ -248,6 +248,17 @@ impl State {
         read().map_err(|e| self.error("read", e))
     }
 
+    /// The keys suppressed for exactly `scope`: [`Scope::All`] gives the global suppressions
+    /// only, [`Scope::List`] that list's own (see [`State::suppressed_set`] for both at once).
+    pub fn suppressed_keys(&self, scope: &Scope) -> Result<HashSet<String>, Error> {
+        let read = || -> rusqlite::Result<HashSet<String>> {
+            let mut stmt = self.conn.prepare("SELECT address FROM suppressions WHERE scope = ?1")?;
+            let rows = stmt.query_map([scope.as_str()], |row| row.get(0))?;
+            rows.collect()
+        };
+        read().map_err(|e| self.error("read", e))
+    }
+
     fn error(&self, action: &'static str, error: rusqlite::Error) -> Error {
         sql_error(action, &self.path, &self.shown, error)
     }

@@ -1,23 +1,26 @@
 //! The audience of a send: the active rows of its lists, minus suppressions, one per address.
 //!
-//! Enters: the lists in order (slug, file) and the [`State`] holding suppressions. Leaves: an
-//! [`Audience`]: the recipients in first-seen order and, per list, how many rows were read,
-//! invalid, active, suppressed, duplicates and kept. Lists are streamed one after the other.
+//! Enters: the lists in order (slug, file) and the [`State`] holding suppressions. Leaves:
+//! [`Members`], a stream of every row that may be mailed, with per-list counts as it goes, and
+//! [`audience`], the same stream collected with duplicates folded. Every command that needs to
+//! know who an issue goes to (`send`, its dry run, `audience`, `subscribers export`, the preview)
+//! reads it through [`Members`], so they cannot disagree.
 //!
-//! Per list, a row is kept if it is valid, its status is `active`, its address is not
-//! suppressed globally or for that list, no other row of the list marks the address as not
-//! active, and the address is not already a recipient (from this list or an earlier one).
+//! Per list, a row is a member if it is valid, its status is `active`, its address is not
+//! suppressed globally or for that list, and no other row of the same list marks the address as
+//! not active. Folding one address's rows across lists into one recipient is the consumer's part:
+//! [`audience`] folds exactly in memory, the send's journal by its primary key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::address::{fold, key_hash};
-use super::{Subscriber, SubscriberStatus, read_list};
+use super::address::fold;
+use super::{ListReader, Subscriber, SubscriberStatus, read_list};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::state::State;
+use crate::state::{Scope, State};
 
 /// One list to read: its slug (the suppression scope) and its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,38 +66,162 @@ pub struct ListCount {
     pub recipients: usize,
 }
 
-/// Compute the audience of `lists` (in order) against the suppressions in `state`.
+/// Compute the audience of `lists` (in order) against the suppressions in `state`, folding
+/// duplicates exactly (the recipients are all in memory anyway).
 ///
 /// An unreadable list or a list with a bad header is an error: a send must not go to part of an
 /// audience without saying so. Invalid rows are left out and reported in
 /// [`Audience::diagnostics`].
 pub fn audience(lists: &[ListFile], state: &State) -> Result<Audience, Error> {
-    let mut builder = Builder::default();
-    let mut per_list = Vec::with_capacity(lists.len());
-    for list in lists {
-        let suppressed = state.suppressed_set(&list.slug)?;
-        per_list.push(builder.add_list(list, &suppressed)?);
+    let mut members = Members::new(lists, state)?;
+    let mut seen = HashSet::new();
+    let mut recipients = Vec::new();
+    while let Some(member) = members.next() {
+        let member = member?;
+        if seen.insert(member.key) {
+            recipients.push(member.subscriber);
+        } else {
+            members.folded(member.list);
+        }
     }
-    let recipients: Vec<Subscriber> = builder.slots.into_iter().flatten().collect();
-    Ok(Audience { total: recipients.len(), recipients, per_list, diagnostics: builder.diagnostics })
+    let (per_list, diagnostics) = members.finish();
+    Ok(Audience { total: recipients.len(), recipients, per_list, diagnostics })
 }
 
-/// The recipients so far. A slot is emptied when a later row of the same list marks its address
-/// as not active; slots are never removed, so the indexes in `first` stay valid.
-#[derive(Debug, Default)]
-struct Builder {
-    slots: Vec<Option<Subscriber>>,
-    first: HashMap<u64, usize>,
+/// One row that may be mailed: valid, active, not suppressed, and not marked inactive by another
+/// row of its list. The same address may come again from a later row or list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The row.
+    pub subscriber: Subscriber,
+    /// Its duplicate key ([`super::address_key`] of the address).
+    pub key: String,
+    /// Which of the lists it came from (an index into the slice given to [`Members::new`]).
+    pub list: usize,
+}
+
+/// The [`Member`]s of some lists, streamed one list after the other; see the module docs.
+///
+/// Memory holds one row, the suppressions of these lists (read when the stream is made, so
+/// it does not borrow the state), and the addresses the current list's rows mark as not
+/// active. Those are found by a first read of the list, made only when it has a `status`
+/// column, so a row can be left out before any earlier row of the same address was handed on.
+///
+/// The counts ([`ListCount`]) are kept as rows are read; a consumer that finds a member to be a
+/// duplicate of an earlier one says so with [`Members::folded`]. An unreadable list or a bad
+/// header ends the stream with that error.
+#[derive(Debug)]
+pub struct Members<'a> {
+    lists: &'a [ListFile],
+    global: HashSet<String>,
+    by_list: Vec<HashSet<String>>,
+    current: Option<Current>,
+    counts: Vec<ListCount>,
     diagnostics: Vec<Diagnostic>,
+    failed: bool,
 }
 
-impl Builder {
-    fn add_list(&mut self, list: &ListFile, suppressed: &HashSet<String>) -> Result<ListCount, Error> {
-        let mut reader = read_list(&list.path, &list.shown)?;
-        let mut count = ListCount { list: list.slug.clone(), ..ListCount::default() };
-        let start = self.slots.len();
-        let mut inactive = HashSet::new();
-        for row in &mut reader {
+/// The list being read.
+#[derive(Debug)]
+struct Current {
+    reader: ListReader,
+    inactive: HashSet<String>,
+}
+
+impl<'a> Members<'a> {
+    /// Stream the members of `lists`, in order, against the suppressions in `state` now.
+    pub fn new(lists: &'a [ListFile], state: &State) -> Result<Self, Error> {
+        let by_list = lists
+            .iter()
+            .map(|list| state.suppressed_keys(&Scope::List(list.slug.clone())))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            lists,
+            global: state.suppressed_keys(&Scope::All)?,
+            by_list,
+            current: None,
+            counts: Vec::with_capacity(lists.len()),
+            diagnostics: Vec::new(),
+            failed: false,
+        })
+    }
+
+    /// Count the last member of list `list` as a duplicate of an earlier recipient instead of a
+    /// recipient.
+    pub fn folded(&mut self, list: usize) {
+        if let Some(count) = self.counts.get_mut(list) {
+            count.recipients = count.recipients.saturating_sub(1);
+            count.duplicates += 1;
+        }
+    }
+
+    /// Each list's counts so far.
+    pub fn counts(&self) -> &[ListCount] {
+        &self.counts
+    }
+
+    /// The per-list counts and the invalid rows (left out), in file order.
+    pub fn finish(self) -> (Vec<ListCount>, Vec<Diagnostic>) {
+        (self.counts, self.diagnostics)
+    }
+
+    /// Open the next list, reading it once first for its not-active addresses if it has a
+    /// `status` column. `None` when every list has been read.
+    fn open_next(&mut self) -> Option<Result<Current, Error>> {
+        let list = self.lists.get(self.counts.len())?;
+        let open = || -> Result<Current, Error> {
+            let reader = read_list(&list.path, &list.shown)?;
+            let inactive = if reader.has_status() { not_active(reader)? } else { HashSet::new() };
+            Ok(Current { reader: read_list(&list.path, &list.shown)?, inactive })
+        };
+        let current = open();
+        if current.is_ok() {
+            self.counts.push(ListCount { list: list.slug.clone(), ..ListCount::default() });
+        }
+        Some(current)
+    }
+}
+
+/// The keys of the valid rows whose status is not `active`.
+fn not_active(mut reader: ListReader) -> Result<HashSet<String>, Error> {
+    let keys = reader
+        .by_ref()
+        .filter_map(Result::ok)
+        .filter(|s| s.status != SubscriberStatus::Active)
+        .map(|s| fold(&s.email))
+        .collect();
+    reader.finish()?;
+    Ok(keys)
+}
+
+impl Iterator for Members<'_> {
+    type Item = Result<Member, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let Some(current) = &mut self.current else {
+                match self.open_next()? {
+                    Ok(current) => self.current = Some(current),
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+                continue;
+            };
+            let list = self.counts.len() - 1;
+            let count = &mut self.counts[list];
+            let Some(row) = current.reader.next() else {
+                let done = self.current.take().map(|c| c.reader.finish());
+                if let Some(Err(e)) = done {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                continue;
+            };
             count.rows += 1;
             let subscriber = match row {
                 Ok(subscriber) => subscriber,
@@ -104,49 +231,20 @@ impl Builder {
                     continue;
                 }
             };
-            let key = fold(&subscriber.email);
             if subscriber.status != SubscriberStatus::Active {
-                inactive.insert(key);
                 continue;
             }
             count.active += 1;
-            if suppressed.contains(&key) {
+            let key = fold(&subscriber.email);
+            if self.global.contains(&key) || self.by_list[list].contains(&key) {
                 count.suppressed += 1;
-            } else if inactive.contains(&key) || !self.insert(subscriber, &key) {
+            } else if current.inactive.contains(&key) {
                 count.duplicates += 1;
             } else {
                 count.recipients += 1;
+                return Some(Ok(Member { subscriber, key, list }));
             }
         }
-        reader.finish()?;
-        if !inactive.is_empty() {
-            for slot in &mut self.slots[start..] {
-                if slot.as_ref().is_some_and(|s| inactive.contains(&fold(&s.email))) {
-                    *slot = None;
-                    count.recipients -= 1;
-                    count.duplicates += 1;
-                }
-            }
-        }
-        Ok(count)
-    }
-
-    /// Add `subscriber` (whose key is `key`) unless the address is already a recipient; returns
-    /// whether it was added.
-    fn insert(&mut self, subscriber: Subscriber, key: &str) -> bool {
-        let hash = key_hash(&subscriber.email);
-        let index = self.slots.len();
-        match self.first.get(&hash).map(|&i| &self.slots[i]) {
-            Some(Some(first)) if fold(&first.email) == key => return false,
-            // Two addresses with one 64-bit hash (about 3 × 10⁻⁸ for a million addresses): keep
-            // both; only later duplicates of this second one would go unnoticed.
-            Some(Some(_)) => {}
-            Some(None) | None => {
-                self.first.insert(hash, index);
-            }
-        }
-        self.slots.push(Some(subscriber));
-        true
     }
 }
 

@@ -87,6 +87,11 @@ impl<R: io::Read> ListReader<R> {
         &self.columns.names
     }
 
+    /// Whether the list has a `status` column (without one, every valid row is active).
+    pub fn has_status(&self) -> bool {
+        self.columns.status.is_some()
+    }
+
     /// The I/O error that ended the iteration early, if any.
     pub fn finish(self) -> Result<(), Error> {
         self.failure.map_or(Ok(()), Err)

@@ -302,3 +302,40 @@ fn audience_reports_the_change_since_the_previous_send() {
     let text = project.run(&["audience", "weekly/2016-12-16-leaders"]).stdout;
     assert!(text.contains("since `weekly/2016-12-09-plans`: +1 new, \u{2212}1 gone"), "{text}");
 }
+
+#[test]
+fn audience_dry_run_export_and_send_agree_on_who_is_mailed() {
+    let project = Project::fixture("send");
+    let config = project.read("letterpress.yaml").replace("transport: smtp", "transport: outbox");
+    project.write("letterpress.yaml", &config);
+    // Ruth's second row unsubscribes her from this list; Tom is suppressed; Ann's address comes twice.
+    project.write(
+        "subscribers/readers.csv",
+        "email,name,region,status\n\
+         ruth@example.org,Ruth Akande,London,active\n\
+         ann@example.org,Ann Lee,Wessex,active\n\
+         tom@example.net,Tom Ellery,Midlands,active\n\
+         ANN@example.org,Ann Lee,Wessex,active\n\
+         ruth@example.org,Ruth Akande,London,unsubscribed\n\
+         siobhan@example.org,Siobhán O’Neill,North West,active\n",
+    );
+    assert_eq!(project.run(&["unsubscribe", "tom@example.net"]).code, 0);
+    let audience = project.run(&["audience", ISSUE, "--format", "json"]);
+    assert_eq!(audience.code, 0, "{}", audience.stderr);
+    let json: serde_json::Value = serde_json::from_str(&audience.stdout).expect("json");
+    assert_eq!(json["total"], 2, "{json:#}");
+    assert_eq!(json["lists"][0]["suppressed"], 1, "{json:#}");
+    assert_eq!(json["lists"][0]["duplicates"], 2, "{json:#}");
+    let export = project.run(&["subscribers", "export", "readers"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let exported: Vec<_> = export.stdout.lines().skip(1).map(|l| l.split(',').next().unwrap_or_default()).collect();
+    assert_eq!(exported, ["ann@example.org", "siobhan@example.org"]);
+    let dry = project.run(&["send", ISSUE, "--dry-run"]);
+    assert!(dry.stderr.contains("2 messages composed"), "{}", dry.stderr);
+    assert!(dry.stderr.contains("2 duplicates folded, 2 not active or suppressed"), "{}", dry.stderr);
+    let sent = project.run(&["send", ISSUE, "--yes"]);
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let log = project.run(&["log", ISSUE, "--format", "csv"]);
+    let mailed: Vec<_> = log.stdout.lines().skip(1).map(|l| l.split(',').next().unwrap_or_default()).collect();
+    assert_eq!(mailed, ["ann@example.org", "siobhan@example.org"], "{}", log.stdout);
+}

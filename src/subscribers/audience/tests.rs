@@ -121,3 +121,27 @@ fn invalid_rows_are_reported_and_a_bad_header_stops_everything() {
     let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path };
     assert!(matches!(audience(&[list], &state), Err(Error::Invalid(_))));
 }
+
+#[test]
+fn members_stream_list_by_list_and_end_at_an_unreadable_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+    let good = dir.path().join("a.csv");
+    std::fs::write(&good, "email\nx@example.org\ny@example.org\nx@example.org\n").unwrap();
+    let lists = [
+        ListFile { slug: "a".to_owned(), shown: good.clone(), path: good },
+        ListFile { slug: "b".to_owned(), shown: dir.path().join("missing.csv"), path: dir.path().join("missing.csv") },
+    ];
+    let mut members = Members::new(&lists, &state).unwrap();
+    let first: Vec<_> = members.by_ref().take(3).map(|m| m.map(|m| (m.key, m.list))).collect::<Result<_, _>>().unwrap();
+    // Without a consumer folding them, both rows of `x` are members; the stream does not fold.
+    assert_eq!(
+        first,
+        [("x@example.org".to_owned(), 0), ("y@example.org".to_owned(), 0), ("x@example.org".to_owned(), 0)]
+    );
+    members.folded(0);
+    assert_eq!(members.counts()[0].recipients, 2);
+    assert_eq!(members.counts()[0].duplicates, 1);
+    assert!(matches!(members.next(), Some(Err(Error::Io { .. }))), "the missing list ends the stream with its error");
+    assert!(members.next().is_none());
+}
