@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::project::{self, Project};
 use crate::state::{Reason, Scope, State};
 use crate::subscribers::{
-    self, Appended, Subscriber, SubscriberStatus, normalise_address, read_export, read_list, upsert_rows,
+    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list, upsert_rows,
 };
 
 /// `letterpress subscribers <command>`.
@@ -129,7 +129,7 @@ fn cell(subscriber: &Subscriber, column: &str) -> String {
 
 fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Result<()> {
     let shown = list.csv_path();
-    let result = upsert_rows(&root.join(&shown), &shown, std::slice::from_ref(subscriber))?;
+    let result = upsert_rows(&root.join(&shown), &shown, std::slice::from_ref(subscriber), Upsert::Merge)?;
     let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
     let (verb, line) = match result.first() {
         Some(Appended::Added { line }) => ("added", *line),
@@ -222,7 +222,8 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
         });
     }
     // The list is written first: if that fails, the suppressions are left as they were.
-    for result in upsert_rows(&list_path, &shown, &rows)? {
+    let mode = if resubscribe { Upsert::Reactivate } else { Upsert::Merge };
+    for result in upsert_rows(&list_path, &shown, &rows, mode)? {
         match result {
             Appended::Added { .. } => report.imported += 1,
             Appended::Updated { .. } => report.updated += 1,

@@ -5,15 +5,14 @@
 //! thank-you page; or 400 (forged, tampered), 410 (expired) or 404 (the list is gone), with
 //! nothing changed.
 //!
-//! The CSV is edited through [`crate::subscribers::upsert_rows`] (one locked, atomic rewrite):
-//! a new address is appended, a listed one keeps its row (its name updated). A row whose status
-//! is not active (`unsubscribed`, `pending`, `bounced`) is removed and written back active, two
-//! locked rewrites, because the list editor never changes a status. A global `unsubscribed`
+//! The CSV is edited through [`crate::subscribers::upsert_rows`] in its reactivate mode (one
+//! locked, atomic rewrite): a new address is appended, a listed one keeps its row (its name
+//! updated), and a row whose status is not active (`unsubscribed`, `pending`, `bounced`) is
+//! rewritten active in place, any other rows of the address removed. A global `unsubscribed`
 //! suppression is narrowed to every *other* list before it is lifted, so confirming one list
 //! does not resubscribe the person to the rest; a global bounce, complaint or manual block stays,
 //! and the page says so. Confirming twice changes nothing the second time.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -26,7 +25,7 @@ use super::form;
 use crate::config::List;
 use crate::error::Error;
 use crate::state::{Reason, Scope};
-use crate::subscribers::{Subscriber, SubscriberStatus, address_key, read_list, remove_address, upsert_rows};
+use crate::subscribers::{Subscriber, SubscriberStatus, Upsert, address_key, read_list, upsert_rows};
 use crate::token::{Refused, Subscription};
 
 #[derive(Serialize)]
@@ -71,44 +70,19 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
 fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<String>, Failure> {
     let (path, shown) = list_file(&app.root, list);
     let now = app.clock.now();
-    let (existing, has_name) = listed(&path, &shown, &subscription.email)?;
-    let name = if has_name { subscription.name.clone() } else { String::new() };
-    match existing {
-        Some(row) if row.status != SubscriberStatus::Active => {
-            remove_address(&path, &shown, &subscription.email)?;
-            let name = if name.is_empty() { row.name.clone() } else { name };
-            let revived = Subscriber { status: SubscriberStatus::Active, name, subscribed_at: Some(now), ..row };
-            upsert_rows(&path, &shown, &[revived])?;
-        }
-        _ => {
-            let row = Subscriber {
-                email: subscription.email.clone(),
-                name,
-                attrs: std::collections::BTreeMap::new(),
-                status: SubscriberStatus::Active,
-                subscribed_at: Some(now),
-                line: 0,
-            };
-            upsert_rows(&path, &shown, &[row])?;
-        }
-    }
+    // A list without a `name` column cannot hold one; one that does not exist yet is created
+    // with one.
+    let has_name = !path.exists() || read_list(&path, &shown)?.columns().iter().any(|c| c == "name");
+    let row = Subscriber {
+        email: subscription.email.clone(),
+        name: if has_name { subscription.name.clone() } else { String::new() },
+        attrs: std::collections::BTreeMap::new(),
+        status: SubscriberStatus::Active,
+        subscribed_at: Some(now),
+        line: 0,
+    };
+    upsert_rows(&path, &shown, &[row], Upsert::Reactivate)?;
     lift(app, &subscription.email, list).map_err(Failure::from)
-}
-
-/// The first valid row of `email` in the list file, and whether the file can hold a name (it
-/// has a `name` column, or does not exist yet and will be created with one).
-fn listed(path: &Path, shown: &Path, email: &str) -> Result<(Option<Subscriber>, bool), Error> {
-    if !path.exists() {
-        return Ok((None, true));
-    }
-    let key = address_key(email);
-    let mut reader = read_list(path, shown)?;
-    let has_name = reader.columns().iter().any(|c| c == "name");
-    let found = reader.by_ref().filter_map(Result::ok).find(|row| address_key(&row.email) == key);
-    if found.is_none() {
-        reader.finish()?;
-    }
-    Ok((found, has_name))
 }
 
 /// Lift `email`'s suppression for `list`; narrow a global `unsubscribed` one to the other lists.

@@ -1,4 +1,5 @@
-//! Editing a list file: append one subscriber, remove an address.
+//! Editing a list file: append or update subscribers, reactivate one who asked again, remove
+//! an address.
 //!
 //! Enters: the list's path and the row or address. Leaves: the file rewritten through
 //! [`write_atomic`] (a crash leaves the old file or the new one, never half of one) with the
@@ -9,6 +10,7 @@
 //! read-modify-write, so two `subscribers add` at once both land. The lock file is left in place:
 //! deleting it would let a third writer lock a new file while the second still holds the old one.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -31,7 +33,7 @@ pub enum Appended {
         line: usize,
     },
     /// The address was listed; its row was brought up to date (a new name, attributes for empty
-    /// cells). Its status is never changed.
+    /// cells). Its status is changed only by [`Upsert::Reactivate`].
     Updated {
         /// 1-based line of the row.
         line: usize,
@@ -43,13 +45,26 @@ pub enum Appended {
     },
 }
 
+/// How [`upsert_rows`] treats an address that is already listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// Bring its row up to date (a new non-empty name, attributes for empty cells); never change
+    /// its status, so nobody who unsubscribed is brought back by an edit.
+    Merge,
+    /// The person asked again (a confirmed subscription, an import with `--resubscribe`): for an
+    /// incoming active row, if any row of the address is not active, its first row is rewritten
+    /// active with the incoming row's time, merged as above, and its other rows are removed, in
+    /// the same one write. Incoming rows of another status are merged as by [`Upsert::Merge`].
+    Reactivate,
+}
+
 /// Append `subscriber` to the list at `path` (creating it, with a header, if it does not exist),
 /// or update its row; `shown` names the file in messages. `subscriber.line` is ignored.
 ///
 /// The row follows the file's header and line ending. A value with no column to hold it, an
 /// invalid address or a line break in a value is an [`Error::Usage`], and nothing is written.
 pub fn append_row(path: &Path, shown: &Path, subscriber: &Subscriber) -> Result<Appended, Error> {
-    let appended = upsert_rows(path, shown, std::slice::from_ref(subscriber))?;
+    let appended = upsert_rows(path, shown, std::slice::from_ref(subscriber), Upsert::Merge)?;
     appended.into_iter().next().ok_or_else(|| Error::usage("nothing to append"))
 }
 
@@ -57,13 +72,21 @@ pub fn append_row(path: &Path, shown: &Path, subscriber: &Subscriber) -> Result<
 struct Existing {
     subscriber: Subscriber,
     span: Range<usize>,
+    /// The address's later rows, and whether any row of it (first or later) is not active.
+    others: Vec<Range<usize>>,
+    any_inactive: bool,
 }
 
-/// Add every subscriber not yet listed and update the rows of those who are, in one locked
-/// read-modify-write (an import of thousands of rows rewrites the file once). Returns what
-/// happened to each, in order. Any invalid subscriber is an [`Error::Usage`] and nothing is
-/// written.
-pub fn upsert_rows(path: &Path, shown: &Path, subscribers: &[Subscriber]) -> Result<Vec<Appended>, Error> {
+/// Add every subscriber not yet listed and update the rows of those who are (see [`Upsert`]),
+/// in one locked read-modify-write (an import of thousands of rows rewrites the file once).
+/// Returns what happened to each, in order. Any invalid subscriber is an [`Error::Usage`] and
+/// nothing is written.
+pub fn upsert_rows(
+    path: &Path,
+    shown: &Path,
+    subscribers: &[Subscriber],
+    mode: Upsert,
+) -> Result<Vec<Appended>, Error> {
     let emails = subscribers
         .iter()
         .map(|s| {
@@ -97,13 +120,25 @@ pub fn upsert_rows(path: &Path, shown: &Path, subscribers: &[Subscriber]) -> Res
         let key = fold(email);
         let Some(row) = existing.get_mut(&key) else {
             appended.extend(encode(&row_values(&columns, email, subscriber, shown)?, crlf, path)?);
-            existing.insert(key, Existing { subscriber: Subscriber { line, ..subscriber.clone() }, span: 0..0 });
+            let subscriber = Subscriber { line, ..subscriber.clone() };
+            existing.insert(key, Existing { subscriber, span: 0..0, others: Vec::new(), any_inactive: false });
             results.push(Appended::Added { line });
             line += 1;
             continue;
         };
-        let merged = merge(&row.subscriber, subscriber);
-        if merged == row.subscriber || row.span.is_empty() {
+        let mut merged = merge(&row.subscriber, subscriber);
+        let mut cut = false;
+        let reactivate = mode == Upsert::Reactivate && subscriber.status == SubscriberStatus::Active;
+        if reactivate && row.any_inactive && !row.span.is_empty() {
+            merged.status = SubscriberStatus::Active;
+            merged.subscribed_at = subscriber.subscribed_at.or(merged.subscribed_at);
+            for other in row.others.drain(..) {
+                replacements.insert(other.start, (other, Vec::new()));
+                cut = true;
+            }
+            row.any_inactive = false;
+        }
+        if (merged == row.subscriber && !cut) || row.span.is_empty() {
             results.push(Appended::AlreadyListed { line: row.subscriber.line });
             continue;
         }
@@ -139,7 +174,22 @@ fn existing_rows(old: &[u8], path: &Path, shown: &Path) -> Result<(Vec<String>, 
         if let Ok(subscriber) = row {
             // csv starts a row's span before any blank lines it skipped; keep those.
             let start = span.start + old[span.clone()].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
-            rows.entry(fold(&subscriber.email)).or_insert(Existing { subscriber, span: start..span.end });
+            let inactive = subscriber.status != SubscriberStatus::Active;
+            match rows.entry(fold(&subscriber.email)) {
+                Entry::Occupied(mut first) => {
+                    let first: &mut Existing = first.get_mut();
+                    first.others.push(start..span.end);
+                    first.any_inactive |= inactive;
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(Existing {
+                        subscriber,
+                        span: start..span.end,
+                        others: Vec::new(),
+                        any_inactive: inactive,
+                    });
+                }
+            }
         }
     }
     let columns = reader.columns().to_vec();

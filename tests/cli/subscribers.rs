@@ -162,6 +162,12 @@ fn imports_map_each_tools_export_and_never_resurrect_suppressed_addresses() {
     assert!(suppressions.contains("blocked@example.net\tweekly\tunsubscribed"), "{suppressions}");
     let resubscribed = import("buttondown.csv", &["--resubscribe"]);
     assert!(resubscribed.contains("lifted 1 suppressions"), "{resubscribed}");
+    let list = project.read("subscribers/weekly.csv");
+    let gone: Vec<_> = list.lines().filter(|l| l.starts_with("gone@example.net,")).collect();
+    assert_eq!(gone.len(), 1, "{list}");
+    assert!(gone[0].ends_with(",active"), "the row they asked back into is active again: {list}");
+    let export = project.run(&["subscribers", "export", "weekly"]).stdout;
+    assert!(export.contains("gone@example.net"), "and they will be mailed: {export}");
 }
 
 #[test]

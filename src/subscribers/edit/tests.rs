@@ -161,3 +161,53 @@ fn concurrent_writers_lose_nothing_and_readers_never_see_a_partial_file() {
     assert_eq!(names.len(), 2, "only the list and its lock file remain: {names:?}");
     assert!(dir.path().join(".list.csv.lock").exists());
 }
+
+/// Upsert `rows` in `mode` into a file holding `before`; check the outcomes and the file after.
+#[track_caller]
+fn upsert_case(before: &str, rows: &[Subscriber], mode: Upsert, outcome: &[Appended], after: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.csv");
+    std::fs::write(&path, before).unwrap();
+    let got = upsert_rows(&path, Path::new("subscribers/list.csv"), rows, mode).unwrap();
+    assert_eq!(got, outcome);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+}
+
+#[test]
+fn only_reactivate_changes_a_status_and_it_leaves_one_active_row() {
+    let header = "email,name,status,subscribed_at\n";
+    let gone = format!(
+        "{header}a@example.org,A,,\nbob@example.org,Bob,unsubscribed,2016-01-01T00:00:00Z\nc@example.org,C,,\n"
+    );
+    let back = Subscriber {
+        subscribed_at: Some("2016-12-01T09:00:00Z".parse().unwrap()),
+        ..subscriber("Bob@example.org", "", &[])
+    };
+    upsert_case(&gone, std::slice::from_ref(&back), Upsert::Merge, &[Appended::AlreadyListed { line: 3 }], &gone);
+    upsert_case(
+        &gone,
+        std::slice::from_ref(&back),
+        Upsert::Reactivate,
+        &[Appended::Updated { line: 3 }],
+        &format!("{header}a@example.org,A,,\nbob@example.org,Bob,active,2016-12-01T09:00:00Z\nc@example.org,C,,\n"),
+    );
+    // An active first row with a later unsubscribed one: the later row goes, in the same write.
+    let split = format!("{header}bob@example.org,Bob,,\nc@example.org,C,,\nBOB@example.org,,unsubscribed,\n");
+    upsert_case(&split, std::slice::from_ref(&back), Upsert::Merge, &[Appended::AlreadyListed { line: 2 }], &split);
+    upsert_case(
+        &split,
+        &[back.clone(), back],
+        Upsert::Reactivate,
+        &[Appended::Updated { line: 2 }, Appended::AlreadyListed { line: 2 }],
+        &format!("{header}bob@example.org,Bob,active,2016-12-01T09:00:00Z\nc@example.org,C,,\n"),
+    );
+    // Nothing inactive: reactivate is a merge.
+    let fine = format!("{header}bob@example.org,Bob,,\n");
+    upsert_case(
+        &fine,
+        &[subscriber("bob@example.org", "", &[])],
+        Upsert::Reactivate,
+        &[Appended::AlreadyListed { line: 2 }],
+        &fine,
+    );
+}
