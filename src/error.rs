@@ -70,6 +70,18 @@ impl Error {
         Self::Usage { message: message.into() }
     }
 
+    /// The error as printed on standard error, ending in a newline: diagnostics as they
+    /// render themselves, anything else after `error: `. Empty when there is nothing to add
+    /// (diagnostics already printed).
+    pub fn report(&self) -> String {
+        let text = self.to_string();
+        match self {
+            _ if text.is_empty() => text,
+            Self::Invalid(_) => text,
+            _ => format!("error: {text}\n"),
+        }
+    }
+
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> i32 {
         match self {

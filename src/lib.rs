@@ -46,13 +46,7 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(error) => {
-            let text = error.to_string();
-            if !text.is_empty() {
-                match error {
-                    Error::Invalid(_) => eprint!("{text}"),
-                    _ => eprintln!("error: {text}"),
-                }
-            }
+            eprint!("{}", error.report());
             error.exit_code()
         }
     }

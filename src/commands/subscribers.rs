@@ -64,11 +64,26 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
     if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
 }
 
+/// One line per list; a list that cannot be counted (missing, unreadable, a broken header) is
+/// reported on standard error, the others are still counted, and the command fails at the end.
 fn count(root: &Path, config: &Config) -> Result<()> {
     let mut out = String::new();
+    let mut failed = false;
     for list in &config.lists {
         let shown = list.csv_path();
-        let report = subscribers::check_list(&root.join(&shown), &shown)?;
+        let report = match subscribers::check_list(&root.join(&shown), &shown) {
+            Ok(report) if report.rows == 0 && report.diagnostics.iter().any(Diagnostic::is_error) => {
+                eprint!("{}", diagnostic::render_all(&report.diagnostics));
+                failed = true;
+                continue;
+            }
+            Ok(report) => report,
+            Err(error) => {
+                eprint!("{}", error.report());
+                failed = true;
+                continue;
+            }
+        };
         let by = &report.by_status;
         let _ = writeln!(
             out,
@@ -82,7 +97,8 @@ fn count(root: &Path, config: &Config) -> Result<()> {
             report.rows - report.valid
         );
     }
-    write_stdout(out.as_bytes())
+    write_stdout(out.as_bytes())?;
+    if failed { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
 }
 
 /// Print every valid row of a list as CSV.
@@ -192,8 +208,11 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
                 continue;
             }
         };
-        if row.name.contains(char::is_control) || row.attrs.values().any(|v| v.contains(['\r', '\n', '\0'])) {
-            report.invalid.push((row.line, "a value contains a line break or control character".to_owned()));
+        let bad = std::iter::once(("name", row.name.as_str()))
+            .chain(row.attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .find_map(|(column, value)| subscribers::unwritable(column, value).map(|why| (column, why)));
+        if let Some((column, why)) = bad {
+            report.invalid.push((row.line, format!("the value of `{column}` {why}")));
             continue;
         }
         match row.status {

@@ -246,6 +246,19 @@ pub fn remove_address(path: &Path, shown: &Path, email: &str) -> Result<Vec<usiz
     Ok(lines)
 }
 
+/// Why `value` cannot be written to `column` of a list, if it cannot: no value may hold a line
+/// break or a NUL byte, and a name (it goes into the `To` header) no control character at all,
+/// a tab included. `subscribers add`, `import` and `/confirm` all write through this rule.
+pub(crate) fn unwritable(column: &str, value: &str) -> Option<&'static str> {
+    if value.contains(['\r', '\n', '\0']) {
+        Some("contains a line break or a NUL byte")
+    } else if column == "name" && value.contains(char::is_control) {
+        Some("contains a control character (a tab?)")
+    } else {
+        None
+    }
+}
+
 /// The cells of `subscriber`'s row under `columns`; every non-empty value needs a column.
 fn row_values(columns: &[String], email: &str, subscriber: &Subscriber, shown: &Path) -> Result<Vec<String>, Error> {
     let subscribed_at = subscriber.subscribed_at.map(|t| t.to_string()).unwrap_or_default();
@@ -261,8 +274,8 @@ fn row_values(columns: &[String], email: &str, subscriber: &Subscriber, shown: &
                 shown.display()
             )));
         }
-        if value.contains(['\r', '\n', '\0']) {
-            return Err(Error::usage(format!("the value of `{column}` contains a line break or a NUL byte")));
+        if let Some(why) = unwritable(column, value) {
+            return Err(Error::usage(format!("the value of `{column}` {why}")));
         }
     }
     let values = columns.iter().map(|column| match column.as_str() {

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 pub use address::{address_key, normalise_address};
 pub use audience::{Audience, ListCount, ListFile, Member, Members, audience};
+pub(crate) use edit::unwritable;
 pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows};
 pub use import::{Export, ExportRow, read_export};
 pub use reader::{ListReader, read_list};

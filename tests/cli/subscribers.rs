@@ -89,6 +89,10 @@ fn header_injection_in_a_name_is_refused() {
     let out = project.run(&["subscribers", "add", "weekly", "x@example.org", "--name", "X\r\nBcc: victim@example.com"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(!project.read("subscribers/weekly.csv").contains("victim"));
+    let tab = project.run(&["subscribers", "add", "weekly", "x@example.org", "--name", "X\tY"]);
+    assert_eq!(tab.code, 2, "{}", tab.stderr);
+    assert!(tab.stderr.contains("the value of `name` contains a control character"), "{}", tab.stderr);
+    assert!(!project.read("subscribers/weekly.csv").contains("x@example.org"));
 }
 
 #[test]
@@ -182,4 +186,26 @@ fn export_prints_only_who_would_be_mailed() {
     );
     let all = project.run(&["subscribers", "list", "weekly"]);
     assert_eq!(all.stdout.lines().count(), 6);
+}
+
+#[test]
+fn count_reports_every_list_and_fails_for_one_it_cannot_read() {
+    let project = Project::fixture("lists");
+    let all = project.run(&["subscribers", "count"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(
+        all.stdout,
+        "weekly\t5 rows\t3 active\t1 unsubscribed\t0 bounced\t1 pending\t0 invalid\n\
+         briefing\t3 rows\t3 active\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n"
+    );
+    std::fs::remove_file(project.path().join("subscribers/weekly.csv")).expect("remove");
+    let missing = project.run(&["subscribers", "count"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(missing.stderr.contains("subscribers/weekly.csv`: no such file or directory"), "{}", missing.stderr);
+    assert_eq!(missing.stdout, "briefing\t3 rows\t3 active\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n");
+    project.write("subscribers/briefing.csv", "name\nNo Address\n");
+    let broken = project.run(&["subscribers", "count"]);
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    assert!(broken.stderr.contains("subscribers/briefing.csv:1:1"), "the header error, located: {}", broken.stderr);
+    assert_eq!(broken.stdout, "", "no list could be counted");
 }
