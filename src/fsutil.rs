@@ -81,6 +81,31 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool> {
     Ok(true)
 }
 
+/// Refuse a secret (a key file) that users other than its owner can read or change, as OpenSSH
+/// does; `shown` names it and `code` is the diagnostic's code.
+#[cfg(unix)]
+pub fn check_private(path: &Path, shown: &Path, code: &'static str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).map_err(|e| Error::io("read", shown, e))?.permissions().mode();
+    let shared = mode & 0o077;
+    if shared == 0 {
+        return Ok(());
+    }
+    Err(Error::Invalid(vec![
+        crate::diagnostic::Diagnostic::error(
+            code,
+            format!("`{}` can be read by other users (mode {:o}); refusing to use it", shown.display(), mode & 0o777),
+        )
+        .help(format!("run `chmod 600 {}`", shown.display())),
+    ]))
+}
+
+/// Permissions are not checked where there are no Unix modes.
+#[cfg(not(unix))]
+pub fn check_private(_: &Path, _: &Path, _: &'static str) -> Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

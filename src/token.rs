@@ -129,7 +129,7 @@ impl Keys {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(&path)?,
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        check_private(&path)?;
+        crate::fsutil::check_private(&path, &path, "unsubscribe/key-permissions")?;
         let secret = decode_key(text.trim()).map_err(|why| {
             Error::Invalid(vec![
                 Diagnostic::error("unsubscribe/keys", format!("the key in `{}` {why}", path.display()))
@@ -258,29 +258,6 @@ fn create_key_file(path: &Path) -> Result<String, Error> {
         }
         Err(e) => Err(Error::io("create", path, e.error)),
     }
-}
-
-/// Refuse a key file that users other than its owner can read or change.
-#[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?.permissions().mode();
-    let others = mode & 0o077;
-    if others == 0 {
-        return Ok(());
-    }
-    Err(Error::Invalid(vec![
-        Diagnostic::error(
-            "unsubscribe/key-permissions",
-            format!("`{}` can be read by other users (mode {:o}); refusing to use it", path.display(), mode & 0o777),
-        )
-        .help(format!("run `chmod 600 {}`", path.display())),
-    ]))
-}
-
-#[cfg(not(unix))]
-fn check_private(_: &Path) -> Result<(), Error> {
-    Ok(())
 }
 
 fn invalid(message: String) -> Error {

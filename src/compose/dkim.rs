@@ -54,10 +54,12 @@ impl fmt::Debug for DkimKey {
 }
 
 impl DkimKey {
-    /// Read and parse the key file named in `config` (relative to the project `root`).
+    /// Read and parse the key file named in `config` (relative to the project `root`). A key
+    /// that other users can read is refused: whoever reads it can sign mail as the domain.
     pub fn load(root: &Path, config: &Dkim) -> Result<Self, Error> {
         let path = root.join(&config.key_file);
         let pem = std::fs::read(&path).map_err(|e| Error::io("read", &config.key_file, e))?;
+        crate::fsutil::check_private(&path, &config.key_file, "config/dkim-key-permissions")?;
         Self::from_pem(&pem, config).map_err(|why| {
             Error::Invalid(vec![
                 Diagnostic::error("config/dkim", format!("`dkim.key-file` `{}` {why}", config.key_file.display()))

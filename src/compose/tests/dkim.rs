@@ -122,9 +122,25 @@ fn ed25519_signatures_verify() {
 
 #[test]
 fn keys_load_from_the_project_and_must_match_the_algorithm_and_domain() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A copy: a fresh clone checks the fixture out readable by everyone, which `load` refuses.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("tests/fixtures/dkim")).unwrap();
+    let copy = root.join("tests/fixtures/dkim/rsa-test-key.pem");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim/rsa-test-key.pem"), &copy).unwrap();
+    set_mode(&copy, 0o644);
     let rsa =
         Dkim { key_file: PathBuf::from("tests/fixtures/dkim/rsa-test-key.pem"), ..config(DkimAlgorithm::RsaSha256) };
+    #[cfg(unix)]
+    {
+        let Err(Error::Invalid(problems)) = DkimKey::load(root, &rsa) else { panic!("a world-readable key was used") };
+        assert_eq!(
+            problems[0].message,
+            "`tests/fixtures/dkim/rsa-test-key.pem` can be read by other users (mode 644); refusing to use it"
+        );
+        assert_eq!(problems[0].help.as_deref(), Some("run `chmod 600 tests/fixtures/dkim/rsa-test-key.pem`"));
+    }
+    set_mode(&copy, 0o600);
     let key = DkimKey::load(root, &rsa).unwrap();
     assert!(key.aligns_with("minimal.example.org") && key.aligns_with("news.Minimal.example.org"));
     assert!(!key.aligns_with("example.org") && !key.aligns_with("notminimal.example.org"));
@@ -142,4 +158,14 @@ fn keys_load_from_the_project_and_must_match_the_algorithm_and_domain() {
         panic!("a DKIM domain that does not align is refused");
     };
     assert_eq!(problems[0].code, "config/dkim");
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
 }
