@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_send::SmtpClient;
-use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, Response};
+use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Response};
 use tokio::io::{AsyncRead, AsyncWrite, BufStream};
 use tokio::net::TcpStream;
 
@@ -132,15 +132,20 @@ impl SmtpConnection {
             .map_err(|_| net(&"timed out"))?
             .map_err(|e| net(&e))?;
         tcp.set_nodelay(true).map_err(|e| net(&e))?;
-        let (mut client, tls) = if target.implicit_tls {
+        let (mut client, tls, known) = if target.implicit_tls {
             let tls = tls_handshake(target, tcp).await?;
             let mut client = wrap(Box::new(tls), target.timeout);
             greeting(&mut client, target).await?;
-            (client, true)
+            (client, true, None)
         } else {
             plain_then_starttls(target, tcp).await?
         };
-        let capabilities = client.capabilities(&target.helo, false).await.map_err(|e| fault(target, "EHLO", &e))?;
+        // After a TLS upgrade the capabilities must be asked again (RFC 3207 §4.2); a plaintext
+        // connection keeps the ones its EHLO gave.
+        let capabilities = match known {
+            Some(capabilities) => capabilities,
+            None => client.capabilities(&target.helo, false).await.map_err(|e| fault(target, "EHLO", &e))?,
+        };
         if let Some((user, password)) = &target.credentials {
             if !tls && !target.plaintext_allowed {
                 return Err(ConnectError::Fatal("refusing to send the SMTP password without TLS".to_owned()));
@@ -271,7 +276,12 @@ async fn greeting(client: &mut Client, target: &SmtpTarget) -> Result<(), Connec
 }
 
 /// Plain connection, upgraded with STARTTLS when offered; required unless plaintext is allowed.
-async fn plain_then_starttls(target: &SmtpTarget, tcp: TcpStream) -> Result<(Client, bool), ConnectError> {
+/// Returns the client, whether it is encrypted, and, when it is not, the capabilities its EHLO
+/// already gave.
+async fn plain_then_starttls(
+    target: &SmtpTarget,
+    tcp: TcpStream,
+) -> Result<(Client, bool, Option<EhloResponse<String>>), ConnectError> {
     let mut plain = SmtpClient { stream: tcp, timeout: target.timeout };
     let response = plain.read().await.map_err(|e| fault(target, "greeting", &e))?;
     if !(200..300).contains(&response.code) {
@@ -287,7 +297,7 @@ async fn plain_then_starttls(target: &SmtpTarget, tcp: TcpStream) -> Result<(Cli
             mail_send::Error::Io(_) | mail_send::Error::Timeout => fault(target, "STARTTLS", &e),
             other => ConnectError::Fatal(format!("STARTTLS with `{}` failed: {}", target.host, describe(&other))),
         })?;
-        return Ok((wrap(Box::new(tls.stream), target.timeout), true));
+        return Ok((wrap(Box::new(tls.stream), target.timeout), true, None));
     }
     if !target.plaintext_allowed {
         return Err(ConnectError::Fatal(format!(
@@ -295,7 +305,7 @@ async fn plain_then_starttls(target: &SmtpTarget, tcp: TcpStream) -> Result<(Cli
             target.host
         )));
     }
-    Ok((wrap(Box::new(plain.stream), target.timeout), false))
+    Ok((wrap(Box::new(plain.stream), target.timeout), false, Some(ehlo)))
 }
 
 fn fault(target: &SmtpTarget, during: &str, error: &mail_send::Error) -> ConnectError {

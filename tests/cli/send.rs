@@ -87,9 +87,26 @@ fn sends_over_starttls_with_auth_and_every_required_header() {
     let status = journal_status(&project);
     assert_eq!(status["counts"]["sent"], 3, "{status:#}");
     assert_eq!(status["send"]["state"], "complete", "{status:#}");
+    assert_eq!(server.ehlo_count(), 2 * server.connections(), "EHLO before and after STARTTLS");
     let again = send(&project, &server, &["send", ISSUE, "--yes"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(server.received().len(), 3, "a second run sends nothing twice");
+}
+
+#[test]
+fn a_plaintext_loopback_relay_is_greeted_once_per_connection() {
+    let server = SmtpServer::start(ServerConfig::default());
+    let project = Project::fixture("send");
+    let config = project
+        .read("letterpress.yaml")
+        .replace("    username: editor\n    password-env: LP_TEST_SMTP_PASSWORD\n    ca-file: ca.pem\n", "");
+    project.write("letterpress.yaml", &config);
+    let out = project.run_env(&["send", ISSUE, "--yes"], &[("LETTERPRESS_SMTP_URL", server.url().as_str())]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|m| !m.tls && m.auth_user.is_none()), "plaintext, no AUTH, to a loopback relay");
+    assert_eq!(server.ehlo_count(), server.connections(), "one EHLO per connection without STARTTLS");
 }
 
 #[test]
