@@ -17,7 +17,7 @@ use crate::state::journal::{Delivery, Update};
 use crate::state::{Reason, Scope, State};
 
 enum Request {
-    Apply(Vec<Update>, oneshot::Sender<std::result::Result<(), String>>),
+    Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
     Pending(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
     Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
@@ -99,10 +99,12 @@ impl Journal {
         Error::io("update the delivery journal in", &self.path, std::io::Error::other(message))
     }
 
-    /// Apply updates in the next group commit and wait until it is durable.
-    pub async fn apply(&self, updates: Vec<Update>) -> Result<()> {
+    /// Apply updates in the next group commit and wait until it is durable. Returns the keys
+    /// of the commit's withheld recipients (see [`State::apply`]): whose `inflight` mark found
+    /// them suppressed. Usually none.
+    pub async fn apply(&self, updates: Vec<Update>) -> Result<Vec<String>> {
         if updates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.ask(|reply| Request::Apply(updates, reply)).await
     }

@@ -321,7 +321,7 @@ async fn worker(
     if let Some(connection) = connection {
         connection.close().await;
     }
-    result.and(flushed)
+    result.and(flushed.map(drop))
 }
 
 /// Send one job; its result joins `held`, to be committed with the next mark.
@@ -380,7 +380,16 @@ async fn deliver(
     // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
     let (marked, begun) =
         tokio::join!(context.journal.apply(mark), open.begin(context.template.envelope_from(), &delivery.email));
-    marked?;
+    if marked?.contains(&delivery.address_key) {
+        // Unsubscribed after the page was read: the mark made the row `suppressed` instead. The
+        // relay may already be waiting for the body; closing without sending it makes it drop
+        // the transaction (RFC 5321 §4.1.1.4), so nothing reaches the recipient.
+        context.shared.suppressed.fetch_add(1, Ordering::Relaxed);
+        if begun.is_none() {
+            connection.take();
+        }
+        return Ok(());
+    }
     let outcome = match begun {
         Some(refused) => refused,
         None => open.data(buffer, &name).await,

@@ -203,7 +203,12 @@ impl State {
     /// Apply `updates` to `issue`'s journal in order, in one transaction (the engine's group
     /// commit). Every change must be allowed by [`DeliveryStatus::can_become`]; one that is not,
     /// or one for a recipient not in the journal, fails the call and changes nothing.
-    pub fn apply(&mut self, issue: &str, updates: &[Update], at: Timestamp) -> Result<(), Error> {
+    ///
+    /// Returns the keys of recipients *withheld*: their `inflight` mark found the address
+    /// suppressed (an unsubscribe since the audience was taken), so they were marked
+    /// `suppressed` instead and must not be sent to. Checking in the same transaction as the
+    /// mark means an unsubscribe committed before a recipient's mark is always honoured.
+    pub fn apply(&mut self, issue: &str, updates: &[Update], at: Timestamp) -> Result<Vec<String>, Error> {
         apply_all(&mut self.conn, issue, updates, &stamp(at)).map_err(|f| self.fail("update", f))
     }
 

@@ -180,6 +180,31 @@ fn a_run_of_policy_rejections_trips_the_circuit_breaker_without_suppressing_anyo
 }
 
 #[test]
+fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
+    let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
+    let dir = std::sync::Arc::clone(&project_dir);
+    // Every row fits in the first page, which the dispatcher reads before the first message.
+    let config = ServerConfig::default().delay(Duration::from_millis(10)).fault(move |event| {
+        if let Event::EndOfData { global_message_no: 1, .. } = event
+            && let Some(dir) = dir.lock().expect("lock").clone()
+        {
+            let out = crate::harness::run_in(&dir, &["unsubscribe", "reader00200@example.org"]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        None
+    });
+    let (project, server) = setup(config, 250);
+    *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let recipients = per_recipient(&server);
+    assert!(!recipients.contains_key("reader00200@example.org"), "unsubscribed before its turn");
+    assert_eq!(recipients.len(), 252);
+    assert!(recipients.values().all(|&n| n == 1));
+    assert_eq!(journal_status(&project)["counts"]["suppressed"], 1);
+}
+
+#[test]
 fn an_unsubscribe_during_a_send_is_honoured_for_later_recipients() {
     let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
     let dir = std::sync::Arc::clone(&project_dir);

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::state::path_in;
+use crate::state::{Reason, Scope, path_in};
 use DeliveryStatus as S;
 
 const ISSUE: &str = "weekly/hello";
@@ -407,4 +407,29 @@ fn the_previous_audience_is_the_last_complete_send_of_the_publication() {
     assert_eq!(previous("weekly/one"), None);
     assert_eq!(previous("monthly/one"), None);
     assert_eq!(previous("weekl/one"), None, "the publication is the whole part before `/`");
+}
+
+#[test]
+fn an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = journal(dir.path(), &["ann@x.org", "bob@x.org", "cat@x.org", "dan@x.org"]);
+    let unsubscribed = Reason::Unsubscribed;
+    state.suppress("bob@x.org", &Scope::All, unsubscribed, "test", t0()).unwrap();
+    state.suppress("cat@x.org", &Scope::List("news".to_owned()), unsubscribed, "test", t0()).unwrap();
+    state.suppress("dan@x.org", &Scope::List("other".to_owned()), unsubscribed, "test", t0()).unwrap();
+    let marks: Vec<_> = ["ann@x.org", "bob@x.org", "cat@x.org", "dan@x.org"].map(|k| update(k, S::Inflight)).into();
+    let withheld = state.apply(ISSUE, &marks, t0()).unwrap();
+    assert_eq!(withheld, ["bob@x.org", "cat@x.org"], "suppressed globally or for the row's list");
+    assert_eq!(
+        statuses(&state),
+        [
+            ("ann@x.org".to_owned(), S::Inflight),
+            ("bob@x.org".to_owned(), S::Suppressed),
+            ("cat@x.org".to_owned(), S::Suppressed),
+            ("dan@x.org".to_owned(), S::Inflight),
+        ]
+    );
+    // Later updates are not affected: a row already in flight finishes as usual.
+    state.suppress("ann@x.org", &Scope::All, unsubscribed, "test", t0()).unwrap();
+    assert_eq!(state.apply(ISSUE, &[update("ann@x.org", S::Sent)], t0()).unwrap(), Vec::<String>::new());
 }

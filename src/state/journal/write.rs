@@ -70,9 +70,25 @@ pub(super) fn add_chunk(
 
 /// [`super::State::apply`] on the connection: each update is one `UPDATE` guarded by the statuses the
 /// row may come from; when it changes nothing, [`refusal`] says why and the batch rolls back.
-pub(super) fn apply_all(conn: &mut Connection, issue: &str, updates: &[Update], at: &str) -> Result<(), Failure> {
+///
+/// A `pending` row about to become `inflight` whose address is now suppressed (globally or for
+/// its list) becomes `suppressed` instead, in the same statement's transaction; its key is
+/// returned, and the caller must not send to it.
+pub(super) fn apply_all(
+    conn: &mut Connection,
+    issue: &str,
+    updates: &[Update],
+    at: &str,
+) -> Result<Vec<String>, Failure> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut withheld = Vec::new();
     {
+        let mut if_suppressed = tx.prepare_cached(
+            "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
+             WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
+               AND EXISTS (SELECT 1 FROM suppressions s
+                           WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))",
+        )?;
         let mut update = tx.prepare_cached(
             "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
                  message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
@@ -80,6 +96,10 @@ pub(super) fn apply_all(conn: &mut Connection, issue: &str, updates: &[Update], 
              WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         for u in updates {
+            if u.status == DeliveryStatus::Inflight && if_suppressed.execute(params![issue, u.address_key, at])? == 1 {
+                withheld.push(u.address_key.clone());
+                continue;
+            }
             let from = u.status.predecessors();
             let changed = update.execute(params![
                 issue,
@@ -104,7 +124,8 @@ pub(super) fn apply_all(conn: &mut Connection, issue: &str, updates: &[Update], 
             }
         }
     }
-    Ok(tx.commit()?)
+    tx.commit()?;
+    Ok(withheld)
 }
 
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
