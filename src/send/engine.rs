@@ -253,7 +253,11 @@ async fn send_job(context: &Context, work: &mpsc::Sender<Job>, job: Job) -> Resu
 }
 
 /// Drop (and record as `suppressed`) rows whose address unsubscribed or bounced since the
-/// audience was taken: suppressions are re-read for every page.
+/// audience was taken: suppressions are re-read for every page, so a page's suppressed rows
+/// cost no compose. The in-flight mark checks again for each row (see [`State::apply`]),
+/// which catches an unsubscribe that lands while the page waits for the workers.
+///
+/// [`State::apply`]: crate::state::State::apply
 async fn unsuppressed(context: &Context, page: Vec<Delivery>) -> Result<Vec<Job>> {
     let mut lists: Vec<String> = page.iter().map(|d| d.list.clone()).collect();
     lists.sort();
