@@ -1,4 +1,6 @@
 //! The command line. Doc comments here are the `--help` text.
+// `<DIR>` in help text is clap's placeholder style, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 

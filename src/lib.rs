@@ -6,6 +6,9 @@
 //! and [`archive`] writes the static web archive. Every problem is a located
 //! [`diagnostic::Diagnostic`]; every fatal one is an [`error::Error`].
 
+// Module docs map each stage's private parts for people reading the source.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod archive;
 pub mod check;
 pub mod cli;

@@ -129,7 +129,7 @@ pub struct Counts {
     pub total: usize,
 }
 
-/// What [`State::recover`] changed.
+/// What [`State::recover`](crate::state::State::recover) changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Recovered {
     /// Rows left `inflight` by a killed run, now `uncertain` (or requeued, when resending them).
