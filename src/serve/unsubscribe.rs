@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -61,10 +61,11 @@ pub async fn page(State(app): State<Arc<App>>, uri: Uri) -> Response {
 }
 
 /// `POST`: record the suppression now and say so.
-pub async fn one_click(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
+pub async fn one_click(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let outcome = match form::token(&uri) {
         None => Err(missing()),
-        Some(_) if !form::is_one_click(&body) => Err(Failure::BadRequest(
+        Some(_) if !form::is_one_click(content_type, body).await => Err(Failure::BadRequest(
             "This is not an unsubscribe request",
             "An unsubscribe request carries `List-Unsubscribe=One-Click`. Use the button on the unsubscribe page."
                 .to_owned(),

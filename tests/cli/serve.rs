@@ -129,6 +129,25 @@ fn one_click_from_a_real_message_unsubscribes_once_and_the_next_send_skips_the_a
 }
 
 #[test]
+fn a_multipart_one_click_post_as_rfc_8058_prefers_unsubscribes_too() {
+    let project = Project::fixture("serve");
+    send(&project, ISSUE);
+    let url = list_unsubscribe(&project, ISSUE, "tom@example.net");
+    let server = serve(&project);
+    let body =
+        "--lp-test\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--lp-test--\r\n";
+    let raw = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=lp-test\r\nContent-Length: {}\r\n\r\n{body}",
+        target(&url),
+        server.address,
+        body.len()
+    );
+    let done = server.send(&raw);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(suppressions(&project), [format!("tom@example.net\treaders\tunsubscribed\t{NOW}\tone-click")]);
+}
+
+#[test]
 fn tampered_forged_truncated_unknown_and_wrong_list_tokens_change_nothing() {
     let project = Project::fixture("serve");
     send(&project, ISSUE);

@@ -13,7 +13,8 @@ use crate::harness::Project;
 /// The server, killed when dropped; its stderr lines are collected as they come.
 pub struct Server {
     child: Child,
-    address: String,
+    /// `host:port` it listens on.
+    pub address: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
