@@ -65,6 +65,15 @@ impl Site {
     }
 }
 
+/// Where a directory's URL without its trailing slash redirects: the same path with empty
+/// segments dropped, so `//weekly` goes to `/weekly/` — never `//weekly/`, which a browser
+/// reads as another host.
+fn directory_url(path: &str) -> String {
+    let mut url: String = path.split('/').filter(|s| !s.is_empty()).flat_map(|s| ["/", s]).collect();
+    url.push('/');
+    url
+}
+
 /// Any path no route claims: a file of the archive, or 404.
 pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -75,13 +84,13 @@ pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response 
         return not_found(&app);
     };
     if inside.is_empty() {
-        return Redirect::permanent(&format!("{path}/")).into_response();
+        return Redirect::permanent(&directory_url(&path)).into_response();
     }
     let wanted = if inside.ends_with('/') { format!("{inside}index.html") } else { inside.to_owned() };
     let file = match paths::resolve(&app.site.dir, &wanted) {
         Ok(file) => file,
         Err(Refusal::NotFound) if paths::resolve(&app.site.dir, &format!("{inside}/index.html")).is_ok() => {
-            return Redirect::permanent(&format!("{path}/")).into_response();
+            return Redirect::permanent(&directory_url(&path)).into_response();
         }
         Err(Refusal::NotFound | Refusal::Forbidden) => return not_found(&app),
         Err(Refusal::BadRequest) => {
@@ -140,6 +149,14 @@ fn last_tag(page: &str, tag: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_redirect_stays_on_this_host() {
+        assert_eq!(directory_url("/weekly"), "/weekly/");
+        assert_eq!(directory_url("//weekly"), "/weekly/");
+        assert_eq!(directory_url("///evil.example//x"), "/evil.example/x/");
+        assert_eq!(directory_url("/archive"), "/archive/");
+    }
 
     #[track_caller]
     fn case(page: &str, expected: &str) {

@@ -313,6 +313,8 @@ fn the_archive_has_subscribe_forms_and_limits_hold() {
     assert!(email.status == 200 && !email.body.contains("class=\"subscribe\""), "email renditions are left alone");
     let slash = server.get("/weekly");
     assert_eq!((slash.status, slash.header("location")), (308, Some("/weekly/")));
+    let doubled = server.get("//weekly");
+    assert_eq!((doubled.status, doubled.header("location")), (308, Some("/weekly/")), "never to another host");
     let health = server.get("/healthz");
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
     assert_eq!(server.get("/nothing-here").status, 404);
