@@ -427,6 +427,33 @@ impl Config {
                 );
             }
         }
+        // These reach email headers (From, Reply-To, List-Id, a confirmation's Subject) and
+        // pages: one line each, whatever the YAML's escapes allow.
+        let site = [("title", Some(&self.site.title)), ("description", self.site.description.as_ref())];
+        let publications = self.publications.iter().flat_map(|p| {
+            [
+                ("name", Some(&p.name)),
+                ("description", Some(&p.description)),
+                ("from", Some(&p.from)),
+                ("reply-to", p.reply_to.as_ref()),
+            ]
+        });
+        let lists = self.lists.iter().flat_map(|l| [("name", Some(&l.name)), ("description", Some(&l.description))]);
+        for (key, value) in site.into_iter().chain(publications).chain(lists) {
+            if let Some(value) = value.filter(|v| v.contains(char::is_control)) {
+                // The file holds the value escaped (`\r\n`): find it by what comes before.
+                let before = value.split(char::is_control).next().unwrap_or_default();
+                locate(
+                    key,
+                    before,
+                    Diagnostic::error(
+                        "config/control-character",
+                        format!("`{key}` contains a line break or another control character"),
+                    )
+                    .help("write it on one line: it goes into email headers and pages"),
+                );
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for publication in &self.publications {
             for name in &publication.lists {
