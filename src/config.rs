@@ -440,7 +440,7 @@ impl Config {
         });
         let lists = self.lists.iter().flat_map(|l| [("name", Some(&l.name)), ("description", Some(&l.description))]);
         for (key, value) in site.into_iter().chain(publications).chain(lists) {
-            if let Some(value) = value.filter(|v| v.contains(char::is_control)) {
+            if let Some(value) = value.filter(|v| v.contains(char::is_control) || crate::compose::has_encoded_word(v)) {
                 // The file holds the value escaped (`\r\n`): find it by what comes before.
                 let before = value.split(char::is_control).next().unwrap_or_default();
                 locate(
@@ -448,9 +448,11 @@ impl Config {
                     before,
                     Diagnostic::error(
                         "config/control-character",
-                        format!("`{key}` contains a line break or another control character"),
+                        format!(
+                            "`{key}` contains a line break, another control character or an encoded-word (`=?…?=`)"
+                        ),
                     )
-                    .help("write it on one line: it goes into email headers and pages"),
+                    .help("write the text itself, on one line: it goes into email headers and pages"),
                 );
             }
         }

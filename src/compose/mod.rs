@@ -32,6 +32,7 @@ use std::fmt;
 use sha2::{Digest as _, Sha256};
 
 pub use dkim::{DkimKey, SIGNED_HEADERS};
+pub use headers::has_encoded_word;
 
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
@@ -155,9 +156,9 @@ impl MessageTemplate {
     }
 
     /// Write the full message for one recipient into `out` (cleared first): CRLF line endings,
-    /// no dot-stuffing. A name with a line break or control character, or longer than
-    /// [`MAX_NAME_CHARS`], is left out of `To` (it can never inject a header); the body still
-    /// shows it, encoded as data.
+    /// no dot-stuffing. A name with a line break or control character, something shaped like an
+    /// RFC 2047 encoded-word, or longer than [`MAX_NAME_CHARS`], is left out of `To` (it can
+    /// never inject a header); the body still shows it, encoded as data.
     pub fn compose(&self, recipient: &Recipient<'_>, out: &mut Vec<u8>) -> Result<Composed, Error> {
         out.clear();
         let to = sender::mailbox(recipient)?;

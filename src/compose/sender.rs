@@ -100,7 +100,10 @@ pub(crate) fn mailbox(recipient: &Recipient<'_>) -> Result<Mailbox, Error> {
         invalid("compose/address", format!("cannot send to `{}`: it is not a valid address", recipient.email))
     })?;
     let name = recipient.name.trim();
-    let usable = !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control);
+    let usable = !name.is_empty()
+        && name.chars().count() <= MAX_NAME_CHARS
+        && !name.chars().any(char::is_control)
+        && !super::headers::has_encoded_word(name);
     Ok(Mailbox::new(usable.then(|| name.to_owned()), address))
 }
 

@@ -202,6 +202,17 @@ impl Validator<'_> {
                 .help("write it on one line; it becomes an email header"),
             );
         }
+        if crate::compose::has_encoded_word(&value.value) {
+            let at = Self::located(value);
+            self.fail(
+                &at,
+                Diagnostic::error(
+                    "front-matter/encoded-word",
+                    format!("`{key}` contains an RFC 2047 encoded-word (`=?…?=`)"),
+                )
+                .help("write the text itself: letterpress encodes headers, and a mail client would decode this into something else"),
+            );
+        }
         value.value.clone()
     }
 
