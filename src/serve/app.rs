@@ -130,6 +130,8 @@ pub enum Failure {
     NotFound(&'static str, String),
     /// 410: a confirmation link past its expiry.
     Expired,
+    /// 410: a confirmation link older than the unsubscribe that followed it.
+    Superseded,
     /// 429: the client asked too often; retry after this many seconds.
     TooMany(u64),
     /// 500: our problem; the message is for stderr only.
@@ -154,6 +156,12 @@ impl App {
                 StatusCode::GONE,
                 "This link has expired",
                 "Confirmation links work for a limited time. Subscribe again to get a new one.",
+                Some(&self.form_for(list)),
+            ),
+            Err(Failure::Superseded) => ui.problem(
+                StatusCode::GONE,
+                "This link is out of date",
+                "This address was unsubscribed from the list after this confirmation link was sent, so the link no longer subscribes it. To subscribe again, use the form to get a new link.",
                 Some(&self.form_for(list)),
             ),
             Err(Failure::TooMany(seconds)) => {

@@ -25,7 +25,7 @@ use super::form;
 use crate::config::List;
 use crate::error::Error;
 use crate::state::{Reason, Scope};
-use crate::subscribers::{Subscriber, SubscriberStatus, Upsert, address_key, read_list, upsert_rows};
+use crate::subscribers::{Subscriber, SubscriberStatus, Upsert, read_list, upsert_rows};
 use crate::token::{Refused, Subscription};
 
 #[derive(Serialize)]
@@ -55,6 +55,9 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
                         "The list this link subscribes to does not exist any more.".to_owned(),
                     )
                 })?;
+                if unsubscribed_since(app, &subscription)? {
+                    return Err(Failure::Superseded);
+                }
                 let blocked = enrol(app, &subscription, list)?;
                 let view = Confirmed { list_name: &list.name, blocked: blocked.unwrap_or_default() };
                 Ok(app.ui.page(StatusCode::OK, "confirmed.html", &view))
@@ -63,6 +66,16 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
         }
     };
     app.respond(outcome, list.as_deref())
+}
+
+/// Whether the address was suppressed for the list (or for every list) after this link was
+/// sent — an unsubscribe, a bounce, a block by hand: then the link must not undo it. The link was sent `confirm-ttl` before it expires
+/// (with the setting as it is now: a longer setting since only makes this stricter).
+fn unsubscribed_since(app: &App, subscription: &Subscription) -> Result<bool, Failure> {
+    let sent = subscription.expires - app.confirm_ttl;
+    let scope = Scope::List(subscription.list.clone());
+    let suppressions = app.pool.with(|state| state.suppressions_of(&subscription.email))?;
+    Ok(suppressions.iter().any(|s| (s.scope == Scope::All || s.scope == scope) && s.created_at > sent))
 }
 
 /// Make `subscription` true: active on the list, not suppressed for it. Returns the reason of a
@@ -92,8 +105,7 @@ fn lift(app: &App, email: &str, list: &List) -> Result<Option<String>, Error> {
         if !state.is_suppressed(email, &list.slug)? {
             return Ok(None);
         }
-        let key = address_key(email);
-        let global = state.suppressions()?.into_iter().find(|s| s.address == key && s.scope == Scope::All);
+        let global = state.suppressions_of(email)?.into_iter().find(|s| s.scope == Scope::All);
         match global {
             Some(global) if global.reason == Reason::Unsubscribed => {
                 for other in app.config.lists.iter().filter(|l| l.slug != list.slug) {

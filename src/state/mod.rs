@@ -217,13 +217,23 @@ impl State {
             .map_err(|e| self.error("read", e))
     }
 
+    /// The suppressions of one address (any spelling: compared by its key), scope `*` first.
+    pub fn suppressions_of(&self, address: &str) -> Result<Vec<Suppression>, Error> {
+        self.suppressions_where(Some(&address_key(address)))
+    }
+
     /// Every suppression, ordered by address then scope (`*` first).
     pub fn suppressions(&self) -> Result<Vec<Suppression>, Error> {
+        self.suppressions_where(None)
+    }
+
+    fn suppressions_where(&self, key: Option<&str>) -> Result<Vec<Suppression>, Error> {
         let read = || -> rusqlite::Result<Vec<Suppression>> {
             let mut stmt = self.conn.prepare(
-                "SELECT address, scope, reason, source, created_at FROM suppressions ORDER BY address, scope",
+                "SELECT address, scope, reason, source, created_at FROM suppressions
+                 WHERE ?1 IS NULL OR address = ?1 ORDER BY address, scope",
             )?;
-            let rows = stmt.query_map([], |row| {
+            let rows = stmt.query_map([key], |row| {
                 Ok(Suppression {
                     address: row.get(0)?,
                     scope: row.get(1)?,

@@ -206,6 +206,14 @@ fn subscribe_then_confirm_adds_the_address_exactly_once() {
         assert!(done.body.contains("You are subscribed to Weekly Readers"), "{}", done.body);
         assert_eq!(rows_for(&project, to), ["New.Reader@example.org,New Reader,active,"], "exactly once");
     }
+    // Unsubscribing after the link was sent: following the old link again must not undo it.
+    let later = [("LETTERPRESS_NOW", "2026-11-23T09:00:00Z")];
+    assert_eq!(project.run_env(&["unsubscribe", to, "--list", "readers"], &later).code, 0);
+    let stale = server.get(target(link));
+    assert_eq!(stale.status, 410, "{}", stale.body);
+    assert!(stale.body.contains("unsubscribed from the list after this confirmation link was sent"), "{}", stale.body);
+    let suppressed = project.run(&["suppressions"]).stdout;
+    assert!(suppressed.contains("new.reader@example.org\treaders\tmanual"), "still suppressed: {suppressed}");
     let forged = Keys::from_secrets(vec![vec![8; 32]]).unwrap().confirm_token(
         to,
         "readers",
