@@ -49,6 +49,13 @@ use slots::{EMAIL, EncodedPart, Escape, FIRST_ATTR, NAME, UNSUBSCRIBE};
 /// header line never outgrows the 998-character limit.
 pub const MAX_NAME_CHARS: usize = 256;
 
+/// Joins the lists an unsubscribe token leaves (`weekly+briefing`); never part of a slug.
+pub const UNSUBSCRIBE_SCOPE_SEPARATOR: &str = "+";
+
+/// Past this, an unsubscribe token names only the recipient's own list (the URL stays short;
+/// an issue would need a dozen lists to get there).
+const MAX_SCOPE_BYTES: usize = 200;
+
 /// Who one message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recipient<'a> {
@@ -58,7 +65,8 @@ pub struct Recipient<'a> {
     pub name: &'a str,
     /// The subscriber's other columns, by header.
     pub attrs: &'a BTreeMap<String, String>,
-    /// The list the message is sent on; the unsubscribe token leaves this list.
+    /// The list the message is sent on. The unsubscribe token leaves this list, or every list of
+    /// the issue when it goes to several.
     pub list: &'a str,
 }
 
@@ -97,6 +105,9 @@ pub struct MessageTemplate {
     text: EncodedPart,
     html: EncodedPart,
     unsubscribe_prefix: String,
+    /// What every recipient's unsubscribe token leaves when the issue goes to several lists:
+    /// all of them, joined with `+` (see [`UNSUBSCRIBE_SCOPE_SEPARATOR`]).
+    unsubscribe_scope: Option<String>,
     mailto_prefix: Option<String>,
     attr_columns: Vec<String>,
     keys: Keys,
@@ -138,6 +149,14 @@ impl MessageTemplate {
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
         let headers = sender.shared_headers(publication, &subject, options.date)?;
         let mailto = config.sending.unsubscribe_mailto.as_ref();
+        // One unsubscribe leaves the issue's stream: every list it goes to, not only the one a
+        // recipient came through (they may be on two of them). A test send's token leaves
+        // nothing real.
+        let lists: Vec<String> =
+            project.lists_of(issue).map(|l| l.into_iter().map(|l| l.slug).collect()).unwrap_or_default();
+        let unsubscribe_scope = (!options.test && lists.len() > 1)
+            .then(|| lists.join(UNSUBSCRIBE_SCOPE_SEPARATOR))
+            .filter(|scope| scope.len() <= MAX_SCOPE_BYTES);
         Ok(Self {
             id_seed: if options.test { format!("{}\0test", issue.id()) } else { issue.id() },
             subject,
@@ -148,6 +167,7 @@ impl MessageTemplate {
             text: EncodedPart::new(&parts.text, Escape::Text),
             html: EncodedPart::new(&parts.html, Escape::Html),
             unsubscribe_prefix,
+            unsubscribe_scope,
             mailto_prefix: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe%20")),
             attr_columns: options.attr_columns,
             keys: options.keys,
@@ -173,7 +193,7 @@ impl MessageTemplate {
         let id = self.keys.id_of_key(&key);
         let mut url = String::with_capacity(self.unsubscribe_prefix.len() + 64);
         url.push_str(&self.unsubscribe_prefix);
-        self.keys.write_token(&id, recipient.list, &mut url);
+        self.keys.write_token(&id, self.unsubscribe_scope.as_deref().unwrap_or(recipient.list), &mut url);
         let token = &url[self.unsubscribe_prefix.len()..];
         let list_unsubscribe = match &self.mailto_prefix {
             Some(mailto) => format!("<{url}>, <{mailto}{token}>"),

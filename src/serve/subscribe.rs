@@ -91,7 +91,7 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
 async fn again(app: &Arc<App>, token: String, list: String) -> Result<String, Failure> {
     blocking(app, move |app| {
         let (email, left) = unsubscribe::resolve(app, &token)?;
-        if left.slug == list {
+        if left.iter().any(|l| l.slug == list) {
             Ok(email)
         } else {
             Err(Failure::BadRequest("This link is not valid", "The link is for another list.".to_owned()))

@@ -2,9 +2,10 @@
 //!
 //! Enters: the token in the query string (`?t=…`, made by [`crate::compose`]) and, for a `POST`,
 //! the body `List-Unsubscribe=One-Click`. Leaves: for `GET`, a page naming the list with a button
-//! that posts (a `GET` changes nothing: mail scanners fetch links); for `POST`, the suppression
-//! (that list, reason `unsubscribed`, source `one-click`) recorded at once and a 200 page offering
-//! to subscribe again. Repeating the `POST` answers 200 again; nothing here redirects.
+//! that posts (a `GET` changes nothing: mail scanners fetch links); for `POST`, the suppressions
+//! (the token's lists, reason `unsubscribed`, source `one-click`) recorded at once and a 200 page offering
+//! to subscribe again. Repeating the `POST` answers 200 again; nothing here redirects. A token
+//! names every list of the issue (`weekly+briefing`) or one list; the suppression covers each.
 //!
 //! The token is verified with the sending keys in constant time ([`crate::token::Keys::verify`]),
 //! then the address is looked up by its opaque id in the delivery journal. A tampered,
@@ -49,9 +50,11 @@ pub async fn page(State(app): State<Arc<App>>, uri: Uri) -> Response {
         None => Err(missing()),
         Some(token) => {
             blocking(&app, move |app| {
-                let (email, list) = resolve(app, &token)?;
-                let already = app.pool.with(|s| s.is_suppressed(&email, &list.slug))?;
-                let view = Confirm { list_name: &list.name, already, action: format!("?t={token}") };
+                let (email, lists) = resolve(app, &token)?;
+                let already = app.pool.with(|s| {
+                    lists.iter().try_fold(true, |all, list| Ok(all && s.is_suppressed(&email, &list.slug)?))
+                })?;
+                let view = Confirm { list_name: &names(&lists), already, action: format!("?t={token}") };
                 Ok(app.ui.page(StatusCode::OK, "unsubscribe.html", &view))
             })
             .await
@@ -76,16 +79,28 @@ pub async fn one_click(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap
 }
 
 fn unsubscribe(app: &App, token: &str) -> Result<Page, Failure> {
-    let (email, list) = resolve(app, token)?;
+    let (email, lists) = resolve(app, token)?;
     let now = app.clock.now();
-    app.pool.with(|s| s.suppress(&email, &Scope::List(list.slug.clone()), Reason::Unsubscribed, SOURCE, now))?;
-    let view =
-        Done { list_name: &list.name, list_slug: &list.slug, token, subscribe_action: app.routes.path("subscribe") };
+    app.pool.with(|s| {
+        lists.iter().try_for_each(|list| {
+            s.suppress(&email, &Scope::List(list.slug.clone()), Reason::Unsubscribed, SOURCE, now).map(drop)
+        })
+    })?;
+    // The offer to subscribe again names the first list: the form subscribes to one list.
+    let first = lists[0];
+    let view = Done {
+        list_name: &names(&lists),
+        list_slug: &first.slug,
+        token,
+        subscribe_action: app.routes.path("subscribe"),
+    };
     Ok(app.ui.page(StatusCode::OK, "unsubscribed.html", &view))
 }
 
-/// The address and list an unsubscribe token stands for, or why it stands for nothing.
-pub fn resolve<'a>(app: &'a App, token: &str) -> Result<(String, &'a List), Failure> {
+/// The address and the lists an unsubscribe token stands for (at least one), or why it stands
+/// for nothing. A token names one list, or an issue's lists joined with `+`
+/// ([`crate::compose::UNSUBSCRIBE_SCOPE_SEPARATOR`]); lists no longer configured are skipped.
+pub fn resolve<'a>(app: &'a App, token: &str) -> Result<(String, Vec<&'a List>), Failure> {
     let claims = app.keys.verify(token).ok_or_else(|| {
         Failure::BadRequest(
             "This link is not valid",
@@ -93,11 +108,27 @@ pub fn resolve<'a>(app: &'a App, token: &str) -> Result<(String, &'a List), Fail
                 .to_owned(),
         )
     })?;
-    let list =
-        app.config.list(&claims.list).ok_or_else(|| unknown("The list this link leaves does not exist any more."))?;
+    let lists: Vec<&List> = claims
+        .list
+        .split(crate::compose::UNSUBSCRIBE_SCOPE_SEPARATOR)
+        .filter_map(|slug| app.config.list(slug))
+        .collect();
+    if lists.is_empty() {
+        return Err(unknown("The list this link leaves does not exist any more."));
+    }
     let found = app.pool.with(|s| s.find_token(&claims.token_id))?;
     let (email, _) = found.ok_or_else(|| unknown("We have no record of sending to the address this link is for."))?;
-    Ok((email, list))
+    Ok((email, lists))
+}
+
+/// The lists' names for a sentence: `A`, `A and B`, `A, B and C`.
+fn names(lists: &[&List]) -> String {
+    let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 fn unknown(message: &str) -> Failure {

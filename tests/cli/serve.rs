@@ -129,6 +129,29 @@ fn one_click_from_a_real_message_unsubscribes_once_and_the_next_send_skips_the_a
 }
 
 #[test]
+fn one_click_leaves_every_list_of_the_issue_so_a_reader_on_two_stops_getting_it() {
+    let project = Project::fixture("serve");
+    let config = project.read("letterpress.yaml").replacen("lists: [readers]", "lists: [readers, insiders]", 1);
+    project.write("letterpress.yaml", &config);
+    send(&project, ISSUE);
+    let url = list_unsubscribe(&project, ISSUE, "ruth@example.org");
+    let server = serve(&project);
+    let page = server.get(target(&url));
+    assert!(page.body.contains("Unsubscribe from Weekly Readers and Insiders"), "{}", page.body);
+    assert_eq!(server.post(target(&url), ONE_CLICK, &[]).status, 200);
+    assert_eq!(
+        suppressions(&project),
+        [
+            format!("ruth@example.org\tinsiders\tunsubscribed\t{NOW}\tone-click"),
+            format!("ruth@example.org\treaders\tunsubscribed\t{NOW}\tone-click"),
+        ]
+    );
+    send(&project, NEXT);
+    let next: Vec<String> = outbox(&project, NEXT).into_keys().collect();
+    assert_eq!(next, ["siobhan@example.org", "tom@example.net"], "Ruth is on both lists and gets it from neither");
+}
+
+#[test]
 fn a_multipart_one_click_post_as_rfc_8058_prefers_unsubscribes_too() {
     let project = Project::fixture("serve");
     send(&project, ISSUE);
