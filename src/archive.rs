@@ -79,18 +79,35 @@ pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<Buil
 pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usize, BTreeMap<PathBuf, Vec<u8>>)> {
     let issues: Vec<&Issue> = project.published(drafts).collect();
     let rendered = render_all(project, &issues)?;
+    let entries: Vec<(&Issue, &RenderedIssue)> = issues.iter().copied().zip(&rendered).collect();
+    let (mut files, problems) = pages(project, out, &entries);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
+    Ok((issues.len(), files))
+}
+
+/// The template errors the archive pages of these issues would stop `build` with, found by
+/// rendering the pages in memory, so that `check` passing means `build` can too.
+pub fn check_pages(project: &Project, entries: &[(&Issue, &RenderedIssue)]) -> Vec<Diagnostic> {
+    pages(project, Path::new(""), entries).1
+}
+
+/// The pages, feeds and email renditions of the archive under `out`, and every template error
+/// met on the way (each once, however many pages share the template).
+fn pages(
+    project: &Project,
+    out: &Path,
+    entries: &[(&Issue, &RenderedIssue)],
+) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<Diagnostic>) {
     let site = SiteView::new(&project.config);
-    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+    let mut pages = Pages { project, files: BTreeMap::new(), problems: Vec::new() };
     let mut index = Vec::new();
-    let page_error = |d: Diagnostic| Error::Invalid(vec![d]);
     for publication in &project.config.publications {
         let view = PublicationView::new(&project.config, publication);
-        let entries: Vec<(&Issue, &RenderedIssue)> = issues
-            .iter()
-            .zip(&rendered)
-            .filter(|(i, _)| i.publication == publication.slug)
-            .map(|(i, r)| (*i, r))
-            .collect();
+        let entries: Vec<(&Issue, &RenderedIssue)> =
+            entries.iter().filter(|(i, _)| i.publication == publication.slug).copied().collect();
         let views: Vec<&IssueView> = entries.iter().map(|(_, r)| &r.view).collect();
         for (n, (issue, r)) in entries.iter().enumerate() {
             let dir = out.join(&issue.publication).join(&issue.slug);
@@ -101,18 +118,14 @@ pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usi
                 previous: n.checked_sub(1).and_then(|p| views.get(p).copied()),
                 next: views.get(n + 1).copied(),
             };
-            let page = project.templates.page(Names::of(publication).page, &context).map_err(page_error)?;
-            files.insert(dir.join("index.html"), page.into_bytes());
-            files.insert(dir.join("email.html"), r.email.html.clone().into_bytes());
-            files.insert(dir.join("email.txt"), r.email.text.clone().into_bytes());
+            pages.render(dir.join("index.html"), Names::of(publication).page, &context);
+            pages.files.insert(dir.join("email.html"), r.email.html.clone().into_bytes());
+            pages.files.insert(dir.join("email.txt"), r.email.text.clone().into_bytes());
         }
         let newest_first: Vec<&IssueView> = views.iter().rev().copied().collect();
         let listing = PublicationContext { site: &site, publication: &view, issues: newest_first.clone() };
-        files.insert(
-            out.join(&publication.slug).join("index.html"),
-            project.templates.page("publication.html", &listing).map_err(page_error)?.into_bytes(),
-        );
-        files.insert(
+        pages.render(out.join(&publication.slug).join("index.html"), "publication.html", &listing);
+        pages.files.insert(
             out.join(&publication.slug).join("atom.xml"),
             atom(&site, publication, &view, &entries).into_bytes(),
         );
@@ -120,24 +133,28 @@ pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usi
     }
     let entries =
         index.iter().map(|(publication, issues)| IndexEntry { publication, issues: issues.clone() }).collect();
-    files.insert(
-        out.join("index.html"),
-        project
-            .templates
-            .page("index.html", &IndexContext { site: &site, publications: entries })
-            .map_err(page_error)?
-            .into_bytes(),
-    );
-    files.insert(
-        out.join("archive.css"),
-        project
-            .templates
-            .page("archive.css", &IndexContext { site: &site, publications: Vec::new() })
-            .map_err(page_error)?
-            .into_bytes(),
-    );
-    copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
-    Ok((issues.len(), files))
+    pages.render(out.join("index.html"), "index.html", &IndexContext { site: &site, publications: entries });
+    pages.render(out.join("archive.css"), "archive.css", &IndexContext { site: &site, publications: Vec::new() });
+    (pages.files, pages.problems)
+}
+
+/// Archive pages being rendered, and the template errors met so far.
+struct Pages<'a> {
+    project: &'a Project,
+    files: BTreeMap<PathBuf, Vec<u8>>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Pages<'_> {
+    fn render<T: Serialize>(&mut self, path: PathBuf, template: &str, context: &T) {
+        match self.project.templates.page(template, context) {
+            Ok(page) => {
+                self.files.insert(path, page.into_bytes());
+            }
+            Err(d) if !self.problems.contains(&d) => self.problems.push(d),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Render every issue, on all cores; every failure is collected.
