@@ -3,10 +3,11 @@
 //!
 //! Enters: a [`Project`] and the rendered issues. Leaves: files under the output directory,
 //! written only when their bytes change, so a rebuild of unchanged input is byte-identical and
-//! touches nothing.
+//! touches nothing, and a [`MANIFEST`] of them, so that the next build removes the ones it no
+//! longer writes (and nothing else).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
 use atom_syndication::{Content, Entry, Feed, Link, Person, Text};
 use serde::Serialize;
@@ -20,6 +21,10 @@ use crate::project::{Project, RenderedIssue, STATIC_DIR};
 use crate::template::Names;
 use crate::template::view::{IssueView, PublicationView, SiteView};
 
+/// The list of files the last `build` wrote into its output directory, one path a line,
+/// relative to the directory and with `/` separators. Only files listed here are ever removed.
+pub const MANIFEST: &str = ".letterpress-manifest";
+
 /// What `build` wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildReport {
@@ -29,8 +34,10 @@ pub struct BuildReport {
     pub written: usize,
     /// Files already up to date.
     pub unchanged: usize,
+    /// Files an earlier build wrote that this one no longer does (drafts, deleted or renamed
+    /// issues, removed static files), now removed.
+    pub removed: usize,
 }
-
 #[derive(Serialize)]
 struct PageContext<'a> {
     site: &'a SiteView,
@@ -60,9 +67,16 @@ struct IndexContext<'a> {
 }
 
 /// Render every published issue (drafts too when `drafts`) and write the archive to `out`.
-/// Any error in any issue stops the build before a file is written.
+/// Any error in any issue stops the build before a file is written. Files an earlier build
+/// wrote and this one does not are removed, and so are directories they leave empty; files
+/// letterpress did not write are left alone.
 pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
     let (issues, files) = archive_files(project, out, drafts)?;
+    let previous = read_manifest(out)?;
+    let current: BTreeSet<PathBuf> =
+        files.keys().filter_map(|p| p.strip_prefix(out).ok()).map(Path::to_path_buf).collect();
+    // Listed before writing, so files of a build that dies half-way are still removed later.
+    write_manifest(out, previous.union(&current))?;
     let mut report = BuildReport { issues, ..BuildReport::default() };
     for (path, bytes) in &files {
         if write_if_changed(path, bytes)? {
@@ -71,7 +85,65 @@ pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<Buil
             report.unchanged += 1;
         }
     }
+    for stale in previous.difference(&current) {
+        if remove_output(out, stale)? {
+            report.removed += 1;
+        }
+    }
+    write_manifest(out, current.iter())?;
     Ok(report)
+}
+
+/// The files the last build recorded in `out`; none when there is no manifest. Lines that are
+/// not plain relative paths (hand edits, `..`, absolute paths) are ignored.
+fn read_manifest(out: &Path) -> Result<BTreeSet<PathBuf>> {
+    let path = out.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    Ok(text
+        .lines()
+        .map(Path::new)
+        .filter(|p| p != &Path::new(MANIFEST))
+        .filter(|p| p.components().next().is_some() && p.components().all(|c| matches!(c, Component::Normal(_))))
+        .map(Path::to_path_buf)
+        .collect())
+}
+
+fn write_manifest<'a>(out: &Path, files: impl Iterator<Item = &'a PathBuf>) -> Result<()> {
+    let text = files.fold(String::new(), |mut text, p| {
+        text.push_str(&p.to_string_lossy().replace('\\', "/"));
+        text.push('\n');
+        text
+    });
+    write_if_changed(&out.join(MANIFEST), text.as_bytes()).map(|_| ())
+}
+
+/// Remove `out/relative`, a file an earlier build wrote, and the directories it leaves empty.
+/// Nothing is removed through a directory that has become a symbolic link, so only files
+/// inside `out` go. `false` when there was nothing to remove.
+fn remove_output(out: &Path, relative: &Path) -> Result<bool> {
+    let inside = relative
+        .ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .all(|a| std::fs::symlink_metadata(out.join(a)).is_ok_and(|m| m.file_type().is_dir()));
+    let path = out.join(relative);
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if inside && !m.is_dir() => std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?,
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    }
+    // Stops at the first directory that still holds something (or is `out` itself).
+    for dir in relative.ancestors().skip(1).take_while(|a| !a.as_os_str().is_empty()) {
+        if std::fs::remove_dir(out.join(dir)).is_err() {
+            break;
+        }
+    }
+    Ok(true)
 }
 
 /// Every file of the archive, keyed by its path under `out`, and the number of issues in it,
