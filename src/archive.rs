@@ -264,7 +264,8 @@ fn render_checked(project: &Project, issue: &Issue) -> std::result::Result<Rende
     }
 }
 
-/// A valid Atom feed of a publication, newest first, with full HTML content. `updated` comes
+/// A valid Atom feed of a publication, newest first, with full HTML content, authored by the
+/// publication where an issue names no `author`. `updated` comes
 /// from the issues themselves, never the clock, so the feed is reproducible.
 fn atom(
     site: &SiteView,
@@ -309,6 +310,8 @@ fn atom(
         id: view.url.clone(),
         title: Text::plain(publication.name.clone()),
         subtitle: (!publication.description.is_empty()).then(|| Text::plain(publication.description.clone())),
+        // RFC 4287 §4.1.1: an entry without an author takes the feed's, and one is required.
+        authors: vec![Person { name: publication.name.clone(), ..Person::default() }],
         updated,
         links: vec![link(&view.feed_url, "self", "application/atom+xml"), link(&view.url, "alternate", "text/html")],
         lang: Some(site.language.clone()),

@@ -98,3 +98,20 @@ fn rebuild_never_removes_outside_the_output_directory() {
     assert!(out.stderr.contains("0 removed"), "{}", out.stderr);
     assert!(project.path().join("letterpress.yaml").is_file());
 }
+
+#[test]
+fn feed_has_an_author_for_entries_without_one() {
+    let project = Project::fixture("minimal");
+    assert_eq!(project.run(&["build"]).code, 0);
+    let feed = atom_syndication::Feed::from_str(&project.read("public/weekly/atom.xml")).expect("valid Atom");
+    let anonymous: Vec<&str> =
+        feed.entries.iter().filter(|e| e.authors.is_empty()).map(|e| e.title.value.as_str()).collect();
+    assert_eq!(anonymous, ["Second issue"], "the fixture has an issue without `author`");
+    // RFC 4287 §4.1.1: every entry has an author, or the feed has one.
+    let authors: Vec<&str> = feed.authors.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(authors, ["The Weekly"]);
+    assert!(
+        feed.entries.iter().any(|e| e.authors.iter().any(|a| a.name == "A. Editor")),
+        "an issue's own author stays"
+    );
+}
