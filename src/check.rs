@@ -2,7 +2,8 @@
 //!
 //! Enters: a loaded [`Project`]. Leaves: diagnostics from loading, rendering and templating,
 //! plus lints of each rendered email: Gmail's clipping size, subject length, plain-text line
-//! length, related links, and the body lints collected by [`crate::render`].
+//! length, related links, and the body lints collected by [`crate::render`]; and the template
+//! errors of the archive pages, rendered in memory as `build` would render them.
 
 use std::path::Path;
 
@@ -18,15 +19,20 @@ pub const HTML_WARN: usize = 80 * 1024;
 /// Subjects longer than this are cut off in most inboxes.
 pub const SUBJECT_LIMIT: usize = 80;
 
-/// Check a whole project.
+/// Check a whole project, drafts included, and the archive pages of every issue that rendered.
 pub fn check(project: &Project) -> Vec<Diagnostic> {
     let mut diagnostics = project.diagnostics.clone();
     for list in &project.config.lists {
         diagnostics.extend(check_list(&project.root, list).1);
     }
+    let mut rendered = Vec::new();
     for issue in &project.issues {
-        diagnostics.extend(check_issue(project, issue).1);
+        let (result, found) = check_issue(project, issue);
+        diagnostics.extend(found);
+        rendered.extend(result.map(|r| (issue, r)));
     }
+    let entries: Vec<(&Issue, &RenderedIssue)> = rendered.iter().map(|(i, r)| (*i, r)).collect();
+    diagnostics.extend(crate::archive::check_pages(project, &entries));
     diagnostics
 }
 

@@ -115,11 +115,12 @@ pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
     let out = if out.is_absolute() { out.to_path_buf() } else { root.join(out) };
     let report = archive::build_archive(&project, &out, drafts)?;
     eprintln!(
-        "built {} issues into `{}` ({} files written, {} unchanged)",
+        "built {} issues into `{}` ({} files written, {} unchanged, {} removed)",
         report.issues,
         out.display(),
         report.written,
-        report.unchanged
+        report.unchanged,
+        report.removed
     );
     Ok(())
 }

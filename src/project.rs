@@ -54,37 +54,40 @@ impl Project {
         Ok(Self { root: root.to_path_buf(), config, issues, templates, links, diagnostics })
     }
 
-    /// Find an issue by `publication/slug`, `publication/slug.md` or a path to its file.
+    /// Find an issue by `publication/slug`, `publication/slug.md` or a path to its file:
+    /// relative to the project, or absolute or relative to the current directory (compared
+    /// after resolving both sides, so `-C` and symbolic links make no difference).
     pub fn find(&self, name: &str) -> Result<&Issue> {
         let wanted = name.trim_end_matches(".md").trim_start_matches("./");
         let wanted = wanted.strip_prefix("content/").unwrap_or(wanted);
         let by_path = Path::new(name);
-        self.issues
-            .iter()
-            .find(|i| i.id() == wanted || i.source == by_path || self.root.join(&i.source) == by_path)
-            .ok_or_else(|| {
-                let file = Path::new("content").join(format!("{wanted}.md"));
-                let problems: Vec<Diagnostic> = self
-                    .diagnostics
-                    .iter()
-                    .filter(|d| {
-                        d.location
-                            .as_ref()
-                            .is_some_and(|l| l.path == file || l.path == by_path || self.root.join(&l.path) == by_path)
-                    })
-                    .cloned()
-                    .collect();
-                if !problems.is_empty() {
-                    return Error::Invalid(problems);
-                }
-                let ids: Vec<String> = self.issues.iter().map(Issue::id).collect();
-                let hint = crate::diagnostic::did_you_mean(wanted, ids.iter().map(String::as_str))
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                Error::usage(format!(
-                    "no issue `{name}`{hint} (name an issue as `<publication>/<file name without .md>` or by path)"
-                ))
-            })
+        let canonical = std::fs::canonicalize(by_path).ok();
+        let is_named = |source: &Path| {
+            source == by_path
+                || self.root.join(source) == by_path
+                || canonical
+                    .as_ref()
+                    .is_some_and(|c| std::fs::canonicalize(self.root.join(source)).is_ok_and(|s| s == *c))
+        };
+        self.issues.iter().find(|i| i.id() == wanted || is_named(&i.source)).ok_or_else(|| {
+            let file = Path::new("content").join(format!("{wanted}.md"));
+            let problems: Vec<Diagnostic> = self
+                .diagnostics
+                .iter()
+                .filter(|d| d.location.as_ref().is_some_and(|l| l.path == file || is_named(&l.path)))
+                .cloned()
+                .collect();
+            if !problems.is_empty() {
+                return Error::Invalid(problems);
+            }
+            let ids: Vec<String> = self.issues.iter().map(Issue::id).collect();
+            let hint = crate::diagnostic::did_you_mean(wanted, ids.iter().map(String::as_str))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            Error::usage(format!(
+                "no issue `{name}`{hint} (name an issue as `<publication>/<file name without .md>` or by path)"
+            ))
+        })
     }
 
     /// Issues for the archive: ready ones, and drafts when asked.

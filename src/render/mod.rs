@@ -3,7 +3,8 @@
 //! Enters: an [`Issue`] and the [`Links`] of the whole project. Leaves: [`Rendered`], holding the
 //! sanitised HTML fragment, the plain-text body (made from the Markdown events, not from the
 //! HTML), the headings, and located diagnostics for links and images (broken internal links,
-//! missing alt text, missing static files, `http://` links, leftover `TK`/`TODO`).
+//! missing alt text, missing static files, `http://` links, leftover `TK`/`TODO`, and raw HTML
+//! `<img>`/`<a>` tags, which none of that reaches).
 
 pub mod html;
 pub mod text;
@@ -177,6 +178,10 @@ impl Walk<'_> {
                     }
                     event
                 }
+                Event::Html(ref html) | Event::InlineHtml(ref html) => {
+                    self.raw_html(html, &range);
+                    event
+                }
                 Event::Start(Tag::CodeBlock(_)) => {
                     in_code = true;
                     event
@@ -296,6 +301,31 @@ impl Walk<'_> {
         CowStr::from(resolved)
     }
 
+    /// Raw `<img>` and `<a>` tags skip link rewriting and the link and image checks above.
+    fn raw_html(&mut self, html: &str, range: &Range<usize>) {
+        let lower = html.to_ascii_lowercase();
+        for (tag, markdown) in [("img", "![description](/images/a.png)"), ("a", "[text](/about/)")] {
+            let open = format!("<{tag}");
+            let found: Vec<usize> = lower
+                .match_indices(&open)
+                .map(|(i, _)| i)
+                .filter(|i| {
+                    lower[i + open.len()..].starts_with(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+                })
+                .collect();
+            for i in found {
+                self.push(
+                    &(range.start + i..range.end),
+                    Diagnostic::warning(
+                        "lint/raw-html",
+                        format!("raw HTML `<{tag}>` is not rewritten or checked: relative URLs stay relative and break in emails, and alt text and files are not checked"),
+                    )
+                    .help(format!("use Markdown syntax instead, e.g. `{markdown}`")),
+                );
+            }
+        }
+    }
+
     fn placeholders(&mut self, text: &str, range: &Range<usize>) {
         for word in ["TK", "TODO", "FIXME", "XXX"] {
             let found: Vec<usize> = text
@@ -401,6 +431,20 @@ mod tests {
         let broken = &rendered.diagnostics[0];
         assert_eq!(broken.code, "link/broken");
         assert_eq!(broken.location.as_ref().map(|l| (l.line, l.col)), Some((10, 5)));
+    }
+
+    #[test]
+    fn raw_img_and_a_tags_are_reported_where_they_are() {
+        let body = "Text <a href=\"/about/\">about</a>.\n\n<img src=\"/images/a.png\">\n\n<abbr>NHS</abbr> `<img>`\n";
+        let issue = issue(body);
+        let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+        let found: Vec<(&str, Option<(usize, usize)>)> = rendered
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "lint/raw-html")
+            .map(|d| (d.message.split('`').nth(1).unwrap_or(""), d.location.as_ref().map(|l| (l.line, l.col))))
+            .collect();
+        assert_eq!(found, [("<a>", Some((4, 6))), ("<img>", Some((6, 1)))]);
     }
 
     #[test]

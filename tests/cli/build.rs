@@ -67,3 +67,51 @@ fn archive_pages_link_neighbours_and_escape_titles() {
     assert!(page.contains(r#"rel="prev" href="https://minimal.example.org/weekly/2016-12-09-first/""#), "{page}");
     assert!(page.contains("Fish &amp; &lt;chips&gt; →"), "{page}");
 }
+
+#[test]
+fn rebuild_removes_what_it_no_longer_writes_and_keeps_the_users_files() {
+    let project = Project::fixture("minimal");
+    assert_eq!(project.run(&["build", "--drafts"]).code, 0);
+    let draft = project.path().join("public/weekly/2016-12-23-draft");
+    assert!(draft.join("index.html").is_file());
+    project.write("public/CNAME", "news.example.org\n");
+    project.write("public/weekly/notes.txt", "mine\n");
+    std::fs::remove_file(project.path().join("content/weekly/2016-12-16-second.md")).expect("delete an issue");
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("6 removed"), "{}", out.stderr);
+    assert!(!draft.exists(), "the draft's directory is gone");
+    assert!(!project.path().join("public/weekly/2016-12-16-second").exists(), "the deleted issue is gone");
+    assert!(project.path().join("public/weekly/2016-12-09-first/index.html").is_file());
+    assert_eq!(project.read("public/CNAME"), "news.example.org\n", "a file placed by hand survives");
+    assert_eq!(project.read("public/weekly/notes.txt"), "mine\n");
+}
+
+#[test]
+fn rebuild_never_removes_outside_the_output_directory() {
+    let project = Project::fixture("minimal");
+    assert_eq!(project.run(&["build"]).code, 0);
+    project
+        .write("public/.letterpress-manifest", "../letterpress.yaml\n/etc/hostname\nweekly/../../letterpress.yaml\n");
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("0 removed"), "{}", out.stderr);
+    assert!(project.path().join("letterpress.yaml").is_file());
+}
+
+#[test]
+fn feed_has_an_author_for_entries_without_one() {
+    let project = Project::fixture("minimal");
+    assert_eq!(project.run(&["build"]).code, 0);
+    let feed = atom_syndication::Feed::from_str(&project.read("public/weekly/atom.xml")).expect("valid Atom");
+    let anonymous: Vec<&str> =
+        feed.entries.iter().filter(|e| e.authors.is_empty()).map(|e| e.title.value.as_str()).collect();
+    assert_eq!(anonymous, ["Second issue"], "the fixture has an issue without `author`");
+    // RFC 4287 §4.1.1: every entry has an author, or the feed has one.
+    let authors: Vec<&str> = feed.authors.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(authors, ["The Weekly"]);
+    assert!(
+        feed.entries.iter().any(|e| e.authors.iter().any(|a| a.name == "A. Editor")),
+        "an issue's own author stays"
+    );
+}

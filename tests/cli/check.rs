@@ -77,3 +77,16 @@ fn missing_project_is_a_usage_error() {
     assert!(out.stderr.contains("no `letterpress.yaml`"), "{}", out.stderr);
     assert!(out.stderr.contains("letterpress init"), "{}", out.stderr);
 }
+
+#[test]
+fn check_finds_archive_template_errors_that_would_stop_build() {
+    let project = Project::fixture("invalid/archive-template-error");
+    let check = project.run(&["check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(check.stderr.contains("--> templates/page.html:3:13"), "{}", check.stderr);
+    assert!(check.stderr.contains("1 error,"), "reported once: {}", check.stderr);
+    let build = project.run(&["build"]);
+    assert_eq!(build.code, 1, "{}", build.stderr);
+    assert!(build.stderr.contains("--> templates/page.html:3:13"), "{}", build.stderr);
+    assert!(!project.path().join("public").exists());
+}

@@ -1,4 +1,4 @@
-use crate::harness::{Project, repo_root};
+use crate::harness::{Project, repo_root, run_in};
 
 #[test]
 fn example_issues_render_to_stable_html_and_text() {
@@ -69,4 +69,23 @@ fn rendering_is_deterministic() {
     let a = project.run(&["render", "commissioner/2016-12-09-stp-plans-published"]).stdout;
     let b = project.run(&["render", "commissioner/2016-12-09-stp-plans-published"]).stdout;
     assert_eq!(a, b);
+}
+
+#[test]
+fn issues_are_found_by_absolute_path_and_by_path_from_the_current_directory() {
+    let project = Project::fixture("minimal");
+    let by_id = project.run(&["render", "weekly/2016-12-16-second"]);
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    let file = project.path().join("content/weekly/2016-12-16-second.md");
+    let absolute = project.run(&["render", file.to_str().expect("utf-8 temp path")]);
+    assert_eq!(absolute.code, 0, "{}", absolute.stderr);
+    assert_eq!(absolute.stdout, by_id.stdout);
+    let from_inside =
+        run_in(&project.path().join("content/weekly"), &["-C", "../..", "render", "2016-12-16-second.md"]);
+    assert_eq!(from_inside.code, 0, "{}", from_inside.stderr);
+    assert_eq!(from_inside.stdout, by_id.stdout);
+    let elsewhere = Project::fixture("minimal");
+    let outside =
+        project.run(&["render", elsewhere.path().join("content/weekly/2016-12-16-second.md").to_str().expect("utf-8")]);
+    assert_eq!(outside.code, 2, "a file of another project is not this project's issue: {}", outside.stderr);
 }
