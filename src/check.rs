@@ -106,7 +106,7 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
         diagnostics.push(
             Diagnostic::warning(
                 "lint/date-mismatch",
-                format!("`date` is {date} but the file name says {}", &issue.slug[..10]),
+                format!("`date` is {date} but the file name says {}", issue.slug.get(..10).unwrap_or(&issue.slug)),
             )
             .at(key_location(issue, "date"), &issue.text)
             .help("the archive URL uses the file name; rename the file or drop `date`"),
