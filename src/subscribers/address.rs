@@ -23,6 +23,13 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
     }
     let address: lettre::Address = trimmed.parse().map_err(|e| reason(trimmed, e))?;
     let domain = address.domain();
+    // lettre takes what RFC 5321 allows; a newsletter's subscribers have public addresses.
+    if domain.starts_with('[') {
+        return Err("an IP address instead of a domain cannot be mailed".to_owned());
+    }
+    if !domain.contains('.') {
+        return Err(format!("the domain `{domain}` has no top-level domain (such as `.org`)"));
+    }
     let domain = if domain.is_ascii() {
         domain.to_ascii_lowercase()
     } else {
@@ -31,8 +38,16 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
             _ => return Err(format!("the domain `{domain}` cannot be converted to ASCII")),
         }
     };
-    Ok(format!("{}@{domain}", address.user()))
+    let normal = format!("{}@{domain}", address.user());
+    // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets.
+    if normal.len() > MAX_ADDRESS_BYTES {
+        return Err(format!("it is longer than {MAX_ADDRESS_BYTES} bytes"));
+    }
+    Ok(normal)
 }
+
+/// The longest address a relay must accept (RFC 5321's 256-octet path, less `<` and `>`).
+pub const MAX_ADDRESS_BYTES: usize = 254;
 
 fn reason(address: &str, error: AddressError) -> String {
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
@@ -151,6 +166,16 @@ mod tests {
         case("<bob@example.org>", Err("the part before `@` is not valid"));
         case("bob@example..org", Err("the domain `example..org` is not valid"));
         case(&format!("{}@example.org", "a".repeat(65)), Err("the part before `@` is not valid"));
+        case("bob@example.org.", Err("the domain `example.org.` is not valid"));
+        case("bob@localhost", Err("the domain `localhost` has no top-level domain (such as `.org`)"));
+        case("bob@[127.0.0.1]", Err("an IP address instead of a domain cannot be mailed"));
+        let long =
+            format!("{}@{}.example.org", "a".repeat(64), ["b".repeat(60), "c".repeat(60), "d".repeat(60)].join("."));
+        case(&long, Err("it is longer than 254 bytes"));
+        case(
+            &format!("{}@{}.org", "a".repeat(64), "b".repeat(63)),
+            Ok(&format!("{}@{}.org", "a".repeat(64), "b".repeat(63))),
+        );
     }
 
     #[test]
