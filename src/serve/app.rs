@@ -32,8 +32,10 @@ pub struct App {
     pub keys: Keys,
     /// State store connections.
     pub pool: Pool,
-    /// `POST /subscribe` rate limit.
+    /// `POST /subscribe` rate limit per client.
     pub limiter: Limiter,
+    /// Confirmations per address asked for, whoever asks ([`CONFIRMATIONS_PER_DAY`]).
+    pub confirmations: Limiter<String>,
     /// Pages and mails.
     pub ui: Ui,
     /// Confirmation mail delivery.
@@ -217,6 +219,10 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .unwrap_or_else(|e| Err(Failure::Internal(format!("a request's work stopped: {e}"))))
 }
+
+/// Confirmation mails one address can be sent in a day, however many clients ask: enough for a
+/// person who mistyped or lost the mail, too few to flood anyone with them.
+pub const CONFIRMATIONS_PER_DAY: u32 = 3;
 
 /// The configured list's CSV file, absolute, and as shown in messages.
 pub fn list_file(root: &Path, list: &crate::config::List) -> (PathBuf, PathBuf) {

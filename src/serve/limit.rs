@@ -1,4 +1,5 @@
-//! Per-client rate limiting of `POST /subscribe`, and who the client is.
+//! Rate limiting of `POST /subscribe` per client and per address asked for, and who the client
+//! is.
 //!
 //! Enters: the connection's peer address, the request's `X-Forwarded-For` (used only when the
 //! configuration trusts a proxy), and the monotonic time of each request. Leaves: a client key
@@ -8,8 +9,12 @@
 //! hour. IPv6 clients are keyed by their /64, since one host commonly holds a whole /64. The map
 //! is pruned of full buckets (clients that have been quiet long enough to be back at the start)
 //! when it grows past [`PRUNE_AT`] entries, so memory stays bounded by recent activity.
+//!
+//! The same buckets, keyed by the address a confirmation would go to and refilling over a day,
+//! stop the form being used to mail one person again and again from many clients.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,12 +24,13 @@ pub const PRUNE_AT: usize = 10_000;
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
-/// Token buckets per client.
+/// Token buckets per key: a client address ([`Limiter::admit`]) or anything else
+/// ([`Limiter::admit_key`]).
 #[derive(Debug)]
-pub struct Limiter {
+pub struct Limiter<K = IpAddr> {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -33,16 +39,27 @@ struct Bucket {
     at: Instant,
 }
 
-impl Limiter {
+impl Limiter<IpAddr> {
     /// `per_hour` requests per client per hour, in a burst of at most that many.
     pub fn per_hour(per_hour: u32) -> Self {
-        let capacity = f64::from(per_hour.max(1));
-        Self { capacity, per_second: capacity / WINDOW.as_secs_f64(), buckets: Mutex::new(HashMap::new()) }
+        Self::new(per_hour, WINDOW)
     }
 
     /// Take one request from `client`'s bucket at `now`; `Err` says how long until one is free.
     pub fn admit(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let key = bucket_key(client);
+        self.admit_key(bucket_key(client), now)
+    }
+}
+
+impl<K: Hash + Eq> Limiter<K> {
+    /// `count` requests per key per `window`, in a burst of at most that many.
+    pub fn new(count: u32, window: Duration) -> Self {
+        let capacity = f64::from(count.max(1));
+        Self { capacity, per_second: capacity / window.as_secs_f64(), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Take one request from `key`'s bucket at `now`; `Err` says how long until one is free.
+    pub fn admit_key(&self, key: K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= PRUNE_AT && !buckets.contains_key(&key) {
             buckets.retain(|_, b| self.refilled(*b, now) < self.capacity);
@@ -115,6 +132,16 @@ mod tests {
         assert_eq!(limiter.admit(ip("192.0.2.2"), start), Ok(()), "other clients are not affected");
         assert!(limiter.admit(ip("192.0.2.1"), start + Duration::from_secs(1100)).is_err());
         assert_eq!(limiter.admit(ip("192.0.2.1"), start + Duration::from_secs(1201)), Ok(()));
+    }
+
+    #[test]
+    fn any_key_can_be_limited_over_any_window() {
+        let limiter: Limiter<String> = Limiter::new(2, Duration::from_secs(86_400));
+        let now = Instant::now();
+        assert_eq!(limiter.admit_key("a@example.org".to_owned(), now), Ok(()));
+        assert_eq!(limiter.admit_key("a@example.org".to_owned(), now), Ok(()));
+        assert_eq!(limiter.admit_key("a@example.org".to_owned(), now).unwrap_err().as_secs(), 43_200);
+        assert_eq!(limiter.admit_key("b@example.org".to_owned(), now), Ok(()));
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn prepare(root: &Path, options: &Options, clock: Clock) -> Result<App> {
     Ok(App {
         root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
         limiter: limit::Limiter::per_hour(config.serve.rate_limit),
+        confirmations: limit::Limiter::new(app::CONFIRMATIONS_PER_DAY, std::time::Duration::from_secs(86_400)),
         config,
         keys,
         pool,

@@ -21,12 +21,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::app::{App, Failure, blocking};
+use super::app::{App, CONFIRMATIONS_PER_DAY, Failure, blocking};
 use super::form;
 use super::mail::{Confirmation, sender_of};
 use super::pages::{HONEYPOT, Page};
 use super::unsubscribe;
-use crate::subscribers::normalise_address;
+use crate::subscribers::{address_key, normalise_address};
 
 /// Longest name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -68,6 +68,11 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
         Some(token) => (again(app, token, list.slug.clone()).await?, String::new()),
         None => (address(body)?, name(body)?),
     };
+    if app.confirmations.admit_key(address_key(&email), Instant::now()).is_err() {
+        // The page is the same either way: it must not tell a stranger what was asked for.
+        eprintln!("serve: a confirmation was not sent: its address had {CONFIRMATIONS_PER_DAY} today already");
+        return Ok(sent);
+    }
     let expires = app
         .clock
         .now()

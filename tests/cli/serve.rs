@@ -152,6 +152,22 @@ fn one_click_leaves_every_list_of_the_issue_so_a_reader_on_two_stops_getting_it(
 }
 
 #[test]
+fn one_address_gets_at_most_three_confirmations_a_day_whoever_asks() {
+    let project = Project::fixture("serve");
+    let server = serve(&project);
+    for i in 0..5 {
+        let client = format!("X-Forwarded-For: 203.0.113.{i}");
+        // A different name each time, so each confirmation is a different file in the outbox.
+        let form = format!("email=target%40example.org&list=readers&name=T{i}");
+        let asked = server.post("/subscribe", &form, &[client.as_str()]);
+        assert_eq!(asked.status, 200, "the page never tells: {}", asked.body);
+        assert!(asked.body.contains("Check your inbox"), "{}", asked.body);
+    }
+    assert_eq!(confirmations(&project).len(), 3);
+    assert!(server.log().iter().any(|l| l.contains("its address had 3 today already")), "{:#?}", server.log());
+}
+
+#[test]
 fn a_multipart_one_click_post_as_rfc_8058_prefers_unsubscribes_too() {
     let project = Project::fixture("serve");
     send(&project, ISSUE);
