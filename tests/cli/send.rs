@@ -381,3 +381,28 @@ fn audience_dry_run_export_and_send_agree_on_who_is_mailed() {
     let mailed: Vec<_> = log.stdout.lines().skip(1).map(|l| l.split(',').next().unwrap_or_default()).collect();
     assert_eq!(mailed, ["ann@example.org", "siobhan@example.org"], "{}", log.stdout);
 }
+
+#[test]
+fn a_list_run_leaves_the_other_lists_to_the_next_due_run_exactly_once() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let config = project
+        .read("letterpress.yaml")
+        .replace("lists: [readers]", "lists: [readers, members]")
+        .replace("    name: \"Readers\"\n", "    name: \"Readers\"\n  - slug: members\n    name: \"Members\"\n");
+    project.write("letterpress.yaml", &config);
+    project.write("subscribers/members.csv", "email,name\nann@example.org,Ann Lee\nbob@example.org,Bob Hale\n");
+    let first = send(&project, &server, &["send", ISSUE, "--list", "readers", "--yes"]);
+    assert_eq!(first.code, 3, "the send is not finished: {}", first.stderr);
+    assert!(first.stderr.contains("`members`"), "names what remains: {}", first.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 3, "only the readers: {recipients:?}");
+    let status = journal_status(&project);
+    assert_eq!(status["send"]["state"], "stopped", "{status:#}");
+    assert!(status["send"]["note"].as_str().is_some_and(|n| n.contains("`members`")), "{status:#}");
+    let due = send(&project, &server, &["send", "--due"]);
+    assert_eq!(due.code, 0, "{}", due.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 5, "{recipients:?}");
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+    assert_eq!(journal_status(&project)["send"]["state"], "complete");
+}
