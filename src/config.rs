@@ -151,7 +151,8 @@ pub struct Smtp {
     /// Name of the environment variable holding the password (never the password itself).
     #[serde(default)]
     pub password_env: Option<String>,
-    /// `required` (default) or `none`: plaintext, only for relays you trust on a private network.
+    /// `required` (default) or `none`: plaintext when no STARTTLS is offered, only for relays you
+    /// trust on a private network.
     #[serde(default)]
     pub tls: TlsPolicy,
     /// A PEM file of extra certificate authorities to trust, relative to the project root.
@@ -169,8 +170,9 @@ pub enum TlsPolicy {
     /// Implicit TLS or STARTTLS, with certificate verification (plaintext only to loopback).
     #[default]
     Required,
-    /// No TLS at all, not even STARTTLS when offered: an explicit opt-in for a trusted private
-    /// relay.
+    /// Plaintext allowed when the relay offers no STARTTLS (STARTTLS is still used when
+    /// offered, and AUTH never goes in plaintext to another machine): an explicit opt-in for a
+    /// trusted private relay.
     None,
 }
 

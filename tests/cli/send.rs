@@ -406,3 +406,16 @@ fn a_list_run_leaves_the_other_lists_to_the_next_due_run_exactly_once() {
     assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
     assert_eq!(journal_status(&project)["send"]["state"], "complete");
 }
+
+#[test]
+fn tls_none_still_upgrades_with_starttls_when_the_relay_offers_it() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let config =
+        project.read("letterpress.yaml").replace("    ca-file: ca.pem\n", "    ca-file: ca.pem\n    tls: none\n");
+    project.write("letterpress.yaml", &config);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|m| m.tls && m.auth_user.as_deref() == Some("editor")), "STARTTLS was used");
+}
