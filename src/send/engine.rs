@@ -341,6 +341,9 @@ async fn deliver(
         return Ok(());
     }
     context.shared.pace.wait().await;
+    if context.shared.stopped() {
+        return Ok(());
+    }
     if connection.is_none() {
         match context.transport.connect().await {
             Ok(fresh) => {

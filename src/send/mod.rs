@@ -4,7 +4,8 @@
 //! Enters: a loaded [`Project`], the issue, [`SendOptions`] and the clock. Leaves: a
 //! [`SendReport`] (counts from the journal, elapsed time, rate), or an error: the issue fails
 //! `check`, another send holds the lock, the relay refused us, or the content changed since the
-//! send began. See `docs/sending.md` for the state machine and the guarantees.
+//! send began, or SIGTERM / SIGINT stopped the run (after the messages in flight finished). See
+//! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
 mod engine;
@@ -12,6 +13,7 @@ pub mod lock;
 mod pace;
 mod progress;
 pub mod retry;
+mod signal;
 pub mod smtp;
 pub mod transport;
 
@@ -349,8 +351,10 @@ fn deliver(
     let started = Instant::now();
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
     let (ran, state) = runtime.block_on(async {
+        let signals = signal::watch(Arc::clone(&shared));
         let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
         let ran = engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first).await;
+        signals.abort();
         (ran, task.await)
     });
     progress.finish();

@@ -419,3 +419,39 @@ fn tls_none_still_upgrades_with_starttls_when_the_relay_offers_it() {
     assert_eq!(received.len(), 3);
     assert!(received.iter().all(|m| m.tls && m.auth_user.as_deref() == Some("editor")), "STARTTLS was used");
 }
+
+#[test]
+fn sigterm_finishes_the_messages_in_flight_and_the_rerun_sends_the_rest_once() {
+    let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(100)), 60);
+    let url = server.url();
+    let env = [("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
+    let child = project
+        .command(&["send", ISSUE, "--yes"])
+        .envs(env)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(server.wait_for(4, Duration::from_secs(20)), "the send got going");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "incomplete, not killed: {stderr}");
+    assert!(stderr.contains("stopped by SIGTERM") && stderr.contains("the next run resumes"), "{stderr}");
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["uncertain"], 0, "{status:#}");
+    assert_eq!(status["counts"]["inflight"], 0, "{status:#}");
+    assert_eq!(status["send"]["state"], "stopped", "{status:#}");
+    let sent_before = status["counts"]["sent"].as_u64().expect("sent");
+    assert!(sent_before < 63, "stopped early: {status:#}");
+    assert_eq!(
+        u64::try_from(server.received().len()).expect("count"),
+        sent_before,
+        "every accepted message is recorded"
+    );
+    let rerun = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 63);
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+}
