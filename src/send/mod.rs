@@ -150,7 +150,8 @@ impl SendReport {
     }
 }
 
-/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete.
+/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
+/// except one never started whose `send_at` is more than `sending.due-window` ago.
 pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     let now = clock.now();
     let due: Vec<&Issue> = project
@@ -167,11 +168,15 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     } else {
         Vec::new()
     };
+    let window = project.config.sending.due_window().map_err(Error::usage)?;
     let mut reports = Vec::new();
     let mut first_error = None;
     for issue in due {
-        let complete = records.iter().any(|r| r.issue == issue.id() && r.state == SendState::Complete);
-        if complete {
+        let record = records.iter().find(|r| r.issue == issue.id());
+        if record.is_some_and(|r| r.state == SendState::Complete) {
+            continue;
+        }
+        if record.is_none() && too_late(issue, now, window) {
             continue;
         }
         let options = SendOptions { yes: true, ..SendOptions::default() };
@@ -187,6 +192,21 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
         }
     }
     first_error.map_or(Ok(reports), Err)
+}
+
+/// Whether an issue whose send never started is due so long ago that `--due` must not start it
+/// (a restored backup or a forgotten `status: ready` would otherwise mail a stale issue, as
+/// listmonk #1801 did); warns when so.
+fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -> bool {
+    let Some(at) = issue.front.send_at else { return false };
+    if now.duration_since(at) <= window {
+        return false;
+    }
+    eprintln!(
+        "warning: `{id}` was due at {at}, more than `due-window` ({window:#}) ago, and its send never started: not sending it\n  = help: send it by hand with `letterpress send {id}`, or raise `sending.due-window` in letterpress.yaml",
+        id = issue.id(),
+    );
+    true
 }
 
 fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {

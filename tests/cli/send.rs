@@ -231,6 +231,7 @@ fn an_unsubscribe_during_a_send_is_honoured_for_later_recipients() {
 #[test]
 fn two_due_runs_at_once_send_exactly_once() {
     let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(30)), 40);
+    due_recently(&project);
     let url = server.url();
     let env = [("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
     let spawn =
@@ -454,4 +455,44 @@ fn sigterm_finishes_the_messages_in_flight_and_the_rerun_sends_the_rest_once() {
     let recipients = per_recipient(&server);
     assert_eq!(recipients.len(), 63);
     assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+}
+
+/// Moves the fixture issue's `send_at` to half an hour before the tests' fixed now.
+fn due_recently(project: &Project) {
+    let text = project.read("content/weekly/2016-12-09-plans.md");
+    project.write(
+        "content/weekly/2016-12-09-plans.md",
+        &text.replace("2016-12-09T07:00:00+00:00", "2026-11-22T09:00:00+00:00"),
+    );
+}
+
+#[test]
+fn due_skips_an_issue_long_past_its_send_at_that_never_started() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let stale = send(&project, &server, &["send", "--due"]);
+    assert_eq!(stale.code, 0, "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("warning: `weekly/2016-12-09-plans` was due at 2016-12-09T07:00:00Z"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stderr.contains("letterpress send weekly/2016-12-09-plans"), "{}", stale.stderr);
+    assert_eq!(server.received().len(), 0, "a years-old issue is not sent by cron");
+    let by_hand = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    assert_eq!(server.received().len(), 3, "sent by hand whatever its age");
+}
+
+#[test]
+fn an_issue_long_past_its_send_at_is_still_sent_by_hand_and_then_resumed_by_due() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    assert_eq!(server.received().len(), 2);
+    let due = send(&project, &server, &["send", "--due"]);
+    assert_eq!(due.code, 3, "a started send is resumed whatever its age: {}", due.stderr);
+    assert!(!due.stderr.contains("warning"), "{}", due.stderr);
 }
