@@ -104,7 +104,7 @@ impl Connection {
             Self::Smtp(connection) => connection.data(message).await,
             Self::Outbox(dir) => {
                 let path = dir.join(format!("{name}.eml"));
-                match crate::fsutil::write_atomic(&path, message) {
+                match crate::fsutil::write_private(&path, message) {
                     Ok(()) => Outcome::Replied {
                         reply: Reply {
                             code: 250,

@@ -319,6 +319,12 @@ fn the_outbox_transport_writes_one_eml_per_recipient() {
     assert_eq!(files.len(), 3);
     let message = std::fs::read_to_string(&files[0]).expect("eml");
     assert!(message.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{message}");
+    #[cfg(unix)]
+    for file in &files {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} holds a name and an address: owner only", file.display());
+    }
     let log = project.run(&["log", ISSUE, "--format", "csv"]);
     assert_eq!(log.stdout.lines().count(), 4, "{}", log.stdout);
     assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at\n"));
