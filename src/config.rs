@@ -140,6 +140,10 @@ pub struct Sending {
     /// `3d`, `90m`.
     #[serde(default = "default_due_window")]
     pub due_window: String,
+    /// Attempts of a recipient, across all runs, after which a temporary failure is final: the
+    /// recipient becomes `failed` with the last reply instead of `deferred` again. Default 10.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
 }
 
 impl Sending {
@@ -239,12 +243,16 @@ impl Default for Sending {
             timeout: default_timeout(),
             unsubscribe_mailto: None,
             due_window: default_due_window(),
+            max_attempts: default_max_attempts(),
         }
     }
 }
 
 fn default_due_window() -> String {
     "24h".to_owned()
+}
+fn default_max_attempts() -> u32 {
+    10
 }
 
 fn default_outbox() -> PathBuf {
@@ -558,6 +566,9 @@ impl Config {
                 Diagnostic::error("config/sending", "`retry-delay` and `timeout` must be positive numbers of seconds"),
             );
         }
+        if sending.max_attempts == 0 {
+            fail("max-attempts", "", Diagnostic::error("config/sending", "`max-attempts` must be at least 1"));
+        }
         if let Err(why) = sending.due_window() {
             fail("due-window", "", Diagnostic::error("config/sending", why).help("write e.g. `due-window: 24h`"));
         }
@@ -744,9 +755,12 @@ mod tests {
         }
     }
     #[test]
-    fn due_window_defaults_to_a_day_and_is_validated() {
+    fn due_window_and_max_attempts_have_defaults_and_are_validated() {
         let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
         assert_eq!(config.sending.due_window(), Ok(jiff::SignedDuration::from_hours(24)));
+        assert_eq!(config.sending.max_attempts, 10);
+        let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  max-attempts: 0\n")).unwrap_err();
+        assert!(errors[0].message.contains("`max-attempts` must be at least 1"), "{}", errors[0].message);
         let config = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  due-window: 3d\n")).unwrap();
         assert_eq!(config.sending.due_window(), Ok(jiff::SignedDuration::from_hours(72)));
         for bad in ["due-window: soon", "due-window: 30s", "due-window: 400d"] {

@@ -365,6 +365,7 @@ fn deliver(
         max_per_connection: sending.max_per_connection,
         retries: sending.retries,
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
+        max_attempts: sending.max_attempts,
         only_list: only_list.clone(),
     };
     let total = state.counts(id)?;

@@ -502,3 +502,34 @@ fn an_issue_long_past_its_send_at_is_still_sent_by_hand_and_then_resumed_by_due(
     assert_eq!(due.code, 3, "a started send is resumed whatever its age: {}", due.stderr);
     assert!(!due.stderr.contains("warning"), "{}", due.stderr);
 }
+
+#[test]
+fn a_recipient_deferred_run_after_run_fails_after_max_attempts() {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&tries);
+    let config = ServerConfig::default().fault(move |event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Reply::new(452, "4.2.2 mailbox full"))
+        }
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    let limited = project.read("letterpress.yaml").replace("  timeout: 10\n", "  timeout: 10\n  max-attempts: 3\n");
+    project.write("letterpress.yaml", &limited);
+    // `retries: 1`: two attempts a run, so the third attempt, in the second run, is the last.
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    assert_eq!(journal_status(&project)["counts"]["deferred"], 1);
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["failed"], 1, "{status:#}");
+    assert_eq!(status["counts"]["deferred"], 0, "{status:#}");
+    assert_eq!(status["send"]["state"], "complete", "{status:#}");
+    let tom = status["recipients"].as_array().expect("recipients").iter().find(|r| r["email"] == "tom@example.net");
+    let reply = tom.and_then(|r| r["reply"].as_str()).unwrap_or_default();
+    assert!(reply.contains("452 4.2.2 mailbox full") && reply.contains("3 attempts"), "{status:#}");
+    assert_eq!(project.run(&["suppressions"]).stdout, "", "a temporary failure suppresses nobody");
+    assert_eq!(send(&project, &server, &["send", "--due"]).code, 0, "complete: cron leaves it alone");
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(server.received().len(), 2);
+}
