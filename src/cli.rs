@@ -99,7 +99,7 @@ pub enum Command {
         /// Send `[TEST]` copies to these addresses only (not recorded in the journal).
         #[arg(long, value_name = "ADDRESS", num_args = 1..)]
         test: Vec<String>,
-        /// Only to this one of the issue's lists.
+        /// Only to this one of the issue's lists; a later run without it sends the others.
         #[arg(long)]
         list: Option<String>,
         /// Send even though the issue is a draft.

@@ -67,19 +67,28 @@ impl Serve {
     /// `confirm-ttl` as a duration (days count as 24 hours), or why it is not one between a
     /// minute and 90 days.
     pub fn confirm_ttl(&self) -> std::result::Result<jiff::SignedDuration, String> {
-        let span: jiff::Span = self
-            .confirm_ttl
-            .trim()
-            .parse()
-            .map_err(|_| format!("`confirm-ttl` `{}` is not a duration such as `7d` or `48h`", self.confirm_ttl))?;
-        let ttl = span
-            .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-            .map_err(|_| format!("`confirm-ttl` `{}` must be in days, hours or minutes", self.confirm_ttl))?;
-        if ttl < jiff::SignedDuration::from_mins(1) || ttl > jiff::SignedDuration::from_hours(90 * 24) {
-            return Err(format!("`confirm-ttl` `{}` must be between 1 minute and 90 days", self.confirm_ttl));
-        }
-        Ok(ttl)
+        duration("confirm-ttl", &self.confirm_ttl, "`7d` or `48h`", (1, "1 minute"), (90 * 24 * 60, "90 days"))
     }
+}
+
+/// `value` of `key` as a duration (days count as 24 hours), or why it is not one between `min`
+/// and `max` minutes (each with its text for the message); `example` shows the syntax.
+fn duration(
+    key: &str,
+    value: &str,
+    example: &str,
+    (min, min_text): (i64, &str),
+    (max, max_text): (i64, &str),
+) -> std::result::Result<jiff::SignedDuration, String> {
+    let span: jiff::Span =
+        value.trim().parse().map_err(|_| format!("`{key}` `{value}` is not a duration such as {example}"))?;
+    let duration = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| format!("`{key}` `{value}` must be in days, hours or minutes"))?;
+    if duration < jiff::SignedDuration::from_mins(min) || duration > jiff::SignedDuration::from_mins(max) {
+        return Err(format!("`{key}` `{value}` must be between {min_text} and {max_text}"));
+    }
+    Ok(duration)
 }
 
 fn default_confirm_ttl() -> String {
@@ -126,6 +135,23 @@ pub struct Sending {
     /// An address for `List-Unsubscribe: <mailto:…>`, in addition to the one-click URL.
     #[serde(default)]
     pub unsubscribe_mailto: Option<String>,
+    /// How late `send --due` may start an issue's send: one whose `send_at` is further in the
+    /// past, and whose send never started, is skipped with a warning. `24h` (the default),
+    /// `3d`, `90m`.
+    #[serde(default = "default_due_window")]
+    pub due_window: String,
+    /// Attempts of a recipient, across all runs, after which a temporary failure is final: the
+    /// recipient becomes `failed` with the last reply instead of `deferred` again. Default 10.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Sending {
+    /// `due-window` as a duration (days count as 24 hours), or why it is not one between a
+    /// minute and 365 days.
+    pub fn due_window(&self) -> std::result::Result<jiff::SignedDuration, String> {
+        duration("due-window", &self.due_window, "`24h` or `3d`", (1, "1 minute"), (365 * 24 * 60, "365 days"))
+    }
 }
 
 /// Which transport delivers messages.
@@ -151,7 +177,8 @@ pub struct Smtp {
     /// Name of the environment variable holding the password (never the password itself).
     #[serde(default)]
     pub password_env: Option<String>,
-    /// `required` (default) or `none`: plaintext, only for relays you trust on a private network.
+    /// `required` (default) or `none`: plaintext when no STARTTLS is offered, only for relays you
+    /// trust on a private network.
     #[serde(default)]
     pub tls: TlsPolicy,
     /// A PEM file of extra certificate authorities to trust, relative to the project root.
@@ -169,8 +196,9 @@ pub enum TlsPolicy {
     /// Implicit TLS or STARTTLS, with certificate verification (plaintext only to loopback).
     #[default]
     Required,
-    /// No TLS at all, not even STARTTLS when offered: an explicit opt-in for a trusted private
-    /// relay.
+    /// Plaintext allowed when the relay offers no STARTTLS (STARTTLS is still used when
+    /// offered, and AUTH never goes in plaintext to another machine): an explicit opt-in for a
+    /// trusted private relay.
     None,
 }
 
@@ -214,8 +242,17 @@ impl Default for Sending {
             circuit_breaker: default_circuit_breaker(),
             timeout: default_timeout(),
             unsubscribe_mailto: None,
+            due_window: default_due_window(),
+            max_attempts: default_max_attempts(),
         }
     }
+}
+
+fn default_due_window() -> String {
+    "24h".to_owned()
+}
+fn default_max_attempts() -> u32 {
+    10
 }
 
 fn default_outbox() -> PathBuf {
@@ -558,6 +595,12 @@ impl Config {
                 Diagnostic::error("config/sending", "`retry-delay` and `timeout` must be positive numbers of seconds"),
             );
         }
+        if sending.max_attempts == 0 {
+            fail("max-attempts", "", Diagnostic::error("config/sending", "`max-attempts` must be at least 1"));
+        }
+        if let Err(why) = sending.due_window() {
+            fail("due-window", "", Diagnostic::error("config/sending", why).help("write e.g. `due-window: 24h`"));
+        }
         if let Some(smtp) = &sending.smtp
             && let Err(why) = SmtpUrl::parse(&smtp.url)
         {
@@ -737,6 +780,22 @@ mod tests {
         for bad in ["confirm-ttl: soon", "confirm-ttl: 30s", "confirm-ttl: 100d", "rate-limit: 0"] {
             let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}serve:\n  {bad}\n")).unwrap_err();
             assert_eq!(errors[0].code, "config/serve", "{bad}");
+            assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
+        }
+    }
+    #[test]
+    fn due_window_and_max_attempts_have_defaults_and_are_validated() {
+        let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
+        assert_eq!(config.sending.due_window(), Ok(jiff::SignedDuration::from_hours(24)));
+        assert_eq!(config.sending.max_attempts, 10);
+        let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  max-attempts: 0\n")).unwrap_err();
+        assert!(errors[0].message.contains("`max-attempts` must be at least 1"), "{}", errors[0].message);
+        let config = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  due-window: 3d\n")).unwrap();
+        assert_eq!(config.sending.due_window(), Ok(jiff::SignedDuration::from_hours(72)));
+        for bad in ["due-window: soon", "due-window: 30s", "due-window: 400d"] {
+            let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  {bad}\n")).unwrap_err();
+            assert_eq!(errors[0].code, "config/sending", "{bad}");
+            assert!(errors[0].message.contains("`due-window`"), "{bad}: {}", errors[0].message);
             assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
         }
     }

@@ -10,16 +10,23 @@ use crate::error::{Error, Result};
 /// Write `contents` to `path` atomically and durably (fsync of the file and its directory),
 /// creating parent directories as needed. For the user's own files.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, true)
+    replace(path, contents, true, false)
+}
+
+/// Write `contents` to `path` atomically and durably, readable and writable by its owner only
+/// (mode 0600), whatever the file's mode was: for files that hold subscribers' names and
+/// addresses (outbox messages), like the state database.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    replace(path, contents, true, true)
 }
 
 /// Write `contents` to `path` atomically but without waiting for the disk: for output that can
 /// be built again (the archive), where a thousand fsyncs would cost seconds.
 pub fn write_output(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, false)
+    replace(path, contents, false, false)
 }
 
-fn replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> {
+fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -29,9 +36,13 @@ fn replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> {
         .prefix(".letterpress-")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    // The temporary file is created private; the result keeps the old file's permissions, or
-    // gets the usual ones for a new file.
-    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions);
+    // The temporary file is created private. A private file stays so; otherwise the result
+    // keeps the old file's permissions, or gets the usual ones for a new file.
+    let permissions = if private {
+        private_permissions()
+    } else {
+        std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions)
+    };
     temp.write_all(contents)
         .and_then(|()| permissions.map_or(Ok(()), |p| temp.as_file().set_permissions(p)))
         .and_then(|()| if durable { temp.as_file().sync_all() } else { Ok(()) })
@@ -53,6 +64,18 @@ fn new_file_permissions() -> Option<std::fs::Permissions> {
 
 #[cfg(not(unix))]
 fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
+}
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_wraps, reason = "the other platforms have no mode to give")]
+fn private_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Some(std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn private_permissions() -> Option<std::fs::Permissions> {
     None
 }
 
@@ -130,5 +153,19 @@ mod tests {
             write_atomic(&path, b"three").unwrap();
             assert_eq!(mode(&path), 0o600, "a rewrite keeps the file's permissions");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_created_and_rewritten_mode_0600() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox/a.eml");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        write_private(&path, b"one").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"two").unwrap();
+        assert_eq!((mode(&path), std::fs::read(&path).unwrap()), (0o600, b"two".to_vec()));
     }
 }

@@ -44,6 +44,8 @@ pub struct Settings {
     pub retries: u32,
     /// Delay before the first retry (doubling).
     pub retry_delay: Duration,
+    /// Attempts across runs after which a temporary failure is final (`failed`).
+    pub max_attempts: u32,
     /// Send only to rows of this list (`send --list`); others stay pending.
     pub only_list: Option<String>,
 }
@@ -341,6 +343,9 @@ async fn deliver(
         return Ok(());
     }
     context.shared.pace.wait().await;
+    if context.shared.stopped() {
+        return Ok(());
+    }
     if connection.is_none() {
         match context.transport.connect().await {
             Ok(fresh) => {
@@ -479,7 +484,8 @@ async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<U
 }
 
 /// A temporary failure: retry within the run after a backoff, or leave `deferred` for the next
-/// run once the retries are used up. `marked` says whether the row is `inflight` now. The
+/// run once the retries are used up, or record it `failed` once the recipient has had
+/// `max_attempts` attempts across runs. `marked` says whether the row is `inflight` now. The
 /// `deferred` mark is committed before the retry is queued: another worker may take the retry,
 /// and it must find the row as the journal says.
 async fn retry_or_defer(
@@ -497,6 +503,14 @@ async fn retry_or_defer(
         text: why.to_owned(),
     };
     let reply = reply.cloned().unwrap_or(reason);
+    let attempts = job.delivery.attempts + u32::from(marked);
+    if marked && attempts >= context.settings.max_attempts {
+        // Deferred across too many runs: give up, keeping the last reply.
+        context.shared.failed.fetch_add(1, Ordering::Relaxed);
+        let last = super::retry::Reply { text: format!("{} (gave up after {attempts} attempts)", reply.text), ..reply };
+        held.push(update(&job.delivery, DeliveryStatus::Failed, Some(&last), false));
+        return Ok(());
+    }
     if marked {
         let mut now = std::mem::take(held);
         now.push(update(&job.delivery, DeliveryStatus::Deferred, Some(&reply), false));
@@ -506,7 +520,7 @@ async fn retry_or_defer(
     if tries <= context.settings.retries && !context.shared.stopped() {
         let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
         let mut delivery = job.delivery;
-        delivery.attempts += u32::from(marked);
+        delivery.attempts = attempts;
         let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal, tries } });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);

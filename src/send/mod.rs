@@ -4,7 +4,8 @@
 //! Enters: a loaded [`Project`], the issue, [`SendOptions`] and the clock. Leaves: a
 //! [`SendReport`] (counts from the journal, elapsed time, rate), or an error: the issue fails
 //! `check`, another send holds the lock, the relay refused us, or the content changed since the
-//! send began. See `docs/sending.md` for the state machine and the guarantees.
+//! send began, or SIGTERM / SIGINT stopped the run (after the messages in flight finished). See
+//! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
 mod engine;
@@ -12,6 +13,7 @@ pub mod lock;
 mod pace;
 mod progress;
 pub mod retry;
+mod signal;
 pub mod smtp;
 pub mod transport;
 
@@ -96,7 +98,7 @@ impl SendReport {
 /// Send (or resume) an issue to its audience.
 pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock: &Clock) -> Result<SendReport> {
     refuse_unsendable(project, issue, options.force)?;
-    let lists = lists_for(project, issue, options.list.as_deref())?;
+    let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
     let state_dir = project.root.join(crate::state::DIR);
@@ -131,7 +133,8 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     }
     confirm(&state, &id, &template, options.yes, skipped)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    deliver(project, state, &id, Delivery { template, transport, only_list: options.list.clone() }, clock, &state_path)
+    let run = Delivery { template, transport, only_list: options.list.clone(), left_out };
+    deliver(project, state, &id, run, clock, &state_path)
 }
 
 impl SendReport {
@@ -147,7 +150,8 @@ impl SendReport {
     }
 }
 
-/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete.
+/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
+/// except one never started whose `send_at` is more than `sending.due-window` ago.
 pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     let now = clock.now();
     let due: Vec<&Issue> = project
@@ -164,11 +168,15 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     } else {
         Vec::new()
     };
+    let window = project.config.sending.due_window().map_err(Error::usage)?;
     let mut reports = Vec::new();
     let mut first_error = None;
     for issue in due {
-        let complete = records.iter().any(|r| r.issue == issue.id() && r.state == SendState::Complete);
-        if complete {
+        let record = records.iter().find(|r| r.issue == issue.id());
+        if record.is_some_and(|r| r.state == SendState::Complete) {
+            continue;
+        }
+        if record.is_none() && too_late(issue, now, window) {
             continue;
         }
         let options = SendOptions { yes: true, ..SendOptions::default() };
@@ -186,6 +194,21 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     first_error.map_or(Ok(reports), Err)
 }
 
+/// Whether an issue whose send never started is due so long ago that `--due` must not start it
+/// (a restored backup or a forgotten `status: ready` would otherwise mail a stale issue, as
+/// listmonk #1801 did); warns when so.
+fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -> bool {
+    let Some(at) = issue.front.send_at else { return false };
+    if now.duration_since(at) <= window {
+        return false;
+    }
+    eprintln!(
+        "warning: `{id}` was due at {at}, more than `due-window` ({window:#}) ago, and its send never started: not sending it\n  = help: send it by hand with `letterpress send {id}`, or raise `sending.due-window` in letterpress.yaml",
+        id = issue.id(),
+    );
+    true
+}
+
 fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {
     if issue.front.status == Status::Draft && !force {
         return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
@@ -195,16 +218,17 @@ fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()
     if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }
 
-/// The issue's list files, restricted to `only` when given.
-fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<Vec<ListFile>> {
-    let mut lists = project.lists_of(issue)?;
-    if let Some(only) = only {
-        lists.retain(|l| l.slug == only);
-        if lists.is_empty() {
-            return Err(Error::usage(format!("`{}` does not go to list `{only}`", issue.id())));
-        }
+/// The issue's list files, restricted to `only` when given, and the slugs of the issue's lists
+/// that restriction leaves out.
+fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<(Vec<ListFile>, Vec<String>)> {
+    let (lists, left_out): (Vec<ListFile>, Vec<ListFile>) =
+        project.lists_of(issue)?.into_iter().partition(|l| only.is_none_or(|only| l.slug == only));
+    if let Some(only) = only
+        && lists.is_empty()
+    {
+        return Err(Error::usage(format!("`{}` does not go to list `{only}`", issue.id())));
     }
-    Ok(lists)
+    Ok((lists, left_out.into_iter().map(|l| l.slug).collect()))
 }
 
 fn template(
@@ -305,6 +329,8 @@ struct Delivery {
     template: Arc<MessageTemplate>,
     transport: Transport,
     only_list: Option<String>,
+    /// The issue's lists a `--list` run leaves out: the send cannot be complete after it.
+    left_out: Vec<String>,
 }
 
 fn deliver(
@@ -317,7 +343,7 @@ fn deliver(
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
     let runtime = runtime()?;
-    let Delivery { template, transport, only_list } = run;
+    let Delivery { template, transport, only_list, left_out } = run;
     let transport = Arc::new(transport);
     // The first connection proves TLS and authentication before any recipient changes state.
     let first = match runtime.block_on(transport.connect()) {
@@ -339,14 +365,17 @@ fn deliver(
         max_per_connection: sending.max_per_connection,
         retries: sending.retries,
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
-        only_list,
+        max_attempts: sending.max_attempts,
+        only_list: only_list.clone(),
     };
     let total = state.counts(id)?;
     let started = Instant::now();
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
     let (ran, state) = runtime.block_on(async {
+        let signals = signal::watch(Arc::clone(&shared));
         let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
         let ran = engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first).await;
+        signals.abort();
         (ran, task.await)
     });
     progress.finish();
@@ -354,14 +383,15 @@ fn deliver(
         Error::io("finish the journal in", state_path, std::io::Error::other("the journal task panicked"))
     })?;
     let counts = state.counts(id)?;
-    let complete = counts.pending + counts.deferred + counts.inflight == 0;
     let stop = shared.take_reason();
-    let (final_state, note) = match (&stop, complete) {
+    let remains = remains(&counts, only_list.as_deref(), &left_out);
+    let (final_state, note) = match (&stop, &remains) {
         (Some(reason), _) => (SendState::Stopped, Some(reason.to_string())),
-        (None, true) => (SendState::Complete, None),
-        (None, false) => (SendState::Stopped, Some("deferred recipients remain".to_owned())),
+        (None, None) => (SendState::Complete, None),
+        (None, Some(what)) => (SendState::Stopped, Some(what.clone())),
     };
     state.finish_send(id, final_state, note.as_deref(), clock.now())?;
+    let complete = remains.is_none();
     let report = SendReport {
         issue: id.to_owned(),
         counts,
@@ -375,6 +405,11 @@ fn deliver(
     if let Some(reason) = stop {
         return Err(reason);
     }
+    if !left_out.is_empty() {
+        return Err(Error::Incomplete {
+            message: format!("{}; see `letterpress status {id}`", note.unwrap_or_default()),
+        });
+    }
     let c = &report.counts;
     if c.failed + c.deferred + c.pending + c.uncertain > 0 {
         return Err(Error::Incomplete {
@@ -382,6 +417,21 @@ fn deliver(
         });
     }
     Ok(report)
+}
+
+/// What keeps a send from being complete after a run that was not stopped: recipients still
+/// to send, or lists a `--list` run left out. `None`: the send is complete.
+fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Option<String> {
+    if let Some(only) = only_list
+        && !left_out.is_empty()
+    {
+        let lists: Vec<String> = left_out.iter().map(|l| format!("`{l}`")).collect();
+        return Some(format!(
+            "this run covered only list `{only}`; {} remain: `send` without `--list`, or `send --due`, sends the rest",
+            lists.join(", ")
+        ));
+    }
+    (counts.pending + counts.deferred + counts.inflight > 0).then(|| "deferred recipients remain".to_owned())
 }
 
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.

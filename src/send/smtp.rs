@@ -35,10 +35,11 @@ pub struct SmtpTarget {
     pub port: u16,
     /// TLS from the first byte (`smtps://`).
     pub implicit_tls: bool,
-    /// Whether a connection without TLS is acceptable (loopback, or `tls: none`).
+    /// Whether a connection without TLS is acceptable when the relay offers no STARTTLS
+    /// (loopback, or `tls: none`). STARTTLS is used whenever it is offered.
     pub plaintext_allowed: bool,
-    /// Whether to upgrade with STARTTLS when offered (off only with `tls: none`).
-    pub starttls: bool,
+    /// Whether the host is this machine: the only place AUTH may go without TLS.
+    pub loopback: bool,
     /// AUTH user and password.
     pub credentials: Option<(String, String)>,
     /// EHLO name.
@@ -147,9 +148,7 @@ impl SmtpConnection {
             None => client.capabilities(&target.helo, false).await.map_err(|e| fault(target, "EHLO", &e))?,
         };
         if let Some((user, password)) = &target.credentials {
-            if !tls && !target.plaintext_allowed {
-                return Err(ConnectError::Fatal("refusing to send the SMTP password without TLS".to_owned()));
-            }
+            refuse_cleartext_auth(target, tls)?;
             let credentials = mail_send::Credentials::new(user.as_str(), password.as_str());
             client.authenticate(&credentials, &capabilities).await.map_err(|e| auth_error(target, &e))?;
         }
@@ -292,7 +291,7 @@ async fn plain_then_starttls(
         )));
     }
     let ehlo = plain.ehlo(&target.helo).await.map_err(|e| fault(target, "EHLO", &e))?;
-    if target.starttls && ehlo.has_capability(EXT_START_TLS) {
+    if ehlo.has_capability(EXT_START_TLS) {
         let tls = plain.start_tls(&target.connector, &target.host).await.map_err(|e| match e {
             mail_send::Error::Io(_) | mail_send::Error::Timeout => fault(target, "STARTTLS", &e),
             other => ConnectError::Fatal(format!("STARTTLS with `{}` failed: {}", target.host, describe(&other))),
@@ -306,6 +305,18 @@ async fn plain_then_starttls(
         )));
     }
     Ok((wrap(Box::new(plain.stream), target.timeout), false, Some(ehlo)))
+}
+
+/// The password never crosses the network in cleartext, whatever `tls` says: without TLS, AUTH
+/// goes only to this machine.
+fn refuse_cleartext_auth(target: &SmtpTarget, tls: bool) -> Result<(), ConnectError> {
+    if tls || target.loopback {
+        return Ok(());
+    }
+    Err(ConnectError::Fatal(format!(
+        "`{}` offers no STARTTLS; refusing to send the SMTP password in plaintext (use `smtps://` on port 465, a relay that offers STARTTLS, or no `username:` for a trusted private relay)",
+        target.host
+    )))
 }
 
 fn fault(target: &SmtpTarget, during: &str, error: &mail_send::Error) -> ConnectError {
@@ -382,4 +393,35 @@ pub fn connector(extra: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, Str
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(host: &str, loopback: bool) -> SmtpTarget {
+        SmtpTarget {
+            host: host.to_owned(),
+            port: 587,
+            implicit_tls: false,
+            plaintext_allowed: true,
+            loopback,
+            credentials: Some(("editor".to_owned(), "secret".to_owned())),
+            helo: "localhost".to_owned(),
+            timeout: Duration::from_secs(1),
+            connector: connector(None).expect("connector"),
+        }
+    }
+
+    #[test]
+    fn auth_without_tls_goes_only_to_this_machine_even_when_plaintext_is_allowed() {
+        let remote = target("relay.example.org", false);
+        let Err(ConnectError::Fatal(message)) = refuse_cleartext_auth(&remote, false) else {
+            panic!("AUTH in plaintext to a remote relay must be refused");
+        };
+        assert!(message.contains("`relay.example.org` offers no STARTTLS"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        assert_eq!(refuse_cleartext_auth(&remote, true), Ok(()));
+        assert_eq!(refuse_cleartext_auth(&target("127.0.0.1", true), false), Ok(()));
+    }
 }

@@ -57,7 +57,7 @@ impl Transport {
         let connector = connector(ca.as_deref()).map_err(|why| Error::usage(format!("`ca-file` {why}")))?;
         Ok(Self::Smtp(SmtpTarget {
             plaintext_allowed: tls_none || parsed.is_loopback(),
-            starttls: !tls_none,
+            loopback: parsed.is_loopback(),
             host: parsed.host,
             port: parsed.port,
             implicit_tls: parsed.implicit_tls,
@@ -104,7 +104,7 @@ impl Connection {
             Self::Smtp(connection) => connection.data(message).await,
             Self::Outbox(dir) => {
                 let path = dir.join(format!("{name}.eml"));
-                match crate::fsutil::write_atomic(&path, message) {
+                match crate::fsutil::write_private(&path, message) {
                     Ok(()) => Outcome::Replied {
                         reply: Reply {
                             code: 250,

@@ -231,6 +231,7 @@ fn an_unsubscribe_during_a_send_is_honoured_for_later_recipients() {
 #[test]
 fn two_due_runs_at_once_send_exactly_once() {
     let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(30)), 40);
+    due_recently(&project);
     let url = server.url();
     let env = [("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
     let spawn =
@@ -318,6 +319,12 @@ fn the_outbox_transport_writes_one_eml_per_recipient() {
     assert_eq!(files.len(), 3);
     let message = std::fs::read_to_string(&files[0]).expect("eml");
     assert!(message.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{message}");
+    #[cfg(unix)]
+    for file in &files {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} holds a name and an address: owner only", file.display());
+    }
     let log = project.run(&["log", ISSUE, "--format", "csv"]);
     assert_eq!(log.stdout.lines().count(), 4, "{}", log.stdout);
     assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at\n"));
@@ -380,4 +387,149 @@ fn audience_dry_run_export_and_send_agree_on_who_is_mailed() {
     let log = project.run(&["log", ISSUE, "--format", "csv"]);
     let mailed: Vec<_> = log.stdout.lines().skip(1).map(|l| l.split(',').next().unwrap_or_default()).collect();
     assert_eq!(mailed, ["ann@example.org", "siobhan@example.org"], "{}", log.stdout);
+}
+
+#[test]
+fn a_list_run_leaves_the_other_lists_to_the_next_due_run_exactly_once() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let config = project
+        .read("letterpress.yaml")
+        .replace("lists: [readers]", "lists: [readers, members]")
+        .replace("    name: \"Readers\"\n", "    name: \"Readers\"\n  - slug: members\n    name: \"Members\"\n");
+    project.write("letterpress.yaml", &config);
+    project.write("subscribers/members.csv", "email,name\nann@example.org,Ann Lee\nbob@example.org,Bob Hale\n");
+    let first = send(&project, &server, &["send", ISSUE, "--list", "readers", "--yes"]);
+    assert_eq!(first.code, 3, "the send is not finished: {}", first.stderr);
+    assert!(first.stderr.contains("`members`"), "names what remains: {}", first.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 3, "only the readers: {recipients:?}");
+    let status = journal_status(&project);
+    assert_eq!(status["send"]["state"], "stopped", "{status:#}");
+    assert!(status["send"]["note"].as_str().is_some_and(|n| n.contains("`members`")), "{status:#}");
+    let due = send(&project, &server, &["send", "--due"]);
+    assert_eq!(due.code, 0, "{}", due.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 5, "{recipients:?}");
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+    assert_eq!(journal_status(&project)["send"]["state"], "complete");
+}
+
+#[test]
+fn tls_none_still_upgrades_with_starttls_when_the_relay_offers_it() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let config =
+        project.read("letterpress.yaml").replace("    ca-file: ca.pem\n", "    ca-file: ca.pem\n    tls: none\n");
+    project.write("letterpress.yaml", &config);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|m| m.tls && m.auth_user.as_deref() == Some("editor")), "STARTTLS was used");
+}
+
+#[test]
+fn sigterm_finishes_the_messages_in_flight_and_the_rerun_sends_the_rest_once() {
+    let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(100)), 60);
+    let url = server.url();
+    let env = [("LETTERPRESS_SMTP_URL", url.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
+    let child = project
+        .command(&["send", ISSUE, "--yes"])
+        .envs(env)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(server.wait_for(4, Duration::from_secs(20)), "the send got going");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "incomplete, not killed: {stderr}");
+    assert!(stderr.contains("stopped by SIGTERM") && stderr.contains("the next run resumes"), "{stderr}");
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["uncertain"], 0, "{status:#}");
+    assert_eq!(status["counts"]["inflight"], 0, "{status:#}");
+    assert_eq!(status["send"]["state"], "stopped", "{status:#}");
+    let sent_before = status["counts"]["sent"].as_u64().expect("sent");
+    assert!(sent_before < 63, "stopped early: {status:#}");
+    assert_eq!(
+        u64::try_from(server.received().len()).expect("count"),
+        sent_before,
+        "every accepted message is recorded"
+    );
+    let rerun = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 63);
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+}
+
+/// Moves the fixture issue's `send_at` to half an hour before the tests' fixed now.
+fn due_recently(project: &Project) {
+    let text = project.read("content/weekly/2016-12-09-plans.md");
+    project.write(
+        "content/weekly/2016-12-09-plans.md",
+        &text.replace("2016-12-09T07:00:00+00:00", "2026-11-22T09:00:00+00:00"),
+    );
+}
+
+#[test]
+fn due_skips_an_issue_long_past_its_send_at_that_never_started() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    let stale = send(&project, &server, &["send", "--due"]);
+    assert_eq!(stale.code, 0, "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("warning: `weekly/2016-12-09-plans` was due at 2016-12-09T07:00:00Z"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stderr.contains("letterpress send weekly/2016-12-09-plans"), "{}", stale.stderr);
+    assert_eq!(server.received().len(), 0, "a years-old issue is not sent by cron");
+    let by_hand = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    assert_eq!(server.received().len(), 3, "sent by hand whatever its age");
+}
+
+#[test]
+fn an_issue_long_past_its_send_at_is_still_sent_by_hand_and_then_resumed_by_due() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    assert_eq!(server.received().len(), 2);
+    let due = send(&project, &server, &["send", "--due"]);
+    assert_eq!(due.code, 3, "a started send is resumed whatever its age: {}", due.stderr);
+    assert!(!due.stderr.contains("warning"), "{}", due.stderr);
+}
+
+#[test]
+fn a_recipient_deferred_run_after_run_fails_after_max_attempts() {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&tries);
+    let config = ServerConfig::default().fault(move |event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Reply::new(452, "4.2.2 mailbox full"))
+        }
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    let limited = project.read("letterpress.yaml").replace("  timeout: 10\n", "  timeout: 10\n  max-attempts: 3\n");
+    project.write("letterpress.yaml", &limited);
+    // `retries: 1`: two attempts a run, so the third attempt, in the second run, is the last.
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    assert_eq!(journal_status(&project)["counts"]["deferred"], 1);
+    assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["failed"], 1, "{status:#}");
+    assert_eq!(status["counts"]["deferred"], 0, "{status:#}");
+    assert_eq!(status["send"]["state"], "complete", "{status:#}");
+    let tom = status["recipients"].as_array().expect("recipients").iter().find(|r| r["email"] == "tom@example.net");
+    let reply = tom.and_then(|r| r["reply"].as_str()).unwrap_or_default();
+    assert!(reply.contains("452 4.2.2 mailbox full") && reply.contains("3 attempts"), "{status:#}");
+    assert_eq!(project.run(&["suppressions"]).stdout, "", "a temporary failure suppresses nobody");
+    assert_eq!(send(&project, &server, &["send", "--due"]).code, 0, "complete: cron leaves it alone");
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(server.received().len(), 2);
 }
