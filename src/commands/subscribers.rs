@@ -101,36 +101,55 @@ fn count(root: &Path, config: &Config) -> Result<()> {
     if failed { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
 }
 
-/// Print every valid row of a list as CSV.
+/// Print every valid row of a list as CSV, streamed.
 fn print_list(root: &Path, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let mut reader = read_list(&root.join(&shown), &shown)?;
     let columns = reader.columns().to_vec();
-    let rows: Vec<Subscriber> = reader.by_ref().filter_map(std::result::Result::ok).collect();
-    reader.finish()?;
-    write_csv(&columns, &rows)
+    write_csv(&columns, reader.by_ref().filter_map(std::result::Result::ok).map(Ok))?;
+    reader.finish()
 }
 
 /// The effective list: exactly who a send to this list alone would mail (the audience rules:
-/// active rows, duplicates folded, suppressions applied).
+/// active rows, duplicates folded, suppressions applied), streamed: memory holds the keys seen.
 fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
     let state = open_state(root, config)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
-    let audience = subscribers::audience(std::slice::from_ref(&file), &state)?;
-    write_csv(&columns, &audience.recipients)
+    let files = std::slice::from_ref(&file);
+    let mut seen = std::collections::HashSet::new();
+    let members = subscribers::Members::new(files, &state)?;
+    let rows = members.filter_map(|member| match member {
+        Ok(member) => seen.insert(member.key).then_some(Ok(member.subscriber)),
+        Err(e) => Some(Err(e)),
+    });
+    write_csv(&columns, rows)
 }
 
-fn write_csv(columns: &[String], rows: &[Subscriber]) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::io("write", Path::new("<stdout>"), std::io::Error::other(e.to_string()));
-    writer.write_record(columns).map_err(csv_error)?;
-    for subscriber in rows {
-        writer.write_record(columns.iter().map(|c| cell(subscriber, c))).map_err(csv_error)?;
+/// Write `rows` as CSV under `columns` to standard output as they come; stops at the first
+/// error. A reader that goes away (`| head`) ends the output quietly.
+fn write_csv(columns: &[String], rows: impl Iterator<Item = Result<Subscriber>>) -> Result<()> {
+    let stdout = std::io::stdout().lock();
+    let mut writer = csv::Writer::from_writer(std::io::BufWriter::with_capacity(64 * 1024, stdout));
+    let write = || -> Result<std::result::Result<(), csv::Error>> {
+        if let Err(e) = writer.write_record(columns) {
+            return Ok(Err(e));
+        }
+        for subscriber in rows {
+            let subscriber = subscriber?;
+            if let Err(e) = writer.write_record(columns.iter().map(|c| cell(&subscriber, c))) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(writer.flush().map_err(csv::Error::from))
+    };
+    match write()? {
+        Err(e) if !matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Err(Error::io("write", Path::new("<stdout>"), std::io::Error::other(e.to_string())))
+        }
+        _ => Ok(()),
     }
-    let bytes = writer.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
-    write_stdout(&bytes)
 }
 
 fn cell(subscriber: &Subscriber, column: &str) -> String {
@@ -377,31 +396,40 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let issue = project.find(name)?;
     let files = project.lists_of(issue)?;
     let state = open_state(root, &project.config)?;
-    let audience = subscribers::audience(&files, &state)?;
-    if !audience.diagnostics.is_empty() {
-        eprint!("{}", diagnostic::render_all(&audience.diagnostics));
+    // Streamed: memory holds the recipients' keys, not their rows.
+    let mut current = std::collections::HashSet::new();
+    let mut members = subscribers::Members::new(&files, &state)?;
+    while let Some(member) = members.next() {
+        let member = member?;
+        if !current.insert(member.key) {
+            members.folded(member.list);
+        }
     }
-    let change = change_since_previous(&state, &issue.id(), &audience)?;
+    let (per_list, diagnostics) = members.finish();
+    if !diagnostics.is_empty() {
+        eprint!("{}", diagnostic::render_all(&diagnostics));
+    }
+    let change = change_since_previous(&state, &issue.id(), &current)?;
     let text = match format {
         ReportFormat::Json => format!(
             "{:#}\n",
             serde_json::json!({
                 "issue": issue.id(),
-                "lists": audience.per_list,
-                "total": audience.total,
+                "lists": per_list,
+                "total": current.len(),
                 "change": change.as_ref().map(|c| serde_json::json!({ "since": c.since, "new": c.new, "gone": c.gone })),
             })
         ),
         ReportFormat::Text => {
             let mut out = format!("audience of `{}`\n", issue.id());
-            for c in &audience.per_list {
+            for c in &per_list {
                 let _ = writeln!(
                     out,
                     "  {:<24} {:>7} rows  {:>7} active  {:>5} suppressed  {:>5} duplicates  {:>7} recipients",
                     c.list, c.rows, c.active, c.suppressed, c.duplicates, c.recipients
                 );
             }
-            let _ = writeln!(out, "  total: {} recipients", audience.total);
+            let _ = writeln!(out, "  total: {} recipients", current.len());
             if let Some(c) = &change {
                 let _ = writeln!(
                     out,
@@ -422,11 +450,13 @@ struct Change {
     gone: usize,
 }
 
-fn change_since_previous(state: &State, issue: &str, audience: &subscribers::Audience) -> Result<Option<Change>> {
+fn change_since_previous(
+    state: &State,
+    issue: &str,
+    current: &std::collections::HashSet<String>,
+) -> Result<Option<Change>> {
     let Some((since, previous)) = state.previous_audience(issue)? else { return Ok(None) };
-    let current: std::collections::HashSet<String> =
-        audience.recipients.iter().map(|r| subscribers::address_key(&r.email)).collect();
     let new = current.difference(&previous).count();
-    let gone = previous.difference(&current).count();
+    let gone = previous.difference(current).count();
     Ok(Some(Change { since, new, gone }))
 }
