@@ -85,11 +85,28 @@ pub struct ComposeOptions {
     pub test: bool,
 }
 
-/// What the journal records of one composed message.
+/// What the journal records of one composed message, and where its bodies are in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composed {
     /// The Message-ID, without the angle brackets.
     pub message_id: String,
+    /// The bytes of the message that hold the text part's encoded body.
+    pub text: std::ops::Range<usize>,
+    /// The bytes of the message that hold the HTML part's encoded body.
+    pub html: std::ops::Range<usize>,
+}
+
+impl Composed {
+    /// The text and HTML bodies of `message` (the bytes [`MessageTemplate::compose`] wrote)
+    /// decoded, as a mail client shows them, with `\n` line endings: what the preview shows.
+    pub fn bodies(&self, message: &[u8]) -> (String, String) {
+        let decode = |range: &std::ops::Range<usize>| {
+            let encoded = message.get(range.clone()).unwrap_or_default();
+            let bytes = quoted_printable::decode(encoded, quoted_printable::ParseMode::Robust).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+        };
+        (decode(&self.text), decode(&self.html))
+    }
 }
 
 /// Everything the messages of one issue share: rendered, encoded and formatted once.
@@ -214,15 +231,24 @@ impl MessageTemplate {
         };
         self.headers.write_delimiter(boundary, Delimiter::First, out);
         out.extend_from_slice(&self.headers.text_part);
+        let start = out.len();
         self.text.write(value, out);
+        let mut text = start..out.len();
         self.headers.write_delimiter(boundary, Delimiter::Next, out);
         out.extend_from_slice(&self.headers.html_part);
+        let start = out.len();
         self.html.write(value, out);
+        let mut html = start..out.len();
         self.headers.write_delimiter(boundary, Delimiter::Close, out);
         if let Some(dkim) = &self.dkim {
+            let unsigned = out.len();
             dkim.sign(out).map_err(|why| invalid("compose/dkim", why))?;
+            // The signature is a header put in front: the bodies move down by its length.
+            let shift = out.len() - unsigned;
+            text = text.start + shift..text.end + shift;
+            html = html.start + shift..html.end + shift;
         }
-        Ok(Composed { message_id })
+        Ok(Composed { message_id, text, html })
     }
 
     /// The bare address of the publication's From (domain in A-labels): the envelope sender.

@@ -11,12 +11,10 @@ use serde::Serialize;
 
 use crate::check::{HTML_LIMIT, HTML_WARN};
 use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
-use crate::config::Publication;
 use crate::content::Issue;
-use crate::diagnostic::Diagnostic;
 use crate::project::{Project, RenderedIssue};
+use crate::template::EmailBody;
 use crate::template::view::SubscriberView;
-use crate::template::{self, EmailBody};
 use crate::token::Keys;
 
 /// Gmail clips an HTML part larger than this and hides the rest behind a link.
@@ -28,18 +26,23 @@ pub fn sample_subscriber() -> SubscriberView {
 }
 
 /// The email of an issue for `subscriber`, or the generic one (as in the archive) for `None`.
+///
+/// For a subscriber the HTML and text are the bodies of the message a send composes for them
+/// (decoded), not a render of the templates of their own: the same unsubscribe link with its
+/// token, and values filled in the same way. `Err` says why it cannot be composed.
 pub fn personalise(
     project: &Project,
-    publication: &Publication,
+    issue: &Issue,
     generic: &RenderedIssue,
     subscriber: Option<&SubscriberView>,
-) -> Result<EmailBody, Diagnostic> {
+    list: Option<&String>,
+    at: Timestamp,
+) -> Result<EmailBody, String> {
     let Some(subscriber) = subscriber else {
         return Ok(generic.email.clone());
     };
-    let mut context = template::generic_context(&project.config, publication, generic.view.clone());
-    context.subscriber = subscriber.clone();
-    project.templates.email(publication, &context)
+    let composed = compose(project, issue, subscriber, list, at)?;
+    Ok(EmailBody { html: composed.html, text: composed.text, ..generic.email.clone() })
 }
 
 /// The size of an HTML email against Gmail's clipping limit.
@@ -81,8 +84,7 @@ pub fn mailbox_text(subscriber: &SubscriberView) -> String {
 }
 
 /// The raw message a send would write for `to` on `list`, dated `at`; `Err` says why it
-/// cannot be composed (shown in its place). Tokens use the project's keys when it has some,
-/// otherwise a preview-only key, so the preview never creates state.
+/// cannot be composed (shown in its place).
 pub fn message(
     project: &Project,
     issue: &Issue,
@@ -90,6 +92,26 @@ pub fn message(
     list: Option<&String>,
     at: Timestamp,
 ) -> Result<String, String> {
+    compose(project, issue, to, list, at).map(|c| c.eml)
+}
+
+/// One composed message and its bodies, decoded.
+struct Composition {
+    eml: String,
+    html: String,
+    text: String,
+}
+
+/// Compose the message a send would write for `to` on `list`, dated `at`. Tokens use the
+/// project's keys when it has some, otherwise a preview-only key, so the preview never creates
+/// state.
+fn compose(
+    project: &Project,
+    issue: &Issue,
+    to: &SubscriberView,
+    list: Option<&String>,
+    at: Timestamp,
+) -> Result<Composition, String> {
     let state_dir = project.root.join(crate::state::DIR);
     let keys = if state_dir.join(crate::token::KEY_FILE).exists() || std::env::var_os(crate::token::KEYS_VAR).is_some()
     {
@@ -108,8 +130,9 @@ pub fn message(
     let recipient =
         Recipient { email: &to.email, name: &to.name, attrs: &to.attrs, list: list.map_or("preview", String::as_str) };
     let mut out = Vec::new();
-    template.compose(&recipient, &mut out).map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    let composed = template.compose(&recipient, &mut out).map_err(|e| e.to_string())?;
+    let (text, html) = composed.bodies(&out);
+    Ok(Composition { eml: String::from_utf8_lossy(&out).into_owned(), html, text })
 }
 
 #[cfg(test)]

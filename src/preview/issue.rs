@@ -100,7 +100,13 @@ struct Choice {
 }
 
 /// Load, check and personalise an issue, or the page to show instead.
-fn prepare<'a>(ui: &Ui, snapshot: &'a Snapshot, id: &str, as_: Option<&str>) -> Result<Prepared<'a>, Page> {
+fn prepare<'a>(
+    ui: &Ui,
+    snapshot: &'a Snapshot,
+    id: &str,
+    as_: Option<&str>,
+    clock: &crate::clock::Clock,
+) -> Result<Prepared<'a>, Page> {
     let project = ui.project(snapshot)?;
     let issue = project.find(id).map_err(|e| match e {
         Error::Invalid(diagnostics) => ui.overlay(snapshot, "This issue cannot be loaded", &diagnostics),
@@ -125,14 +131,14 @@ fn prepare<'a>(ui: &Ui, snapshot: &'a Snapshot, id: &str, as_: Option<&str>) -> 
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
-    let email = email::personalise(project, publication, &rendered, subscriber.as_ref())
-        .map_err(|d| ui.overlay(snapshot, "This issue cannot be rendered", &[d]))?;
+    let email = email::personalise(project, issue, &rendered, subscriber.as_ref(), lists.first(), clock.now())
+        .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }
 
 /// The issue page of `id` (`publication/slug`), as `as_` when given.
 pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &crate::clock::Clock) -> Page {
-    let p = match prepare(ui, snapshot, id, as_) {
+    let p = match prepare(ui, snapshot, id, as_, clock) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
@@ -191,7 +197,7 @@ pub fn part(
     part: Part,
     clock: &crate::clock::Clock,
 ) -> Page {
-    let p = match prepare(ui, snapshot, id, as_) {
+    let p = match prepare(ui, snapshot, id, as_, clock) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };

@@ -231,6 +231,14 @@ fn view_as_personalises_the_email_for_a_subscriber_on_its_lists() {
     assert_contains(&page, "To: &quot;Ada Lovelace&quot; &lt;ada@example.com&gt;");
     let email = server.get(&format!("{ISSUE}email.html?as=ada%40example.com")).text();
     assert_contains(&email, "because you subscribed as ada@example.com.");
+    assert_contains(&email, "/unsubscribe?t=");
+    // What the iframe shows is the sent message's HTML part, decoded by a mail parser.
+    let eml = server.get(&format!("{ISSUE}message.eml?as=ada%40example.com")).text();
+    let message = mail_parser::MessageParser::default().parse(eml.as_bytes()).expect("a message");
+    let sent_html = message.body_html(0).expect("an HTML part").replace("\r\n", "\n");
+    assert_eq!(email, sent_html, "the preview shows the HTML a send delivers");
+    let sent_text = message.body_text(0).expect("a text part").replace("\r\n", "\n");
+    assert_eq!(server.get(&format!("{ISSUE}email.txt?as=ada%40example.com")).text(), sent_text);
     assert_eq!(server.get(&format!("{ISSUE}?as=eve%40example.com")).status, 404);
 }
 
