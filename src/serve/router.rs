@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use super::app::{App, blocking};
+use super::app::{App, blocking, html};
 use super::subscribe::ClientAddr;
 use super::{confirm, limit, site, subscribe, unsubscribe};
 
@@ -46,6 +46,33 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), access_log))
         .with_state(app)
+}
+
+/// An error response that is not one of our pages: a limit or an extractor answered with its
+/// own plain-text reason ("length limit exceeded", "Failed to buffer the request body: …").
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    (status.is_client_error() || status.is_server_error()) && !html
+}
+
+/// Our page for `status`, saying what a visitor can do and nothing of our internals.
+fn plain_page(app: &App, status: StatusCode) -> Response {
+    let (heading, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("Request too large", "The request is larger than this site accepts."),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+            ("Please try again", "The request took too long. Please try again in a moment.")
+        }
+        s if s.is_server_error() => {
+            ("Something went wrong", "Something went wrong on our side. Please try again later.")
+        }
+        _ => ("Bad request", "The request could not be read. Please go back and try again."),
+    };
+    html(app.ui.problem(status, heading, message, None))
 }
 
 /// `GET /healthz`: 200 `ok` when the state store opens and answers, 503 otherwise.
@@ -76,6 +103,9 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(LOGGED_PATH).collect();
     let mut response = next.run(request).await;
+    if is_bare_error(&response) && path != app.routes.path("healthz") {
+        response = plain_page(&app, response.status());
+    }
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     eprintln!(
         "serve: {client} \"{method} {path}\" {} {:.1}ms",

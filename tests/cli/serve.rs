@@ -367,7 +367,10 @@ fn the_archive_has_subscribe_forms_and_limits_hold() {
     assert_eq!(server.get("/nothing-here").status, 404);
     assert_eq!(server.get("/../letterpress.yaml").status, 400);
     assert_eq!(server.get("/%2e%2e/letterpress.yaml").status, 400);
-    assert_eq!(server.post("/subscribe", &"a".repeat(20_000), &[]).status, 413);
+    let too_big = server.post("/subscribe", &"a".repeat(20_000), &[]);
+    assert_eq!(too_big.status, 413);
+    assert!(too_big.body.contains("Request too large"), "our page: {}", too_big.body);
+    assert!(!too_big.body.contains("length limit"), "no framework detail reaches the client: {}", too_big.body);
     let big = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(20_000));
     assert_eq!(server.send(&big).status, 431);
     assert_eq!(server.post("/healthz", "", &[]).status, 405);
