@@ -135,7 +135,20 @@ impl<R: io::Read> ListReader<R> {
         }
         let email = values[self.columns.email];
         let email = normalise_address(email).map_err(|why| {
-            at(Diagnostic::error("subscribers/address", format!("`{}` is not a valid address: {why}", email.trim())))
+            let message = format!("`{}` is not a valid address: {why}", email.trim());
+            // A row marked `unsubscribed` or `bounced` is never mailed: a bad address in it is a
+            // warning, so an editor can keep the record without failing `check`.
+            let marked =
+                self.columns.status.map(|i| SubscriberStatus::parse(values[i].trim())).and_then(|s| {
+                    s.filter(|s| matches!(s, SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced))
+                });
+            match marked {
+                Some(status) => at(Diagnostic::warning("subscribers/address", message).help(format!(
+                    "the row is marked `{}`, so it is never mailed; fix or delete it when you like",
+                    status.as_str()
+                ))),
+                None => at(Diagnostic::error("subscribers/address", message)),
+            }
         })?;
         let status = match self.columns.status.map(|i| values[i].trim()) {
             None | Some("") => SubscriberStatus::Active,

@@ -152,3 +152,20 @@ fn a_missing_file_is_an_io_error() {
     let error = read_list(&dir.path().join("none.csv"), Path::new("none.csv")).unwrap_err();
     assert!(matches!(error, Error::Io { action: "read", .. }), "{error}");
 }
+
+#[test]
+fn a_bad_address_in_a_row_marked_unsubscribed_or_bounced_is_a_warning() {
+    let rows = read("email,status\nold-address,bounced\ngone,unsubscribed\nnew-address,pending\nbad,\n").unwrap();
+    let severities: Vec<_> =
+        rows.iter().map(|r| r.as_ref().map_err(|d| (d.code, d.is_error(), d.help.is_some())).unwrap_err()).collect();
+    assert_eq!(
+        severities,
+        [
+            ("subscribers/address", false, true),
+            ("subscribers/address", false, true),
+            ("subscribers/address", true, false),
+            ("subscribers/address", true, false),
+        ],
+        "only rows that can never be mailed are let off"
+    );
+}
