@@ -55,27 +55,25 @@ fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result
     Ok(())
 }
 
-#[cfg(unix)]
-#[allow(clippy::unnecessary_wraps, reason = "the other platforms have no default to give")]
+/// A new file's permissions: readable by everyone (`0o644`), the umask's default for files.
 fn new_file_permissions() -> Option<std::fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt as _;
-    Some(std::fs::Permissions::from_mode(0o644))
+    mode(0o644)
 }
 
-#[cfg(not(unix))]
-fn new_file_permissions() -> Option<std::fs::Permissions> {
-    None
+/// A new file's permissions when it holds addresses or names: its owner's only (`0o600`).
+fn private_permissions() -> Option<std::fs::Permissions> {
+    mode(0o600)
 }
 
 #[cfg(unix)]
 #[allow(clippy::unnecessary_wraps, reason = "the other platforms have no mode to give")]
-fn private_permissions() -> Option<std::fs::Permissions> {
+fn mode(mode: u32) -> Option<std::fs::Permissions> {
     use std::os::unix::fs::PermissionsExt as _;
-    Some(std::fs::Permissions::from_mode(0o600))
+    Some(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn private_permissions() -> Option<std::fs::Permissions> {
+fn mode(_: u32) -> Option<std::fs::Permissions> {
     None
 }
 

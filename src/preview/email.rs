@@ -83,29 +83,20 @@ pub fn mailbox_text(subscriber: &SubscriberView) -> String {
     }
 }
 
-/// The raw message a send would write for `to` on `list`, dated `at`; `Err` says why it
-/// cannot be composed (shown in its place).
-pub fn message(
-    project: &Project,
-    issue: &Issue,
-    to: &SubscriberView,
-    list: Option<&String>,
-    at: Timestamp,
-) -> Result<String, String> {
-    compose(project, issue, to, list, at).map(|c| c.eml)
-}
-
 /// One composed message and its bodies, decoded.
-struct Composition {
-    eml: String,
-    html: String,
-    text: String,
+pub struct Composition {
+    /// The raw message, as a send writes it.
+    pub eml: String,
+    /// The HTML part's body, decoded.
+    pub html: String,
+    /// The text part's body, decoded.
+    pub text: String,
 }
 
-/// Compose the message a send would write for `to` on `list`, dated `at`. Tokens use the
-/// project's keys when it has some, otherwise a preview-only key, so the preview never creates
-/// state.
-fn compose(
+/// Compose the message a send would write for `to` on `list`, dated `at`; `Err` says why it
+/// cannot be composed (shown in its place). Tokens use the project's keys when it has some,
+/// otherwise a preview-only key, so the preview never creates state.
+pub fn compose(
     project: &Project,
     issue: &Issue,
     to: &SubscriberView,
@@ -154,7 +145,7 @@ mod tests {
         let project = Project::load(&root).unwrap();
         let issue = project.find("weekly/2016-12-09-first").unwrap();
         let at = "2026-11-22T09:30:00Z".parse().unwrap();
-        let eml = message(&project, issue, &sample_subscriber(), None, at).unwrap();
+        let eml = compose(&project, issue, &sample_subscriber(), None, at).unwrap().eml;
         assert!(eml.contains("To: \"Sam Reader\" <sam.reader@example.com>\r\n"), "{eml}");
         assert!(eml.contains("Date: Sun, 22 Nov 2026 09:30:00 +0000\r\n"), "{eml}");
         assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{eml}");

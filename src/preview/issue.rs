@@ -161,7 +161,8 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         .as_ref()
         .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
     let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-    let eml = email::message(p.project, p.issue, &eml_to, p.lists.first(), clock.now()).unwrap_or_else(|why| why);
+    let eml =
+        email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now()).map_or_else(|why| why, |c| c.eml);
     let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
     let context = IssuePage {
         issue: IssueSummary {
@@ -207,7 +208,9 @@ pub fn part(
         Part::Text => text(p.email.text),
         Part::Eml => {
             let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-            text(email::message(p.project, p.issue, &to, p.lists.first(), clock.now()).unwrap_or_else(|why| why))
+            text(
+                email::compose(p.project, p.issue, &to, p.lists.first(), clock.now()).map_or_else(|why| why, |c| c.eml),
+            )
         }
     }
 }

@@ -179,24 +179,32 @@ fn a_run_of_policy_rejections_trips_the_circuit_breaker_without_suppressing_anyo
     assert_eq!(project.run(&["suppressions"]).stdout, "", "no subscriber was suppressed");
 }
 
-#[test]
-fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
+/// Send to the fixture and `extra` generated readers over `config`, running `letterpress
+/// unsubscribe <address>` (reason `unsubscribed`) from the server when the first message ends.
+fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'static str) -> (Project, SmtpServer) {
     let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
     let dir = std::sync::Arc::clone(&project_dir);
-    // Every row fits in the first page, which the dispatcher reads before the first message.
-    let config = ServerConfig::default().delay(Duration::from_millis(10)).fault(move |event| {
+    let config = config.fault(move |event| {
         if let Event::EndOfData { global_message_no: 1, .. } = event
             && let Some(dir) = dir.lock().expect("lock").clone()
         {
-            let out = crate::harness::run_in(&dir, &["unsubscribe", "reader00200@example.org"]);
+            let out = crate::harness::run_in(&dir, &["unsubscribe", address, "--reason", "unsubscribed"]);
             assert_eq!(out.code, 0, "{}", out.stderr);
         }
         None
     });
-    let (project, server) = setup(config, 250);
+    let (project, server) = setup(config, extra);
     *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
     let out = send(&project, &server, &["send", ISSUE, "--yes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    (project, server)
+}
+
+#[test]
+fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
+    // Every row fits in the first page, which the dispatcher reads before the first message.
+    let config = ServerConfig::default().delay(Duration::from_millis(10));
+    let (project, server) = send_unsubscribing_mid_send(config, 250, "reader00200@example.org");
     let recipients = per_recipient(&server);
     assert!(!recipients.contains_key("reader00200@example.org"), "unsubscribed before its turn");
     assert_eq!(recipients.len(), 252);
@@ -206,22 +214,7 @@ fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
 
 #[test]
 fn an_unsubscribe_during_a_send_is_honoured_for_later_recipients() {
-    let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
-    let dir = std::sync::Arc::clone(&project_dir);
-    let config = ServerConfig::default().fault(move |event| {
-        if let Event::EndOfData { global_message_no: 1, .. } = event
-            && let Some(dir) = dir.lock().expect("lock").clone()
-        {
-            let out =
-                crate::harness::run_in(&dir, &["unsubscribe", "reader00500@example.org", "--reason", "unsubscribed"]);
-            assert_eq!(out.code, 0, "{}", out.stderr);
-        }
-        None
-    });
-    let (project, server) = setup(config, 600);
-    *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
-    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (project, server) = send_unsubscribing_mid_send(ServerConfig::default(), 600, "reader00500@example.org");
     let recipients = per_recipient(&server);
     assert!(!recipients.contains_key("reader00500@example.org"), "unsubscribed mid-send");
     assert_eq!(recipients.len(), 602);
