@@ -269,13 +269,17 @@ fn drafts_and_issues_that_fail_check_are_refused() {
     assert!(broken.stderr.contains("no such issue"), "{}", broken.stderr);
 }
 
-#[test]
-fn a_changed_issue_is_not_resumed_without_allow_changed() {
-    let config = ServerConfig::default().fault(|event| match event {
+/// A server that answers `451` to every RCPT for Tom, so the send ends with him deferred.
+fn deferring_tom() -> ServerConfig {
+    ServerConfig::default().fault(|event| match event {
         Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
         _ => None,
-    });
-    let (project, server) = setup(config, 0);
+    })
+}
+
+#[test]
+fn a_changed_issue_is_not_resumed_without_allow_changed() {
+    let (project, server) = setup(deferring_tom(), 0);
     assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
     let text = project.read("content/weekly/2016-12-09-plans.md");
     project.write("content/weekly/2016-12-09-plans.md", &text.replace("Nobody voted", "No one voted"));
@@ -484,11 +488,7 @@ fn due_skips_an_issue_long_past_its_send_at_that_never_started() {
 
 #[test]
 fn an_issue_long_past_its_send_at_is_still_sent_by_hand_and_then_resumed_by_due() {
-    let config = ServerConfig::default().fault(|event| match event {
-        Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
-        _ => None,
-    });
-    let (project, server) = setup(config, 0);
+    let (project, server) = setup(deferring_tom(), 0);
     assert_eq!(send(&project, &server, &["send", ISSUE, "--yes"]).code, 3);
     assert_eq!(server.received().len(), 2);
     let due = send(&project, &server, &["send", "--due"]);
