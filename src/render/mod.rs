@@ -135,6 +135,23 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
         ids: BTreeSet::new(),
     };
     let parsed: Vec<(Event<'_>, Range<usize>)> = Parser::new_ext(&issue.body, options()).into_offset_iter().collect();
+    if let Some(range) = too_deep(&parsed) {
+        // The HTML parsers after this recurse per level: a few thousand levels overflow the stack.
+        walk.push(
+            &range,
+            Diagnostic::error(
+                "content/too-deep",
+                format!("blocks or HTML elements are nested more than {MAX_DEPTH} deep"),
+            )
+            .help("no email needs this: flatten the quotes, lists or HTML"),
+        );
+        return Rendered {
+            html: String::new(),
+            text: String::new(),
+            headings: Vec::new(),
+            diagnostics: walk.diagnostics,
+        };
+    }
     let events = walk.rewrite(parsed);
     Rendered {
         html: html::render_html(events.iter().cloned()),
@@ -142,6 +159,47 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
         headings: walk.headings,
         diagnostics: walk.diagnostics,
     }
+}
+
+/// How deep blocks (quotes, lists) and raw HTML elements may nest in an issue's body.
+pub const MAX_DEPTH: usize = 100;
+
+/// Where the body first nests deeper than [`MAX_DEPTH`], counting Markdown's containers and
+/// the elements of raw HTML (an opening tag that is not void or self-closing goes down, a
+/// closing tag up), if it does.
+fn too_deep(parsed: &[(Event<'_>, Range<usize>)]) -> Option<Range<usize>> {
+    const VOID: &[&str] =
+        &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
+    let mut depth: usize = 0;
+    for (event, range) in parsed {
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Html(html) | Event::InlineHtml(html) => {
+                for tag in html.split('<').skip(1) {
+                    let name: String =
+                        tag.trim_start_matches('/').chars().take_while(char::is_ascii_alphanumeric).collect();
+                    if name.is_empty() || VOID.contains(&name.to_ascii_lowercase().as_str()) {
+                        continue;
+                    }
+                    let self_closing = tag.split('>').next().is_some_and(|t| t.ends_with('/'));
+                    if tag.starts_with('/') {
+                        depth = depth.saturating_sub(1);
+                    } else if !self_closing {
+                        depth += 1;
+                        if depth > MAX_DEPTH {
+                            return Some(range.clone());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Some(range.clone());
+        }
+    }
+    None
 }
 
 struct Walk<'a> {
@@ -384,6 +442,22 @@ pub fn slugify(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nesting_is_counted_through_markdown_and_raw_html() {
+        let deep = |body: &str| {
+            let parsed: Vec<_> = Parser::new_ext(body, options()).into_offset_iter().collect();
+            too_deep(&parsed).is_some()
+        };
+        assert!(!deep(&">".repeat(MAX_DEPTH)));
+        assert!(deep(&">".repeat(MAX_DEPTH + 1)));
+        assert!(deep(&format!("{}x{}", "<div>".repeat(MAX_DEPTH + 1), "</div>".repeat(MAX_DEPTH + 1))));
+        assert!(
+            !deep(&format!("{}x", "<div><br><img src=\"a.png\"/></div>".repeat(1000))),
+            "void, self-closing and closed tags"
+        );
+    }
+
     use std::path::Path;
 
     use proptest::prelude::*;
