@@ -113,6 +113,7 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
                         "content/misplaced",
                         format!("`{}` is not inside a publication directory", shown.display()),
                     )
+                    .in_file(Location::new(&shown, 1, 1))
                     .help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`"),
                 );
                 continue;
