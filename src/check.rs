@@ -42,8 +42,13 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
     let path = root.join(&shown);
     if !path.is_file() {
         let d = Diagnostic::error("list/missing", format!("list `{}` has no file `{}`", list.slug, shown.display()))
-            .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
             .help(format!("create it with a header row, e.g. `email,name`, or set `path:` for list `{}`", list.slug));
+        // Point at what names the file: its `path:`, else the `slug:` it is derived from.
+        let (key, value) = match &list.path {
+            Some(path) => ("path", path.to_string_lossy().into_owned()),
+            None => ("slug", list.slug.clone()),
+        };
+        let d = crate::config::at_entry(root, d, "lists", &list.slug, key, &value);
         return (format!("{}: missing", shown.display()), vec![d]);
     }
     match crate::subscribers::check_list(&path, &shown) {
@@ -74,7 +79,8 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
         if let Err(why) = project.links.resolve(&related.url.value) {
             diagnostics.push(
                 Diagnostic::error("link/broken", format!("related link: {why}"))
-                    .at(related.url.location(&issue.source), &issue.text),
+                    .at(related.url.location(&issue.source), &issue.text)
+                    .help(project.links.broken_help(&related.url.value)),
             );
         } else if related.url.value.starts_with("http://") {
             diagnostics.push(

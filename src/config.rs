@@ -12,6 +12,9 @@ use url::Url;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::{Error, Result};
 
+mod locate;
+pub use locate::at_entry;
+
 /// The configuration file's name at the project root.
 pub const FILE_NAME: &str = "letterpress.yaml";
 
@@ -460,7 +463,8 @@ impl Config {
                 locate(
                     "slug",
                     &list.slug,
-                    Diagnostic::error("config/duplicate", format!("list `{}` is defined twice", list.slug)),
+                    Diagnostic::error("config/duplicate", format!("list `{}` is defined twice", list.slug))
+                        .help("give each list a different slug"),
                 );
             }
         }
@@ -526,7 +530,8 @@ impl Config {
                     Diagnostic::error(
                         "config/duplicate",
                         format!("publication `{}` is defined twice", publication.slug),
-                    ),
+                    )
+                    .help("give each publication a different slug"),
                 );
             }
             for (key, value) in [("from", Some(&publication.from)), ("reply-to", publication.reply_to.as_ref())] {

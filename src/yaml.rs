@@ -111,7 +111,11 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
             format!("wrong type for `{key}` in {what}: {message}"),
             Some(format!("see the reference for what `{key}` takes")),
         ),
-        _ => ("yaml/syntax", format!("invalid YAML in {what}: {message}"), None),
+        _ => (
+            "yaml/syntax",
+            format!("invalid YAML in {what}: {message}"),
+            Some("check the indentation and quoting here; quote text that contains `: `".to_owned()),
+        ),
     }
 }
 

@@ -184,7 +184,11 @@ impl Validator<'_> {
         let text = self.header_text("title", title);
         if text.trim().is_empty() {
             let at = Self::located(title);
-            self.fail(&at, Diagnostic::error("front-matter/empty-title", "`title` is empty"));
+            self.fail(
+                &at,
+                Diagnostic::error("front-matter/empty-title", "`title` is empty")
+                    .help("write a title; it is also the email subject"),
+            );
         }
         text
     }

@@ -113,6 +113,7 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
                         "content/misplaced",
                         format!("`{}` is not inside a publication directory", shown.display()),
                     )
+                    .in_file(Location::new(&shown, 1, 1))
                     .help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`"),
                 );
                 continue;
@@ -138,6 +139,7 @@ pub fn load(path: &Path, shown: &Path) -> Result<Issue, Vec<Diagnostic>> {
 
 /// Parse one issue from the raw bytes of the file at `path` (`content/<publication>/<name>.md`).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
+    let file = bytes;
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.len() > MAX_BYTES {
         return Err(vec![
@@ -156,7 +158,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text.replace("\r\n", "\n"),
-        Err(e) => return Err(vec![invalid_utf8(path, bytes, e.valid_up_to())]),
+        Err(e) => return Err(vec![invalid_utf8(path, bytes, e.valid_up_to(), file.len() - bytes.len())]),
     };
     let (publication, slug, file_date) = name_parts(path).map_err(|d| vec![d])?;
     let split = front_matter::split(path, &text).map_err(|d| vec![d])?;
@@ -173,10 +175,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
     })
 }
 
-fn invalid_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+/// `bytes` is the file after a BOM of `bom` bytes; the message gives the offset in the file,
+/// as a hex editor shows it, and the position counts characters after the BOM, like every
+/// other position in the file.
+fn invalid_utf8(path: &Path, bytes: &[u8], valid_up_to: usize, bom: usize) -> Diagnostic {
     let valid = String::from_utf8_lossy(&bytes[..valid_up_to]);
     let (line, col) = LineIndex::new(&valid).position(&valid, valid.len());
-    Diagnostic::error("content/utf8", format!("`{}` is not valid UTF-8 (at byte offset {valid_up_to})", path.display()))
+    let offset = bom + valid_up_to;
+    Diagnostic::error("content/utf8", format!("`{}` is not valid UTF-8 (at byte offset {offset})", path.display()))
         .in_file(Location::new(path, line, col))
         .help("save the file as UTF-8; Latin-1 or UTF-16 files must be converted")
 }
@@ -229,6 +235,15 @@ mod tests {
         let errors = parse(Path::new("content/w/2016-12-09-a.md"), b"---\ntitle: caf\xe9\n---\n").unwrap_err();
         assert_eq!(errors[0].code, "content/utf8");
         assert!(errors[0].message.contains("byte offset 14"), "{}", errors[0].message);
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((2, 11)));
+    }
+
+    #[test]
+    fn invalid_utf8_offset_counts_the_bom() {
+        let errors =
+            parse(Path::new("content/w/2016-12-09-a.md"), b"\xef\xbb\xbf---\ntitle: caf\xe9\n---\n").unwrap_err();
+        assert_eq!(errors[0].code, "content/utf8");
+        assert!(errors[0].message.contains("byte offset 17"), "{}", errors[0].message);
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((2, 11)));
     }
 

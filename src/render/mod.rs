@@ -118,9 +118,14 @@ impl Links {
         self.static_files.contains(path)
     }
 
-    /// The nearest issue path to a broken internal link, for hints.
-    fn closest_issue(&self, path: &str) -> Option<&str> {
-        crate::diagnostic::did_you_mean(path, self.issues.keys().map(String::as_str))
+    /// How to fix a link that [`Links::resolve`] refused: the nearest issue, or the form of an
+    /// internal link.
+    pub fn broken_help(&self, dest: &str) -> String {
+        let path = dest.trim_start_matches("@/");
+        crate::diagnostic::did_you_mean(path, self.issues.keys().map(String::as_str)).map_or_else(
+            || "internal links look like `@/<publication>/<yyyy-mm-dd>-<slug>.md`".to_owned(),
+            |p| format!("did you mean `@/{p}`?"),
+        )
     }
 }
 
@@ -305,11 +310,7 @@ impl Walk<'_> {
         let resolved = match self.links.resolve(dest) {
             Ok(url) => url,
             Err(why) => {
-                let path = dest.trim_start_matches("@/");
-                let help = self.links.closest_issue(path).map_or_else(
-                    || "internal links look like `@/<publication>/<yyyy-mm-dd>-<slug>.md`".to_owned(),
-                    |p| format!("did you mean `@/{p}`?"),
-                );
+                let help = self.links.broken_help(dest);
                 self.push(range, Diagnostic::error("link/broken", why).help(help));
                 return CowStr::from(dest.to_owned());
             }

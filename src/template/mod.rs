@@ -103,16 +103,14 @@ impl Templates {
             }
         }
         for publication in &config.publications {
-            for name in overrides(publication).into_iter().flatten() {
-                if !texts.contains_key(name) {
-                    problems.push(
-                        Diagnostic::error(
-                            "template/missing",
-                            format!("publication `{}` names template `{name}`, which does not exist", publication.slug),
-                        )
-                        .in_file(Location::new(crate::config::FILE_NAME, 1, 1))
-                        .help(format!("create `templates/{name}` or remove the override")),
-                    );
+            for (key, name) in overrides(publication) {
+                if let Some(name) = name.filter(|name| !texts.contains_key(*name)) {
+                    let d = Diagnostic::error(
+                        "template/missing",
+                        format!("publication `{}` names template `{name}`, which does not exist", publication.slug),
+                    )
+                    .help(format!("create `templates/{name}` or remove the override"));
+                    problems.push(crate::config::at_entry(root, d, "publications", &publication.slug, key, name));
                 }
             }
         }
@@ -190,9 +188,15 @@ impl<'a> Names<'a> {
     }
 }
 
-fn overrides(publication: &Publication) -> [Option<&str>; 4] {
+/// Each override key of `templates:` with the template it names, if any.
+fn overrides(publication: &Publication) -> [(&'static str, Option<&str>); 4] {
     let t = &publication.templates;
-    [t.email_html.as_deref(), t.email_text.as_deref(), t.email_css.as_deref(), t.page.as_deref()]
+    [
+        ("email-html", t.email_html.as_deref()),
+        ("email-text", t.email_text.as_deref()),
+        ("email-css", t.email_css.as_deref()),
+        ("page", t.page.as_deref()),
+    ]
 }
 
 /// Inline `css` into `html`; `<style data-css-inline="keep">` blocks (media queries) stay.

@@ -17,6 +17,10 @@ fn example_issues_render_to_stable_html_and_text() {
         assert_eq!(html.code, 0, "{name}: {}", html.stderr);
         let text = project.run(&["render", &name, "--format", "text"]);
         assert_eq!(text.code, 0, "{name}: {}", text.stderr);
+        // Only a line that cannot be broken (a URL on its own) may be wider than 78 columns.
+        for line in text.stdout.lines().filter(|l| l.chars().count() > 78) {
+            assert!(!line.trim().contains(char::is_whitespace), "{name}: line over 78 columns: {line}");
+        }
         let key = name.replace('/', "__");
         insta::assert_snapshot!(format!("html-{key}"), html.stdout);
         insta::assert_snapshot!(format!("text-{key}"), text.stdout);
