@@ -655,3 +655,31 @@ fn rate_spaces_the_messages_of_a_send() {
     // 8 messages at 5 a second: the last starts at least 7 intervals of 200 ms after the first.
     assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
 }
+
+#[test]
+fn a_pipelined_421_before_the_relay_closes_counts_as_a_421_and_the_recipient_is_retried() {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&tries);
+    // MAIL's 250 and RCPT's 421 come in one write, then the connection closes before DATA's reply.
+    let config = ServerConfig::default().fault(move |event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Reply::new(421, "4.7.0 too many connections, closing").then_close())
+        }
+        _ => None,
+    });
+    let (project, server) = setup(config, 5);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 3, "tom is left for the next run: {}", out.stderr);
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2, "retried once in the run (`retries: 1`)");
+    let tom = recipient(&project, "tom@example.net");
+    assert_eq!(tom["status"], "deferred", "{tom:#}");
+    assert_eq!(
+        tom["reply"], "421 4.7.0 too many connections, closing",
+        "the relay's reply, not a lost connection: {tom:#}"
+    );
+    assert!(server.connections() >= 3, "a new connection after each 421");
+    let recipients = per_recipient(&server);
+    assert_eq!(recipients.len(), 7, "{recipients:?}");
+    assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
+}
