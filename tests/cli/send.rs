@@ -683,3 +683,56 @@ fn a_pipelined_421_before_the_relay_closes_counts_as_a_421_and_the_recipient_is_
     assert_eq!(recipients.len(), 7, "{recipients:?}");
     assert!(recipients.values().all(|&n| n == 1), "{recipients:?}");
 }
+
+#[test]
+fn identical_content_rejections_defer_their_recipients_until_the_run_after_the_fix() {
+    let config = ServerConfig::default().fault(|event| {
+        matches!(event, Event::EndOfData { .. }).then(|| Reply::new(554, "5.6.0 message header malformed"))
+    });
+    let (project, server) = setup(config, 30);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 5, "a sender problem: {}", out.stderr);
+    assert!(out.stderr.contains("rejected the same message content 5 times in a row"), "{}", out.stderr);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["failed"], 0, "nobody failed for good: {status:#}");
+    assert_eq!(status["counts"]["sent"], 0, "{status:#}");
+    let refused: Vec<String> = status["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter(|row| row["status"] == "deferred")
+        .map(|row| row["email"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(refused.len() >= 5, "the streak's recipients are deferred: {status:#}");
+    assert_eq!(project.run(&["suppressions"]).stdout, "", "no subscriber was suppressed");
+    // The fix: the relay takes the message now.
+    let fixed = SmtpServer::start(ServerConfig::default().starttls().auth("editor", PASSWORD).require_auth());
+    fixed.write_ca_file(&project.path().join("ca.pem"));
+    let rerun = send(&project, &fixed, &["send", ISSUE, "--yes"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let recipients = per_recipient(&fixed);
+    assert!(refused.iter().all(|email| recipients.get(email) == Some(&1)), "{refused:?} {recipients:?}");
+    assert_eq!(recipients.len(), 33, "{recipients:?}");
+    assert_eq!(journal_status(&project)["send"]["state"], "complete");
+}
+
+#[test]
+fn a_content_rejection_that_does_not_repeat_fails_that_recipient() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::EndOfData { rcpts, .. } if rcpts[0] == "tom@example.net" => {
+            Some(Reply::new(552, "5.3.4 message too big for this mailbox"))
+        }
+        _ => None,
+    });
+    let (project, server) = setup(config, 5);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 3, "finished with a failure: {}", out.stderr);
+    let tom = recipient(&project, "tom@example.net");
+    assert_eq!(tom["status"], "failed", "{tom:#}");
+    assert_eq!(tom["reply"], "552 5.3.4 message too big for this mailbox", "{tom:#}");
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["sent"], 7, "{status:#}");
+    assert_eq!(status["send"]["state"], "complete", "{status:#}");
+    assert_eq!(per_recipient(&server).len(), 7);
+    assert_eq!(project.run(&["suppressions"]).stdout, "", "not suppressed");
+}
