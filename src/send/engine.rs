@@ -191,7 +191,37 @@ pub async fn run(
             shared.stop(e);
         }
     }
-    dispatched
+    // Every worker has committed its results, so the rows below are `deferred` in the journal.
+    let refused = fail_refused(&context).await;
+    dispatched.and(refused)
+}
+
+/// Record `failed` the content rejections that did not trip the circuit breaker: each was one
+/// recipient's message refused, not a broken issue. (`deferred` becomes `failed` by way of
+/// `pending`, both in one transaction.)
+async fn fail_refused(context: &Context) -> Result<()> {
+    let refused = context.shared.breaker.refused();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    context.shared.deferred.fetch_sub(refused.len(), Ordering::Relaxed);
+    context.shared.failed.fetch_add(refused.len(), Ordering::Relaxed);
+    let updates = refused
+        .iter()
+        .flat_map(|(key, reply)| {
+            let row = |status, reply: Option<&super::retry::Reply>| Update {
+                address_key: key.clone(),
+                status,
+                code: reply.map(|r| r.code),
+                reply: reply.map(super::retry::Reply::summary),
+                message_id: None,
+                token_id: None,
+                attempted: false,
+            };
+            [row(DeliveryStatus::Pending, None), row(DeliveryStatus::Failed, Some(reply))]
+        })
+        .collect();
+    context.journal.apply(updates).await.map(drop)
 }
 
 /// Feed workers: due retries first, then pages of pending rows with suppressions re-read.
@@ -457,16 +487,24 @@ async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<U
             context.journal.bounce(delivery.address_key.clone(), format!("bounce: {}", reply.summary())).await?;
             Ok(false)
         }
-        Verdict::Reject => {
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
-            if stage == Stage::EndOfData && shared.breaker.content_rejection(&reply.summary()) {
+        Verdict::Reject if stage == Stage::EndOfData => {
+            // `deferred` until the run shows whether the message or the recipient is at fault:
+            // the same rejection again and again trips the breaker, and those recipients must
+            // get the fixed issue; the others become `failed` when the run ends (see `run`).
+            shared.deferred.fetch_add(1, Ordering::Relaxed);
+            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
+            if shared.breaker.content_rejection(&delivery.address_key, &reply) {
                 shared.stop(Error::sender(format!(
-                    "the relay rejected the same message content {} times in a row: {}; fix the issue or template (subscribers were not suppressed)",
+                    "the relay rejected the same message content {} times in a row: {}; fix the issue or template, then run again — those recipients are deferred, not suppressed",
                     shared.breaker.limit(),
                     reply.summary()
                 )));
             }
+            Ok(false)
+        }
+        Verdict::Reject => {
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
             Ok(false)
         }
         Verdict::SenderProblem => {

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::retry::Reply;
+
 /// The slowest a throttled send will go between messages.
 const MAX_INTERVAL: Duration = Duration::from_secs(2);
 /// The first slow-down step when no rate is configured.
@@ -89,13 +91,40 @@ impl Pace {
 #[derive(Debug)]
 pub struct Breaker {
     limit: usize,
-    state: Mutex<(usize, Option<String>)>,
+    state: Mutex<Streak>,
+}
+
+/// The breaker's memory of the current run of problems.
+#[derive(Debug, Default)]
+struct Streak {
+    count: usize,
+    /// The content rejection repeated, when the streak is one.
+    content: Option<String>,
+    /// Recipients of the streak's content rejections, `deferred` until the streak is decided.
+    victims: Vec<String>,
+    /// Recipients of content rejections whose streak ended without tripping the breaker: one
+    /// refused message each, so they are `failed` once the run is over.
+    refused: Vec<(String, Reply)>,
+    /// The reply of the current streak.
+    reply: Option<Reply>,
+}
+
+impl Streak {
+    /// The streak ends without tripping: its victims' rejections stand.
+    fn end(&mut self) {
+        if let Some(reply) = self.reply.take() {
+            let victims = std::mem::take(&mut self.victims);
+            self.refused.extend(victims.into_iter().map(|key| (key, reply.clone())));
+        }
+        self.count = 0;
+        self.content = None;
+    }
 }
 
 impl Breaker {
     /// Trip after `limit` in a row.
     pub fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), state: Mutex::new((0, None)) }
+        Self { limit: limit.max(1), state: Mutex::new(Streak::default()) }
     }
 
     /// How many in a row trip it.
@@ -106,29 +135,55 @@ impl Breaker {
     /// A delivery succeeded: the streak is over.
     pub fn reset(&self) {
         if let Ok(mut state) = self.state.lock() {
-            *state = (0, None);
+            state.end();
         }
     }
 
     /// A sender problem: returns true when the breaker trips.
     pub fn sender_problem(&self) -> bool {
         self.state.lock().is_ok_and(|mut state| {
-            state.0 += 1;
-            state.1 = None;
-            state.0 >= self.limit
+            let count = state.count;
+            state.end();
+            state.count = count + 1;
+            state.count >= self.limit
         })
     }
 
-    /// A content rejection with `text`: only the same rejection again and again trips it.
-    pub fn content_rejection(&self, text: &str) -> bool {
+    /// The relay refused the message of recipient `key` with `reply`, which the caller records
+    /// `deferred`. Only the same rejection again and again trips the breaker: then the message,
+    /// not the recipients, is at fault, and every recipient of the streak stays `deferred` for
+    /// the run after the fix. Returns true when the breaker trips.
+    pub fn content_rejection(&self, key: &str, reply: &Reply) -> bool {
+        let text = reply.summary();
         self.state.lock().is_ok_and(|mut state| {
-            if state.1.as_deref() == Some(text) {
-                state.0 += 1;
-            } else {
-                *state = (1, Some(text.to_owned()));
+            if state.content.as_deref() != Some(text.as_str()) {
+                state.end();
+                state.content = Some(text);
+                state.reply = Some(reply.clone());
             }
-            state.0 >= self.limit
+            state.count += 1;
+            state.victims.push(key.to_owned());
+            if state.count < self.limit {
+                return false;
+            }
+            // Decided: the streak's recipients keep `deferred`, and so do the same rejections
+            // still arriving from messages already in flight.
+            state.victims.clear();
+            true
         })
+    }
+
+    /// The recipients whose content rejection turned out not to be part of a tripping streak,
+    /// with their replies: they are to be recorded `failed` now that the run is over. Includes
+    /// the current streak, which can no longer trip.
+    pub fn refused(&self) -> Vec<(String, Reply)> {
+        self.state.lock().map_or_else(
+            |_| Vec::new(),
+            |mut state| {
+                state.end();
+                std::mem::take(&mut state.refused)
+            },
+        )
     }
 }
 
@@ -169,8 +224,33 @@ mod tests {
         assert!(!breaker.sender_problem());
         assert!(breaker.sender_problem());
         let content = Breaker::new(2);
-        assert!(!content.content_rejection("552 too big"));
-        assert!(!content.content_rejection("554 other"));
-        assert!(content.content_rejection("554 other"));
+        assert!(!content.content_rejection("a", &reply(552, "too big")));
+        assert!(!content.content_rejection("b", &reply(554, "other")));
+        assert!(content.content_rejection("c", &reply(554, "other")));
+    }
+
+    fn reply(code: u16, text: &str) -> Reply {
+        Reply { code, enhanced: None, text: text.to_owned() }
+    }
+
+    #[test]
+    fn only_content_rejections_outside_a_tripping_streak_are_refused_for_good() {
+        let breaker = Breaker::new(3);
+        assert!(!breaker.content_rejection("a", &reply(552, "too big")));
+        breaker.reset();
+        assert!(!breaker.content_rejection("b", &reply(554, "bad header")));
+        assert!(!breaker.content_rejection("c", &reply(554, "bad header")));
+        assert!(breaker.content_rejection("d", &reply(554, "bad header")));
+        assert!(breaker.content_rejection("e", &reply(554, "bad header")), "still tripped: in flight when it tripped");
+        breaker.reset();
+        assert_eq!(breaker.refused(), vec![("a".to_owned(), reply(552, "too big"))], "b to e wait for the fix");
+        assert!(!breaker.content_rejection("f", &reply(554, "bad header")));
+        assert!(!breaker.sender_problem(), "a sender problem ends a content streak");
+        assert!(!breaker.content_rejection("g", &reply(552, "too big")));
+        assert_eq!(
+            breaker.refused(),
+            vec![("f".to_owned(), reply(554, "bad header")), ("g".to_owned(), reply(552, "too big"))],
+            "the last streak can no longer trip"
+        );
     }
 }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_send::SmtpClient;
+use smtp_proto::response::parser::ResponseReceiver;
 use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Response};
-use tokio::io::{AsyncRead, AsyncWrite, BufStream};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufStream};
 use tokio::net::TcpStream;
 
 use super::retry::{Reply, enhanced_code};
@@ -181,7 +182,7 @@ impl SmtpConnection {
         let mail = format!("MAIL FROM:<{from}>{params}\r\n");
         let rcpt = format!("RCPT TO:<{to}>\r\n");
         let replies = if self.pipelining {
-            self.client.cmds([mail.as_bytes(), rcpt.as_bytes(), b"DATA\r\n"]).await
+            self.pipelined([mail.as_bytes(), rcpt.as_bytes(), b"DATA\r\n"]).await
         } else {
             self.sequential(&mail, &rcpt).await
         };
@@ -193,12 +194,51 @@ impl SmtpConnection {
             let accepted =
                 if stage == Stage::Data { response.code == 354 } else { (200..300).contains(&response.code) };
             if !accepted {
-                self.reset_after(stage).await;
+                // A 421 closes the connection (RFC 5321 §3.8): nothing is left to reset.
+                if response.code != 421 {
+                    self.reset_after(stage).await;
+                }
                 return Some(Outcome::Replied { reply: reply(response), stage });
             }
         }
         (replies.len() < 3)
             .then(|| Outcome::Lost { after_data: false, error: "the relay stopped answering".to_owned() })
+    }
+
+    /// With PIPELINING: every command in one write, then their replies. A relay may answer some
+    /// and close the connection (a `421` to RCPT, then no reply to DATA, RFC 2920 §3.1): the
+    /// replies read before the end of the stream are returned, fewer than the commands, so a
+    /// `421` is seen as one. (mail-send's `cmds` drops them all at the end of the stream.)
+    async fn pipelined<const N: usize>(&mut self, commands: [&[u8]; N]) -> mail_send::Result<Vec<Response<String>>> {
+        let stream = &mut self.client.stream;
+        let exchange = async {
+            for command in commands {
+                stream.write_all(command).await?;
+            }
+            stream.flush().await?;
+            let mut replies = Vec::with_capacity(N);
+            let mut parser = ResponseReceiver::default();
+            let mut buffer = [0u8; 1024];
+            while replies.len() < N {
+                let read = stream.read(&mut buffer).await?;
+                if read == 0 {
+                    break;
+                }
+                let mut bytes = buffer[..read].iter();
+                while replies.len() < N {
+                    match parser.parse(&mut bytes) {
+                        Ok(response) => {
+                            replies.push(response);
+                            parser.reset();
+                        }
+                        Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                        Err(_) => return Err(mail_send::Error::UnparseableReply),
+                    }
+                }
+            }
+            Ok(replies)
+        };
+        tokio::time::timeout(self.timeout, exchange).await.map_err(|_| mail_send::Error::Timeout)?
     }
 
     /// Without PIPELINING: one command, one reply; stop at the first refusal.

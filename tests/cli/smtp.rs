@@ -2,9 +2,10 @@
 //! tests. It runs on its own tokio runtime thread, so tests stay plain `#[test]` functions while
 //! the `letterpress` child process talks to it over loopback.
 //!
-//! In: a `ServerConfig` (TLS mode, credentials, a fault function consulted at each point of the
-//! dialogue, a delay, limits). Out: the log of accepted messages (`Received`), counters, and
-//! optionally a `<rcpt>\t<message-id>` line per accepted recipient appended to a file.
+//! In: a `ServerConfig` (TLS mode, credentials, the optional extensions EHLO offers, a fault
+//! function consulted at each point of the dialogue, a delay, limits). Out: the log of accepted
+//! messages (`Received`), counters (pipelined commands among them), and optionally a
+//! `<rcpt>\t<message-id>` line per accepted recipient appended to a file.
 //!
 //! Commands are parsed by `smtp-proto`; message data is dot-unstuffed by its `DataReceiver`, so a
 //! terminator split across reads is handled. Pipelined commands are answered in order, one write
@@ -27,7 +28,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
-use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, Request};
+use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MAIL_SMTPUTF8, Request};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -154,6 +155,23 @@ pub struct ServerConfig {
     pub max_message_size: usize,
     /// Appends `<rcpt>\t<message-id>\n` per recipient of each accepted message.
     pub log_file: Option<PathBuf>,
+    /// Optional extensions EHLO advertises.
+    pub extensions: Extensions,
+}
+
+/// Optional SMTP extensions the server offers; `Default` offers them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extensions {
+    /// PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// SMTPUTF8 (RFC 6531); without it `MAIL … SMTPUTF8` gets `555 5.5.4`.
+    pub smtputf8: bool,
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Self { pipelining: true, smtputf8: true }
+    }
 }
 
 impl Default for ServerConfig {
@@ -168,6 +186,7 @@ impl Default for ServerConfig {
             max_messages_per_connection: None,
             max_message_size: 10 * 1024 * 1024,
             log_file: None,
+            extensions: Extensions::default(),
         }
     }
 }
@@ -231,6 +250,18 @@ impl ServerConfig {
     #[must_use]
     pub fn log_file(self, path: &Path) -> Self {
         Self { log_file: Some(path.to_owned()), ..self }
+    }
+
+    /// Does not advertise PIPELINING (RFC 2920), like `smtp-sink -p`.
+    #[must_use]
+    pub fn without_pipelining(self) -> Self {
+        Self { extensions: Extensions { pipelining: false, ..self.extensions }, ..self }
+    }
+
+    /// Does not advertise SMTPUTF8 (RFC 6531); a `MAIL … SMTPUTF8` gets `555 5.5.4`.
+    #[must_use]
+    pub fn without_smtputf8(self) -> Self {
+        Self { extensions: Extensions { smtputf8: false, ..self.extensions }, ..self }
     }
 }
 
@@ -386,6 +417,12 @@ impl SmtpServer {
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::SeqCst)
     }
+
+    /// Commands that arrived with more input already behind them: a client that waits for
+    /// each reply (no pipelining) leaves this at 0.
+    pub fn pipelined(&self) -> u64 {
+        self.shared.pipelined.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for SmtpServer {
@@ -437,6 +474,7 @@ struct Shared {
     auth: AtomicU64,
     rejected: AtomicU64,
     dropped: AtomicU64,
+    pipelined: AtomicU64,
 }
 
 impl Shared {
@@ -452,6 +490,7 @@ impl Shared {
             auth: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            pipelined: AtomicU64::new(0),
         }
     }
 
@@ -679,7 +718,12 @@ impl Session {
             return Some(Step::Reply(Reply::new(500, "5.5.6 line too long")));
         };
         Some(match std::mem::replace(&mut self.expect, Expect::Command) {
-            Expect::Command => self.command(&line),
+            Expect::Command => {
+                if !self.input.is_empty() {
+                    self.shared.pipelined.fetch_add(1, Ordering::SeqCst);
+                }
+                self.command(&line)
+            }
             Expect::AuthPlain => Step::Reply(self.auth_response(&line, Self::check_plain)),
             Expect::AuthLoginUser => Step::Reply(self.auth_response(&line, Self::login_user)),
             Expect::AuthLoginPassword(user) => {
@@ -774,7 +818,7 @@ impl Session {
                 self.greet();
                 Reply::new(250, format!("localhost greets {host}"))
             }
-            Request::Mail { from } => self.mail(from.address, from.size),
+            Request::Mail { from } => self.mail(from.address, from.size, from.flags & MAIL_SMTPUTF8 != 0),
             Request::Rcpt { to } => self.rcpt(to.address),
             Request::Data => return self.data(),
             Request::Rset => {
@@ -800,14 +844,16 @@ impl Session {
     }
 
     fn capabilities(&self, host: &str) -> String {
-        let mut lines = vec![
-            format!("localhost greets {host}"),
-            "PIPELINING".to_owned(),
-            "8BITMIME".to_owned(),
-            "SMTPUTF8".to_owned(),
-            format!("SIZE {}", self.shared.config.max_message_size),
-            "ENHANCEDSTATUSCODES".to_owned(),
-        ];
+        let config = &self.shared.config;
+        let mut lines = vec![format!("localhost greets {host}")];
+        if config.extensions.pipelining {
+            lines.push("PIPELINING".to_owned());
+        }
+        lines.push("8BITMIME".to_owned());
+        if config.extensions.smtputf8 {
+            lines.push("SMTPUTF8".to_owned());
+        }
+        lines.extend([format!("SIZE {}", config.max_message_size), "ENHANCEDSTATUSCODES".to_owned()]);
         if self.shared.config.tls == TlsMode::StartTls && !self.tls {
             lines.push("STARTTLS".to_owned());
         }
@@ -817,7 +863,7 @@ impl Session {
         lines.join("\n")
     }
 
-    fn mail(&mut self, from: String, size: usize) -> Reply {
+    fn mail(&mut self, from: String, size: usize, smtputf8: bool) -> Reply {
         let config = &self.shared.config;
         let reply = if !self.greeted {
             Reply::new(503, "5.5.1 send EHLO first")
@@ -829,6 +875,8 @@ impl Session {
             Reply::new(421, "4.7.0 too many messages on this connection, closing").then_close()
         } else if size > config.max_message_size {
             Reply::new(552, "5.3.4 message size exceeds the limit")
+        } else if smtputf8 && !config.extensions.smtputf8 {
+            Reply::new(555, "5.5.4 SMTPUTF8 not supported")
         } else {
             let event = Event::Mail { session: self.id, from: from.clone() };
             let reply = self.shared.fault(&event).unwrap_or_else(|| Reply::new(250, "2.1.0 sender OK"));
