@@ -11,7 +11,7 @@
 //! deleting it would let a third writer lock a new file while the second still holds the old one.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -106,7 +106,8 @@ pub fn upsert_rows(
         let header: Vec<&str> = COLUMNS.iter().copied().chain(attrs).collect();
         (encode(&header, crlf, path)?, header.into_iter().map(str::to_owned).collect(), HashMap::new())
     } else {
-        let (columns, existing) = existing_rows(&old, path, shown)?;
+        let wanted: HashSet<String> = emails.iter().map(|e| fold(e)).collect();
+        let (columns, existing) = existing_rows(&old, path, shown, &wanted)?;
         (Vec::new(), columns, existing)
     };
     let mut replacements: BTreeMap<usize, (Range<usize>, Vec<u8>)> = BTreeMap::new();
@@ -166,29 +167,34 @@ pub fn upsert_rows(
     Ok(results)
 }
 
-/// The columns and the valid rows of a list, keyed by folded address (first row wins).
-fn existing_rows(old: &[u8], path: &Path, shown: &Path) -> Result<(Vec<String>, HashMap<String, Existing>), Error> {
+/// The columns of a list, and its valid rows of the `wanted` addresses (by key; the first row
+/// of each, with the spans of the others). Only those are kept: adding one subscriber to a list
+/// of a million holds one row, not a million.
+fn existing_rows(
+    old: &[u8],
+    path: &Path,
+    shown: &Path,
+    wanted: &HashSet<String>,
+) -> Result<(Vec<String>, HashMap<String, Existing>), Error> {
     let mut reader = ListReader::new(old, path, shown)?;
     let mut rows = HashMap::new();
     while let Some((row, span)) = reader.next_row() {
-        if let Ok(subscriber) = row {
-            // csv starts a row's span before any blank lines it skipped; keep those.
-            let start = span.start + old[span.clone()].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
-            let inactive = subscriber.status != SubscriberStatus::Active;
-            match rows.entry(fold(&subscriber.email)) {
-                Entry::Occupied(mut first) => {
-                    let first: &mut Existing = first.get_mut();
-                    first.others.push(start..span.end);
-                    first.any_inactive |= inactive;
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(Existing {
-                        subscriber,
-                        span: start..span.end,
-                        others: Vec::new(),
-                        any_inactive: inactive,
-                    });
-                }
+        let Ok(subscriber) = row else { continue };
+        let key = fold(&subscriber.email);
+        if !wanted.contains(&key) {
+            continue;
+        }
+        // csv starts a row's span before any blank lines it skipped; keep those.
+        let start = span.start + old[span.clone()].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
+        let inactive = subscriber.status != SubscriberStatus::Active;
+        match rows.entry(key) {
+            Entry::Occupied(mut first) => {
+                let first: &mut Existing = first.get_mut();
+                first.others.push(start..span.end);
+                first.any_inactive |= inactive;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Existing { subscriber, span: start..span.end, others: Vec::new(), any_inactive: inactive });
             }
         }
     }
