@@ -99,6 +99,18 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
             );
         }
     }
+    // The body's placeholders are found as it renders; these fields reach the email too.
+    let front = &issue.front;
+    for (key, value) in [
+        ("title", Some(&front.title)),
+        ("subject", front.subject.as_ref()),
+        ("standfirst", front.standfirst.as_ref()),
+        ("summary", front.summary.as_ref()),
+    ] {
+        for (_, word) in value.map(|v| crate::render::placeholders(v)).unwrap_or_default() {
+            diagnostics.push(crate::render::placeholder_warning(word).at(key_location(issue, key), &issue.text));
+        }
+    }
     if issue.front.status == crate::content::Status::Draft && issue.front.send_at.is_some() {
         diagnostics.push(
             Diagnostic::warning("lint/draft-scheduled", "this draft has a `send_at` but drafts are never sent")

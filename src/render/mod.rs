@@ -166,6 +166,31 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
     }
 }
 
+/// The editors' placeholders (`TK`, `TODO`, `FIXME`, `XXX`) standing as words in `text`, with
+/// their byte offsets.
+pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    for word in ["TK", "TODO", "FIXME", "XXX"] {
+        found.extend(
+            text.match_indices(word)
+                .map(|(i, _)| i)
+                .filter(|i| {
+                    let before = text[..*i].chars().next_back();
+                    let after = text[i + word.len()..].chars().next();
+                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+                })
+                .map(|i| (i, word)),
+        );
+    }
+    found
+}
+
+/// The `lint/placeholder` warning for `word`, not yet located.
+pub(crate) fn placeholder_warning(word: &str) -> Diagnostic {
+    Diagnostic::warning("lint/placeholder", format!("leftover placeholder `{word}`"))
+        .help("finish or remove it before sending")
+}
+
 /// How deep blocks (quotes, lists) and raw HTML elements may nest in an issue's body.
 pub const MAX_DEPTH: usize = 100;
 
@@ -386,24 +411,9 @@ impl Walk<'_> {
     }
 
     fn placeholders(&mut self, text: &str, range: &Range<usize>) {
-        for word in ["TK", "TODO", "FIXME", "XXX"] {
-            let found: Vec<usize> = text
-                .match_indices(word)
-                .map(|(i, _)| i)
-                .filter(|i| {
-                    let before = text[..*i].chars().next_back();
-                    let after = text[i + word.len()..].chars().next();
-                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-                })
-                .collect();
-            for i in found {
-                let at = range.start + i..range.end;
-                self.push(
-                    &at,
-                    Diagnostic::warning("lint/placeholder", format!("leftover placeholder `{word}`"))
-                        .help("finish or remove it before sending"),
-                );
-            }
+        for (i, word) in placeholders(text) {
+            let at = range.start + i..range.end;
+            self.push(&at, placeholder_warning(word));
         }
     }
 

@@ -90,3 +90,27 @@ fn check_finds_archive_template_errors_that_would_stop_build() {
     assert!(build.stderr.contains("--> templates/page.html:3:13"), "{}", build.stderr);
     assert!(!project.path().join("public").exists());
 }
+
+#[test]
+fn placeholders_in_the_fields_that_reach_the_email_are_flagged_at_their_line() {
+    let project = Project::fixture("minimal");
+    project.write(
+        "content/weekly/2016-12-30-tk.md",
+        "---\ntitle: \"STP leaders TK\"\nstandfirst: \"TODO: a line on the footprints\"\nsummary: \"Fine.\"\n---\n\nBody.\n",
+    );
+    let out = project.run(&["check", "--format", "json"]);
+    assert_eq!(out.code, 0, "warnings only: {}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let found: Vec<(String, u64)> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["code"] == "lint/placeholder" && d["location"]["path"] == "content/weekly/2016-12-30-tk.md")
+        .map(|d| (d["message"].as_str().unwrap_or_default().to_owned(), d["location"]["line"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(
+        found,
+        [("leftover placeholder `TK`".to_owned(), 2), ("leftover placeholder `TODO`".to_owned(), 3)],
+        "{report:#}"
+    );
+}
