@@ -227,12 +227,23 @@ fn drafts_and_issues_that_fail_check_are_refused() {
     assert!(broken.stderr.contains("no such issue"), "{}", broken.stderr);
 }
 
+/// A server that answers `reply` to every RCPT for Tom, and how many RCPTs for him it has seen.
+pub(crate) fn refusing_tom(reply: Reply) -> (ServerConfig, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&tries);
+    let config = ServerConfig::default().fault(move |event| match event {
+        Event::Rcpt { to, .. } if to == "tom@example.net" => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(reply.clone())
+        }
+        _ => None,
+    });
+    (config, tries)
+}
+
 /// A server that answers `451` to every RCPT for Tom, so the send ends with him deferred.
 fn deferring_tom() -> ServerConfig {
-    ServerConfig::default().fault(|event| match event {
-        Event::Rcpt { to, .. } if to == "tom@example.net" => Some(Reply::new(451, "4.3.0 later")),
-        _ => None,
-    })
+    refusing_tom(Reply::new(451, "4.3.0 later")).0
 }
 
 #[test]
@@ -443,15 +454,7 @@ fn an_issue_long_past_its_send_at_is_still_sent_by_hand_and_then_resumed_by_due(
 
 #[test]
 fn a_recipient_deferred_run_after_run_fails_after_max_attempts() {
-    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = std::sync::Arc::clone(&tries);
-    let config = ServerConfig::default().fault(move |event| match event {
-        Event::Rcpt { to, .. } if to == "tom@example.net" => {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Some(Reply::new(452, "4.2.2 mailbox full"))
-        }
-        _ => None,
-    });
+    let (config, tries) = refusing_tom(Reply::new(452, "4.2.2 mailbox full"));
     let (project, server) = setup(config, 0);
     let limited = project.read("letterpress.yaml").replace("  timeout: 10\n", "  timeout: 10\n  max-attempts: 3\n");
     project.write("letterpress.yaml", &limited);

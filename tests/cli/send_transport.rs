@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::harness::Project;
-use crate::send::{ISSUE, PASSWORD, journal_status, per_recipient, project_for, send, setup};
+use crate::send::{ISSUE, PASSWORD, journal_status, per_recipient, project_for, refusing_tom, send, setup};
 use crate::smtp::{Event, Reply, ServerConfig, SmtpServer};
 
 #[test]
@@ -188,16 +188,8 @@ fn rate_spaces_the_messages_of_a_send() {
 
 #[test]
 fn a_pipelined_421_before_the_relay_closes_counts_as_a_421_and_the_recipient_is_retried() {
-    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = std::sync::Arc::clone(&tries);
     // MAIL's 250 and RCPT's 421 come in one write, then the connection closes before DATA's reply.
-    let config = ServerConfig::default().fault(move |event| match event {
-        Event::Rcpt { to, .. } if to == "tom@example.net" => {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Some(Reply::new(421, "4.7.0 too many connections, closing").then_close())
-        }
-        _ => None,
-    });
+    let (config, tries) = refusing_tom(Reply::new(421, "4.7.0 too many connections, closing").then_close());
     let (project, server) = setup(config, 5);
     let out = send(&project, &server, &["send", ISSUE, "--yes"]);
     assert_eq!(out.code, 3, "tom is left for the next run: {}", out.stderr);
