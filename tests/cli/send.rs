@@ -161,10 +161,12 @@ fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'st
 #[test]
 fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
     // Every row fits in the first page, which the dispatcher reads before the first message.
-    let config = ServerConfig::default().delay(Duration::from_millis(10));
-    let (project, server) = send_unsubscribing_mid_send(config, 250, "reader00200@example.org");
+    // Reader 240's turn comes after 240 messages over 4 connections at 20 ms each: over a second
+    // after the unsubscribe, which the first message's end runs.
+    let config = ServerConfig::default().delay(Duration::from_millis(20));
+    let (project, server) = send_unsubscribing_mid_send(config, 250, "reader00240@example.org");
     let recipients = per_recipient(&server);
-    assert!(!recipients.contains_key("reader00200@example.org"), "unsubscribed before its turn");
+    assert!(!recipients.contains_key("reader00240@example.org"), "unsubscribed before its turn");
     assert_eq!(recipients.len(), 252);
     assert!(recipients.values().all(|&n| n == 1));
     assert_eq!(journal_status(&project)["counts"]["suppressed"], 1);
