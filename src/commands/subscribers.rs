@@ -117,14 +117,8 @@ fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
     let state = open_state(root, config)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
-    let files = std::slice::from_ref(&file);
-    let mut seen = std::collections::HashSet::new();
-    let members = subscribers::Members::new(files, &state)?;
-    let rows = members.filter_map(|member| match member {
-        Ok(member) => seen.insert(member.key).then_some(Ok(member.subscriber)),
-        Err(e) => Some(Err(e)),
-    });
-    write_csv(&columns, rows)
+    let recipients = subscribers::Members::new(std::slice::from_ref(&file), &state)?.one_per_address();
+    write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
 }
 
 /// Write `rows` as CSV under `columns` to standard output as they come; stops at the first
@@ -397,15 +391,11 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let files = project.lists_of(issue)?;
     let state = open_state(root, &project.config)?;
     // Streamed: memory holds the recipients' keys, not their rows.
-    let mut current = std::collections::HashSet::new();
-    let mut members = subscribers::Members::new(&files, &state)?;
-    while let Some(member) = members.next() {
-        let member = member?;
-        if !current.insert(member.key) {
-            members.folded(member.list);
-        }
+    let mut recipients = subscribers::Members::new(&files, &state)?.one_per_address();
+    for recipient in recipients.by_ref() {
+        recipient?;
     }
-    let (per_list, diagnostics) = members.finish();
+    let (per_list, diagnostics, current) = recipients.finish();
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&diagnostics));
     }

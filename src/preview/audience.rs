@@ -2,10 +2,9 @@
 //! the "view as" selector.
 //!
 //! Enters: a loaded [`Project`] and an issue's list slugs. Leaves: a [`Reach`], streamed from
-//! [`crate::subscribers::Members`] (only the first recipients and every address's key are kept) against the suppressions in the project's state database
+//! [`crate::subscribers::Recipients`] (only the first recipients and every address's key are kept) against the suppressions in the project's state database
 //! when there is one (the preview never creates it: without one, nothing is suppressed yet).
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use crate::content::Issue;
@@ -63,19 +62,16 @@ fn compute(project: &Project, lists: &[String]) -> Result<Reach, String> {
     }
     .map_err(|e| e.to_string().trim().to_owned())?;
     let problem = |e: crate::error::Error| e.to_string().trim().to_owned();
-    let members = Members::new(&files, &state).map_err(problem)?;
-    let mut seen = HashSet::new();
+    let mut all = Members::new(&files, &state).map_err(problem)?.one_per_address();
     let mut recipients = Vec::new();
-    for member in members {
-        let member = member.map_err(problem)?;
-        if !seen.insert(member.key) {
-            continue;
-        }
+    for recipient in all.by_ref() {
+        let recipient = recipient.map_err(problem)?;
         if recipients.len() < CHOICES {
-            recipients.push(view(&member.subscriber));
+            recipients.push(view(&recipient.subscriber));
         }
     }
-    Ok(Reach { total: seen.len(), recipients })
+    let (_, _, keys) = all.finish();
+    Ok(Reach { total: keys.len(), recipients })
 }
 
 /// What templates see of a subscriber.

@@ -17,7 +17,6 @@ mod signal;
 pub mod smtp;
 pub mod transport;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -438,16 +437,11 @@ fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Opt
 fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
     let template = template(project, issue, lists, keys, clock, false)?;
     let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
-    let mut members = Members::new(lists, &state)?;
-    let mut seen = HashSet::new();
+    let mut recipients = Members::new(lists, &state)?.one_per_address();
     let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
     let mut buffer = Vec::new();
-    while let Some(member) = members.next() {
-        let Member { subscriber: s, key, list } = member?;
-        if !seen.insert(key) {
-            members.folded(list);
-            continue;
-        }
+    for recipient in recipients.by_ref() {
+        let Member { subscriber: s, list, .. } = recipient?;
         template.compose(
             &Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: &lists[list].slug },
             &mut buffer,
@@ -456,7 +450,7 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clo
         bytes += buffer.len();
         largest = largest.max(buffer.len());
     }
-    let (counts, _) = members.finish();
+    let (counts, _, _) = recipients.finish();
     let duplicates: usize = counts.iter().map(|c| c.duplicates).sum();
     let skipped: usize = counts.iter().map(|c| c.rows - c.invalid - c.active + c.suppressed).sum();
     eprintln!(

@@ -2,14 +2,14 @@
 //!
 //! Enters: the lists in order (slug, file) and the [`State`] holding suppressions. Leaves:
 //! [`Members`], a stream of every row that may be mailed, with per-list counts as it goes, and
-//! [`audience`], the same stream collected with duplicates folded. Every command that needs to
-//! know who an issue goes to (`send`, its dry run, `audience`, `subscribers export`, the preview)
-//! reads it through [`Members`], so they cannot disagree.
+//! [`Recipients`], the same stream with each address once. Every command that needs to know who
+//! an issue goes to (`send`, its dry run, `audience`, `subscribers export`, the preview) reads it
+//! through [`Members`], so they cannot disagree.
 //!
 //! Per list, a row is a member if it is valid, its status is `active`, its address is not
 //! suppressed globally or for that list, and no other row of the same list marks the address as
-//! not active. Folding one address's rows across lists into one recipient is the consumer's part:
-//! [`audience`] folds exactly in memory, the send's journal by its primary key.
+//! not active. Folding one address's rows into one recipient is done by [`Recipients`] (an exact
+//! set of the keys seen), or for `send` by the journal's primary key.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -33,19 +33,6 @@ pub struct ListFile {
     pub shown: PathBuf,
 }
 
-/// Who receives a send.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Audience {
-    /// One subscriber per address, in the order first seen across the lists.
-    pub recipients: Vec<Subscriber>,
-    /// How each list contributed, in the order given.
-    pub per_list: Vec<ListCount>,
-    /// `recipients.len()`.
-    pub total: usize,
-    /// Rows left out because they are invalid, in file order.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
 /// One list's arithmetic: `recipients = active - suppressed - duplicates`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListCount {
@@ -64,28 +51,6 @@ pub struct ListCount {
     pub duplicates: usize,
     /// Rows that became recipients.
     pub recipients: usize,
-}
-
-/// Compute the audience of `lists` (in order) against the suppressions in `state`, folding
-/// duplicates exactly (the recipients are all in memory anyway).
-///
-/// An unreadable list or a list with a bad header is an error: a send must not go to part of an
-/// audience without saying so. Invalid rows are left out and reported in
-/// [`Audience::diagnostics`].
-pub fn audience(lists: &[ListFile], state: &State) -> Result<Audience, Error> {
-    let mut members = Members::new(lists, state)?;
-    let mut seen = HashSet::new();
-    let mut recipients = Vec::new();
-    while let Some(member) = members.next() {
-        let member = member?;
-        if seen.insert(member.key) {
-            recipients.push(member.subscriber);
-        } else {
-            members.folded(member.list);
-        }
-    }
-    let (per_list, diagnostics) = members.finish();
-    Ok(Audience { total: recipients.len(), recipients, per_list, diagnostics })
 }
 
 /// One row that may be mailed: valid, active, not suppressed, and not marked inactive by another
@@ -107,9 +72,8 @@ pub struct Member {
 /// active. Those are found by a first read of the list, made only when it has a `status`
 /// column, so a row can be left out before any earlier row of the same address was handed on.
 ///
-/// The counts ([`ListCount`]) are kept as rows are read; a consumer that finds a member to be a
-/// duplicate of an earlier one says so with [`Members::folded`]. An unreadable list or a bad
-/// header ends the stream with that error.
+/// The counts ([`ListCount`]) are kept as rows are read; [`Recipients`] counts the rows it folds
+/// as duplicates. An unreadable list or a bad header ends the stream with that error.
 #[derive(Debug)]
 pub struct Members<'a> {
     lists: &'a [ListFile],
@@ -146,9 +110,14 @@ impl<'a> Members<'a> {
         })
     }
 
+    /// Each address once: see [`Recipients`].
+    pub fn one_per_address(self) -> Recipients<'a> {
+        Recipients { members: self, seen: HashSet::new() }
+    }
+
     /// Count the last member of list `list` as a duplicate of an earlier recipient instead of a
     /// recipient.
-    pub fn folded(&mut self, list: usize) {
+    fn folded(&mut self, list: usize) {
         if let Some(count) = self.counts.get_mut(list) {
             count.recipients = count.recipients.saturating_sub(1);
             count.duplicates += 1;
@@ -192,6 +161,40 @@ fn not_active(mut reader: ListReader) -> Result<HashSet<String>, Error> {
         .collect();
     reader.finish()?;
     Ok(keys)
+}
+
+/// [`Members`] with each address once: its first member, in the order first seen. Later members
+/// of the address count as duplicates in their lists. Holds every key seen, so the folding is
+/// exact.
+#[derive(Debug)]
+pub struct Recipients<'a> {
+    members: Members<'a>,
+    seen: HashSet<String>,
+}
+
+impl Recipients<'_> {
+    /// Each list's counts, the invalid rows (left out) in file order, and the recipients' keys.
+    pub fn finish(self) -> (Vec<ListCount>, Vec<Diagnostic>, HashSet<String>) {
+        let (counts, diagnostics) = self.members.finish();
+        (counts, diagnostics, self.seen)
+    }
+}
+
+impl Iterator for Recipients<'_> {
+    type Item = Result<Member, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let member = match self.members.next()? {
+                Ok(member) => member,
+                Err(e) => return Some(Err(e)),
+            };
+            if self.seen.insert(member.key.clone()) {
+                return Some(Ok(member));
+            }
+            self.members.folded(member.list);
+        }
+    }
 }
 
 impl Iterator for Members<'_> {

@@ -3,7 +3,8 @@
 //!
 //! Enters: a list's path (and the path to show in diagnostics). Leaves: a stream of
 //! [`Subscriber`]s and located [`Diagnostic`]s ([`read_list`]), a [`ListReport`] of counts and
-//! problems ([`check_list`]), the deduplicated [`Audience`] of several lists ([`audience`]), and
+//! problems ([`check_list`]), the audience of several lists ([`Members`], and [`Recipients`] with
+//! each address once), and
 //! atomic, locked edits of a list file ([`append_row`], [`remove_address`]).
 //!
 //! A list is streamed, never loaded whole: a million rows cost one row of parsing state plus a
@@ -24,7 +25,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub use address::{address_key, normalise_address};
-pub use audience::{Audience, ListCount, ListFile, Member, Members, audience};
+pub use audience::{ListCount, ListFile, Member, Members, Recipients};
 pub(crate) use edit::unwritable;
 pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows};
 pub use import::{Export, ExportRow, read_export};
