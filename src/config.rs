@@ -383,8 +383,13 @@ fn default_language() -> String {
 impl Config {
     /// Read and validate the configuration at `path`.
     pub fn from_file(path: &Path, shown_as: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-        Self::parse(shown_as, &text).map_err(Error::Invalid)
+        let file = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = file.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&file);
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let bom = file.len() - bytes.len();
+            Error::Invalid(vec![crate::diagnostic::invalid_utf8("config/utf8", shown_as, bytes, e.valid_up_to(), bom)])
+        })?;
+        Self::parse(shown_as, text).map_err(Error::Invalid)
     }
 
     /// Parse and validate configuration text; `path` is used in diagnostics.
@@ -741,6 +746,19 @@ mod tests {
         assert_eq!(config.site.base(), "https://news.example.org/");
         assert_eq!(config.site.unsubscribe(), "https://news.example.org/unsubscribe");
         assert_eq!(config.publication("weekly").map(|p| p.name.as_str()), Some("Weekly"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_the_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, b"\xef\xbb\xbfsite:\n  title: caf\xe9\n").unwrap();
+        let Err(Error::Invalid(errors)) = Config::from_file(&path, Path::new(FILE_NAME)) else {
+            panic!("invalid UTF-8 accepted")
+        };
+        assert_eq!(errors[0].code, "config/utf8");
+        assert!(errors[0].message.contains("byte offset 21"), "{}", errors[0].message);
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((2, 13)));
     }
 
     #[test]

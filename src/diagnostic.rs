@@ -186,6 +186,20 @@ impl LineIndex {
     }
 }
 
+/// The error for a file that is not valid UTF-8, located where the first bad byte is.
+///
+/// `bytes` is the file after a BOM of `bom` bytes and is valid up to `valid_up_to`; the message
+/// gives the offset in the file, as a hex editor shows it, and the position counts characters
+/// after the BOM, like every other position in the file. Nothing of the file is echoed.
+pub fn invalid_utf8(code: &'static str, path: &Path, bytes: &[u8], valid_up_to: usize, bom: usize) -> Diagnostic {
+    let valid = String::from_utf8_lossy(&bytes[..valid_up_to.min(bytes.len())]);
+    let (line, col) = LineIndex::new(&valid).position(&valid, valid.len());
+    let offset = bom + valid_up_to;
+    Diagnostic::error(code, format!("`{}` is not valid UTF-8 (at byte offset {offset})", path.display()))
+        .in_file(Location::new(path, line, col))
+        .help("save the file as UTF-8; Latin-1 or UTF-16 files must be converted")
+}
+
 /// A value with the place it was written, for later checks that need to point at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Located<T> {

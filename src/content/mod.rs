@@ -13,7 +13,7 @@ use jiff::civil::Date;
 pub use front_matter::{FrontMatter, Related, Status};
 
 use crate::config::{Config, is_slug};
-use crate::diagnostic::{Diagnostic, LineIndex, Location};
+use crate::diagnostic::{Diagnostic, Location, invalid_utf8};
 
 /// The content directory's name at the project root.
 pub const DIR: &str = "content";
@@ -158,7 +158,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text.replace("\r\n", "\n"),
-        Err(e) => return Err(vec![invalid_utf8(path, bytes, e.valid_up_to(), file.len() - bytes.len())]),
+        Err(e) => {
+            let bom = file.len() - bytes.len();
+            return Err(vec![invalid_utf8("content/utf8", path, bytes, e.valid_up_to(), bom)]);
+        }
     };
     let (publication, slug, file_date) = name_parts(path).map_err(|d| vec![d])?;
     let split = front_matter::split(path, &text).map_err(|d| vec![d])?;
@@ -173,18 +176,6 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
         front,
         text: text.clone(),
     })
-}
-
-/// `bytes` is the file after a BOM of `bom` bytes; the message gives the offset in the file,
-/// as a hex editor shows it, and the position counts characters after the BOM, like every
-/// other position in the file.
-fn invalid_utf8(path: &Path, bytes: &[u8], valid_up_to: usize, bom: usize) -> Diagnostic {
-    let valid = String::from_utf8_lossy(&bytes[..valid_up_to]);
-    let (line, col) = LineIndex::new(&valid).position(&valid, valid.len());
-    let offset = bom + valid_up_to;
-    Diagnostic::error("content/utf8", format!("`{}` is not valid UTF-8 (at byte offset {offset})", path.display()))
-        .in_file(Location::new(path, line, col))
-        .help("save the file as UTF-8; Latin-1 or UTF-16 files must be converted")
 }
 
 /// `(publication, slug, date)` from `content/<publication>/<yyyy-mm-dd>-<rest>.md`.
