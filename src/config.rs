@@ -559,8 +559,38 @@ impl Config {
                 }
             }
         }
+        problems.extend(self.url_control_characters(path, text));
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
+        problems
+    }
+
+    /// A URL parser drops line breaks and tabs without a word; these URLs end up in headers
+    /// (`List-Unsubscribe`, `List-Archive`) and links, so a control character is an error.
+    fn url_control_characters(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let sending = &self.sending;
+        let urls = [
+            ("base-url", Some(&self.site.base_url)),
+            ("archive-url", self.site.archive_url.as_ref()),
+            ("unsubscribe-url", self.site.unsubscribe_url.as_ref()),
+            ("unsubscribe-mailto", sending.unsubscribe_mailto.as_ref()),
+            ("url", sending.smtp.as_ref().map(|smtp| &smtp.url)),
+        ];
+        let mut problems = Vec::new();
+        for (key, value) in urls {
+            if let Some(value) = value.filter(|v| v.contains(char::is_control)) {
+                // The file holds the value escaped (`\r\n`): find it by what comes before.
+                let before = value.split(char::is_control).next().unwrap_or_default();
+                problems.push(
+                    Diagnostic::error(
+                        "config/control-character",
+                        format!("`{key}` contains a line break or another control character"),
+                    )
+                    .help("write the URL on one line: it goes into email headers and links")
+                    .at(find(path, text, key, before), text),
+                );
+            }
+        }
         problems
     }
 }
@@ -759,6 +789,22 @@ mod tests {
         assert_eq!(errors[0].code, "config/utf8");
         assert!(errors[0].message.contains("byte offset 21"), "{}", errors[0].message);
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((2, 13)));
+    }
+
+    #[test]
+    fn urls_with_line_breaks_are_located_errors() {
+        let text = GOOD.replace(
+            "  base-url: https://news.example.org\n",
+            "  base-url: https://news.example.org\n  unsubscribe-url: \"https://news.example.org/u\\r\\nBcc: all@example.org\"\n",
+        );
+        let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, "config/control-character");
+        assert_eq!(errors[0].message, "`unsubscribe-url` contains a line break or another control character");
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((4, 3)));
+        let text = format!("{GOOD}sending:\n  unsubscribe-mailto: \"u@news.example.org\\r\\nX: y\"\n");
+        let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+        assert!(errors.iter().any(|e| e.code == "config/control-character" && e.message.contains("`unsubscribe-mailto`")));
     }
 
     #[test]

@@ -72,14 +72,19 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity, code, message: message.into(), location: None, source_line: None, help: None }
+        let message = mask_userinfo(&message.into()).0;
+        Self { severity, code, message, location: None, source_line: None, help: None }
     }
 
-    /// Attach a location in `source`, the whole text of the file at `location.path`.
+    /// Attach a location in `source`, the whole text of the file at `location.path`. The user
+    /// info of a URL on that line (`user:password@`) is masked, the caret kept on its character.
     #[must_use]
-    pub fn at(mut self, location: Location, source: &str) -> Self {
-        self.source_line =
-            source.lines().nth(location.line.saturating_sub(1)).map(|l| l.trim_end_matches('\r').to_owned());
+    pub fn at(mut self, mut location: Location, source: &str) -> Self {
+        if let Some(line) = source.lines().nth(location.line.saturating_sub(1)) {
+            let (masked, col) = mask_line(line.trim_end_matches('\r'), location.col);
+            self.source_line = Some(masked);
+            location.col = col;
+        }
         self.location = Some(location);
         self
     }
@@ -94,7 +99,7 @@ impl Diagnostic {
     /// Attach a hint on how to fix the problem.
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(mask_userinfo(&help.into()).0);
         self
     }
 
@@ -161,6 +166,71 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
+}
+
+/// What the user info of a URL is replaced with wherever text is echoed.
+pub const MASK: &str = "***";
+
+/// `text` with the user info of every URL in it (`smtps://user:password@host`) replaced by
+/// [`MASK`], and the byte ranges of `text` that were replaced. Diagnostics echo configuration
+/// lines and values; a password written into a URL must not reach a terminal or a CI log.
+pub fn mask_userinfo(text: &str) -> (String, Vec<std::ops::Range<usize>>) {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let start = from + i + 3;
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '(' | ')'))
+            .map_or(text.len(), |e| start + e);
+        if let Some(at) = userinfo_end(&text[start..end]) {
+            spans.push(start..start + at);
+        }
+        from = end.max(start);
+    }
+    let mut masked = String::with_capacity(text.len());
+    let mut last = 0;
+    for span in &spans {
+        masked.push_str(&text[last..span.start]);
+        masked.push_str(MASK);
+        last = span.end;
+    }
+    masked.push_str(&text[last..]);
+    (masked, spans)
+}
+
+/// Where the user info ends in `run`, the text after a URL's `://`, if it has any.
+fn userinfo_end(run: &str) -> Option<usize> {
+    let head = &run[..run.find(['/', '?', '#']).unwrap_or(run.len())];
+    if let Some(at) = head.rfind('@') {
+        return Some(at);
+    }
+    // A password with an unescaped `/`, `?` or `#` ends the host early: `user:pa/ss@host`.
+    // `host:8080/@x` is a port and a path, not a password.
+    let at = run.rfind('@')?;
+    let (_, after_colon) = head.split_once(':')?;
+    (!after_colon.bytes().all(|b| b.is_ascii_digit())).then_some(at)
+}
+
+/// `line` masked by [`mask_userinfo`], and the 1-based character column `col` moved with it
+/// (onto the mask when it pointed inside one).
+fn mask_line(line: &str, col: usize) -> (String, usize) {
+    let (masked, spans) = mask_userinfo(line);
+    let byte = line.char_indices().nth(col.saturating_sub(1)).map_or(line.len(), |(b, _)| b);
+    let mut shift: isize = 0;
+    for span in &spans {
+        let removed = line[span.clone()].chars().count().cast_signed();
+        let added = MASK.chars().count().cast_signed();
+        if byte >= span.end {
+            shift += added - removed;
+        } else if byte >= span.start {
+            let before = line[span.start..byte].chars().count().cast_signed();
+            shift -= before;
+            break;
+        } else {
+            break;
+        }
+    }
+    (masked, col.saturating_add_signed(shift).max(1))
 }
 
 /// Maps byte offsets in a text to 1-based line and character columns.
@@ -253,6 +323,38 @@ mod tests {
             d.to_string(),
             "error: unknown key `sendat`\n --> content/a.md:3:1\n  |\n3 | sendat: 1\n  | ^\n  = help: did you mean `send_at`?\n"
         );
+    }
+
+    #[track_caller]
+    fn mask_case(text: &str, masked: &str) {
+        assert_eq!(mask_userinfo(text).0, masked, "{text}");
+    }
+
+    #[test]
+    fn masks_the_user_info_of_every_url() {
+        mask_case("url: smtps://user:hunter2@smtp.example.org:465", "url: smtps://***@smtp.example.org:465");
+        mask_case("url: \"smtp://u:p@a@h\" and https://k@x.org/p", "url: \"smtp://***@h\" and https://***@x.org/p");
+        mask_case("smtp://user:pa/ss@host", "smtp://***@host");
+        mask_case("no URL: user:pass@host", "no URL: user:pass@host");
+        for clean in ["https://medium.com/@someone", "https://host:8080/@x", "https://example.org/?a=b@c"] {
+            mask_case(clean, clean);
+        }
+    }
+
+    #[test]
+    fn echoed_lines_messages_and_hints_are_masked_with_the_caret_kept() {
+        let source = "sending:\n  smtp: { url: \"smtps://me:s3cret@relay.example.org\", port: x }\n";
+        let col = source.lines().nth(1).unwrap().find("port").unwrap() + 1;
+        let d = Diagnostic::error("config/x", "bad `smtps://me:s3cret@relay.example.org`")
+            .at(Location::new("letterpress.yaml", 2, col), source)
+            .help("not smtps://me:s3cret@relay.example.org");
+        let shown = d.to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let line = d.source_line.as_deref().unwrap();
+        let caret = d.location.as_ref().unwrap().col;
+        assert_eq!(&line[caret - 1..caret + 3], "port", "{shown}");
+        let inside = Diagnostic::error("config/x", "x").at(Location::new("c.yaml", 2, 30), source);
+        assert_eq!(inside.location.unwrap().col, 25, "a caret inside the user info moves onto the mask");
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Error {
         match self {
             _ if text.is_empty() => text,
             Self::Invalid(_) => text,
-            _ => format!("error: {text}\n"),
+            _ => format!("error: {}\n", diagnostic::mask_userinfo(&text).0),
         }
     }
 

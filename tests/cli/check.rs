@@ -114,3 +114,18 @@ fn placeholders_in_the_fields_that_reach_the_email_are_flagged_at_their_line() {
         "{report:#}"
     );
 }
+
+#[test]
+fn a_password_in_a_configured_url_is_never_echoed() {
+    let project = Project::fixture("invalid/config-smtp-password");
+    let text = project.run(&["check"]);
+    assert_eq!(text.code, 1, "{}", text.stderr);
+    assert!(text.stderr.contains("smtps://***@smtp.example.org"), "{}", text.stderr);
+    let json = project.run(&["check", "--format", "json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(report["diagnostics"][0]["source_line"], "    url: \"smtps://***@smtp.example.org\"", "{report:#}");
+    for out in [&text.stderr, &text.stdout, &json.stdout, &json.stderr] {
+        assert!(!out.contains("hunter2"), "{out}");
+    }
+}
