@@ -74,7 +74,7 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
 /// Check one issue: render it and lint the result. The rendering is returned too (when the
 /// templates could render it) so `build` and `send` check exactly what they ship.
 pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = issue.front.warnings.clone();
     for related in &issue.front.related {
         if let Err(why) = project.links.resolve(&related.url.value) {
             diagnostics.push(

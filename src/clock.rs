@@ -42,3 +42,27 @@ impl Clock {
         self.now().to_zoned(tz)
     }
 }
+
+/// `at` as people read it. Without a zone, RFC 3339 in UTC (`2027-01-15T07:00:00Z`); in the
+/// site's zone, its local date and time with the zone's abbreviation (`2027-01-15 07:00 GMT`),
+/// seconds only when there are some.
+pub fn show(at: Timestamp, zone: Option<&TimeZone>) -> String {
+    let Some(zone) = zone else { return at.to_string() };
+    let local = at.to_zoned(zone.clone());
+    let format = if local.second() == 0 { "%Y-%m-%d %H:%M %Z" } else { "%Y-%m-%d %H:%M:%S %Z" };
+    local.strftime(format).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_show_in_the_site_zone_with_its_abbreviation() {
+        let london = jiff::tz::TimeZoneDatabase::bundled().get("Europe/London").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        assert_eq!(show(at("2027-01-15T07:00:00Z"), None), "2027-01-15T07:00:00Z");
+        assert_eq!(show(at("2027-01-15T07:00:00Z"), Some(&london)), "2027-01-15 07:00 GMT");
+        assert_eq!(show(at("2027-07-15T06:00:30Z"), Some(&london)), "2027-07-15 07:00:30 BST");
+    }
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::error::{Error, Result};
 
 mod locate;
@@ -336,6 +336,11 @@ pub struct Site {
     /// Unsubscribe endpoint; defaults to `<base-url>/unsubscribe`.
     #[serde(default)]
     pub unsubscribe_url: Option<String>,
+    /// The IANA time zone editors think in, e.g. `Europe/London`: a `send_at` without an
+    /// offset is read in it, and `preview` and `status` show times in it. Unset: UTC, and
+    /// `send_at` needs an offset.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// One newsletter: its sender, default lists and templates.
@@ -418,7 +423,7 @@ impl Config {
     /// A "did you mean" or "lists are" hint for an unknown list name.
     pub fn list_hint(&self, name: &str) -> String {
         let known: Vec<&str> = self.lists.iter().map(|l| l.slug.as_str()).collect();
-        match crate::diagnostic::did_you_mean(name, known.iter().copied()) {
+        match did_you_mean(name, known.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None if known.is_empty() => "define it under `lists:` in letterpress.yaml".to_owned(),
             None => format!("lists are: {}", known.join(", ")),
@@ -560,9 +565,31 @@ impl Config {
             }
         }
         problems.extend(self.url_control_characters(path, text));
+        problems.extend(self.validate_timezone(path, text));
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
         problems
+    }
+
+    fn validate_timezone(&self, path: &Path, text: &str) -> Option<Diagnostic> {
+        let name = self.site.timezone.as_deref()?;
+        if jiff::tz::db().get(name).is_ok() {
+            return None;
+        }
+        let names = jiff::tz::db().available();
+        let names: Vec<String> = names.map(|n| n.as_str().to_owned()).collect();
+        let city = names
+            .iter()
+            .find(|n| n.rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&name.replace(' ', "_"))));
+        let help = match city.map(String::as_str).or_else(|| did_you_mean(name, names.iter().map(String::as_str))) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => "write an IANA time zone name such as `Europe/London` or `America/New_York`, not an abbreviation such as `BST`".to_owned(),
+        };
+        Some(
+            Diagnostic::error("config/timezone", format!("unknown time zone `{name}`"))
+                .help(help)
+                .at(find(path, text, "timezone", name), text),
+        )
     }
 
     /// A URL parser drops line breaks and tabs without a word; these URLs end up in headers
@@ -709,6 +736,12 @@ impl SmtpUrl {
 }
 
 impl Site {
+    /// The configured time zone (`timezone`), from the system's time zone database or, on a
+    /// machine without one, the copy built into letterpress.
+    pub fn time_zone(&self) -> Option<jiff::tz::TimeZone> {
+        self.timezone.as_deref().and_then(|name| jiff::tz::db().get(name).ok())
+    }
+
     /// The base URL, always ending with `/`.
     pub fn base(&self) -> String {
         with_slash(&self.base_url)
@@ -804,7 +837,31 @@ mod tests {
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((4, 3)));
         let text = format!("{GOOD}sending:\n  unsubscribe-mailto: \"u@news.example.org\\r\\nX: y\"\n");
         let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
-        assert!(errors.iter().any(|e| e.code == "config/control-character" && e.message.contains("`unsubscribe-mailto`")));
+        assert!(
+            errors.iter().any(|e| e.code == "config/control-character" && e.message.contains("`unsubscribe-mailto`"))
+        );
+    }
+
+    #[test]
+    fn the_time_zone_is_an_iana_name() {
+        let text = GOOD.replace("  base-url:", "  timezone: Europe/London\n  base-url:");
+        let config = Config::parse(Path::new("c.yaml"), &text).unwrap();
+        assert_eq!(
+            config.site.time_zone().and_then(|z| z.iana_name().map(str::to_owned)).as_deref(),
+            Some("Europe/London")
+        );
+        assert_eq!(Config::parse(Path::new("c.yaml"), GOOD).unwrap().site.time_zone(), None);
+        for (bad, hint) in [
+            ("Europe/Londn", "did you mean `Europe/London`?"),
+            ("London", "did you mean `Europe/London`?"),
+            ("BST", "write an IANA time zone name"),
+        ] {
+            let errors = Config::parse(Path::new("c.yaml"), &text.replace("Europe/London", bad)).unwrap_err();
+            assert_eq!(errors[0].code, "config/timezone", "{bad}");
+            assert_eq!(errors[0].message, format!("unknown time zone `{bad}`"));
+            assert!(errors[0].help.as_deref().unwrap_or_default().starts_with(hint), "{bad}: {:?}", errors[0].help);
+            assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 3)), "{bad}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::write_stdout;
 use crate::cli::{LogFormat, ReportFormat};
-use crate::clock::Clock;
+use crate::clock::{Clock, show};
 use crate::error::{Error, Result};
 use crate::project::{self, Project};
 use crate::send::{self, SendOptions};
@@ -46,9 +46,10 @@ pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat) -> Result<
         },
         (None, Some(state)) => overview(&state, format)?,
         (Some(name), state) => {
-            let id = Project::load(root)?.find(name)?.id();
+            let project = Project::load(root)?;
+            let id = project.find(name)?.id();
             let Some(state) = state else { return Err(Error::usage(format!("`{id}` has not been sent"))) };
-            one(&state, &id, format)?
+            one(&state, &id, project.config.site.time_zone().as_ref(), format)?
         }
     };
     write_stdout(text.as_bytes())
@@ -83,7 +84,8 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
     })
 }
 
-fn one(state: &State, id: &str, format: ReportFormat) -> Result<String> {
+/// One send; times in text are in `zone`, the site's time zone.
+fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: ReportFormat) -> Result<String> {
     let record = state.send_record(id)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
     let counts = state.counts(id)?;
     let problems =
@@ -104,6 +106,8 @@ fn one(state: &State, id: &str, format: ReportFormat) -> Result<String> {
                 counts.pending,
                 counts.total
             );
+            let finished = record.finished_at.map_or_else(|| "—".to_owned(), |t| show(t, zone));
+            let _ = writeln!(out, "  started {}, finished {finished}", show(record.started_at, zone));
             if let Some(note) = &record.note {
                 let _ = writeln!(out, "  note: {note}");
             }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -57,6 +58,8 @@ pub struct FrontMatter {
     pub lists: Option<Vec<Located<String>>>,
     /// Related coverage links.
     pub related: Vec<Related>,
+    /// Warnings found while reading these keys (an ambiguous `send_at`), for `check`.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// The keys front matter accepts, for hints.
@@ -125,10 +128,11 @@ pub fn split<'a>(path: &Path, text: &'a str) -> Result<Split<'a>, Diagnostic> {
         .help("add a line with just `---` after the last front-matter key"))
 }
 
-/// Parse and validate the YAML of `split` (from the file `path` with whole text `text`).
-pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Diagnostic>> {
+/// Parse and validate the YAML of `split` (from the file `path` with whole text `text`); a
+/// `send_at` without an offset is read in `zone`, the site's time zone.
+pub fn parse(path: &Path, text: &str, yaml: &str, zone: Option<&TimeZone>) -> Result<FrontMatter, Vec<Diagnostic>> {
     let raw: Raw = crate::yaml::parse(path, text, yaml, 2, "front matter").map_err(|d| vec![d])?;
-    let mut v = Validator { path, text, problems: Vec::new() };
+    let mut v = Validator { path, text, problems: Vec::new(), warnings: Vec::new() };
     let title = v.title(raw.title.as_ref());
     let subject = raw.subject.as_ref().map(|s| v.header_text("subject", s));
     let author = raw.author.as_ref().map(|s| v.header_text("author", s));
@@ -141,11 +145,17 @@ pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Dia
         summary: raw.summary,
         tags: raw.tags,
         status: raw.status.as_ref().map_or(Status::Draft, |s| v.status(s)),
-        send_at: raw.send_at.as_ref().and_then(|s| v.send_at(s)),
+        send_at: raw.send_at.as_ref().and_then(|s| v.send_at(s, zone)),
         lists: raw.lists.map(|lists| lists.iter().map(Validator::located).collect()),
         related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
+        warnings: std::mem::take(&mut v.warnings),
     };
-    if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
+    if v.problems.is_empty() {
+        Ok(front)
+    } else {
+        v.problems.extend(front.warnings);
+        Err(v.problems)
+    }
 }
 
 /// `YYYY-MM-DD` and nothing more (jiff also accepts a date-time where a date is asked for).
@@ -157,6 +167,7 @@ struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     problems: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
@@ -251,44 +262,18 @@ impl Validator<'_> {
         }
     }
 
-    fn send_at(&mut self, value: &Spanned<String>) -> Option<Timestamp> {
+    fn send_at(&mut self, value: &Spanned<String>, zone: Option<&TimeZone>) -> Option<Timestamp> {
         let at = Self::located(value);
-        match value.value.parse::<Timestamp>() {
-            Ok(ts) => Some(ts),
-            Err(_) if is_plain_date(&value.value) => {
-                self.fail(
-                    &at,
-                    Diagnostic::error(
-                        "front-matter/send-at-zone",
-                        format!("`send_at` is a date without a time or offset: `{}`", value.value),
-                    )
-                    .help(format!("write a time and offset, e.g. `{}T07:00:00+00:00`", value.value)),
-                );
-                None
+        match super::send_at::resolve(&value.value, zone) {
+            Ok((ts, warning)) => {
+                if let Some(w) = warning {
+                    let warning = Diagnostic::warning(w.code, w.message).help(w.help);
+                    self.warnings.push(warning.at(at.location(self.path), self.text));
+                }
+                Some(ts)
             }
-            Err(_) if value.value.parse::<jiff::civil::DateTime>().is_ok() => {
-                self.fail(
-                    &at,
-                    Diagnostic::error(
-                        "front-matter/send-at-zone",
-                        format!("`send_at` has no time zone offset: `{}`", value.value),
-                    )
-                    .help(format!(
-                        "add an offset, e.g. `{}+00:00` for UK winter time or `+01:00` for summer time",
-                        value.value
-                    )),
-                );
-                None
-            }
-            Err(_) => {
-                self.fail(
-                    &at,
-                    Diagnostic::error(
-                        "front-matter/send-at",
-                        format!("`send_at` is not an RFC 3339 time: `{}`", value.value),
-                    )
-                    .help("write it like `2017-01-13T07:00:00+00:00`"),
-                );
+            Err(e) => {
+                self.fail(&at, Diagnostic::error(e.code, e.message).help(e.help));
                 None
             }
         }
@@ -323,7 +308,7 @@ mod tests {
     #[track_caller]
     fn error_case(yaml: &str, code: &str, line: usize, col: usize) {
         let text = format!("---\n{yaml}---\n");
-        let errors = parse(Path::new("a.md"), &text, yaml).unwrap_err();
+        let errors = parse(Path::new("a.md"), &text, yaml, None).unwrap_err();
         let location = errors[0].location.clone().unwrap();
         assert_eq!((errors[0].code, location.line, location.col), (code, line, col), "{}", errors[0]);
     }
@@ -346,7 +331,7 @@ mod tests {
     fn parses_every_field() {
         let yaml = "title: T\nsubject: S\ndate: 2016-12-09\nauthor: A\nstandfirst: F\nsummary: M\ntags: [a, b]\nstatus: ready\nsend_at: 2017-01-13T07:00:00+00:00\nlists: [weekly]\nrelated:\n  - title: R\n    url: https://example.org/r\n";
         let text = format!("---\n{yaml}---\n");
-        let front = parse(Path::new("a.md"), &text, yaml).unwrap();
+        let front = parse(Path::new("a.md"), &text, yaml, None).unwrap();
         assert_eq!(front.title, "T");
         assert_eq!(front.status, Status::Ready);
         assert_eq!(front.send_at.unwrap().to_string(), "2017-01-13T07:00:00Z");

@@ -5,10 +5,12 @@
 //! could not be read. Nothing here renders.
 
 pub mod front_matter;
+mod send_at;
 
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 
 pub use front_matter::{FrontMatter, Related, Status};
 
@@ -68,6 +70,7 @@ impl Issue {
 /// Every issue under `root/content`, sorted by publication (config order), date and slug,
 /// with a diagnostic for each file or directory that is not valid.
 pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
+    let zone = config.site.time_zone();
     let mut issues = Vec::new();
     let mut problems = Vec::new();
     let content = root.join(DIR);
@@ -118,7 +121,7 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
                 );
                 continue;
             }
-            match load(entry.path(), &shown) {
+            match load(entry.path(), &shown, zone.as_ref()) {
                 Ok(issue) if config.publication(&issue.publication).is_some() => issues.push(issue),
                 Ok(_) => {}
                 Err(mut errors) => problems.append(&mut errors),
@@ -130,15 +133,21 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
     (issues, problems)
 }
 
-/// Read and parse one issue file; `shown` is its path as diagnostics print it.
-pub fn load(path: &Path, shown: &Path) -> Result<Issue, Vec<Diagnostic>> {
+/// Read and parse one issue file; `shown` is its path as diagnostics print it, `zone` the
+/// site's time zone.
+pub fn load(path: &Path, shown: &Path, zone: Option<&TimeZone>) -> Result<Issue, Vec<Diagnostic>> {
     let bytes = std::fs::read(path)
         .map_err(|e| vec![Diagnostic::error("content/io", crate::error::Error::io("read", shown, e).to_string())])?;
-    parse(shown, &bytes)
+    parse_in(shown, &bytes, zone)
 }
 
 /// Parse one issue from the raw bytes of the file at `path` (`content/<publication>/<name>.md`).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
+    parse_in(path, bytes, None)
+}
+
+/// [`parse`], reading a `send_at` without an offset in `zone`, the site's time zone.
+pub fn parse_in(path: &Path, bytes: &[u8], zone: Option<&TimeZone>) -> Result<Issue, Vec<Diagnostic>> {
     let file = bytes;
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.len() > MAX_BYTES {
@@ -165,7 +174,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
     };
     let (publication, slug, file_date) = name_parts(path).map_err(|d| vec![d])?;
     let split = front_matter::split(path, &text).map_err(|d| vec![d])?;
-    let front = front_matter::parse(path, &text, split.yaml)?;
+    let front = front_matter::parse(path, &text, split.yaml, zone)?;
     Ok(Issue {
         source: path.to_path_buf(),
         publication,

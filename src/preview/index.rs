@@ -94,7 +94,7 @@ fn row(snapshot: &Snapshot, project: &Project, issue: &Issue) -> IssueRow {
         title: issue.front.title.clone(),
         date: issue.date.to_string(),
         status: status(issue.front.status),
-        send_at: send_at(issue),
+        send_at: send_at(project, issue),
         audience,
         audience_note,
         errors: count(errors, "error", "errors"),
@@ -110,9 +110,10 @@ pub fn status(status: Status) -> &'static str {
     }
 }
 
-/// The issue's `send_at` in RFC 3339, or `—`.
-pub fn send_at(issue: &Issue) -> String {
-    issue.front.send_at.map_or_else(|| "—".to_owned(), |t| t.to_string())
+/// The issue's `send_at` in the site's time zone (RFC 3339 in UTC without one), or `—`.
+pub fn send_at(project: &Project, issue: &Issue) -> String {
+    let zone = project.config.site.time_zone();
+    issue.front.send_at.map_or_else(|| "—".to_owned(), |t| crate::clock::show(t, zone.as_ref()))
 }
 
 /// The audience size of some lists for people, and a note on it.

@@ -175,7 +175,7 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         from: &p.publication.from,
         reply_to: p.publication.reply_to.as_deref(),
         to,
-        send_at: index::send_at(p.issue),
+        send_at: index::send_at(p.project, p.issue),
         audience,
         audience_note,
         size: Size::of(&p.email.html),

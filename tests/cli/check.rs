@@ -129,3 +129,89 @@ fn a_password_in_a_configured_url_is_never_echoed() {
         assert!(!out.contains("hunter2"), "{out}");
     }
 }
+
+/// `minimal` with `site.timezone: <zone>` and an issue scheduled at `send_at`.
+fn scheduled_in(zone: &str, send_at: &str) -> Project {
+    let project = Project::fixture("minimal");
+    let config = project.read("letterpress.yaml").replace("site:\n", &format!("site:\n  timezone: {zone}\n"));
+    project.write("letterpress.yaml", &config);
+    project.write(
+        "content/weekly/2027-01-14-scheduled.md",
+        &format!("---\ntitle: \"Scheduled\"\nstatus: ready\nsend_at: {send_at}\n---\n\nBody.\n"),
+    );
+    project
+}
+
+fn diagnostics(out: &crate::harness::Output) -> Vec<serde_json::Value> {
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    report["diagnostics"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn send_at_without_an_offset_is_read_in_the_site_time_zone_even_without_a_system_database() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let tzdir = [("TZDIR", empty.path().to_str().expect("utf-8 path"))];
+    let project = scheduled_in("Europe/London", "2027-01-15 07:00");
+    let out = project.run_env(&["check", "--format", "json"], &tzdir);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        diagnostics(&out).iter().all(|d| !d["code"].as_str().unwrap_or_default().contains("send-at")),
+        "{}",
+        out.stdout
+    );
+
+    let contradicting = scheduled_in("Europe/London", "2027-01-15T07:00:00+01:00");
+    let out = contradicting.run_env(&["check", "--format", "json"], &tzdir);
+    assert_eq!(out.code, 0, "a warning: {}", out.stderr);
+    let warning = diagnostics(&out).into_iter().find(|d| d["code"] == "front-matter/send-at-offset").expect("warning");
+    assert_eq!(warning["severity"], "warning");
+    assert_eq!(warning["location"]["line"], 4);
+    assert_eq!(
+        warning["help"],
+        "write `2027-01-15T07:00:00+00:00` for 07:00 in Europe/London, or leave the offset out"
+    );
+
+    let folded = scheduled_in("Europe/London", "2027-10-31 01:30");
+    let out = folded.run_env(&["check"], &tzdir);
+    assert_eq!(out.code, 0, "a warning: {}", out.stderr);
+    assert!(out.stderr.contains("warning: `send_at` `2027-10-31 01:30` happens twice in Europe/London: at `2027-10-31T01:30:00+01:00` (00:30 UTC) and at `2027-10-31T01:30:00+00:00` (01:30 UTC)"), "{}", out.stderr);
+}
+
+#[test]
+fn without_a_site_time_zone_a_send_at_without_an_offset_stays_an_error() {
+    let project = scheduled_in("UTC", "2027-01-15 07:00");
+    let config = project.read("letterpress.yaml").replace("  timezone: UTC\n", "");
+    project.write("letterpress.yaml", &config);
+    let out = project.run(&["check"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error: `send_at` has no time zone offset: `2027-01-15 07:00`"), "{}", out.stderr);
+    assert!(out.stderr.contains("set `site.timezone`"), "{}", out.stderr);
+}
+
+#[test]
+fn send_due_and_status_use_the_site_time_zone() {
+    let project = Project::fixture("send");
+    let config = project
+        .read("letterpress.yaml")
+        .replace("transport: smtp", "transport: outbox")
+        .replace("site:\n", "site:\n  timezone: America/New_York\n");
+    project.write("letterpress.yaml", &config);
+    let issue = "content/weekly/2016-12-09-plans.md";
+    let text = project.read(issue);
+    // 05:00 in New York is 10:00 UTC, after the pinned now (09:30 UTC): not due yet.
+    project.write(issue, &text.replace("send_at: 2016-12-09T07:00:00+00:00", "send_at: 2026-11-22 05:00"));
+    let out = project.run(&["send", "--due", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing is due"), "{}", out.stderr);
+    project.write(issue, &text.replace("send_at: 2016-12-09T07:00:00+00:00", "send_at: 2026-11-22 04:00"));
+    let out = project.run(&["send", "--due", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("nothing is due"), "{}", out.stderr);
+    let status = project.run(&["status", "weekly/2016-12-09-plans"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("  started 2026-11-22 04:30 EST, finished 2026-11-22 04:30 EST"),
+        "{}",
+        status.stdout
+    );
+}
