@@ -13,6 +13,7 @@ use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::error::{Error, Result};
 
 mod locate;
+mod paths;
 pub use locate::at_entry;
 
 /// The configuration file's name at the project root.
@@ -41,6 +42,11 @@ pub struct Config {
     /// The public endpoint of `letterpress serve`: confirmation links, rate limit, proxy.
     #[serde(default)]
     pub serve: Serve,
+    /// Let `lists[].path`, `state.path` and `sending.outbox` lead outside the project directory
+    /// (an absolute path, `..`, or a symbolic link out). Off by default, so a configuration
+    /// cannot make letterpress read, echo or write files that are not the project's.
+    #[serde(default)]
+    pub allow_outside_project: bool,
 }
 
 /// Settings of `letterpress serve` (unsubscribe, subscribe with double opt-in, the archive).
@@ -386,7 +392,9 @@ fn default_language() -> String {
 }
 
 impl Config {
-    /// Read and validate the configuration at `path`.
+    /// Read and validate the configuration at `path`, at the root of its project: the paths it
+    /// names must stay inside the project, symbolic links followed, unless
+    /// `allow-outside-project` says otherwise.
     pub fn from_file(path: &Path, shown_as: &Path) -> Result<Self> {
         let file = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
         let bytes = file.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&file);
@@ -394,7 +402,10 @@ impl Config {
             let bom = file.len() - bytes.len();
             Error::Invalid(vec![crate::diagnostic::invalid_utf8("config/utf8", shown_as, bytes, e.valid_up_to(), bom)])
         })?;
-        Self::parse(shown_as, text).map_err(Error::Invalid)
+        let config = Self::parse(shown_as, text).map_err(Error::Invalid)?;
+        let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let outside = paths::outside_project(&config, root, shown_as, text);
+        if outside.is_empty() { Ok(config) } else { Err(Error::Invalid(outside)) }
     }
 
     /// Parse and validate configuration text; `path` is used in diagnostics.

@@ -21,7 +21,7 @@ pub fn at_entry(root: &Path, d: Diagnostic, section: &str, slug: &str, key: &str
 
 /// The location of `key: value` in the entry whose `slug` is `slug` of the top-level list
 /// `section`.
-fn entry_key(path: &Path, text: &str, section: &str, (slug, key, value): (&str, &str, &str)) -> Location {
+pub(super) fn entry_key(path: &Path, text: &str, section: &str, (slug, key, value): (&str, &str, &str)) -> Location {
     let lines: Vec<&str> = text.lines().collect();
     let header = format!("{section}:");
     let Some(start) = lines.iter().position(|l| strip_comment(l).trim_end() == header) else {

@@ -215,3 +215,28 @@ fn send_due_and_status_use_the_site_time_zone() {
         status.stdout
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_list_linked_out_of_the_project_is_refused_and_never_echoed() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let secret = outside.path().join("passwd");
+    std::fs::write(&secret, "root:x:0:0:root:/root:/bin/bash\n").expect("write");
+    let project = Project::fixture("minimal");
+    let config =
+        project.read("letterpress.yaml") + "    lists: [readers]\nlists:\n  - slug: readers\n    name: \"Readers\"\n";
+    project.write("letterpress.yaml", &config);
+    std::fs::create_dir_all(project.path().join("subscribers")).expect("dir");
+    std::os::unix::fs::symlink(&secret, project.path().join("subscribers/readers.csv")).expect("symlink");
+    for args in [&["check"][..], &["check", "--format", "json"], &["subscribers", "count"]] {
+        let out = project.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(shown.contains("leads outside the project through a symbolic link"), "{args:?}: {shown}");
+        assert!(!shown.contains("root:x"), "{args:?}: {shown}");
+    }
+    let allowed = project.read("letterpress.yaml") + "allow-outside-project: true\n";
+    project.write("letterpress.yaml", &allowed);
+    let out = project.run(&["check"]);
+    assert!(!out.stderr.contains("outside the project"), "allowed: {}", out.stderr);
+}
