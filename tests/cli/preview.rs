@@ -181,6 +181,19 @@ fn index_lists_every_issue_with_status_audience_and_checks() {
 }
 
 #[test]
+fn send_at_shows_in_the_site_time_zone() {
+    let project = Project::fixture("preview");
+    let config = project.read("letterpress.yaml").replace("site:\n", "site:\n  timezone: Europe/London\n");
+    project.write("letterpress.yaml", &config);
+    let source = "content/weekly/2016-12-09-tables.md";
+    let text = project.read(source).replace("send_at: 2016-12-09T07:00:00+00:00", "send_at: 2027-07-15 07:00");
+    project.write(source, &text);
+    let server = Server::start(&project);
+    assert_contains(&server.get("/").text(), "2027-07-15 07:00 BST");
+    assert_contains(&server.get(ISSUE).text(), "<dd>2027-07-15 07:00 BST</dd>");
+}
+
+#[test]
 fn issue_page_shows_the_email_as_sent_with_its_parts_and_checks() {
     let project = Project::fixture("preview");
     let server = Server::start(&project);
