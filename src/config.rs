@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 mod locate;
 mod paths;
+mod timezone;
 pub use locate::at_entry;
 
 /// The configuration file's name at the project root.
@@ -576,31 +577,10 @@ impl Config {
             }
         }
         problems.extend(self.url_control_characters(path, text));
-        problems.extend(self.validate_timezone(path, text));
+        problems.extend(timezone::validate(&self.site, path, text));
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
         problems
-    }
-
-    fn validate_timezone(&self, path: &Path, text: &str) -> Option<Diagnostic> {
-        let name = self.site.timezone.as_deref()?;
-        if jiff::tz::db().get(name).is_ok() {
-            return None;
-        }
-        let names = jiff::tz::db().available();
-        let names: Vec<String> = names.map(|n| n.as_str().to_owned()).collect();
-        let city = names
-            .iter()
-            .find(|n| n.rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&name.replace(' ', "_"))));
-        let help = match city.map(String::as_str).or_else(|| did_you_mean(name, names.iter().map(String::as_str))) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => "write an IANA time zone name such as `Europe/London` or `America/New_York`, not an abbreviation such as `BST`".to_owned(),
-        };
-        Some(
-            Diagnostic::error("config/timezone", format!("unknown time zone `{name}`"))
-                .help(help)
-                .at(find(path, text, "timezone", name), text),
-        )
     }
 
     /// A URL parser drops line breaks and tabs without a word; these URLs end up in headers
@@ -747,12 +727,6 @@ impl SmtpUrl {
 }
 
 impl Site {
-    /// The configured time zone (`timezone`), from the system's time zone database or, on a
-    /// machine without one, the copy built into letterpress.
-    pub fn time_zone(&self) -> Option<jiff::tz::TimeZone> {
-        self.timezone.as_deref().and_then(|name| jiff::tz::db().get(name).ok())
-    }
-
     /// The base URL, always ending with `/`.
     pub fn base(&self) -> String {
         with_slash(&self.base_url)
@@ -851,28 +825,6 @@ mod tests {
         assert!(
             errors.iter().any(|e| e.code == "config/control-character" && e.message.contains("`unsubscribe-mailto`"))
         );
-    }
-
-    #[test]
-    fn the_time_zone_is_an_iana_name() {
-        let text = GOOD.replace("  base-url:", "  timezone: Europe/London\n  base-url:");
-        let config = Config::parse(Path::new("c.yaml"), &text).unwrap();
-        assert_eq!(
-            config.site.time_zone().and_then(|z| z.iana_name().map(str::to_owned)).as_deref(),
-            Some("Europe/London")
-        );
-        assert_eq!(Config::parse(Path::new("c.yaml"), GOOD).unwrap().site.time_zone(), None);
-        for (bad, hint) in [
-            ("Europe/Londn", "did you mean `Europe/London`?"),
-            ("London", "did you mean `Europe/London`?"),
-            ("BST", "write an IANA time zone name"),
-        ] {
-            let errors = Config::parse(Path::new("c.yaml"), &text.replace("Europe/London", bad)).unwrap_err();
-            assert_eq!(errors[0].code, "config/timezone", "{bad}");
-            assert_eq!(errors[0].message, format!("unknown time zone `{bad}`"));
-            assert!(errors[0].help.as_deref().unwrap_or_default().starts_with(hint), "{bad}: {:?}", errors[0].help);
-            assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 3)), "{bad}");
-        }
     }
 
     #[test]
