@@ -36,6 +36,11 @@ impl Clock {
         Timestamp::from_second(now.as_second()).unwrap_or(now)
     }
 
+    /// Today in `zone`, the site's time zone when it has one, else [`Self::now_local`]'s date.
+    pub fn today(&self, zone: Option<&TimeZone>) -> jiff::civil::Date {
+        zone.map_or_else(|| self.now_local().date(), |zone| self.now().to_zoned(zone.clone()).date())
+    }
+
     /// The current time in the system's time zone (UTC when pinned, for reproducibility).
     pub fn now_local(&self) -> Zoned {
         let tz = if self.fixed.is_some() { TimeZone::UTC } else { TimeZone::system() };
@@ -64,5 +69,13 @@ mod tests {
         assert_eq!(show(at("2027-01-15T07:00:00Z"), None), "2027-01-15T07:00:00Z");
         assert_eq!(show(at("2027-01-15T07:00:00Z"), Some(&london)), "2027-01-15 07:00 GMT");
         assert_eq!(show(at("2027-07-15T06:00:30Z"), Some(&london)), "2027-07-15 07:00:30 BST");
+    }
+
+    #[test]
+    fn today_is_the_site_zone_date() {
+        let clock = Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap());
+        let honolulu = jiff::tz::TimeZoneDatabase::bundled().get("Pacific/Honolulu").unwrap();
+        assert_eq!(clock.today(None).to_string(), "2026-11-22");
+        assert_eq!(clock.today(Some(&honolulu)).to_string(), "2026-11-21");
     }
 }

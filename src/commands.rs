@@ -55,7 +55,7 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
         let known: Vec<&str> = project.config.publications.iter().map(|p| p.slug.as_str()).collect();
         return Err(Error::usage(format!("no publication `{publication}`; publications are: {}", known.join(", "))));
     }
-    let date = clock.now_local().date();
+    let date = clock.today(project.config.site.time_zone().as_ref());
     let relative = format!("content/{publication}/{date}-{}.md", render::slugify(title));
     let path = root.join(&relative);
     if path.exists() {

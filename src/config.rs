@@ -344,8 +344,8 @@ pub struct Site {
     #[serde(default)]
     pub unsubscribe_url: Option<String>,
     /// The IANA time zone editors think in, e.g. `Europe/London`: a `send_at` without an
-    /// offset is read in it, and `preview` and `status` show times in it. Unset: UTC, and
-    /// `send_at` needs an offset.
+    /// offset is read in it, `preview` and `status` show times in it, and `new` dates issues by
+    /// its calendar. Unset: UTC, and `send_at` needs an offset.
     #[serde(default)]
     pub timezone: Option<String>,
 }

@@ -47,6 +47,19 @@ fn new_creates_a_dated_draft_and_prints_its_path() {
 }
 
 #[test]
+fn new_dates_the_draft_in_the_site_time_zone() {
+    let project = Project::fixture("minimal");
+    let config = project.read("letterpress.yaml").replace("site:\n", "site:\n  timezone: Pacific/Honolulu\n");
+    project.write("letterpress.yaml", &config);
+    let out = project.run(&["new", "weekly", "Late edition"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout, "content/weekly/2026-11-21-late-edition.md\n",
+        "09:30 UTC is the evening before in Honolulu"
+    );
+}
+
+#[test]
 fn global_dir_flag_runs_elsewhere() {
     let project = Project::fixture("minimal");
     let out =
