@@ -328,6 +328,18 @@ mod tests {
     }
 
     #[test]
+    fn send_at_is_read_in_the_zone_and_its_warnings_are_located() {
+        let london = jiff::tz::TimeZoneDatabase::bundled().get("Europe/London").unwrap();
+        let yaml = "title: x\nsend_at: 2027-10-31 01:30\n";
+        let text = format!("---\n{yaml}---\n");
+        let front = parse(Path::new("a.md"), &text, yaml, Some(&london)).unwrap();
+        assert_eq!(front.send_at.unwrap().to_string(), "2027-10-31T00:30:00Z");
+        let location = front.warnings[0].location.clone().unwrap();
+        assert_eq!((front.warnings[0].code, location.line, location.col), ("front-matter/send-at-fold", 3, 10));
+        assert!(parse(Path::new("a.md"), &text, yaml, None).is_err(), "no zone, no offset");
+    }
+
+    #[test]
     fn parses_every_field() {
         let yaml = "title: T\nsubject: S\ndate: 2016-12-09\nauthor: A\nstandfirst: F\nsummary: M\ntags: [a, b]\nstatus: ready\nsend_at: 2017-01-13T07:00:00+00:00\nlists: [weekly]\nrelated:\n  - title: R\n    url: https://example.org/r\n";
         let text = format!("---\n{yaml}---\n");
