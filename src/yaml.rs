@@ -210,7 +210,12 @@ mod tests {
         let d = parse::<Site>(Path::new("letterpress.yaml"), yaml, yaml, 1, "configuration").unwrap_err();
         assert_eq!(d.code, "yaml/quotes", "{d}");
         assert_eq!(d.location.map(|l| (l.line, l.col)), Some((2, 10)));
-        assert_eq!(d.help.as_deref(), Some("use single quotes around text that contains double quotes, `title: 'Health \"news\"'`, or curly quotes (“ ”) inside it"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some(
+                "use single quotes around text that contains double quotes, `title: 'Health \"news\"'`, or curly quotes (“ ”) inside it"
+            )
+        );
     }
 
     #[test]

@@ -435,8 +435,16 @@ fn heading_level(level: HeadingLevel) -> u8 {
     }
 }
 
-/// An id made from heading text: lowercase ASCII letters and digits joined by hyphens.
+/// An id made from heading text: lowercase ASCII letters and digits joined by hyphens, or
+/// `section` when the text has none.
 pub fn slugify(text: &str) -> String {
+    let slug = slug(text);
+    if slug.is_empty() { "section".to_owned() } else { slug }
+}
+
+/// Lowercase ASCII letters and digits of `text` (transliterated), joined by hyphens; empty when
+/// the text has none, e.g. `!!!`.
+pub fn slug(text: &str) -> String {
     let text = text.replace(['’', '\''], "");
     let ascii = deunicode::deunicode(&text);
     let mut slug = String::with_capacity(ascii.len());
@@ -447,8 +455,7 @@ pub fn slugify(text: &str) -> String {
             slug.push('-');
         }
     }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "section".to_owned() } else { slug }
+    slug.trim_end_matches('-').to_owned()
 }
 
 #[cfg(test)]
@@ -537,6 +544,8 @@ mod tests {
         assert_eq!(slugify("NHS’s plans: 2016–17"), "nhss-plans-2016-17");
         assert_eq!(slugify("Café society"), "cafe-society");
         assert_eq!(slugify("!!!"), "section");
+        assert_eq!(slug("!!!"), "");
+        assert_eq!(slug("  "), "");
     }
 
     fn markdownish() -> impl Strategy<Value = String> {
