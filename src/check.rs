@@ -76,13 +76,22 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
 pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     for related in &issue.front.related {
-        if let Err(why) = project.links.resolve(&related.url.value) {
+        if let Err(refused) = crate::href::judge(&related.url.value) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "link/scheme",
+                    format!("related link `{}` {refused}", related.url.value.escape_debug()),
+                )
+                .at(related.url.location(&issue.source), &issue.text)
+                .help(refused.help()),
+            );
+        } else if let Err(why) = project.links.resolve(&related.url.value) {
             diagnostics.push(
                 Diagnostic::error("link/broken", format!("related link: {why}"))
                     .at(related.url.location(&issue.source), &issue.text)
                     .help(project.links.broken_help(&related.url.value)),
             );
-        } else if related.url.value.starts_with("http://") {
+        } else if crate::href::judge(&related.url.value) == Ok(crate::href::Kind::Http) {
             diagnostics.push(
                 Diagnostic::warning("lint/http-link", format!("insecure link `{}`", related.url.value))
                     .at(related.url.location(&issue.source), &issue.text)
