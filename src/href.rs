@@ -129,15 +129,12 @@ fn decode_references(text: &str) -> Cow<'_, str> {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        match reference(after) {
-            Some((decoded, used)) => {
-                out.push_str(&decoded);
-                rest = &after[used..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
+        if let Some((decoded, used)) = reference(after) {
+            out.push_str(&decoded);
+            rest = &after[used..];
+        } else {
+            out.push('&');
+            rest = after;
         }
     }
     out.push_str(rest);

@@ -123,7 +123,9 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
             Some("remove one of them".to_owned()),
         );
     }
-    let type_error = message.starts_with("expected ") || message.starts_with("invalid ");
+    // "invalid trailing content after double-quoted scalar" is about syntax, not a type.
+    let type_error =
+        (message.starts_with("expected ") || message.starts_with("invalid ")) && !message.contains("quoted");
     match (type_error, key_of(source_line)) {
         (true, Some(key)) => (
             "yaml/wrong-type",
@@ -197,6 +199,19 @@ mod tests {
             8,
             "this value's quotes do not match (`title`): a `'` inside it ends it early",
         );
+    }
+
+    #[test]
+    fn other_quoting_errors_are_syntax_errors_not_wrong_types() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Tags {
+            tags: Vec<String>,
+        }
+        let yaml = "tags: [\"a\" b]\n";
+        let d = parse::<Tags>(Path::new("a.md"), yaml, yaml, 1, "front matter").unwrap_err();
+        assert_eq!(d.code, "yaml/syntax", "{d}");
+        assert_eq!(d.message, "invalid YAML in front matter: invalid trailing content after double-quoted scalar");
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn closing(text: &str, quote: char) -> Option<usize> {
 /// Whether what follows a closing quote may end a value: nothing, a comment, or `:` after a
 /// quoted key.
 fn is_end(rest: &str) -> bool {
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = rest.trim_start_matches([' ', '\t', '\r']);
     rest.is_empty() || rest.starts_with('#') || rest.starts_with(':')
 }
 
@@ -160,6 +160,7 @@ mod tests {
         case("summary: \"one\n  two\"\nstatus: ready\n", None);
         case("\"quoted key\": value\n", None);
         case("tags: [\"a\", 'b']\n", None);
+        case("title: \"a\"\r\nsummary: 'b'\r\n", None);
         case("title: It's \"fine\"\n", None);
     }
 
