@@ -641,6 +641,9 @@ mod tests {
             Just("![](/missing.png)".to_owned()),
             Just("[^1]\n\n[^1]: note".to_owned()),
             Just("<script>x</script>".to_owned()),
+            Just("[x](javascript:alert(1))".to_owned()),
+            Just("[y](JaVa&#x09;Script:alert(1))".to_owned()),
+            Just("<a href=\"java&#9;script:alert(1)\">z</a>".to_owned()),
             Just("```\ncode\n```\n".to_owned()),
             Just("---".to_owned()),
             Just("\t".to_owned()),
@@ -688,6 +691,7 @@ mod tests {
             let issue = issue(&body);
             let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
             prop_assert!(!rendered.html.contains("<script"));
+            prop_assert!(!rendered.html.to_ascii_lowercase().contains("<a href=\"java"), "{}", rendered.html);
         }
     }
 }
