@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::config::List;
-use crate::content::Issue;
+use crate::content::{Issue, Related};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::project::{Project, RenderedIssue};
 
@@ -75,21 +75,7 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
 /// templates could render it) so `build` and `send` check exactly what they ship.
 pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = issue.front.warnings.clone();
-    for related in &issue.front.related {
-        if let Err(why) = project.links.resolve(&related.url.value) {
-            diagnostics.push(
-                Diagnostic::error("link/broken", format!("related link: {why}"))
-                    .at(related.url.location(&issue.source), &issue.text)
-                    .help(project.links.broken_help(&related.url.value)),
-            );
-        } else if related.url.value.starts_with("http://") {
-            diagnostics.push(
-                Diagnostic::warning("lint/http-link", format!("insecure link `{}`", related.url.value))
-                    .at(related.url.location(&issue.source), &issue.text)
-                    .help("use `https://`"),
-            );
-        }
-    }
+    diagnostics.extend(issue.front.related.iter().filter_map(|related| check_related(project, issue, related)));
     for list in issue.front.lists.iter().flatten() {
         if project.config.list(&list.value).is_none() {
             diagnostics.push(
@@ -141,6 +127,26 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
             (None, diagnostics)
         }
     }
+}
+
+/// A `related` link's URL: one that may be a link ([`crate::href::judge`]), that resolves, and
+/// preferably `https:`.
+fn check_related(project: &Project, issue: &Issue, related: &Related) -> Option<Diagnostic> {
+    let url = &related.url.value;
+    let diagnostic = match crate::href::judge(url) {
+        Err(refused) => Diagnostic::error("link/scheme", format!("related link `{}` {refused}", url.escape_debug()))
+            .help(refused.help()),
+        Ok(kind) => match project.links.resolve(url) {
+            Err(why) => {
+                Diagnostic::error("link/broken", format!("related link: {why}")).help(project.links.broken_help(url))
+            }
+            Ok(_) if kind == crate::href::Kind::Http => {
+                Diagnostic::warning("lint/http-link", format!("insecure link `{url}`")).help("use `https://`")
+            }
+            Ok(_) => return None,
+        },
+    };
+    Some(diagnostic.at(related.url.location(&issue.source), &issue.text))
 }
 
 fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {

@@ -55,8 +55,22 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
         let known: Vec<&str> = project.config.publications.iter().map(|p| p.slug.as_str()).collect();
         return Err(Error::usage(format!("no publication `{publication}`; publications are: {}", known.join(", "))));
     }
+    if title.contains(char::is_control) {
+        return Err(Error::usage("the title must be one line of text: it becomes the email subject"));
+    }
+    let slug = render::slug(title);
+    if slug.is_empty() {
+        let why = if title.trim().is_empty() {
+            "the title is empty".to_owned()
+        } else {
+            format!("the title `{title}` has no letters or digits to name the file after")
+        };
+        return Err(Error::usage(format!(
+            "{why}; give a title with words in it, e.g. `letterpress new {publication} \"STP plans published\"`"
+        )));
+    }
     let date = clock.today(project.config.site.time_zone().as_ref());
-    let relative = format!("content/{publication}/{date}-{}.md", render::slugify(title));
+    let relative = format!("content/{publication}/{date}-{slug}.md");
     let path = root.join(&relative);
     if path.exists() {
         return Err(Error::usage(format!("`{relative}` already exists")));

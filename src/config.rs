@@ -747,7 +747,9 @@ fn with_slash(url: &str) -> String {
     if url.ends_with('/') { url.to_owned() } else { format!("{url}/") }
 }
 
+/// A site URL: one the link rule ([`crate::href::judge`]) allows, absolute, `https:` or `http:`.
 fn absolute_url(value: &str) -> std::result::Result<(), String> {
+    crate::href::judge(value).map_err(|refused| refused.to_string())?;
     match Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(()),
         Ok(url) => Err(format!("must be an http(s) URL, not `{}:`", url.scheme())),
@@ -856,6 +858,26 @@ mod tests {
             .replace("Weekly <w@news.example.org>", "Weekly <not an address>");
         let codes: Vec<_> = Config::parse(Path::new("c.yaml"), &text).unwrap_err().iter().map(|d| d.code).collect();
         assert_eq!(codes, ["config/url", "config/slug", "config/mailbox"]);
+    }
+
+    #[test]
+    fn site_urls_follow_the_link_rule() {
+        for (bad, why) in [
+            ("javascript:alert(1)", "uses the `javascript:` scheme"),
+            ("\" JavaScript:alert(1)\"", "uses the `javascript:` scheme"),
+            ("\"java\\tscript:alert(1)\"", "is a `javascript:` link disguised"),
+            ("data:text/html,hi", "uses the `data:` scheme"),
+            ("file:///srv/unsubscribe", "uses the `file:` scheme"),
+            ("mailto:editor@news.example.org", "must be an http(s) URL, not `mailto:`"),
+        ] {
+            let text = GOOD.replace(
+                "base-url: https://news.example.org",
+                &format!("base-url: https://news.example.org\n  unsubscribe-url: {bad}"),
+            );
+            let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+            assert_eq!(errors[0].code, "config/url", "{bad}");
+            assert!(errors[0].message.starts_with(&format!("`unsubscribe-url` {why}")), "{bad}: {}", errors[0].message);
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod diagnostic;
 pub mod entropy;
 pub mod error;
 pub mod fsutil;
+pub mod href;
 pub mod preview;
 pub mod project;
 pub mod render;

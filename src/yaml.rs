@@ -4,6 +4,8 @@
 //! errors into [`Diagnostic`]s in our own voice, with positions shifted from the YAML block to the
 //! file it sits in, and "did you mean" hints for unknown keys.
 
+mod quotes;
+
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -29,6 +31,11 @@ pub fn parse<T: DeserializeOwned>(
         let line = line.max(1) + first_line - 1;
         let raw = error.without_snippet().to_string();
         let message = strip_position(&raw);
+        if message.contains("quote")
+            && let Some(mismatch) = quotes::find(yaml, line - first_line)
+        {
+            return quoting(path, file_text, first_line, &mismatch);
+        }
         let source_line = file_text.lines().nth(line - 1).unwrap_or("");
         let (code, message, help) = explain(message, source_line, what);
         let mut diagnostic = Diagnostic::error(code, message).at(Location::new(path, line, col.max(1)), file_text);
@@ -48,6 +55,18 @@ fn tab_indentation(path: &Path, file_text: &str, yaml: &str, first_line: usize, 
             .at(Location::new(path, i + first_line, col), file_text)
             .help("YAML needs spaces for indentation; replace the tab with spaces"),
     )
+}
+
+/// A quoted value whose quotes do not match, located at its opening quote.
+fn quoting(path: &Path, file_text: &str, first_line: usize, mismatch: &quotes::Mismatch) -> Diagnostic {
+    let why = match mismatch.kind {
+        quotes::Kind::Stray => format!("a `{}` inside it ends it early", mismatch.quote),
+        quotes::Kind::Unclosed => format!("the opening `{}` is never closed", mismatch.quote),
+    };
+    let whose = mismatch.key.as_deref().map(|k| format!(" (`{k}`)")).unwrap_or_default();
+    Diagnostic::error("yaml/quotes", format!("this value's quotes do not match{whose}: {why}"))
+        .at(Location::new(path, mismatch.line + first_line, mismatch.col), file_text)
+        .help(mismatch.help())
 }
 
 /// serde-saphyr appends " at line L, column C"; we print the location ourselves.
@@ -104,7 +123,9 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
             Some("remove one of them".to_owned()),
         );
     }
-    let type_error = message.starts_with("expected ") || message.starts_with("invalid ");
+    // "invalid trailing content after double-quoted scalar" is about syntax, not a type.
+    let type_error =
+        (message.starts_with("expected ") || message.starts_with("invalid ")) && !message.contains("quoted");
     match (type_error, key_of(source_line)) {
         (true, Some(key)) => (
             "yaml/wrong-type",
@@ -153,6 +174,63 @@ mod tests {
             "wrong type for `title` in front matter: expected string scalar",
         );
         case("title: x\ntitle: y\n", "yaml/duplicate-key", 3, 1, "key `title` appears twice in front matter");
+    }
+
+    #[test]
+    fn mismatched_quotes_are_blamed_on_the_value_not_the_next_key() {
+        case(
+            "title: \"The \"big\" plan\"\nsend_at: x\n",
+            "yaml/quotes",
+            2,
+            8,
+            "this value's quotes do not match (`title`): a `\"` inside it ends it early",
+        );
+        case(
+            "title: \"The big plan\nsend_at: x\n",
+            "yaml/quotes",
+            2,
+            8,
+            "this value's quotes do not match (`title`): the opening `\"` is never closed",
+        );
+        case(
+            "send_at: x\ntitle: 'It's here'\n",
+            "yaml/quotes",
+            3,
+            8,
+            "this value's quotes do not match (`title`): a `'` inside it ends it early",
+        );
+    }
+
+    #[test]
+    fn other_quoting_errors_are_syntax_errors_not_wrong_types() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Tags {
+            tags: Vec<String>,
+        }
+        let yaml = "tags: [\"a\" b]\n";
+        let d = parse::<Tags>(Path::new("a.md"), yaml, yaml, 1, "front matter").unwrap_err();
+        assert_eq!(d.code, "yaml/syntax", "{d}");
+        assert_eq!(d.message, "invalid YAML in front matter: invalid trailing content after double-quoted scalar");
+    }
+
+    #[test]
+    fn mismatched_quotes_are_found_in_nested_configuration_too() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Site {
+            site: std::collections::BTreeMap<String, String>,
+        }
+        let yaml = "site:\n  title: \"Health \"news\"\"\n  base-url: https://example.org\n";
+        let d = parse::<Site>(Path::new("letterpress.yaml"), yaml, yaml, 1, "configuration").unwrap_err();
+        assert_eq!(d.code, "yaml/quotes", "{d}");
+        assert_eq!(d.location.map(|l| (l.line, l.col)), Some((2, 10)));
+        assert_eq!(
+            d.help.as_deref(),
+            Some(
+                "use single quotes around text that contains double quotes, `title: 'Health \"news\"'`, or curly quotes (“ ”) inside it"
+            )
+        );
     }
 
     #[test]

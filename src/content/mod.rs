@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 pub use front_matter::{FrontMatter, Related, Status};
 
 use crate::config::{Config, is_slug};
-use crate::diagnostic::{Diagnostic, Location, invalid_utf8};
+use crate::diagnostic::{Diagnostic, LineIndex, Location, invalid_utf8};
 
 /// The content directory's name at the project root.
 pub const DIR: &str = "content";
@@ -172,6 +172,9 @@ pub fn parse_in(path: &Path, bytes: &[u8], zone: Option<&TimeZone>) -> Result<Is
             return Err(vec![invalid_utf8("content/utf8", path, bytes, e.valid_up_to(), bom)]);
         }
     };
+    if let Some(offset) = text.find('\0') {
+        return Err(vec![nul_byte(path, &text, offset)]);
+    }
     let (publication, slug, file_date) = name_parts(path).map_err(|d| vec![d])?;
     let split = front_matter::split(path, &text).map_err(|d| vec![d])?;
     let front = front_matter::parse(path, &text, split.yaml, zone)?;
@@ -185,6 +188,19 @@ pub fn parse_in(path: &Path, bytes: &[u8], zone: Option<&TimeZone>) -> Result<Is
         front,
         text: text.clone(),
     })
+}
+
+/// A NUL byte at `offset` of `text`: Markdown would quietly turn it into `�` or drop it, and it
+/// is never meant; the source line shows it as `␀`.
+fn nul_byte(path: &Path, text: &str, offset: usize) -> Diagnostic {
+    let (line, col) = LineIndex::new(text).position(text, offset);
+    let more = match text.matches('\0').count() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Diagnostic::error("content/nul", format!("NUL byte in `{}`{more}", path.display()))
+        .at(Location::new(path, line, col), &text.replace('\0', "\u{2400}"))
+        .help("delete it; NUL bytes come from binary data or from text copied out of another program, and mean nothing in an issue")
 }
 
 /// `(publication, slug, date)` from `content/<publication>/<yyyy-mm-dd>-<rest>.md`.
@@ -245,6 +261,16 @@ mod tests {
         assert_eq!(errors[0].code, "content/utf8");
         assert!(errors[0].message.contains("byte offset 17"), "{}", errors[0].message);
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((2, 11)));
+    }
+
+    #[test]
+    fn nul_bytes_are_located_errors() {
+        let errors =
+            parse(Path::new("content/w/2016-12-09-a.md"), b"---\ntitle: x\n---\n\nOne\0two \0three\n").unwrap_err();
+        assert_eq!(errors[0].code, "content/nul");
+        assert_eq!(errors[0].message, "NUL byte in `content/w/2016-12-09-a.md` (and 1 more)");
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((5, 4)));
+        assert_eq!(errors[0].source_line.as_deref(), Some("One\u{2400}two \u{2400}three"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Sanitising happens here, on the fragment only and before templating and CSS inlining, so raw
 //! HTML an author wrote (`<script>`, `onerror=`, `javascript:` links) never reaches a subscriber,
-//! while the template's own markup and inlined styles are untouched.
+//! while the template's own markup and inlined styles are untouched. URLs in `href`, `src` and
+//! `cite` pass [`crate::href::judge`] or are removed.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -17,7 +18,13 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("th", ["style"])
         .add_tag_attributes("td", ["style"])
         .filter_style_properties(HashSet::from(["text-align"]))
-        .url_schemes(HashSet::from(["https", "http", "mailto", "tel"]))
+        .url_schemes(HashSet::from(["https", "http", "mailto"]))
+        // The link rule again, on what the HTML finally says: no refused URL survives, even one
+        // written as raw HTML or one that rewriting let through.
+        .attribute_filter(|_, attribute, value| match attribute {
+            "href" | "src" | "cite" if !crate::href::is_allowed(value) => None,
+            _ => Some(value.into()),
+        })
         .link_rel(None);
     builder
 });
@@ -46,6 +53,20 @@ mod tests {
         assert!(!out.contains("onerror"), "{out}");
         assert!(!out.contains("javascript:"), "{out}");
         assert!(out.contains(r#"<img src="https://x.example/a.png" alt="a">"#), "{out}");
+    }
+
+    #[test]
+    fn removes_every_url_the_link_rule_refuses() {
+        let out = html(concat!(
+            "<a href=\"&#106;avascript:alert(1)\">a</a> <a href=\"java&Tab;script:alert(1)\">b</a> ",
+            "<a href=\"tel:+44\">c</a> <a href=\"vbscript:x\">d</a> <img src=\"data:image/png;base64,AA\" alt=\"e\"> ",
+            "<a href=\"mailto:a@example.org\">f</a> <a href=\"https://example.org/\">g</a>"
+        ));
+        for refused in ["javascript", "script", "tel:", "vbscript", "data:"] {
+            assert!(!out.contains(refused), "{refused}: {out}");
+        }
+        assert!(out.contains(r#"<a href="mailto:a@example.org">f</a>"#), "{out}");
+        assert!(out.contains(r#"<a href="https://example.org/">g</a>"#), "{out}");
     }
 
     #[test]

@@ -88,8 +88,11 @@ impl Links {
     }
 
     /// Resolve a link destination written in Markdown or front matter. `Err` explains why it
-    /// cannot be resolved.
+    /// cannot be resolved, or why it may not be a link at all ([`crate::href::judge`]).
     pub fn resolve(&self, dest: &str) -> Result<String, String> {
+        if let Err(refused) = crate::href::judge(dest) {
+            return Err(format!("`{}` {refused}", dest.escape_debug()));
+        }
         if let Some(internal) = dest.strip_prefix("@/") {
             let (path, fragment) = internal.split_once('#').map_or((internal, None), |(p, f)| (p, Some(f)));
             return match self.issues.get(path) {
@@ -246,23 +249,39 @@ impl Walk<'_> {
         let mut out = Vec::with_capacity(parsed.len());
         let mut heading: Option<(usize, Vec<Event<'e>>)> = None;
         let mut image: Option<(Range<usize>, String, String)> = None;
+        // For each open link or image: whether its URL was refused, so its tags are dropped
+        // and only its text (or alt text) remains.
+        let mut refused: Vec<bool> = Vec::new();
         let mut in_code = false;
         for (event, range) in parsed {
             let event = match event {
                 Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
                     let dest_url = self.link(&dest_url, &range, false);
+                    refused.push(dest_url.is_none());
+                    let Some(dest_url) = dest_url else { continue };
                     Event::Start(Tag::Link { link_type, dest_url, title, id })
                 }
                 Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
                     image = Some((range.clone(), dest_url.to_string(), String::new()));
                     let dest_url = self.link(&dest_url, &range, true);
+                    refused.push(dest_url.is_none());
+                    let Some(dest_url) = dest_url else { continue };
                     Event::Start(Tag::Image { link_type, dest_url, title, id })
+                }
+                Event::End(TagEnd::Link) => {
+                    if refused.pop().unwrap_or(false) {
+                        continue;
+                    }
+                    event
                 }
                 Event::End(TagEnd::Image) => {
                     if let Some((range, dest, alt)) = image.take()
                         && alt.trim().is_empty()
                     {
                         self.push(&range, Diagnostic::warning("lint/alt-text", format!("image `{dest}` has no alt text")).help("describe the image inside the brackets: `![Chart of …](…)`; many readers never see images"));
+                    }
+                    if refused.pop().unwrap_or(false) {
+                        continue;
                     }
                     event
                 }
@@ -331,13 +350,34 @@ impl Walk<'_> {
         candidate
     }
 
-    fn link<'e>(&mut self, dest: &str, range: &Range<usize>, is_image: bool) -> CowStr<'e> {
+    /// The URL a link or image gets, or `None` when its URL may not be a link at all.
+    fn link<'e>(&mut self, dest: &str, range: &Range<usize>, is_image: bool) -> Option<CowStr<'e>> {
+        let kind = match crate::href::judge(dest) {
+            Ok(kind) => kind,
+            Err(crate::href::Refused::Scheme { scheme, .. }) if is_image && scheme == "data" => {
+                self.push(
+                    range,
+                    Diagnostic::error("link/data-uri", "image embedded as a `data:` URI, which is removed from emails")
+                        .help("put the image in `static/` and link to it; many clients block data URIs"),
+                );
+                return None;
+            }
+            Err(refused) => {
+                let what = if is_image { "image" } else { "link" };
+                self.push(
+                    range,
+                    Diagnostic::error("link/scheme", format!("{what} `{}` {refused}", dest.escape_debug()))
+                        .help(refused.help()),
+                );
+                return None;
+            }
+        };
         let resolved = match self.links.resolve(dest) {
             Ok(url) => url,
             Err(why) => {
                 let help = self.links.broken_help(dest);
                 self.push(range, Diagnostic::error("link/broken", why).help(help));
-                return CowStr::from(dest.to_owned());
+                return Some(CowStr::from(dest.to_owned()));
             }
         };
         if dest.starts_with("@/")
@@ -360,7 +400,7 @@ impl Walk<'_> {
                 .help(format!("write `https://{dest}`")),
             );
         }
-        if dest.starts_with("http://") {
+        if kind == crate::href::Kind::Http {
             self.push(
                 range,
                 Diagnostic::warning("lint/http-link", format!("insecure link `{dest}`"))
@@ -375,14 +415,7 @@ impl Walk<'_> {
                     .help(format!("add the file as `static/{}`", dest.trim_start_matches('/'))),
             );
         }
-        if is_image && dest.starts_with("data:") {
-            self.push(
-                range,
-                Diagnostic::error("link/data-uri", "image embedded as a `data:` URI, which is removed from emails")
-                    .help("put the image in `static/` and link to it; many clients block data URIs"),
-            );
-        }
-        CowStr::from(resolved)
+        Some(CowStr::from(resolved))
     }
 
     /// Raw `<img>` and `<a>` tags skip link rewriting and the link and image checks above.
@@ -435,8 +468,16 @@ fn heading_level(level: HeadingLevel) -> u8 {
     }
 }
 
-/// An id made from heading text: lowercase ASCII letters and digits joined by hyphens.
+/// An id made from heading text: lowercase ASCII letters and digits joined by hyphens, or
+/// `section` when the text has none.
 pub fn slugify(text: &str) -> String {
+    let slug = slug(text);
+    if slug.is_empty() { "section".to_owned() } else { slug }
+}
+
+/// Lowercase ASCII letters and digits of `text` (transliterated), joined by hyphens; empty when
+/// the text has none, e.g. `!!!`.
+pub fn slug(text: &str) -> String {
     let text = text.replace(['’', '\''], "");
     let ascii = deunicode::deunicode(&text);
     let mut slug = String::with_capacity(ascii.len());
@@ -447,8 +488,7 @@ pub fn slugify(text: &str) -> String {
             slug.push('-');
         }
     }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "section".to_owned() } else { slug }
+    slug.trim_end_matches('-').to_owned()
 }
 
 #[cfg(test)]
@@ -504,6 +544,12 @@ mod tests {
         resolve_case("https://example.org/x", Ok("https://example.org/x"));
         resolve_case("mailto:editor@example.org", Ok("mailto:editor@example.org"));
         resolve_case("#notes", Ok("#notes"));
+        resolve_case(
+            "javascript:alert(1)",
+            Err(
+                "`javascript:alert(1)` uses the `javascript:` scheme; links may only be `https:`, `http:` or `mailto:`",
+            ),
+        );
     }
 
     #[test]
@@ -516,6 +562,44 @@ mod tests {
         let broken = &rendered.diagnostics[0];
         assert_eq!(broken.code, "link/broken");
         assert_eq!(broken.location.as_ref().map(|l| (l.line, l.col)), Some((10, 5)));
+    }
+
+    #[test]
+    fn refused_links_are_errors_and_never_rendered() {
+        let body = "See [the plan](javascript:alert(1)), [a page](data:text/html,hi) and [mail](mailto:a@example.org).\n\n<JavaScript:alert(2)>\n\n![Chart](vbscript:x)\n";
+        let issue = issue(body);
+        let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+        let found: Vec<(&str, Option<(usize, usize)>)> =
+            rendered.diagnostics.iter().map(|d| (d.code, d.location.as_ref().map(|l| (l.line, l.col)))).collect();
+        assert_eq!(
+            found,
+            [
+                ("link/scheme", Some((4, 5))),
+                ("link/scheme", Some((4, 38))),
+                ("link/scheme", Some((6, 1))),
+                ("link/scheme", Some((8, 1)))
+            ],
+            "{:#?}",
+            rendered.diagnostics
+        );
+        assert_eq!(
+            rendered.diagnostics[0].message,
+            "link `javascript:alert(1)` uses the `javascript:` scheme; links may only be `https:`, `http:` or `mailto:`"
+        );
+        for output in [&rendered.html, &rendered.text] {
+            for refused in ["javascript:alert(1)", "data:", "vbscript"] {
+                assert!(!output.contains(refused), "{refused} in {output}");
+            }
+        }
+        // The refused autolink stays as the text it was written as, not as a link.
+        assert_eq!(rendered.html.matches("href=").count(), 1, "{}", rendered.html);
+        assert!(rendered.html.contains("<p>JavaScript:alert(2)</p>"), "{}", rendered.html);
+        assert!(
+            rendered.html.contains("See the plan, a page and <a href=\"mailto:a@example.org\">mail</a>."),
+            "{}",
+            rendered.html
+        );
+        assert!(rendered.text.contains("See the plan, a page and mail"), "{}", rendered.text);
     }
 
     #[test]
@@ -537,6 +621,8 @@ mod tests {
         assert_eq!(slugify("NHS’s plans: 2016–17"), "nhss-plans-2016-17");
         assert_eq!(slugify("Café society"), "cafe-society");
         assert_eq!(slugify("!!!"), "section");
+        assert_eq!(slug("!!!"), "");
+        assert_eq!(slug("  "), "");
     }
 
     fn markdownish() -> impl Strategy<Value = String> {
@@ -555,6 +641,9 @@ mod tests {
             Just("![](/missing.png)".to_owned()),
             Just("[^1]\n\n[^1]: note".to_owned()),
             Just("<script>x</script>".to_owned()),
+            Just("[x](javascript:alert(1))".to_owned()),
+            Just("[y](JaVa&#x09;Script:alert(1))".to_owned()),
+            Just("<a href=\"java&#9;script:alert(1)\">z</a>".to_owned()),
             Just("```\ncode\n```\n".to_owned()),
             Just("---".to_owned()),
             Just("\t".to_owned()),
@@ -602,6 +691,7 @@ mod tests {
             let issue = issue(&body);
             let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
             prop_assert!(!rendered.html.contains("<script"));
+            prop_assert!(!rendered.html.to_ascii_lowercase().contains("<a href=\"java"), "{}", rendered.html);
         }
     }
 }

@@ -127,7 +127,8 @@ impl PublicationView {
 
 impl IssueView {
     /// The view of a rendered issue. Related links that cannot be resolved are left as written
-    /// (`check` reports them).
+    /// (`check` reports them); those whose URL may not be a link at all
+    /// ([`crate::href::judge`]) are left out, so no template can make them an `href`.
     pub fn new(issue: &Issue, rendered: &Rendered, links: &Links) -> Self {
         let front = &issue.front;
         Self {
@@ -149,6 +150,7 @@ impl IssueView {
             related: front
                 .related
                 .iter()
+                .filter(|r| crate::href::is_allowed(&r.url.value))
                 .map(|r| LinkView {
                     title: r.title.clone(),
                     url: links.resolve(&r.url.value).unwrap_or_else(|_| r.url.value.clone()),

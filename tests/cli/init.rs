@@ -66,3 +66,20 @@ fn global_dir_flag_runs_elsewhere() {
         run_in(project.path().parent().expect("parent"), &["-C", project.path().to_str().expect("utf-8"), "check"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn new_refuses_a_title_that_makes_no_file_name() {
+    let project = Project::fixture("minimal");
+    for (title, why) in
+        [("", "the title is empty"), ("   ", "the title is empty"), ("!!!", "the title `!!!` has no letters or digits")]
+    {
+        let out = project.run(&["new", "weekly", title]);
+        assert_eq!(out.code, 2, "{title:?}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{title:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{title:?}: {}", out.stdout);
+    }
+    let line_break = project.run(&["new", "weekly", "Two\nlines"]);
+    assert_eq!(line_break.code, 2, "{}", line_break.stderr);
+    let created: Vec<_> = std::fs::read_dir(project.path().join("content/weekly")).expect("content").collect();
+    assert_eq!(created.len(), 3, "only the fixture's issues: {created:?}");
+}

@@ -93,3 +93,36 @@ fn issues_are_found_by_absolute_path_and_by_path_from_the_current_directory() {
         project.run(&["render", elsewhere.path().join("content/weekly/2016-12-16-second.md").to_str().expect("utf-8")]);
     assert_eq!(outside.code, 2, "a file of another project is not this project's issue: {}", outside.stderr);
 }
+
+#[test]
+fn refused_urls_never_reach_an_href_even_when_check_is_skipped() {
+    let project = Project::fixture("minimal");
+    project.write(
+        "content/weekly/2016-12-30-links.md",
+        concat!(
+            "---\ntitle: \"Links\"\nstatus: ready\nrelated:\n",
+            "  - title: \"Script\"\n    url: \"javascript:alert(1)\"\n",
+            "  - title: \"Hidden\"\n    url: \"java\\tscript:alert(2)\"\n",
+            "  - title: \"Encoded\"\n    url: \"&#106;avascript:alert(3)\"\n",
+            "  - title: \"Page\"\n    url: \"data:text/html,hi\"\n",
+            "  - title: \"Survey\"\n    url: \"https://example.org/survey\"\n",
+            "---\n\nBody.\n"
+        ),
+    );
+    let check = project.run(&["check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    for line in [":6:10", ":8:10", ":10:10", ":12:10"] {
+        assert!(check.stderr.contains(&format!("2016-12-30-links.md{line}")), "{line}: {}", check.stderr);
+    }
+    for format in ["html", "text"] {
+        let out = project.run(&["render", "weekly/2016-12-30-links", "--format", format]);
+        assert_eq!(out.code, 0, "{format}: {}", out.stderr);
+        for refused in ["script:", "avascript", "data:", "Script", "Hidden", "Encoded"] {
+            assert!(!out.stdout.contains(refused), "{format}: `{refused}` in {}", out.stdout);
+        }
+        assert!(out.stdout.contains("https://example.org/survey"), "{format}: {}", out.stdout);
+    }
+    let build = project.run(&["build"]);
+    assert_eq!(build.code, 1, "build checks first: {}", build.stderr);
+    assert!(!project.path().join("public/weekly/2016-12-30-links").exists());
+}
