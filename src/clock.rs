@@ -42,3 +42,22 @@ impl Clock {
         self.now().to_zoned(tz)
     }
 }
+
+/// Elapsed time from a start, on the monotonic clock: what budgets and timeouts measure, never
+/// shown to anyone and unaffected by `LETTERPRESS_NOW` or the wall clock being set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopwatch {
+    started: std::time::Instant,
+}
+
+impl Stopwatch {
+    /// A stopwatch started now.
+    pub fn start() -> Self {
+        Self { started: std::time::Instant::now() }
+    }
+
+    /// Time since [`Stopwatch::start`].
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}

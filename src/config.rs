@@ -41,6 +41,77 @@ pub struct Config {
     /// The public endpoint of `letterpress serve`: confirmation links, rate limit, proxy.
     #[serde(default)]
     pub serve: Serve,
+    /// Limits on rendering any template: output size and time.
+    #[serde(default)]
+    pub templates: TemplateLimits,
+}
+
+/// How much one render of a template may write and how long it may take; a template past
+/// either fails with an error at the loop that was running.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TemplateLimits {
+    /// Largest output of one render: `2MB` (the default), `512KB`, or bytes. KB = 1024 bytes.
+    #[serde(default = "default_max_output")]
+    pub max_output: String,
+    /// Longest one render may take: `2s` (the default), `500ms`.
+    #[serde(default = "default_max_render_time")]
+    pub max_render_time: String,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        Self { max_output: default_max_output(), max_render_time: default_max_render_time() }
+    }
+}
+
+impl TemplateLimits {
+    /// `max-output` in bytes, or why it is not a size between 1 KB and 1 GB.
+    pub fn max_output(&self) -> std::result::Result<usize, String> {
+        let text = self.max_output.trim();
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let unit = match text[digits..].trim().to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "KB" | "K" => 1024,
+            "MB" | "M" => 1024 * 1024,
+            "GB" | "G" => 1024 * 1024 * 1024,
+            _ => 0,
+        };
+        let bytes = text[..digits].parse::<usize>().ok().and_then(|n| n.checked_mul(unit));
+        match bytes {
+            Some(b) if (1024..=1024 * 1024 * 1024).contains(&b) => Ok(b),
+            _ => Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output)),
+        }
+    }
+
+    /// `max-render-time`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn max_render_time(&self) -> std::result::Result<std::time::Duration, String> {
+        let error = || {
+            format!("`max-render-time` `{}` is not a duration between 10ms and 10m such as `2s`", self.max_render_time)
+        };
+        let duration: jiff::SignedDuration = self.max_render_time.trim().parse().map_err(|_| error())?;
+        let duration = std::time::Duration::try_from(duration).map_err(|_| error())?;
+        if duration < std::time::Duration::from_millis(10) || duration > std::time::Duration::from_secs(600) {
+            return Err(error());
+        }
+        Ok(duration)
+    }
+
+    /// The limits, the defaults standing in for invalid values (which `parse` reports).
+    pub fn budget(&self) -> crate::template::budget::Budget {
+        let default = crate::template::budget::Budget::default();
+        crate::template::budget::Budget {
+            max_output: self.max_output().unwrap_or(default.max_output),
+            max_time: self.max_render_time().unwrap_or(default.max_time),
+        }
+    }
+}
+
+fn default_max_output() -> String {
+    "2MB".to_owned()
+}
+fn default_max_render_time() -> String {
+    "2s".to_owned()
 }
 
 /// Settings of `letterpress serve` (unsubscribe, subscribe with double opt-in, the archive).
@@ -556,11 +627,26 @@ impl Config {
         }
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
+        problems.extend(self.validate_template_limits(path, text));
         problems
     }
 }
 
 impl Config {
+    fn validate_template_limits(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let limits = &self.templates;
+        let checks = [
+            ("max-output", limits.max_output().err(), "write e.g. `max-output: 2MB`"),
+            ("max-render-time", limits.max_render_time().err(), "write e.g. `max-render-time: 2s`"),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(key, why, help)| {
+                why.map(|why| Diagnostic::error("config/templates", why).help(help).at(find(path, text, key, ""), text))
+            })
+            .collect()
+    }
+
     fn validate_serve(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         if let Err(why) = self.serve.confirm_ttl() {
@@ -788,6 +874,24 @@ mod tests {
             assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
         }
     }
+
+    #[test]
+    fn template_limits_have_generous_defaults_and_are_validated() {
+        let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
+        let budget = config.templates.budget();
+        assert_eq!((budget.max_output, budget.max_time), (2 * 1024 * 1024, std::time::Duration::from_secs(2)));
+        let text = format!("{GOOD}templates:\n  max-output: 64KB\n  max-render-time: 500ms\n");
+        let budget = Config::parse(Path::new("c.yaml"), &text).unwrap().templates.budget();
+        assert_eq!((budget.max_output, budget.max_time), (64 * 1024, std::time::Duration::from_millis(500)));
+        for bad in
+            ["max-output: 10", "max-output: lots", "max-output: 2TB", "max-render-time: 1h", "max-render-time: x"]
+        {
+            let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}templates:\n  {bad}\n")).unwrap_err();
+            assert_eq!(errors[0].code, "config/templates", "{bad}");
+            assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
+        }
+    }
+
     #[test]
     fn due_window_and_max_attempts_have_defaults_and_are_validated() {
         let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();

@@ -93,3 +93,28 @@ fn issues_are_found_by_absolute_path_and_by_path_from_the_current_directory() {
         project.run(&["render", elsewhere.path().join("content/weekly/2016-12-16-second.md").to_str().expect("utf-8")]);
     assert_eq!(outside.code, 2, "a file of another project is not this project's issue: {}", outside.stderr);
 }
+
+#[test]
+fn a_runaway_template_stops_at_its_budget_in_render_and_send() {
+    let project = Project::fixture("invalid/template-huge-loop");
+    project.write("content/weekly/2016-12-09-a.md", "---\ntitle: \"Fine\"\nstatus: ready\n---\n\nBody.\n");
+    for args in [
+        &["render", "content/weekly/2016-12-09-a.md"][..],
+        &["send", "--dry-run", "content/weekly/2016-12-09-a.md"],
+        &["build"],
+    ] {
+        let out = project.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("writes more than 64 KB"), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("--> templates/email.txt:4:3"), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn an_include_loop_is_reported_once_where_it_closes() {
+    let project = Project::fixture("invalid/template-include-loop");
+    let out = project.run(&["render", "content/weekly/2016-12-09-a.md"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr.matches("include each other").count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--> templates/parts/links.txt:2:3"), "{}", out.stderr);
+}
