@@ -18,6 +18,7 @@
 mod app;
 mod confirm;
 mod form;
+mod headers;
 mod limit;
 mod listener;
 mod mail;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use super::app::{App, blocking, html};
 use super::subscribe::ClientAddr;
-use super::{confirm, limit, site, subscribe, unsubscribe};
+use super::{confirm, headers, limit, site, subscribe, unsubscribe};
 
 /// Largest request body accepted: a subscribe form is well under a kilobyte.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -106,7 +106,7 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     if is_bare_error(&response) && path != app.routes.path("healthz") {
         response = plain_page(&app, response.status());
     }
-    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers::secure(response.headers_mut());
     eprintln!(
         "serve: {client} \"{method} {path}\" {} {:.1}ms",
         response.status().as_u16(),
