@@ -86,15 +86,7 @@ impl TemplateLimits {
 
     /// `max-render-time`, or why it is not a duration between 10 milliseconds and 10 minutes.
     pub fn max_render_time(&self) -> std::result::Result<std::time::Duration, String> {
-        let error = || {
-            format!("`max-render-time` `{}` is not a duration between 10ms and 10m such as `2s`", self.max_render_time)
-        };
-        let duration: jiff::SignedDuration = self.max_render_time.trim().parse().map_err(|_| error())?;
-        let duration = std::time::Duration::try_from(duration).map_err(|_| error())?;
-        if duration < std::time::Duration::from_millis(10) || duration > std::time::Duration::from_secs(600) {
-            return Err(error());
-        }
-        Ok(duration)
+        short_duration("max-render-time", &self.max_render_time)
     }
 
     /// The limits, the defaults standing in for invalid values (which `parse` reports).
@@ -105,6 +97,17 @@ impl TemplateLimits {
             max_time: self.max_render_time().unwrap_or(default.max_time),
         }
     }
+}
+
+/// `value` of `key` as a duration between 10 milliseconds and 10 minutes: `2s`, `500ms`, `1m`.
+fn short_duration(key: &str, value: &str) -> std::result::Result<std::time::Duration, String> {
+    let error = || format!("`{key}` `{value}` is not a duration between 10ms and 10m such as `2s`");
+    let duration: jiff::SignedDuration = value.trim().parse().map_err(|_| error())?;
+    let duration = std::time::Duration::try_from(duration).map_err(|_| error())?;
+    if duration < std::time::Duration::from_millis(10) || duration > std::time::Duration::from_secs(600) {
+        return Err(error());
+    }
+    Ok(duration)
 }
 
 fn default_max_output() -> String {
@@ -129,12 +132,44 @@ pub struct Serve {
     /// (the one the proxy added) instead of the connection. Default false.
     #[serde(default)]
     pub trust_proxy: bool,
+    /// Longest a client may take to send a request's line and headers: `10s` (the default).
+    #[serde(default = "default_read_timeout")]
+    pub head_timeout: String,
+    /// Longest a client may take to send a whole request body: `10s` (the default).
+    #[serde(default = "default_read_timeout")]
+    pub body_timeout: String,
+    /// Connections open at once; at the limit the longest-idle one is closed for a new one.
+    /// Default 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections one client address may hold open (behind a trusted proxy: requests in
+    /// progress per forwarded client). Default 32.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
 }
 
 impl Default for Serve {
     fn default() -> Self {
-        Self { confirm_ttl: default_confirm_ttl(), rate_limit: default_rate_limit(), trust_proxy: false }
+        Self {
+            confirm_ttl: default_confirm_ttl(),
+            rate_limit: default_rate_limit(),
+            trust_proxy: false,
+            head_timeout: default_read_timeout(),
+            body_timeout: default_read_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
+        }
     }
+}
+
+fn default_read_timeout() -> String {
+    "10s".to_owned()
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_connections_per_client() -> usize {
+    32
 }
 
 impl Serve {
@@ -142,6 +177,16 @@ impl Serve {
     /// minute and 90 days.
     pub fn confirm_ttl(&self) -> std::result::Result<jiff::SignedDuration, String> {
         duration("confirm-ttl", &self.confirm_ttl, "`7d` or `48h`", (1, "1 minute"), (90 * 24 * 60, "90 days"))
+    }
+
+    /// `head-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn head_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+        short_duration("head-timeout", &self.head_timeout)
+    }
+
+    /// `body-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn body_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+        short_duration("body-timeout", &self.body_timeout)
     }
 }
 
@@ -660,6 +705,31 @@ impl Config {
                     .at(at, text),
             );
         }
+        for (key, why) in
+            [("head-timeout", self.serve.head_timeout().err()), ("body-timeout", self.serve.body_timeout().err())]
+        {
+            if let Some(why) = why {
+                let at = find(path, text, key, "");
+                problems
+                    .push(Diagnostic::error("config/serve", why).help(format!("write e.g. `{key}: 10s`")).at(at, text));
+            }
+        }
+        let serve = &self.serve;
+        if !(1..=100_000).contains(&serve.max_connections) {
+            let at = find(path, text, "max-connections", "");
+            problems
+                .push(Diagnostic::error("config/serve", "`max-connections` must be between 1 and 100000").at(at, text));
+        }
+        if serve.max_connections_per_client == 0 || serve.max_connections_per_client > serve.max_connections {
+            let at = find(path, text, "max-connections-per-client", "");
+            problems.push(
+                Diagnostic::error(
+                    "config/serve",
+                    "`max-connections-per-client` must be between 1 and `max-connections`",
+                )
+                .at(at, text),
+            );
+        }
         problems
     }
 }
@@ -868,7 +938,22 @@ mod tests {
         let text = format!("{GOOD}serve:\n  confirm-ttl: 48h\n  rate-limit: 5\n  trust-proxy: true\n");
         let config = Config::parse(Path::new("c.yaml"), &text).unwrap();
         assert_eq!(config.serve.confirm_ttl(), Ok(jiff::SignedDuration::from_hours(48)));
-        for bad in ["confirm-ttl: soon", "confirm-ttl: 30s", "confirm-ttl: 100d", "rate-limit: 0"] {
+        let text =
+            format!("{GOOD}serve:\n  body-timeout: 250ms\n  max-connections: 20\n  max-connections-per-client: 5\n");
+        let serve = Config::parse(Path::new("c.yaml"), &text).unwrap().serve;
+        assert_eq!(serve.body_timeout(), Ok(std::time::Duration::from_millis(250)));
+        assert_eq!(serve.head_timeout(), Ok(std::time::Duration::from_secs(10)));
+        assert_eq!((serve.max_connections, serve.max_connections_per_client), (20, 5));
+        for bad in [
+            "confirm-ttl: soon",
+            "confirm-ttl: 30s",
+            "confirm-ttl: 100d",
+            "rate-limit: 0",
+            "body-timeout: 1h",
+            "head-timeout: never",
+            "max-connections: 0",
+            "max-connections-per-client: 2000",
+        ] {
             let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}serve:\n  {bad}\n")).unwrap_err();
             assert_eq!(errors[0].code, "config/serve", "{bad}");
             assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");

@@ -48,6 +48,10 @@ pub struct App {
     pub site: Site,
     /// Lifetime of a confirmation link.
     pub confirm_ttl: jiff::SignedDuration,
+    /// Longest a request body may take to arrive, in all.
+    pub body_timeout: std::time::Duration,
+    /// Requests in progress per client, counted behind a trusted proxy.
+    pub in_flight: Arc<super::limit::InFlight>,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).

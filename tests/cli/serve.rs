@@ -4,6 +4,7 @@
 //! and limits, and unsubscribes racing a send to the in-process SMTP server.
 
 mod client;
+mod limits;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
