@@ -48,6 +48,25 @@ impl Clock {
     }
 }
 
+/// Elapsed time from a start, on the monotonic clock: what budgets and timeouts measure, never
+/// shown to anyone and unaffected by `LETTERPRESS_NOW` or the wall clock being set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopwatch {
+    started: std::time::Instant,
+}
+
+impl Stopwatch {
+    /// A stopwatch started now.
+    pub fn start() -> Self {
+        Self { started: std::time::Instant::now() }
+    }
+
+    /// Time since [`Stopwatch::start`].
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}
+
 /// `at` as people read it. Without a zone, RFC 3339 in UTC (`2027-01-15T07:00:00Z`); in the
 /// site's zone, its local date and time with the zone's abbreviation (`2027-01-15 07:00 GMT`),
 /// seconds only when there are some.

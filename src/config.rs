@@ -48,6 +48,80 @@ pub struct Config {
     /// cannot make letterpress read, echo or write files that are not the project's.
     #[serde(default)]
     pub allow_outside_project: bool,
+    /// Limits on rendering any template: output size and time.
+    #[serde(default)]
+    pub templates: TemplateLimits,
+}
+
+/// How much one render of a template may write and how long it may take; a template past
+/// either fails with an error at the loop that was running.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TemplateLimits {
+    /// Largest output of one render: `2MB` (the default), `512KB`, or bytes. KB = 1024 bytes.
+    #[serde(default = "default_max_output")]
+    pub max_output: String,
+    /// Longest one render may take: `2s` (the default), `500ms`.
+    #[serde(default = "default_max_render_time")]
+    pub max_render_time: String,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        Self { max_output: default_max_output(), max_render_time: default_max_render_time() }
+    }
+}
+
+impl TemplateLimits {
+    /// `max-output` in bytes, or why it is not a size between 1 KB and 1 GB.
+    pub fn max_output(&self) -> std::result::Result<usize, String> {
+        let text = self.max_output.trim();
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let unit = match text[digits..].trim().to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "KB" | "K" => 1024,
+            "MB" | "M" => 1024 * 1024,
+            "GB" | "G" => 1024 * 1024 * 1024,
+            _ => 0,
+        };
+        let bytes = text[..digits].parse::<usize>().ok().and_then(|n| n.checked_mul(unit));
+        match bytes {
+            Some(b) if (1024..=1024 * 1024 * 1024).contains(&b) => Ok(b),
+            _ => Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output)),
+        }
+    }
+
+    /// `max-render-time`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn max_render_time(&self) -> std::result::Result<std::time::Duration, String> {
+        short_duration("max-render-time", &self.max_render_time)
+    }
+
+    /// The limits, the defaults standing in for invalid values (which `parse` reports).
+    pub fn budget(&self) -> crate::template::budget::Budget {
+        let default = crate::template::budget::Budget::default();
+        crate::template::budget::Budget {
+            max_output: self.max_output().unwrap_or(default.max_output),
+            max_time: self.max_render_time().unwrap_or(default.max_time),
+        }
+    }
+}
+
+/// `value` of `key` as a duration between 10 milliseconds and 10 minutes: `2s`, `500ms`, `1m`.
+fn short_duration(key: &str, value: &str) -> std::result::Result<std::time::Duration, String> {
+    let error = || format!("`{key}` `{value}` is not a duration between 10ms and 10m such as `2s`");
+    let duration: jiff::SignedDuration = value.trim().parse().map_err(|_| error())?;
+    let duration = std::time::Duration::try_from(duration).map_err(|_| error())?;
+    if duration < std::time::Duration::from_millis(10) || duration > std::time::Duration::from_secs(600) {
+        return Err(error());
+    }
+    Ok(duration)
+}
+
+fn default_max_output() -> String {
+    "2MB".to_owned()
+}
+fn default_max_render_time() -> String {
+    "2s".to_owned()
 }
 
 /// Settings of `letterpress serve` (unsubscribe, subscribe with double opt-in, the archive).
@@ -65,12 +139,44 @@ pub struct Serve {
     /// (the one the proxy added) instead of the connection. Default false.
     #[serde(default)]
     pub trust_proxy: bool,
+    /// Longest a client may take to send a request's line and headers: `10s` (the default).
+    #[serde(default = "default_read_timeout")]
+    pub head_timeout: String,
+    /// Longest a client may take to send a whole request body: `10s` (the default).
+    #[serde(default = "default_read_timeout")]
+    pub body_timeout: String,
+    /// Connections open at once; at the limit the longest-idle one is closed for a new one.
+    /// Default 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections one client address may hold open (behind a trusted proxy: requests in
+    /// progress per forwarded client). Default 32.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
 }
 
 impl Default for Serve {
     fn default() -> Self {
-        Self { confirm_ttl: default_confirm_ttl(), rate_limit: default_rate_limit(), trust_proxy: false }
+        Self {
+            confirm_ttl: default_confirm_ttl(),
+            rate_limit: default_rate_limit(),
+            trust_proxy: false,
+            head_timeout: default_read_timeout(),
+            body_timeout: default_read_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
+        }
     }
+}
+
+fn default_read_timeout() -> String {
+    "10s".to_owned()
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_connections_per_client() -> usize {
+    32
 }
 
 impl Serve {
@@ -78,6 +184,16 @@ impl Serve {
     /// minute and 90 days.
     pub fn confirm_ttl(&self) -> std::result::Result<jiff::SignedDuration, String> {
         duration("confirm-ttl", &self.confirm_ttl, "`7d` or `48h`", (1, "1 minute"), (90 * 24 * 60, "90 days"))
+    }
+
+    /// `head-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn head_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+        short_duration("head-timeout", &self.head_timeout)
+    }
+
+    /// `body-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
+    pub fn body_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+        short_duration("body-timeout", &self.body_timeout)
     }
 }
 
@@ -580,6 +696,7 @@ impl Config {
         problems.extend(timezone::validate(&self.site, path, text));
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
+        problems.extend(self.validate_template_limits(path, text));
         problems
     }
 
@@ -614,6 +731,20 @@ impl Config {
 }
 
 impl Config {
+    fn validate_template_limits(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let limits = &self.templates;
+        let checks = [
+            ("max-output", limits.max_output().err(), "write e.g. `max-output: 2MB`"),
+            ("max-render-time", limits.max_render_time().err(), "write e.g. `max-render-time: 2s`"),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(key, why, help)| {
+                why.map(|why| Diagnostic::error("config/templates", why).help(help).at(find(path, text, key, ""), text))
+            })
+            .collect()
+    }
+
     fn validate_serve(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         if let Err(why) = self.serve.confirm_ttl() {
@@ -625,6 +756,31 @@ impl Config {
             problems.push(
                 Diagnostic::error("config/serve", "`rate-limit` must be between 1 and 10000 requests per hour")
                     .at(at, text),
+            );
+        }
+        for (key, why) in
+            [("head-timeout", self.serve.head_timeout().err()), ("body-timeout", self.serve.body_timeout().err())]
+        {
+            if let Some(why) = why {
+                let at = find(path, text, key, "");
+                problems
+                    .push(Diagnostic::error("config/serve", why).help(format!("write e.g. `{key}: 10s`")).at(at, text));
+            }
+        }
+        let serve = &self.serve;
+        if !(1..=100_000).contains(&serve.max_connections) {
+            let at = find(path, text, "max-connections", "");
+            problems
+                .push(Diagnostic::error("config/serve", "`max-connections` must be between 1 and 100000").at(at, text));
+        }
+        if serve.max_connections_per_client == 0 || serve.max_connections_per_client > serve.max_connections {
+            let at = find(path, text, "max-connections-per-client", "");
+            problems.push(
+                Diagnostic::error(
+                    "config/serve",
+                    "`max-connections-per-client` must be between 1 and `max-connections`",
+                )
+                .at(at, text),
             );
         }
         problems
@@ -888,12 +1044,45 @@ mod tests {
         let text = format!("{GOOD}serve:\n  confirm-ttl: 48h\n  rate-limit: 5\n  trust-proxy: true\n");
         let config = Config::parse(Path::new("c.yaml"), &text).unwrap();
         assert_eq!(config.serve.confirm_ttl(), Ok(jiff::SignedDuration::from_hours(48)));
-        for bad in ["confirm-ttl: soon", "confirm-ttl: 30s", "confirm-ttl: 100d", "rate-limit: 0"] {
+        let text =
+            format!("{GOOD}serve:\n  body-timeout: 250ms\n  max-connections: 20\n  max-connections-per-client: 5\n");
+        let serve = Config::parse(Path::new("c.yaml"), &text).unwrap().serve;
+        assert_eq!(serve.body_timeout(), Ok(std::time::Duration::from_millis(250)));
+        assert_eq!(serve.head_timeout(), Ok(std::time::Duration::from_secs(10)));
+        assert_eq!((serve.max_connections, serve.max_connections_per_client), (20, 5));
+        for bad in [
+            "confirm-ttl: soon",
+            "confirm-ttl: 30s",
+            "confirm-ttl: 100d",
+            "rate-limit: 0",
+            "body-timeout: 1h",
+            "head-timeout: never",
+            "max-connections: 0",
+            "max-connections-per-client: 2000",
+        ] {
             let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}serve:\n  {bad}\n")).unwrap_err();
             assert_eq!(errors[0].code, "config/serve", "{bad}");
             assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
         }
     }
+
+    #[test]
+    fn template_limits_have_generous_defaults_and_are_validated() {
+        let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
+        let budget = config.templates.budget();
+        assert_eq!((budget.max_output, budget.max_time), (2 * 1024 * 1024, std::time::Duration::from_secs(2)));
+        let text = format!("{GOOD}templates:\n  max-output: 64KB\n  max-render-time: 500ms\n");
+        let budget = Config::parse(Path::new("c.yaml"), &text).unwrap().templates.budget();
+        assert_eq!((budget.max_output, budget.max_time), (64 * 1024, std::time::Duration::from_millis(500)));
+        for bad in
+            ["max-output: 10", "max-output: lots", "max-output: 2TB", "max-render-time: 1h", "max-render-time: x"]
+        {
+            let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}templates:\n  {bad}\n")).unwrap_err();
+            assert_eq!(errors[0].code, "config/templates", "{bad}");
+            assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
+        }
+    }
+
     #[test]
     fn due_window_and_max_attempts_have_defaults_and_are_validated() {
         let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();

@@ -48,6 +48,10 @@ pub struct App {
     pub site: Site,
     /// Lifetime of a confirmation link.
     pub confirm_ttl: jiff::SignedDuration,
+    /// Longest a request body may take to arrive, in all.
+    pub body_timeout: std::time::Duration,
+    /// Requests in progress per client, counted behind a trusted proxy.
+    pub in_flight: Arc<super::limit::InFlight>,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).
@@ -200,12 +204,7 @@ pub fn html(page: Page) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::headers::PAGE_POLICY));
     response
 }
 

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Clients remembered before full buckets are forgotten.
@@ -81,8 +81,48 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 }
 
+/// Requests in progress per client (behind a trusted proxy, where the connections are the proxy's
+/// and only the request says who the client is).
+#[derive(Debug, Default)]
+pub struct InFlight {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One request in progress, counted until dropped.
+#[derive(Debug)]
+pub struct Entered {
+    of: Arc<InFlight>,
+    key: IpAddr,
+}
+
+impl InFlight {
+    /// Count a request of `client`, unless it has `max` in progress already.
+    pub fn enter(self: &Arc<Self>, client: IpAddr, max: usize) -> Option<Entered> {
+        let key = bucket_key(client);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Entered { of: Arc::clone(self), key })
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let mut counts = self.of.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// What a client is counted as: its address, IPv4-mapped IPv6 as IPv4, other IPv6 by /64.
-fn bucket_key(client: IpAddr) -> IpAddr {
+pub fn bucket_key(client: IpAddr) -> IpAddr {
     match client {
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
@@ -166,6 +206,17 @@ mod tests {
         let later = now + WINDOW * 2;
         assert_eq!(limiter.admit(ip("192.0.2.1"), later), Ok(()));
         assert_eq!(limiter.buckets.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn requests_in_progress_are_counted_per_client_until_they_end() {
+        let in_flight = Arc::new(InFlight::default());
+        let first = in_flight.enter(ip("203.0.113.9"), 2).unwrap();
+        let _second = in_flight.enter(ip("203.0.113.9"), 2).unwrap();
+        assert!(in_flight.enter(ip("203.0.113.9"), 2).is_none());
+        assert!(in_flight.enter(ip("203.0.113.10"), 2).is_some(), "other clients are not affected");
+        drop(first);
+        assert!(in_flight.enter(ip("203.0.113.9"), 2).is_some());
     }
 
     #[track_caller]

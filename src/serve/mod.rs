@@ -18,6 +18,7 @@
 mod app;
 mod confirm;
 mod form;
+mod headers;
 mod limit;
 mod listener;
 mod mail;
@@ -84,6 +85,7 @@ fn prepare(root: &Path, options: &Options, clock: Clock) -> Result<App> {
     let mailer = mail::Mailer::new(root, &config)?;
     let site = site::Site::new(public, &config, &routes, &ui);
     let confirm_ttl = config.serve.confirm_ttl().map_err(Error::usage)?;
+    let body_timeout = config.serve.body_timeout().map_err(Error::usage)?;
     Ok(App {
         root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
         limiter: limit::Limiter::per_hour(config.serve.rate_limit),
@@ -97,6 +99,8 @@ fn prepare(root: &Path, options: &Options, clock: Clock) -> Result<App> {
         routes,
         site,
         confirm_ttl,
+        body_timeout,
+        in_flight: Arc::default(),
     })
 }
 
@@ -127,7 +131,8 @@ async fn listen(app: Arc<App>, bind: SocketAddr) -> Result<()> {
         app.routes.unsubscribe,
         app.mailer.describe()
     );
-    listener::run(listener, router::router(app), stopped()).await;
+    let limits = listener::Limits::of(&app.config.serve);
+    listener::run(listener, router::router(app), limits, stopped()).await;
     eprintln!("serve: stopped");
     Ok(())
 }

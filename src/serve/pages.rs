@@ -16,6 +16,7 @@ use tera::{Context, Tera};
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::{Error, Result};
+use crate::template::budget::{self, Budget};
 
 /// The name of the subscribe form's honeypot field: people never see it, bots fill it in.
 pub const HONEYPOT: &str = "website";
@@ -91,6 +92,7 @@ struct Chrome {
 pub struct Ui {
     tera: Tera,
     chrome: Chrome,
+    budget: Budget,
 }
 
 impl Ui {
@@ -107,6 +109,9 @@ impl Ui {
         }
         let mut tera = Tera::new();
         tera.autoescape_on([".html"]);
+        budget::register(&mut tera);
+        let templates: Vec<(&str, String)> =
+            templates.into_iter().map(|(n, t)| (n, budget::instrument(&t, 0).text)).collect();
         tera.add_raw_templates(templates.iter().map(|(n, t)| (*n, t.as_str()))).map_err(|e| {
             Error::Invalid(vec![
                 Diagnostic::error("template/error", format!("template `subscribe.html`: {}", one_line(&e)))
@@ -114,7 +119,7 @@ impl Ui {
             ])
         })?;
         let chrome = Chrome { site_title: config.site.title.clone(), language: config.site.language.clone(), home };
-        Ok(Self { tera, chrome })
+        Ok(Self { tera, chrome, budget: config.templates.budget() })
     }
 
     /// Render the page template `name` with `context` (plus the chrome) at `status`. A template
@@ -153,9 +158,16 @@ impl Ui {
             #[serde(flatten)]
             page: &'a T,
         }
-        Context::from_serialize(&Full { chrome: &self.chrome, page: context })
-            .and_then(|ctx| self.tera.render(name, &ctx))
-            .map_err(|e| one_line(&e))
+        Context::from_serialize(&Full { chrome: &self.chrome, page: context }).map_err(|e| one_line(&e)).and_then(
+            |ctx| {
+                budget::render(&self.tera, name, &ctx, self.budget).map_err(|failure| match failure {
+                    budget::Failure::Tera(e) => one_line(&e),
+                    budget::Failure::Overrun(_) => {
+                        "the render budget (`templates:` in `letterpress.yaml`) ran out".to_owned()
+                    }
+                })
+            },
+        )
     }
 }
 
@@ -238,6 +250,17 @@ mod tests {
         std::fs::write(dir.path().join(FORM_OVERRIDE), "{% if %}").unwrap();
         let Err(Error::Invalid(problems)) = Ui::new(dir.path(), &config(), "/".to_owned()) else { panic!() };
         assert_eq!(problems[0].location.as_ref().map(|l| l.path.clone()), Some(FORM_OVERRIDE.into()));
+    }
+
+    #[test]
+    fn a_runaway_project_form_stops_at_the_render_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        let form = "{% for i in range(end=20000) %}{% for j in range(end=20000) %}x{% endfor %}{% endfor %}";
+        std::fs::write(dir.path().join(FORM_OVERRIDE), form).unwrap();
+        let ui = Ui::new(dir.path(), &config(), "/".to_owned()).unwrap();
+        assert_eq!(ui.form(&view(&["a"])), "");
+        assert!(ui.render("subscribe.html", &view(&["a"])).unwrap_err().contains("budget"));
     }
 
     #[test]

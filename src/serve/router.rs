@@ -1,34 +1,36 @@
 //! Routes, limits and the access log.
 //!
 //! Enters: requests, with the connection's peer address as a [`ConnectInfo`] extension (set by
-//! [`super::listener`]). Leaves: responses from the handlers, after the limits: bodies over
-//! [`MAX_BODY`] answer 413, a request not answered within [`REQUEST_TIMEOUT`] answers 503, a body
-//! that trickles in slower than [`BODY_TIMEOUT`] is cut off. Every request leaves one line on
-//! stderr — client, method, path (never the query string, which holds tokens), status, time.
+//! [`super::listener`]). Leaves: responses from the handlers, after the limits: a request without
+//! exactly one `Host` (RFC 9112; HTTP/1.0 may omit it) answers 400, bodies over [`MAX_BODY`]
+//! answer 413, a body not wholly read within `serve.body-timeout` answers 408 and closes the
+//! connection, a request not answered within [`REQUEST_TIMEOUT`] answers 503. Behind a trusted
+//! proxy, a client with `serve.max-connections-per-client` requests in progress gets 429 for
+//! more. Every request leaves one line on stderr — client, method, path (never the query string,
+//! which holds tokens), status, time.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::timeout::TimeoutLayer;
 
 use super::app::{App, blocking, html};
 use super::subscribe::ClientAddr;
-use super::{confirm, limit, site, subscribe, unsubscribe};
+use super::{confirm, headers, limit, site, subscribe, unsubscribe};
 
 /// Largest request body accepted: a subscribe form is well under a kilobyte.
 pub const MAX_BODY: usize = 16 * 1024;
 /// Longest a request may take, mail to the relay included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a request body may take to arrive.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest path written to the access log.
 const LOGGED_PATH: usize = 200;
 
@@ -41,8 +43,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&routes.path("confirm"), get(confirm::confirm))
         .route(&routes.path("healthz"), get(healthz))
         .fallback(site::archive)
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), read_body))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), access_log))
         .with_state(app)
@@ -64,6 +66,9 @@ fn is_bare_error(response: &Response) -> bool {
 fn plain_page(app: &App, status: StatusCode) -> Response {
     let (heading, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ("Request too large", "The request is larger than this site accepts."),
+        StatusCode::TOO_MANY_REQUESTS => {
+            ("Too many requests", "Too many requests from your network are in progress. Please try again in a moment.")
+        }
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
             ("Please try again", "The request took too long. Please try again in a moment.")
         }
@@ -90,6 +95,47 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// The whole body, read within `serve.body-timeout` (a total, not a time between bytes: a
+/// body trickled in a byte at a time is cut off all the same).
+async fn read_body(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, usize::MAX)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_too_large(&e) => return closing(StatusCode::PAYLOAD_TOO_LARGE),
+        Ok(Err(_)) => return closing(StatusCode::BAD_REQUEST),
+        Err(_) => return closing(StatusCode::REQUEST_TIMEOUT),
+    };
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// Whether reading a body failed because it passed [`MAX_BODY`].
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// A bare `status` that closes the connection (the rest of the request is not read).
+fn closing(status: StatusCode) -> Response {
+    let mut response = status.into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Exactly one `Host`, or none in HTTP/1.0 (RFC 9112, section 3.2).
+fn has_one_host(request: &Request) -> bool {
+    match request.headers().get_all(header::HOST).iter().count() {
+        1 => true,
+        0 => request.version() < Version::HTTP_11,
+        _ => false,
+    }
+}
+
 /// Work out the client, run the request, log one line.
 async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -98,15 +144,28 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |info| info.0);
     let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = limit::client_address(peer, forwarded, app.config.serve.trust_proxy);
+    let serve = &app.config.serve;
+    let client = limit::client_address(peer, forwarded, serve.trust_proxy);
     request.extensions_mut().insert(ClientAddr(client));
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(LOGGED_PATH).collect();
-    let mut response = next.run(request).await;
+    let entered = if serve.trust_proxy { app.in_flight.enter(client, serve.max_connections_per_client) } else { None };
+    let mut response = if !has_one_host(&request) {
+        closing(StatusCode::BAD_REQUEST)
+    } else if serve.trust_proxy && entered.is_none() {
+        StatusCode::TOO_MANY_REQUESTS.into_response()
+    } else {
+        next.run(request).await
+    };
+    drop(entered);
     if is_bare_error(&response) && path != app.routes.path("healthz") {
+        let connection = response.headers().get(header::CONNECTION).cloned();
         response = plain_page(&app, response.status());
+        if let Some(value) = connection {
+            response.headers_mut().insert(header::CONNECTION, value);
+        }
     }
-    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers::secure(response.headers_mut());
     eprintln!(
         "serve: {client} \"{method} {path}\" {} {:.1}ms",
         response.status().as_u16(),

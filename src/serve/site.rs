@@ -99,10 +99,16 @@ pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response 
     };
     let is_page = file.extension().is_some_and(|e| e == "html") && file.file_name().is_some_and(|n| n != "email.html");
     if !is_page {
-        return match ServeFile::new(file).oneshot(request).await {
+        let is_email = file.file_name().is_some_and(|n| n == "email.html");
+        let mut response = match ServeFile::new(file).oneshot(request).await {
             Ok(response) => response.into_response(),
             Err(never) => match never {},
         };
+        if is_email {
+            let policy = HeaderValue::from_static(super::headers::EMAIL_POLICY);
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        return response;
     }
     let page = match tokio::fs::read_to_string(&file).await {
         Ok(page) => page,

@@ -5,6 +5,7 @@
 //! HTML-escaped; `.html`, `.htm` and `.xml` always are, so front matter and subscriber values cannot
 //! inject markup. Template errors become located diagnostics in the template file.
 
+pub mod budget;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult};
+
+use budget::{Budget, Instrumented, Limit, Overrun};
 
 use crate::config::{Config, Publication};
 use crate::diagnostic::{Diagnostic, Location};
@@ -67,6 +70,11 @@ pub struct Templates {
     tera: Tera,
     sources: BTreeMap<String, PathBuf>,
     texts: BTreeMap<String, String>,
+    /// Each template as compiled, with its loops' positions (see [`budget::instrument`]).
+    compiled: BTreeMap<String, Instrumented>,
+    /// The template of each loop, by the index [`budget::TICK`] is given.
+    loops: Vec<String>,
+    budget: Budget,
 }
 
 impl std::fmt::Debug for Templates {
@@ -114,23 +122,70 @@ impl Templates {
                 }
             }
         }
-        let mut tera = Tera::new();
-        tera.autoescape_on([".html", ".htm", ".xml"]);
-        tera.register_filter("wrap", wrap);
-        tera.register_filter("underline", underline);
-        if let Err(e) = tera.add_raw_templates(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
-            problems.push(to_diagnostic(&e, &sources, &texts));
+        let mut loops = Vec::new();
+        let mut compiled = BTreeMap::new();
+        for (name, text) in &texts {
+            let done = budget::instrument(text, loops.len());
+            loops.extend(done.loops.iter().map(|_| name.clone()));
+            compiled.insert(name.clone(), done);
         }
-        if problems.is_empty() { Ok(Self { tera, sources, texts }) } else { Err(problems) }
+        let mut tera = engine();
+        if let Err(e) = tera.add_raw_templates(compiled.iter().map(|(n, t)| (n.as_str(), t.text.as_str()))) {
+            // Positions in a syntax error are those of the text as written.
+            let error = engine().add_raw_templates(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))).err();
+            problems.push(to_diagnostic(error.as_ref().unwrap_or(&e), &sources, &texts, &BTreeMap::new()));
+        }
+        let budget = config.templates.budget();
+        if problems.is_empty() { Ok(Self { tera, sources, texts, compiled, loops, budget }) } else { Err(problems) }
+    }
+
+    fn render(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
+        budget::render(&self.tera, name, context, self.budget).map_err(|failure| match failure {
+            budget::Failure::Tera(e) => self.diagnostic(&e),
+            budget::Failure::Overrun(overrun) => self.overrun(name, overrun),
+        })
+    }
+
+    /// The diagnostic of a render of `name` stopped by its budget, at the loop that ran then.
+    fn overrun(&self, name: &str, overrun: Overrun) -> Diagnostic {
+        let (file, (line, col)) = overrun
+            .at
+            .and_then(|i| {
+                let file = self.loops.get(i)?;
+                let first = self.loops.iter().position(|n| n == file)?;
+                Some((file.as_str(), *self.compiled.get(file)?.loops.get(i - first)?))
+            })
+            .unwrap_or((name, (1, 0)));
+        let (message, key, value) = match overrun.limit {
+            Limit::Output => (
+                format!("template `{file}` writes more than {} when rendered", size_text(self.budget.max_output)),
+                "max-output",
+                size_text(self.budget.max_output),
+            ),
+            Limit::Time => (
+                format!("template `{file}` takes longer than {:?} to render", self.budget.max_time),
+                "max-render-time",
+                format!("{:?}", self.budget.max_time),
+            ),
+        };
+        let path = self.sources.get(file).cloned().unwrap_or_else(|| PathBuf::from(file));
+        let d = Diagnostic::error("template/budget", message).help(format!(
+            "does this loop run far more often than meant? The limit is `templates: {key}: {value}` in `letterpress.yaml`"
+        ));
+        let location = Location::new(path, line, col + 1);
+        match self.texts.get(file) {
+            Some(text) => d.at(location, text),
+            None => d.in_file(location),
+        }
     }
 
     /// Render the email of an issue for one context.
     pub fn email(&self, publication: &Publication, context: &EmailContext) -> Result<EmailBody, Diagnostic> {
         let names = Names::of(publication);
         let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
-        let html = self.tera.render(names.email_html, &ctx).map_err(|e| self.diagnostic(&e))?;
-        let text = self.tera.render(names.email_text, &ctx).map_err(|e| self.diagnostic(&e))?;
-        let css = self.tera.render(names.email_css, &ctx).map_err(|e| self.diagnostic(&e))?;
+        let html = self.render(names.email_html, &ctx)?;
+        let text = self.render(names.email_text, &ctx)?;
+        let css = self.render(names.email_css, &ctx)?;
         let html = inline_css(&html, &css)
             .map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
         Ok(EmailBody {
@@ -144,11 +199,30 @@ impl Templates {
     /// Render an archive page template with any serialisable context.
     pub fn page<T: Serialize>(&self, name: &str, context: &T) -> Result<String, Diagnostic> {
         let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
-        self.tera.render(name, &ctx).map_err(|e| self.diagnostic(&e))
+        self.render(name, &ctx)
     }
 
     fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
-        to_diagnostic(error, &self.sources, &self.texts)
+        to_diagnostic(error, &self.sources, &self.texts, &self.compiled)
+    }
+}
+
+/// A Tera instance with letterpress's escaping, filters and budget function.
+fn engine() -> Tera {
+    let mut tera = Tera::new();
+    tera.autoescape_on([".html", ".htm", ".xml"]);
+    tera.register_filter("wrap", wrap);
+    tera.register_filter("underline", underline);
+    budget::register(&mut tera);
+    tera
+}
+
+/// `2 MB`, `64 KB`, `100 bytes`.
+fn size_text(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MB", b / (1024 * 1024)),
+        b if b >= 1024 && b % 1024 == 0 => format!("{} KB", b / 1024),
+        b => format!("{b} bytes"),
     }
 }
 
@@ -227,24 +301,70 @@ fn to_diagnostic(
     error: &tera::Error,
     sources: &BTreeMap<String, PathBuf>,
     texts: &BTreeMap<String, String>,
+    compiled: &BTreeMap<String, Instrumented>,
 ) -> Diagnostic {
+    let locate = |name: &str, line: usize, col: usize, d: Diagnostic| {
+        let path = sources.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
+        let location = Location::new(path, line, col + 1);
+        match texts.get(name) {
+            Some(text) => d.at(location, text),
+            None => d.in_file(location),
+        }
+    };
     match error.kind() {
         ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
             let span = report.span();
-            let path = sources.get(report.filename()).cloned().unwrap_or_else(|| PathBuf::from(report.filename()));
-            let location = Location::new(path, span.start_line.max(1), span.start_col + 1);
-            let d =
-                Diagnostic::error("template/error", format!("template `{}`: {}", report.filename(), report.message()));
-            match texts.get(report.filename()) {
-                Some(text) => d.at(location, text),
-                None => d.in_file(location),
-            }
+            let name = report.filename();
+            let col = compiled.get(name).map_or(span.start_col, |c| c.original(span.start_line, span.start_col));
+            let d = Diagnostic::error("template/error", format!("template `{name}`: {}", report.message()));
+            locate(name, span.start_line.max(1), col, d)
+        }
+        ErrorKind::CircularInclude { tpl, include_chain: chain } => {
+            let (name, (line, col), d) = cycle(tpl, chain, "include", texts);
+            locate(&name, line, col, d)
+        }
+        ErrorKind::CircularExtend { tpl, inheritance_chain: chain } => {
+            let (name, (line, col), d) = cycle(tpl, chain, "extends", texts);
+            locate(&name, line, col, d)
         }
         _ => Diagnostic::error(
             "template/error",
             format!("template error: {}", error.to_string().trim_start_matches("error: ")),
         ),
     }
+}
+/// Templates that include (or extend) each other in a loop: the template whose tag closes the
+/// loop, that tag's position, and what to say.
+fn cycle(
+    tpl: &str,
+    chain: &[String],
+    keyword: &str,
+    texts: &BTreeMap<String, String>,
+) -> (String, (usize, usize), Diagnostic) {
+    let (from, to) = match chain {
+        [.., from, to] => (from.as_str(), to.as_str()),
+        _ => (tpl, tpl),
+    };
+    let (verb, verbs) = if keyword == "include" { ("includes", "include") } else { ("extends", "extend") };
+    let message = if from == to {
+        format!("template `{to}` {verb} itself")
+    } else {
+        let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
+        format!("templates {verbs} each other in a loop: {}", names.join(" -> "))
+    };
+    let quoted = [format!("\"{to}\""), format!("'{to}'"), format!("`{to}`")];
+    let at = texts
+        .get(from)
+        .and_then(|text| {
+            let tags = budget::tags(text);
+            let tag =
+                tags.iter().find(|t| t.keyword == keyword && quoted.iter().any(|q| t.rest.contains(q.as_str())))?;
+            Some(budget::position(text, tag.start))
+        })
+        .unwrap_or((1, 0));
+    let d = Diagnostic::error("template/cycle", message)
+        .help(format!("remove this `{keyword}` of `{to}` from `{from}`, or name another template"));
+    (from.to_owned(), at, d)
 }
 
 /// `{{ text | wrap(width=72, indent="  ") }}`: hard-wrap text for the plain-text email.

@@ -126,3 +126,28 @@ fn refused_urls_never_reach_an_href_even_when_check_is_skipped() {
     assert_eq!(build.code, 1, "build checks first: {}", build.stderr);
     assert!(!project.path().join("public/weekly/2016-12-30-links").exists());
 }
+
+#[test]
+fn a_runaway_template_stops_at_its_budget_in_render_and_send() {
+    let project = Project::fixture("invalid/template-huge-loop");
+    project.write("content/weekly/2016-12-09-a.md", "---\ntitle: \"Fine\"\nstatus: ready\n---\n\nBody.\n");
+    for args in [
+        &["render", "content/weekly/2016-12-09-a.md"][..],
+        &["send", "--dry-run", "content/weekly/2016-12-09-a.md"],
+        &["build"],
+    ] {
+        let out = project.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("writes more than 64 KB"), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("--> templates/email.txt:4:3"), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn an_include_loop_is_reported_once_where_it_closes() {
+    let project = Project::fixture("invalid/template-include-loop");
+    let out = project.run(&["render", "content/weekly/2016-12-09-a.md"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr.matches("include each other").count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--> templates/parts/links.txt:2:3"), "{}", out.stderr);
+}

@@ -4,6 +4,7 @@
 //! and limits, and unsubscribes racing a send to the in-process SMTP server.
 
 mod client;
+mod limits;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -377,6 +378,46 @@ fn the_archive_has_subscribe_forms_and_limits_hold() {
     let page = server.get("/nothing-here");
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+}
+
+#[test]
+fn archive_and_serve_pages_carry_a_restrictive_content_security_policy() {
+    let project = Project::fixture("serve");
+    let server = serve(&project);
+    let policy = |r: &client::Response| {
+        let value = r.header("content-security-policy").unwrap_or_else(|| panic!("no policy: {:?}", r.headers));
+        value.split(';').map(|d| d.trim().to_owned()).collect::<Vec<_>>()
+    };
+    let pages = [
+        ("/", "strict-origin-when-cross-origin"),
+        ("/weekly/2016-12-09-plans/", "strict-origin-when-cross-origin"),
+        ("/archive.css", "strict-origin-when-cross-origin"),
+        ("/unsubscribe?t=nonsense", "no-referrer"),
+        ("/nothing-here", "no-referrer"),
+    ];
+    for (path, referrer) in pages {
+        let response = server.get(path);
+        let directives = policy(&response);
+        for wanted in [
+            "default-src 'none'",
+            "style-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(directives.iter().any(|d| d == wanted), "{path}: no {wanted} in {directives:?}");
+        }
+        assert!(
+            !directives.iter().any(|d| d.contains("script") || d.contains("unsafe-eval")),
+            "{path}: {directives:?}"
+        );
+        assert!(directives.iter().any(|d| d.starts_with("img-src 'self'")), "{path}: {directives:?}");
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(response.header("referrer-policy"), Some(referrer), "{path}");
+    }
+    let email = server.get("/weekly/2016-12-09-plans/email.html");
+    assert!(policy(&email).contains(&"style-src 'self' 'unsafe-inline'".to_owned()), "its <style> applies");
+    assert!(policy(&email).contains(&"default-src 'none'".to_owned()));
 }
 
 /// Each recipient's delivery status in `issue`'s journal.

@@ -147,3 +147,31 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// Connections to `server` from each local address (`127.0.0.x`) the given number of times, in
+/// that order, each left open and silent.
+pub fn connect_from(server: &str, from: &[(&str, usize)]) -> Vec<TcpStream> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().expect("a runtime");
+    let server: std::net::SocketAddr = server.parse().expect("the server's address");
+    runtime.block_on(async {
+        let mut streams = Vec::new();
+        for (local, count) in from {
+            for _ in 0..*count {
+                let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+                socket.bind(format!("{local}:0").parse().expect("a local address")).expect("bind");
+                let stream = socket.connect(server).await.expect("connect").into_std().expect("a std stream");
+                stream.set_nonblocking(false).expect("blocking");
+                streams.push(stream);
+            }
+        }
+        streams
+    })
+}
+
+/// Whether the server closed `stream` (a read ends), waiting up to a minute.
+pub fn closed_by_server(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut byte = [0; 1];
+    matches!(stream.read(&mut byte), Ok(0))
+        || stream.read(&mut byte).is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
+}
