@@ -111,6 +111,10 @@ pub enum Command {
         /// Send again to recipients recorded as uncertain (possibly delivered).
         #[arg(long)]
         resend_uncertain: bool,
+        /// Let diagnostics with this code through for this run (leftover placeholders, or a
+        /// code `sending.block-on` names); repeatable.
+        #[arg(long, value_name = "CODE")]
+        allow: Vec<String>,
     },
     /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
     Status {

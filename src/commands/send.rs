@@ -18,7 +18,7 @@ use crate::state::journal::DeliveryStatus;
 pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, clock: &Clock) -> Result<()> {
     let project = Project::load(root)?;
     if due {
-        let reports = send::send_due(&project, clock)?;
+        let reports = send::send_due(&project, &options.allow, clock)?;
         if reports.is_empty() {
             eprintln!("nothing is due");
         }

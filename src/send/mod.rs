@@ -9,6 +9,7 @@
 
 mod actor;
 mod engine;
+pub mod gate;
 pub mod lock;
 mod pace;
 mod progress;
@@ -26,7 +27,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
 use crate::content::{Issue, Status};
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::state::State;
@@ -53,6 +54,8 @@ pub struct SendOptions {
     pub allow_changed: bool,
     /// Send again to recipients recorded `uncertain`.
     pub resend_uncertain: bool,
+    /// Diagnostic codes that may not block this run (`--allow`).
+    pub allow: Vec<String>,
 }
 
 /// The outcome of one send run.
@@ -96,7 +99,11 @@ impl SendReport {
 
 /// Send (or resume) an issue to its audience.
 pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock: &Clock) -> Result<SendReport> {
-    refuse_unsendable(project, issue, options.force)?;
+    if issue.front.status == Status::Draft && !options.force {
+        return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
+    }
+    gate::validate_allow(&options.allow)?;
+    gate::gate(project, issue, &options.allow)?;
     let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
@@ -151,7 +158,9 @@ impl SendReport {
 
 /// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
 /// except one never started whose `send_at` is more than `sending.due-window` ago.
-pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
+/// `allow` is `--allow`'s codes, for every issue.
+pub fn send_due(project: &Project, allow: &[String], clock: &Clock) -> Result<Vec<SendReport>> {
+    gate::validate_allow(allow)?;
     let now = clock.now();
     let due: Vec<&Issue> = project
         .issues
@@ -178,19 +187,28 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
         if record.is_none() && too_late(issue, now, window) {
             continue;
         }
-        let options = SendOptions { yes: true, ..SendOptions::default() };
+        let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
         match send_issue(project, issue, &options, clock) {
             Ok(report) => reports.push(report),
             // Another run holds the lock: it will see to every issue; stop now.
             Err(e @ Error::Locked { .. }) => return Err(e),
             // One issue's trouble must not hold back the others on every cron tick.
+            Err(e @ Error::Blocked { .. }) => {
+                eprintln!("skipped: {e}");
+                first_error.get_or_insert(e);
+            }
             Err(e) => {
                 eprintln!("{}: {}", issue.id(), e.to_string().trim_end());
                 first_error.get_or_insert(e);
             }
         }
     }
-    first_error.map_or(Ok(reports), Err)
+    match first_error {
+        None => Ok(reports),
+        // Its line is logged above, with every other issue's: exit 1 without repeating it.
+        Some(Error::Blocked { .. }) => Err(Error::Invalid(Vec::new())),
+        Some(e) => Err(e),
+    }
 }
 
 /// Whether an issue whose send never started is due so long ago that `--due` must not start it
@@ -206,15 +224,6 @@ fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -
         id = issue.id(),
     );
     true
-}
-
-fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {
-    if issue.front.status == Status::Draft && !force {
-        return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
-    }
-    let (_, diagnostics) = crate::check::check_issue(project, issue);
-    let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }
 
 /// The issue's list files, restricted to `only` when given, and the slugs of the issue's lists
