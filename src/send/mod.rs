@@ -445,6 +445,9 @@ fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Opt
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
 fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
     let template = template(project, issue, lists, keys, clock, false)?;
+    // What the real send would refuse before connecting (the relay's URL, the password
+    // variable, the CA file), refused here too, in the same words.
+    transport(project, issue)?;
     let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut recipients = Members::new(lists, &state)?.one_per_address();
     let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);

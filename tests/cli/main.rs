@@ -10,6 +10,7 @@ mod readme;
 mod render;
 mod send;
 mod send_crash;
+mod send_dry_run;
 mod send_gate;
 mod send_transport;
 mod serve;
