@@ -115,6 +115,10 @@ pub enum Command {
         /// code `sending.block-on` names); repeatable.
         #[arg(long, value_name = "CODE")]
         allow: Vec<String>,
+        /// Cancel the issue's stopped (or interrupted) send: its pending and deferred
+        /// recipients are never sent. Asks first; `--yes` in scripts.
+        #[arg(long, conflicts_with_all = ["due", "dry_run", "test", "list", "force", "allow_changed", "resend_uncertain", "allow"])]
+        cancel: bool,
     },
     /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
     Status {

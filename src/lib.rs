@@ -64,7 +64,10 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Check { format } => commands::check(root, format),
         Command::Render { issue, format } => commands::render(root, &issue, format),
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
-        Command::Send { issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow } => {
+        Command::Send { issue, cancel: true, yes, .. } => commands::cancel(root, issue.as_deref(), yes, &clock),
+        Command::Send {
+            issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow, ..
+        } => {
             let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow };
             commands::send(root, issue.as_deref(), due, &options, &clock)
         }

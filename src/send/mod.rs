@@ -8,6 +8,7 @@
 //! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
+pub mod cancel;
 mod engine;
 pub mod gate;
 pub mod lock;
@@ -115,12 +116,19 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     let template = Arc::new(template(project, issue, &lists, keys.clone(), clock, !options.test.is_empty())?);
     let transport = transport(project, issue)?;
     if !options.test.is_empty() {
-        return test_send(&template, &transport, &options.test).map(|()| SendReport::empty(issue));
+        return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire(&state_dir)?;
     let mut state = State::open(&state_path, &shown)?;
     let id = issue.id();
-    if let Some(previous) = state.send_record(&id)?
+    let previous = state.send_record(&id)?;
+    if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {
+        return Err(Error::usage(format!(
+            "the send of `{id}` was cancelled ({}); nobody else gets this issue",
+            cancelled.note.as_deref().unwrap_or("by hand")
+        )));
+    }
+    if let Some(previous) = previous
         && previous.content_hash != template.content_hash()
         && !options.allow_changed
     {
@@ -181,7 +189,7 @@ pub fn send_due(project: &Project, allow: &[String], clock: &Clock) -> Result<Ve
     let mut first_error = None;
     for issue in due {
         let record = records.iter().find(|r| r.issue == issue.id());
-        if record.is_some_and(|r| r.state == SendState::Complete) {
+        if record.is_some_and(|r| matches!(r.state, SendState::Complete | SendState::Cancelled)) {
             continue;
         }
         if record.is_none() && too_late(issue, now, window) {
@@ -475,8 +483,13 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clo
 }
 
 /// `--test <addr>…`: `[TEST]` copies to these addresses, not journaled.
-fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
+fn test_send(root: &Path, template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
     let runtime = runtime()?;
+    // The outbox directory as the editor would type it.
+    let outbox = match transport {
+        Transport::Outbox(dir) => Some(dir.strip_prefix(root).unwrap_or(dir)),
+        Transport::Smtp(_) => None,
+    };
     runtime.block_on(async {
         let mut connection = transport.connect().await.map_err(|e| Error::sender(e.to_string()))?;
         let mut buffer = Vec::new();
@@ -489,6 +502,13 @@ fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[Str
                 .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
                 .await
             {
+                smtp::Outcome::Replied { stage: smtp::Stage::EndOfData, .. } if outbox.is_some() => {
+                    let dir = outbox.unwrap_or(Path::new("outbox"));
+                    eprintln!(
+                        "test copy for `{email}` written to the outbox `{}`; no SMTP relay is configured, so nobody was mailed (set `LETTERPRESS_SMTP_URL`, or `transport: smtp`, to mail it)",
+                        dir.display()
+                    );
+                }
                 smtp::Outcome::Replied { reply, stage: smtp::Stage::EndOfData } if (200..300).contains(&reply.code) => {
                     eprintln!("test copy sent to `{email}`: {}", reply.summary());
                 }
