@@ -9,6 +9,7 @@ mod preview;
 mod readme;
 mod render;
 mod send;
+mod send_bounces;
 mod send_cancel;
 mod send_crash;
 mod send_dry_run;
