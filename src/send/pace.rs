@@ -10,6 +10,7 @@
 //! a row, with no delivery between, trips it.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -96,6 +97,10 @@ pub struct Breaker {
     limit: usize,
     state: Mutex<Streak>,
     bounces: Mutex<Bounces>,
+    /// Whether a bounce streak is open: without one, a delivery takes no lock for it.
+    streak_open: AtomicBool,
+    /// Whether anything was delivered in this run (as `Bounces::delivered`, without the lock).
+    any_delivered: AtomicBool,
 }
 
 /// The breaker's memory of the run's bounces (5.1.x "no such user" replies).
@@ -144,7 +149,13 @@ impl Streak {
 impl Breaker {
     /// Trip after `limit` in a row.
     pub fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), state: Mutex::new(Streak::default()), bounces: Mutex::new(Bounces::default()) }
+        Self {
+            limit: limit.max(1),
+            state: Mutex::new(Streak::default()),
+            bounces: Mutex::new(Bounces::default()),
+            streak_open: AtomicBool::new(false),
+            any_delivered: AtomicBool::new(false),
+        }
     }
 
     /// How many in a row trip it.
@@ -152,7 +163,7 @@ impl Breaker {
         self.limit
     }
 
-    /// A delivery succeeded: the streak is over.
+    /// A delivery succeeded: the streak of sender problems or content rejections is over.
     pub fn reset(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.end();
@@ -163,6 +174,11 @@ impl Breaker {
     /// and leave the streak. (A delivery already under way when a bounce came proves nothing
     /// about the relay after it.)
     pub fn delivered(&self, seq: i64) {
+        // The usual case, once anything was delivered: no streak open, nothing to lock.
+        if !self.streak_open.load(Ordering::Acquire) && self.any_delivered.load(Ordering::Relaxed) {
+            return;
+        }
+        self.any_delivered.store(true, Ordering::Relaxed);
         if let Ok(mut bounces) = self.bounces.lock() {
             bounces.delivered = true;
             if bounces.tripped || bounces.streak.is_empty() {
@@ -170,6 +186,7 @@ impl Breaker {
             }
             let (before, still): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut bounces.streak).into_iter().partition(|(_, _, taken)| *taken < seq);
+            self.streak_open.store(!still.is_empty(), Ordering::Release);
             bounces.streak = still;
             bounces.believed.extend(before.into_iter().map(|(key, reply, _)| (key, reply)));
         }
@@ -187,11 +204,13 @@ impl Breaker {
                 return true;
             }
             bounces.streak.push((key.to_owned(), reply.clone(), taken));
+            self.streak_open.store(true, Ordering::Release);
             if bounces.streak.len() < self.limit {
                 return false;
             }
             bounces.tripped = true;
             bounces.streak.clear();
+            self.streak_open.store(false, Ordering::Release);
             true
         })
     }
