@@ -19,6 +19,32 @@ pub const HTML_WARN: usize = 80 * 1024;
 /// Subjects longer than this are cut off in most inboxes.
 pub const SUBJECT_LIMIT: usize = 80;
 
+/// Every code [`check_issue`] can report, for settings that name codes
+/// (`sending.block-on`, `send --allow`).
+pub const ISSUE_CODES: &[&str] = &[
+    "content/unknown-publication",
+    "front-matter/empty-subject",
+    "front-matter/unknown-list",
+    "link/broken",
+    "link/data-uri",
+    "link/draft",
+    "link/missing-image",
+    "lint/alt-text",
+    "lint/date-mismatch",
+    "lint/draft-scheduled",
+    "lint/html-size",
+    "lint/http-link",
+    "lint/no-scheme",
+    "lint/placeholder",
+    "lint/raw-html",
+    "lint/subject-length",
+    "lint/text-width",
+    "template/css",
+    "template/error",
+    "template/io",
+    "template/unsubscribe",
+];
+
 /// Check a whole project, drafts included, and the archive pages of every issue that rendered.
 pub fn check(project: &Project) -> Vec<Diagnostic> {
     let mut diagnostics = project.diagnostics.clone();
@@ -75,6 +101,13 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
 /// templates could render it) so `build` and `send` check exactly what they ship.
 pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = issue.front.warnings.clone();
+    for related in &issue.front.related {
+        for (_, word) in crate::render::placeholders(&related.title) {
+            let at =
+                related_title_location(issue, &related.title).unwrap_or_else(|| related.url.location(&issue.source));
+            diagnostics.push(crate::render::placeholder_warning(word).at(at, &issue.text));
+        }
+    }
     diagnostics.extend(issue.front.related.iter().filter_map(|related| check_related(project, issue, related)));
     for list in issue.front.lists.iter().flatten() {
         if project.config.list(&list.value).is_none() {
@@ -231,6 +264,14 @@ pub fn is_unbreakable(line: &str) -> bool {
     !rest.trim().contains(char::is_whitespace)
 }
 
+/// Where a related link's `title` is written: the first line after `related:` holding it.
+fn related_title_location(issue: &Issue, title: &str) -> Option<Location> {
+    let start = issue.text.lines().position(|l| l.starts_with("related:"))?;
+    let (i, line) = issue.text.lines().enumerate().skip(start).find(|(_, l)| l.contains(title))?;
+    let col = line.find(title).map_or(0, |b| line[..b].chars().count());
+    Some(issue.location(i + 1, col + 1))
+}
+
 /// The location of a front-matter key in an issue.
 fn key_location(issue: &Issue, key: &str) -> Location {
     let prefix = format!("{key}:");
@@ -241,6 +282,15 @@ fn key_location(issue: &Issue, key: &str) -> Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_issue_code_in_the_docs_is_known() {
+        let docs = include_str!("../docs/checks.md");
+        for line in docs.lines().filter(|l| l.starts_with("| `link/") || l.starts_with("| `lint/")) {
+            let code = line.split('`').nth(1).unwrap_or_default();
+            assert!(ISSUE_CODES.contains(&code), "`{code}` is documented but not in ISSUE_CODES");
+        }
+    }
 
     #[test]
     fn unbreakable_lines_are_single_tokens() {

@@ -111,6 +111,14 @@ pub enum Command {
         /// Send again to recipients recorded as uncertain (possibly delivered).
         #[arg(long)]
         resend_uncertain: bool,
+        /// Let diagnostics with this code through for this run (leftover placeholders, or a
+        /// code `sending.block-on` names); repeatable.
+        #[arg(long, value_name = "CODE")]
+        allow: Vec<String>,
+        /// Cancel the issue's stopped (or interrupted) send: its pending and deferred
+        /// recipients are never sent. Asks first; `--yes` in scripts.
+        #[arg(long, conflicts_with_all = ["due", "dry_run", "test", "list", "force", "allow_changed", "resend_uncertain", "allow"])]
+        cancel: bool,
     },
     /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
     Status {

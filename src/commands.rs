@@ -15,7 +15,7 @@ use crate::{archive, check, preview, render, template};
 mod send;
 mod serve;
 mod subscribers;
-pub use send::{log, send, status};
+pub use send::{cancel, log, send, status};
 pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 

@@ -270,6 +270,11 @@ pub struct Sending {
     /// recipient becomes `failed` with the last reply instead of `deferred` again. Default 10.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Diagnostic codes (see `docs/checks.md`) that stop a send as errors do, e.g.
+    /// `[lint/http-link, lint/alt-text]`; leftover placeholders (`lint/placeholder`) always do.
+    /// `send --allow CODE` lets one run through.
+    #[serde(default)]
+    pub block_on: Vec<String>,
 }
 
 impl Sending {
@@ -370,6 +375,7 @@ impl Default for Sending {
             unsubscribe_mailto: None,
             due_window: default_due_window(),
             max_attempts: default_max_attempts(),
+            block_on: Vec::new(),
         }
     }
 }
@@ -842,6 +848,24 @@ impl Config {
                 Diagnostic::error("config/mailbox", format!("`unsubscribe-mailto` is not an address: `{mailto}`")),
             );
         }
+        for code in &sending.block_on {
+            if !crate::check::ISSUE_CODES.contains(&code.as_str()) {
+                let codes = crate::check::ISSUE_CODES.iter().copied();
+                let suffix = crate::check::ISSUE_CODES.iter().find(|c| c.ends_with(&format!("/{code}"))).copied();
+                let help = match suffix.or_else(|| crate::diagnostic::did_you_mean(code, codes)) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "name codes from `docs/checks.md`, e.g. `lint/http-link`".to_owned(),
+                };
+                problems.push(
+                    Diagnostic::error(
+                        "config/sending",
+                        format!("`block-on` names an unknown diagnostic code `{code}`"),
+                    )
+                    .help(help)
+                    .at(find_in_list(path, text, "block-on", code), text),
+                );
+            }
+        }
         problems
     }
 }
@@ -929,6 +953,21 @@ fn find(path: &Path, text: &str, key: &str, value: &str) -> Location {
     match hit {
         Some((i, line)) => {
             let col = line.find(&needle).map_or(0, |b| line[..b].chars().count());
+            Location::new(path, i + 1, col + 1)
+        }
+        None => Location::new(path, 1, 1),
+    }
+}
+
+/// Where `value` is written in the list under `key` (flow `[a, b]` or block `- a`): the first
+/// line from `key:` on that holds it; else the start of the file.
+fn find_in_list(path: &Path, text: &str, key: &str, value: &str) -> Location {
+    let needle = format!("{key}:");
+    let start = text.lines().position(|line| line.trim_start().starts_with(&needle));
+    let hit = start.and_then(|start| text.lines().enumerate().skip(start).find(|(_, line)| line.contains(value)));
+    match hit {
+        Some((i, line)) => {
+            let col = line.find(value).map_or(0, |b| line[..b].chars().count());
             Location::new(path, i + 1, col + 1)
         }
         None => Location::new(path, 1, 1),

@@ -31,6 +31,17 @@ pub enum Error {
         /// What is wrong with the request.
         message: String,
     },
+    /// A send refused because the issue has errors, or warnings that block a send (the
+    /// diagnostics were printed already).
+    #[error("`{issue}` is not sent: {count} {} it, the first at {first}", if *.count == 1 { "diagnostic blocks" } else { "diagnostics block" })]
+    Blocked {
+        /// The issue, `<publication>/<slug>`.
+        issue: String,
+        /// How many diagnostics block it.
+        count: usize,
+        /// The first, on one line: `path:line:col: message`.
+        first: String,
+    },
     /// Another `send` holds the project's send lock.
     #[error("another send is running in this project (`{}` is locked); this run does nothing", path.display())]
     Locked {
@@ -85,7 +96,7 @@ impl Error {
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Io { .. } | Self::Invalid(_) => 1,
+            Self::Io { .. } | Self::Invalid(_) | Self::Blocked { .. } => 1,
             Self::Usage { .. } => 2,
             Self::Incomplete { .. } => 3,
             Self::Locked { .. } => 4,

@@ -65,8 +65,11 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Check { format } => commands::check(root, format),
         Command::Render { issue, format } => commands::render(root, &issue, format),
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
-        Command::Send { issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain } => {
-            let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain };
+        Command::Send { issue, cancel: true, yes, .. } => commands::cancel(root, issue.as_deref(), yes, &clock),
+        Command::Send {
+            issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow, ..
+        } => {
+            let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow };
             commands::send(root, issue.as_deref(), due, &options, &clock)
         }
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format),

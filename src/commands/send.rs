@@ -18,7 +18,7 @@ use crate::state::journal::DeliveryStatus;
 pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, clock: &Clock) -> Result<()> {
     let project = Project::load(root)?;
     if due {
-        let reports = send::send_due(&project, clock)?;
+        let reports = send::send_due(&project, &options.allow, clock)?;
         if reports.is_empty() {
             eprintln!("nothing is due");
         }
@@ -27,6 +27,13 @@ pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, 
     let name = issue.ok_or_else(|| Error::usage("name an issue, or pass `--due`"))?;
     let issue = project.find(name)?;
     send::send_issue(&project, issue, options, clock).map(|_| ())
+}
+
+/// `letterpress send <issue> --cancel`.
+pub fn cancel(root: &Path, issue: Option<&str>, yes: bool, clock: &Clock) -> Result<()> {
+    let project = Project::load(root)?;
+    let name = issue.ok_or_else(|| Error::usage("name the issue whose send to cancel"))?;
+    send::cancel::cancel(&project, project.find(name)?, yes, clock)
 }
 
 fn open_state(root: &Path) -> Result<Option<State>> {
@@ -61,6 +68,9 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
         let counts = state.counts(&record.issue)?;
         rows.push((record, counts));
     }
+    // Columns as wide as the longest id and state, so long ids keep the table aligned.
+    let id_width = rows.iter().map(|(r, _)| r.issue.chars().count()).max().unwrap_or(0);
+    let state_width = rows.iter().map(|(r, _)| r.state.as_str().len()).max().unwrap_or(0);
     Ok(match format {
         ReportFormat::Json => {
             let sends: Vec<_> = rows.iter().map(|(r, c)| serde_json::json!({ "send": r, "counts": c })).collect();
@@ -69,7 +79,7 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
         ReportFormat::Text => rows.iter().fold(String::new(), |mut out, (r, c)| {
             let _ = writeln!(
                 out,
-                "{:<48} {:<8} {:>7} sent {:>5} failed {:>5} deferred {:>5} uncertain {:>5} pending of {}",
+                "{:<id_width$} {:<state_width$} {:>7} sent {:>5} failed {:>5} deferred {:>5} uncertain {:>5} pending of {}",
                 r.issue,
                 r.state.as_str(),
                 c.sent,

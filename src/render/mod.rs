@@ -169,10 +169,15 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
     }
 }
 
-/// The editors' placeholders (`TK`, `TODO`, `FIXME`, `XXX`) standing as words in `text`, with
-/// their byte offsets.
+/// The editors' placeholders (`TK`, `TODO`, `FIXME`, `XXX`) standing as words in `text`, and
+/// `lorem ipsum` or `[link]` in any case, with their byte offsets.
 pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
     let mut found = Vec::new();
+    // ASCII lowercasing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
+    for phrase in ["lorem ipsum", "[link]"] {
+        found.extend(lower.match_indices(phrase).map(|(i, _)| (i, phrase)));
+    }
     for word in ["TK", "TODO", "FIXME", "XXX"] {
         found.extend(
             text.match_indices(word)
@@ -186,6 +191,12 @@ pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
         );
     }
     found
+}
+
+/// The `lint/placeholder` warning for a link whose target is empty (`[text]()`), not yet located.
+pub(crate) fn empty_link_warning() -> Diagnostic {
+    Diagnostic::warning("lint/placeholder", "link with an empty target `()`")
+        .help("add the URL, or remove the link, before sending")
 }
 
 /// The `lint/placeholder` warning for `word`, not yet located.
@@ -253,9 +264,12 @@ impl Walk<'_> {
         // and only its text (or alt text) remains.
         let mut refused: Vec<bool> = Vec::new();
         let mut in_code = false;
+        // Open links: text inside one is link text, not a placeholder.
+        let mut links = 0usize;
         for (event, range) in parsed {
             let event = match event {
                 Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                    links += 1;
                     let dest_url = self.link(&dest_url, &range, false);
                     refused.push(dest_url.is_none());
                     let Some(dest_url) = dest_url else { continue };
@@ -269,6 +283,7 @@ impl Walk<'_> {
                     Event::Start(Tag::Image { link_type, dest_url, title, id })
                 }
                 Event::End(TagEnd::Link) => {
+                    links = links.saturating_sub(1);
                     if refused.pop().unwrap_or(false) {
                         continue;
                     }
@@ -303,6 +318,9 @@ impl Walk<'_> {
                     }
                     if !in_code {
                         self.placeholders(t, &range);
+                        if links == 0 && self.bracketed_link(t, &range) {
+                            self.push(&(range.start - 1..range.end + 1), placeholder_warning("[link]"));
+                        }
                     }
                     event
                 }
@@ -352,6 +370,9 @@ impl Walk<'_> {
 
     /// The URL a link or image gets, or `None` when its URL may not be a link at all.
     fn link<'e>(&mut self, dest: &str, range: &Range<usize>, is_image: bool) -> Option<CowStr<'e>> {
+        if !is_image && dest.trim().is_empty() {
+            self.push(range, empty_link_warning());
+        }
         let kind = match crate::href::judge(dest) {
             Ok(kind) => kind,
             Err(crate::href::Refused::Scheme { scheme, .. }) if is_image && scheme == "data" => {
@@ -441,6 +462,16 @@ impl Walk<'_> {
                 );
             }
         }
+    }
+
+    /// Whether `text` is the word `link` left in brackets with no link made of it: Markdown
+    /// gives an unmatched `[link]` as three text events, `[`, `link` and `]`.
+    fn bracketed_link(&self, text: &str, range: &Range<usize>) -> bool {
+        let body = self.issue.body.as_bytes();
+        text.eq_ignore_ascii_case("link")
+            && range.start > 0
+            && body.get(range.start - 1) == Some(&b'[')
+            && body.get(range.end) == Some(&b']')
     }
 
     fn placeholders(&mut self, text: &str, range: &Range<usize>) {

@@ -13,7 +13,7 @@
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc};
@@ -69,6 +69,8 @@ pub struct Shared {
     /// Addresses suppressed after a permanent bounce.
     pub bounced: AtomicUsize,
     stop: AtomicBool,
+    /// The highest `seq` a worker has taken, for telling which deliveries follow a bounce.
+    taken: AtomicI64,
     connect_failures: AtomicUsize,
     reason: std::sync::Mutex<Option<Error>>,
     pace: Pace,
@@ -86,6 +88,7 @@ impl Shared {
             suppressed: AtomicUsize::new(0),
             bounced: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            taken: AtomicI64::new(i64::MIN),
             connect_failures: AtomicUsize::new(0),
             reason: std::sync::Mutex::new(None),
             pace: Pace::new(rate),
@@ -193,7 +196,43 @@ pub async fn run(
     }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.
     let refused = fail_refused(&context).await;
-    dispatched.and(refused)
+    let bounced = fail_bounced(&context).await;
+    dispatched.and(refused).and(bounced)
+}
+
+/// Record `failed`, and suppress, the bounces the breaker believes (see
+/// [`Breaker::believed_bounces`]): a delivery after them showed the relay delivers. The others
+/// stay `deferred` for the next run.
+///
+/// [`Breaker::believed_bounces`]: super::pace::Breaker::believed_bounces
+async fn fail_bounced(context: &Context) -> Result<()> {
+    let believed = context.shared.breaker.believed_bounces();
+    if believed.is_empty() {
+        return Ok(());
+    }
+    context.shared.deferred.fetch_sub(believed.len(), Ordering::Relaxed);
+    context.shared.failed.fetch_add(believed.len(), Ordering::Relaxed);
+    context.shared.bounced.fetch_add(believed.len(), Ordering::Relaxed);
+    let updates = believed.iter().flat_map(|(key, reply)| failed_by_way_of_pending(key, reply)).collect();
+    context.journal.apply(updates).await?;
+    for (key, reply) in believed {
+        context.journal.bounce(key, format!("bounce: {}", reply.summary())).await?;
+    }
+    Ok(())
+}
+
+/// The two updates that take a `deferred` row to `failed` with `reply`.
+fn failed_by_way_of_pending(key: &str, reply: &super::retry::Reply) -> [Update; 2] {
+    let row = |status, reply: Option<&super::retry::Reply>| Update {
+        address_key: key.to_owned(),
+        status,
+        code: reply.map(|r| r.code),
+        reply: reply.map(super::retry::Reply::summary),
+        message_id: None,
+        token_id: None,
+        attempted: false,
+    };
+    [row(DeliveryStatus::Pending, None), row(DeliveryStatus::Failed, Some(reply))]
 }
 
 /// Record `failed` the content rejections that did not trip the circuit breaker: each was one
@@ -206,21 +245,7 @@ async fn fail_refused(context: &Context) -> Result<()> {
     }
     context.shared.deferred.fetch_sub(refused.len(), Ordering::Relaxed);
     context.shared.failed.fetch_add(refused.len(), Ordering::Relaxed);
-    let updates = refused
-        .iter()
-        .flat_map(|(key, reply)| {
-            let row = |status, reply: Option<&super::retry::Reply>| Update {
-                address_key: key.clone(),
-                status,
-                code: reply.map(|r| r.code),
-                reply: reply.map(super::retry::Reply::summary),
-                message_id: None,
-                token_id: None,
-                attempted: false,
-            };
-            [row(DeliveryStatus::Pending, None), row(DeliveryStatus::Failed, Some(reply))]
-        })
-        .collect();
+    let updates = refused.iter().flat_map(|(key, reply)| failed_by_way_of_pending(key, reply)).collect();
     context.journal.apply(updates).await.map(drop)
 }
 
@@ -400,6 +425,7 @@ async fn deliver(
         }
     }
     let delivery = &job.delivery;
+    context.shared.taken.fetch_max(delivery.seq, Ordering::Relaxed);
     let recipient =
         Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
     let composed = context.template.compose(&recipient, buffer)?;
@@ -470,6 +496,7 @@ async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<U
             shared.sent.fetch_add(1, Ordering::Relaxed);
             shared.pace.success();
             shared.breaker.reset();
+            shared.breaker.delivered(delivery.seq);
             held.push(update(delivery, DeliveryStatus::Sent, Some(&reply), false));
             Ok(false)
         }
@@ -480,7 +507,22 @@ async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<U
             retry_or_defer(context, job.clone(), held, Some(&reply), &reply.summary(), true).await?;
             Ok(reply.code == 421)
         }
+        Verdict::Bounce if delivery.attempts + 1 < context.settings.max_attempts => {
+            // `deferred`, not suppressed, until a later delivery shows the relay delivers: a
+            // relay refusing every address must not get the whole list suppressed.
+            shared.deferred.fetch_add(1, Ordering::Relaxed);
+            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
+            if shared.breaker.bounce(&delivery.address_key, &reply, shared.taken.load(Ordering::Relaxed)) {
+                shared.stop(Error::sender(format!(
+                    "stopped for a bounce streak: the relay refused {} recipients in a row as unknown addresses, with no delivery between them ({}); that is more likely the relay (its routing, domain or account) than the list — check it, then run again; those recipients are deferred, not suppressed",
+                    shared.breaker.limit(),
+                    reply.summary()
+                )));
+            }
+            Ok(false)
+        }
         Verdict::Bounce => {
+            // Refused as unknown in `max-attempts` attempts: believed whatever the streak.
             shared.failed.fetch_add(1, Ordering::Relaxed);
             shared.bounced.fetch_add(1, Ordering::Relaxed);
             held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));

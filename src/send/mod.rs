@@ -8,7 +8,9 @@
 //! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
+pub mod cancel;
 mod engine;
+pub mod gate;
 pub mod lock;
 mod pace;
 mod progress;
@@ -26,7 +28,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
 use crate::content::{Issue, Status};
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic;
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::state::State;
@@ -53,6 +55,8 @@ pub struct SendOptions {
     pub allow_changed: bool,
     /// Send again to recipients recorded `uncertain`.
     pub resend_uncertain: bool,
+    /// Diagnostic codes that may not block this run (`--allow`).
+    pub allow: Vec<String>,
 }
 
 /// The outcome of one send run.
@@ -96,7 +100,11 @@ impl SendReport {
 
 /// Send (or resume) an issue to its audience.
 pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock: &Clock) -> Result<SendReport> {
-    refuse_unsendable(project, issue, options.force)?;
+    if issue.front.status == Status::Draft && !options.force {
+        return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
+    }
+    gate::validate_allow(&options.allow)?;
+    gate::gate(project, issue, &options.allow)?;
     let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
@@ -108,12 +116,19 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     let template = Arc::new(template(project, issue, &lists, keys.clone(), clock, !options.test.is_empty())?);
     let transport = transport(project, issue)?;
     if !options.test.is_empty() {
-        return test_send(&template, &transport, &options.test).map(|()| SendReport::empty(issue));
+        return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire(&state_dir)?;
     let mut state = State::open(&state_path, &shown)?;
     let id = issue.id();
-    if let Some(previous) = state.send_record(&id)?
+    let previous = state.send_record(&id)?;
+    if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {
+        return Err(Error::usage(format!(
+            "the send of `{id}` was cancelled ({}); nobody else gets this issue",
+            cancelled.note.as_deref().unwrap_or("by hand")
+        )));
+    }
+    if let Some(previous) = previous
         && previous.content_hash != template.content_hash()
         && !options.allow_changed
     {
@@ -151,7 +166,9 @@ impl SendReport {
 
 /// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
 /// except one never started whose `send_at` is more than `sending.due-window` ago.
-pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
+/// `allow` is `--allow`'s codes, for every issue.
+pub fn send_due(project: &Project, allow: &[String], clock: &Clock) -> Result<Vec<SendReport>> {
+    gate::validate_allow(allow)?;
     let now = clock.now();
     let due: Vec<&Issue> = project
         .issues
@@ -172,25 +189,34 @@ pub fn send_due(project: &Project, clock: &Clock) -> Result<Vec<SendReport>> {
     let mut first_error = None;
     for issue in due {
         let record = records.iter().find(|r| r.issue == issue.id());
-        if record.is_some_and(|r| r.state == SendState::Complete) {
+        if record.is_some_and(|r| matches!(r.state, SendState::Complete | SendState::Cancelled)) {
             continue;
         }
         if record.is_none() && too_late(issue, now, window) {
             continue;
         }
-        let options = SendOptions { yes: true, ..SendOptions::default() };
+        let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
         match send_issue(project, issue, &options, clock) {
             Ok(report) => reports.push(report),
             // Another run holds the lock: it will see to every issue; stop now.
             Err(e @ Error::Locked { .. }) => return Err(e),
             // One issue's trouble must not hold back the others on every cron tick.
+            Err(e @ Error::Blocked { .. }) => {
+                eprintln!("skipped: {e}");
+                first_error.get_or_insert(e);
+            }
             Err(e) => {
                 eprintln!("{}: {}", issue.id(), e.to_string().trim_end());
                 first_error.get_or_insert(e);
             }
         }
     }
-    first_error.map_or(Ok(reports), Err)
+    match first_error {
+        None => Ok(reports),
+        // Its line is logged above, with every other issue's: exit 1 without repeating it.
+        Some(Error::Blocked { .. }) => Err(Error::Invalid(Vec::new())),
+        Some(e) => Err(e),
+    }
 }
 
 /// Whether an issue whose send never started is due so long ago that `--due` must not start it
@@ -206,15 +232,6 @@ fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -
         id = issue.id(),
     );
     true
-}
-
-fn refuse_unsendable(project: &Project, issue: &Issue, force: bool) -> Result<()> {
-    if issue.front.status == Status::Draft && !force {
-        return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
-    }
-    let (_, diagnostics) = crate::check::check_issue(project, issue);
-    let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
-    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }
 
 /// The issue's list files, restricted to `only` when given, and the slugs of the issue's lists
@@ -436,6 +453,9 @@ fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Opt
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
 fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
     let template = template(project, issue, lists, keys, clock, false)?;
+    // What the real send would refuse before connecting (the relay's URL, the password
+    // variable, the CA file), refused here too, in the same words.
+    transport(project, issue)?;
     let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut recipients = Members::new(lists, &state)?.one_per_address();
     let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
@@ -463,8 +483,13 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clo
 }
 
 /// `--test <addr>…`: `[TEST]` copies to these addresses, not journaled.
-fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
+fn test_send(root: &Path, template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
     let runtime = runtime()?;
+    // The outbox directory as the editor would type it.
+    let outbox = match transport {
+        Transport::Outbox(dir) => Some(dir.strip_prefix(root).unwrap_or(dir)),
+        Transport::Smtp(_) => None,
+    };
     runtime.block_on(async {
         let mut connection = transport.connect().await.map_err(|e| Error::sender(e.to_string()))?;
         let mut buffer = Vec::new();
@@ -477,6 +502,13 @@ fn test_send(template: &MessageTemplate, transport: &Transport, addresses: &[Str
                 .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
                 .await
             {
+                smtp::Outcome::Replied { stage: smtp::Stage::EndOfData, .. } if outbox.is_some() => {
+                    let dir = outbox.unwrap_or(Path::new("outbox"));
+                    eprintln!(
+                        "test copy for `{email}` written to the outbox `{}`; no SMTP relay is configured, so nobody was mailed (set `LETTERPRESS_SMTP_URL`, or `transport: smtp`, to mail it)",
+                        dir.display()
+                    );
+                }
                 smtp::Outcome::Replied { reply, stage: smtp::Stage::EndOfData } if (200..300).contains(&reply.code) => {
                     eprintln!("test copy sent to `{email}`: {}", reply.summary());
                 }

@@ -4,9 +4,13 @@
 //! (421/450/451/454), recovering gradually after a run of successes. [`Breaker`] counts
 //! consecutive sender problems (5.7.x policy rejections, or the same content rejection again and
 //! again) and trips after the configured number, so a misconfigured domain stops the send
-//! instead of burning through the list.
+//! instead of burning through the list. It also counts consecutive "no such user" bounces
+//! (5.1.x): a relay that refuses everyone must not get the whole list suppressed, so a bounce is
+//! believed only once a later delivery shows the relay delivers, and the same number of them in
+//! a row, with no delivery between, trips it.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -87,11 +91,32 @@ impl Pace {
     }
 }
 
-/// Consecutive sender-problem rejections.
+/// Consecutive sender-problem rejections, and consecutive bounces.
 #[derive(Debug)]
 pub struct Breaker {
     limit: usize,
     state: Mutex<Streak>,
+    bounces: Mutex<Bounces>,
+    /// Whether a bounce streak is open: without one, a delivery takes no lock for it.
+    streak_open: AtomicBool,
+    /// Whether anything was delivered in this run (as `Bounces::delivered`, without the lock).
+    any_delivered: AtomicBool,
+}
+
+/// The breaker's memory of the run's bounces (5.1.x "no such user" replies).
+#[derive(Debug, Default)]
+struct Bounces {
+    /// The current streak: each recipient, reply, and the highest `seq` any worker had taken
+    /// when the bounce came (a delivery proves the relay delivers *after* the bounce only for a
+    /// row taken later). `deferred` until a delivery ends it.
+    streak: Vec<(String, Reply, i64)>,
+    /// Recipients of streaks a delivery ended: believed, so `failed` and suppressed once the
+    /// run is over.
+    believed: Vec<(String, Reply)>,
+    /// Whether a delivery succeeded in this run.
+    delivered: bool,
+    /// A streak reached the limit: nothing of it, or after it, is believed in this run.
+    tripped: bool,
 }
 
 /// The breaker's memory of the current run of problems.
@@ -124,7 +149,13 @@ impl Streak {
 impl Breaker {
     /// Trip after `limit` in a row.
     pub fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), state: Mutex::new(Streak::default()) }
+        Self {
+            limit: limit.max(1),
+            state: Mutex::new(Streak::default()),
+            bounces: Mutex::new(Bounces::default()),
+            streak_open: AtomicBool::new(false),
+            any_delivered: AtomicBool::new(false),
+        }
     }
 
     /// How many in a row trip it.
@@ -132,11 +163,73 @@ impl Breaker {
         self.limit
     }
 
-    /// A delivery succeeded: the streak is over.
+    /// A delivery succeeded: the streak of sender problems or content rejections is over.
     pub fn reset(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.end();
         }
+    }
+
+    /// Row `seq` was delivered: the bounces that came before a worker took it are believed,
+    /// and leave the streak. (A delivery already under way when a bounce came proves nothing
+    /// about the relay after it.)
+    pub fn delivered(&self, seq: i64) {
+        // The usual case, once anything was delivered: no streak open, nothing to lock.
+        if !self.streak_open.load(Ordering::Acquire) && self.any_delivered.load(Ordering::Relaxed) {
+            return;
+        }
+        self.any_delivered.store(true, Ordering::Relaxed);
+        if let Ok(mut bounces) = self.bounces.lock() {
+            bounces.delivered = true;
+            if bounces.tripped || bounces.streak.is_empty() {
+                return;
+            }
+            let (before, still): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut bounces.streak).into_iter().partition(|(_, _, taken)| *taken < seq);
+            self.streak_open.store(!still.is_empty(), Ordering::Release);
+            bounces.streak = still;
+            bounces.believed.extend(before.into_iter().map(|(key, reply, _)| (key, reply)));
+        }
+    }
+
+    /// The relay said recipient `key` does not exist (`reply`, 5.1.x); the caller records it
+    /// `deferred`. Returns true when the breaker trips: `limit` bounces in a row with no
+    /// delivery between them (and for every bounce after that in this run). Then the relay,
+    /// not the list, is suspect, and the streak's recipients stay `deferred`, suppressed by
+    /// no one.
+    /// `taken` is the highest `seq` any worker had taken when the reply came.
+    pub fn bounce(&self, key: &str, reply: &Reply, taken: i64) -> bool {
+        self.bounces.lock().is_ok_and(|mut bounces| {
+            if bounces.tripped {
+                return true;
+            }
+            bounces.streak.push((key.to_owned(), reply.clone(), taken));
+            self.streak_open.store(true, Ordering::Release);
+            if bounces.streak.len() < self.limit {
+                return false;
+            }
+            bounces.tripped = true;
+            bounces.streak.clear();
+            self.streak_open.store(false, Ordering::Release);
+            true
+        })
+    }
+
+    /// The bounced recipients to record `failed` and suppress now that the run is over: those
+    /// of every streak a delivery ended, and of a streak still open at the end (too short to
+    /// trip) when the run delivered before it — the relay was delivering, and too few
+    /// recipients were left to tell more. None of a tripped streak, nor after it.
+    pub fn believed_bounces(&self) -> Vec<(String, Reply)> {
+        self.bounces.lock().map_or_else(
+            |_| Vec::new(),
+            |mut bounces| {
+                if bounces.delivered && !bounces.tripped {
+                    let open = std::mem::take(&mut bounces.streak);
+                    bounces.believed.extend(open.into_iter().map(|(key, reply, _)| (key, reply)));
+                }
+                std::mem::take(&mut bounces.believed)
+            },
+        )
     }
 
     /// A sender problem: returns true when the breaker trips.
@@ -227,6 +320,40 @@ mod tests {
         assert!(!content.content_rejection("a", &reply(552, "too big")));
         assert!(!content.content_rejection("b", &reply(554, "other")));
         assert!(content.content_rejection("c", &reply(554, "other")));
+    }
+
+    #[test]
+    fn bounces_are_believed_after_a_later_delivery_and_a_streak_of_them_trips_and_is_not() {
+        let unknown = reply(550, "5.1.1 no such user");
+        let key = |k: &str| (k.to_owned(), unknown.clone());
+        let sprinkled = Breaker::new(3);
+        assert!(!sprinkled.bounce("b", &unknown, 8));
+        assert!(!sprinkled.bounce("c", &unknown, 9));
+        sprinkled.delivered(7);
+        assert!(sprinkled.bounces.lock().unwrap().believed.is_empty(), "row 7 was taken before b and c bounced");
+        sprinkled.delivered(10);
+        assert!(!sprinkled.bounce("d", &unknown, 11), "the streak restarted after the delivery");
+        assert!(!sprinkled.bounce("e", &unknown, 12));
+        assert_eq!(
+            sprinkled.believed_bounces(),
+            [key("b"), key("c"), key("d"), key("e")],
+            "d and e: still open at the end, after deliveries"
+        );
+
+        let nothing_delivered = Breaker::new(3);
+        assert!(!nothing_delivered.bounce("a", &unknown, 1));
+        assert!(nothing_delivered.believed_bounces().is_empty(), "no delivery in the run: nothing believed");
+
+        let relay = Breaker::new(3);
+        assert!(!relay.bounce("a", &unknown, 1));
+        relay.delivered(2);
+        assert!(!relay.bounce("b", &unknown, 5));
+        relay.delivered(4);
+        assert!(!relay.bounce("c", &unknown, 6));
+        assert!(relay.bounce("d", &unknown, 7), "three in a row: the delivery of row 4 began before them");
+        assert!(relay.bounce("e", &unknown, 8), "in flight when it tripped");
+        relay.delivered(9);
+        assert_eq!(relay.believed_bounces(), [key("a")], "only the bounce a later delivery followed before the streak");
     }
 
     fn reply(code: u16, text: &str) -> Reply {

@@ -2,9 +2,9 @@
 //! us rather than them. A pure function of the reply, table-tested; the engine acts on it.
 //!
 //! Following EMAIL.md §4.1: 2xx delivered; 4xx temporary (421, 450, 451 and 454 also mean "slow
-//! down"); 5.1.x the address does not exist (failed, and a bounce suppression); 5.7.x policy or
-//! authentication — usually the sender's fault, so the recipient is deferred, not failed, and a
-//! run of them stops the send; other 5xx failed.
+//! down"); 5.1.x the address does not exist (failed and suppressed once the engine believes it,
+//! see `pace::Breaker`); 5.7.x policy or authentication — usually the sender's fault, so the
+//! recipient is deferred, not failed, and a run of them stops the send; other 5xx failed.
 
 use serde::Serialize;
 

@@ -134,6 +134,31 @@ impl State {
         run().map_err(|f| self.fail("update", f))
     }
 
+    /// Cancel `issue`'s send, which must be `running` (its run died: the caller holds the send
+    /// lock) or `stopped`: it becomes `cancelled` with `note`, rows left `inflight` by a dead
+    /// run become `uncertain`, and its `pending` and `deferred` rows stay so, never to be sent.
+    /// One transaction. Returns whether the send was cancelled (`false`: no such send, or it is
+    /// complete or cancelled already).
+    pub fn cancel_send(&self, issue: &str, note: &str, at: Timestamp) -> Result<bool, Error> {
+        let run = || -> rusqlite::Result<bool> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE sends SET state = 'cancelled', note = ?2, finished_at = ?3
+                 WHERE issue = ?1 AND state IN ('running', 'stopped')",
+                (issue, note, stamp(at)),
+            )?;
+            if changed > 0 {
+                tx.execute(
+                    "UPDATE deliveries SET status = 'uncertain', updated_at = ?2 WHERE issue = ?1 AND status = 'inflight'",
+                    (issue, stamp(at)),
+                )?;
+            }
+            tx.commit()?;
+            Ok(changed > 0)
+        };
+        run().map_err(|e| self.error("update", e))
+    }
+
     /// Every send record, oldest first.
     pub fn sends(&self) -> Result<Vec<SendRecord>, Error> {
         let read = || -> rusqlite::Result<Vec<SendRecord>> {

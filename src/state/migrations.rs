@@ -59,6 +59,20 @@ const MIGRATIONS: &[&str] = &[
     // 3: a send changes every row's status twice; keeping them in a status index rewrote its
     // pages on every commit. Pages of pending rows come from the `seq` index instead.
     "DROP INDEX deliveries_by_status;",
+    // 4: a send can be cancelled (`send <issue> --cancel`): its rows left are never sent.
+    // SQLite cannot change a CHECK constraint, so the table is rebuilt with its rows.
+    "CREATE TABLE sends_new (
+        issue TEXT PRIMARY KEY,
+        content_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        state TEXT NOT NULL CHECK (state IN ('running', 'complete', 'stopped', 'cancelled')),
+        note TEXT
+    ) STRICT;
+    INSERT INTO sends_new (issue, content_hash, started_at, finished_at, state, note)
+        SELECT issue, content_hash, started_at, finished_at, state, note FROM sends;
+    DROP TABLE sends;
+    ALTER TABLE sends_new RENAME TO sends;",
 ];
 
 /// The schema version this build writes and understands.
@@ -139,6 +153,22 @@ mod tests {
         assert_eq!(tables(&conn), ["deliveries", "sends", "suppressions"]);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
+    }
+
+    #[test]
+    fn upgrades_a_version_3_database_keeping_its_sends_and_allowing_cancelled() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute("INSERT INTO sends VALUES ('weekly/a', 'h', '2024-01-01T00:00:00Z', NULL, 'stopped', 'n')", [])
+            .unwrap();
+        assert_eq!(run(&mut conn).unwrap(), 3);
+        let kept: String = conn.query_row("SELECT note FROM sends WHERE issue = 'weekly/a'", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, "n");
+        conn.execute("UPDATE sends SET state = 'cancelled'", []).unwrap();
+        assert!(conn.execute("UPDATE sends SET state = 'other'", []).is_err());
     }
 
     #[test]

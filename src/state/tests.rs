@@ -80,7 +80,10 @@ fn a_newer_schema_is_refused_with_a_hint() {
     let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
     assert_eq!(
         d.to_string(),
-        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 3)\n"
+        format!(
+            "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema {})\n",
+            super::migrations::LATEST
+        )
     );
 }
 

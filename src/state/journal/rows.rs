@@ -42,6 +42,8 @@ pub enum SendState {
     Complete,
     /// Stopped with work left (deferred recipients, a sender problem, a deadline).
     Stopped,
+    /// Cancelled by the editor (`send <issue> --cancel`): its rows left are never sent. Final.
+    Cancelled,
 }
 
 /// One audience member to add to an issue's journal.
@@ -204,12 +206,13 @@ impl SendState {
             Self::Running => "running",
             Self::Complete => "complete",
             Self::Stopped => "stopped",
+            Self::Cancelled => "cancelled",
         }
     }
 
     /// The state written as `value`.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Running, Self::Complete, Self::Stopped].into_iter().find(|s| s.as_str() == value)
+        [Self::Running, Self::Complete, Self::Stopped, Self::Cancelled].into_iter().find(|s| s.as_str() == value)
     }
 }
 

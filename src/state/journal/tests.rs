@@ -433,3 +433,28 @@ fn an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_take
     state.suppress("ann@x.org", &Scope::All, unsubscribed, "test", t0()).unwrap();
     assert_eq!(state.apply(ISSUE, &[update("ann@x.org", S::Sent)], t0()).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn a_cancelled_send_keeps_its_rows_left_and_only_a_started_unfinished_send_can_be_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = journal(dir.path(), &["a@x.org", "b@x.org", "c@x.org", "d@x.org"]);
+    assert!(!state.cancel_send("weekly/other", "cancelled", t0()).unwrap(), "never started");
+    let batch = [
+        update("a@x.org", S::Inflight),
+        update("a@x.org", S::Sent),
+        update("b@x.org", S::Inflight),
+        update("c@x.org", S::Inflight),
+        update("c@x.org", S::Deferred),
+    ];
+    state.apply(ISSUE, &batch, t0()).unwrap();
+    // The run died here, leaving it `running` with b in flight.
+    assert!(state.cancel_send(ISSUE, "cancelled by hand", at("2024-03-01T10:00:00Z")).unwrap());
+    let record = state.send_record(ISSUE).unwrap().unwrap();
+    assert_eq!(record.state, SendState::Cancelled);
+    assert_eq!(record.note.as_deref(), Some("cancelled by hand"));
+    assert_eq!(record.finished_at, Some(at("2024-03-01T10:00:00Z")));
+    let counts = state.counts(ISSUE).unwrap();
+    assert_eq!((counts.sent, counts.uncertain, counts.deferred, counts.pending), (1, 1, 1, 1));
+    assert!(!state.cancel_send(ISSUE, "again", t0()).unwrap(), "already cancelled");
+    assert_eq!(state.send_record(ISSUE).unwrap().unwrap().note.as_deref(), Some("cancelled by hand"));
+}
