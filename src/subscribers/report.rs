@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::address::Seen;
+use super::reader::Field;
 use super::{Subscriber, SubscriberStatus, read_list};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
@@ -79,7 +80,7 @@ pub fn check_list(path: &Path, shown: &Path) -> Result<ListReport, Error> {
         Err(error) => return Err(error),
     };
     let mut seen = Seen::default();
-    for row in &mut reader {
+    while let Some(row) = reader.next() {
         report.rows += 1;
         match row {
             Err(diagnostic) => report.diagnostics.push(diagnostic),
@@ -88,7 +89,8 @@ pub fn check_list(path: &Path, shown: &Path) -> Result<ListReport, Error> {
                 report.by_status.add(subscriber.status);
                 if let Some(first) = seen.insert(&subscriber.email, subscriber.line) {
                     report.duplicates += 1;
-                    report.diagnostics.push(duplicate(shown, &subscriber, first));
+                    let warning = duplicate(shown, &subscriber, first);
+                    report.diagnostics.push(reader.quote_row(warning, subscriber.line, Field::Start));
                 }
             }
         }
@@ -148,7 +150,7 @@ mod tests {
         let report = check_list(&path, Path::new("subscribers/list.csv")).unwrap();
         assert_eq!(
             report.diagnostics[0].to_string(),
-            "warning: `BOB@example.org` is already listed at line 2\n --> subscribers/list.csv:3:1\n  = help: delete one of the rows; the address gets one copy of each issue either way\n"
+            "warning: `BOB@example.org` is already listed at line 2\n --> subscribers/list.csv:3:1\n  |\n3 | BOB@example.org\n  | ^\n  = help: delete one of the rows; the address gets one copy of each issue either way\n"
         );
         assert!(!report.diagnostics[0].is_error());
     }
