@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use address::{address_key, normalise_address};
+pub use address::{address_key, normalise_address, person_key};
 pub use audience::{ListCount, ListFile, Member, Members, Recipients};
 pub(crate) use edit::unwritable;
 pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows};
