@@ -43,9 +43,22 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     }
 }
 
+/// The state store, created if missing: for commands that record something.
 fn open_state(root: &Path, config: &Config) -> Result<State> {
     let shown = config.state.db_path();
     State::open(&root.join(&shown), &shown)
+}
+
+/// The state store if there is one: for commands that only read it (no store, nothing
+/// suppressed), so they create nothing, and a command that fails leaves no store behind.
+fn read_state(root: &Path, config: &Config) -> Result<Option<State>> {
+    let shown = config.state.db_path();
+    State::open_existing(&root.join(&shown), &shown)
+}
+
+/// Whether `email` is suppressed for `list` in `state` (never, without a store).
+fn suppressed(state: Option<&State>, email: &str, list: &str) -> Result<bool> {
+    state.map_or(Ok(false), |state| state.is_suppressed(email, list))
 }
 
 fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
@@ -115,9 +128,9 @@ fn print_list(root: &Path, list: &List) -> Result<()> {
 fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
-    let state = open_state(root, config)?;
+    let state = read_state(root, config)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
-    let recipients = subscribers::Members::new(std::slice::from_ref(&file), &state)?.one_per_address();
+    let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
     write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
 }
 
@@ -167,7 +180,7 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Re
         None => ("already listed", 0),
     };
     eprintln!("{verb} `{email}` in `{}` ({}:{line})", list.slug, shown.display());
-    if open_state(root, config)?.is_suppressed(&email, &list.slug)? {
+    if suppressed(read_state(root, config)?.as_ref(), &email, &list.slug)? {
         eprintln!(
             "note: `{email}` is suppressed and will not be mailed; only with their consent, run `letterpress resubscribe {email}`"
         );
@@ -208,7 +221,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
         Err(_) => Vec::new(),
     };
     let export = read_export(file, file, &attrs)?;
-    let state = open_state(root, config)?;
+    let state = read_state(root, config)?;
     let mut report = ImportReport::default();
     let mut rows = Vec::new();
     let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
@@ -237,7 +250,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
             }
             SubscriberStatus::Active | SubscriberStatus::Pending => {}
         }
-        if state.is_suppressed(&email, &list.slug)? {
+        if suppressed(state.as_ref(), &email, &list.slug)? {
             if !resubscribe {
                 report.suppressed.push((row.line, email));
                 continue;
@@ -263,13 +276,20 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
         }
     }
     let scope = Scope::List(list.slug.clone());
-    for (email, reason) in to_suppress {
-        if state.suppress(&email, &scope, reason, &source, clock.now())? {
-            report.recorded_unsubscribed += 1;
+    // The store is created only when there is something to record in it.
+    if !to_suppress.is_empty() || !to_lift.is_empty() {
+        let state = match state {
+            Some(state) => state,
+            None => open_state(root, config)?,
+        };
+        for (email, reason) in to_suppress {
+            if state.suppress(&email, &scope, reason, &source, clock.now())? {
+                report.recorded_unsubscribed += 1;
+            }
         }
-    }
-    for email in to_lift {
-        report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
+        for email in to_lift {
+            report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
+        }
     }
     print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
     Ok(())
@@ -340,7 +360,10 @@ pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
     let scope = scope(&config, list)?;
     let address =
         normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
-    let lifted = open_state(root, &config)?.unsuppress(&address, &scope)?;
+    let lifted = match read_state(root, &config)? {
+        Some(state) => state.unsuppress(&address, &scope)?,
+        None => 0,
+    };
     if lifted == 0 {
         return Err(Error::usage(format!("`{address}` is not suppressed {}", describe(&scope))));
     }
@@ -365,7 +388,10 @@ fn describe(scope: &Scope) -> String {
 /// `letterpress suppressions [--format json]`.
 pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
     let config = project::load_config(root)?;
-    let all = open_state(root, &config)?.suppressions()?;
+    let all = match read_state(root, &config)? {
+        Some(state) => state.suppressions()?,
+        None => Vec::new(),
+    };
     let text = match format {
         ReportFormat::Json => format!("{:#}\n", serde_json::json!({ "suppressions": all })),
         ReportFormat::Text => all.iter().fold(String::new(), |mut out, s| {
@@ -389,9 +415,9 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
     let files = project.lists_of(issue)?;
-    let state = open_state(root, &project.config)?;
+    let state = read_state(root, &project.config)?;
     // Streamed: memory holds the recipients' keys, not their rows.
-    let mut recipients = subscribers::Members::new(&files, &state)?.one_per_address();
+    let mut recipients = subscribers::Members::against(&files, state.as_ref())?.one_per_address();
     for recipient in recipients.by_ref() {
         recipient?;
     }
@@ -399,7 +425,10 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&diagnostics));
     }
-    let change = change_since_previous(&state, &issue.id(), &current)?;
+    let change = match &state {
+        Some(state) => change_since_previous(state, &issue.id(), &current)?,
+        None => None,
+    };
     let text = match format {
         ReportFormat::Json => format!(
             "{:#}\n",

@@ -6,7 +6,7 @@
 //! clock). Leaves: [`Suppression`]s, yes/no answers, and the suppressed set of a list for
 //! computing an audience in one pass.
 //!
-//! Opening creates the directory and the file (mode 0600 on Unix: it holds addresses), sets WAL,
+//! [`State::open`] creates the directory and the file (mode 0600 on Unix: it holds addresses), sets WAL,
 //! `synchronous = NORMAL`, a 5 s busy timeout (a second process waits rather than fails) and
 //! foreign keys, then runs pending [`migrations`] in one transaction.
 //!
@@ -149,6 +149,17 @@ impl State {
             Err(migrations::Problem::Newer(version)) => return Err(newer(shown, version)),
         }
         Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
+    }
+
+    /// Open the state database at `path` if there is one, for a command that only reads: a
+    /// project without a store has no suppressions and no journal, and reading must not create
+    /// one (a command that fails, or only looks, leaves `.letterpress/` as it found it).
+    pub fn open_existing(path: &Path, shown: &Path) -> Result<Option<Self>, Error> {
+        match std::fs::metadata(path) {
+            Ok(_) => Self::open(path, shown).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
     }
 
     /// Suppress `address` for `scope`, recorded as of `at`. Returns whether a new suppression

@@ -209,3 +209,47 @@ fn count_reports_every_list_and_fails_for_one_it_cannot_read() {
     assert!(broken.stderr.contains("subscribers/briefing.csv:1:1"), "the header error, located: {}", broken.stderr);
     assert_eq!(broken.stdout, "", "no list could be counted");
 }
+
+/// The names in `.letterpress/` (none when it does not exist).
+fn state_files(project: &Project) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(project.path().join(".letterpress")) else { return Vec::new() };
+    let mut names: Vec<String> = entries.map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn commands_that_only_read_or_fail_create_no_state() {
+    let project = Project::fixture("lists");
+    let issue = "weekly/2016-12-09-first";
+    for args in [
+        &["audience", issue][..],
+        &["subscribers", "export", "weekly"],
+        &["suppressions"],
+        &["send", issue, "--dry-run", "--force"],
+    ] {
+        let out = project.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(!project.path().join(".letterpress").exists(), "{args:?} created state");
+    }
+    assert_eq!(project.run(&["resubscribe", "ruth@example.org"]).code, 2, "nothing to lift");
+    assert!(!project.path().join(".letterpress").exists(), "a failed resubscribe created state");
+    let failing: [&[&str]; 3] =
+        [&["audience", issue], &["subscribers", "export", "weekly"], &["send", issue, "--dry-run", "--force"]];
+    let good = project.read("subscribers/weekly.csv");
+    project.write("subscribers/weekly.csv", "name\nNo Address\n");
+    for args in failing {
+        let out = project.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert_eq!(state_files(&project), Vec::<String>::new(), "{args:?}");
+    }
+    project.write("subscribers/weekly.csv", &good);
+    assert_eq!(project.run(&["unsubscribe", "bob@example.com"]).code, 0, "recording a suppression creates the store");
+    let before = state_files(&project);
+    assert_eq!(before, ["state.db"]);
+    project.write("subscribers/weekly.csv", "name\nNo Address\n");
+    for args in failing {
+        assert_eq!(project.run(args).code, 1, "{args:?}");
+        assert_eq!(state_files(&project), before, "{args:?}: no key file, nothing new");
+    }
+}
