@@ -72,8 +72,8 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Log { issue, format } => commands::log(root, &issue, format),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
-        Command::Unsubscribe { email, list, reason } => {
-            commands::unsubscribe(root, &email, list.as_deref(), reason, &clock)
+        Command::Unsubscribe { email, list, reason, note } => {
+            commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)
         }
         Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
         Command::Suppressions { format } => commands::suppressions(root, format),

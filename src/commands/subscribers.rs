@@ -22,7 +22,10 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
         SubscribersCommand::List { list } => print_list(root, config.list_named(&list)?),
-        SubscribersCommand::Count => count(root, &config),
+        SubscribersCommand::Count { list } => count(root, &config, list.as_deref()),
+        SubscribersCommand::Columns { list, add, rename } => {
+            columns(root, config.list_named(&list)?, add.as_deref(), rename.as_deref())
+        }
         SubscribersCommand::Add { list, email, name, attrs } => {
             let list = config.list_named(&list)?;
             let subscriber = Subscriber {
@@ -77,14 +80,23 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
     if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
 }
 
-/// One line per list; a list that cannot be counted (missing, unreadable, a broken header) is
-/// reported on standard error, the others are still counted, and the command fails at the end.
-fn count(root: &Path, config: &Config) -> Result<()> {
+/// One line per list (or for `only`); a list that cannot be counted (missing, unreadable, a
+/// broken header) is reported on standard error, the others are still counted, and the command
+/// fails at the end. Active rows whose address is suppressed count as suppressed.
+fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
+    if let Some(name) = only {
+        config.list_named(name)?;
+    }
+    let state = read_state(root, config)?;
     let mut out = String::new();
     let mut failed = false;
-    for list in &config.lists {
+    for list in config.lists.iter().filter(|l| only.is_none_or(|name| l.slug == name)) {
         let shown = list.csv_path();
-        let report = match subscribers::check_list(&root.join(&shown), &shown) {
+        let suppressed = match &state {
+            Some(state) => state.suppressed_set(&list.slug)?,
+            None => std::collections::HashSet::new(),
+        };
+        let report = match subscribers::count_list(&root.join(&shown), &shown, &suppressed) {
             Ok(report) if report.rows == 0 && report.diagnostics.iter().any(Diagnostic::is_error) => {
                 eprint!("{}", diagnostic::render_all(&report.diagnostics));
                 failed = true;
@@ -100,10 +112,11 @@ fn count(root: &Path, config: &Config) -> Result<()> {
         let by = &report.by_status;
         let _ = writeln!(
             out,
-            "{}\t{} rows\t{} active\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
+            "{}\t{} rows\t{} active\t{} suppressed\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
             list.slug,
             report.rows,
             by.active,
+            report.suppressed,
             by.unsubscribed,
             by.bounced,
             by.pending,
@@ -169,9 +182,62 @@ fn cell(subscriber: &Subscriber, column: &str) -> String {
     }
 }
 
+/// `subscribers columns <list> [--add NAME | --rename OLD NEW]`.
+fn columns(root: &Path, list: &List, add: Option<&str>, rename: Option<&[String]>) -> Result<()> {
+    let shown = list.csv_path();
+    let path = root.join(&shown);
+    match (add, rename) {
+        (Some(name), _) => {
+            subscribers::add_column(&path, &shown, name)?;
+            eprintln!("added the column `{}` to `{}` ({})", name.trim(), list.slug, shown.display());
+        }
+        (None, Some([old, new])) => {
+            subscribers::rename_column(&path, &shown, old, new)?;
+            eprintln!("renamed the column `{}` of `{}` to `{}`", old.trim(), list.slug, new.trim());
+        }
+        (None, Some(_)) => return Err(Error::usage("`--rename` takes the old name and the new one")),
+        (None, None) => {
+            let names = subscribers::list_columns(&path, &shown)?;
+            return write_stdout(names.iter().fold(String::new(), |out, n| out + n + "\n").as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// The attribute columns `subscriber` needs that the list lacks (vetted: not a column letterpress
+/// reads itself, not a near-miss of one the list has); `add` adds them in the same write.
+fn new_attribute_columns(path: &Path, shown: &Path, list: &List, subscriber: &Subscriber) -> Result<Vec<String>> {
+    let columns = match subscribers::list_columns(path, shown) {
+        Ok(columns) => columns,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut new = Vec::new();
+    for (key, value) in &subscriber.attrs {
+        if subscribers::COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(key)) || !columns.contains(key) {
+            subscribers::refuse_new_attribute(key, &columns, shown, &list.slug)?;
+            if !value.is_empty() && !columns.is_empty() {
+                new.push(key.clone());
+            }
+        }
+    }
+    Ok(new)
+}
+
 fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Result<()> {
     let shown = list.csv_path();
-    let result = upsert_rows(&root.join(&shown), &shown, std::slice::from_ref(subscriber), Upsert::Merge)?;
+    let path = root.join(&shown);
+    let new_columns = new_attribute_columns(&path, &shown, list, subscriber)?;
+    let result = subscribers::upsert_rows_with(
+        &path,
+        &shown,
+        std::slice::from_ref(subscriber),
+        Upsert::Merge,
+        &new_columns,
+    )?;
+    for column in &new_columns {
+        eprintln!("added the column `{column}` to `{}`, empty for the rows already there", list.slug);
+    }
     let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
     let (verb, line) = match result.first() {
         Some(Appended::Added { line }) => ("added", *line),
@@ -325,18 +391,23 @@ fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &
     }
 }
 
-/// `letterpress unsubscribe <email> [--list] [--reason]`.
+/// `letterpress unsubscribe <email> [--list] [--reason] [--note]`.
 pub fn unsubscribe(
     root: &Path,
     email: &str,
     list: Option<&str>,
     reason: SuppressionReason,
+    note: Option<&str>,
     clock: &Clock,
 ) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
     let address =
         normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(note) = note {
+        crate::state::check_note(note)?;
+    }
     let reason = match reason {
         SuppressionReason::Unsubscribed => Reason::Unsubscribed,
         SuppressionReason::Bounced => Reason::Bounced,
@@ -344,7 +415,7 @@ pub fn unsubscribe(
         SuppressionReason::Manual => Reason::Manual,
     };
     let state = open_state(root, &config)?;
-    let new = state.suppress(&address, &scope, reason, "cli", clock.now())?;
+    let new = state.suppress_noted(&address, &scope, reason, "cli", note, clock.now())?;
     let what = describe(&scope);
     if new {
         eprintln!("`{address}` will not be mailed {what} again");
@@ -397,12 +468,13 @@ pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
         ReportFormat::Text => all.iter().fold(String::new(), |mut out, s| {
             let _ = writeln!(
                 out,
-                "{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}{}",
                 s.address,
                 s.scope.as_str(),
                 s.reason.as_str(),
                 s.created_at,
-                s.source
+                s.source,
+                s.note.as_ref().map(|n| format!("\t{n}")).unwrap_or_default()
             );
             out
         }),

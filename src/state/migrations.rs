@@ -59,6 +59,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: a send changes every row's status twice; keeping them in a status index rewrote its
     // pages on every commit. Pages of pending rows come from the `seq` index instead.
     "DROP INDEX deliveries_by_status;",
+    // 4: a free-text note with a suppression (`unsubscribe --note`), one line, no control characters.
+    "ALTER TABLE suppressions ADD COLUMN note TEXT;",
 ];
 
 /// The schema version this build writes and understands.

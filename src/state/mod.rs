@@ -114,7 +114,12 @@ pub struct Suppression {
     pub source: String,
     /// When it was first recorded.
     pub created_at: Timestamp,
+    /// A note the publisher recorded with it (`unsubscribe --note`), if any.
+    pub note: Option<String>,
 }
+
+/// The longest suppression note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
 
 impl serde::Serialize for Scope {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -174,6 +179,24 @@ impl State {
         source: &str,
         at: Timestamp,
     ) -> Result<bool, Error> {
+        self.suppress_noted(address, scope, reason, source, None, at)
+    }
+
+    /// As [`State::suppress`], with a free-text `note` kept beside the suppression (a repeat keeps
+    /// the first record, note included). A note with a control character (a line break, a tab)
+    /// or longer than [`MAX_NOTE_CHARS`] characters is an [`Error::Usage`].
+    pub fn suppress_noted(
+        &self,
+        address: &str,
+        scope: &Scope,
+        reason: Reason,
+        source: &str,
+        note: Option<&str>,
+        at: Timestamp,
+    ) -> Result<bool, Error> {
+        if let Some(note) = note {
+            check_note(note)?;
+        }
         let normal = normalise_address(address)
             .map_err(|why| Error::usage(format!("`{}` is not a valid address: {why}", address.trim())))?;
         if let Scope::List(slug) = scope
@@ -184,9 +207,9 @@ impl State {
         let added = self
             .conn
             .execute(
-                "INSERT INTO suppressions (address, scope, reason, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (address, scope) DO NOTHING",
-                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string()),
+                "INSERT INTO suppressions (address, scope, reason, source, created_at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (address, scope) DO NOTHING",
+                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string(), note),
             )
             .map_err(|e| self.error("update", e))?;
         Ok(added == 1)
@@ -241,7 +264,7 @@ impl State {
     fn suppressions_where(&self, key: Option<&str>) -> Result<Vec<Suppression>, Error> {
         let read = || -> rusqlite::Result<Vec<Suppression>> {
             let mut stmt = self.conn.prepare(
-                "SELECT address, scope, reason, source, created_at FROM suppressions
+                "SELECT address, scope, reason, source, created_at, note FROM suppressions
                  WHERE ?1 IS NULL OR address = ?1 ORDER BY address, scope",
             )?;
             let rows = stmt.query_map([key], |row| {
@@ -251,6 +274,7 @@ impl State {
                     reason: row.get(2)?,
                     source: row.get(3)?,
                     created_at: row.get::<_, Stamp>(4)?.0,
+                    note: row.get(5)?,
                 })
             })?;
             rows.collect()
@@ -335,6 +359,20 @@ impl FromSql for Stamp {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         value.as_str()?.parse().map(Stamp).map_err(|e| FromSqlError::Other(Box::new(e)))
     }
+}
+
+/// Refuse a suppression note that cannot be shown on one line of `suppressions`.
+pub fn check_note(note: &str) -> Result<(), Error> {
+    if let Some(c) = note.chars().find(|c| c.is_control()) {
+        return Err(Error::usage(format!(
+            "a note must be one line of text; it contains the control character U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(Error::usage(format!("a note is at most {MAX_NOTE_CHARS} characters")));
+    }
+    Ok(())
 }
 
 /// Create the database file readable only by its owner, unless it exists (SQLite gives its

@@ -80,7 +80,7 @@ fn a_newer_schema_is_refused_with_a_hint() {
     let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
     assert_eq!(
         d.to_string(),
-        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 3)\n"
+        "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema 4)\n"
     );
 }
 
@@ -119,8 +119,23 @@ fn suppressing_twice_keeps_the_first_record() {
             reason: Reason::Unsubscribed,
             source: "link".to_owned(),
             created_at: at("2024-01-01T00:00:00Z"),
+            note: None,
         }]
     );
+}
+
+#[test]
+fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let note = Some("asked by phone, 3 March — “no more”");
+    assert!(state.suppress_noted("a@example.org", &Scope::All, Reason::Manual, "cli", note, at("2024-01-01T00:00:00Z")).unwrap());
+    assert_eq!(state.suppressions().unwrap()[0].note.as_deref(), note);
+    for bad in ["two\nlines", "tab\there", "bell\u{7}", "esc\u{1b}[31m"] {
+        let refused = state.suppress_noted("b@example.org", &Scope::All, Reason::Manual, "cli", Some(bad), at("2024-01-01T00:00:00Z"));
+        assert!(matches!(refused, Err(Error::Usage { .. })), "{bad:?}");
+    }
+    assert_eq!(state.suppressions().unwrap().len(), 1, "nothing recorded for a refused note");
 }
 
 #[test]

@@ -367,7 +367,7 @@ fn field(record: &ByteRecord, i: usize) -> &[u8] {
 }
 
 /// A line with nothing on it (csv already skips empty `\n` lines; `\r\n` ones reach us).
-fn is_blank(record: &ByteRecord) -> bool {
+pub(super) fn is_blank(record: &ByteRecord) -> bool {
     record.len() == 1 && field(record, 0).is_empty()
 }
 
