@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::project::{self, Project};
 use crate::state::{Reason, Scope, State};
 use crate::subscribers::{
-    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list, upsert_rows,
+    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list,
 };
 
 /// `letterpress subscribers <command>`.
@@ -287,6 +287,7 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
         Err(_) => Vec::new(),
     };
     let export = read_export(file, file, &attrs)?;
+    let export_dated = export.rows.iter().any(|r| matches!(r.subscribed_at, Ok(Some(_))));
     let state = read_state(root, config)?;
     let mut report = ImportReport::default();
     let mut rows = Vec::new();
@@ -316,6 +317,14 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
             }
             SubscriberStatus::Active | SubscriberStatus::Pending => {}
         }
+        // An unreadable time is a row to fix, never replaced by the time of the import.
+        let subscribed_at = match row.subscribed_at {
+            Ok(time) => time,
+            Err(why) => {
+                report.invalid.push((row.line, why));
+                continue;
+            }
+        };
         if suppressed(state.as_ref(), &email, &list.slug)? {
             if !resubscribe {
                 report.suppressed.push((row.line, email));
@@ -328,13 +337,17 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
             name: row.name,
             attrs: row.attrs,
             status: row.status,
-            subscribed_at: row.subscribed_at.or(Some(clock.now())),
+            // The export's time is the consent evidence; the import's time only stands in for
+            // a row that has none.
+            subscribed_at: subscribed_at.or(Some(clock.now())),
             line: row.line,
         });
     }
     // The list is written first: if that fails, the suppressions are left as they were.
     let mode = if resubscribe { Upsert::Reactivate } else { Upsert::Merge };
-    for result in upsert_rows(&list_path, &shown, &rows, mode)? {
+    // A list without `subscribed_at` gains it when the export dates its subscribers.
+    let dated = export_dated.then(|| "subscribed_at".to_owned());
+    for result in subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())? {
         match result {
             Appended::Added { .. } => report.imported += 1,
             Appended::Updated { .. } => report.updated += 1,

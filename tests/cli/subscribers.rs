@@ -256,7 +256,8 @@ fn imports_map_each_tools_export_and_never_resurrect_suppressed_addresses() {
     let list = project.read("subscribers/weekly.csv");
     let gone: Vec<_> = list.lines().filter(|l| l.starts_with("gone@example.net,")).collect();
     assert_eq!(gone.len(), 1, "{list}");
-    assert!(gone[0].ends_with(",active"), "the row they asked back into is active again: {list}");
+    // `subscribed_at` was added after `status` by the first import, which dates its subscribers.
+    assert_eq!(gone[0].split(',').nth(3), Some("active"), "the row they asked back into is active again: {list}");
     let export = project.run(&["subscribers", "export", "weekly"]).stdout;
     assert!(export.contains("gone@example.net"), "and they will be mailed: {export}");
 }
@@ -352,4 +353,36 @@ fn commands_that_only_read_or_fail_create_no_state() {
         assert_eq!(project.run(args).code, 1, "{args:?}");
         assert_eq!(state_files(&project), before, "{args:?}: no key file, nothing new");
     }
+}
+
+#[test]
+fn imports_keep_each_tools_subscription_time_as_consent_evidence() {
+    let project = Project::fixture("lists");
+    let fixtures = crate::harness::fixture_dir("imports");
+    for file in ["mailchimp.csv", "listmonk.csv", "substack.csv", "buttondown.csv"] {
+        let path = fixtures.join(file);
+        let out = project.run(&["subscribers", "import", "briefing", path.to_str().expect("utf-8")]);
+        assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+    }
+    let list = project.read("subscribers/briefing.csv");
+    assert!(list.starts_with("email,name,region,status,subscribed_at\n"), "the column was added: {list}");
+    let time = |email: &str| -> String {
+        let row = list.lines().find(|l| l.starts_with(&format!("{email},"))).unwrap_or_else(|| panic!("{email}: {list}"));
+        row.rsplit(',').next().expect("a last cell").to_owned()
+    };
+    assert_eq!(time("siobhan.oneill@example.org"), "2016-12-01T09:05:00Z", "Mailchimp CONFIRM_TIME first");
+    assert_eq!(time("ruth@example.org"), "2016-01-01T09:00:00Z", "then OPTIN_TIME");
+    assert_eq!(time("migrated@example.org"), "2015-06-30T23:59:59Z", "then LAST_CHANGED");
+    assert_eq!(time("priya@example.net"), "2020-01-01T10:00:00Z", "listmonk created_at");
+    assert_eq!(time("reader@example.com"), "2021-05-01T00:00:00Z", "Substack created_at");
+    assert_eq!(time("new.reader@example.org"), "2022-07-01T07:00:00Z", "Buttondown creation_date, in UTC");
+    assert_eq!(time("tom@example.net"), "", "rows already there keep theirs");
+    assert!(!list.contains("2026-11-22"), "never the time of the import: {list}");
+    assert_eq!(project.run(&["subscribers", "check", "briefing"]).code, 0);
+    let bad = project.path().join("bad-time.csv");
+    std::fs::write(&bad, "email,created_at\nlate@example.org,next tuesday\n").expect("write");
+    let out = project.run(&["subscribers", "import", "briefing", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains(":2: `created_at` value `next tuesday` is not a date and time"), "{}", out.stderr);
+    assert!(!project.read("subscribers/briefing.csv").contains("late@example.org"));
 }
