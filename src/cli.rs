@@ -112,6 +112,18 @@ pub enum Command {
         #[arg(long)]
         resend_uncertain: bool,
     },
+    /// Rename an issue: move its file (the date prefix stays), rewrite every `@/` link to it
+    /// across `content/`, and keep its delivery journal with it.
+    Rename {
+        /// The issue: `<publication>/<file name without .md>` or a path to its file.
+        issue: String,
+        /// The new slug, without the date, e.g. `stp-plans-published`.
+        new_slug: String,
+        /// Rename an issue that was already sent: `build` then keeps a page at the old URL that
+        /// redirects to the new one (the old name is recorded as an alias in its front matter).
+        #[arg(long)]
+        force: bool,
+    },
     /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
     Status {
         /// The issue (all sends when omitted).

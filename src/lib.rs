@@ -24,6 +24,7 @@ pub mod fsutil;
 pub mod preview;
 pub mod project;
 pub mod render;
+pub mod rename;
 pub mod send;
 pub mod serve;
 pub mod state;
@@ -68,6 +69,7 @@ fn dispatch(cli: Cli) -> error::Result<()> {
             let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain };
             commands::send(root, issue.as_deref(), due, &options, &clock)
         }
+        Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format),
         Command::Log { issue, format } => commands::log(root, &issue, format),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),

@@ -57,11 +57,14 @@ pub struct FrontMatter {
     pub lists: Option<Vec<Located<String>>>,
     /// Related coverage links.
     pub related: Vec<Related>,
+    /// Earlier names of the issue, `<publication>/<yyyy-mm-dd>-<slug>` (written by `rename`):
+    /// `build` leaves a page at each old URL that redirects to the issue.
+    pub aliases: Vec<String>,
 }
 
 /// The keys front matter accepts, for hints.
 pub const KEYS: &[&str] =
-    &["title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related"];
+    &["title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related", "aliases"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +82,8 @@ struct Raw {
     lists: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     related: Vec<RawRelated>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +149,7 @@ pub fn parse(path: &Path, text: &str, yaml: &str) -> Result<FrontMatter, Vec<Dia
         send_at: raw.send_at.as_ref().and_then(|s| v.send_at(s)),
         lists: raw.lists.map(|lists| lists.iter().map(Validator::located).collect()),
         related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
+        aliases: raw.aliases.iter().filter_map(|a| v.alias(a)).collect(),
     };
     if v.problems.is_empty() { Ok(front) } else { Err(v.problems) }
 }
@@ -218,6 +224,25 @@ impl Validator<'_> {
             );
         }
         value.value.clone()
+    }
+
+    /// An earlier name of the issue: `<publication>/<file stem>`, both slugs, so the redirect
+    /// page `build` writes for it stays inside the archive.
+    fn alias(&mut self, value: &Spanned<String>) -> Option<String> {
+        let alias = value.value.trim();
+        let valid = alias.split_once('/').is_some_and(|(publication, stem)| {
+            crate::config::is_slug(publication) && crate::config::is_slug(stem)
+        });
+        if valid {
+            return Some(alias.to_owned());
+        }
+        let at = Self::located(value);
+        self.fail(
+            &at,
+            Diagnostic::error("front-matter/alias", format!("alias `{}` is not an issue's name", value.value))
+                .help("write an earlier name as `<publication>/<yyyy-mm-dd>-<slug>`, e.g. `weekly/2016-12-09-plans`"),
+        );
+        None
     }
 
     fn date(&mut self, value: &Spanned<String>) -> Option<Date> {

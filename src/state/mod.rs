@@ -304,6 +304,39 @@ impl State {
         read().map_err(|e| self.error("read", e))
     }
 
+    /// Re-key every row of issue `from` to `to` (`rename`): in every table with an `issue`
+    /// column (the journal's sends and deliveries, and any later table keyed the same way), in
+    /// one transaction, so the journal follows the issue or stays where it was. Refused if `to`
+    /// already has rows. Returns how many rows moved.
+    pub fn rename_issue(&self, from: &str, to: &str) -> Result<usize, Error> {
+        let run = || -> rusqlite::Result<Result<usize, String>> {
+            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+            let tables: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT m.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS c
+                     WHERE m.type = 'table' AND c.name = 'issue' ORDER BY m.name",
+                )?;
+                stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?
+            };
+            let mut moved = 0;
+            for table in &tables {
+                let quoted = table.replace('"', "\"\"");
+                let taken: bool =
+                    tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), [to], |r| r.get(0))?;
+                if taken {
+                    return Ok(Err(table.clone()));
+                }
+                moved += tx.execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), [from, to])?;
+            }
+            tx.commit()?;
+            Ok(Ok(moved))
+        };
+        match run().map_err(|e| self.error("update", e))? {
+            Ok(moved) => Ok(moved),
+            Err(_) => Err(Error::usage(format!("the state store already has a journal for `{to}`"))),
+        }
+    }
+
     fn error(&self, action: &'static str, error: rusqlite::Error) -> Error {
         sql_error(action, &self.path, &self.shown, error)
     }
