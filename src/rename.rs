@@ -136,7 +136,9 @@ pub fn rewrite_links(text: &str, from: &str, to: &str) -> (String, usize) {
         if word(before) || word(after) {
             out.push_str(&needle);
         } else {
-            out.push_str(&format!("@/{to}.md"));
+            out.push_str("@/");
+            out.push_str(to);
+            out.push_str(".md");
             count += 1;
         }
         rest = &rest[i + needle.len()..];
@@ -178,9 +180,13 @@ pub fn add_alias(text: &str, alias: &str) -> String {
     let entry = format!("aliases: [{}]{newline}", quoted.join(", "));
     let mut out = String::with_capacity(text.len() + entry.len());
     out.push_str(lines[0]);
-    keep.iter().for_each(|l| out.push_str(l));
+    for line in &keep {
+        out.push_str(line);
+    }
     out.push_str(&entry);
-    lines[1..].iter().for_each(|l| out.push_str(l));
+    for line in &lines[1..] {
+        out.push_str(line);
+    }
     out
 }
 
@@ -239,8 +245,16 @@ mod tests {
             "see [x](@/weekly/2016-12-09-b.md#table) and <@/weekly/2016-12-09-b.md>\n  url: \"@/weekly/2016-12-09-b.md\"",
             3,
         );
-        links("[x](@/weekly/2016-12-09-a.mdx) [y](x@/weekly/2016-12-09-a.md)", "[x](@/weekly/2016-12-09-a.mdx) [y](x@/weekly/2016-12-09-a.md)", 0);
-        links("[x](@/weekly/2016-12-09-ab.md) [y](@/other/2016-12-09-a.md)", "[x](@/weekly/2016-12-09-ab.md) [y](@/other/2016-12-09-a.md)", 0);
+        links(
+            "[x](@/weekly/2016-12-09-a.mdx) [y](x@/weekly/2016-12-09-a.md)",
+            "[x](@/weekly/2016-12-09-a.mdx) [y](x@/weekly/2016-12-09-a.md)",
+            0,
+        );
+        links(
+            "[x](@/weekly/2016-12-09-ab.md) [y](@/other/2016-12-09-a.md)",
+            "[x](@/weekly/2016-12-09-ab.md) [y](@/other/2016-12-09-a.md)",
+            0,
+        );
     }
 
     #[test]

@@ -228,13 +228,8 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Re
     let shown = list.csv_path();
     let path = root.join(&shown);
     let new_columns = new_attribute_columns(&path, &shown, list, subscriber)?;
-    let result = subscribers::upsert_rows_with(
-        &path,
-        &shown,
-        std::slice::from_ref(subscriber),
-        Upsert::Merge,
-        &new_columns,
-    )?;
+    let result =
+        subscribers::upsert_rows_with(&path, &shown, std::slice::from_ref(subscriber), Upsert::Merge, &new_columns)?;
     for column in &new_columns {
         eprintln!("added the column `{column}` to `{}`, empty for the rows already there", list.slug);
     }

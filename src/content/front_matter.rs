@@ -63,8 +63,20 @@ pub struct FrontMatter {
 }
 
 /// The keys front matter accepts, for hints.
-pub const KEYS: &[&str] =
-    &["title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related", "aliases"];
+pub const KEYS: &[&str] = &[
+    "title",
+    "subject",
+    "date",
+    "author",
+    "standfirst",
+    "summary",
+    "tags",
+    "status",
+    "send_at",
+    "lists",
+    "related",
+    "aliases",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,9 +242,9 @@ impl Validator<'_> {
     /// page `build` writes for it stays inside the archive.
     fn alias(&mut self, value: &Spanned<String>) -> Option<String> {
         let alias = value.value.trim();
-        let valid = alias.split_once('/').is_some_and(|(publication, stem)| {
-            crate::config::is_slug(publication) && crate::config::is_slug(stem)
-        });
+        let valid = alias
+            .split_once('/')
+            .is_some_and(|(publication, stem)| crate::config::is_slug(publication) && crate::config::is_slug(stem));
         if valid {
             return Some(alias.to_owned());
         }

@@ -322,7 +322,9 @@ impl State {
             for table in &tables {
                 let quoted = table.replace('"', "\"\"");
                 let taken: bool =
-                    tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), [to], |r| r.get(0))?;
+                    tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), [to], |r| {
+                        r.get(0)
+                    })?;
                 if taken {
                     return Ok(Err(table.clone()));
                 }

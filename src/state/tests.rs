@@ -129,10 +129,21 @@ fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let state = open(dir.path());
     let note = Some("asked by phone, 3 March — “no more”");
-    assert!(state.suppress_noted("a@example.org", &Scope::All, Reason::Manual, "cli", note, at("2024-01-01T00:00:00Z")).unwrap());
+    assert!(
+        state
+            .suppress_noted("a@example.org", &Scope::All, Reason::Manual, "cli", note, at("2024-01-01T00:00:00Z"))
+            .unwrap()
+    );
     assert_eq!(state.suppressions().unwrap()[0].note.as_deref(), note);
     for bad in ["two\nlines", "tab\there", "bell\u{7}", "esc\u{1b}[31m"] {
-        let refused = state.suppress_noted("b@example.org", &Scope::All, Reason::Manual, "cli", Some(bad), at("2024-01-01T00:00:00Z"));
+        let refused = state.suppress_noted(
+            "b@example.org",
+            &Scope::All,
+            Reason::Manual,
+            "cli",
+            Some(bad),
+            at("2024-01-01T00:00:00Z"),
+        );
         assert!(matches!(refused, Err(Error::Usage { .. })), "{bad:?}");
     }
     assert_eq!(state.suppressions().unwrap().len(), 1, "nothing recorded for a refused note");

@@ -156,7 +156,9 @@ mod tests {
 
     #[test]
     fn the_person_behind_tagged_and_case_variant_addresses_is_one() {
-        for variant in ["victim@example.org", "Victim+1@example.org", "victim+news+2@EXAMPLE.ORG", " VICTIM+@example.org"] {
+        for variant in
+            ["victim@example.org", "Victim+1@example.org", "victim+news+2@EXAMPLE.ORG", " VICTIM+@example.org"]
+        {
             assert_eq!(person_key(variant), "victim@example.org", "{variant}");
         }
         assert_eq!(person_key("+only@example.org"), "+only@example.org");

@@ -101,8 +101,7 @@ impl<'a> Members<'a> {
     /// As [`Members::new`]; without a store (a project that has none yet) nothing is suppressed.
     pub fn against(lists: &'a [ListFile], state: Option<&State>) -> Result<Self, Error> {
         let keys = |scope: &Scope| state.map_or_else(|| Ok(HashSet::new()), |state| state.suppressed_keys(scope));
-        let by_list =
-            lists.iter().map(|list| keys(&Scope::List(list.slug.clone()))).collect::<Result<_, _>>()?;
+        let by_list = lists.iter().map(|list| keys(&Scope::List(list.slug.clone()))).collect::<Result<_, _>>()?;
         Ok(Self {
             lists,
             global: keys(&Scope::All)?,

@@ -45,8 +45,10 @@ pub fn rename_column(path: &Path, shown: &Path, old: &str, new: &str) -> Result<
     let old = old.trim();
     let index = columns.iter().position(|c| c == old || (reserved(c) && c.eq_ignore_ascii_case(old)));
     let Some(index) = index else {
-        let help = did_you_mean(old, columns.iter().map(String::as_str))
-            .map_or_else(|| format!("its columns are `{}`", columns.join("`, `")), |near| format!("did you mean `{near}`?"));
+        let help = did_you_mean(old, columns.iter().map(String::as_str)).map_or_else(
+            || format!("its columns are `{}`", columns.join("`, `")),
+            |near| format!("did you mean `{near}`?"),
+        );
         return Err(Error::usage(format!("`{}` has no column `{old}`; {help}", shown.display())));
     };
     if reserved(&columns[index]) {
@@ -77,7 +79,10 @@ pub(super) fn widen(bytes: &[u8], path: &Path, names: &[String]) -> Result<Vec<u
     let mut csv = reader(bytes);
     let mut record = ByteRecord::new();
     let (mut out, mut from, mut header) = (Vec::with_capacity(bytes.len() + bytes.len() / 8), 0, true);
-    while csv.read_byte_record(&mut record).map_err(|e| Error::io("read", path, std::io::Error::other(e.to_string())))? {
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(|e| Error::io("read", path, std::io::Error::other(e.to_string())))?
+    {
         if is_blank(&record) {
             continue;
         }
@@ -163,7 +168,10 @@ fn cell(value: &str, path: &Path) -> Result<Vec<u8>, Error> {
 fn header_start(bytes: &[u8], path: &Path) -> Result<usize, Error> {
     let mut csv = reader(bytes);
     let mut record = ByteRecord::new();
-    while csv.read_byte_record(&mut record).map_err(|e| Error::io("read", path, std::io::Error::other(e.to_string())))? {
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(|e| Error::io("read", path, std::io::Error::other(e.to_string())))?
+    {
         if !is_blank(&record) {
             break;
         }

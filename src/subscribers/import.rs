@@ -151,19 +151,13 @@ impl Mapping {
     }
 
     fn ignored(&self, header: &[String]) -> Vec<String> {
-        let used: Vec<usize> = [
-            Some(self.email),
-            self.name,
-            self.first,
-            self.last,
-            self.status.map(|s| s.0),
-            self.listmonk_attrs,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.subscribed.iter().copied())
-        .chain(self.attrs.iter().map(|(i, _)| *i))
-        .collect();
+        let used: Vec<usize> =
+            [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
+                .into_iter()
+                .flatten()
+                .chain(self.subscribed.iter().copied())
+                .chain(self.attrs.iter().map(|(i, _)| *i))
+                .collect();
         header.iter().enumerate().filter(|(i, _)| !used.contains(i)).map(|(_, h)| h.clone()).collect()
     }
 
@@ -333,7 +327,9 @@ mod tests {
         };
         let ok = |t: &str| Ok(Some(t.to_owned()));
         assert_eq!(
-            times("Email Address,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED\na@x.org,2016-12-01 09:00:00,2016-12-01 09:05:00,2017-01-01 00:00:00\nb@x.org,2016-01-01 09:00:00,,2017-01-01 00:00:00\nc@x.org,,,2017-01-01 00:00:00\nd@x.org,,,\ne@x.org,soon,,\n"),
+            times(
+                "Email Address,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED\na@x.org,2016-12-01 09:00:00,2016-12-01 09:05:00,2017-01-01 00:00:00\nb@x.org,2016-01-01 09:00:00,,2017-01-01 00:00:00\nc@x.org,,,2017-01-01 00:00:00\nd@x.org,,,\ne@x.org,soon,,\n"
+            ),
             [
                 ok("2016-12-01T09:05:00Z"),
                 ok("2016-01-01T09:00:00Z"),
@@ -352,7 +348,10 @@ mod tests {
             timestamp("2020-01-01 10:00:00.000000+02:00").map(|t| t.to_string()).as_deref(),
             Some("2020-01-01T08:00:00Z")
         );
-        assert_eq!(timestamp("2016-12-01 09:00:00.5").map(|t| t.to_string()).as_deref(), Some("2016-12-01T09:00:00.5Z"));
+        assert_eq!(
+            timestamp("2016-12-01 09:00:00.5").map(|t| t.to_string()).as_deref(),
+            Some("2016-12-01T09:00:00.5Z")
+        );
         assert_eq!(timestamp("2016-12-01 09:00:00").map(|t| t.to_string()).as_deref(), Some("2016-12-01T09:00:00Z"));
         assert_eq!(
             timestamp("2022-07-01T08:00:00+01:00").map(|t| t.to_string()).as_deref(),

@@ -28,8 +28,8 @@ use serde::Serialize;
 
 pub use address::{address_key, normalise_address, person_key};
 pub use audience::{ListCount, ListFile, Member, Members, Recipients};
-pub(crate) use edit::unwritable;
 pub use columns::{add_column, list_columns, refuse_new_attribute, rename_column};
+pub(crate) use edit::unwritable;
 pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows, upsert_rows_with};
 pub use import::{Export, ExportRow, read_export};
 pub use reader::{ListReader, read_list};

@@ -190,10 +190,12 @@ impl<R: io::Read> ListReader<R> {
             return Err(if self.record.len() > names.len() {
                 at(Field::At(names.len()))(d.help("quote values that contain commas, e.g. `\"Smith, Anna\"`"))
             } else {
-                at(Field::End)(d.help(format!(
-                    "give every column a value, even an empty one: the header is `{}`",
-                    names.join(",")
-                )))
+                at(Field::End)(
+                    d.help(format!(
+                        "give every column a value, even an empty one: the header is `{}`",
+                        names.join(",")
+                    )),
+                )
             });
         }
         let mut values = Vec::with_capacity(names.len());
@@ -228,7 +230,8 @@ impl<R: io::Read> ListReader<R> {
         let subscribed_at = match self.columns.subscribed_at.map(|i| values[i].trim()) {
             None | Some("") => None,
             Some(cell) => Some(
-                cell.parse::<jiff::Timestamp>().map_err(|_| at_column(self.columns.subscribed_at)(bad_timestamp(cell)))?,
+                cell.parse::<jiff::Timestamp>()
+                    .map_err(|_| at_column(self.columns.subscribed_at)(bad_timestamp(cell)))?,
             ),
         };
         let known = [Some(self.columns.email), self.columns.name, self.columns.status, self.columns.subscribed_at];

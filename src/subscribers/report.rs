@@ -74,17 +74,25 @@ impl StatusCounts {
 /// Header problems are reported in the [`ListReport`], not as an error, so `check` can print
 /// them with everything else; only a file that cannot be read is an [`Error`].
 pub fn check_list(path: &Path, shown: &Path) -> Result<ListReport, Error> {
-    report_on(path, shown, None)
+    report_on::<std::hash::RandomState>(path, shown, None)
 }
 
 /// As [`check_list`], counting the active rows whose address is in `suppressed` (the keys of
 /// [`crate::state::State::suppressed_set`]) as suppressed instead of active: what
 /// `subscribers count` shows, so the counts agree with who would be mailed.
-pub fn count_list(path: &Path, shown: &Path, suppressed: &HashSet<String>) -> Result<ListReport, Error> {
+pub fn count_list<S: std::hash::BuildHasher>(
+    path: &Path,
+    shown: &Path,
+    suppressed: &HashSet<String, S>,
+) -> Result<ListReport, Error> {
     report_on(path, shown, Some(suppressed))
 }
 
-fn report_on(path: &Path, shown: &Path, suppressed: Option<&HashSet<String>>) -> Result<ListReport, Error> {
+fn report_on<S: std::hash::BuildHasher>(
+    path: &Path,
+    shown: &Path,
+    suppressed: Option<&HashSet<String, S>>,
+) -> Result<ListReport, Error> {
     let mut report = ListReport::default();
     let mut reader = match read_list(path, shown) {
         Ok(reader) => reader,

@@ -8,7 +8,10 @@ const SECOND: &str = "---\ntitle: \"Second\"\nstatus: ready\nrelated:\n  - title
 fn project() -> Project {
     let project = Project::fixture("lists");
     project.write("content/weekly/2016-12-16-second.md", SECOND);
-    project.write("content/weekly/2016-12-01-first-draft.md", "---\ntitle: \"Draft\"\n---\n\nSee [it](@/weekly/2016-12-09-first.md).\n");
+    project.write(
+        "content/weekly/2016-12-01-first-draft.md",
+        "---\ntitle: \"Draft\"\n---\n\nSee [it](@/weekly/2016-12-09-first.md).\n",
+    );
     project
 }
 
@@ -25,7 +28,9 @@ fn rename_moves_the_file_and_rewrites_every_link_to_it() {
         project.read("content/weekly/2016-12-16-second.md"),
         SECOND.replace("2016-12-09-first.md", "2016-12-09-plans-published.md")
     );
-    assert!(project.read("content/weekly/2016-12-01-first-draft.md").contains("(@/weekly/2016-12-09-plans-published.md)"));
+    assert!(
+        project.read("content/weekly/2016-12-01-first-draft.md").contains("(@/weekly/2016-12-09-plans-published.md)")
+    );
     let check = project.run(&["check"]);
     assert!(!check.stderr.contains("link/broken"), "{}", check.stderr);
     for (slug, message) in [

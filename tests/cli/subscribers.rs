@@ -90,7 +90,8 @@ fn add_with_an_attribute_the_list_lacks_adds_its_column_in_the_same_write() {
     let project = Project::fixture("lists");
     project.write("subscribers/weekly.csv", "email,name\r\nruth@example.org,\"Akande, Ruth\"\r\n");
     // The README's own example, on a list without a `region` column.
-    let out = project.run(&["subscribers", "add", "weekly", "ann@example.org", "--name", "Ann", "--attr", "region=London"]);
+    let out =
+        project.run(&["subscribers", "add", "weekly", "ann@example.org", "--name", "Ann", "--attr", "region=London"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("added the column `region` to `weekly`"), "{}", out.stderr);
     assert_eq!(
@@ -314,7 +315,8 @@ fn count_reports_every_list_and_fails_for_one_it_cannot_read() {
 /// The names in `.letterpress/` (none when it does not exist).
 fn state_files(project: &Project) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(project.path().join(".letterpress")) else { return Vec::new() };
-    let mut names: Vec<String> = entries.map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        entries.map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -367,7 +369,8 @@ fn imports_keep_each_tools_subscription_time_as_consent_evidence() {
     let list = project.read("subscribers/briefing.csv");
     assert!(list.starts_with("email,name,region,status,subscribed_at\n"), "the column was added: {list}");
     let time = |email: &str| -> String {
-        let row = list.lines().find(|l| l.starts_with(&format!("{email},"))).unwrap_or_else(|| panic!("{email}: {list}"));
+        let row =
+            list.lines().find(|l| l.starts_with(&format!("{email},"))).unwrap_or_else(|| panic!("{email}: {list}"));
         row.rsplit(',').next().expect("a last cell").to_owned()
     };
     assert_eq!(time("siobhan.oneill@example.org"), "2016-12-01T09:05:00Z", "Mailchimp CONFIRM_TIME first");

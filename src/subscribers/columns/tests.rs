@@ -34,7 +34,8 @@ fn an_added_column_is_empty_in_every_row_and_every_other_byte_is_kept() {
 
 #[test]
 fn a_renamed_column_changes_the_header_only() {
-    let rename = |old: &'static str, new: &'static str| move |path: &Path, shown: &Path| rename_column(path, shown, old, new);
+    let rename =
+        |old: &'static str, new: &'static str| move |path: &Path, shown: &Path| rename_column(path, shown, old, new);
     case("email,region\na@example.org,x\n", rename("region", "area"), Ok(()), "email,area\na@example.org,x\n");
     case(
         "\u{feff}\"full name\",email\r\n\"A, B\",a@example.org\r\n",
@@ -59,7 +60,9 @@ fn a_renamed_column_changes_the_header_only() {
 #[test]
 fn new_attributes_must_not_shadow_or_misspell_a_column() {
     let columns = ["email".to_owned(), "name".to_owned(), "region".to_owned()];
-    let check = |name| refuse_new_attribute(name, &columns, Path::new("subscribers/weekly.csv"), "weekly").map_err(|e| e.to_string());
+    let check = |name| {
+        refuse_new_attribute(name, &columns, Path::new("subscribers/weekly.csv"), "weekly").map_err(|e| e.to_string())
+    };
     assert_eq!(check("plan"), Ok(()));
     assert_eq!(check("Status"), Err("`status` is not an attribute; set it with `--name` or edit the list".to_owned()));
     assert!(check("Regoin").unwrap_err().contains("did you mean `region`?"));
