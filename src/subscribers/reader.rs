@@ -320,6 +320,9 @@ impl Columns {
 fn quote(diagnostic: Diagnostic, raw: &[u8], mut location: Location, field: Field) -> Diagnostic {
     // csv starts a row's span before any blank lines it skipped.
     let raw = &raw[raw.iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count()..];
+    if raw.is_empty() {
+        return diagnostic.in_file(location);
+    }
     let first = raw.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = first.strip_suffix(b"\r").unwrap_or(first);
     let chars = |bytes: &[u8]| String::from_utf8_lossy(bytes).chars().count();
