@@ -53,6 +53,11 @@ pub fn rename(project: &Project, issue: &Issue, new_slug: &str, force: bool) -> 
     }
     let shown = project.config.state.db_path();
     let state = State::open_existing(&project.root.join(&shown), &shown)?;
+    // A send in progress writes the journal under the old name: wait for none (as `send` does).
+    let _lock = match &state {
+        Some(_) => Some(crate::send::lock::acquire(&project.root.join(crate::state::DIR))?),
+        None => None,
+    };
     let sent = match &state {
         Some(state) => state.send_record(&from)?,
         None => None,

@@ -275,12 +275,13 @@ struct ImportReport {
 fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: bool, clock: &Clock) -> Result<()> {
     let shown = list.csv_path();
     let list_path = root.join(&shown);
-    let attrs: Vec<String> = match read_list(&list_path, &shown) {
-        Ok(reader) => {
-            reader.columns().iter().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect()
-        }
-        Err(_) => Vec::new(),
-    };
+    let columns: Option<Vec<String>> = read_list(&list_path, &shown).ok().map(|r| r.columns().to_vec());
+    let attrs: Vec<String> = columns
+        .iter()
+        .flatten()
+        .filter(|c| !subscribers::COLUMNS.contains(&c.as_str()))
+        .cloned()
+        .collect();
     let export = read_export(file, file, &attrs)?;
     let export_dated = export.rows.iter().any(|r| matches!(r.subscribed_at, Ok(Some(_))));
     let state = read_state(root, config)?;
@@ -364,6 +365,9 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
         for email in to_lift {
             report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
         }
+    }
+    if export_dated && columns.is_some_and(|c| !c.iter().any(|c| c == "subscribed_at")) {
+        eprintln!("added the column `subscribed_at` to `{}` to keep the export's subscription times", list.slug);
     }
     print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
     Ok(())
