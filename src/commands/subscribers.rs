@@ -276,12 +276,8 @@ fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: b
     let shown = list.csv_path();
     let list_path = root.join(&shown);
     let columns: Option<Vec<String>> = read_list(&list_path, &shown).ok().map(|r| r.columns().to_vec());
-    let attrs: Vec<String> = columns
-        .iter()
-        .flatten()
-        .filter(|c| !subscribers::COLUMNS.contains(&c.as_str()))
-        .cloned()
-        .collect();
+    let attrs: Vec<String> =
+        columns.iter().flatten().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect();
     let export = read_export(file, file, &attrs)?;
     let export_dated = export.rows.iter().any(|r| matches!(r.subscribed_at, Ok(Some(_))));
     let state = read_state(root, config)?;
