@@ -57,6 +57,8 @@ impl<R> Recorder<R> {
 pub(super) fn quote(diagnostic: Diagnostic, raw: &[u8], mut location: Location, field: Field) -> Diagnostic {
     // csv starts a row's span before any blank lines it skipped.
     let raw = &raw[raw.iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count()..];
+    // A byte-order mark before the header is not part of what the editor sees.
+    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
     if raw.is_empty() {
         return diagnostic.in_file(location);
     }

@@ -203,6 +203,10 @@ fn diagnostics_quote_the_row_with_a_caret_under_the_field() {
         "error: column `name` contains a line break\n --> subscribers/list.csv:2:17\n  |\n2 | zoe@example.org,\"Z\n  |                 ^\n  = help: a value must fit on one line; remove the line break or stray character\n"
     );
     assert_eq!(
+        rendered("\u{feff}e-mail,name\n"),
+        "error: the header has no `email` column\n --> subscribers/list.csv:1:1\n  |\n1 | e-mail,name\n  | ^\n  = help: rename the column `e-mail` to `email`\n"
+    );
+    assert_eq!(
         rendered("email,name,email\n"),
         "error: column `email` appears twice in the header\n --> subscribers/list.csv:1:12\n  |\n1 | email,name,email\n  |            ^\n  = help: rename or delete one of them\n"
     );
