@@ -157,6 +157,7 @@ pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usi
         return Err(Error::Invalid(problems));
     }
     copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
+    crate::rename::redirect_pages(&issues, out, &mut files);
     Ok((issues.len(), files))
 }
 

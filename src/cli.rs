@@ -120,6 +120,18 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["due", "dry_run", "test", "list", "force", "allow_changed", "resend_uncertain", "allow"])]
         cancel: bool,
     },
+    /// Rename an issue: move its file (the date prefix stays), rewrite every `@/` link to it
+    /// across `content/`, and keep its delivery journal with it.
+    Rename {
+        /// The issue: `<publication>/<file name without .md>` or a path to its file.
+        issue: String,
+        /// The new slug, without the date, e.g. `stp-plans-published`.
+        new_slug: String,
+        /// Rename an issue that was already sent: `build` then keeps a page at the old URL that
+        /// redirects to the new one (the old name is recorded as an alias in its front matter).
+        #[arg(long)]
+        force: bool,
+    },
     /// Delivery counts per issue, or one issue's failed, deferred and uncertain recipients.
     Status {
         /// The issue (all sends when omitted).
@@ -157,9 +169,12 @@ pub enum Command {
         /// Only from this list.
         #[arg(long)]
         list: Option<String>,
-        /// Why.
+        /// Why, as recorded and shown by `suppressions`; every reason stops mail the same way.
         #[arg(long, value_enum, default_value_t = SuppressionReason::Manual)]
         reason: SuppressionReason,
+        /// A note to keep with the suppression, e.g. who asked and how (one line of text).
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
     },
     /// Lift a suppression recorded by `unsubscribe`, a bounce or a complaint.
     Resubscribe {
@@ -190,8 +205,24 @@ pub enum SubscribersCommand {
         /// The list.
         list: String,
     },
-    /// Count each list's rows by status.
-    Count,
+    /// Count each list's rows (or one list's) by status; an `active` row whose address is
+    /// suppressed (`unsubscribe`, a bounce, a complaint) counts as suppressed, not active.
+    Count {
+        /// Only this list.
+        list: Option<String>,
+    },
+    /// Print a list's columns, one a line; or add or rename one.
+    Columns {
+        /// The list.
+        list: String,
+        /// Add this column, empty in every row.
+        #[arg(long, value_name = "NAME", conflicts_with = "rename")]
+        add: Option<String>,
+        /// Rename a column; only the header changes. `email`, `name`, `status` and
+        /// `subscribed_at` keep their names.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        rename: Option<Vec<String>>,
+    },
     /// Add an address to a list.
     Add {
         /// The list.
@@ -201,7 +232,8 @@ pub enum SubscribersCommand {
         /// The subscriber's name.
         #[arg(long)]
         name: Option<String>,
-        /// An attribute column value, `key=value` (repeatable).
+        /// An attribute column value, `key=value` (repeatable); a column the list lacks is
+        /// added, empty in the other rows.
         #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
         attrs: Vec<(String, String)>,
     },
@@ -242,13 +274,13 @@ pub enum LogFormat {
 /// Why an address is suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SuppressionReason {
-    /// The subscriber asked.
+    /// The subscriber asked to stop (by reply, by phone, in person).
     Unsubscribed,
-    /// Mail to the address bounced permanently.
+    /// Mail to the address bounced permanently (the mailbox does not exist).
     Bounced,
     /// The subscriber marked an issue as spam.
     Complained,
-    /// An editor decided.
+    /// An editor decided, for any other reason (the default).
     Manual,
 }
 

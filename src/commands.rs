@@ -139,6 +139,26 @@ pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
     Ok(())
 }
 
+/// `letterpress rename <issue> <new-slug> [--force]`.
+pub fn rename(root: &Path, name: &str, new_slug: &str, force: bool) -> Result<()> {
+    let project = Project::load(root)?;
+    let issue = project.find(name)?;
+    let done = crate::rename::rename(&project, issue, new_slug, force)?;
+    eprintln!(
+        "renamed `{}` to `{}` ({}); {} links rewritten in {} files; {} journal rows moved",
+        done.from,
+        done.to,
+        done.path.display(),
+        done.links,
+        done.files,
+        done.journal
+    );
+    if done.redirect {
+        eprintln!("`{}` was sent: `build` keeps a page at its old URL that redirects to the new one", done.to);
+    }
+    Ok(())
+}
+
 /// `letterpress preview`: serve until interrupted, on a small runtime of its own.
 pub fn preview(root: &Path, options: preview::Options, clock: &Clock) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,7 @@ pub mod fsutil;
 pub mod href;
 pub mod preview;
 pub mod project;
+pub mod rename;
 pub mod render;
 pub mod send;
 pub mod serve;
@@ -72,12 +73,13 @@ fn dispatch(cli: Cli) -> error::Result<()> {
             let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow };
             commands::send(root, issue.as_deref(), due, &options, &clock)
         }
+        Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format),
         Command::Log { issue, format } => commands::log(root, &issue, format),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
-        Command::Unsubscribe { email, list, reason } => {
-            commands::unsubscribe(root, &email, list.as_deref(), reason, &clock)
+        Command::Unsubscribe { email, list, reason, note } => {
+            commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)
         }
         Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
         Command::Suppressions { format } => commands::suppressions(root, format),

@@ -87,6 +87,21 @@ impl Keys {
         }
     }
 
+    /// The keys a dry run composes with: the project's own, as [`Keys::load`] finds them, but
+    /// where there are none yet a throwaway key instead of a new key file. The tokens of a dry
+    /// run go nowhere, so the key that signs real links is created only when one is issued.
+    pub fn load_or_throwaway(state_dir: &Path) -> Result<Keys, Error> {
+        let env_set = std::env::var_os(KEYS_VAR).is_some();
+        match std::fs::symlink_metadata(state_dir.join(KEY_FILE)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !env_set => {
+                let mut secret = vec![0u8; MIN_KEY_BYTES];
+                crate::entropy::fill(&mut secret)?;
+                Self::from_secrets(vec![secret])
+            }
+            _ => Self::load(state_dir),
+        }
+    }
+
     /// Keys from raw secrets, first signing (for tests and callers with their own store).
     pub fn from_secrets(secrets: Vec<Vec<u8>>) -> Result<Keys, Error> {
         if secrets.is_empty() {

@@ -12,9 +12,9 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
 use crate::project::{self, Project};
 use crate::state::{Reason, Scope, State};
-use crate::subscribers::{
-    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list, upsert_rows,
-};
+use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_list};
+
+mod import;
 
 /// `letterpress subscribers <command>`.
 pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> Result<()> {
@@ -22,7 +22,10 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
         SubscribersCommand::List { list } => print_list(root, config.list_named(&list)?),
-        SubscribersCommand::Count => count(root, &config),
+        SubscribersCommand::Count { list } => count(root, &config, list.as_deref()),
+        SubscribersCommand::Columns { list, add, rename } => {
+            columns(root, config.list_named(&list)?, add.as_deref(), rename.as_deref())
+        }
         SubscribersCommand::Add { list, email, name, attrs } => {
             let list = config.list_named(&list)?;
             let subscriber = Subscriber {
@@ -37,15 +40,28 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
         }
         SubscribersCommand::Remove { list, email } => remove(root, config.list_named(&list)?, &email),
         SubscribersCommand::Import { list, file, resubscribe } => {
-            import(root, &config, config.list_named(&list)?, &file, resubscribe, clock)
+            import::import(root, &config, config.list_named(&list)?, &file, resubscribe, clock)
         }
         SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?),
     }
 }
 
+/// The state store, created if missing: for commands that record something.
 fn open_state(root: &Path, config: &Config) -> Result<State> {
     let shown = config.state.db_path();
     State::open(&root.join(&shown), &shown)
+}
+
+/// The state store if there is one: for commands that only read it (no store, nothing
+/// suppressed), so they create nothing, and a command that fails leaves no store behind.
+fn read_state(root: &Path, config: &Config) -> Result<Option<State>> {
+    let shown = config.state.db_path();
+    State::open_existing(&root.join(&shown), &shown)
+}
+
+/// Whether `email` is suppressed for `list` in `state` (never, without a store).
+fn suppressed(state: Option<&State>, email: &str, list: &str) -> Result<bool> {
+    state.map_or(Ok(false), |state| state.is_suppressed(email, list))
 }
 
 fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
@@ -64,14 +80,23 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
     if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
 }
 
-/// One line per list; a list that cannot be counted (missing, unreadable, a broken header) is
-/// reported on standard error, the others are still counted, and the command fails at the end.
-fn count(root: &Path, config: &Config) -> Result<()> {
+/// One line per list (or for `only`); a list that cannot be counted (missing, unreadable, a
+/// broken header) is reported on standard error, the others are still counted, and the command
+/// fails at the end. Active rows whose address is suppressed count as suppressed.
+fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
+    if let Some(name) = only {
+        config.list_named(name)?;
+    }
+    let state = read_state(root, config)?;
     let mut out = String::new();
     let mut failed = false;
-    for list in &config.lists {
+    for list in config.lists.iter().filter(|l| only.is_none_or(|name| l.slug == name)) {
         let shown = list.csv_path();
-        let report = match subscribers::check_list(&root.join(&shown), &shown) {
+        let suppressed = match &state {
+            Some(state) => state.suppressed_set(&list.slug)?,
+            None => std::collections::HashSet::new(),
+        };
+        let report = match subscribers::count_list(&root.join(&shown), &shown, &suppressed) {
             Ok(report) if report.rows == 0 && report.diagnostics.iter().any(Diagnostic::is_error) => {
                 eprint!("{}", diagnostic::render_all(&report.diagnostics));
                 failed = true;
@@ -87,10 +112,11 @@ fn count(root: &Path, config: &Config) -> Result<()> {
         let by = &report.by_status;
         let _ = writeln!(
             out,
-            "{}\t{} rows\t{} active\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
+            "{}\t{} rows\t{} active\t{} suppressed\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
             list.slug,
             report.rows,
             by.active,
+            report.suppressed,
             by.unsubscribed,
             by.bounced,
             by.pending,
@@ -115,9 +141,9 @@ fn print_list(root: &Path, list: &List) -> Result<()> {
 fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
-    let state = open_state(root, config)?;
+    let state = read_state(root, config)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
-    let recipients = subscribers::Members::new(std::slice::from_ref(&file), &state)?.one_per_address();
+    let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
     write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
 }
 
@@ -156,9 +182,57 @@ fn cell(subscriber: &Subscriber, column: &str) -> String {
     }
 }
 
+/// `subscribers columns <list> [--add NAME | --rename OLD NEW]`.
+fn columns(root: &Path, list: &List, add: Option<&str>, rename: Option<&[String]>) -> Result<()> {
+    let shown = list.csv_path();
+    let path = root.join(&shown);
+    match (add, rename) {
+        (Some(name), _) => {
+            subscribers::add_column(&path, &shown, name)?;
+            eprintln!("added the column `{}` to `{}` ({})", name.trim(), list.slug, shown.display());
+        }
+        (None, Some([old, new])) => {
+            subscribers::rename_column(&path, &shown, old, new)?;
+            eprintln!("renamed the column `{}` of `{}` to `{}`", old.trim(), list.slug, new.trim());
+        }
+        (None, Some(_)) => return Err(Error::usage("`--rename` takes the old name and the new one")),
+        (None, None) => {
+            let names = subscribers::list_columns(&path, &shown)?;
+            return write_stdout(names.iter().fold(String::new(), |out, n| out + n + "\n").as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// The attribute columns `subscriber` needs that the list lacks (vetted: not a column letterpress
+/// reads itself, not a near-miss of one the list has); `add` adds them in the same write.
+fn new_attribute_columns(path: &Path, shown: &Path, list: &List, subscriber: &Subscriber) -> Result<Vec<String>> {
+    let columns = match subscribers::list_columns(path, shown) {
+        Ok(columns) => columns,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut new = Vec::new();
+    for (key, value) in &subscriber.attrs {
+        if subscribers::COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(key)) || !columns.contains(key) {
+            subscribers::refuse_new_attribute(key, &columns, shown, &list.slug)?;
+            if !value.is_empty() && !columns.is_empty() {
+                new.push(key.clone());
+            }
+        }
+    }
+    Ok(new)
+}
+
 fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Result<()> {
     let shown = list.csv_path();
-    let result = upsert_rows(&root.join(&shown), &shown, std::slice::from_ref(subscriber), Upsert::Merge)?;
+    let path = root.join(&shown);
+    let new_columns = new_attribute_columns(&path, &shown, list, subscriber)?;
+    let result =
+        subscribers::upsert_rows_with(&path, &shown, std::slice::from_ref(subscriber), Upsert::Merge, &new_columns)?;
+    for column in &new_columns {
+        eprintln!("added the column `{column}` to `{}`, empty for the rows already there", list.slug);
+    }
     let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
     let (verb, line) = match result.first() {
         Some(Appended::Added { line }) => ("added", *line),
@@ -167,7 +241,7 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Re
         None => ("already listed", 0),
     };
     eprintln!("{verb} `{email}` in `{}` ({}:{line})", list.slug, shown.display());
-    if open_state(root, config)?.is_suppressed(&email, &list.slug)? {
+    if suppressed(read_state(root, config)?.as_ref(), &email, &list.slug)? {
         eprintln!(
             "note: `{email}` is suppressed and will not be mailed; only with their consent, run `letterpress resubscribe {email}`"
         );
@@ -186,137 +260,23 @@ fn remove(root: &Path, list: &List, email: &str) -> Result<()> {
     Ok(())
 }
 
-/// What an import did, for the report.
-#[derive(Debug, Default)]
-struct ImportReport {
-    imported: usize,
-    updated: usize,
-    unchanged: usize,
-    invalid: Vec<(usize, String)>,
-    suppressed: Vec<(usize, String)>,
-    recorded_unsubscribed: usize,
-    resubscribed: usize,
-}
-
-fn import(root: &Path, config: &Config, list: &List, file: &Path, resubscribe: bool, clock: &Clock) -> Result<()> {
-    let shown = list.csv_path();
-    let list_path = root.join(&shown);
-    let attrs: Vec<String> = match read_list(&list_path, &shown) {
-        Ok(reader) => {
-            reader.columns().iter().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect()
-        }
-        Err(_) => Vec::new(),
-    };
-    let export = read_export(file, file, &attrs)?;
-    let state = open_state(root, config)?;
-    let mut report = ImportReport::default();
-    let mut rows = Vec::new();
-    let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
-    let source = format!("import:{}", file.display());
-    for row in export.rows {
-        let email = match row.email.and_then(|e| normalise_address(&e)) {
-            Ok(email) => email,
-            Err(why) => {
-                report.invalid.push((row.line, why));
-                continue;
-            }
-        };
-        let bad = std::iter::once(("name", row.name.as_str()))
-            .chain(row.attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .find_map(|(column, value)| subscribers::unwritable(column, value).map(|why| (column, why)));
-        if let Some((column, why)) = bad {
-            report.invalid.push((row.line, format!("the value of `{column}` {why}")));
-            continue;
-        }
-        match row.status {
-            SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
-                let reason =
-                    if row.status == SubscriberStatus::Bounced { Reason::Bounced } else { Reason::Unsubscribed };
-                to_suppress.push((email, reason));
-                continue;
-            }
-            SubscriberStatus::Active | SubscriberStatus::Pending => {}
-        }
-        if state.is_suppressed(&email, &list.slug)? {
-            if !resubscribe {
-                report.suppressed.push((row.line, email));
-                continue;
-            }
-            to_lift.push(email.clone());
-        }
-        rows.push(Subscriber {
-            email,
-            name: row.name,
-            attrs: row.attrs,
-            status: row.status,
-            subscribed_at: row.subscribed_at.or(Some(clock.now())),
-            line: row.line,
-        });
-    }
-    // The list is written first: if that fails, the suppressions are left as they were.
-    let mode = if resubscribe { Upsert::Reactivate } else { Upsert::Merge };
-    for result in upsert_rows(&list_path, &shown, &rows, mode)? {
-        match result {
-            Appended::Added { .. } => report.imported += 1,
-            Appended::Updated { .. } => report.updated += 1,
-            Appended::AlreadyListed { .. } => report.unchanged += 1,
-        }
-    }
-    let scope = Scope::List(list.slug.clone());
-    for (email, reason) in to_suppress {
-        if state.suppress(&email, &scope, reason, &source, clock.now())? {
-            report.recorded_unsubscribed += 1;
-        }
-    }
-    for email in to_lift {
-        report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
-    }
-    print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
-    Ok(())
-}
-
-fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &Path, list: &str) {
-    eprintln!(
-        "imported {} new, {} updated, {} unchanged into `{list}` from `{}` ({source} export)",
-        report.imported,
-        report.updated,
-        report.unchanged,
-        file.display()
-    );
-    if report.recorded_unsubscribed > 0 {
-        eprintln!(
-            "recorded {} unsubscribed or bounced addresses from the export as suppressed",
-            report.recorded_unsubscribed
-        );
-    }
-    if report.resubscribed > 0 {
-        eprintln!("lifted {} suppressions (--resubscribe)", report.resubscribed);
-    }
-    eprintln!("skipped {} invalid:", report.invalid.len());
-    for (line, why) in &report.invalid {
-        eprintln!("  {}:{line}: {why}", file.display());
-    }
-    eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
-    for (line, email) in &report.suppressed {
-        eprintln!("  {}:{line}: {email}", file.display());
-    }
-    if !ignored.is_empty() {
-        eprintln!("ignored columns: {}", ignored.join(", "));
-    }
-}
-
-/// `letterpress unsubscribe <email> [--list] [--reason]`.
+/// `letterpress unsubscribe <email> [--list] [--reason] [--note]`.
 pub fn unsubscribe(
     root: &Path,
     email: &str,
     list: Option<&str>,
     reason: SuppressionReason,
+    note: Option<&str>,
     clock: &Clock,
 ) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
     let address =
         normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(note) = note {
+        crate::state::check_note(note)?;
+    }
     let reason = match reason {
         SuppressionReason::Unsubscribed => Reason::Unsubscribed,
         SuppressionReason::Bounced => Reason::Bounced,
@@ -324,7 +284,7 @@ pub fn unsubscribe(
         SuppressionReason::Manual => Reason::Manual,
     };
     let state = open_state(root, &config)?;
-    let new = state.suppress(&address, &scope, reason, "cli", clock.now())?;
+    let new = state.suppress_noted(&address, &scope, reason, "cli", note, clock.now())?;
     let what = describe(&scope);
     if new {
         eprintln!("`{address}` will not be mailed {what} again");
@@ -340,7 +300,10 @@ pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
     let scope = scope(&config, list)?;
     let address =
         normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
-    let lifted = open_state(root, &config)?.unsuppress(&address, &scope)?;
+    let lifted = match read_state(root, &config)? {
+        Some(state) => state.unsuppress(&address, &scope)?,
+        None => 0,
+    };
     if lifted == 0 {
         return Err(Error::usage(format!("`{address}` is not suppressed {}", describe(&scope))));
     }
@@ -365,18 +328,22 @@ fn describe(scope: &Scope) -> String {
 /// `letterpress suppressions [--format json]`.
 pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
     let config = project::load_config(root)?;
-    let all = open_state(root, &config)?.suppressions()?;
+    let all = match read_state(root, &config)? {
+        Some(state) => state.suppressions()?,
+        None => Vec::new(),
+    };
     let text = match format {
         ReportFormat::Json => format!("{:#}\n", serde_json::json!({ "suppressions": all })),
         ReportFormat::Text => all.iter().fold(String::new(), |mut out, s| {
             let _ = writeln!(
                 out,
-                "{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}{}",
                 s.address,
                 s.scope.as_str(),
                 s.reason.as_str(),
                 s.created_at,
-                s.source
+                s.source,
+                s.note.as_ref().map(|n| format!("\t{n}")).unwrap_or_default()
             );
             out
         }),
@@ -389,9 +356,9 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
     let files = project.lists_of(issue)?;
-    let state = open_state(root, &project.config)?;
+    let state = read_state(root, &project.config)?;
     // Streamed: memory holds the recipients' keys, not their rows.
-    let mut recipients = subscribers::Members::new(&files, &state)?.one_per_address();
+    let mut recipients = subscribers::Members::against(&files, state.as_ref())?.one_per_address();
     for recipient in recipients.by_ref() {
         recipient?;
     }
@@ -399,7 +366,10 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&diagnostics));
     }
-    let change = change_since_previous(&state, &issue.id(), &current)?;
+    let change = match &state {
+        Some(state) => change_since_previous(state, &issue.id(), &current)?,
+        None => None,
+    };
     let text = match format {
         ReportFormat::Json => format!(
             "{:#}\n",

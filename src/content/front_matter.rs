@@ -60,11 +60,26 @@ pub struct FrontMatter {
     pub related: Vec<Related>,
     /// Warnings found while reading these keys (an ambiguous `send_at`), for `check`.
     pub warnings: Vec<Diagnostic>,
+    /// Earlier names of the issue, `<publication>/<yyyy-mm-dd>-<slug>` (written by `rename`):
+    /// `build` leaves a page at each old URL that redirects to the issue.
+    pub aliases: Vec<String>,
 }
 
 /// The keys front matter accepts, for hints.
-pub const KEYS: &[&str] =
-    &["title", "subject", "date", "author", "standfirst", "summary", "tags", "status", "send_at", "lists", "related"];
+pub const KEYS: &[&str] = &[
+    "title",
+    "subject",
+    "date",
+    "author",
+    "standfirst",
+    "summary",
+    "tags",
+    "status",
+    "send_at",
+    "lists",
+    "related",
+    "aliases",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +97,8 @@ struct Raw {
     lists: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     related: Vec<RawRelated>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +166,7 @@ pub fn parse(path: &Path, text: &str, yaml: &str, zone: Option<&TimeZone>) -> Re
         lists: raw.lists.map(|lists| lists.iter().map(Validator::located).collect()),
         related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
         warnings: std::mem::take(&mut v.warnings),
+        aliases: raw.aliases.iter().filter_map(|a| v.alias(a)).collect(),
     };
     if v.problems.is_empty() {
         Ok(front)
@@ -229,6 +247,25 @@ impl Validator<'_> {
             );
         }
         value.value.clone()
+    }
+
+    /// An earlier name of the issue: `<publication>/<file stem>`, both slugs, so the redirect
+    /// page `build` writes for it stays inside the archive.
+    fn alias(&mut self, value: &Spanned<String>) -> Option<String> {
+        let alias = value.value.trim();
+        let valid = alias
+            .split_once('/')
+            .is_some_and(|(publication, stem)| crate::config::is_slug(publication) && crate::config::is_slug(stem));
+        if valid {
+            return Some(alias.to_owned());
+        }
+        let at = Self::located(value);
+        self.fail(
+            &at,
+            Diagnostic::error("front-matter/alias", format!("alias `{}` is not an issue's name", value.value))
+                .help("write an earlier name as `<publication>/<yyyy-mm-dd>-<slug>`, e.g. `weekly/2016-12-09-plans`"),
+        );
+        None
     }
 
     fn date(&mut self, value: &Spanned<String>) -> Option<Date> {

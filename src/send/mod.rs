@@ -109,10 +109,12 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
     let state_dir = project.root.join(crate::state::DIR);
-    let keys = Keys::load(&state_dir)?;
     if options.dry_run {
+        // A dry run creates no state: no key file, no store.
+        let keys = Keys::load_or_throwaway(&state_dir)?;
         return dry_run(project, issue, &lists, keys, clock).map(|()| SendReport::empty(issue));
     }
+    let keys = Keys::load(&state_dir)?;
     let template = Arc::new(template(project, issue, &lists, keys.clone(), clock, !options.test.is_empty())?);
     let transport = transport(project, issue)?;
     if !options.test.is_empty() {
@@ -456,8 +458,9 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clo
     // What the real send would refuse before connecting (the relay's URL, the password
     // variable, the CA file), refused here too, in the same words.
     transport(project, issue)?;
-    let state = State::open(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
-    let mut recipients = Members::new(lists, &state)?.one_per_address();
+    let state =
+        State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
+    let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();
     let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
     let mut buffer = Vec::new();
     for recipient in recipients.by_ref() {

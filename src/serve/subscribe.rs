@@ -6,7 +6,9 @@
 //! "check your inbox" page. Nothing is stored: the link carries the request, and
 //! `GET /confirm` ([`super::confirm`]) acts on it.
 //!
-//! Every request counts against the client's rate limit (429 past it). A filled-in honeypot gets
+//! Every request counts against the client's rate limit (429 past it), and every confirmation
+//! against its mailbox's daily allowance, whoever asks: the address case-folded and without its
+//! `+tag` ([`person_key`]), so one inbox cannot be flooded through many spellings. A filled-in honeypot gets
 //! the same page as a real request and nothing is sent. The page never says whether the address
 //! is already subscribed.
 
@@ -26,7 +28,7 @@ use super::form;
 use super::mail::{Confirmation, sender_of};
 use super::pages::{HONEYPOT, Page};
 use super::unsubscribe;
-use crate::subscribers::{address_key, normalise_address};
+use crate::subscribers::{normalise_address, person_key};
 
 /// Longest name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -68,7 +70,8 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
         Some(token) => (again(app, token, list.slug.clone()).await?, String::new()),
         None => (address(body)?, name(body)?),
     };
-    if app.confirmations.admit_key(address_key(&email), Instant::now()).is_err() {
+    // Counted per person, not per spelling: `victim+1@`, `Victim+2@`, … are one mailbox.
+    if app.confirmations.admit_key(person_key(&email), Instant::now()).is_err() {
         // The page is the same either way: it must not tell a stranger what was asked for.
         eprintln!("serve: a confirmation was not sent: its address had {CONFIRMATIONS_PER_DAY} today already");
         return Ok(sent);

@@ -73,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
         SELECT issue, content_hash, started_at, finished_at, state, note FROM sends;
     DROP TABLE sends;
     ALTER TABLE sends_new RENAME TO sends;",
+    // 5: a free-text note with a suppression (`unsubscribe --note`), one line, no control characters.
+    "ALTER TABLE suppressions ADD COLUMN note TEXT;",
 ];
 
 /// The schema version this build writes and understands.

@@ -6,7 +6,7 @@
 //! clock). Leaves: [`Suppression`]s, yes/no answers, and the suppressed set of a list for
 //! computing an audience in one pass.
 //!
-//! Opening creates the directory and the file (mode 0600 on Unix: it holds addresses), sets WAL,
+//! [`State::open`] creates the directory and the file (mode 0600 on Unix: it holds addresses), sets WAL,
 //! `synchronous = NORMAL`, a 5 s busy timeout (a second process waits rather than fails) and
 //! foreign keys, then runs pending [`migrations`] in one transaction.
 //!
@@ -114,7 +114,12 @@ pub struct Suppression {
     pub source: String,
     /// When it was first recorded.
     pub created_at: Timestamp,
+    /// A note the publisher recorded with it (`unsubscribe --note`), if any.
+    pub note: Option<String>,
 }
+
+/// The longest suppression note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
 
 impl serde::Serialize for Scope {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -151,6 +156,17 @@ impl State {
         Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
     }
 
+    /// Open the state database at `path` if there is one, for a command that only reads: a
+    /// project without a store has no suppressions and no journal, and reading must not create
+    /// one (a command that fails, or only looks, leaves `.letterpress/` as it found it).
+    pub fn open_existing(path: &Path, shown: &Path) -> Result<Option<Self>, Error> {
+        match std::fs::metadata(path) {
+            Ok(_) => Self::open(path, shown).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
+    }
+
     /// Suppress `address` for `scope`, recorded as of `at`. Returns whether a new suppression
     /// was recorded: repeating one keeps the first reason, source and time.
     ///
@@ -163,6 +179,24 @@ impl State {
         source: &str,
         at: Timestamp,
     ) -> Result<bool, Error> {
+        self.suppress_noted(address, scope, reason, source, None, at)
+    }
+
+    /// As [`State::suppress`], with a free-text `note` kept beside the suppression (a repeat keeps
+    /// the first record, note included). A note with a control character (a line break, a tab)
+    /// or longer than [`MAX_NOTE_CHARS`] characters is an [`Error::Usage`].
+    pub fn suppress_noted(
+        &self,
+        address: &str,
+        scope: &Scope,
+        reason: Reason,
+        source: &str,
+        note: Option<&str>,
+        at: Timestamp,
+    ) -> Result<bool, Error> {
+        if let Some(note) = note {
+            check_note(note)?;
+        }
         let normal = normalise_address(address)
             .map_err(|why| Error::usage(format!("`{}` is not a valid address: {why}", address.trim())))?;
         if let Scope::List(slug) = scope
@@ -173,9 +207,9 @@ impl State {
         let added = self
             .conn
             .execute(
-                "INSERT INTO suppressions (address, scope, reason, source, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (address, scope) DO NOTHING",
-                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string()),
+                "INSERT INTO suppressions (address, scope, reason, source, created_at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (address, scope) DO NOTHING",
+                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string(), note),
             )
             .map_err(|e| self.error("update", e))?;
         Ok(added == 1)
@@ -230,7 +264,7 @@ impl State {
     fn suppressions_where(&self, key: Option<&str>) -> Result<Vec<Suppression>, Error> {
         let read = || -> rusqlite::Result<Vec<Suppression>> {
             let mut stmt = self.conn.prepare(
-                "SELECT address, scope, reason, source, created_at FROM suppressions
+                "SELECT address, scope, reason, source, created_at, note FROM suppressions
                  WHERE ?1 IS NULL OR address = ?1 ORDER BY address, scope",
             )?;
             let rows = stmt.query_map([key], |row| {
@@ -240,6 +274,7 @@ impl State {
                     reason: row.get(2)?,
                     source: row.get(3)?,
                     created_at: row.get::<_, Stamp>(4)?.0,
+                    note: row.get(5)?,
                 })
             })?;
             rows.collect()
@@ -267,6 +302,41 @@ impl State {
             rows.collect()
         };
         read().map_err(|e| self.error("read", e))
+    }
+
+    /// Re-key every row of issue `from` to `to` (`rename`): in every table with an `issue`
+    /// column (the journal's sends and deliveries, and any later table keyed the same way), in
+    /// one transaction, so the journal follows the issue or stays where it was. Refused if `to`
+    /// already has rows. Returns how many rows moved.
+    pub fn rename_issue(&self, from: &str, to: &str) -> Result<usize, Error> {
+        let run = || -> rusqlite::Result<Result<usize, String>> {
+            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+            let tables: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT m.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS c
+                     WHERE m.type = 'table' AND c.name = 'issue' ORDER BY m.name",
+                )?;
+                stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?
+            };
+            let mut moved = 0;
+            for table in &tables {
+                let quoted = table.replace('"', "\"\"");
+                let taken: bool =
+                    tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), [to], |r| {
+                        r.get(0)
+                    })?;
+                if taken {
+                    return Ok(Err(table.clone()));
+                }
+                moved += tx.execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), [from, to])?;
+            }
+            tx.commit()?;
+            Ok(Ok(moved))
+        };
+        match run().map_err(|e| self.error("update", e))? {
+            Ok(moved) => Ok(moved),
+            Err(_) => Err(Error::usage(format!("the state store already has a journal for `{to}`"))),
+        }
     }
 
     fn error(&self, action: &'static str, error: rusqlite::Error) -> Error {
@@ -324,6 +394,20 @@ impl FromSql for Stamp {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         value.as_str()?.parse().map(Stamp).map_err(|e| FromSqlError::Other(Box::new(e)))
     }
+}
+
+/// Refuse a suppression note that cannot be shown on one line of `suppressions`.
+pub fn check_note(note: &str) -> Result<(), Error> {
+    if let Some(c) = note.chars().find(|c| c.is_control()) {
+        return Err(Error::usage(format!(
+            "a note must be one line of text; it contains the control character U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(Error::usage(format!("a note is at most {MAX_NOTE_CHARS} characters")));
+    }
+    Ok(())
 }
 
 /// Create the database file readable only by its owner, unless it exists (SQLite gives its

@@ -122,8 +122,34 @@ fn suppressing_twice_keeps_the_first_record() {
             reason: Reason::Unsubscribed,
             source: "link".to_owned(),
             created_at: at("2024-01-01T00:00:00Z"),
+            note: None,
         }]
     );
+}
+
+#[test]
+fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let note = Some("asked by phone, 3 March — “no more”");
+    assert!(
+        state
+            .suppress_noted("a@example.org", &Scope::All, Reason::Manual, "cli", note, at("2024-01-01T00:00:00Z"))
+            .unwrap()
+    );
+    assert_eq!(state.suppressions().unwrap()[0].note.as_deref(), note);
+    for bad in ["two\nlines", "tab\there", "bell\u{7}", "esc\u{1b}[31m"] {
+        let refused = state.suppress_noted(
+            "b@example.org",
+            &Scope::All,
+            Reason::Manual,
+            "cli",
+            Some(bad),
+            at("2024-01-01T00:00:00Z"),
+        );
+        assert!(matches!(refused, Err(Error::Usage { .. })), "{bad:?}");
+    }
+    assert_eq!(state.suppressions().unwrap().len(), 1, "nothing recorded for a refused note");
 }
 
 #[test]
@@ -169,4 +195,35 @@ fn scopes_combine_global_and_per_list_suppressions() {
     case(&[('+', "*"), ('-', "a")], &["a", "b"]);
     case(&[('+', "*"), ('+', "a"), ('-', "*")], &[]);
     case(&[('+', "a"), ('+', "b"), ('-', "a")], &["b"]);
+}
+
+#[test]
+fn renaming_an_issue_moves_its_rows_in_every_table_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let send = |issue: &str| {
+        state
+            .conn
+            .execute(
+                "INSERT INTO sends (issue, content_hash, started_at, state) VALUES (?1, 'h', '2024-01-01T00:00:00Z', 'complete')",
+                [issue],
+            )
+            .unwrap();
+        state
+            .conn
+            .execute(
+                "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at)
+                 VALUES (?1, 'a@example.org', 'a@example.org', '', '{}', 'weekly', 1, 'sent', '2024-01-01T00:00:00Z')",
+                [issue],
+            )
+            .unwrap();
+    };
+    send("weekly/2016-12-09-a");
+    assert_eq!(state.rename_issue("weekly/2016-12-09-a", "weekly/2016-12-09-b").unwrap(), 2);
+    assert!(state.send_record("weekly/2016-12-09-a").unwrap().is_none());
+    assert!(state.send_record("weekly/2016-12-09-b").unwrap().is_some());
+    send("weekly/2016-12-09-c");
+    let taken = state.rename_issue("weekly/2016-12-09-c", "weekly/2016-12-09-b");
+    assert!(matches!(taken, Err(Error::Usage { .. })), "{taken:?}");
+    assert!(state.send_record("weekly/2016-12-09-c").unwrap().is_some(), "nothing moved");
 }

@@ -74,6 +74,19 @@ pub fn address_key(address: &str) -> String {
     }
 }
 
+/// The key of the person behind an address, for limits on mail that nobody may have asked for
+/// (subscription confirmations): the duplicate key ([`address_key`], case-folded) with any
+/// `+tag` cut from the local part, so `Victim+1@example.org` and `victim+2@Example.org` are one
+/// person's mailbox and share one daily allowance. Lists still keep `+tag` addresses apart.
+pub fn person_key(address: &str) -> String {
+    let key = address_key(address);
+    let Some((local, domain)) = key.rsplit_once('@') else { return key };
+    match local.split_once('+') {
+        Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
+        _ => key,
+    }
+}
+
 /// The key of an already normalised address (cheaper than [`address_key`]: no parsing).
 pub(crate) fn fold(normalised: &str) -> String {
     normalised.to_lowercase()
@@ -140,6 +153,17 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_person_behind_tagged_and_case_variant_addresses_is_one() {
+        for variant in
+            ["victim@example.org", "Victim+1@example.org", "victim+news+2@EXAMPLE.ORG", " VICTIM+@example.org"]
+        {
+            assert_eq!(person_key(variant), "victim@example.org", "{variant}");
+        }
+        assert_eq!(person_key("+only@example.org"), "+only@example.org");
+        assert_ne!(person_key("other@example.org"), person_key("victim@example.org"));
+    }
 
     #[track_caller]
     fn case(raw: &str, expected: Result<&str, &str>) {

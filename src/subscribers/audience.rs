@@ -95,13 +95,16 @@ struct Current {
 impl<'a> Members<'a> {
     /// Stream the members of `lists`, in order, against the suppressions in `state` now.
     pub fn new(lists: &'a [ListFile], state: &State) -> Result<Self, Error> {
-        let by_list = lists
-            .iter()
-            .map(|list| state.suppressed_keys(&Scope::List(list.slug.clone())))
-            .collect::<Result<_, _>>()?;
+        Self::against(lists, Some(state))
+    }
+
+    /// As [`Members::new`]; without a store (a project that has none yet) nothing is suppressed.
+    pub fn against(lists: &'a [ListFile], state: Option<&State>) -> Result<Self, Error> {
+        let keys = |scope: &Scope| state.map_or_else(|| Ok(HashSet::new()), |state| state.suppressed_keys(scope));
+        let by_list = lists.iter().map(|list| keys(&Scope::List(list.slug.clone()))).collect::<Result<_, _>>()?;
         Ok(Self {
             lists,
-            global: state.suppressed_keys(&Scope::All)?,
+            global: keys(&Scope::All)?,
             by_list,
             current: None,
             counts: Vec::with_capacity(lists.len()),

@@ -87,6 +87,20 @@ pub fn upsert_rows(
     subscribers: &[Subscriber],
     mode: Upsert,
 ) -> Result<Vec<Appended>, Error> {
+    upsert_rows_with(path, shown, subscribers, mode, &[])
+}
+
+/// As [`upsert_rows`], first adding to the list's header those of `new_columns` it lacks (every
+/// existing row gets an empty cell for each), in the same one locked write: `subscribers add
+/// --attr region=London` on a list without `region`, an import bringing subscription times to a
+/// list without `subscribed_at`. The caller has vetted the names.
+pub fn upsert_rows_with(
+    path: &Path,
+    shown: &Path,
+    subscribers: &[Subscriber],
+    mode: Upsert,
+    new_columns: &[String],
+) -> Result<Vec<Appended>, Error> {
     let emails = subscribers
         .iter()
         .map(|s| {
@@ -95,11 +109,20 @@ pub fn upsert_rows(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let _lock = lock(path)?;
-    let old = match std::fs::read(path) {
+    let mut old = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("read", path, e)),
     };
+    let mut widened = false;
+    if !old.is_empty() && !new_columns.is_empty() {
+        let columns = ListReader::new(old.as_slice(), path, shown)?.columns().to_vec();
+        let missing: Vec<String> = new_columns.iter().filter(|c| !columns.contains(c)).cloned().collect();
+        if !missing.is_empty() {
+            old = super::columns::widen(&old, path, &missing)?;
+            widened = true;
+        }
+    }
     let crlf = old.iter().position(|&b| b == b'\n').is_some_and(|i| i > 0 && old[i - 1] == b'\r');
     let (header, columns, mut existing) = if old.is_empty() {
         let attrs: BTreeSet<&str> = subscribers.iter().flat_map(|s| s.attrs.keys().map(String::as_str)).collect();
@@ -148,7 +171,7 @@ pub fn upsert_rows(
         row.subscriber = merged;
         results.push(Appended::Updated { line: row.subscriber.line });
     }
-    if appended.is_empty() && replacements.is_empty() {
+    if appended.is_empty() && replacements.is_empty() && !widened {
         return Ok(results);
     }
     let mut new = header;
@@ -295,7 +318,7 @@ fn row_values(columns: &[String], email: &str, subscriber: &Subscriber, shown: &
 }
 
 /// One CSV row, quoted where needed, ending with the file's line ending.
-fn encode<S: AsRef<[u8]>>(values: &[S], crlf: bool, path: &Path) -> Result<Vec<u8>, Error> {
+pub(super) fn encode<S: AsRef<[u8]>>(values: &[S], crlf: bool, path: &Path) -> Result<Vec<u8>, Error> {
     let terminator = if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
     let mut writer = csv::WriterBuilder::new().terminator(terminator).from_writer(Vec::new());
     // Writing to memory fails only if memory does; report it against the file being edited.
@@ -305,7 +328,7 @@ fn encode<S: AsRef<[u8]>>(values: &[S], crlf: bool, path: &Path) -> Result<Vec<u
 }
 
 /// Take the exclusive lock for editing the list at `path`, waiting for other writers.
-fn lock(path: &Path) -> Result<File, Error> {
+pub(super) fn lock(path: &Path) -> Result<File, Error> {
     let lock_path = lock_path(path);
     if let Some(dir) = lock_path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;

@@ -19,8 +19,20 @@ const EMAIL: &[&str] = &["email", "email address", "e-mail", "e-mail address", "
 const NAME: &[&str] = &["name", "full name", "full_name", "display name"];
 const FIRST: &[&str] = &["first name", "first_name", "firstname", "fname", "given name"];
 const LAST: &[&str] = &["last name", "last_name", "lastname", "lname", "surname", "family name"];
-const SUBSCRIBED: &[&str] =
-    &["subscribed_at", "optin_time", "confirm_time", "created_at", "creation_date", "date added", "subscription date"];
+/// Header names (lower-cased) that hold when a subscriber subscribed, in order of preference for
+/// each row: the first non-empty one is its consent evidence. Mailchimp: `CONFIRM_TIME` (the
+/// double opt-in), else `OPTIN_TIME`, else `LAST_CHANGED`; Substack and listmonk: `created_at`;
+/// Buttondown: `creation_date`.
+const SUBSCRIBED: &[&str] = &[
+    "subscribed_at",
+    "confirm_time",
+    "optin_time",
+    "last_changed",
+    "created_at",
+    "creation_date",
+    "date added",
+    "subscription date",
+];
 
 /// A parsed export file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +56,9 @@ pub struct ExportRow {
     pub name: String,
     /// The export's idea of the subscriber's status.
     pub status: SubscriberStatus,
-    /// When they subscribed, when the export says and it can be read.
-    pub subscribed_at: Option<Timestamp>,
+    /// When they subscribed, when the export says (`None` when the row has no time), or why
+    /// the time it gives cannot be read.
+    pub subscribed_at: Result<Option<Timestamp>, String>,
     /// Values for the target list's attribute columns.
     pub attrs: BTreeMap<String, String>,
 }
@@ -90,10 +103,11 @@ struct Mapping {
     first: Option<usize>,
     last: Option<usize>,
     status: Option<(usize, &'static str)>,
-    subscribed: Option<usize>,
+    subscribed: Vec<usize>,
     listmonk_attrs: Option<usize>,
     attrs: Vec<(usize, String)>,
     list_attrs: Vec<String>,
+    header: Vec<String>,
 }
 
 impl Mapping {
@@ -125,27 +139,25 @@ impl Mapping {
             first: find(FIRST),
             last: find(LAST),
             status,
-            subscribed: find(SUBSCRIBED),
+            subscribed: SUBSCRIBED
+                .iter()
+                .filter_map(|n| header.iter().position(|h| h.eq_ignore_ascii_case(n)))
+                .collect(),
             listmonk_attrs: (source == "listmonk").then(|| find(&["attributes"])).flatten(),
             attrs: attrs.collect(),
             list_attrs: list_attrs.to_vec(),
+            header: header.to_vec(),
         })
     }
 
     fn ignored(&self, header: &[String]) -> Vec<String> {
-        let used: Vec<usize> = [
-            Some(self.email),
-            self.name,
-            self.first,
-            self.last,
-            self.status.map(|s| s.0),
-            self.subscribed,
-            self.listmonk_attrs,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.attrs.iter().map(|(i, _)| *i))
-        .collect();
+        let used: Vec<usize> =
+            [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
+                .into_iter()
+                .flatten()
+                .chain(self.subscribed.iter().copied())
+                .chain(self.attrs.iter().map(|(i, _)| *i))
+                .collect();
         header.iter().enumerate().filter(|(i, _)| !used.contains(i)).map(|(_, h)| h.clone()).collect()
     }
 
@@ -171,7 +183,15 @@ impl Mapping {
             listmonk_attributes(&json, &self.list_attrs, &mut attrs);
         }
         let status = self.status.map_or(SubscriberStatus::Active, |(i, kind)| status(kind, &get(Some(i))));
-        ExportRow { line, email, name, status, subscribed_at: timestamp(&get(self.subscribed)), attrs }
+        let time = self.subscribed.iter().map(|&i| (i, get(Some(i)))).find(|(_, v)| !v.is_empty());
+        let subscribed_at = match time {
+            None => Ok(None),
+            Some((i, value)) => timestamp(&value).map(Some).ok_or_else(|| {
+                let column = self.header.get(i).map_or("", String::as_str);
+                format!("`{column}` value `{value}` is not a date and time")
+            }),
+        };
+        ExportRow { line, email, name, status, subscribed_at, attrs }
     }
 }
 
@@ -182,7 +202,7 @@ impl ExportRow {
             email: Err(why),
             name: String::new(),
             status: SubscriberStatus::Active,
-            subscribed_at: None,
+            subscribed_at: Ok(None),
             attrs: BTreeMap::new(),
         }
     }
@@ -213,13 +233,15 @@ fn status(kind: &str, value: &str) -> SubscriberStatus {
     }
 }
 
-/// RFC 3339, or the zone-less `YYYY-MM-DD HH:MM:SS` Mailchimp and listmonk write (taken as UTC).
+/// RFC 3339 (a space for the `T` too, as listmonk writes it: `2020-01-01 10:00:00.000000+00:00`),
+/// or a zone-less `YYYY-MM-DD HH:MM:SS[.fff]`, which Mailchimp writes in UTC.
 fn timestamp(value: &str) -> Option<Timestamp> {
+    let value = value.trim();
     if value.is_empty() {
         return None;
     }
     value.parse::<Timestamp>().ok().or_else(|| {
-        let civil = value.get(..19).unwrap_or(value).replacen(' ', "T", 1);
+        let civil = value.replacen(' ', "T", 1);
         civil.parse::<jiff::civil::DateTime>().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
     })
 }
@@ -299,7 +321,37 @@ mod tests {
     }
 
     #[test]
+    fn each_tools_subscription_time_is_kept_in_order_of_preference() {
+        let times = |text: &str| -> Vec<Result<Option<String>, String>> {
+            export(text, &[]).rows.iter().map(|r| r.subscribed_at.clone().map(|t| t.map(|t| t.to_string()))).collect()
+        };
+        let ok = |t: &str| Ok(Some(t.to_owned()));
+        assert_eq!(
+            times(
+                "Email Address,OPTIN_TIME,CONFIRM_TIME,LAST_CHANGED\na@x.org,2016-12-01 09:00:00,2016-12-01 09:05:00,2017-01-01 00:00:00\nb@x.org,2016-01-01 09:00:00,,2017-01-01 00:00:00\nc@x.org,,,2017-01-01 00:00:00\nd@x.org,,,\ne@x.org,soon,,\n"
+            ),
+            [
+                ok("2016-12-01T09:05:00Z"),
+                ok("2016-01-01T09:00:00Z"),
+                ok("2017-01-01T00:00:00Z"),
+                Ok(None),
+                Err("`OPTIN_TIME` value `soon` is not a date and time".to_owned())
+            ]
+        );
+        assert_eq!(times("email,created_at\na@x.org,2021-05-01T00:00:00.000Z\n"), [ok("2021-05-01T00:00:00Z")]);
+        assert_eq!(times("email,creation_date\na@x.org,2022-07-01T08:00:00+01:00\n"), [ok("2022-07-01T07:00:00Z")]);
+    }
+
+    #[test]
     fn reads_times_with_or_without_zone() {
+        assert_eq!(
+            timestamp("2020-01-01 10:00:00.000000+02:00").map(|t| t.to_string()).as_deref(),
+            Some("2020-01-01T08:00:00Z")
+        );
+        assert_eq!(
+            timestamp("2016-12-01 09:00:00.5").map(|t| t.to_string()).as_deref(),
+            Some("2016-12-01T09:00:00.5Z")
+        );
         assert_eq!(timestamp("2016-12-01 09:00:00").map(|t| t.to_string()).as_deref(), Some("2016-12-01T09:00:00Z"));
         assert_eq!(
             timestamp("2022-07-01T08:00:00+01:00").map(|t| t.to_string()).as_deref(),

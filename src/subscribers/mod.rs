@@ -5,7 +5,8 @@
 //! [`Subscriber`]s and located [`Diagnostic`]s ([`read_list`]), a [`ListReport`] of counts and
 //! problems ([`check_list`]), the audience of several lists ([`Members`], and [`Recipients`] with
 //! each address once), and
-//! atomic, locked edits of a list file ([`append_row`], [`remove_address`]).
+//! atomic, locked edits of a list file ([`append_row`], [`upsert_rows_with`], [`remove_address`],
+//! [`add_column`], [`rename_column`]).
 //!
 //! A list is streamed, never loaded whole: a million rows cost one row of parsing state plus a
 //! compact set of 64-bit address hashes for duplicate detection.
@@ -14,6 +15,7 @@
 
 mod address;
 mod audience;
+mod columns;
 mod edit;
 mod import;
 mod reader;
@@ -24,13 +26,14 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use address::{address_key, normalise_address};
+pub use address::{address_key, normalise_address, person_key};
 pub use audience::{ListCount, ListFile, Member, Members, Recipients};
+pub use columns::{add_column, list_columns, refuse_new_attribute, rename_column};
 pub(crate) use edit::unwritable;
-pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows};
+pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows, upsert_rows_with};
 pub use import::{Export, ExportRow, read_export};
 pub use reader::{ListReader, read_list};
-pub use report::{ListReport, StatusCounts, check_list};
+pub use report::{ListReport, StatusCounts, check_list, count_list};
 
 /// The subscribers directory's name at the project root.
 pub const DIR: &str = "subscribers";

@@ -6,7 +6,9 @@
 //! header is one diagnostic, and the list is not read at all.
 //!
 //! Rows are read as bytes (`csv::ByteRecord`) so that invalid UTF-8 is reported with its line
-//! instead of ending the stream.
+//! instead of ending the stream. The raw bytes of the row being read are kept beside it (one row
+//! and what the parser has buffered, never the whole file), so a diagnostic quotes the row's line
+//! with a caret under the field at fault, as content errors do.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +17,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+
+mod raw;
+
+pub(crate) use raw::{Field, field_spans};
+use raw::{Recorder, quote};
 
 use super::{COLUMNS, Subscriber, SubscriberStatus, normalise_address};
 use crate::diagnostic::{Diagnostic, Location, did_you_mean};
@@ -36,11 +43,13 @@ pub fn read_list(path: &Path, shown: &Path) -> Result<ListReader, Error> {
 /// for a shorter list.
 #[derive(Debug)]
 pub struct ListReader<R = File> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<Recorder<R>>,
     path: PathBuf,
     shown: PathBuf,
     columns: Columns,
     record: ByteRecord,
+    /// The byte range of the last record read, in the file.
+    span: Range<u64>,
     failure: Option<Error>,
 }
 
@@ -64,7 +73,7 @@ impl<R: io::Read> ListReader<R> {
             .flexible(true)
             .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(64 * 1024)
-            .from_reader(reader);
+            .from_reader(Recorder { inner: reader, kept: Vec::new(), base: 0, keep_from: 0 });
         let mut record = ByteRecord::new();
         loop {
             if !csv.read_byte_record(&mut record).map_err(|e| read_error(path, e))? {
@@ -76,9 +85,12 @@ impl<R: io::Read> ListReader<R> {
             }
         }
         let line = usize::try_from(record.position().map_or(1, csv::Position::line)).unwrap_or(1);
-        let columns = Columns::parse(&record)
-            .map_err(|d| Error::Invalid(vec![d.in_file(Location::new(shown, line.max(1), 1))]))?;
-        Ok(Self { csv, path: path.to_path_buf(), shown: shown.to_path_buf(), columns, record, failure: None })
+        let span = record.position().map_or(0, csv::Position::byte)..csv.position().byte();
+        let columns = Columns::parse(&record).map_err(|(d, field)| {
+            let raw = csv.get_ref().bytes(&span);
+            Error::Invalid(vec![quote(d, raw, Location::new(shown, line.max(1), 1), field)])
+        })?;
+        Ok(Self { csv, path: path.to_path_buf(), shown: shown.to_path_buf(), columns, record, span, failure: None })
     }
 
     /// The column names of the header row, trimmed; `email`, `name`, `status` and
@@ -99,6 +111,7 @@ impl<R: io::Read> ListReader<R> {
 
     /// The next row with the byte range it occupies in the file (for edits).
     pub(crate) fn next_row(&mut self) -> Option<(Result<Subscriber, Diagnostic>, Range<usize>)> {
+        self.csv.get_mut().keep_from = self.csv.position().byte();
         loop {
             match self.csv.read_byte_record(&mut self.record) {
                 Ok(true) if is_blank(&self.record) => {}
@@ -112,6 +125,7 @@ impl<R: io::Read> ListReader<R> {
         }
         let start = self.record.position().map_or(0, csv::Position::byte);
         let end = self.csv.position().byte();
+        self.span = start..end;
         let span = to_usize(start)..to_usize(end);
         let start_line = self.record.position().map_or(1, csv::Position::line);
         let inner_newlines = count_newlines(self.record.as_slice());
@@ -119,22 +133,39 @@ impl<R: io::Read> ListReader<R> {
         Some((self.parse_row(line), span))
     }
 
+    /// `diagnostic` located at `line` of the last row read, quoting the row's first line with a
+    /// caret under `field`.
+    pub(crate) fn quote_row(&self, diagnostic: Diagnostic, line: usize, field: Field) -> Diagnostic {
+        quote(diagnostic, self.csv.get_ref().bytes(&self.span), Location::new(&self.shown, line, 1), field)
+    }
+
     fn parse_row(&self, line: usize) -> Result<Subscriber, Diagnostic> {
-        let at = |d: Diagnostic| d.in_file(Location::new(&self.shown, line, 1));
+        let at = |field: Field| move |d: Diagnostic| self.quote_row(d, line, field);
         let names = &self.columns.names;
         if self.record.len() != names.len() {
-            return Err(at(Diagnostic::error(
+            let d = Diagnostic::error(
                 "subscribers/fields",
                 format!("row has {} fields but the header has {}", self.record.len(), names.len()),
-            )
-            .help("quote values that contain commas, e.g. `\"Smith, Anna\"`")));
+            );
+            return Err(if self.record.len() > names.len() {
+                at(Field::At(names.len()))(d.help("quote values that contain commas, e.g. `\"Smith, Anna\"`"))
+            } else {
+                at(Field::End)(
+                    d.help(format!(
+                        "give every column a value, even an empty one: the header is `{}`",
+                        names.join(",")
+                    )),
+                )
+            });
         }
         let mut values = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            values.push(text(field(&self.record, i), name).map_err(at)?);
+            values.push(text(field(&self.record, i), name).map_err(at(Field::At(i)))?);
         }
+        let at_column = |i: Option<usize>| at(i.map_or(Field::Start, Field::At));
         let email = values[self.columns.email];
         let email = normalise_address(email).map_err(|why| {
+            let at = at_column(Some(self.columns.email));
             let message = format!("`{}` is not a valid address: {why}", email.trim());
             // A row marked `unsubscribed` or `bounced` is never mailed: a bad address in it is a
             // warning, so an editor can keep the record without failing `check`.
@@ -152,11 +183,16 @@ impl<R: io::Read> ListReader<R> {
         })?;
         let status = match self.columns.status.map(|i| values[i].trim()) {
             None | Some("") => SubscriberStatus::Active,
-            Some(cell) => SubscriberStatus::parse(cell).ok_or_else(|| at(unknown_status(cell)))?,
+            Some(cell) => {
+                SubscriberStatus::parse(cell).ok_or_else(|| at_column(self.columns.status)(unknown_status(cell)))?
+            }
         };
         let subscribed_at = match self.columns.subscribed_at.map(|i| values[i].trim()) {
             None | Some("") => None,
-            Some(cell) => Some(cell.parse::<jiff::Timestamp>().map_err(|_| at(bad_timestamp(cell)))?),
+            Some(cell) => Some(
+                cell.parse::<jiff::Timestamp>()
+                    .map_err(|_| at_column(self.columns.subscribed_at)(bad_timestamp(cell)))?,
+            ),
         };
         let known = [Some(self.columns.email), self.columns.name, self.columns.status, self.columns.subscribed_at];
         let attrs: BTreeMap<String, String> = names
@@ -180,30 +216,47 @@ impl<R: io::Read> Iterator for ListReader<R> {
 }
 
 impl Columns {
-    fn parse(header: &ByteRecord) -> Result<Self, Diagnostic> {
+    /// The columns named by `header`, or what is wrong with it and where.
+    fn parse(header: &ByteRecord) -> Result<Self, (Diagnostic, Field)> {
+        Self::parse_names(header).map_err(|(d, i)| (d, i.map_or(Field::Start, Field::At)))
+    }
+
+    fn parse_names(header: &ByteRecord) -> Result<Self, (Diagnostic, Option<usize>)> {
         let problem = |message: String| Diagnostic::error("subscribers/header", message);
         if header.is_empty() {
-            return Err(problem("the list is empty: it has no header row".to_owned())
-                .help("start the file with a header row such as `email,name`"));
+            return Err((
+                problem("the list is empty: it has no header row".to_owned())
+                    .help("start the file with a header row such as `email,name`"),
+                None,
+            ));
         }
         let mut names: Vec<String> = Vec::with_capacity(header.len());
         for i in 0..header.len() {
-            let raw = std::str::from_utf8(field(header, i))
-                .map_err(|_| problem("the header row is not valid UTF-8".to_owned()).help("save the file as UTF-8"))?;
+            let problem = |message: String| (problem(message), Some(i));
+            let raw = std::str::from_utf8(field(header, i)).map_err(|_| {
+                let (d, i) = problem("the header row is not valid UTF-8".to_owned());
+                (d.help("save the file as UTF-8"), i)
+            })?;
             let name = raw.trim();
             let name = COLUMNS.iter().find(|c| c.eq_ignore_ascii_case(name)).map_or(name, |c| *c).to_owned();
+            let help = |(d, i): (Diagnostic, Option<usize>), help: &str| (d.help(help), i);
             if name.contains(['\r', '\n', '\0']) {
-                return Err(problem(format!("column {} of the header contains a line break or a NUL byte", i + 1))
-                    .help("a column name must fit on one line"));
+                return Err(help(
+                    problem(format!("column {} of the header contains a line break or a NUL byte", i + 1)),
+                    "a column name must fit on one line",
+                ));
             }
             if name.is_empty() {
-                return Err(
-                    problem(format!("column {} of the header has no name", i + 1)).help("name the column or delete it")
-                );
+                return Err(help(
+                    problem(format!("column {} of the header has no name", i + 1)),
+                    "name the column or delete it",
+                ));
             }
             if names.contains(&name) {
-                return Err(problem(format!("column `{name}` appears twice in the header"))
-                    .help("rename or delete one of them"));
+                return Err(help(
+                    problem(format!("column `{name}` appears twice in the header")),
+                    "rename or delete one of them",
+                ));
             }
             names.push(name);
         }
@@ -214,7 +267,7 @@ impl Columns {
                 Some(near) => format!("rename the column `{near}` to `email`"),
                 None => format!("the first row must name the columns, e.g. `email,name`; it is `{}`", names.join(",")),
             };
-            return Err(problem("the header has no `email` column".to_owned()).help(help));
+            return Err((problem("the header has no `email` column".to_owned()).help(help), None));
         };
         let (name, status, subscribed_at) = (index("name"), index("status"), index("subscribed_at"));
         Ok(Self { names, email, name, status, subscribed_at })
@@ -228,7 +281,7 @@ fn field(record: &ByteRecord, i: usize) -> &[u8] {
 }
 
 /// A line with nothing on it (csv already skips empty `\n` lines; `\r\n` ones reach us).
-fn is_blank(record: &ByteRecord) -> bool {
+pub(super) fn is_blank(record: &ByteRecord) -> bool {
     record.len() == 1 && field(record, 0).is_empty()
 }
 

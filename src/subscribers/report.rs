@@ -4,11 +4,13 @@
 //! Enters: a list's path. Leaves: a [`ListReport`]. Invalid rows and header problems are error
 //! diagnostics; an address listed twice in the same file is a warning that points at the first.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::address::Seen;
+use super::address::{Seen, fold};
+use super::reader::Field;
 use super::{Subscriber, SubscriberStatus, read_list};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
@@ -24,6 +26,9 @@ pub struct ListReport {
     pub by_status: StatusCounts,
     /// Valid rows whose address already appeared earlier in the file.
     pub duplicates: usize,
+    /// Rows marked `active` in the file whose address is suppressed in the state store (for the
+    /// list or globally): counted here, not under `by_status.active` ([`count_list`] only).
+    pub suppressed: usize,
     /// Every problem, in file order: errors for the header and invalid rows, warnings for
     /// duplicates.
     pub diagnostics: Vec<Diagnostic>,
@@ -69,6 +74,25 @@ impl StatusCounts {
 /// Header problems are reported in the [`ListReport`], not as an error, so `check` can print
 /// them with everything else; only a file that cannot be read is an [`Error`].
 pub fn check_list(path: &Path, shown: &Path) -> Result<ListReport, Error> {
+    report_on::<std::hash::RandomState>(path, shown, None)
+}
+
+/// As [`check_list`], counting the active rows whose address is in `suppressed` (the keys of
+/// [`crate::state::State::suppressed_set`]) as suppressed instead of active: what
+/// `subscribers count` shows, so the counts agree with who would be mailed.
+pub fn count_list<S: std::hash::BuildHasher>(
+    path: &Path,
+    shown: &Path,
+    suppressed: &HashSet<String, S>,
+) -> Result<ListReport, Error> {
+    report_on(path, shown, Some(suppressed))
+}
+
+fn report_on<S: std::hash::BuildHasher>(
+    path: &Path,
+    shown: &Path,
+    suppressed: Option<&HashSet<String, S>>,
+) -> Result<ListReport, Error> {
     let mut report = ListReport::default();
     let mut reader = match read_list(path, shown) {
         Ok(reader) => reader,
@@ -79,16 +103,23 @@ pub fn check_list(path: &Path, shown: &Path) -> Result<ListReport, Error> {
         Err(error) => return Err(error),
     };
     let mut seen = Seen::default();
-    for row in &mut reader {
+    while let Some(row) = reader.next() {
         report.rows += 1;
         match row {
             Err(diagnostic) => report.diagnostics.push(diagnostic),
             Ok(subscriber) => {
                 report.valid += 1;
-                report.by_status.add(subscriber.status);
+                if subscriber.status == SubscriberStatus::Active
+                    && suppressed.is_some_and(|keys| keys.contains(&fold(&subscriber.email)))
+                {
+                    report.suppressed += 1;
+                } else {
+                    report.by_status.add(subscriber.status);
+                }
                 if let Some(first) = seen.insert(&subscriber.email, subscriber.line) {
                     report.duplicates += 1;
-                    report.diagnostics.push(duplicate(shown, &subscriber, first));
+                    let warning = duplicate(shown, &subscriber, first);
+                    report.diagnostics.push(reader.quote_row(warning, subscriber.line, Field::Start));
                 }
             }
         }
@@ -148,7 +179,7 @@ mod tests {
         let report = check_list(&path, Path::new("subscribers/list.csv")).unwrap();
         assert_eq!(
             report.diagnostics[0].to_string(),
-            "warning: `BOB@example.org` is already listed at line 2\n --> subscribers/list.csv:3:1\n  = help: delete one of the rows; the address gets one copy of each issue either way\n"
+            "warning: `BOB@example.org` is already listed at line 2\n --> subscribers/list.csv:3:1\n  |\n3 | BOB@example.org\n  | ^\n  = help: delete one of the rows; the address gets one copy of each issue either way\n"
         );
         assert!(!report.diagnostics[0].is_error());
     }

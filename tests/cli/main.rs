@@ -7,6 +7,7 @@ mod harness;
 mod init;
 mod preview;
 mod readme;
+mod rename;
 mod render;
 mod send;
 mod send_bounces;

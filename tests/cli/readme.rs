@@ -42,3 +42,27 @@ fn readme_quick_start_commands_work() {
     }
     assert!(dir.join("public/index.html").is_file());
 }
+
+#[test]
+fn readme_subscriber_examples_work_on_a_fresh_list() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let section = readme.split("## Subscriber lists").nth(1).expect("a Subscriber lists section");
+    let add = section.lines().find(|l| l.starts_with("letterpress subscribers add")).expect("an add example");
+    let command = add.split('#').next().unwrap_or(add);
+    let project = Project::example();
+    for fresh in ["email,name\n", ""] {
+        let list = project.path().join("subscribers/commissioner-weekly.csv");
+        if fresh.is_empty() {
+            std::fs::remove_file(&list).expect("remove");
+        } else {
+            std::fs::write(&list, fresh).expect("write");
+        }
+        let words = words(command);
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = run_in(project.path(), &args);
+        assert_eq!(out.code, 0, "`{command}` on {fresh:?} failed:\n{}", out.stderr);
+        let written = std::fs::read_to_string(&list).expect("the list");
+        assert!(written.lines().next().is_some_and(|h| h.ends_with(",region")), "{written}");
+        assert!(written.contains("ruth@example.org,Ruth Akande,"), "{written}");
+    }
+}

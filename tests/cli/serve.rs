@@ -169,6 +169,24 @@ fn one_address_gets_at_most_three_confirmations_a_day_whoever_asks() {
 }
 
 #[test]
+fn one_mailbox_gets_at_most_three_confirmations_a_day_however_its_address_is_spelled() {
+    let project = Project::fixture("serve");
+    let server = serve(&project);
+    for client in 0..5 {
+        let from = format!("X-Forwarded-For: 203.0.113.{client}");
+        for tag in 0..3 {
+            let local = if tag % 2 == 0 { "victim" } else { "Victim" };
+            let form = format!("email={local}%2B{client}{tag}%40Example.org&list=readers");
+            let asked = server.post("/subscribe", &form, &[from.as_str()]);
+            assert_eq!(asked.status, 200, "the page never tells: {}", asked.body);
+        }
+    }
+    let sent = confirmations(&project);
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(server.log().iter().any(|l| l.contains("its address had 3 today already")), "{:#?}", server.log());
+}
+
+#[test]
 fn a_multipart_one_click_post_as_rfc_8058_prefers_unsubscribes_too() {
     let project = Project::fixture("serve");
     send(&project, ISSUE);

@@ -74,13 +74,101 @@ fn add_and_remove_keep_every_other_byte() {
     let after = project.read("subscribers/weekly.csv");
     assert!(after.starts_with(&before), "existing rows untouched");
     assert_eq!(&after[before.len()..], "Siobhan@example.org,Siobhán O’Neill,North West,active\n");
-    let unknown_column = project.run(&["subscribers", "add", "weekly", "x@example.org", "--attr", "plan=pro"]);
-    assert_eq!(unknown_column.code, 2);
-    assert!(unknown_column.stderr.contains("no `plan` column"), "{}", unknown_column.stderr);
     let removed = project.run(&["subscribers", "remove", "weekly", "siobhan@example.org"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     assert_eq!(project.read("subscribers/weekly.csv"), before);
     assert_eq!(project.run(&["subscribers", "remove", "weekly", "siobhan@example.org"]).code, 2);
+    // A near-miss of a column is refused rather than added.
+    let typo = project.run(&["subscribers", "add", "weekly", "x@example.org", "--attr", "regoin=pro"]);
+    assert_eq!(typo.code, 2);
+    assert!(typo.stderr.contains("no `regoin` column; did you mean `region`?"), "{}", typo.stderr);
+    assert_eq!(project.read("subscribers/weekly.csv"), before);
+}
+
+#[test]
+fn add_with_an_attribute_the_list_lacks_adds_its_column_in_the_same_write() {
+    let project = Project::fixture("lists");
+    project.write("subscribers/weekly.csv", "email,name\r\nruth@example.org,\"Akande, Ruth\"\r\n");
+    // The README's own example, on a list without a `region` column.
+    let out =
+        project.run(&["subscribers", "add", "weekly", "ann@example.org", "--name", "Ann", "--attr", "region=London"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("added the column `region` to `weekly`"), "{}", out.stderr);
+    assert_eq!(
+        project.read("subscribers/weekly.csv"),
+        "email,name,region\r\nruth@example.org,\"Akande, Ruth\",\r\nann@example.org,Ann,London\r\n"
+    );
+    let reserved = project.run(&["subscribers", "add", "weekly", "bo@example.org", "--attr", "Status=x"]);
+    assert_eq!(reserved.code, 2, "{}", reserved.stderr);
+    assert!(reserved.stderr.contains("`status` is not an attribute"), "{}", reserved.stderr);
+    std::fs::remove_file(project.path().join("subscribers/weekly.csv")).expect("remove");
+    let fresh = project.run(&["subscribers", "add", "weekly", "ann@example.org", "--attr", "region=London"]);
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    assert_eq!(
+        project.read("subscribers/weekly.csv"),
+        "email,name,status,subscribed_at,region\nann@example.org,,active,2026-11-22T09:30:00Z,London\n"
+    );
+}
+
+#[test]
+fn columns_are_listed_added_and_renamed() {
+    let project = Project::fixture("lists");
+    let list = project.run(&["subscribers", "columns", "weekly"]);
+    assert_eq!((list.code, list.stdout.as_str()), (0, "email\nname\nregion\nstatus\n"), "{}", list.stderr);
+    let before = project.read("subscribers/weekly.csv");
+    assert_eq!(project.run(&["subscribers", "columns", "weekly", "--add", "plan"]).code, 0);
+    let after = project.read("subscribers/weekly.csv");
+    assert_eq!(after.lines().next(), Some("email,name,region,status,plan"));
+    for (old, new) in before.lines().zip(after.lines()).skip(1) {
+        assert_eq!(new, format!("{old},"), "every row keeps its bytes and gains an empty cell");
+    }
+    let renamed = project.run(&["subscribers", "columns", "weekly", "--rename", "region", "area"]);
+    assert_eq!(renamed.code, 0, "{}", renamed.stderr);
+    assert_eq!(project.read("subscribers/weekly.csv").lines().next(), Some("email,name,area,status,plan"));
+    for (args, message) in [
+        (&["--rename", "email", "address"][..], "the `email` column cannot be renamed"),
+        (&["--rename", "area", "Name"], "already has a column `name`"),
+        (&["--add", "STATUS"], "already has a column `status`"),
+        (&["--rename", "nope", "x"], "has no column `nope`"),
+        (&["--add", "a\nb"], "must fit on one line"),
+    ] {
+        let mut command = vec!["subscribers", "columns", "weekly"];
+        command.extend_from_slice(args);
+        let out = project.run(&command);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(project.read("subscribers/weekly.csv").lines().next(), Some("email,name,area,status,plan"));
+    assert_eq!(project.run(&["subscribers", "check", "weekly"]).code, 0);
+}
+
+#[test]
+fn unsubscribe_documents_its_reasons_and_keeps_a_note() {
+    let project = Project::fixture("lists");
+    let help = project.run(&["unsubscribe", "--help"]);
+    assert_eq!(help.code, 0);
+    for value in ["unsubscribed:", "bounced:", "complained:", "manual:", "--note <TEXT>"] {
+        assert!(help.stdout.contains(value), "{value}: {}", help.stdout);
+    }
+    let noted = ["unsubscribe", "bob@example.com", "--reason", "unsubscribed", "--note", "asked by phone, 21 Nov"];
+    assert_eq!(project.run(&noted).code, 0);
+    assert_eq!(project.run(&["unsubscribe", "tom@example.net", "--list", "briefing"]).code, 0);
+    let text = project.run(&["suppressions"]).stdout;
+    assert_eq!(
+        text,
+        "bob@example.com\t*\tunsubscribed\t2026-11-22T09:30:00Z\tcli\tasked by phone, 21 Nov\n\
+         tom@example.net\tbriefing\tmanual\t2026-11-22T09:30:00Z\tcli\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&project.run(&["suppressions", "--format", "json"]).stdout).expect("json");
+    assert_eq!(json["suppressions"][0]["note"], "asked by phone, 21 Nov");
+    assert_eq!(json["suppressions"][1]["note"], serde_json::Value::Null);
+    for bad in ["two\nlines", "a\tb", "\u{1b}[2J"] {
+        let out = project.run(&["unsubscribe", "ruth@example.org", "--note", bad]);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains("a note must be one line of text"), "{}", out.stderr);
+    }
+    assert_eq!(project.run(&["suppressions"]).stdout, text, "nothing recorded");
 }
 
 #[test]
@@ -169,7 +257,8 @@ fn imports_map_each_tools_export_and_never_resurrect_suppressed_addresses() {
     let list = project.read("subscribers/weekly.csv");
     let gone: Vec<_> = list.lines().filter(|l| l.starts_with("gone@example.net,")).collect();
     assert_eq!(gone.len(), 1, "{list}");
-    assert!(gone[0].ends_with(",active"), "the row they asked back into is active again: {list}");
+    // `subscribed_at` was added after `status` by the first import, which dates its subscribers.
+    assert_eq!(gone[0].split(',').nth(3), Some("active"), "the row they asked back into is active again: {list}");
     let export = project.run(&["subscribers", "export", "weekly"]).stdout;
     assert!(export.contains("gone@example.net"), "and they will be mailed: {export}");
 }
@@ -195,17 +284,108 @@ fn count_reports_every_list_and_fails_for_one_it_cannot_read() {
     assert_eq!(all.code, 0, "{}", all.stderr);
     assert_eq!(
         all.stdout,
-        "weekly\t5 rows\t3 active\t1 unsubscribed\t0 bounced\t1 pending\t0 invalid\n\
-         briefing\t3 rows\t3 active\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n"
+        "weekly\t5 rows\t3 active\t0 suppressed\t1 unsubscribed\t0 bounced\t1 pending\t0 invalid\n\
+         briefing\t3 rows\t3 active\t0 suppressed\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n"
     );
+    assert_eq!(project.run(&["unsubscribe", "BOB@example.com"]).code, 0);
+    assert_eq!(project.run(&["unsubscribe", "tom@example.net", "--list", "weekly"]).code, 0, "not on weekly");
+    assert_eq!(project.run(&["unsubscribe", "Both@example.org", "--list", "briefing"]).code, 0);
+    assert_eq!(project.run(&["unsubscribe", "gone@example.net"]).code, 0, "already marked in the file");
+    let one = project.run(&["subscribers", "count", "weekly"]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert_eq!(one.stdout, "weekly\t5 rows\t2 active\t1 suppressed\t1 unsubscribed\t0 bounced\t1 pending\t0 invalid\n");
+    let briefing = project.run(&["subscribers", "count", "briefing"]).stdout;
+    assert_eq!(briefing, "briefing\t3 rows\t2 active\t1 suppressed\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n");
+    assert_eq!(project.run(&["subscribers", "count", "nope"]).code, 2);
     std::fs::remove_file(project.path().join("subscribers/weekly.csv")).expect("remove");
     let missing = project.run(&["subscribers", "count"]);
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(missing.stderr.contains("subscribers/weekly.csv`: no such file or directory"), "{}", missing.stderr);
-    assert_eq!(missing.stdout, "briefing\t3 rows\t3 active\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n");
+    assert_eq!(
+        missing.stdout,
+        "briefing\t3 rows\t2 active\t1 suppressed\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\n"
+    );
     project.write("subscribers/briefing.csv", "name\nNo Address\n");
     let broken = project.run(&["subscribers", "count"]);
     assert_eq!(broken.code, 1, "{}", broken.stderr);
     assert!(broken.stderr.contains("subscribers/briefing.csv:1:1"), "the header error, located: {}", broken.stderr);
     assert_eq!(broken.stdout, "", "no list could be counted");
+}
+
+/// The names in `.letterpress/` (none when it does not exist).
+fn state_files(project: &Project) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(project.path().join(".letterpress")) else { return Vec::new() };
+    let mut names: Vec<String> =
+        entries.map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn commands_that_only_read_or_fail_create_no_state() {
+    let project = Project::fixture("lists");
+    let issue = "weekly/2016-12-09-first";
+    for args in [
+        &["audience", issue][..],
+        &["subscribers", "export", "weekly"],
+        &["suppressions"],
+        &["send", issue, "--dry-run", "--force"],
+    ] {
+        let out = project.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(!project.path().join(".letterpress").exists(), "{args:?} created state");
+    }
+    assert_eq!(project.run(&["resubscribe", "ruth@example.org"]).code, 2, "nothing to lift");
+    assert!(!project.path().join(".letterpress").exists(), "a failed resubscribe created state");
+    let failing: [&[&str]; 3] =
+        [&["audience", issue], &["subscribers", "export", "weekly"], &["send", issue, "--dry-run", "--force"]];
+    let good = project.read("subscribers/weekly.csv");
+    project.write("subscribers/weekly.csv", "name\nNo Address\n");
+    for args in failing {
+        let out = project.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert_eq!(state_files(&project), Vec::<String>::new(), "{args:?}");
+    }
+    project.write("subscribers/weekly.csv", &good);
+    assert_eq!(project.run(&["unsubscribe", "bob@example.com"]).code, 0, "recording a suppression creates the store");
+    let before = state_files(&project);
+    assert_eq!(before, ["state.db"]);
+    project.write("subscribers/weekly.csv", "name\nNo Address\n");
+    for args in failing {
+        assert_eq!(project.run(args).code, 1, "{args:?}");
+        assert_eq!(state_files(&project), before, "{args:?}: no key file, nothing new");
+    }
+}
+
+#[test]
+fn imports_keep_each_tools_subscription_time_as_consent_evidence() {
+    let project = Project::fixture("lists");
+    let fixtures = crate::harness::fixture_dir("imports");
+    for file in ["mailchimp.csv", "listmonk.csv", "substack.csv", "buttondown.csv"] {
+        let path = fixtures.join(file);
+        let out = project.run(&["subscribers", "import", "briefing", path.to_str().expect("utf-8")]);
+        assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+    }
+    let list = project.read("subscribers/briefing.csv");
+    assert!(list.starts_with("email,name,region,status,subscribed_at\n"), "the column was added: {list}");
+    let time = |email: &str| -> String {
+        let row =
+            list.lines().find(|l| l.starts_with(&format!("{email},"))).unwrap_or_else(|| panic!("{email}: {list}"));
+        row.rsplit(',').next().expect("a last cell").to_owned()
+    };
+    assert_eq!(time("siobhan.oneill@example.org"), "2016-12-01T09:05:00Z", "Mailchimp CONFIRM_TIME first");
+    assert_eq!(time("ruth@example.org"), "2016-01-01T09:00:00Z", "then OPTIN_TIME");
+    assert_eq!(time("migrated@example.org"), "2015-06-30T23:59:59Z", "then LAST_CHANGED");
+    assert_eq!(time("priya@example.net"), "2020-01-01T10:00:00Z", "listmonk created_at");
+    assert_eq!(time("reader@example.com"), "2021-05-01T00:00:00Z", "Substack created_at");
+    assert_eq!(time("new.reader@example.org"), "2022-07-01T07:00:00Z", "Buttondown creation_date, in UTC");
+    assert_eq!(time("tom@example.net"), "", "rows already there keep theirs");
+    assert!(!list.contains("2026-11-22"), "never the time of the import: {list}");
+    assert_eq!(project.run(&["subscribers", "check", "briefing"]).code, 0);
+    let bad = project.path().join("bad-time.csv");
+    std::fs::write(&bad, "email,created_at\nlate@example.org,next tuesday\n").expect("write");
+    let out = project.run(&["subscribers", "import", "briefing", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains(":2: `created_at` value `next tuesday` is not a date and time"), "{}", out.stderr);
+    assert!(!project.read("subscribers/briefing.csv").contains("late@example.org"));
 }

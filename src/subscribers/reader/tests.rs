@@ -169,3 +169,64 @@ fn a_bad_address_in_a_row_marked_unsubscribed_or_bounced_is_a_warning() {
         "only rows that can never be mailed are let off"
     );
 }
+
+/// The rendering of the one diagnostic of `csv`'s rows or header.
+#[track_caller]
+fn rendered(csv: &str) -> String {
+    match read(csv) {
+        Ok(rows) => {
+            let errors: Vec<String> = rows.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            errors[0].clone()
+        }
+        Err(Error::Invalid(diagnostics)) => diagnostics[0].to_string(),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn diagnostics_quote_the_row_with_a_caret_under_the_field() {
+    assert_eq!(
+        rendered("email,name,status\nbob@example.org,Bob,\nann@example.org,\"Ann, Jones\",gnoe\n"),
+        "error: unknown status `gnoe`\n --> subscribers/list.csv:3:30\n  |\n3 | ann@example.org,\"Ann, Jones\",gnoe\n  |                              ^\n  = help: use one of `active`, `unsubscribed`, `bounced`, `pending`\n"
+    );
+    assert_eq!(
+        rendered("email,name\n\nZoë,Zoë\n"),
+        "error: `Zoë` is not a valid address: it has no `@`\n --> subscribers/list.csv:3:1\n  |\n3 | Zoë,Zoë\n  | ^\n"
+    );
+    assert_eq!(
+        rendered("email,name\r\nzoe@example.org,Z\0e\r\n"),
+        "error: column `name` contains a NUL byte\n --> subscribers/list.csv:2:17\n  |\n2 | zoe@example.org,Z\u{fffd}e\n  |                 ^\n  = help: a value must fit on one line; remove the line break or stray character\n"
+    );
+    assert_eq!(
+        rendered("email,name\nzoe@example.org,\"Z\nBcc: x@example.org\"\n"),
+        "error: column `name` contains a line break\n --> subscribers/list.csv:2:17\n  |\n2 | zoe@example.org,\"Z\n  |                 ^\n  = help: a value must fit on one line; remove the line break or stray character\n"
+    );
+    assert_eq!(
+        rendered("\u{feff}e-mail,name\n"),
+        "error: the header has no `email` column\n --> subscribers/list.csv:1:1\n  |\n1 | e-mail,name\n  | ^\n  = help: rename the column `e-mail` to `email`\n"
+    );
+    assert_eq!(
+        rendered("email,name,email\n"),
+        "error: column `email` appears twice in the header\n --> subscribers/list.csv:1:12\n  |\n1 | email,name,email\n  |            ^\n  = help: rename or delete one of them\n"
+    );
+}
+
+#[test]
+fn only_a_row_with_too_many_fields_is_told_to_quote_commas() {
+    assert_eq!(
+        rendered("email,name,region\nbob@example.org,Smith, Bob,London\n"),
+        "error: row has 4 fields but the header has 3\n --> subscribers/list.csv:2:28\n  |\n2 | bob@example.org,Smith, Bob,London\n  |                            ^\n  = help: quote values that contain commas, e.g. `\"Smith, Anna\"`\n"
+    );
+    assert_eq!(
+        rendered("email,name,region\nbob@example.org,Bob\n"),
+        "error: row has 2 fields but the header has 3\n --> subscribers/list.csv:2:20\n  |\n2 | bob@example.org,Bob\n  |                    ^\n  = help: give every column a value, even an empty one: the header is `email,name,region`\n"
+    );
+}
+
+#[test]
+fn field_spans_respect_quotes_and_line_endings() {
+    assert_eq!(field_spans(b"a,\"b,c\",d\r\nx"), [0..1, 2..7, 8..9]);
+    assert_eq!(field_spans(b"a,\"b\nc\",\n"), [0..1, 2..7, 8..8]);
+    assert_eq!(field_spans(b""), vec![0..0]);
+}

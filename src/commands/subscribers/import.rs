@@ -1,0 +1,159 @@
+//! `subscribers import`: an export's rows into a list, its unsubscribed and bounced addresses
+//! into the suppressions, suppressed addresses skipped unless `--resubscribe`.
+
+use std::path::Path;
+
+use super::{open_state, read_state, suppressed};
+use crate::clock::Clock;
+use crate::config::{Config, List};
+use crate::error::Result;
+use crate::state::{Reason, Scope};
+use crate::subscribers::{
+    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list,
+};
+
+/// What an import did, for the report.
+#[derive(Debug, Default)]
+struct ImportReport {
+    imported: usize,
+    updated: usize,
+    unchanged: usize,
+    invalid: Vec<(usize, String)>,
+    suppressed: Vec<(usize, String)>,
+    recorded_unsubscribed: usize,
+    resubscribed: usize,
+}
+
+pub(super) fn import(
+    root: &Path,
+    config: &Config,
+    list: &List,
+    file: &Path,
+    resubscribe: bool,
+    clock: &Clock,
+) -> Result<()> {
+    let shown = list.csv_path();
+    let list_path = root.join(&shown);
+    let columns: Option<Vec<String>> = read_list(&list_path, &shown).ok().map(|r| r.columns().to_vec());
+    let attrs: Vec<String> =
+        columns.iter().flatten().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect();
+    let export = read_export(file, file, &attrs)?;
+    let export_dated = export.rows.iter().any(|r| matches!(r.subscribed_at, Ok(Some(_))));
+    let state = read_state(root, config)?;
+    let mut report = ImportReport::default();
+    let mut rows = Vec::new();
+    let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
+    let source = format!("import:{}", file.display());
+    for row in export.rows {
+        let email = match row.email.and_then(|e| normalise_address(&e)) {
+            Ok(email) => email,
+            Err(why) => {
+                report.invalid.push((row.line, why));
+                continue;
+            }
+        };
+        let bad = std::iter::once(("name", row.name.as_str()))
+            .chain(row.attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .find_map(|(column, value)| subscribers::unwritable(column, value).map(|why| (column, why)));
+        if let Some((column, why)) = bad {
+            report.invalid.push((row.line, format!("the value of `{column}` {why}")));
+            continue;
+        }
+        match row.status {
+            SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
+                let reason =
+                    if row.status == SubscriberStatus::Bounced { Reason::Bounced } else { Reason::Unsubscribed };
+                to_suppress.push((email, reason));
+                continue;
+            }
+            SubscriberStatus::Active | SubscriberStatus::Pending => {}
+        }
+        // An unreadable time is a row to fix, never replaced by the time of the import.
+        let subscribed_at = match row.subscribed_at {
+            Ok(time) => time,
+            Err(why) => {
+                report.invalid.push((row.line, why));
+                continue;
+            }
+        };
+        if suppressed(state.as_ref(), &email, &list.slug)? {
+            if !resubscribe {
+                report.suppressed.push((row.line, email));
+                continue;
+            }
+            to_lift.push(email.clone());
+        }
+        rows.push(Subscriber {
+            email,
+            name: row.name,
+            attrs: row.attrs,
+            status: row.status,
+            // The export's time is the consent evidence; the import's time only stands in for
+            // a row that has none.
+            subscribed_at: subscribed_at.or(Some(clock.now())),
+            line: row.line,
+        });
+    }
+    // The list is written first: if that fails, the suppressions are left as they were.
+    let mode = if resubscribe { Upsert::Reactivate } else { Upsert::Merge };
+    // A list without `subscribed_at` gains it when the export dates its subscribers.
+    let dated = export_dated.then(|| "subscribed_at".to_owned());
+    for result in subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())? {
+        match result {
+            Appended::Added { .. } => report.imported += 1,
+            Appended::Updated { .. } => report.updated += 1,
+            Appended::AlreadyListed { .. } => report.unchanged += 1,
+        }
+    }
+    let scope = Scope::List(list.slug.clone());
+    // The store is created only when there is something to record in it.
+    if !to_suppress.is_empty() || !to_lift.is_empty() {
+        let state = match state {
+            Some(state) => state,
+            None => open_state(root, config)?,
+        };
+        for (email, reason) in to_suppress {
+            if state.suppress(&email, &scope, reason, &source, clock.now())? {
+                report.recorded_unsubscribed += 1;
+            }
+        }
+        for email in to_lift {
+            report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
+        }
+    }
+    if export_dated && columns.is_some_and(|c| !c.iter().any(|c| c == "subscribed_at")) {
+        eprintln!("added the column `subscribed_at` to `{}` to keep the export's subscription times", list.slug);
+    }
+    print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
+    Ok(())
+}
+
+fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &Path, list: &str) {
+    eprintln!(
+        "imported {} new, {} updated, {} unchanged into `{list}` from `{}` ({source} export)",
+        report.imported,
+        report.updated,
+        report.unchanged,
+        file.display()
+    );
+    if report.recorded_unsubscribed > 0 {
+        eprintln!(
+            "recorded {} unsubscribed or bounced addresses from the export as suppressed",
+            report.recorded_unsubscribed
+        );
+    }
+    if report.resubscribed > 0 {
+        eprintln!("lifted {} suppressions (--resubscribe)", report.resubscribed);
+    }
+    eprintln!("skipped {} invalid:", report.invalid.len());
+    for (line, why) in &report.invalid {
+        eprintln!("  {}:{line}: {why}", file.display());
+    }
+    eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
+    for (line, email) in &report.suppressed {
+        eprintln!("  {}:{line}: {email}", file.display());
+    }
+    if !ignored.is_empty() {
+        eprintln!("ignored columns: {}", ignored.join(", "));
+    }
+}
