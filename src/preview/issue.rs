@@ -2,8 +2,8 @@
 //!
 //! Enters: a [`Snapshot`], the issue's `publication/slug` and the optional "view as" address.
 //! Leaves: a [`Page`]: the issue page (the email exactly as sent in an iframe, subject, from,
-//! preheader, the text part, the raw message, the size against Gmail's clip and the `check`
-//! diagnostics), one part byte for byte, or the error overlay when the issue cannot be rendered.
+//! preheader, the text part, the raw message, the size against Gmail's clip, the delivery state
+//! with a banner once a send has begun, and the `check` diagnostics), one part byte for byte, or the error overlay when the issue cannot be rendered.
 
 use serde::Serialize;
 
@@ -64,6 +64,7 @@ struct IssuePage<'a> {
     reply_to: Option<&'a str>,
     to: String,
     send_at: String,
+    delivery: super::delivery::DeliveryView,
     audience: String,
     audience_note: String,
     size: Size,
@@ -176,6 +177,7 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         reply_to: p.publication.reply_to.as_deref(),
         to,
         send_at: index::send_at(p.issue),
+        delivery: super::delivery::of(&super::delivery::read(p.project), &p.issue.id()),
         audience,
         audience_note,
         size: Size::of(&p.email.html),
@@ -204,7 +206,7 @@ pub fn part(
     };
     let text = |body: String| Page { content_type: "text/plain; charset=utf-8", ..Page::html(body) };
     match part {
-        Part::Html => Page::html(p.email.html),
+        Part::Html => Page::html(super::pages::localise(p.project, &p.email.html)),
         Part::Text => text(p.email.text),
         Part::Eml => {
             let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);

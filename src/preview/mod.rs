@@ -9,6 +9,7 @@
 //! every served file inside the project.
 
 mod audience;
+mod delivery;
 mod email;
 mod index;
 mod issue;

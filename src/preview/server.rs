@@ -96,8 +96,13 @@ async fn issue_part(
     .await
 }
 
-async fn archive(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
-    let raw = uri.path().strip_prefix("/archive/").unwrap_or("").to_owned();
+/// A file of the archive: one of `static/`, read from disk as it is now, else a page rendered
+/// in memory.
+async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
+    let raw = request.uri().path().strip_prefix("/archive/").unwrap_or("").to_owned();
+    if let Ok(file) = paths::resolve(&app.static_dir, &raw) {
+        return serve_file(file, request).await;
+    }
     blocking(app, move |app, snapshot| app.ui.archive(snapshot, &raw)).await
 }
 
@@ -120,18 +125,22 @@ async fn static_file(State(app): State<Arc<App>>, request: Request) -> Response 
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     match paths::resolve(&app.static_dir, request.uri().path()) {
-        Ok(file) => match ServeFile::new(file).oneshot(request).await {
-            Ok(mut response) => {
-                // Revalidate on every reload, so a changed image shows at once (304 when not).
-                response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                response.into_response()
-            }
-            Err(never) => match never {},
-        },
+        Ok(file) => serve_file(file, request).await,
         Err(refusal) => {
             let snapshot = app.live.current();
             respond(app.ui.refused(&snapshot, refusal))
         }
+    }
+}
+
+/// A file from disk, revalidated on every reload so a changed image shows at once (304 when not).
+async fn serve_file(file: PathBuf, request: Request) -> Response {
+    match ServeFile::new(file).oneshot(request).await {
+        Ok(mut response) => {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response.into_response()
+        }
+        Err(never) => match never {},
     }
 }
 
