@@ -10,7 +10,6 @@ use super::audience;
 use super::delivery::{self, DeliveryView};
 use super::live::Snapshot;
 use super::pages::DiagnosticView;
-use crate::check;
 use crate::content::{Issue, Status};
 use crate::diagnostic::Diagnostic;
 use crate::project::Project;
@@ -90,7 +89,8 @@ pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
 }
 
 fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: DeliveryView) -> IssueRow {
-    let (_, diagnostics) = check::check_issue(project, issue);
+    let checked = snapshot.check(project, issue);
+    let diagnostics = &checked.1;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let (audience, audience_note) = audience_cell(snapshot, &audience::issue_lists(project, issue));
     IssueRow {

@@ -3,7 +3,8 @@
 //! Enters: a [`Snapshot`], the issue's `publication/slug` and the optional "view as" address.
 //! Leaves: a [`Page`]: the issue page (the email exactly as sent in an iframe, subject, from,
 //! preheader, the text part, the raw message, the size against Gmail's clip, the delivery state
-//! with a banner once a send has begun, and the `check` diagnostics), one part byte for byte, or the error overlay when the issue cannot be rendered.
+//! with a banner once a send has begun, and the `check` diagnostics), one part byte for byte,
+//! or the error overlay when the issue cannot be rendered.
 
 use serde::Serialize;
 
@@ -11,7 +12,6 @@ use super::email::{self, Size};
 use super::index;
 use super::live::Snapshot;
 use super::pages::{DiagnosticView, Page, Ui};
-use crate::check;
 use crate::config::Publication;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
@@ -117,7 +117,8 @@ fn prepare<'a>(
         .config
         .publication(&issue.publication)
         .ok_or_else(|| ui.missing(snapshot, &format!("there is no publication `{}`", issue.publication)))?;
-    let (rendered, diagnostics) = check::check_issue(project, issue);
+    let checked = snapshot.check(project, issue);
+    let (rendered, diagnostics) = (&checked.0, checked.1.clone());
     let Some(rendered) = rendered else {
         return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
     };
@@ -132,7 +133,7 @@ fn prepare<'a>(
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
-    let email = email::personalise(project, issue, &rendered, subscriber.as_ref(), lists.first(), clock.now())
+    let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now())
         .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }

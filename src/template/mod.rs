@@ -63,6 +63,7 @@ pub struct EmailContext {
 }
 
 /// The loaded templates of a project.
+#[derive(Clone)]
 pub struct Templates {
     tera: Tera,
     sources: BTreeMap<String, PathBuf>,
