@@ -8,6 +8,7 @@
 #
 #   benches/preview_reload.sh
 #   N=200 RUNS=9 benches/preview_reload.sh
+#   BIN=target/release/letterpress benches/preview_reload.sh   # a binary already built
 #
 # Needs what the browser tests need: Debian's chromium, node, and `npm ci` in tests/preview-e2e.
 set -euo pipefail
@@ -20,8 +21,10 @@ e2e="$root/tests/preview-e2e"
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "missing chromium: apt-get install chromium" >&2; exit 2; }
 [ -d "$e2e/node_modules/playwright-core" ] || (cd "$e2e" && npm ci --no-audit --no-fund)
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/letterpress"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+fi
+bin=${BIN:-"$root/target/release/letterpress"}
 
 work=$(mktemp -d)
 server=""

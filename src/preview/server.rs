@@ -4,7 +4,8 @@
 //! Enters: requests. Leaves: pages from [`super::pages`] and [`super::issue`] (rendered on a
 //! blocking thread from the current [`Snapshot`]), files from the project's `static/` directory
 //! at the paths the archive gives them (`/images/x.png`), and `/events`, a server-sent event
-//! stream carrying the current snapshot version: open pages reload when it differs from theirs.
+//! stream carrying the current snapshot version: open pages reload (an issue page, its email
+//! frame and `data-live` parts) when it differs from theirs.
 
 use std::convert::Infallible;
 use std::path::PathBuf;

@@ -266,7 +266,7 @@ fn archive_pages_are_served_as_build_writes_them() {
         let mut expected = bytes.clone();
         if path.extension().is_some_and(|e| e == "html") {
             let mut html = String::from_utf8(served).expect("utf-8");
-            let at = html.rfind("<script>\n(() => {\n  const version").expect("reload script");
+            let at = html.rfind("<script>\n(() => {\n  // Reload when the project changes.").expect("reload script");
             let end = html[at..].find("</script>\n").expect("script end") + at + "</script>\n".len();
             html.replace_range(at..end, "");
             served = html.into_bytes();

@@ -78,6 +78,8 @@ async function test(page, file) {
     await page.frameLocator("#email").locator("p", { hasText: marker }).waitFor({ timeout: TIMEOUT });
     check(true, `the edit appeared in the email without a manual reload (${Date.now() - before} ms after saving)`);
     check((await frameWidth(page)) <= 375, "the mobile width survives the reload");
+    await page.locator("#text", { hasText: marker }).waitFor({ timeout: TIMEOUT });
+    check(true, "the plain-text part on the page shows the edit too");
 
     writeFileSync(file, original.replace('title: "Tables & <things>"', 'title: "Tables & <things>\nsend_at: [oops'));
     const overlay = page.locator(".overlay");
