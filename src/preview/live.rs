@@ -44,7 +44,7 @@ pub struct Snapshot {
     pub project: Result<Project, Error>,
     archive: OnceLock<Result<ArchiveFiles, Error>>,
     reach: Mutex<BTreeMap<Vec<String>, Option<ReachResult>>>,
-    checked: Mutex<HashMap<String, Checked>>,
+    checked: Mutex<HashMap<String, Arc<OnceLock<Checked>>>>,
 }
 
 impl Snapshot {
@@ -82,15 +82,12 @@ impl Snapshot {
         Some(Self { reach: Mutex::new(reach), checked: Mutex::new(checked), ..Self::new(version, Ok(project)) })
     }
 
-    /// [`check::check_issue`] of `issue` of this snapshot's project, once per snapshot.
+    /// [`check::check_issue`] of `issue` of this snapshot's project, once per snapshot: requests
+    /// asking at the same time (a page and its email frame) wait for the one check.
     pub fn check(&self, project: &Project, issue: &Issue) -> Checked {
-        let id = issue.id();
-        if let Some(found) = self.checked.lock().unwrap_or_else(PoisonError::into_inner).get(&id) {
-            return Arc::clone(found);
-        }
-        let checked = Arc::new(check::check_issue(project, issue));
-        self.checked.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::clone(&checked));
-        checked
+        let once =
+            Arc::clone(self.checked.lock().unwrap_or_else(PoisonError::into_inner).entry(issue.id()).or_default());
+        Arc::clone(once.get_or_init(|| Arc::new(check::check_issue(project, issue))))
     }
 
     /// The audience of `lists` (see [`audience::reach`]), computed once per snapshot.

@@ -23,7 +23,7 @@ use crate::config;
 
 /// How long after a change the watcher waits for the next one of the same burst (an editor's
 /// save) before reloading.
-pub const SETTLE: Duration = Duration::from_millis(15);
+pub const SETTLE: Duration = Duration::from_millis(10);
 
 /// The subscriber lists' directory at the project root.
 const SUBSCRIBERS_DIR: &str = "subscribers";
