@@ -10,6 +10,10 @@
 #   N=200 RUNS=9 benches/preview_reload.sh
 #   BIN=target/release/letterpress benches/preview_reload.sh   # a binary already built
 #
+# Measured on 2 shared CPUs (load average about 9), N=1000, RUNS=5, back to back: 646 ms median
+# before re-rendering only what changed (200 ms debounce, full reload, page then frame), 44 ms
+# after (10 ms settle, the edited issue re-read, the email replaced in its frame).
+#
 # Needs what the browser tests need: Debian's chromium, node, and `npm ci` in tests/preview-e2e.
 set -euo pipefail
 
