@@ -1,10 +1,16 @@
 //! The static web archive: index pages, one page per issue with its email renditions beside it,
 //! Atom feeds with full content, and `static/` copied.
 //!
+//! The pages link to the site's own pages, stylesheet, feeds and images relatively ([`urls`]),
+//! so the archive looks the same from `file://`, from `letterpress serve` on a local port and
+//! on the site; email renditions and feeds keep absolute URLs, as they are read elsewhere.
+//!
 //! Enters: a [`Project`] and the rendered issues. Leaves: files under the output directory,
 //! written only when their bytes change, so a rebuild of unchanged input is byte-identical and
 //! touches nothing, and a [`MANIFEST`] of them, so that the next build removes the ones it no
 //! longer writes (and nothing else).
+
+pub mod urls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -156,9 +162,36 @@ pub fn archive_files(project: &Project, out: &Path, drafts: bool) -> Result<(usi
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
-    copy_static(&project.root.join(STATIC_DIR), out, &mut files)?;
+    let mut rendered: Vec<PathBuf> = files
+        .keys()
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "html") && path.file_name().is_some_and(|n| n != "email.html")
+        })
+        .cloned()
+        .collect();
+    let mut statics = BTreeMap::new();
+    copy_static(&project.root.join(STATIC_DIR), out, &mut statics)?;
+    rendered.retain(|path| !statics.contains_key(path));
+    files.append(&mut statics);
+    relative_links(&project.config.site.archive(), out, &rendered, &mut files);
     crate::rename::redirect_pages(&issues, out, &mut files);
     Ok((issues.len(), files))
+}
+
+/// Make the links of the rendered `pages` to other files of the archive relative.
+fn relative_links(archive: &str, out: &Path, pages: &[PathBuf], files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    let rewritten: Vec<(PathBuf, Vec<u8>)> = pages
+        .iter()
+        .filter_map(|path| Some((path, files.get(path)?)))
+        .filter_map(|(path, bytes)| {
+            let page = path.strip_prefix(out).ok()?;
+            let html = std::str::from_utf8(bytes).ok()?;
+            let exists = |target: &Path| files.contains_key(&out.join(target));
+            let new = urls::rewrite(html, |url| urls::relative(page, url, archive, exists));
+            Some((path.clone(), new.into_bytes()))
+        })
+        .collect();
+    files.extend(rewritten);
 }
 
 /// The template errors the archive pages of these issues would stop `build` with, found by

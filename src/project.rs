@@ -54,6 +54,52 @@ impl Project {
         Ok(Self { root: root.to_path_buf(), config, issues, templates, links, diagnostics })
     }
 
+    /// This project with only the issue files `changed` (paths relative to the root, each
+    /// `content/<publication>/<name>.md`) read again: what [`Project::load`] returns when
+    /// nothing else changed, without reading the configuration, templates or other issues.
+    /// A file that no longer exists drops its issue. `None` when a path is not such a file.
+    pub fn with_issues_reloaded(&self, changed: &[PathBuf]) -> Option<Self> {
+        let is_issue_file = |path: &PathBuf| {
+            let parts: Vec<_> = path.components().collect();
+            parts.len() == 3
+                && parts[0].as_os_str() == content::DIR
+                && path.extension().is_some_and(|e| e == "md")
+                && !self.root.join(path).is_dir()
+        };
+        if !changed.iter().all(is_issue_file) {
+            return None;
+        }
+        let mut issues: Vec<Issue> = self.issues.iter().filter(|i| !changed.contains(&i.source)).cloned().collect();
+        let mut diagnostics: Vec<Diagnostic> = self
+            .diagnostics
+            .iter()
+            .filter(|d| !d.location.as_ref().is_some_and(|l| changed.contains(&l.path)))
+            .cloned()
+            .collect();
+        let zone = self.config.site.time_zone();
+        for path in changed {
+            let full = self.root.join(path);
+            if !full.is_file() {
+                continue;
+            }
+            match content::load(&full, path, zone.as_ref()) {
+                Ok(issue) if self.config.publication(&issue.publication).is_some() => issues.push(issue),
+                Ok(_) => {}
+                Err(mut errors) => diagnostics.append(&mut errors),
+            }
+        }
+        content::sort(&mut issues, &self.config);
+        let links = Links::new(&self.config, &issues, static_files(&self.root));
+        Some(Self {
+            root: self.root.clone(),
+            config: self.config.clone(),
+            issues,
+            templates: self.templates.clone(),
+            links,
+            diagnostics,
+        })
+    }
+
     /// Find an issue by `publication/slug`, `publication/slug.md` or a path to its file:
     /// relative to the project, or absolute or relative to the current directory (compared
     /// after resolving both sides, so `-C` and symbolic links make no difference).
@@ -182,6 +228,42 @@ mod tests {
             assert_eq!(project.find(name).unwrap().slug, "2016-12-09-first", "{name}");
         }
         assert!(project.find("weekly/nope").is_err());
+    }
+
+    #[test]
+    fn reloading_changed_issues_is_loading_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
+        for entry in walkdir::WalkDir::new(&fixture).into_iter().filter_map(std::result::Result::ok) {
+            let to = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        let before = Project::load(dir.path()).unwrap();
+        let first = before.issues[0].source.clone();
+        let (added, broken) = (PathBuf::from("content/weekly/2016-12-30-new.md"), before.issues[1].source.clone());
+        std::fs::write(dir.path().join(&first), "---\ntitle: Edited\nstatus: ready\n---\n\nNew text.\n").unwrap();
+        std::fs::write(dir.path().join(&added), "---\ntitle: Added\nstatus: draft\n---\n\nMore.\n").unwrap();
+        std::fs::write(dir.path().join(&broken), "---\ntitle: [oops\n---\n").unwrap();
+        let changed = [first, added, broken.clone()];
+        let reloaded = before.with_issues_reloaded(&changed).unwrap();
+        let loaded = Project::load(dir.path()).unwrap();
+        assert_eq!(
+            (&reloaded.issues, &reloaded.diagnostics, &reloaded.links),
+            (&loaded.issues, &loaded.diagnostics, &loaded.links)
+        );
+        std::fs::remove_file(dir.path().join(&broken)).unwrap();
+        let removed = reloaded.with_issues_reloaded(&[broken]).unwrap();
+        let loaded = Project::load(dir.path()).unwrap();
+        assert_eq!(
+            (&removed.issues, &removed.diagnostics, &removed.links),
+            (&loaded.issues, &loaded.diagnostics, &loaded.links)
+        );
+        assert!(loaded.with_issues_reloaded(&[PathBuf::from("templates/email.html")]).is_none());
+        assert!(loaded.with_issues_reloaded(&[PathBuf::from("content/weekly")]).is_none());
     }
 
     #[test]

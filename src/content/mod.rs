@@ -128,9 +128,14 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
             }
         }
     }
+    sort(&mut issues, config);
+    (issues, problems)
+}
+
+/// Put issues in archive order: by publication (as configured), then date, then slug.
+pub fn sort(issues: &mut [Issue], config: &Config) {
     let order = |i: &Issue| config.publications.iter().position(|p| p.slug == i.publication);
     issues.sort_by(|a, b| (order(a), a.date, &a.slug).cmp(&(order(b), b.date, &b.slug)));
-    (issues, problems)
 }
 
 /// Read and parse one issue file; `shown` is its path as diagnostics print it, `zone` the

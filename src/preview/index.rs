@@ -1,14 +1,15 @@
 //! The context of the index page: every issue, drafts included, grouped by publication, with
-//! its status, `send_at`, audience size and how many problems `check` finds in it.
+//! its status, `send_at`, delivery state from the journal, audience size and how many problems
+//! `check` finds in it.
 //!
 //! Enters: a [`Snapshot`] and its loaded [`Project`]. Leaves: a serialisable [`Index`].
 
 use serde::Serialize;
 
 use super::audience;
+use super::delivery::{self, DeliveryView};
 use super::live::Snapshot;
 use super::pages::DiagnosticView;
-use crate::check;
 use crate::content::{Issue, Status};
 use crate::diagnostic::Diagnostic;
 use crate::project::Project;
@@ -50,6 +51,8 @@ pub struct IssueRow {
     pub status: &'static str,
     /// RFC 3339, or `—`.
     pub send_at: String,
+    /// Where its send stands.
+    pub delivery: DeliveryView,
     /// Recipients now, `—` without lists, or `unavailable`.
     pub audience: String,
     /// Which lists, or why the audience is unavailable.
@@ -62,6 +65,7 @@ pub struct IssueRow {
 
 /// The index of `project`.
 pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
+    let deliveries = delivery::read(project);
     let publications = project
         .config
         .publications
@@ -73,7 +77,7 @@ pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
                 .issues
                 .iter()
                 .filter(|i| i.publication == publication.slug)
-                .map(|issue| row(snapshot, project, issue))
+                .map(|issue| row(snapshot, project, issue, delivery::of(&deliveries, &issue.id())))
                 .collect(),
         })
         .collect();
@@ -84,8 +88,9 @@ pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
     }
 }
 
-fn row(snapshot: &Snapshot, project: &Project, issue: &Issue) -> IssueRow {
-    let (_, diagnostics) = check::check_issue(project, issue);
+fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: DeliveryView) -> IssueRow {
+    let checked = snapshot.check(project, issue);
+    let diagnostics = &checked.1;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let (audience, audience_note) = audience_cell(snapshot, &audience::issue_lists(project, issue));
     IssueRow {
@@ -95,6 +100,7 @@ fn row(snapshot: &Snapshot, project: &Project, issue: &Issue) -> IssueRow {
         date: issue.date.to_string(),
         status: status(issue.front.status),
         send_at: send_at(project, issue),
+        delivery,
         audience,
         audience_note,
         errors: count(errors, "error", "errors"),

@@ -2,8 +2,9 @@
 //!
 //! Enters: a [`Snapshot`], the issue's `publication/slug` and the optional "view as" address.
 //! Leaves: a [`Page`]: the issue page (the email exactly as sent in an iframe, subject, from,
-//! preheader, the text part, the raw message, the size against Gmail's clip and the `check`
-//! diagnostics), one part byte for byte, or the error overlay when the issue cannot be rendered.
+//! preheader, the text part, the raw message, the size against Gmail's clip, the delivery state
+//! with a banner once a send has begun, and the `check` diagnostics), one part byte for byte,
+//! or the error overlay when the issue cannot be rendered.
 
 use serde::Serialize;
 
@@ -11,7 +12,6 @@ use super::email::{self, Size};
 use super::index;
 use super::live::Snapshot;
 use super::pages::{DiagnosticView, Page, Ui};
-use crate::check;
 use crate::config::Publication;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
@@ -64,6 +64,7 @@ struct IssuePage<'a> {
     reply_to: Option<&'a str>,
     to: String,
     send_at: String,
+    delivery: super::delivery::DeliveryView,
     audience: String,
     audience_note: String,
     size: Size,
@@ -116,7 +117,8 @@ fn prepare<'a>(
         .config
         .publication(&issue.publication)
         .ok_or_else(|| ui.missing(snapshot, &format!("there is no publication `{}`", issue.publication)))?;
-    let (rendered, diagnostics) = check::check_issue(project, issue);
+    let checked = snapshot.check(project, issue);
+    let (rendered, diagnostics) = (&checked.0, checked.1.clone());
     let Some(rendered) = rendered else {
         return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
     };
@@ -131,7 +133,7 @@ fn prepare<'a>(
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
-    let email = email::personalise(project, issue, &rendered, subscriber.as_ref(), lists.first(), clock.now())
+    let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now())
         .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }
@@ -176,6 +178,7 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         reply_to: p.publication.reply_to.as_deref(),
         to,
         send_at: index::send_at(p.project, p.issue),
+        delivery: super::delivery::of(&super::delivery::read(p.project), &p.issue.id()),
         audience,
         audience_note,
         size: Size::of(&p.email.html),
@@ -204,7 +207,7 @@ pub fn part(
     };
     let text = |body: String| Page { content_type: "text/plain; charset=utf-8", ..Page::html(body) };
     match part {
-        Part::Html => Page::html(p.email.html),
+        Part::Html => Page::html(super::pages::localise(p.project, &p.email.html)),
         Part::Text => text(p.email.text),
         Part::Eml => {
             let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);

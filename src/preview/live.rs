@@ -1,12 +1,16 @@
 //! The live state of a preview: the project as last loaded, numbered, and the channel that tells
 //! open pages a newer one exists.
 //!
-//! Enters: the project root and a [`Clock`]; [`Live::reload`] after each change. Leaves:
-//! immutable [`Snapshot`]s shared by the request handlers, and version numbers on a
-//! `tokio::sync::watch` channel for the `/events` stream. A snapshot never changes once made, so
-//! what it caches (the archive) is always current for it.
+//! Enters: the project root and a [`Clock`]; [`Live::reload`] with the changed paths after each
+//! change. Leaves: immutable [`Snapshot`]s shared by the request handlers, and version numbers on
+//! a `tokio::sync::watch` channel for the `/events` stream. A snapshot never changes once made, so
+//! what it caches (the archive, each issue's check, audiences) is always current for it.
+//!
+//! Reloads redo only what changed: when only issue files changed, only those are read again
+//! ([`Project::with_issues_reloaded`]), and the new snapshot keeps the previous one's audiences
+//! and, while no link target changed, the checks of the other issues.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -15,16 +19,21 @@ use tokio::sync::watch;
 
 use super::audience::{self, Reach};
 use crate::archive;
+use crate::check;
 use crate::clock::Clock;
+use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::project::Project;
+use crate::project::{Project, RenderedIssue};
 
 /// The archive as `build --drafts` would write it: file contents by path relative to its root.
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// The audience of some lists, or why it is unavailable.
 type ReachResult = Result<Reach, String>;
+
+/// What [`check::check_issue`] found for one issue: its rendering (if any) and diagnostics.
+pub type Checked = Arc<(Option<RenderedIssue>, Vec<Diagnostic>)>;
 
 /// One load of the project, and what was derived from it.
 #[derive(Debug)]
@@ -35,11 +44,50 @@ pub struct Snapshot {
     pub project: Result<Project, Error>,
     archive: OnceLock<Result<ArchiveFiles, Error>>,
     reach: Mutex<BTreeMap<Vec<String>, Option<ReachResult>>>,
+    checked: Mutex<HashMap<String, Arc<OnceLock<Checked>>>>,
 }
 
 impl Snapshot {
     fn load(root: &Path, version: u64) -> Self {
-        Self { version, project: Project::load(root), archive: OnceLock::new(), reach: Mutex::default() }
+        Self::new(version, Project::load(root))
+    }
+
+    fn new(version: u64, project: Result<Project, Error>) -> Self {
+        Self { version, project, archive: OnceLock::new(), reach: Mutex::default(), checked: Mutex::default() }
+    }
+
+    /// The next snapshot after only the issue files `changed` changed, or `None` when a full
+    /// load is needed (see [`Project::with_issues_reloaded`]).
+    fn after_issue_edits(&self, version: u64, changed: &[PathBuf]) -> Option<Self> {
+        let old = self.project.as_ref().ok()?;
+        let project = old.with_issues_reloaded(changed)?;
+        // Lists, subscribers and the configuration are as they were.
+        let reach = self.reach.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        // A check depends on its own issue and on the link targets (other issues, drafts,
+        // static files): while those are the same, the other issues' checks stand.
+        let checked = if project.links == old.links {
+            let mut checked = self.checked.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let edited: Vec<String> = project
+                .issues
+                .iter()
+                .chain(&old.issues)
+                .filter(|i| changed.contains(&i.source))
+                .map(Issue::id)
+                .collect();
+            checked.retain(|id, _| !edited.contains(id));
+            checked
+        } else {
+            HashMap::new()
+        };
+        Some(Self { reach: Mutex::new(reach), checked: Mutex::new(checked), ..Self::new(version, Ok(project)) })
+    }
+
+    /// [`check::check_issue`] of `issue` of this snapshot's project, once per snapshot: requests
+    /// asking at the same time (a page and its email frame) wait for the one check.
+    pub fn check(&self, project: &Project, issue: &Issue) -> Checked {
+        let once =
+            Arc::clone(self.checked.lock().unwrap_or_else(PoisonError::into_inner).entry(issue.id()).or_default());
+        Arc::clone(once.get_or_init(|| Arc::new(check::check_issue(project, issue))))
     }
 
     /// The audience of `lists` (see [`audience::reach`]), computed once per snapshot.
@@ -115,11 +163,14 @@ impl Live {
         self.versions.subscribe()
     }
 
-    /// Load the project again, publish it, and tell every open page. Blocking: call it off the
-    /// async workers.
-    pub fn reload(&self) {
+    /// Load the project again after the files `changed` (relative to the root) changed,
+    /// publish it, and tell every open page. Blocking: call it off the async workers.
+    pub fn reload(&self, changed: &[PathBuf]) {
         let version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
-        let snapshot = Arc::new(Snapshot::load(&self.root, version));
+        let previous = self.current();
+        let snapshot =
+            previous.after_issue_edits(version, changed).unwrap_or_else(|| Snapshot::load(&self.root, version));
+        let snapshot = Arc::new(snapshot);
         let errors = snapshot.load_errors().len();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = snapshot;
         self.versions.send_replace(version);
@@ -128,5 +179,51 @@ impl Live {
             1 => eprintln!("preview: reloaded; 1 error is shown in the browser"),
             n => eprintln!("preview: reloaded; {n} errors are shown in the browser"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_of_minimal() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
+        for entry in walkdir::WalkDir::new(&fixture).into_iter().filter_map(std::result::Result::ok) {
+            let to = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn checked(live: &Live, id: &str) -> Checked {
+        let snapshot = live.current();
+        let project = snapshot.project.as_ref().unwrap();
+        snapshot.check(project, project.find(id).unwrap())
+    }
+
+    #[test]
+    fn an_edit_re_renders_only_the_edited_issue() {
+        let dir = copy_of_minimal();
+        let live = Live::new(dir.path().canonicalize().unwrap(), Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap()));
+        let (edited, other) = ("weekly/2016-12-09-first", "weekly/2016-12-16-second");
+        let (before, untouched) = (checked(&live, edited), checked(&live, other));
+        let source = PathBuf::from("content/weekly/2016-12-09-first.md");
+        let text = std::fs::read_to_string(dir.path().join(&source)).unwrap();
+        std::fs::write(dir.path().join(&source), format!("{text}\nAn added paragraph.\n")).unwrap();
+        live.reload(std::slice::from_ref(&source));
+        assert_eq!(live.current().version, 2);
+        assert!(Arc::ptr_eq(&untouched, &checked(&live, other)), "the other issue is not checked again");
+        let after = checked(&live, edited);
+        assert!(!Arc::ptr_eq(&before, &after));
+        assert!(after.0.as_ref().unwrap().email.html.contains("An added paragraph."));
+
+        // A template change loads everything again.
+        live.reload(&[PathBuf::from("templates/email.html")]);
+        assert!(!Arc::ptr_eq(&untouched, &checked(&live, other)));
     }
 }

@@ -1,14 +1,16 @@
-//! `letterpress preview`: a local web server showing every issue as it will be sent, reloading
-//! open pages within a second of a change.
+//! `letterpress preview`: a local web server showing every issue as it will be sent, updating
+//! open pages as soon as a file changes (re-rendering only what changed).
 //!
 //! Enters: the project root, [`Options`] from the command line, and a [`Clock`]. Leaves: an HTTP
 //! server (axum on the caller's tokio runtime) until Ctrl-C, its URL printed to stderr. The
 //! pipeline is the one `check`, `render` and `build` use — load, render, template — run in memory
 //! again on each change: [`live`] holds the latest load, [`watch`] decides which changes matter
-//! and reloads, [`server`] answers requests with [`pages`] and [`issue`], and [`paths`] keeps
-//! every served file inside the project.
+//! and reloads, [`delivery`] reads each issue's send from the journal, [`server`] answers
+//! requests with [`pages`] and [`issue`], and [`paths`] keeps every served file inside the
+//! project.
 
 mod audience;
+mod delivery;
 mod email;
 mod index;
 mod issue;

@@ -111,8 +111,8 @@ impl Ui {
         }
     }
 
-    /// A file of the archive as `build --drafts` writes it; HTML pages get the live-reload
-    /// script appended, nothing else changes.
+    /// A file of the archive as `build --drafts` writes it; HTML pages get the site's absolute
+    /// URLs made local ([`localise`]) and the live-reload script appended, nothing else changes.
     pub fn archive(&self, snapshot: &Snapshot, raw: &str) -> Page {
         let mut segments = match paths::segments(raw) {
             Ok(segments) => segments,
@@ -141,6 +141,9 @@ impl Ui {
         let content_type = content_type(&path);
         let mut body = bytes.clone();
         if content_type.starts_with("text/html") {
+            if let (Ok(project), Ok(html)) = (&snapshot.project, std::str::from_utf8(&body)) {
+                body = localise(project, html).into_bytes();
+            }
             let script = self.render("reload.html", snapshot, &Nothing {});
             let at = body.windows(7).rposition(|w| w.eq_ignore_ascii_case(b"</body>")).unwrap_or(body.len());
             body.splice(at..at, script.into_bytes());
@@ -228,6 +231,13 @@ impl DiagnosticView {
             help: diagnostic.help.clone().unwrap_or_default(),
         }
     }
+}
+
+/// `html` with the site's absolute URLs pointing at the preview itself (see
+/// [`crate::archive::urls::local`]), so that it shows the files being edited, not the deployed ones.
+pub fn localise(project: &Project, html: &str) -> String {
+    let (archive, base) = (project.config.site.archive(), project.config.site.base());
+    crate::archive::urls::rewrite(html, |url| crate::archive::urls::local(url, &archive, &base))
 }
 
 /// The content type of an archive file, by extension.

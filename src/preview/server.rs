@@ -4,7 +4,8 @@
 //! Enters: requests. Leaves: pages from [`super::pages`] and [`super::issue`] (rendered on a
 //! blocking thread from the current [`Snapshot`]), files from the project's `static/` directory
 //! at the paths the archive gives them (`/images/x.png`), and `/events`, a server-sent event
-//! stream carrying the current snapshot version: open pages reload when it differs from theirs.
+//! stream carrying the current snapshot version: open pages reload (an issue page, its email
+//! frame and `data-live` parts) when it differs from theirs.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -96,8 +97,13 @@ async fn issue_part(
     .await
 }
 
-async fn archive(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
-    let raw = uri.path().strip_prefix("/archive/").unwrap_or("").to_owned();
+/// A file of the archive: one of `static/`, read from disk as it is now, else a page rendered
+/// in memory.
+async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
+    let raw = request.uri().path().strip_prefix("/archive/").unwrap_or("").to_owned();
+    if let Ok(file) = paths::resolve(&app.static_dir, &raw) {
+        return serve_file(file, request).await;
+    }
     blocking(app, move |app, snapshot| app.ui.archive(snapshot, &raw)).await
 }
 
@@ -120,18 +126,22 @@ async fn static_file(State(app): State<Arc<App>>, request: Request) -> Response 
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     match paths::resolve(&app.static_dir, request.uri().path()) {
-        Ok(file) => match ServeFile::new(file).oneshot(request).await {
-            Ok(mut response) => {
-                // Revalidate on every reload, so a changed image shows at once (304 when not).
-                response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                response.into_response()
-            }
-            Err(never) => match never {},
-        },
+        Ok(file) => serve_file(file, request).await,
         Err(refusal) => {
             let snapshot = app.live.current();
             respond(app.ui.refused(&snapshot, refusal))
         }
+    }
+}
+
+/// A file from disk, revalidated on every reload so a changed image shows at once (304 when not).
+async fn serve_file(file: PathBuf, request: Request) -> Response {
+    match ServeFile::new(file).oneshot(request).await {
+        Ok(mut response) => {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response.into_response()
+        }
+        Err(never) => match never {},
     }
 }
 

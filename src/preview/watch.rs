@@ -1,11 +1,13 @@
 //! Watching a project for changes: which paths matter ([`classify`], pure and table-tested) and
 //! the file watcher that turns them into reloads.
 //!
-//! Enters: the canonical project root and the shared [`Live`] state. Leaves: a reload of the
-//! whole project after each debounced batch of relevant changes. The watcher (notify, with
-//! notify-debouncer-full at [`DEBOUNCE`]) runs on its own thread and hands each batch to a tokio
-//! task through a channel; that task reloads on a blocking thread and keeps the watches in step
-//! with the project's directories.
+//! Enters: the canonical project root and the shared [`Live`] state. Leaves: a reload after
+//! each batch of relevant changes, told which files changed (so that an edited issue is all that
+//! is read and rendered again). The watcher (notify) runs on its own thread and hands every
+//! event to a tokio task through a channel; that task takes the first event of a batch and those
+//! that follow within [`SETTLE`] of each other (an editor's save is a burst of a few writes and
+//! renames), reloads on a blocking thread, and keeps the watches in step with the project's
+//! directories. Nothing runs between changes.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -13,15 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, ModifyKind};
-use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use super::live::Live;
 use crate::config;
 
-/// How long the watcher waits for a burst of writes (an editor's save) to settle.
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
+/// How long after a change the watcher waits for the next one of the same burst (an editor's
+/// save) before reloading.
+pub const SETTLE: Duration = Duration::from_millis(10);
 
 /// The subscriber lists' directory at the project root.
 const SUBSCRIBERS_DIR: &str = "subscribers";
@@ -89,43 +91,57 @@ fn is_scratch(name: &str) -> bool {
         || swap
 }
 
-/// Start watching `root` (canonical): returns once the watches are in place. Each debounced
-/// batch with a relevant change reloads the project into `live`; watching stops with the runtime.
+/// Start watching `root` (canonical): returns once the watches are in place. Each batch with a
+/// relevant change reloads the project into `live`; watching stops with the runtime.
 pub fn spawn(root: PathBuf, live: Arc<Live>) -> notify::Result<()> {
-    let (sender, mut batches) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let paths = match result {
-            Ok(events) => events.into_iter().filter(|e| is_change(e.event.kind)).flat_map(|e| e.event.paths).collect(),
-            Err(errors) => {
-                for error in errors {
-                    eprintln!("warning: watching for changes: {error}");
-                }
-                return;
-            }
-        };
-        let _ = sender.send(paths);
+    let (sender, mut events) = mpsc::unbounded_channel::<notify::Result<Event>>();
+    let mut notifier = notify::recommended_watcher(move |event| {
+        let _ = sender.send(event);
     })?;
-    debouncer.watch(&root, RecursiveMode::NonRecursive)?;
+    notifier.watch(&root, RecursiveMode::NonRecursive)?;
     let mut watched = BTreeSet::new();
     sync_watches(&root, &mut watched, |path, on| {
-        if on { debouncer.watch(path, RecursiveMode::Recursive) } else { debouncer.unwatch(path) }
+        if on { notifier.watch(path, RecursiveMode::Recursive) } else { notifier.unwatch(path) }
     });
     tokio::spawn(async move {
-        while let Some(paths) = batches.recv().await {
-            let kinds: BTreeSet<ChangeKind> =
-                paths.iter().map(|p| classify(p.strip_prefix(&root).unwrap_or(p))).collect();
-            if kinds.iter().all(|k| *k == ChangeKind::Ignored) {
+        while let Some(first) = events.recv().await {
+            let mut batch = vec![first];
+            while let Ok(Some(next)) = tokio::time::timeout(SETTLE, events.recv()).await {
+                batch.push(next);
+            }
+            let changed = changed_paths(&root, batch);
+            if changed.is_empty() {
                 continue;
             }
             sync_watches(&root, &mut watched, |path, on| {
-                if on { debouncer.watch(path, RecursiveMode::Recursive) } else { debouncer.unwatch(path) }
+                if on { notifier.watch(path, RecursiveMode::Recursive) } else { notifier.unwatch(path) }
             });
             let live = Arc::clone(&live);
-            let _ = tokio::task::spawn_blocking(move || live.reload()).await;
+            let _ = tokio::task::spawn_blocking(move || live.reload(&changed)).await;
         }
-        drop(debouncer);
+        drop(notifier);
     });
     Ok(())
+}
+
+/// The relevant paths a batch of events changed, relative to `root`; watcher errors are printed.
+fn changed_paths(root: &Path, batch: Vec<notify::Result<Event>>) -> Vec<PathBuf> {
+    let mut changed = BTreeSet::new();
+    for event in batch {
+        match event {
+            Ok(event) if is_change(event.kind) => {
+                for path in event.paths {
+                    let relative = path.strip_prefix(root).unwrap_or(&path);
+                    if classify(relative) != ChangeKind::Ignored {
+                        changed.insert(relative.to_path_buf());
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(error) => eprintln!("warning: watching for changes: {error}"),
+        }
+    }
+    changed.into_iter().collect()
 }
 
 /// Watch each of [`DIRS`] that exists and forget those that no longer do, so a directory created

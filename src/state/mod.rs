@@ -167,6 +167,29 @@ impl State {
         }
     }
 
+    /// Open an existing state database for reading only: nothing is created, migrated or
+    /// written (the preview reads delivery states this way). A database of another schema
+    /// version than this letterpress's is refused.
+    pub fn open_read_only(path: &Path, shown: &Path) -> Result<Self, Error> {
+        use rusqlite::OpenFlags;
+        let fail = |action, e| sql_error(action, path, shown, e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("open", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("open", e))?;
+        let version: i64 =
+            conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(|e| fail("read", e))?;
+        if version > i64::from(SCHEMA_VERSION) {
+            return Err(newer(shown, version));
+        }
+        if version < i64::from(SCHEMA_VERSION) {
+            return Err(Error::usage(format!(
+                "`{}` was written by an older letterpress; any command that writes it (e.g. `letterpress send`) updates it",
+                shown.display()
+            )));
+        }
+        Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
+    }
+
     /// Suppress `address` for `scope`, recorded as of `at`. Returns whether a new suppression
     /// was recorded: repeating one keeps the first reason, source and time.
     ///

@@ -66,6 +66,7 @@ pub struct EmailContext {
 }
 
 /// The loaded templates of a project.
+#[derive(Clone)]
 pub struct Templates {
     tera: Tera,
     sources: BTreeMap<String, PathBuf>,

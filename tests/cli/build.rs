@@ -64,7 +64,7 @@ fn archive_pages_link_neighbours_and_escape_titles() {
         .write("content/weekly/2016-12-30-third.md", "---\ntitle: \"Fish & <chips>\"\nstatus: ready\n---\n\nText.\n");
     assert_eq!(project.run(&["build"]).code, 0);
     let page = project.read("public/weekly/2016-12-16-second/index.html");
-    assert!(page.contains(r#"rel="prev" href="https://minimal.example.org/weekly/2016-12-09-first/""#), "{page}");
+    assert!(page.contains(r#"rel="prev" href="../2016-12-09-first/index.html""#), "{page}");
     assert!(page.contains("Fish &amp; &lt;chips&gt; →"), "{page}");
 }
 
@@ -114,4 +114,57 @@ fn feed_has_an_author_for_entries_without_one() {
         feed.entries.iter().any(|e| e.authors.iter().any(|a| a.name == "A. Editor")),
         "an issue's own author stays"
     );
+}
+
+#[test]
+fn a_local_serve_shows_the_archive_styled_with_its_own_files() {
+    let project = Project::example();
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let keys = [("LETTERPRESS_UNSUBSCRIBE_KEYS", "0707070707070707070707070707070707070707070707070707070707070707")];
+    let server = crate::serve::client::Server::start(&project, &keys);
+    for page in ["/", "/commissioner/", "/commissioner/2016-12-09-stp-plans-published/"] {
+        let response = server.get(page);
+        assert_eq!(response.status, 200, "{page}");
+        let base = url::Url::parse(&format!("http://{}{page}", server.address)).expect("a URL");
+        let html = &response.body;
+        let stylesheet = html.split("<link rel=\"stylesheet\" href=\"").nth(1).and_then(|r| r.split('"').next());
+        let stylesheet = stylesheet.unwrap_or_else(|| panic!("{page} links no stylesheet:\n{html}"));
+        let resolved = base.join(stylesheet).expect("a stylesheet URL");
+        assert_eq!(resolved.host_str(), Some("127.0.0.1"), "{page}: `{stylesheet}` is not on the served site");
+        let css = server.get(resolved.path());
+        assert_eq!((css.status, css.header("content-type")), (200, Some("text/css")), "{page}: {resolved}");
+        for image in html.split(" src=\"").skip(1).filter_map(|r| r.split('"').next()) {
+            let resolved = base.join(image).expect("an image URL");
+            assert_eq!(resolved.host_str(), Some("127.0.0.1"), "{page}: `{image}` is not on the served site");
+            assert_eq!(server.get(resolved.path()).status, 200, "{page}: {resolved}");
+        }
+    }
+}
+
+#[test]
+fn pages_link_relatively_while_feeds_and_email_renditions_stay_absolute() {
+    let project = Project::example();
+    assert_eq!(project.run(&["build"]).code, 0);
+    let issue = "public/commissioner/2016-12-09-stp-plans-published";
+    let page = project.read(&format!("{issue}/index.html"));
+    for link in [
+        "href=\"../../archive.css\"",
+        "href=\"../atom.xml\"",
+        "href=\"../../index.html\"",
+        "href=\"../index.html\"",
+        "src=\"../../images/commissioner-survey-2016.png\"",
+        "href=\"email.html\"",
+    ] {
+        assert!(page.contains(link), "{link} in:\n{page}");
+    }
+    // Links to pages the archive does not have stay as written.
+    assert!(page.contains("href=\"https://news.example.org/explainers/stp-footprints/\""), "{page}");
+    assert!(!page.contains("=\"https://news.example.org/images/"), "{page}");
+    assert!(!page.contains("=\"https://news.example.org/commissioner/atom.xml"), "{page}");
+    let email = project.read(&format!("{issue}/email.html"));
+    assert!(email.contains("src=\"https://news.example.org/images/commissioner-survey-2016.png\""), "{email}");
+    let feed = project.read("public/commissioner/atom.xml");
+    assert!(feed.contains("https://news.example.org/commissioner/2016-12-09-stp-plans-published/"), "{feed}");
+    assert!(feed.contains("https://news.example.org/images/commissioner-survey-2016.png"), "{feed}");
 }

@@ -157,6 +157,11 @@ impl Response {
     }
 }
 
+/// `html` with the fixture site's absolute URLs in attributes pointing at the preview's archive.
+fn local_urls(html: &str) -> String {
+    html.replace("=\"https://preview.example.org/", "=\"/archive/")
+}
+
 #[track_caller]
 fn assert_contains(haystack: &str, needle: &str) {
     assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
@@ -220,7 +225,11 @@ fn issue_page_shows_the_email_as_sent_with_its_parts_and_checks() {
         assert_contains(&html, needle);
     }
     let rendered = project.run(&["render", "weekly/2016-12-09-tables"]);
-    assert_eq!(server.get(&format!("{ISSUE}email.html")).text(), rendered.stdout, "byte for byte as `render`");
+    assert_eq!(
+        server.get(&format!("{ISSUE}email.html")).text(),
+        local_urls(&rendered.stdout),
+        "byte for byte as `render`, but for the site's URLs made local"
+    );
     let text = project.run(&["render", "weekly/2016-12-09-tables", "--format", "text"]);
     let part = server.get(&format!("{ISSUE}email.txt"));
     assert_eq!((part.header("content-type"), part.text()), ("text/plain; charset=utf-8", text.stdout));
@@ -249,7 +258,7 @@ fn view_as_personalises_the_email_for_a_subscriber_on_its_lists() {
     let eml = server.get(&format!("{ISSUE}message.eml?as=ada%40example.com")).text();
     let message = mail_parser::MessageParser::default().parse(eml.as_bytes()).expect("a message");
     let sent_html = message.body_html(0).expect("an HTML part").replace("\r\n", "\n");
-    assert_eq!(email, sent_html, "the preview shows the HTML a send delivers");
+    assert_eq!(email, local_urls(&sent_html), "the preview shows the HTML a send delivers, with local URLs");
     let sent_text = message.body_text(0).expect("a text part").replace("\r\n", "\n");
     assert_eq!(server.get(&format!("{ISSUE}email.txt?as=ada%40example.com")).text(), sent_text);
     assert_eq!(server.get(&format!("{ISSUE}?as=eve%40example.com")).status, 404);
@@ -267,17 +276,132 @@ fn archive_pages_are_served_as_build_writes_them() {
         let response = preview.get(&url);
         assert_eq!(response.status, 200, "{url}");
         let mut served = response.body;
+        let mut expected = bytes.clone();
         if path.extension().is_some_and(|e| e == "html") {
             let mut html = String::from_utf8(served).expect("utf-8");
-            let at = html.rfind("<script>\n(() => {\n  const version").expect("reload script");
+            let at = html.rfind("<script>\n(() => {\n  // Reload when the project changes.").expect("reload script");
             let end = html[at..].find("</script>\n").expect("script end") + at + "</script>\n".len();
             html.replace_range(at..end, "");
             served = html.into_bytes();
+            // The site's absolute URLs (in the email renditions) point at the preview itself.
+            expected = local_urls(&String::from_utf8(expected).expect("utf-8")).into_bytes();
         }
-        assert_eq!(&served, bytes, "{url}: the build's bytes, plus only the reload script in pages");
+        assert_eq!(
+            String::from_utf8_lossy(&served),
+            String::from_utf8_lossy(&expected),
+            "{url}: the build's bytes with local URLs, plus only the reload script in pages"
+        );
     }
     assert_eq!(preview.get("/archive").status, 308);
     assert_eq!(preview.get("/archive/weekly/nope/").status, 404);
+}
+
+/// The values of `attribute` in `html`.
+fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
+    let needle = format!(" {attribute}=\"");
+    html.match_indices(&needle).filter_map(|(at, _)| html[at + needle.len()..].split('"').next()).collect()
+}
+
+#[test]
+fn site_urls_point_at_the_preview_and_the_raw_message_stays_absolute() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let site = "https://preview.example.org/";
+    let email = server.get(&format!("{ISSUE}email.html")).text();
+    let urls = [attribute_values(&email, "src"), attribute_values(&email, "href")].concat();
+    assert!(urls.contains(&"/archive/images/chart.png"), "{urls:?}");
+    assert!(urls.contains(&"/archive/weekly/2016-12-09-tables/"), "{urls:?}");
+    assert!(urls.iter().all(|u| !u.starts_with(site)), "every site URL is local: {urls:?}");
+    let image = server.get("/archive/images/chart.png");
+    assert_eq!((image.status, image.header("content-type")), (200, "image/png"));
+    assert_eq!(server.get("/archive/weekly/2016-12-09-tables/").status, 200);
+
+    let archived = server.get("/archive/weekly/2016-12-09-tables/").text();
+    let stylesheet =
+        attribute_values(&archived, "href").into_iter().find(|h| h.contains("archive.css")).expect("a stylesheet");
+    assert_eq!(stylesheet, "../../archive.css");
+    assert_eq!(server.get("/archive/archive.css").status, 200);
+    assert!(attribute_values(&archived, "src").contains(&"../../images/chart.png"), "{archived}");
+
+    // What `send` composes is left alone: the raw message keeps the site's absolute URLs.
+    let eml = server.get(&format!("{ISSUE}message.eml")).text();
+    let message = mail_parser::MessageParser::default().parse(eml.as_bytes()).expect("a message");
+    let sent_html = message.body_html(0).expect("an HTML part");
+    assert_contains(&sent_html, "src=\"https://preview.example.org/images/chart.png\"");
+    assert_contains(&sent_html, "href=\"https://preview.example.org/weekly/2016-12-09-tables/\"");
+    assert!(!sent_html.contains("/archive/"), "{sent_html}");
+}
+
+/// A journal in the project's state store: `weekly/2016-12-09-tables` sent to both readers.
+fn journal_a_complete_send(project: &Project) {
+    use letterpress::state::{DeliveryStatus, NewRecipient, SendState, State, Update};
+    let at: jiff::Timestamp = "2026-11-21T08:00:00Z".parse().expect("a time");
+    let path = project.path().join(".letterpress/state.db");
+    let mut state = State::open(&path, Path::new(".letterpress/state.db")).expect("state");
+    let issue = "weekly/2016-12-09-tables";
+    state.start_send(issue, &"0".repeat(64), at, false).expect("start");
+    let people = ["ada@example.com", "bo@example.com"];
+    let recipients = people.iter().map(|email| NewRecipient {
+        address_key: (*email).to_owned(),
+        email: (*email).to_owned(),
+        name: String::new(),
+        attrs: std::collections::BTreeMap::new(),
+        list: "readers".to_owned(),
+        token_id: None,
+    });
+    state.add_recipients(issue, recipients, at).expect("recipients");
+    for status in [DeliveryStatus::Inflight, DeliveryStatus::Sent] {
+        let updates: Vec<Update> = people
+            .iter()
+            .map(|email| Update {
+                address_key: (*email).to_owned(),
+                status,
+                code: None,
+                reply: None,
+                message_id: None,
+                token_id: None,
+                attempted: status == DeliveryStatus::Sent,
+            })
+            .collect();
+        state.apply(issue, &updates, at).expect("apply");
+    }
+    let finished: jiff::Timestamp = "2026-11-21T08:05:00Z".parse().expect("a time");
+    state.finish_send(issue, SendState::Complete, None, finished).expect("finish");
+}
+
+#[test]
+fn delivery_state_comes_from_the_journal_and_the_preview_creates_no_state() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    assert_contains(&server.get("/").text(), "<span class=\"delivery not-sent\">not sent</span>");
+    let page = server.get(ISSUE).text();
+    assert_contains(&page, "<dd id=\"delivery\"><span class=\"delivery not-sent\">not sent</span></dd>");
+    assert!(!page.contains("class=\"banner"), "no banner before a send");
+    for path in ["/", ISSUE, &format!("{ISSUE}email.html?as=ada%40example.com"), "/archive/"] {
+        assert_eq!(server.get(path).status, 200, "{path}");
+    }
+    assert!(!project.path().join(".letterpress").exists(), "the preview created state");
+    drop(server);
+
+    journal_a_complete_send(&project);
+    let server = Server::start(&project);
+    let mut events = server.events();
+    let first = events.next();
+    let sent = "<span class=\"delivery sent\">sent to 2 of 2 at 2026-11-21T08:05:00Z</span>";
+    assert_contains(&server.get("/").text(), sent);
+    assert_contains(&server.get("/").text(), "<span class=\"delivery not-sent\">not sent</span>");
+    // Editing an issue already sent shows a banner saying the edit reaches the archive only.
+    let original = project.read(SOURCE);
+    project.write(SOURCE, &original.replace("The opening paragraph", "The edited paragraph"));
+    while events.next() == first {}
+    let page = server.get(ISSUE).text();
+    assert_contains(&page, sent);
+    assert_contains(
+        &page,
+        "<p class=\"banner sent\" role=\"status\">Already sent (sent to 2 of 2 at 2026-11-21T08:05:00Z). \
+         Edits to this issue change the archive only",
+    );
+    assert_contains(&server.get(&format!("{ISSUE}email.html")).text(), "The edited paragraph");
 }
 
 #[test]
@@ -390,7 +514,7 @@ fn open_without_xdg_open_only_prints_a_note() {
     assert_eq!(server.get("/").status, 200);
 }
 
-/// Why the browser test cannot run here, if it cannot.
+/// Why the browser tests cannot run here, if they cannot.
 fn browser_missing(e2e: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     if !Path::new(&chromium).is_file() {
@@ -405,23 +529,34 @@ fn browser_missing(e2e: &Path) -> Option<String> {
     None
 }
 
-#[test]
-fn in_chromium_edits_appear_live_and_errors_overlay() {
+/// Run `node e2e.mjs <args>` in headless Chromium; a browser test that cannot run fails.
+fn run_e2e(args: &[&str]) {
     let e2e = repo_root().join("tests/preview-e2e");
     if let Some(why) = browser_missing(&e2e) {
-        assert!(std::env::var_os("CI").is_none(), "the browser test must run in CI, but {why}");
-        eprintln!("skipped preview::in_chromium_edits_appear_live_and_errors_overlay: {why}");
-        return;
+        panic!("this browser test cannot run: {why}");
     }
-    let project = Project::fixture("preview");
-    let server = Server::start(&project);
-    let output = Command::new("node")
-        .current_dir(&e2e)
-        .args(["e2e.mjs", "test", &server.url(ISSUE)])
-        .arg(project.path().join(SOURCE))
-        .output()
-        .expect("run node");
+    let output = Command::new("node").current_dir(&e2e).arg("e2e.mjs").args(args).output().expect("run node");
     let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     eprintln!("{log}");
     assert!(output.status.success(), "the browser test failed:\n{log}");
+}
+
+#[test]
+#[ignore = "needs chromium and playwright-core: `cargo test -- --include-ignored` runs it (.ci/run does)"]
+fn in_chromium_edits_appear_live_and_errors_overlay() {
+    let project = Project::fixture("preview");
+    let server = Server::start(&project);
+    let source = project.path().join(SOURCE);
+    run_e2e(&["test", &server.url(ISSUE), source.to_str().expect("a UTF-8 path")]);
+}
+
+#[test]
+#[ignore = "needs chromium and playwright-core: `cargo test -- --include-ignored` runs it (.ci/run does)"]
+fn in_chromium_the_built_archive_is_styled_and_has_its_images_from_file_urls() {
+    let project = Project::example();
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let index = project.path().join("public/index.html").canonicalize().expect("the built index");
+    let url = url::Url::from_file_path(&index).expect("a file URL");
+    run_e2e(&["archive", url.as_str()]);
 }

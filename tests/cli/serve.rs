@@ -3,7 +3,7 @@
 //! message the sending code wrote, refused tokens, double opt-in through the outbox, the archive
 //! and limits, and unsubscribes racing a send to the in-process SMTP server.
 
-mod client;
+pub mod client;
 mod limits;
 
 use std::collections::BTreeMap;
