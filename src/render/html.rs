@@ -3,18 +3,43 @@
 //! Sanitising happens here, on the fragment only and before templating and CSS inlining, so raw
 //! HTML an author wrote (`<script>`, `onerror=`, `javascript:` links) never reaches a subscriber,
 //! while the template's own markup and inlined styles are untouched.
+//!
+//! The fragment comes in two renditions ([`Target`]): the archive page's, where footnotes link
+//! within the page and back, and a copy's (email, feed), where local anchors do not work, so
+//! footnote references link to the archive page's anchors and images carry the `width` Outlook
+//! needs. Footnotes are numbered in order of first reference and gathered at the end, with the
+//! number inline at the start of the note; header cells carry `scope="col"`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use pulldown_cmark::Event;
+use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
+
+/// Width in CSS pixels of the default email template's content column (600 px less 32 px of
+/// padding each side): the `width` attribute images get in emails.
+pub const EMAIL_COLUMN_WIDTH: u32 = 536;
+
+/// Which rendition of the fragment to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'u> {
+    /// The issue's own archive page: in-page footnote links with links back.
+    Page,
+    /// A copy read elsewhere (email, feed): footnote references point at `page_url`'s anchors,
+    /// images get `width` attributes for the email column.
+    Copy {
+        /// Absolute URL of the issue's archive page.
+        page_url: &'u str,
+    },
+}
 
 static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
         .add_generic_attributes(["id", "class"])
+        .add_tag_attributes("a", ["aria-label"])
         .add_tag_attributes("img", ["width", "height"])
-        .add_tag_attributes("th", ["style"])
+        .add_tag_attributes("th", ["style", "scope"])
         .add_tag_attributes("td", ["style"])
         .filter_style_properties(HashSet::from(["text-align"]))
         .url_schemes(HashSet::from(["https", "http", "mailto", "tel"]))
@@ -22,11 +47,244 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// Render events to sanitised HTML.
-pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
+/// Render events to sanitised HTML for `target`.
+pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>, target: Target<'_>) -> String {
+    let events = Rewrite::new(target).run(events);
     let mut raw = String::new();
-    pulldown_cmark::html::push_html(&mut raw, events);
+    pulldown_cmark::html::push_html(&mut raw, events.into_iter());
     SANITISER.clean(&raw).to_string()
+}
+
+/// Whether the two renditions of these events differ (footnotes or images), so the copy needs
+/// a rendering of its own.
+pub fn renditions_differ<'a, 'e: 'a>(events: impl IntoIterator<Item = &'a Event<'e>>) -> bool {
+    events.into_iter().any(|e| {
+        matches!(e, Event::FootnoteReference(_) | Event::Start(Tag::Image { .. } | Tag::FootnoteDefinition(_)))
+    })
+}
+
+/// A footnote definition held back to the end of the fragment.
+struct Note<'a> {
+    label: String,
+    events: Vec<Event<'a>>,
+}
+
+/// Replaces the events pulldown-cmark would render without what email and accessibility need
+/// (footnotes, header cells, images in copies) with HTML of our own; the rest pass through.
+struct Rewrite<'u> {
+    target: Target<'u>,
+    numbers: BTreeMap<String, usize>,
+    referenced: std::collections::BTreeSet<usize>,
+    in_head: bool,
+    aligns: Vec<pulldown_cmark::Alignment>,
+    cell: usize,
+}
+
+impl<'u> Rewrite<'u> {
+    fn new(target: Target<'u>) -> Self {
+        Self {
+            target,
+            numbers: BTreeMap::new(),
+            referenced: std::collections::BTreeSet::new(),
+            in_head: false,
+            aligns: Vec::new(),
+            cell: 0,
+        }
+    }
+
+    fn run<'a>(mut self, events: impl Iterator<Item = Event<'a>>) -> Vec<Event<'a>> {
+        let (body, mut notes) = split_notes(events);
+        self.number(&body, &notes);
+        let mut out = Vec::with_capacity(body.len());
+        self.events(body, &mut out);
+        notes.retain(|n| self.numbers.contains_key(&n.label));
+        notes.sort_by_key(|n| self.numbers.get(&n.label).copied().unwrap_or(usize::MAX));
+        if !notes.is_empty() {
+            out.push(Event::Html(CowStr::from("<div class=\"footnotes\">\n")));
+            for note in notes {
+                self.note(note, &mut out);
+            }
+            out.push(Event::Html(CowStr::from("</div>\n")));
+        }
+        out
+    }
+
+    /// Numbers notes as the plain text does: in order of first reference, references inside
+    /// notes taken as the notes come, then notes never referenced.
+    fn number(&mut self, body: &[Event<'_>], notes: &[Note<'_>]) {
+        let defined = |label: &str| notes.iter().position(|n| n.label == label);
+        let mut order: Vec<usize> = Vec::new();
+        let take_refs = |events: &[Event<'_>], order: &mut Vec<usize>| {
+            for event in events {
+                if let Event::FootnoteReference(label) = event
+                    && let Some(i) = defined(&label.to_lowercase())
+                    && !order.contains(&i)
+                {
+                    order.push(i);
+                }
+            }
+        };
+        take_refs(body, &mut order);
+        let mut next = 0;
+        loop {
+            if next == order.len() {
+                match (0..notes.len()).find(|i| !order.contains(i)) {
+                    Some(i) => order.push(i),
+                    None => break,
+                }
+            }
+            let Some(&i) = order.get(next) else { break };
+            next += 1;
+            if let Some(note) = notes.get(i) {
+                take_refs(&note.events, &mut order);
+            }
+        }
+        for (n, i) in order.into_iter().enumerate() {
+            if let Some(note) = notes.get(i) {
+                self.numbers.insert(note.label.clone(), n + 1);
+            }
+        }
+    }
+
+    fn events<'a>(&mut self, events: Vec<Event<'a>>, out: &mut Vec<Event<'a>>) {
+        let mut image: Option<(CowStr<'a>, CowStr<'a>, String)> = None;
+        for event in events {
+            if let Some((src, title, alt)) = image.as_mut() {
+                match event {
+                    Event::End(TagEnd::Image) => {
+                        out.push(Event::InlineHtml(CowStr::from(self.image(src, title, alt))));
+                        image = None;
+                    }
+                    Event::Text(t) | Event::Code(t) => alt.push_str(&t),
+                    Event::SoftBreak | Event::HardBreak => alt.push(' '),
+                    _ => {}
+                }
+                continue;
+            }
+            match event {
+                Event::FootnoteReference(label) => out.push(self.reference(&label)),
+                Event::Start(Tag::Image { dest_url, title, .. }) if matches!(self.target, Target::Copy { .. }) => {
+                    image = Some((dest_url, title, String::new()));
+                }
+                Event::Start(Tag::Table(aligns)) => {
+                    self.aligns.clone_from(&aligns);
+                    out.push(Event::Start(Tag::Table(aligns)));
+                }
+                Event::Start(Tag::TableHead) => {
+                    self.in_head = true;
+                    self.cell = 0;
+                    out.push(Event::Start(Tag::TableHead));
+                }
+                Event::End(TagEnd::TableHead) => {
+                    self.in_head = false;
+                    out.push(Event::End(TagEnd::TableHead));
+                }
+                Event::Start(Tag::TableCell) if self.in_head => {
+                    let align = match self.aligns.get(self.cell) {
+                        Some(pulldown_cmark::Alignment::Left) => " style=\"text-align: left\"",
+                        Some(pulldown_cmark::Alignment::Center) => " style=\"text-align: center\"",
+                        Some(pulldown_cmark::Alignment::Right) => " style=\"text-align: right\"",
+                        _ => "",
+                    };
+                    out.push(Event::InlineHtml(CowStr::from(format!("<th scope=\"col\"{align}>"))));
+                }
+                Event::End(TagEnd::TableCell) if self.in_head => {
+                    self.cell += 1;
+                    out.push(Event::InlineHtml(CowStr::Borrowed("</th>")));
+                }
+                other => out.push(other),
+            }
+        }
+    }
+
+    fn reference<'a>(&mut self, label: &str) -> Event<'a> {
+        let Some(&n) = self.numbers.get(&label.to_lowercase()) else {
+            // No definition: show what the author wrote, as the plain text does.
+            return Event::Text(CowStr::from(format!("[^{label}]")));
+        };
+        let html = match self.target {
+            Target::Page if self.referenced.insert(n) => {
+                format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\" id=\"fnref-{n}\">{n}</a></sup>")
+            }
+            Target::Page => format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\">{n}</a></sup>"),
+            Target::Copy { page_url } => {
+                format!("<sup class=\"footnote-ref\"><a href=\"{}#fn-{n}\">{n}</a></sup>", attribute(page_url))
+            }
+        };
+        Event::InlineHtml(CowStr::from(html))
+    }
+
+    /// One note: its number inline at the start of its first paragraph, and on the archive
+    /// page a link back to where it is first referenced, at the end of its last.
+    fn note<'a>(&mut self, note: Note<'a>, out: &mut Vec<Event<'a>>) {
+        let n = self.numbers.get(&note.label).copied().unwrap_or_default();
+        let mut events = Vec::with_capacity(note.events.len() + 2);
+        self.events(note.events, &mut events);
+        let label = Event::InlineHtml(CowStr::from(format!("<span class=\"footnote-label\">{n}.</span> ")));
+        match events.first() {
+            Some(Event::Start(Tag::Paragraph)) => events.insert(1, label),
+            _ => events.insert(0, label),
+        }
+        if self.target == Target::Page && self.referenced.contains(&n) {
+            let back = format!(
+                " <a href=\"#fnref-{n}\" class=\"footnote-backref\" aria-label=\"Back to reference {n}\">↩\u{fe0e}</a>"
+            );
+            match events.iter().rposition(|e| matches!(e, Event::End(TagEnd::Paragraph))) {
+                Some(i) => events.insert(i, Event::InlineHtml(CowStr::from(back))),
+                None => events.push(Event::InlineHtml(CowStr::from(back))),
+            }
+        }
+        out.push(Event::Html(CowStr::from(format!("<div class=\"footnote-definition\" id=\"fn-{n}\">"))));
+        out.extend(events);
+        out.push(Event::Html(CowStr::from("</div>\n")));
+    }
+
+    fn image(&self, src: &str, title: &str, alt: &str) -> String {
+        let mut html = format!("<img src=\"{}\" alt=\"{}\"", attribute(src), attribute(alt));
+        if !title.is_empty() {
+            let _ = write!(html, " title=\"{}\"", attribute(title));
+        }
+        let _ = write!(html, " width=\"{EMAIL_COLUMN_WIDTH}\">");
+        html
+    }
+}
+
+/// Separates footnote definitions (labels lowercased, as references match them) from the body.
+fn split_notes<'a>(events: impl Iterator<Item = Event<'a>>) -> (Vec<Event<'a>>, Vec<Note<'a>>) {
+    let mut body = Vec::new();
+    let mut notes = Vec::new();
+    let mut open: Vec<Note<'a>> = Vec::new();
+    for event in events {
+        match event {
+            Event::Start(Tag::FootnoteDefinition(label)) => {
+                open.push(Note { label: label.to_lowercase(), events: Vec::new() });
+            }
+            Event::End(TagEnd::FootnoteDefinition) => notes.extend(open.pop()),
+            other => match open.last_mut() {
+                Some(note) => note.events.push(other),
+                None => body.push(other),
+            },
+        }
+    }
+    // A later definition of the same label is ignored, as references resolve to the first.
+    let mut seen = HashSet::new();
+    notes.retain(|n| seen.insert(n.label.clone()));
+    (body, notes)
+}
+
+/// Text escaped for a double-quoted attribute (the sanitiser parses it again).
+fn attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -34,7 +292,14 @@ mod tests {
     use super::*;
 
     fn html(markdown: &str) -> String {
-        render_html(pulldown_cmark::Parser::new_ext(markdown, super::super::options()))
+        render_html(pulldown_cmark::Parser::new_ext(markdown, super::super::options()), Target::Page)
+    }
+
+    fn copy(markdown: &str) -> String {
+        render_html(
+            pulldown_cmark::Parser::new_ext(markdown, super::super::options()),
+            Target::Copy { page_url: "https://news.example.org/w/a/" },
+        )
     }
 
     #[test]
@@ -49,10 +314,43 @@ mod tests {
     }
 
     #[test]
-    fn keeps_tables_alignment_and_footnote_ids() {
-        let out = html("| a | b |\n|:--|--:|\n| 1 | 2 |\n\nNote[^n].\n\n[^n]: Here.\n");
+    fn keeps_tables_alignment_and_heads_cells_with_scope() {
+        let out = html("| a | b |\n|:--|--:|\n| 1 | 2 |\n");
         assert!(out.contains(r#"<td style="text-align:right">2</td>"#), "{out}");
-        assert!(out.contains(r##"href="#n""##), "{out}");
-        assert!(out.contains(r#"id="n""#), "{out}");
+        assert!(out.contains(r#"<th scope="col" style="text-align:left">a</th>"#), "{out}");
+        assert!(out.contains(r#"<th scope="col" style="text-align:right">b</th>"#), "{out}");
+    }
+
+    #[test]
+    fn footnotes_on_the_page_have_prefixed_ids_inline_labels_and_links_back() {
+        let out = html("Note[^n] and[^2].\n\n[^2]: Two.\n[^n]: Here.\n");
+        assert!(
+            out.contains(r##"<sup class="footnote-ref"><a href="#fn-1" id="fnref-1">1</a></sup>"##),
+            "numbered by first reference: {out}"
+        );
+        assert!(out.contains(r##"<a href="#fn-2" id="fnref-2">2</a>"##), "{out}");
+        assert!(
+            out.contains(r##"<div class="footnote-definition" id="fn-1">
+<p><span class="footnote-label">1.</span> Here. <a href="#fnref-1" class="footnote-backref" aria-label="Back to reference 1">↩"##),
+            "{out}"
+        );
+        assert!(out.find(r#"id="fn-1""#) < out.find(r#"id="fn-2""#), "in number order: {out}");
+        assert!(!out.contains(r#"id="n""#) && !out.contains(r#"id="2""#), "{out}");
+    }
+
+    #[test]
+    fn footnotes_in_copies_link_to_the_archive_page_and_images_get_the_column_width() {
+        let out = copy("Note[^1].\n\n![A chart](https://x.example/c.png \"T\")\n\n[^1]: Here.\n");
+        assert!(
+            out.contains(r##"<sup class="footnote-ref"><a href="https://news.example.org/w/a/#fn-1">1</a></sup>"##),
+            "{out}"
+        );
+        assert!(!out.contains("fnref") && !out.contains("href=\"#"), "no local anchors: {out}");
+        assert!(out.contains(r#"<img src="https://x.example/c.png" alt="A chart" title="T" width="536">"#), "{out}");
+    }
+
+    #[test]
+    fn a_reference_without_a_note_stays_as_written() {
+        assert!(html("No note[^x].").contains("No note[^x]."));
     }
 }
