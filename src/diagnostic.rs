@@ -17,6 +17,8 @@ pub enum Severity {
     Error,
     /// Something that is probably a mistake but does not stop the pipeline.
     Warning,
+    /// Worth knowing, not a mistake (e.g. which clients ignore a progressive enhancement).
+    Info,
 }
 
 /// A position in a user's file; `line` and `col` are 1-based, `col` counts characters.
@@ -71,6 +73,11 @@ impl Diagnostic {
         Self::new(Severity::Warning, code, message)
     }
 
+    /// A new informational diagnostic.
+    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Info, code, message)
+    }
+
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
         Self { severity, code, message: message.into(), location: None, source_line: None, help: None }
     }
@@ -110,6 +117,7 @@ impl fmt::Display for Diagnostic {
         let label = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         writeln!(f, "{label}: {}", self.message)?;
         let Some(location) = &self.location else {

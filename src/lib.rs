@@ -21,6 +21,7 @@ pub mod diagnostic;
 pub mod entropy;
 pub mod error;
 pub mod fsutil;
+pub mod lint_clients;
 pub mod preview;
 pub mod project;
 pub mod render;

@@ -148,6 +148,16 @@ impl Templates {
         self.tera.render(name, &ctx).map_err(|e| self.diagnostic(&e))
     }
 
+    /// Where template `name` comes from and its text: a project file, or `(built-in) <name>`.
+    pub fn source(&self, name: &str) -> Option<(&Path, &str)> {
+        Some((self.sources.get(name)?.as_path(), self.texts.get(name)?.as_str()))
+    }
+
+    /// Whether template `name` is one of the built-in defaults, not a project's file.
+    pub fn is_built_in(&self, name: &str) -> bool {
+        self.sources.get(name).is_some_and(|p| p.starts_with(format!("(built-in) {name}")))
+    }
+
     fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
         to_diagnostic(error, &self.sources, &self.texts)
     }
