@@ -15,3 +15,4 @@ mod serve;
 mod smtp;
 mod smtp_selftest;
 mod subscribers;
+mod validators;
