@@ -228,8 +228,7 @@ fn lint_clients(project: &Project, issue: &Issue, rendered: &RenderedIssue) -> V
         project
             .templates
             .source(name)
-            .map(|(path, text)| (path, text, project.templates.is_built_in(name)))
-            .unwrap_or((Path::new(""), "", true))
+            .map_or((Path::new(""), "", true), |(path, text)| (path, text, project.templates.is_built_in(name)))
     };
     let sources =
         crate::lint_clients::Sources { templates: [source(names.email_html), source(names.email_css)], issue };

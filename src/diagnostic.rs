@@ -153,7 +153,7 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
         let _ = writeln!(out, "{diagnostic}");
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
+    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     if !diagnostics.is_empty() {
         let _ = writeln!(
             out,

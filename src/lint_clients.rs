@@ -167,8 +167,7 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
         if tag.starts_with(['/', '!', '?']) {
             continue;
         }
-        let name: String =
-            tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
         if name.is_empty() {
             continue;
         }
@@ -232,7 +231,7 @@ fn attributes(mut text: &str) -> Vec<(String, String)> {
                 Some(q @ ('"' | '\'')) => after[1..].split_once(q).unwrap_or((&after[1..], "")),
                 _ => after.split_at(after.find(char::is_whitespace).unwrap_or(after.len())),
             };
-            value = v.to_owned();
+            v.clone_into(&mut value);
             text = rest;
         }
         out.push((name, value));

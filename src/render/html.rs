@@ -152,7 +152,7 @@ impl<'u> Rewrite<'u> {
             if let Some((src, title, alt)) = image.as_mut() {
                 match event {
                     Event::End(TagEnd::Image) => {
-                        out.push(Event::InlineHtml(CowStr::from(self.image(src, title, alt))));
+                        out.push(Event::InlineHtml(CowStr::from(Self::image(src, title, alt))));
                         image = None;
                     }
                     Event::Text(t) | Event::Code(t) => alt.push_str(&t),
@@ -239,7 +239,7 @@ impl<'u> Rewrite<'u> {
         out.push(Event::Html(CowStr::from("</div>\n")));
     }
 
-    fn image(&self, src: &str, title: &str, alt: &str) -> String {
+    fn image(src: &str, title: &str, alt: &str) -> String {
         let mut html = format!("<img src=\"{}\" alt=\"{}\"", attribute(src), attribute(alt));
         if !title.is_empty() {
             let _ = write!(html, " title=\"{}\"", attribute(title));
@@ -342,7 +342,7 @@ mod tests {
     fn footnotes_in_copies_link_to_the_archive_page_and_images_get_the_column_width() {
         let out = copy("Note[^1].\n\n![A chart](https://x.example/c.png \"T\")\n\n[^1]: Here.\n");
         assert!(
-            out.contains(r##"<sup class="footnote-ref"><a href="https://news.example.org/w/a/#fn-1">1</a></sup>"##),
+            out.contains(r#"<sup class="footnote-ref"><a href="https://news.example.org/w/a/#fn-1">1</a></sup>"#),
             "{out}"
         );
         assert!(!out.contains("fnref") && !out.contains("href=\"#"), "no local anchors: {out}");
