@@ -154,6 +154,10 @@ fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&
 fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
     let mut uses = Vec::new();
     let mut media = Vec::new();
+    // Inlined CSS repeats the same few tags, attributes and style values thousands of times:
+    // each is looked at once (`names` holds tag names, and attribute names after a space).
+    let mut names = std::collections::HashSet::new();
+    let mut styles = std::collections::HashSet::new();
     let mut rest = html;
     while let Some(start) = rest.find('<') {
         rest = &rest[start + 1..];
@@ -167,14 +171,26 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
         if tag.starts_with(['/', '!', '?']) {
             continue;
         }
-        let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+        let name = &tag[..tag.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(tag.len())];
         if name.is_empty() {
             continue;
         }
-        element(&name, &mut uses);
+        let name = name.to_ascii_lowercase();
+        if names.insert(name.clone()) {
+            element(&name, &mut uses);
+        }
         for (attribute, value) in attributes(&tag[name.len()..]) {
+            let fresh = if attribute.eq_ignore_ascii_case("style") {
+                styles.insert(value)
+            } else {
+                names.insert(format!(" {attribute}"))
+            };
+            if !fresh {
+                continue;
+            }
+            let attribute = attribute.to_ascii_lowercase();
             if attribute == "style" {
-                declarations(&value, &mut uses);
+                declarations(value, &mut uses);
             } else if !attribute.starts_with("data-") {
                 uses.push(Use::new(format!("html-{attribute}"), format!(" {attribute}=")));
             }
@@ -213,8 +229,8 @@ fn tag_end(text: &str) -> usize {
     text.len()
 }
 
-/// The attributes of a tag, names lowercased, values unquoted.
-fn attributes(mut text: &str) -> Vec<(String, String)> {
+/// The attributes of a tag (names as written, values unquoted).
+fn attributes(mut text: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     loop {
         text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
@@ -222,16 +238,16 @@ fn attributes(mut text: &str) -> Vec<(String, String)> {
         if name_len == 0 {
             return out;
         }
-        let name = text[..name_len].to_ascii_lowercase();
+        let name = &text[..name_len];
         text = text[name_len..].trim_start();
-        let mut value = String::new();
+        let mut value = "";
         if let Some(after) = text.strip_prefix('=') {
             let after = after.trim_start();
             let (v, rest) = match after.chars().next() {
                 Some(q @ ('"' | '\'')) => after[1..].split_once(q).unwrap_or((&after[1..], "")),
                 _ => after.split_at(after.find(char::is_whitespace).unwrap_or(after.len())),
             };
-            v.clone_into(&mut value);
+            value = v;
             text = rest;
         }
         out.push((name, value));

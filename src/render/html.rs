@@ -4,9 +4,9 @@
 //! HTML an author wrote (`<script>`, `onerror=`, `javascript:` links) never reaches a subscriber,
 //! while the template's own markup and inlined styles are untouched.
 //!
-//! The fragment comes in two renditions ([`Target`]): the archive page's, where footnotes link
-//! within the page and back, and a copy's (email, feed), where local anchors do not work, so
-//! footnote references link to the archive page's anchors and images carry the `width` Outlook
+//! The fragment comes in two renditions: the archive page's, where footnotes link within the
+//! page and back, and a copy's ([`copy_rendition`], for email and feeds), where local anchors do
+//! not work, so they link to the archive page's anchors, and images carry the `width` Outlook
 //! needs. Footnotes are numbered in order of first reference and gathered at the end, with the
 //! number inline at the start of the note; header cells carry `scope="col"`.
 
@@ -19,19 +19,6 @@ use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
 /// Width in CSS pixels of the default email template's content column (600 px less 32 px of
 /// padding each side): the `width` attribute images get in emails.
 pub const EMAIL_COLUMN_WIDTH: u32 = 536;
-
-/// Which rendition of the fragment to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target<'u> {
-    /// The issue's own archive page: in-page footnote links with links back.
-    Page,
-    /// A copy read elsewhere (email, feed): footnote references point at `page_url`'s anchors,
-    /// images get `width` attributes for the email column.
-    Copy {
-        /// Absolute URL of the issue's archive page.
-        page_url: &'u str,
-    },
-}
 
 static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
@@ -47,20 +34,85 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// Render events to sanitised HTML for `target`.
-pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>, target: Target<'_>) -> String {
-    let events = Rewrite::new(target).run(events);
+/// Render events to sanitised HTML: the archive page's rendition.
+pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
+    let events = Rewrite::default().run(events);
     let mut raw = String::new();
     pulldown_cmark::html::push_html(&mut raw, events.into_iter());
     SANITISER.clean(&raw).to_string()
 }
 
-/// Whether the two renditions of these events differ (footnotes or images), so the copy needs
-/// a rendering of its own.
-pub fn renditions_differ<'a, 'e: 'a>(events: impl IntoIterator<Item = &'a Event<'e>>) -> bool {
-    events.into_iter().any(|e| {
-        matches!(e, Event::FootnoteReference(_) | Event::Start(Tag::Image { .. } | Tag::FootnoteDefinition(_)))
+/// The rendition for copies (email, feed) of a sanitised page rendition: links to anchors
+/// (`href="#…"`, footnote references included) point at `page_url`'s, footnote links back are
+/// dropped, and images without a `width` get [`EMAIL_COLUMN_WIDTH`].
+///
+/// It reads the sanitiser's own serialisation, where a raw `<` only ever opens a tag (text
+/// escapes it; comments, scripts and styles are gone) and attribute values are double-quoted
+/// with their quotes escaped, so tags are found exactly without parsing the fragment again.
+pub fn copy_rendition(page: &str, page_url: &str) -> String {
+    let mut out = String::with_capacity(page.len() + page.len() / 16);
+    let mut rest = page;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let (tag, after) = rest.split_at(tag_end(rest));
+        rest = after;
+        if tag.starts_with("<a ") && attribute_of(tag, "class") == Some("footnote-backref") {
+            rest = rest.split_once("</a>").map_or("", |(_, after)| after);
+            let kept = out.trim_end_matches(' ').len();
+            out.truncate(kept);
+        } else if tag.starts_with("<a ") {
+            out.push_str("<a");
+            for (name, value) in attributes(tag) {
+                match (name, value.strip_prefix('#')) {
+                    ("id", _) if value.starts_with("fnref-") => {}
+                    ("href", Some(fragment)) => {
+                        let _ = write!(out, " href=\"{}#{fragment}\"", attribute(page_url));
+                    }
+                    _ => {
+                        let _ = write!(out, " {name}=\"{value}\"");
+                    }
+                }
+            }
+            out.push('>');
+        } else if tag.starts_with("<img ") && attribute_of(tag, "width").is_none() {
+            let open = tag.trim_end_matches('>').trim_end_matches('/').trim_end();
+            let _ = write!(out, "{open} width=\"{EMAIL_COLUMN_WIDTH}\">");
+        } else {
+            out.push_str(tag);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the tag that `html` starts with, through its `>` (outside quotes).
+fn tag_end(html: &str) -> usize {
+    let mut quoted = false;
+    for (i, c) in html.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '>' if !quoted => return i + 1,
+            _ => {}
+        }
+    }
+    html.len()
+}
+
+/// The `name="value"` pairs of a serialised start tag, values still escaped.
+fn attributes(tag: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = tag.trim_start_matches('<').trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+    std::iter::from_fn(move || {
+        let (name, after) = rest.trim_start().split_once("=\"")?;
+        let (value, after) = after.split_once('"')?;
+        rest = after;
+        Some((name, value))
     })
+}
+
+/// The value of attribute `wanted` in a serialised start tag.
+fn attribute_of<'t>(tag: &'t str, wanted: &str) -> Option<&'t str> {
+    attributes(tag).find(|(name, _)| *name == wanted).map(|(_, value)| value)
 }
 
 /// A footnote definition held back to the end of the fragment.
@@ -69,10 +121,10 @@ struct Note<'a> {
     events: Vec<Event<'a>>,
 }
 
-/// Replaces the events pulldown-cmark would render without what email and accessibility need
-/// (footnotes, header cells, images in copies) with HTML of our own; the rest pass through.
-struct Rewrite<'u> {
-    target: Target<'u>,
+/// Replaces the events pulldown-cmark would render without what accessibility needs
+/// (footnotes, header cells) with HTML of our own; the rest pass through.
+#[derive(Default)]
+struct Rewrite {
     numbers: BTreeMap<String, usize>,
     referenced: std::collections::BTreeSet<usize>,
     in_head: bool,
@@ -80,18 +132,7 @@ struct Rewrite<'u> {
     cell: usize,
 }
 
-impl<'u> Rewrite<'u> {
-    fn new(target: Target<'u>) -> Self {
-        Self {
-            target,
-            numbers: BTreeMap::new(),
-            referenced: std::collections::BTreeSet::new(),
-            in_head: false,
-            aligns: Vec::new(),
-            cell: 0,
-        }
-    }
-
+impl Rewrite {
     fn run<'a>(mut self, events: impl Iterator<Item = Event<'a>>) -> Vec<Event<'a>> {
         let (body, mut notes) = split_notes(events);
         self.number(&body, &notes);
@@ -147,25 +188,9 @@ impl<'u> Rewrite<'u> {
     }
 
     fn events<'a>(&mut self, events: Vec<Event<'a>>, out: &mut Vec<Event<'a>>) {
-        let mut image: Option<(CowStr<'a>, CowStr<'a>, String)> = None;
         for event in events {
-            if let Some((src, title, alt)) = image.as_mut() {
-                match event {
-                    Event::End(TagEnd::Image) => {
-                        out.push(Event::InlineHtml(CowStr::from(Self::image(src, title, alt))));
-                        image = None;
-                    }
-                    Event::Text(t) | Event::Code(t) => alt.push_str(&t),
-                    Event::SoftBreak | Event::HardBreak => alt.push(' '),
-                    _ => {}
-                }
-                continue;
-            }
             match event {
                 Event::FootnoteReference(label) => out.push(self.reference(&label)),
-                Event::Start(Tag::Image { dest_url, title, .. }) if matches!(self.target, Target::Copy { .. }) => {
-                    image = Some((dest_url, title, String::new()));
-                }
                 Event::Start(Tag::Table(aligns)) => {
                     self.aligns.clone_from(&aligns);
                     out.push(Event::Start(Tag::Table(aligns)));
@@ -202,20 +227,16 @@ impl<'u> Rewrite<'u> {
             // No definition: show what the author wrote, as the plain text does.
             return Event::Text(CowStr::from(format!("[^{label}]")));
         };
-        let html = match self.target {
-            Target::Page if self.referenced.insert(n) => {
-                format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\" id=\"fnref-{n}\">{n}</a></sup>")
-            }
-            Target::Page => format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\">{n}</a></sup>"),
-            Target::Copy { page_url } => {
-                format!("<sup class=\"footnote-ref\"><a href=\"{}#fn-{n}\">{n}</a></sup>", attribute(page_url))
-            }
+        let html = if self.referenced.insert(n) {
+            format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\" id=\"fnref-{n}\">{n}</a></sup>")
+        } else {
+            format!("<sup class=\"footnote-ref\"><a href=\"#fn-{n}\">{n}</a></sup>")
         };
         Event::InlineHtml(CowStr::from(html))
     }
 
-    /// One note: its number inline at the start of its first paragraph, and on the archive
-    /// page a link back to where it is first referenced, at the end of its last.
+    /// One note: its number inline at the start of its first paragraph, and a link back to
+    /// where it is first referenced at the end of its last.
     fn note<'a>(&mut self, note: Note<'a>, out: &mut Vec<Event<'a>>) {
         let n = self.numbers.get(&note.label).copied().unwrap_or_default();
         let mut events = Vec::with_capacity(note.events.len() + 2);
@@ -225,7 +246,7 @@ impl<'u> Rewrite<'u> {
             Some(Event::Start(Tag::Paragraph)) => events.insert(1, label),
             _ => events.insert(0, label),
         }
-        if self.target == Target::Page && self.referenced.contains(&n) {
+        if self.referenced.contains(&n) {
             let back = format!(
                 " <a href=\"#fnref-{n}\" class=\"footnote-backref\" aria-label=\"Back to reference {n}\">↩\u{fe0e}</a>"
             );
@@ -237,15 +258,6 @@ impl<'u> Rewrite<'u> {
         out.push(Event::Html(CowStr::from(format!("<div class=\"footnote-definition\" id=\"fn-{n}\">"))));
         out.extend(events);
         out.push(Event::Html(CowStr::from("</div>\n")));
-    }
-
-    fn image(src: &str, title: &str, alt: &str) -> String {
-        let mut html = format!("<img src=\"{}\" alt=\"{}\"", attribute(src), attribute(alt));
-        if !title.is_empty() {
-            let _ = write!(html, " title=\"{}\"", attribute(title));
-        }
-        let _ = write!(html, " width=\"{EMAIL_COLUMN_WIDTH}\">");
-        html
     }
 }
 
@@ -272,7 +284,7 @@ fn split_notes<'a>(events: impl Iterator<Item = Event<'a>>) -> (Vec<Event<'a>>, 
     (body, notes)
 }
 
-/// Text escaped for a double-quoted attribute (the sanitiser parses it again).
+/// Text escaped for a double-quoted attribute.
 fn attribute(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -292,14 +304,11 @@ mod tests {
     use super::*;
 
     fn html(markdown: &str) -> String {
-        render_html(pulldown_cmark::Parser::new_ext(markdown, super::super::options()), Target::Page)
+        render_html(pulldown_cmark::Parser::new_ext(markdown, super::super::options()))
     }
 
     fn copy(markdown: &str) -> String {
-        render_html(
-            pulldown_cmark::Parser::new_ext(markdown, super::super::options()),
-            Target::Copy { page_url: "https://news.example.org/w/a/" },
-        )
+        copy_rendition(&html(markdown), "https://news.example.org/w/a/")
     }
 
     #[test]
@@ -347,6 +356,25 @@ mod tests {
         );
         assert!(!out.contains("fnref") && !out.contains("href=\"#"), "no local anchors: {out}");
         assert!(out.contains(r#"<img src="https://x.example/c.png" alt="A chart" title="T" width="536">"#), "{out}");
+        assert!(out.contains("<p><span class=\"footnote-label\">1.</span> Here.</p>"), "no link back: {out}");
+    }
+
+    #[test]
+    fn copies_change_tags_only_never_text_or_attribute_values() {
+        let markdown = concat!(
+            "Code `<a href=\"#x\">` and <img src=\"https://x.example/a.png\" width=\"100\" alt=\"a\">\n\n",
+            "![<img src=\"#y\"> > <a href=\"#z\">](https://x.example/b.png) ",
+            "[top](#top \"<a href='#q'>\")\n",
+        );
+        let page = html(markdown);
+        let out = copy_rendition(&page, "https://n.example/a/");
+        assert!(out.contains("<code>&lt;a href=\"#x\"&gt;</code>"), "text untouched: {out}");
+        assert!(out.contains(r#"width="100" alt="a">"#), "a width is kept: {out}");
+        assert!(
+            out.contains(r#"alt="&lt;img src=&quot;#y&quot;&gt; &gt; &lt;a href=&quot;#z&quot;&gt;" width="536">"#)
+        );
+        assert!(out.contains(r#"<a href="https://n.example/a/#top" title="&lt;a href='#q'&gt;">top</a>"#), "{out}");
+        assert_eq!(out.matches('<').count(), page.matches('<').count(), "{page}\n{out}");
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub fn options() -> Options {
 pub struct Rendered {
     /// Sanitised HTML fragment of the body, for the issue's archive page.
     pub html: String,
-    /// The same for copies read away from the archive page (email, feed): footnotes link to
-    /// the page's anchors, images carry the email column's `width`.
+    /// The same for copies read away from the archive page (email, feed): links to anchors
+    /// point at the page's, images carry the email column's `width`.
     pub email_html: String,
     /// Plain-text body, wrapped at 72 columns, links as numbered references.
     pub text: String,
@@ -162,13 +162,8 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
         };
     }
     let events = walk.rewrite(parsed);
-    let html = html::render_html(events.iter().cloned(), html::Target::Page);
-    let email_html = if html::renditions_differ(&events) {
-        let page_url = links.issue_url(issue);
-        html::render_html(events.iter().cloned(), html::Target::Copy { page_url: &page_url })
-    } else {
-        html.clone()
-    };
+    let html = html::render_html(events.iter().cloned());
+    let email_html = html::copy_rendition(&html, &links.issue_url(issue));
     Rendered {
         html,
         email_html,
