@@ -333,7 +333,7 @@ fn atom(
             links: vec![link(&r.view.url, "alternate", "text/html")],
             summary: (!r.view.summary.is_empty()).then(|| Text::plain(r.view.summary.clone())),
             content: Some(Content {
-                value: Some(r.view.html.clone()),
+                value: Some(r.view.email_html.clone()),
                 content_type: Some("html".to_owned()),
                 ..Content::default()
             }),

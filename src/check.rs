@@ -2,7 +2,8 @@
 //!
 //! Enters: a loaded [`Project`]. Leaves: diagnostics from loading, rendering and templating,
 //! plus lints of each rendered email: Gmail's clipping size, subject length, plain-text line
-//! length, related links, and the body lints collected by [`crate::render`]; and the template
+//! length, related links, what major email clients do not support ([`crate::lint_clients`]),
+//! and the body lints collected by [`crate::render`]; and the template
 //! errors of the archive pages, rendered in memory as `build` would render them.
 
 use std::path::Path;
@@ -60,6 +61,10 @@ pub fn check(project: &Project) -> Vec<Diagnostic> {
         diagnostics.extend(found);
         rendered.extend(result.map(|r| (issue, r)));
     }
+    // A template's unsupported features are reported once, not once per issue using it.
+    let mut reported = std::collections::BTreeSet::new();
+    diagnostics
+        .retain(|d| d.code != crate::lint_clients::CODE || reported.insert((d.location.clone(), d.message.clone())));
     let entries: Vec<(&Issue, &RenderedIssue)> = rendered.iter().map(|(i, r)| (*i, r)).collect();
     diagnostics.extend(crate::archive::check_pages(project, &entries));
     diagnostics
@@ -156,6 +161,7 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
         Ok(rendered) => {
             diagnostics.extend(rendered.rendered.diagnostics.iter().cloned());
             diagnostics.extend(lint_email(issue, &rendered));
+            diagnostics.extend(lint_clients(project, issue, &rendered));
             (Some(rendered), diagnostics)
         }
         Err(d) => {
@@ -254,6 +260,21 @@ fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// What the major email clients do not support in the final email (see [`crate::lint_clients`]).
+fn lint_clients(project: &Project, issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
+    let Some(publication) = project.config.publication(&issue.publication) else { return Vec::new() };
+    let names = crate::template::Names::of(publication);
+    let source = |name: &str| {
+        project
+            .templates
+            .source(name)
+            .map_or((Path::new(""), "", true), |(path, text)| (path, text, project.templates.is_built_in(name)))
+    };
+    let sources =
+        crate::lint_clients::Sources { templates: [source(names.email_html), source(names.email_css)], issue };
+    crate::lint_clients::lint(&rendered.email.html, &sources)
 }
 
 /// A line that cannot be wrapped: one token after any list, quote or reference prefix.

@@ -101,7 +101,7 @@ pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
             }
         }
         ReportFormat::Json => {
-            let report = serde_json::json!({ "errors": errors, "warnings": diagnostics.len() - errors, "diagnostics": diagnostics });
+            let report = serde_json::json!({ "errors": errors, "warnings": diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Warning).count(), "diagnostics": diagnostics });
             print_stdout(&format!("{report:#}\n"))?;
         }
     }

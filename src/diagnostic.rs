@@ -17,6 +17,8 @@ pub enum Severity {
     Error,
     /// Something that is probably a mistake but does not stop the pipeline.
     Warning,
+    /// Worth knowing, not a mistake (e.g. which clients ignore a progressive enhancement).
+    Info,
 }
 
 /// A position in a user's file; `line` and `col` are 1-based, `col` counts characters.
@@ -71,6 +73,11 @@ impl Diagnostic {
         Self::new(Severity::Warning, code, message)
     }
 
+    /// A new informational diagnostic.
+    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Info, code, message)
+    }
+
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
         let message = mask_userinfo(&message.into()).0;
         Self { severity, code, message, location: None, source_line: None, help: None }
@@ -115,6 +122,7 @@ impl fmt::Display for Diagnostic {
         let label = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         writeln!(f, "{label}: {}", self.message)?;
         let Some(location) = &self.location else {
@@ -150,7 +158,7 @@ pub fn render_all(diagnostics: &[Diagnostic]) -> String {
         let _ = writeln!(out, "{diagnostic}");
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
+    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     if !diagnostics.is_empty() {
         let _ = writeln!(
             out,

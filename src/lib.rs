@@ -22,6 +22,7 @@ pub mod entropy;
 pub mod error;
 pub mod fsutil;
 pub mod href;
+pub mod lint_clients;
 pub mod preview;
 pub mod project;
 pub mod rename;

@@ -104,7 +104,11 @@ fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: Delivery
         audience,
         audience_note,
         errors: count(errors, "error", "errors"),
-        warnings: count(diagnostics.len() - errors, "warning", "warnings"),
+        warnings: count(
+            diagnostics.iter().filter(|d| d.severity == crate::diagnostic::Severity::Warning).count(),
+            "warning",
+            "warnings",
+        ),
     }
 }
 

@@ -223,6 +223,7 @@ impl DiagnosticView {
             severity: match diagnostic.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
+                Severity::Info => "info",
             },
             code: diagnostic.code,
             location: diagnostic.location.as_ref().map(ToString::to_string).unwrap_or_default(),

@@ -32,8 +32,11 @@ pub fn options() -> Options {
 /// An issue's body, rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    /// Sanitised HTML fragment of the body.
+    /// Sanitised HTML fragment of the body, for the issue's archive page.
     pub html: String,
+    /// The same for copies read away from the archive page (email, feed): links to anchors
+    /// point at the page's, images carry the email column's `width`.
+    pub email_html: String,
     /// Plain-text body, wrapped at 72 columns, links as numbered references.
     pub text: String,
     /// Section headings in order, for tables of contents.
@@ -155,14 +158,18 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
         );
         return Rendered {
             html: String::new(),
+            email_html: String::new(),
             text: String::new(),
             headings: Vec::new(),
             diagnostics: walk.diagnostics,
         };
     }
     let events = walk.rewrite(parsed);
+    let html = html::render_html(events.iter().cloned());
+    let email_html = html::copy_rendition(&html, &links.issue_url(issue));
     Rendered {
-        html: html::render_html(events.iter().cloned()),
+        html,
+        email_html,
         text: text::render_text(events),
         headings: walk.headings,
         diagnostics: walk.diagnostics,

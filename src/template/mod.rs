@@ -203,6 +203,16 @@ impl Templates {
         self.render(name, &ctx)
     }
 
+    /// Where template `name` comes from and its text: a project file, or `(built-in) <name>`.
+    pub fn source(&self, name: &str) -> Option<(&Path, &str)> {
+        Some((self.sources.get(name)?.as_path(), self.texts.get(name)?.as_str()))
+    }
+
+    /// Whether template `name` is one of the built-in defaults, not a project's file.
+    pub fn is_built_in(&self, name: &str) -> bool {
+        self.sources.get(name).is_some_and(|p| p.starts_with(format!("(built-in) {name}")))
+    }
+
     fn diagnostic(&self, error: &tera::Error) -> Diagnostic {
         to_diagnostic(error, &self.sources, &self.texts, &self.compiled)
     }
@@ -214,6 +224,7 @@ fn engine() -> Tera {
     tera.autoescape_on([".html", ".htm", ".xml"]);
     tera.register_filter("wrap", wrap);
     tera.register_filter("underline", underline);
+    tera.register_filter("page_title", page_title);
     budget::register(&mut tera);
     tera
 }
@@ -283,12 +294,17 @@ fn inline_css(html: &str, css: &str) -> Result<String, css_inline::InlineError> 
         .inline(html)
 }
 
-/// Trailing spaces off every line, at most one blank line in a row, one final newline.
+/// The line mail clients take as the start of a signature, which they grey out or cut when
+/// replying.
+pub const SIGNATURE_SEPARATOR: &str = "-- ";
+
+/// Trailing spaces off every line but a signature separator, at most one blank line in a row, one final newline.
 fn normalise_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;
     for line in text.trim_matches('\n').lines() {
-        let line = line.trim_end();
+        // The signature separator is `-- ` with its space (RFC 3676 §4.3).
+        let line = if line == SIGNATURE_SEPARATOR { line } else { line.trim_end() };
         blank = if line.is_empty() { blank + 1 } else { 0 };
         if blank <= 1 {
             out.push_str(line);
@@ -388,8 +404,48 @@ fn underline(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
     Ok(format!("{value}\n{}", rule.to_string().repeat(width)))
 }
 
+/// Longest `<title>` the archive pages make: search results and tabs cut longer ones.
+pub const TITLE_LIMIT: usize = 70;
+
+/// `{{ issue.title | page_title(suffix=publication.name) }}`: `title – suffix` when that fits in
+/// [`TITLE_LIMIT`] characters, else the title alone, shortened at a word with `…` if it must be.
+#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
+fn page_title(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
+    let suffix = kwargs.get::<&str>("suffix")?.unwrap_or("");
+    Ok(shorten_title(value, suffix))
+}
+
+/// See [`page_title`].
+pub fn shorten_title(title: &str, suffix: &str) -> String {
+    let title = title.trim();
+    let full = if suffix.is_empty() { title.to_owned() } else { format!("{title} – {suffix}") };
+    if full.chars().count() <= TITLE_LIMIT {
+        return full;
+    }
+    if title.chars().count() <= TITLE_LIMIT {
+        return title.to_owned();
+    }
+    let mut cut = String::new();
+    for word in title.split_whitespace() {
+        if cut.chars().count() + word.chars().count() + 2 > TITLE_LIMIT {
+            break;
+        }
+        if !cut.is_empty() {
+            cut.push(' ');
+        }
+        cut.push_str(word);
+    }
+    if cut.is_empty() {
+        cut = title.chars().take(TITLE_LIMIT - 1).collect();
+    }
+    let cut = cut.trim_end_matches([',', ';', ':', '–', '-', ' ']);
+    format!("{cut}…")
+}
+
 /// The email context of an issue outside a send: no subscriber, the site's unsubscribe page.
-pub fn generic_context(config: &Config, publication: &Publication, issue: IssueView) -> EmailContext {
+/// The issue's `html` there is its rendition for copies (see [`IssueView::email_html`]).
+pub fn generic_context(config: &Config, publication: &Publication, mut issue: IssueView) -> EmailContext {
+    issue.html = std::mem::take(&mut issue.email_html);
     let preheader = if issue.summary.is_empty() { issue.standfirst.clone() } else { issue.summary.clone() };
     EmailContext {
         site: SiteView::new(config),
@@ -398,5 +454,27 @@ pub fn generic_context(config: &Config, publication: &Publication, issue: IssueV
         subscriber: SubscriberView::default(),
         unsubscribe_url: config.site.unsubscribe(),
         preheader,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_titles_are_shortened_to_the_limit_at_a_word() {
+        assert_eq!(shorten_title("Short", "The Commissioner"), "Short – The Commissioner");
+        let long = "STPs at ten: what the people who wrote them would do again, and not";
+        assert_eq!(shorten_title(long, "The Commissioner"), long, "the suffix goes first");
+        let longer = "The STPs are out: what all forty-four local plans mean for commissioners and providers";
+        let short = shorten_title(longer, "The Commissioner");
+        assert!(short.chars().count() <= TITLE_LIMIT, "{short}");
+        assert_eq!(short, "The STPs are out: what all forty-four local plans mean for…");
+        assert!(shorten_title(&"x".repeat(100), "").chars().count() <= TITLE_LIMIT);
+    }
+
+    #[test]
+    fn the_signature_separator_keeps_its_space() {
+        assert_eq!(normalise_text("Body  \n\n\n-- \nFooter \n"), "Body\n\n-- \nFooter\n");
     }
 }

@@ -79,8 +79,13 @@ pub struct IssueView {
     pub related: Vec<LinkView>,
     /// Section headings.
     pub headings: Vec<Heading>,
-    /// The body as sanitised HTML (use `| safe`).
+    /// The body as sanitised HTML (use `| safe`): in email templates the rendition for copies
+    /// (footnotes link to the archive page, images sized for the email column), in archive
+    /// pages the page's own.
     pub html: String,
+    /// The rendition for copies, which [`crate::template::generic_context`] puts in `html`.
+    #[serde(skip)]
+    pub email_html: String,
     /// The body as plain text, wrapped at 72 columns.
     pub text: String,
 }
@@ -158,6 +163,7 @@ impl IssueView {
                 .collect(),
             headings: rendered.headings.clone(),
             html: rendered.html.clone(),
+            email_html: rendered.email_html.clone(),
             text: rendered.text.clone(),
         }
     }

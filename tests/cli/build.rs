@@ -168,3 +168,44 @@ fn pages_link_relatively_while_feeds_and_email_renditions_stay_absolute() {
     assert!(feed.contains("https://news.example.org/commissioner/2016-12-09-stp-plans-published/"), "{feed}");
     assert!(feed.contains("https://news.example.org/images/commissioner-survey-2016.png"), "{feed}");
 }
+
+#[test]
+fn footnotes_link_back_on_the_page_and_to_the_page_from_feeds_and_emails() {
+    let project = Project::example();
+    assert_eq!(project.run(&["build"]).code, 0);
+    let dir = "public/commissioner/2016-12-09-stp-plans-published";
+    let page = project.read(&format!("{dir}/index.html"));
+    assert!(page.contains(r##"<a href="#fn-1" id="fnref-1">1</a>"##), "{page}");
+    assert!(page.contains(r#"<div class="footnote-definition" id="fn-1">"#), "{page}");
+    assert!(page.contains(r#"<span class="footnote-label">1.</span> These figures"#), "label inline: {page}");
+    assert!(page.contains(r##"<a href="#fnref-1" class="footnote-backref""##), "link back: {page}");
+    assert!(!page.contains(r#"id="1""#) && !page.contains(r##"href="#1""##), "{page}");
+    let url = "https://news.example.org/commissioner/2016-12-09-stp-plans-published/#fn-1";
+    let feed = atom_syndication::Feed::from_str(&project.read("public/commissioner/atom.xml")).expect("valid Atom");
+    let content = feed
+        .entries
+        .iter()
+        .filter_map(|e| e.content.as_ref()?.value.clone())
+        .find(|c| c.contains("footnote-ref"))
+        .expect("an entry with notes");
+    assert!(content.contains(&format!(r#"href="{url}""#)), "absolute in the feed: {content}");
+    assert!(!content.contains("href=\"#") && !content.contains("fnref"), "no local anchors: {content}");
+    let email = project.read(&format!("{dir}/email.html"));
+    assert!(email.contains(&format!(r#"href="{url}""#)), "absolute in the email");
+    assert!(!email.contains("href=\"#"), "no local anchors in the email");
+}
+
+#[test]
+fn long_headlines_are_shortened_in_the_title_only() {
+    let project = Project::fixture("minimal");
+    let headline = "A headline far longer than any browser tab or search result will show in full, truly";
+    let path = "content/weekly/2016-12-09-first.md";
+    let text = project.read(path).replace("title: \"First issue\"", &format!("title: \"{headline}\""));
+    project.write(path, &text);
+    let out = project.run(&["build"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let page = project.read("public/weekly/2016-12-09-first/index.html");
+    let title = page.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).expect("title");
+    assert!(title.chars().count() <= 70 && title.ends_with('…'), "{title}");
+    assert!(page.contains(&format!("<h1>{headline}</h1>")), "full headline in h1: {page}");
+}

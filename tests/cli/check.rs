@@ -240,3 +240,24 @@ fn a_list_linked_out_of_the_project_is_refused_and_never_echoed() {
     let out = project.run(&["check"]);
     assert!(!out.stderr.contains("outside the project"), "allowed: {}", out.stderr);
 }
+
+#[test]
+fn unsupported_email_features_are_reported_once_per_template_with_clients() {
+    let project = Project::fixture("minimal");
+    let template = letterpress::template::DEFAULTS
+        .iter()
+        .find(|(name, _)| *name == "email.html")
+        .map(|(_, text)| *text)
+        .expect("default email template")
+        .replace(r#"<div class="body-text">"#, r#"<div class="body-text" style="display: flex">"#);
+    project.write("templates/email.html", &template);
+    let out = project.run(&["check"]);
+    assert_eq!(out.code, 0, "warnings and info do not fail check: {}", out.stderr);
+    let flex: Vec<&str> = out.stderr.lines().filter(|l| l.contains("`display:flex`")).collect();
+    assert_eq!(flex.len(), 1, "one warning for two issues: {}", out.stderr);
+    assert!(flex[0].starts_with("warning: ") && flex[0].contains("Outlook (Windows)"), "{}", out.stderr);
+    let line = template.lines().position(|l| l.contains("display: flex")).expect("line") + 1;
+    assert!(out.stderr.contains(&format!("--> templates/email.html:{line}:")), "{}", out.stderr);
+    let media: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("info: `@media` is ignored by")).collect();
+    assert_eq!(media.len(), 1, "the mobile layout is one info line: {}", out.stderr);
+}

@@ -20,3 +20,4 @@ mod serve;
 mod smtp;
 mod smtp_selftest;
 mod subscribers;
+mod validators;

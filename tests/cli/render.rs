@@ -151,3 +151,28 @@ fn an_include_loop_is_reported_once_where_it_closes() {
     assert_eq!(out.stderr.matches("include each other").count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("--> templates/parts/links.txt:2:3"), "{}", out.stderr);
 }
+
+#[test]
+fn email_passes_spam_filters_and_sizes_images_and_tables_for_clients() {
+    let project = Project::example();
+    let html = project.run(&["render", "commissioner/2016-12-09-stp-plans-published"]).stdout;
+    let preheader =
+        html.split(r#"<div class="preheader""#).nth(1).and_then(|p| p.split('>').next()).expect("preheader");
+    // SpamAssassin's HTML_FONT_LOW_CONTRAST: text the colour of its background.
+    assert!(!preheader.contains("color"), "hidden by size, not colour: {preheader}");
+    for dropped in ["display", "opacity", "overflow"] {
+        assert!(!preheader.contains(dropped), "{dropped} is dropped by some clients: {preheader}");
+    }
+    assert!(preheader.contains("max-height: 0") && preheader.contains("font-size: 0"), "{preheader}");
+    assert!(html.contains('\u{34f}'), "filler keeps body text out of the inbox preview");
+    assert!(html.contains(r#"<th scope="col""#), "header cells have a scope");
+    assert!(html.contains(r#"width="536""#), "images as wide as the content column for Outlook");
+    assert!(html.contains(r#"<div role="main">"#), "the web version has a main landmark");
+    assert!(html.contains("@media (prefers-color-scheme: dark)"), "dark styles");
+}
+
+#[test]
+fn text_signature_separator_has_its_space() {
+    let text = Project::fixture("minimal").run(&["render", "weekly/2016-12-09-first", "--format", "text"]).stdout;
+    assert!(text.lines().any(|l| l == "-- "), "{text}");
+}

@@ -1,0 +1,396 @@
+//! `lint/email-support`: what the major email clients do not support in an issue's final email.
+//!
+//! Enters: the final HTML of an email (templated, CSS inlined) and the templates it came from.
+//! Leaves: one diagnostic per feature per template, naming the clients (Gmail web and mobile,
+//! Outlook for Windows, Apple Mail, Yahoo) whose latest caniemail result is "not supported", at
+//! the feature's first use in the project's template, or the issue when its body brought it.
+//! Rules inside `@media` blocks are progressive enhancements, so each at-rule gets one info line
+//! and what it contains is not judged. The built-in templates are not reported: the validator
+//! tests hold them to these clients.
+//!
+//! The support data is caniemail's (MIT), slimmed and vendored under `data/caniemail/`, parsed
+//! once on first use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use crate::diagnostic::{Diagnostic, LineIndex, Location};
+
+/// The diagnostic code of this lint.
+pub const CODE: &str = "lint/email-support";
+
+#[derive(Debug, Deserialize)]
+struct Data {
+    clients: BTreeMap<String, String>,
+    features: Vec<Feature>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Feature {
+    slug: String,
+    title: String,
+    /// Latest result per client id, when not plain support: `n` (not supported), `a` (partial),
+    /// `u` (unknown), each maybe followed by note numbers.
+    support: BTreeMap<String, String>,
+}
+
+/// The vendored data, by slug; empty (and the lint silent) should it ever fail to parse, which
+/// a unit test rules out.
+static DATA: LazyLock<(Data, HashMap<String, usize>)> = LazyLock::new(|| {
+    let data: Data = serde_json::from_str(include_str!("../data/caniemail/caniemail.json"))
+        .unwrap_or(Data { clients: BTreeMap::new(), features: Vec::new() });
+    let index = data.features.iter().enumerate().map(|(i, f)| (f.slug.clone(), i)).collect();
+    (data, index)
+});
+
+/// Elements every email has, whatever clients make of them.
+const STRUCTURAL: &[&str] = &["html-doctype", "html-body", "html-style"];
+
+/// Elements caniemail groups as "HTML5 semantics".
+const SEMANTIC: &[&str] = &[
+    "article",
+    "aside",
+    "details",
+    "figcaption",
+    "figure",
+    "footer",
+    "header",
+    "main",
+    "mark",
+    "nav",
+    "section",
+    "summary",
+    "time",
+];
+
+/// A feature used in the email: its slug and the text to look for in a template to locate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Use {
+    slug: String,
+    needle: String,
+    /// In a declaration block with `mso-hide: all`, which Outlook for Windows does not show.
+    hidden_in_outlook: bool,
+}
+
+impl Use {
+    fn new(slug: impl Into<String>, needle: impl Into<String>) -> Self {
+        Self { slug: slug.into(), needle: needle.into(), hidden_in_outlook: false }
+    }
+}
+
+/// The templates an email was made from, to locate what it uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// `(path as shown, text, built-in?)` of the HTML template and of the stylesheet.
+    pub templates: [(&'a Path, &'a str, bool); 2],
+    /// The issue: where features the templates do not contain came from.
+    pub issue: &'a crate::content::Issue,
+}
+
+/// Lint the final HTML of an email.
+pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
+    let (data, index) = &*DATA;
+    let (uses, media) = scan(html);
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (found, in_media) in uses.iter().map(|u| (u, false)).chain(media.iter().map(|u| (u, true))) {
+        let Some(feature) = index.get(&found.slug).and_then(|&i| data.features.get(i)) else { continue };
+        if STRUCTURAL.contains(&found.slug.as_str()) || seen.contains(&found.slug) {
+            continue;
+        }
+        let clients: Vec<&str> = feature
+            .support
+            .iter()
+            .filter(|(id, result)| result.starts_with('n') && !(found.hidden_in_outlook && *id == "outlook.windows"))
+            .filter_map(|(id, _)| data.clients.get(id).map(String::as_str))
+            .collect();
+        if clients.is_empty() {
+            continue;
+        }
+        seen.insert(&found.slug);
+        let Some(location) = locate(&found.needle, sources) else { continue };
+        let list = clients.join(", ");
+        let diagnostic = if in_media {
+            Diagnostic::info(CODE, format!("`{}` is ignored by {list}", feature.title))
+                .help("those clients show the layout without these rules; check it reads well")
+        } else {
+            Diagnostic::warning(CODE, format!("`{}` is not supported by {list}", feature.title))
+                .help(format!("see https://www.caniemail.com/features/{}/ for what to use instead", feature.slug))
+        };
+        out.push(match location {
+            (location, Some(text)) => diagnostic.at(location, text),
+            (location, None) => diagnostic.in_file(location),
+        });
+    }
+    out
+}
+
+/// Where `needle` first appears in the project's templates, else the issue; `None` when it is
+/// in a built-in template.
+fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&'a str>)> {
+    for (path, text, built_in) in sources.templates {
+        let lower = text.to_ascii_lowercase();
+        if let Some(offset) = lower.find(needle) {
+            if built_in {
+                return None;
+            }
+            let (line, col) = LineIndex::new(text).position(text, offset);
+            return Some((Location::new(path, line, col), Some(text)));
+        }
+    }
+    let issue = sources.issue;
+    let offset = issue.text.to_ascii_lowercase().find(needle.trim_start_matches('<'));
+    let (line, col) = match offset {
+        Some(offset) => LineIndex::new(&issue.text).position(&issue.text, offset),
+        None => (issue.body_start_line, 1),
+    };
+    Some((issue.location(line, col), Some(issue.text.as_str())))
+}
+
+/// The features `html` uses outside `@media` blocks, and the at-rules of those blocks.
+fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
+    let mut uses = Vec::new();
+    let mut media = Vec::new();
+    // Inlined CSS repeats the same few tags, attributes and style values thousands of times:
+    // each is looked at once (`names` holds tag names, and attribute names after a space).
+    let mut names = std::collections::HashSet::new();
+    let mut styles = std::collections::HashSet::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if let Some(comment) = rest.strip_prefix("!--") {
+            rest = comment.split_once("-->").map_or("", |(_, after)| after);
+            continue;
+        }
+        let end = tag_end(rest);
+        let tag = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        if tag.starts_with(['/', '!', '?']) {
+            continue;
+        }
+        let name = &tag[..tag.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(tag.len())];
+        if name.is_empty() {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if names.insert(name.clone()) {
+            element(&name, &mut uses);
+        }
+        for (attribute, value) in attributes(&tag[name.len()..]) {
+            let fresh = if attribute.eq_ignore_ascii_case("style") {
+                styles.insert(value)
+            } else {
+                names.insert(format!(" {attribute}"))
+            };
+            if !fresh {
+                continue;
+            }
+            let attribute = attribute.to_ascii_lowercase();
+            if attribute == "style" {
+                declarations(value, &mut uses);
+            } else if !attribute.starts_with("data-") {
+                uses.push(Use::new(format!("html-{attribute}"), format!(" {attribute}=")));
+            }
+        }
+        if name == "style" {
+            let (css, after) = rest.split_once("</style>").unwrap_or((rest, ""));
+            stylesheet(css, &mut uses, &mut media);
+            rest = after;
+        }
+    }
+    (uses, media)
+}
+
+fn element(name: &str, uses: &mut Vec<Use>) {
+    let slug = match name {
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => "html-h1-h6".to_owned(),
+        "ul" | "ol" | "li" | "dl" | "dt" | "dd" => "html-lists".to_owned(),
+        "table" | "tr" | "td" | "th" | "thead" | "tbody" | "tfoot" => "html-table".to_owned(),
+        _ if SEMANTIC.contains(&name) => "html-semantics".to_owned(),
+        _ => format!("html-{name}"),
+    };
+    uses.push(Use::new(slug, format!("<{name}")));
+}
+
+/// The end of a tag that starts at `text`: the first `>` outside quotes.
+fn tag_end(text: &str) -> usize {
+    let mut quote = None;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return i,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// The attributes of a tag (names as written, values unquoted).
+fn attributes(mut text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    loop {
+        text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+        let name_len = text.find(|c: char| c.is_whitespace() || c == '=' || c == '/').unwrap_or(text.len());
+        if name_len == 0 {
+            return out;
+        }
+        let name = &text[..name_len];
+        text = text[name_len..].trim_start();
+        let mut value = "";
+        if let Some(after) = text.strip_prefix('=') {
+            let after = after.trim_start();
+            let (v, rest) = match after.chars().next() {
+                Some(q @ ('"' | '\'')) => after[1..].split_once(q).unwrap_or((&after[1..], "")),
+                _ => after.split_at(after.find(char::is_whitespace).unwrap_or(after.len())),
+            };
+            value = v;
+            text = rest;
+        }
+        out.push((name, value));
+    }
+}
+
+/// The features of `property: value; …` declarations.
+fn declarations(css: &str, uses: &mut Vec<Use>) {
+    let hidden_in_outlook = css.to_ascii_lowercase().replace(char::is_whitespace, "").contains("mso-hide:all");
+    let from = uses.len();
+    for declaration in css.split(';') {
+        let Some((property, value)) = declaration.split_once(':') else { continue };
+        let property = property.trim().to_ascii_lowercase();
+        if property.is_empty() || property.starts_with("mso-") || property.starts_with('-') {
+            continue;
+        }
+        let value = value.trim().to_ascii_lowercase();
+        if property == "display" {
+            for special in ["none", "flex", "grid"] {
+                if value.starts_with(special) {
+                    uses.push(Use::new(format!("css-display-{special}"), "display:"));
+                }
+            }
+        }
+        if value.contains("!important") {
+            uses.push(Use::new("css-important", "!important"));
+        }
+        uses.push(Use::new(format!("css-{property}"), format!("{property}:")));
+    }
+    for found in &mut uses[from..] {
+        found.hidden_in_outlook = hidden_in_outlook;
+    }
+}
+
+/// The features of a `<style>` block: top-level rules' declarations in `uses`, at-rules in
+/// `media`.
+fn stylesheet(css: &str, uses: &mut Vec<Use>, media: &mut Vec<Use>) {
+    let mut rest = css;
+    while let Some(open) = rest.find('{') {
+        let prelude = rest[..open].trim();
+        let body_start = open + 1;
+        if let Some(at_rule) = prelude.strip_prefix('@') {
+            let name: String = at_rule.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            let lower = at_rule.to_ascii_lowercase();
+            let slug = if name == "media" && lower.contains("prefers-color-scheme") {
+                "css-at-media-prefers-color-scheme".to_owned()
+            } else {
+                format!("css-at-{name}")
+            };
+            let needle = if slug.ends_with("prefers-color-scheme") { "prefers-color-scheme" } else { "@media" };
+            media.push(Use::new(slug, if name == "media" { needle.to_owned() } else { format!("@{name}") }));
+            // Skip the whole block, nested rules and all.
+            let mut depth = 1;
+            let mut end = rest.len();
+            for (i, c) in rest[body_start..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = body_start + i + 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            rest = &rest[end.min(rest.len())..];
+        } else {
+            let (body, after) = rest[body_start..].split_once('}').unwrap_or((&rest[body_start..], ""));
+            declarations(body, uses);
+            rest = after;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue() -> crate::content::Issue {
+        crate::content::parse(Path::new("content/w/2016-12-09-a.md"), b"---\ntitle: T\n---\nText ~~gone~~.\n")
+            .expect("parses")
+    }
+
+    #[test]
+    fn the_vendored_data_parses() {
+        assert!(DATA.0.features.len() > 250, "{}", DATA.0.features.len());
+        assert_eq!(DATA.0.clients.len(), 10);
+    }
+
+    #[test]
+    fn one_diagnostic_per_feature_located_in_the_projects_template() {
+        let html = "<html><head><style>\n@media (max-width: 600px) { .a { width: 100% !important; } }\n</style></head>\
+                    <body><div style=\"display: flex; opacity: 0\">x</div><p style=\"opacity: 0.5\">y</p></body></html>";
+        let template = "<body>\n<div class=\"a\">x</div>\n";
+        let css = ".a { display: flex;\n  opacity: 0; }\np { opacity: 0.5 }\n";
+        let issue = issue();
+        let sources = Sources {
+            templates: [
+                (Path::new("templates/email.html"), template, false),
+                (Path::new("templates/email.css"), css, false),
+            ],
+            issue: &issue,
+        };
+        let found = lint(html, &sources);
+        let shown: Vec<String> =
+            found.iter().map(|d| format!("{:?} {} {}", d.severity, d.location.as_ref().unwrap(), d.message)).collect();
+        let opacity: Vec<&String> = shown.iter().filter(|s| s.contains("`opacity`")).collect();
+        assert_eq!(opacity.len(), 1, "{shown:#?}");
+        assert!(opacity[0].starts_with("Warning templates/email.css:2:3"), "{shown:#?}");
+        assert!(opacity[0].contains("Outlook (Windows)"), "{shown:#?}");
+        let media: Vec<&String> = shown.iter().filter(|s| s.contains("@media")).collect();
+        assert_eq!(media.len(), 1, "one line for the media query: {shown:#?}");
+        assert!(media[0].starts_with("Info"), "{shown:#?}");
+        assert!(!shown.iter().any(|s| s.contains("`width`")), "rules inside @media are not judged: {shown:#?}");
+    }
+
+    #[test]
+    fn outlook_is_not_judged_on_what_mso_hide_hides_from_it() {
+        let issue = issue();
+        let css = ".preheader { max-height: 0; mso-hide: all; }\n";
+        let sources = Sources {
+            templates: [(Path::new("templates/email.html"), "", false), (Path::new("templates/email.css"), css, false)],
+            issue: &issue,
+        };
+        let found = lint("<body><div style=\"max-height: 0;mso-hide: all;\">x</div></body>", &sources);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn built_in_templates_are_vouched_for_and_the_body_is_located_in_the_issue() {
+        let issue = issue();
+        let sources = Sources {
+            templates: [
+                (Path::new("(built-in) email.html"), "<body style=\"opacity: 0\">", true),
+                (Path::new("(built-in) email.css"), "", true),
+            ],
+            issue: &issue,
+        };
+        let found = lint("<body style=\"opacity: 0\"><p>Text <marquee>gone</marquee>.</p></body>", &sources);
+        assert!(!found.iter().any(|d| d.message.contains("opacity")), "{found:#?}");
+        let marquee = found.iter().find(|d| d.message.contains("marquee")).expect("from the body");
+        assert_eq!(marquee.location.as_ref().map(|l| l.path.as_path()), Some(Path::new("content/w/2016-12-09-a.md")));
+    }
+}
