@@ -82,6 +82,7 @@ fn copy_error(error: &Error) -> Error {
 pub struct Live {
     root: PathBuf,
     clock: Clock,
+    env: crate::env::Env,
     current: RwLock<Arc<Snapshot>>,
     counter: AtomicU64,
     versions: watch::Sender<u64>,
@@ -89,15 +90,20 @@ pub struct Live {
 
 impl Live {
     /// Load the project at `root` as version 1.
-    pub fn new(root: PathBuf, clock: Clock) -> Self {
+    pub fn new(root: PathBuf, clock: Clock, env: crate::env::Env) -> Self {
         let snapshot = Snapshot::load(&root, 1);
         let (versions, _) = watch::channel(1);
-        Self { root, clock, current: RwLock::new(Arc::new(snapshot)), counter: AtomicU64::new(1), versions }
+        Self { root, clock, env, current: RwLock::new(Arc::new(snapshot)), counter: AtomicU64::new(1), versions }
     }
 
     /// The project root (canonical).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The environment the preview started in (whether the project's keys are set there).
+    pub fn env(&self) -> &crate::env::Env {
+        &self.env
     }
 
     /// The clock messages are dated by.

@@ -42,13 +42,13 @@ pub struct Options {
 }
 
 /// Serve the project at `root` until Ctrl-C. Must run inside a multi-threaded tokio runtime.
-pub async fn serve(root: &Path, options: Options, clock: Clock) -> Result<()> {
+pub async fn serve(root: &Path, options: Options, clock: Clock, env: crate::env::Env) -> Result<()> {
     if !config::path_in(root).is_file() {
         // The same "no project here" error as every other command.
         Project::load(root)?;
     }
     let root = root.canonicalize().map_err(|e| Error::io("open", root, e))?;
-    let live = Arc::new(live::Live::new(root.clone(), clock));
+    let live = Arc::new(live::Live::new(root.clone(), clock, env));
     let address = SocketAddr::new(options.bind, options.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

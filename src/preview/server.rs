@@ -76,7 +76,7 @@ async fn issue_page(
 ) -> Response {
     blocking(app, move |app, snapshot| {
         let id = format!("{publication}/{slug}");
-        issue::page(&app.ui, snapshot, &id, view.address.as_deref(), app.live.clock())
+        issue::page(&app.ui, snapshot, &id, view.address.as_deref(), app.live.clock(), app.live.env())
     })
     .await
 }
@@ -89,7 +89,9 @@ async fn issue_part(
     blocking(app, move |app, snapshot| {
         let id = format!("{publication}/{slug}");
         match Part::from_name(&name) {
-            Some(part) => issue::part(&app.ui, snapshot, &id, view.address.as_deref(), part, app.live.clock()),
+            Some(part) => {
+                issue::part(&app.ui, snapshot, &id, view.address.as_deref(), part, app.live.clock(), app.live.env())
+            }
             None => app.ui.missing(snapshot, &format!("issues have no part `{name}`")),
         }
     })
