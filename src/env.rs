@@ -7,12 +7,13 @@
 //! configuration, read later than the environment, so the whole environment is kept.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 
-/// A snapshot of environment variables. Values that are not UTF-8 are absent.
+/// A snapshot of environment variables.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {
-    vars: BTreeMap<String, String>,
+    vars: BTreeMap<String, OsString>,
 }
 
 impl fmt::Debug for Env {
@@ -26,20 +27,23 @@ impl Env {
     /// The process's environment, now.
     #[allow(clippy::disallowed_methods, reason = "the edge: the one place the environment is read")]
     pub fn from_process() -> Self {
-        let vars = std::env::vars_os()
-            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-            .collect();
+        let vars = std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value))).collect();
         Self { vars }
     }
 
     /// Exactly these variables (for tests and embedding).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect() }
     }
 
-    /// The value of `name`, when set (possibly empty).
+    /// The value of `name`, when set (possibly empty) and valid UTF-8.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str)
+        self.vars.get(name).and_then(|value| value.to_str())
+    }
+
+    /// Whether `name` is set at all (even to something that is not UTF-8).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
     }
 }
 

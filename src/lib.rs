@@ -28,6 +28,7 @@ pub mod preview;
 pub mod project;
 pub mod rename;
 pub mod render;
+pub mod request_path;
 pub mod send;
 pub mod serve;
 pub mod state;

@@ -40,10 +40,10 @@ impl Signing {
     pub fn load(root: &Path, config: &Config, env: &Env, keys: KeyUse) -> Result<Self> {
         let state_dir = root.join(crate::state::DIR);
         let keys = match keys {
-            KeyUse::Send => Keys::load(&state_dir)?,
-            KeyUse::Throwaway => Keys::load_or_throwaway(&state_dir)?,
-            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || env.get(KEYS_VAR).is_some() => {
-                Keys::load(&state_dir)?
+            KeyUse::Send => Keys::load(&state_dir, env)?,
+            KeyUse::Throwaway => Keys::load_or_throwaway(&state_dir, env)?,
+            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || env.is_set(KEYS_VAR) => {
+                Keys::load(&state_dir, env)?
             }
             KeyUse::Preview => Keys::from_secrets(vec![b"letterpress preview key: never used to send".to_vec()])?,
         };

@@ -5,7 +5,7 @@
 //! server (axum on the caller's tokio runtime) until Ctrl-C, its URL printed to stderr. The
 //! pipeline is the one `check`, `render` and `build` use — load, render, template — run in memory
 //! again on each change: [`live`] holds the latest load, [`watch`] decides which changes matter
-//! and reloads, [`server`] answers requests with [`pages`] and [`issue`], and [`paths`] keeps
+//! and reloads, [`server`] answers requests with [`pages`] and [`issue`], and [`crate::request_path`] keeps
 //! every served file inside the project.
 
 mod audience;
@@ -14,7 +14,6 @@ mod index;
 mod issue;
 mod live;
 mod pages;
-pub mod paths;
 mod server;
 pub mod watch;
 

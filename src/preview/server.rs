@@ -25,7 +25,7 @@ use tower_http::services::ServeFile;
 use super::issue::{self, Part};
 use super::live::{Live, Snapshot};
 use super::pages::{Page, Ui};
-use super::paths;
+use crate::request_path as paths;
 
 /// What every handler shares.
 pub struct App {

@@ -616,3 +616,6 @@ async fn retry_or_defer<T: Transport>(
 fn safe_file_name(email: &str) -> String {
     email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
 }
+
+#[cfg(test)]
+mod tests;

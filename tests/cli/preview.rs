@@ -391,6 +391,7 @@ fn open_without_xdg_open_only_prints_a_note() {
 }
 
 /// Why the browser test cannot run here, if it cannot.
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn browser_missing(e2e: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     if !Path::new(&chromium).is_file() {
@@ -406,6 +407,7 @@ fn browser_missing(e2e: &Path) -> Option<String> {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn in_chromium_edits_appear_live_and_errors_overlay() {
     let e2e = repo_root().join("tests/preview-e2e");
     if let Some(why) = browser_missing(&e2e) {

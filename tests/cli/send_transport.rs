@@ -174,19 +174,6 @@ fn a_utf8_address_fails_alone_when_the_relay_lacks_smtputf8() {
 }
 
 #[test]
-fn rate_spaces_the_messages_of_a_send() {
-    let (project, server) = setup(ServerConfig::default(), 5);
-    with_sending_option(&project, "rate: 5");
-    let started = std::time::Instant::now();
-    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
-    let elapsed = started.elapsed();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(server.received().len(), 8);
-    // 8 messages at 5 a second: the last starts at least 7 intervals of 200 ms after the first.
-    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
-}
-
-#[test]
 fn a_pipelined_421_before_the_relay_closes_counts_as_a_421_and_the_recipient_is_retried() {
     // MAIL's 250 and RCPT's 421 come in one write, then the connection closes before DATA's reply.
     let (config, tries) = refusing_tom(Reply::new(421, "4.7.0 too many connections, closing").then_close());
