@@ -187,10 +187,21 @@ pub async fn run<T: Transport>(
     let workers: Vec<_> = (0..settings.concurrency)
         .map(|_| tokio::spawn(worker(Arc::clone(&context), Arc::clone(&work_rx), first.take())))
         .collect();
-    let dispatched = dispatch(&context, work_tx, retry_rx).await;
+    // Only the workers hold the queue's receiving end: when every one of them has stopped (the
+    // journal failing, say, as when the disk fills), the dispatcher's next hand-out fails
+    // instead of waiting forever for room.
+    drop(work_rx);
+    let mut dispatched = dispatch(&context, work_tx, retry_rx).await;
+    // When every worker stopped, the first one's error is the run's, not "every worker stopped".
+    let mut replace = dispatched.is_err();
     for worker in workers {
         if let Ok(Err(e)) = worker.await {
-            shared.stop(e);
+            if replace {
+                dispatched = Err(e);
+                replace = false;
+            } else {
+                shared.stop(e);
+            }
         }
     }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.

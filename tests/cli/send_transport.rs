@@ -3,7 +3,6 @@
 //! caps and rate, pipelined 421s, and the circuit breakers. The journal's rules are in `send.rs`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::harness::Project;
 use crate::send::{ISSUE, PASSWORD, journal_status, per_recipient, project_for, refusing_tom, send, setup};

@@ -44,6 +44,18 @@ fn email(i: usize) -> String {
 
 /// Journal `recipients` rows and run the engine over them with `recorder` as the relay.
 fn run_engine(recorder: &Recorder, recipients: usize, settings: Settings, rate: Option<f64>, breaker: usize) -> Ran {
+    run_engine_with(recorder, recipients, settings, rate, breaker, |_| ())
+}
+
+/// As [`run_engine`], with `prepare` given the database's path before the run starts.
+fn run_engine_with(
+    recorder: &Recorder,
+    recipients: usize,
+    settings: Settings,
+    rate: Option<f64>,
+    breaker: usize,
+    prepare: impl FnOnce(&Path),
+) -> Ran {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send");
     let project = Project::load(&root).unwrap();
     let issue = project.find(ISSUE).unwrap();
@@ -65,6 +77,7 @@ fn run_engine(recorder: &Recorder, recipients: usize, settings: Settings, rate: 
     });
     state.add_recipients(ISSUE, rows, clock.now()).unwrap();
     state.start_send(ISSUE, template.content_hash(), clock.now(), false).unwrap();
+    prepare(&path);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     let shared = Arc::new(Shared::new(rate, breaker));
     let (result, state, elapsed) = runtime.block_on(async {
@@ -72,7 +85,9 @@ fn run_engine(recorder: &Recorder, recipients: usize, settings: Settings, rate: 
         let (journal, task) = actor::start(state, ISSUE.to_owned(), clock.clone(), path.clone());
         let transport = Arc::new(recorder.clone());
         let first = transport.connect().await.unwrap();
-        let result = run(journal, Arc::new(template), transport, Arc::clone(&shared), settings, first).await;
+        // A day of virtual time: on the paused clock a run that hangs reaches it at once.
+        let running = run(journal, Arc::new(template), transport, Arc::clone(&shared), settings, first);
+        let result = tokio::time::timeout(Duration::from_secs(86_400), running).await.expect("the run hung");
         let elapsed = started.elapsed();
         (result, task.await.unwrap(), elapsed)
     });
@@ -221,4 +236,23 @@ fn the_recorder_answers_a_test_copy_like_a_relay() {
     });
     assert!(outcome.is_transient() && !outcome.is_permanent(), "{outcome:?}");
     assert_eq!(recorder.recipients(), ["b@example.org"]);
+}
+
+#[test]
+fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
+    // As when the disk fills: every result fails to commit, so every worker stops with the
+    // error while the dispatcher still has rows to hand out.
+    let recorder = Recorder::accepting();
+    let ran = run_engine_with(&recorder, 40, settings(2), None, 5, |path| {
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = 'sent'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    });
+    let error = ran.result.expect_err("the run fails").to_string();
+    assert!(error.contains("database or disk is full"), "{error}");
+    assert_eq!(ran.counts.sent, 0);
+    assert!(recorder.messages().len() <= 2, "each worker stops after its first result: {}", recorder.messages().len());
 }
