@@ -256,3 +256,36 @@ fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
     assert_eq!(ran.counts.sent, 0);
     assert!(recorder.messages().len() <= 2, "each worker stops after its first result: {}", recorder.messages().len());
 }
+
+#[test]
+fn an_unsubscribe_during_the_run_is_honoured_for_a_row_already_handed_to_the_workers() {
+    // Every row is in the first page, read before the first message; the unsubscribe lands
+    // while that message is on its way, so only the in-flight mark can catch it.
+    let path = std::sync::Arc::new(std::sync::OnceLock::<std::path::PathBuf>::new());
+    let script_path = std::sync::Arc::clone(&path);
+    let recorder = Recorder::scripted(move |_, seen| {
+        if seen == 0
+            && let Some(path) = script_path.get()
+        {
+            let state = State::open(path, Path::new("state.db")).unwrap();
+            let at = "2026-11-22T09:31:00Z".parse().unwrap();
+            state
+                .suppress(
+                    &email(15),
+                    &crate::state::Scope::List("readers".to_owned()),
+                    crate::state::Reason::Unsubscribed,
+                    "test",
+                    at,
+                )
+                .unwrap();
+        }
+        reply(250, "2.0.0 ok")
+    });
+    let ran = run_engine_with(&recorder, 20, settings(2), None, 5, |db| {
+        path.set(db.to_path_buf()).unwrap();
+    });
+    assert!(ran.result.is_ok());
+    assert!(!recorder.recipients().contains(&email(15)), "unsubscribed before its turn");
+    assert_eq!((ran.counts.sent, ran.counts.suppressed), (19, 1), "{:?}", ran.counts);
+    assert_eq!(statuses(&ran, DeliveryStatus::Suppressed), [email(15)]);
+}
