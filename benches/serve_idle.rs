@@ -31,6 +31,7 @@ fn main() {
     let config = project.path().join("letterpress.yaml");
     let text = std::fs::read_to_string(&config).unwrap().replace("trust-proxy: true", "trust-proxy: false");
     std::fs::write(&config, text).unwrap();
+    #[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
     let binary = std::env::var("LETTERPRESS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_letterpress").to_owned());
     let mut server = Command::new(&binary)
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -111,6 +112,7 @@ fn copy_fixture(from: &Path, to: &Path) {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

@@ -90,6 +90,7 @@ fn main() {
     assert!(send_was_running, "the send ran during the whole load");
 }
 
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

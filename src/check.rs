@@ -36,6 +36,7 @@ pub const ISSUE_CODES: &[&str] = &[
     "lint/alt-text",
     "lint/date-mismatch",
     "lint/draft-scheduled",
+    "lint/email-support",
     "lint/html-size",
     "lint/http-link",
     "lint/no-scheme",

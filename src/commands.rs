@@ -160,13 +160,13 @@ pub fn rename(root: &Path, name: &str, new_slug: &str, force: bool) -> Result<()
 }
 
 /// `letterpress preview`: serve until interrupted, on a small runtime of its own.
-pub fn preview(root: &Path, options: preview::Options, clock: &Clock) -> Result<()> {
+pub fn preview(root: &Path, options: preview::Options, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::io("start the preview server for", root, e))?;
-    let result = runtime.block_on(preview::serve(root, options, clock.clone()));
+    let result = runtime.block_on(preview::serve(root, options, clock.clone(), env.clone()));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
 }

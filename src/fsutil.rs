@@ -86,6 +86,7 @@ fn sync_dir(dir: &Path) {
 
 /// Test seam for crash-safety tests: with `LETTERPRESS_CRASH_BEFORE_RENAME` set, the process
 /// dies after the new contents are durable in the temporary file and before the rename.
+#[allow(clippy::disallowed_methods, reason = "a test seam, not a setting")]
 fn crash_point_before_rename() {
     if std::env::var_os("LETTERPRESS_CRASH_BEFORE_RENAME").is_some() {
         std::process::abort();

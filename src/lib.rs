@@ -19,14 +19,17 @@ pub mod config;
 pub mod content;
 pub mod diagnostic;
 pub mod entropy;
+pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod href;
 pub mod lint_clients;
+pub mod mail;
 pub mod preview;
 pub mod project;
 pub mod rename;
 pub mod render;
+pub mod request_path;
 pub mod send;
 pub mod serve;
 pub mod state;
@@ -49,7 +52,9 @@ pub fn run() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match dispatch(cli) {
+    // The environment is read here, once; stages get what they need from it.
+    let env = env::Env::from_process();
+    match dispatch(cli, &env) {
         Ok(()) => 0,
         Err(error) => {
             eprint!("{}", error.report());
@@ -58,7 +63,7 @@ pub fn run() -> i32 {
     }
 }
 
-fn dispatch(cli: Cli) -> error::Result<()> {
+fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
     let clock = clock::Clock::from_env().map_err(Error::usage)?;
     let root = cli.dir.as_path();
     match cli.command {
@@ -72,7 +77,7 @@ fn dispatch(cli: Cli) -> error::Result<()> {
             issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow, ..
         } => {
             let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow };
-            commands::send(root, issue.as_deref(), due, &options, &clock)
+            commands::send(root, issue.as_deref(), due, &options, &clock, env)
         }
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format),
@@ -84,7 +89,9 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         }
         Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
         Command::Suppressions { format } => commands::suppressions(root, format),
-        Command::Preview { bind, port, open } => commands::preview(root, preview::Options { bind, port, open }, &clock),
-        Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock),
+        Command::Preview { bind, port, open } => {
+            commands::preview(root, preview::Options { bind, port, open }, &clock, env)
+        }
+        Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
     }
 }

@@ -79,26 +79,26 @@ impl Keys {
     /// least 32 bytes decoded), else the key in `<state_dir>/unsubscribe.key`, generated on first
     /// use (32 random bytes, written atomically with mode 0600). A key file that other users can
     /// read is refused. Errors name the variable and the key's position, never the key.
-    pub fn load(state_dir: &Path) -> Result<Keys, Error> {
-        match std::env::var(KEYS_VAR) {
-            Ok(value) => Self::from_env_value(&value),
-            Err(std::env::VarError::NotPresent) => Self::from_key_file(state_dir),
-            Err(std::env::VarError::NotUnicode(_)) => Err(invalid(format!("`{KEYS_VAR}` is not valid UTF-8"))),
+    pub fn load(state_dir: &Path, env: &crate::env::Env) -> Result<Keys, Error> {
+        match env.get(KEYS_VAR) {
+            Some(value) => Self::from_env_value(value),
+            None if env.is_set(KEYS_VAR) => Err(invalid(format!("`{KEYS_VAR}` is not valid UTF-8"))),
+            None => Self::from_key_file(state_dir),
         }
     }
 
     /// The keys a dry run composes with: the project's own, as [`Keys::load`] finds them, but
     /// where there are none yet a throwaway key instead of a new key file. The tokens of a dry
     /// run go nowhere, so the key that signs real links is created only when one is issued.
-    pub fn load_or_throwaway(state_dir: &Path) -> Result<Keys, Error> {
-        let env_set = std::env::var_os(KEYS_VAR).is_some();
+    pub fn load_or_throwaway(state_dir: &Path, env: &crate::env::Env) -> Result<Keys, Error> {
+        let env_set = env.is_set(KEYS_VAR);
         match std::fs::symlink_metadata(state_dir.join(KEY_FILE)) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !env_set => {
                 let mut secret = vec![0u8; MIN_KEY_BYTES];
                 crate::entropy::fill(&mut secret)?;
                 Self::from_secrets(vec![secret])
             }
-            _ => Self::load(state_dir),
+            _ => Self::load(state_dir, env),
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use lol_html::html_content::Element;
 use lol_html::{RewriteStrSettings, element, rewrite_str};
 
-use crate::preview::paths::percent_decode;
+use crate::request_path::percent_decode;
 
 /// Attributes whose values are URLs (`srcset` holds several).
 const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "srcset", "poster", "action", "background"];

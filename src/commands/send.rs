@@ -15,10 +15,17 @@ use crate::state::State;
 use crate::state::journal::DeliveryStatus;
 
 /// `letterpress send <issue>` or `letterpress send --due`.
-pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, clock: &Clock) -> Result<()> {
+pub fn send(
+    root: &Path,
+    issue: Option<&str>,
+    due: bool,
+    options: &SendOptions,
+    clock: &Clock,
+    env: &crate::env::Env,
+) -> Result<()> {
     let project = Project::load(root)?;
     if due {
-        let reports = send::send_due(&project, &options.allow, clock)?;
+        let reports = send::send_due(&project, &options.allow, clock, env)?;
         if reports.is_empty() {
             eprintln!("nothing is due");
         }
@@ -26,7 +33,7 @@ pub fn send(root: &Path, issue: Option<&str>, due: bool, options: &SendOptions, 
     }
     let name = issue.ok_or_else(|| Error::usage("name an issue, or pass `--due`"))?;
     let issue = project.find(name)?;
-    send::send_issue(&project, issue, options, clock).map(|_| ())
+    send::send_issue(&project, issue, options, clock, env).map(|_| ())
 }
 
 /// `letterpress send <issue> --cancel`.

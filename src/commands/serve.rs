@@ -8,6 +8,13 @@ use crate::error::Result;
 use crate::serve::{self, Options};
 
 /// `letterpress serve [--bind ADDR:PORT] [--public DIR] [--build]`: serve until interrupted.
-pub fn serve(root: &Path, bind: SocketAddr, public: &Path, build: bool, clock: &Clock) -> Result<()> {
-    serve::serve(root, &Options { bind, public: public.to_path_buf(), build }, clock.clone())
+pub fn serve(
+    root: &Path,
+    bind: SocketAddr,
+    public: &Path,
+    build: bool,
+    clock: &Clock,
+    env: &crate::env::Env,
+) -> Result<()> {
+    serve::serve(root, &Options { bind, public: public.to_path_buf(), build }, clock.clone(), env)
 }

@@ -10,12 +10,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::check::{HTML_LIMIT, HTML_WARN};
-use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
+use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
 use crate::content::Issue;
+use crate::env::Env;
+use crate::mail::{KeyUse, Signing};
 use crate::project::{Project, RenderedIssue};
 use crate::template::EmailBody;
 use crate::template::view::SubscriberView;
-use crate::token::Keys;
 
 /// Gmail clips an HTML part larger than this and hides the rest behind a link.
 pub const GMAIL_CLIP: usize = 102 * 1024;
@@ -37,11 +38,12 @@ pub fn personalise(
     subscriber: Option<&SubscriberView>,
     list: Option<&String>,
     at: Timestamp,
+    env: &Env,
 ) -> Result<EmailBody, String> {
     let Some(subscriber) = subscriber else {
         return Ok(generic.email.clone());
     };
-    let composed = compose(project, issue, subscriber, list, at)?;
+    let composed = compose(project, issue, subscriber, list, at, env)?;
     Ok(EmailBody { html: composed.html, text: composed.text, ..generic.email.clone() })
 }
 
@@ -102,19 +104,10 @@ pub fn compose(
     to: &SubscriberView,
     list: Option<&String>,
     at: Timestamp,
+    env: &Env,
 ) -> Result<Composition, String> {
-    let state_dir = project.root.join(crate::state::DIR);
-    let keys = if state_dir.join(crate::token::KEY_FILE).exists() || std::env::var_os(crate::token::KEYS_VAR).is_some()
-    {
-        Keys::load(&state_dir)
-    } else {
-        Keys::from_secrets(vec![b"letterpress preview key: never used to send".to_vec()])
-    }
-    .map_err(|e| e.to_string())?;
-    let dkim = match &project.config.dkim {
-        Some(config) => Some(DkimKey::load(&project.root, config).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let Signing { keys, dkim } =
+        Signing::load(&project.root, &project.config, env, KeyUse::Preview).map_err(|e| e.to_string())?;
     let options =
         ComposeOptions { date: at, keys, dkim, attr_columns: to.attrs.keys().cloned().collect(), test: false };
     let template = MessageTemplate::new(project, issue, options).map_err(|e| e.to_string())?;
@@ -145,7 +138,7 @@ mod tests {
         let project = Project::load(&root).unwrap();
         let issue = project.find("weekly/2016-12-09-first").unwrap();
         let at = "2026-11-22T09:30:00Z".parse().unwrap();
-        let eml = compose(&project, issue, &sample_subscriber(), None, at).unwrap().eml;
+        let eml = compose(&project, issue, &sample_subscriber(), None, at, &Env::default()).unwrap().eml;
         assert!(eml.contains("To: \"Sam Reader\" <sam.reader@example.com>\r\n"), "{eml}");
         assert!(eml.contains("Date: Sun, 22 Nov 2026 09:30:00 +0000\r\n"), "{eml}");
         assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{eml}");

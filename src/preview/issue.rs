@@ -107,6 +107,7 @@ fn prepare<'a>(
     id: &str,
     as_: Option<&str>,
     clock: &crate::clock::Clock,
+    env: &crate::env::Env,
 ) -> Result<Prepared<'a>, Page> {
     let project = ui.project(snapshot)?;
     let issue = project.find(id).map_err(|e| match e {
@@ -133,14 +134,21 @@ fn prepare<'a>(
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
-    let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now())
+    let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now(), env)
         .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }
 
 /// The issue page of `id` (`publication/slug`), as `as_` when given.
-pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &crate::clock::Clock) -> Page {
-    let p = match prepare(ui, snapshot, id, as_, clock) {
+pub fn page(
+    ui: &Ui,
+    snapshot: &Snapshot,
+    id: &str,
+    as_: Option<&str>,
+    clock: &crate::clock::Clock,
+    env: &crate::env::Env,
+) -> Page {
+    let p = match prepare(ui, snapshot, id, as_, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
@@ -163,8 +171,8 @@ pub fn page(ui: &Ui, snapshot: &Snapshot, id: &str, as_: Option<&str>, clock: &c
         .as_ref()
         .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
     let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-    let eml =
-        email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now()).map_or_else(|why| why, |c| c.eml);
+    let eml = email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now(), env)
+        .map_or_else(|why| why, |c| c.eml);
     let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
     let context = IssuePage {
         issue: IssueSummary {
@@ -200,8 +208,9 @@ pub fn part(
     as_: Option<&str>,
     part: Part,
     clock: &crate::clock::Clock,
+    env: &crate::env::Env,
 ) -> Page {
-    let p = match prepare(ui, snapshot, id, as_, clock) {
+    let p = match prepare(ui, snapshot, id, as_, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
@@ -212,7 +221,8 @@ pub fn part(
         Part::Eml => {
             let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
             text(
-                email::compose(p.project, p.issue, &to, p.lists.first(), clock.now()).map_or_else(|why| why, |c| c.eml),
+                email::compose(p.project, p.issue, &to, p.lists.first(), clock.now(), env)
+                    .map_or_else(|why| why, |c| c.eml),
             )
         }
     }

@@ -130,6 +130,7 @@ fn copy_error(error: &Error) -> Error {
 pub struct Live {
     root: PathBuf,
     clock: Clock,
+    env: crate::env::Env,
     current: RwLock<Arc<Snapshot>>,
     counter: AtomicU64,
     versions: watch::Sender<u64>,
@@ -137,15 +138,20 @@ pub struct Live {
 
 impl Live {
     /// Load the project at `root` as version 1.
-    pub fn new(root: PathBuf, clock: Clock) -> Self {
+    pub fn new(root: PathBuf, clock: Clock, env: crate::env::Env) -> Self {
         let snapshot = Snapshot::load(&root, 1);
         let (versions, _) = watch::channel(1);
-        Self { root, clock, current: RwLock::new(Arc::new(snapshot)), counter: AtomicU64::new(1), versions }
+        Self { root, clock, env, current: RwLock::new(Arc::new(snapshot)), counter: AtomicU64::new(1), versions }
     }
 
     /// The project root (canonical).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The environment the preview started in (whether the project's keys are set there).
+    pub fn env(&self) -> &crate::env::Env {
+        &self.env
     }
 
     /// The clock messages are dated by.
@@ -209,7 +215,7 @@ mod tests {
     #[test]
     fn an_edit_re_renders_only_the_edited_issue() {
         let dir = copy_of_minimal();
-        let live = Live::new(dir.path().canonicalize().unwrap(), Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap()));
+        let live = Live::new(dir.path().canonicalize().unwrap(), Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap()), crate::env::Env::from_pairs([]));
         let (edited, other) = ("weekly/2016-12-09-first", "weekly/2016-12-16-second");
         let (before, untouched) = (checked(&live, edited), checked(&live, other));
         let source = PathBuf::from("content/weekly/2016-12-09-first.md");

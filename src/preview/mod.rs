@@ -6,8 +6,8 @@
 //! pipeline is the one `check`, `render` and `build` use — load, render, template — run in memory
 //! again on each change: [`live`] holds the latest load, [`watch`] decides which changes matter
 //! and reloads, [`delivery`] reads each issue's send from the journal, [`server`] answers
-//! requests with [`pages`] and [`issue`], and [`paths`] keeps every served file inside the
-//! project.
+//! requests with [`pages`] and [`issue`], and [`crate::request_path`] keeps every served file
+//! inside the project.
 
 mod audience;
 mod delivery;
@@ -16,7 +16,6 @@ mod index;
 mod issue;
 mod live;
 mod pages;
-pub mod paths;
 mod server;
 pub mod watch;
 
@@ -44,13 +43,13 @@ pub struct Options {
 }
 
 /// Serve the project at `root` until Ctrl-C. Must run inside a multi-threaded tokio runtime.
-pub async fn serve(root: &Path, options: Options, clock: Clock) -> Result<()> {
+pub async fn serve(root: &Path, options: Options, clock: Clock, env: crate::env::Env) -> Result<()> {
     if !config::path_in(root).is_file() {
         // The same "no project here" error as every other command.
         Project::load(root)?;
     }
     let root = root.canonicalize().map_err(|e| Error::io("open", root, e))?;
-    let live = Arc::new(live::Live::new(root.clone(), clock));
+    let live = Arc::new(live::Live::new(root.clone(), clock, env));
     let address = SocketAddr::new(options.bind, options.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -13,9 +13,9 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use super::live::Snapshot;
-use super::paths::{self, Refusal};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::project::Project;
+use crate::request_path::{self as paths, Refusal};
 
 /// The preview's templates, embedded in the binary.
 const TEMPLATES: [(&str, &str); 8] = [

@@ -26,7 +26,7 @@ use tower_http::services::ServeFile;
 use super::issue::{self, Part};
 use super::live::{Live, Snapshot};
 use super::pages::{Page, Ui};
-use super::paths;
+use crate::request_path as paths;
 
 /// What every handler shares.
 pub struct App {
@@ -77,7 +77,7 @@ async fn issue_page(
 ) -> Response {
     blocking(app, move |app, snapshot| {
         let id = format!("{publication}/{slug}");
-        issue::page(&app.ui, snapshot, &id, view.address.as_deref(), app.live.clock())
+        issue::page(&app.ui, snapshot, &id, view.address.as_deref(), app.live.clock(), app.live.env())
     })
     .await
 }
@@ -90,7 +90,9 @@ async fn issue_part(
     blocking(app, move |app, snapshot| {
         let id = format!("{publication}/{slug}");
         match Part::from_name(&name) {
-            Some(part) => issue::part(&app.ui, snapshot, &id, view.address.as_deref(), part, app.live.clock()),
+            Some(part) => {
+                issue::part(&app.ui, snapshot, &id, view.address.as_deref(), part, app.live.clock(), app.live.env())
+            }
             None => app.ui.missing(snapshot, &format!("issues have no part `{name}`")),
         }
     })

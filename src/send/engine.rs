@@ -22,10 +22,9 @@ use tokio::time::Instant;
 use super::actor::Journal;
 use super::pace::{Breaker, Pace};
 use super::retry::{Verdict, classify};
-use super::smtp::{ConnectError, Outcome, Stage};
-use super::transport::{Connection, Transport};
 use crate::compose::{MessageTemplate, Recipient};
 use crate::error::{Error, Result};
+use crate::mail::{ConnectError, Connection, Outcome, Stage, Transport};
 use crate::state::journal::{Delivery, DeliveryStatus, Update};
 
 /// Rows fetched from the journal at a time.
@@ -152,10 +151,10 @@ impl Ord for Retry {
 }
 
 /// Everything a worker needs.
-struct Context {
+struct Context<T> {
     journal: Journal,
     template: Arc<MessageTemplate>,
-    transport: Arc<Transport>,
+    transport: Arc<T>,
     shared: Arc<Shared>,
     settings: Settings,
     outstanding: AtomicUsize,
@@ -164,13 +163,13 @@ struct Context {
 
 /// Deliver every pending row of the journal. `first` is a connection opened (and so
 /// authenticated) before any row changed state.
-pub async fn run(
+pub async fn run<T: Transport>(
     journal: Journal,
     template: Arc<MessageTemplate>,
-    transport: Arc<Transport>,
+    transport: Arc<T>,
     shared: Arc<Shared>,
     settings: Settings,
-    first: Connection,
+    first: T::Connection,
 ) -> Result<()> {
     let (retry_tx, retry_rx) = mpsc::unbounded_channel();
     let (work_tx, work_rx) = mpsc::channel::<Job>(settings.concurrency * 2);
@@ -188,10 +187,21 @@ pub async fn run(
     let workers: Vec<_> = (0..settings.concurrency)
         .map(|_| tokio::spawn(worker(Arc::clone(&context), Arc::clone(&work_rx), first.take())))
         .collect();
-    let dispatched = dispatch(&context, work_tx, retry_rx).await;
+    // Only the workers hold the queue's receiving end: when every one of them has stopped (the
+    // journal failing, say, as when the disk fills), the dispatcher's next hand-out fails
+    // instead of waiting forever for room.
+    drop(work_rx);
+    let mut dispatched = dispatch(&context, work_tx, retry_rx).await;
+    // When every worker stopped, the first one's error is the run's, not "every worker stopped".
+    let mut replace = dispatched.is_err();
     for worker in workers {
         if let Ok(Err(e)) = worker.await {
-            shared.stop(e);
+            if replace {
+                dispatched = Err(e);
+                replace = false;
+            } else {
+                shared.stop(e);
+            }
         }
     }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.
@@ -205,7 +215,7 @@ pub async fn run(
 /// stay `deferred` for the next run.
 ///
 /// [`Breaker::believed_bounces`]: super::pace::Breaker::believed_bounces
-async fn fail_bounced(context: &Context) -> Result<()> {
+async fn fail_bounced<T: Transport>(context: &Context<T>) -> Result<()> {
     let believed = context.shared.breaker.believed_bounces();
     if believed.is_empty() {
         return Ok(());
@@ -238,7 +248,7 @@ fn failed_by_way_of_pending(key: &str, reply: &super::retry::Reply) -> [Update; 
 /// Record `failed` the content rejections that did not trip the circuit breaker: each was one
 /// recipient's message refused, not a broken issue. (`deferred` becomes `failed` by way of
 /// `pending`, both in one transaction.)
-async fn fail_refused(context: &Context) -> Result<()> {
+async fn fail_refused<T: Transport>(context: &Context<T>) -> Result<()> {
     let refused = context.shared.breaker.refused();
     if refused.is_empty() {
         return Ok(());
@@ -250,8 +260,8 @@ async fn fail_refused(context: &Context) -> Result<()> {
 }
 
 /// Feed workers: due retries first, then pages of pending rows with suppressions re-read.
-async fn dispatch(
-    context: &Context,
+async fn dispatch<T: Transport>(
+    context: &Context<T>,
     work: mpsc::Sender<Job>,
     mut retry_rx: mpsc::UnboundedReceiver<Retry>,
 ) -> Result<()> {
@@ -300,7 +310,7 @@ async fn dispatch(
     Ok(())
 }
 
-async fn send_job(context: &Context, work: &mpsc::Sender<Job>, job: Job) -> Result<()> {
+async fn send_job<T: Transport>(context: &Context<T>, work: &mpsc::Sender<Job>, job: Job) -> Result<()> {
     context.outstanding.fetch_add(1, Ordering::SeqCst);
     if work.send(job).await.is_err() {
         context.outstanding.fetch_sub(1, Ordering::SeqCst);
@@ -315,7 +325,7 @@ async fn send_job(context: &Context, work: &mpsc::Sender<Job>, job: Job) -> Resu
 /// which catches an unsubscribe that lands while the page waits for the workers.
 ///
 /// [`State::apply`]: crate::state::State::apply
-async fn unsuppressed(context: &Context, page: Vec<Delivery>) -> Result<Vec<Job>> {
+async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -> Result<Vec<Job>> {
     let mut lists: Vec<String> = page.iter().map(|d| d.list.clone()).collect();
     lists.sort();
     lists.dedup();
@@ -350,10 +360,10 @@ fn update(delivery: &Delivery, status: DeliveryStatus, reply: Option<&super::ret
 }
 
 /// One connection's loop.
-async fn worker(
-    context: Arc<Context>,
+async fn worker<T: Transport>(
+    context: Arc<Context<T>>,
     work: Arc<Mutex<mpsc::Receiver<Job>>>,
-    mut connection: Option<Connection>,
+    mut connection: Option<T::Connection>,
 ) -> Result<()> {
     let mut held: Vec<Update> = Vec::new();
     let mut buffer = Vec::with_capacity(64 * 1024);
@@ -386,9 +396,9 @@ async fn worker(
 }
 
 /// Send one job; its result joins `held`, to be committed with the next mark.
-async fn deliver(
-    context: &Context,
-    connection: &mut Option<Connection>,
+async fn deliver<T: Transport>(
+    context: &Context<T>,
+    connection: &mut Option<T::Connection>,
     job: Job,
     held: &mut Vec<Update>,
     buffer: &mut Vec<u8>,
@@ -470,7 +480,12 @@ async fn deliver(
 }
 
 /// Turn an outcome into the row's next state; returns whether to reconnect.
-async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<Update>) -> Result<bool> {
+async fn settle<T: Transport>(
+    context: &Context<T>,
+    job: &Job,
+    outcome: Outcome,
+    held: &mut Vec<Update>,
+) -> Result<bool> {
     let delivery = &job.delivery;
     let shared = &context.shared;
     let (reply, stage) = match outcome {
@@ -568,8 +583,8 @@ async fn settle(context: &Context, job: &Job, outcome: Outcome, held: &mut Vec<U
 /// `max_attempts` attempts across runs. `marked` says whether the row is `inflight` now. The
 /// `deferred` mark is committed before the retry is queued: another worker may take the retry,
 /// and it must find the row as the journal says.
-async fn retry_or_defer(
-    context: &Context,
+async fn retry_or_defer<T: Transport>(
+    context: &Context<T>,
     job: Job,
     held: &mut Vec<Update>,
     reply: Option<&super::retry::Reply>,
@@ -612,3 +627,6 @@ async fn retry_or_defer(
 fn safe_file_name(email: &str) -> String {
     email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,26 +16,27 @@ mod pace;
 mod progress;
 pub mod retry;
 mod signal;
-pub mod smtp;
-pub mod transport;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::compose::{ComposeOptions, DkimKey, MessageTemplate, Recipient};
+use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
 use crate::content::{Issue, Status};
 use crate::diagnostic;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::mail::{
+    Configured, ConnectError, Connection as _, KeyUse, Outbound, Outcome, Signing, Stage, Transport as _,
+};
 use crate::project::Project;
 use crate::state::State;
 use crate::state::journal::{Counts, NewRecipient, SendState};
 use crate::subscribers::{ListFile, Member, Members, read_list};
 use crate::token::Keys;
-use transport::{SMTP_URL_ENV, Transport};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,7 +100,13 @@ impl SendReport {
 }
 
 /// Send (or resume) an issue to its audience.
-pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock: &Clock) -> Result<SendReport> {
+pub fn send_issue(
+    project: &Project,
+    issue: &Issue,
+    options: &SendOptions,
+    clock: &Clock,
+    env: &Env,
+) -> Result<SendReport> {
     if issue.front.status == Status::Draft && !options.force {
         return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
     }
@@ -111,12 +118,12 @@ pub fn send_issue(project: &Project, issue: &Issue, options: &SendOptions, clock
     let state_dir = project.root.join(crate::state::DIR);
     if options.dry_run {
         // A dry run creates no state: no key file, no store.
-        let keys = Keys::load_or_throwaway(&state_dir)?;
-        return dry_run(project, issue, &lists, keys, clock).map(|()| SendReport::empty(issue));
+        return dry_run(project, issue, &lists, clock, env).map(|()| SendReport::empty(issue));
     }
-    let keys = Keys::load(&state_dir)?;
-    let template = Arc::new(template(project, issue, &lists, keys.clone(), clock, !options.test.is_empty())?);
-    let transport = transport(project, issue)?;
+    let Outbound { signing, transport } =
+        Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
+    let keys = signing.keys.clone();
+    let template = Arc::new(template(project, issue, &lists, signing, clock, !options.test.is_empty())?);
     if !options.test.is_empty() {
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
@@ -169,7 +176,7 @@ impl SendReport {
 /// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
 /// except one never started whose `send_at` is more than `sending.due-window` ago.
 /// `allow` is `--allow`'s codes, for every issue.
-pub fn send_due(project: &Project, allow: &[String], clock: &Clock) -> Result<Vec<SendReport>> {
+pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
     gate::validate_allow(allow)?;
     let now = clock.now();
     let due: Vec<&Issue> = project
@@ -198,7 +205,7 @@ pub fn send_due(project: &Project, allow: &[String], clock: &Clock) -> Result<Ve
             continue;
         }
         let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
-        match send_issue(project, issue, &options, clock) {
+        match send_issue(project, issue, &options, clock, env) {
             Ok(report) => reports.push(report),
             // Another run holds the lock: it will see to every issue; stop now.
             Err(e @ Error::Locked { .. }) => return Err(e),
@@ -253,7 +260,7 @@ fn template(
     project: &Project,
     issue: &Issue,
     lists: &[ListFile],
-    keys: Keys,
+    signing: Signing,
     clock: &Clock,
     test: bool,
 ) -> Result<MessageTemplate> {
@@ -266,17 +273,13 @@ fn template(
             }
         }
     }
-    let dkim = match &project.config.dkim {
-        Some(config) => Some(DkimKey::load(&project.root, config)?),
-        None => None,
-    };
+    let Signing { keys, dkim } = signing;
     MessageTemplate::new(project, issue, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
 }
 
-fn transport(project: &Project, issue: &Issue) -> Result<Transport> {
-    let env = std::env::var(SMTP_URL_ENV).ok().filter(|v| !v.is_empty());
-    let outbox_sub = Path::new(&issue.publication).join(&issue.slug);
-    Transport::from_config(&project.root, &project.config, env.as_deref(), &outbox_sub)
+/// The folder of the outbox an issue's messages go to.
+fn outbox_sub(issue: &Issue) -> PathBuf {
+    Path::new(&issue.publication).join(&issue.slug)
 }
 
 /// Put every current audience member into the journal (new ones only); returns how many rows
@@ -345,7 +348,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// What one run delivers, and how.
 struct Delivery {
     template: Arc<MessageTemplate>,
-    transport: Transport,
+    transport: Configured,
     only_list: Option<String>,
     /// The issue's lists a `--list` run leaves out: the send cannot be complete after it.
     left_out: Vec<String>,
@@ -368,8 +371,8 @@ fn deliver(
         Ok(first) => first,
         Err(e) => {
             let error = match e {
-                smtp::ConnectError::Fatal(m) => Error::sender(m),
-                smtp::ConnectError::Network(m) => {
+                ConnectError::Fatal(m) => Error::sender(m),
+                ConnectError::Network(m) => {
                     Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
                 }
             };
@@ -379,7 +382,7 @@ fn deliver(
     };
     let shared = Arc::new(engine::Shared::new(sending.rate, sending.circuit_breaker));
     let settings = engine::Settings {
-        concurrency: if matches!(*transport, Transport::Outbox(_)) { 1 } else { sending.concurrency },
+        concurrency: if transport.writes_files() { 1 } else { sending.concurrency },
         max_per_connection: sending.max_per_connection,
         retries: sending.retries,
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
@@ -453,11 +456,12 @@ fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Opt
 }
 
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
-fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clock: &Clock) -> Result<()> {
-    let template = template(project, issue, lists, keys, clock, false)?;
+fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, env: &Env) -> Result<()> {
     // What the real send would refuse before connecting (the relay's URL, the password
     // variable, the CA file), refused here too, in the same words.
-    transport(project, issue)?;
+    let Outbound { signing, .. } =
+        Outbound::load(&project.root, &project.config, env, KeyUse::Throwaway, &outbox_sub(issue))?;
+    let template = template(project, issue, lists, signing, clock, false)?;
     let state =
         State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();
@@ -486,13 +490,10 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], keys: Keys, clo
 }
 
 /// `--test <addr>…`: `[TEST]` copies to these addresses, not journaled.
-fn test_send(root: &Path, template: &MessageTemplate, transport: &Transport, addresses: &[String]) -> Result<()> {
+fn test_send(root: &Path, template: &MessageTemplate, transport: &Configured, addresses: &[String]) -> Result<()> {
     let runtime = runtime()?;
     // The outbox directory as the editor would type it.
-    let outbox = match transport {
-        Transport::Outbox(dir) => Some(dir.strip_prefix(root).unwrap_or(dir)),
-        Transport::Smtp(_) => None,
-    };
+    let outbox = transport.outbox().map(|dir| dir.strip_prefix(root).unwrap_or(dir));
     runtime.block_on(async {
         let mut connection = transport.connect().await.map_err(|e| Error::sender(e.to_string()))?;
         let mut buffer = Vec::new();
@@ -505,20 +506,20 @@ fn test_send(root: &Path, template: &MessageTemplate, transport: &Transport, add
                 .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
                 .await
             {
-                smtp::Outcome::Replied { stage: smtp::Stage::EndOfData, .. } if outbox.is_some() => {
+                Outcome::Replied { stage: Stage::EndOfData, .. } if outbox.is_some() => {
                     let dir = outbox.unwrap_or(Path::new("outbox"));
                     eprintln!(
                         "test copy for `{email}` written to the outbox `{}`; no SMTP relay is configured, so nobody was mailed (set `LETTERPRESS_SMTP_URL`, or `transport: smtp`, to mail it)",
                         dir.display()
                     );
                 }
-                smtp::Outcome::Replied { reply, stage: smtp::Stage::EndOfData } if (200..300).contains(&reply.code) => {
+                Outcome::Replied { reply, stage: Stage::EndOfData } if reply.is_positive() => {
                     eprintln!("test copy sent to `{email}`: {}", reply.summary());
                 }
-                smtp::Outcome::Replied { reply, .. } => {
+                Outcome::Replied { reply, .. } => {
                     return Err(Error::sender(format!("test copy to `{email}` refused: {}", reply.summary())));
                 }
-                smtp::Outcome::Lost { error, .. } => {
+                Outcome::Lost { error, .. } => {
                     return Err(Error::sender(format!("test copy to `{email}` failed: {error}")));
                 }
             }

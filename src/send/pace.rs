@@ -22,7 +22,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(2);
 /// The first slow-down step when no rate is configured.
 const FIRST_STEP: Duration = Duration::from_millis(20);
 /// Successes before the interval halves again.
-const RECOVER_AFTER: u32 = 200;
+pub(super) const RECOVER_AFTER: u32 = 200;
 
 /// Message spacing across workers.
 #[derive(Debug)]
@@ -86,7 +86,7 @@ impl Pace {
 
     /// The current interval.
     #[cfg(test)]
-    fn interval(&self) -> Duration {
+    pub(super) fn interval(&self) -> Duration {
         self.state.lock().map_or(Duration::ZERO, |s| s.interval)
     }
 }

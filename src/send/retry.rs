@@ -6,28 +6,9 @@
 //! see `pace::Breaker`); 5.7.x policy or authentication — usually the sender's fault, so the
 //! recipient is deferred, not failed, and a run of them stops the send; other 5xx failed.
 
-use serde::Serialize;
-
-/// An SMTP reply, reduced to what classification needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reply {
-    /// The three-digit code.
-    pub code: u16,
-    /// The enhanced status code (RFC 3463), when the server gave one.
-    pub enhanced: Option<(u8, u16, u16)>,
-    /// The text after the codes, lines joined with spaces.
-    pub text: String,
-}
-
-impl Reply {
-    /// `250 2.0.0 Ok: queued as …` for the journal and reports.
-    pub fn summary(&self) -> String {
-        match self.enhanced {
-            Some((a, b, c)) => format!("{} {a}.{b}.{c} {}", self.code, self.text),
-            None => format!("{} {}", self.code, self.text),
-        }
-    }
-}
+pub use crate::mail::Reply;
+#[cfg(test)]
+use crate::mail::enhanced_code;
 
 /// What to do with a recipient after a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +48,6 @@ fn mentions_unknown_user(text: &str) -> bool {
     ["user unknown", "no such user", "unknown user", "does not exist", "mailbox unavailable", "recipient rejected"]
         .iter()
         .any(|phrase| text.contains(phrase))
-}
-
-/// Parse an enhanced status code at the start of a reply text (`5.1.1 …`).
-pub fn enhanced_code(text: &str) -> Option<(u8, u16, u16)> {
-    let first = text.split_whitespace().next()?;
-    let mut parts = first.split('.');
-    let class = parts.next()?.parse().ok()?;
-    let subject = parts.next()?.parse().ok()?;
-    let detail = parts.next()?.parse().ok()?;
-    (parts.next().is_none() && matches!(class, 2 | 4 | 5)).then_some((class, subject, detail))
 }
 
 #[cfg(test)]

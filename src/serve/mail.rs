@@ -9,7 +9,6 @@
 //! `To` is the bare address: the name someone typed never reaches a header. The Message-ID
 //! derives from the token, so the same request gives the same Message-ID.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use lettre::Message;
@@ -20,9 +19,7 @@ use sha2::{Digest as _, Sha256};
 use super::pages::Ui;
 use crate::compose::DkimKey;
 use crate::config::{Config, List, Publication};
-use crate::error::Result;
-use crate::send::smtp::{Outcome, Stage};
-use crate::send::transport::{SMTP_URL_ENV, Transport};
+use crate::mail::{Configured, Connection as _, Outcome, Transport as _};
 use crate::token::hex;
 
 /// The outbox folder confirmation mails go to (under the configured outbox directory).
@@ -30,7 +27,7 @@ pub const OUTBOX_FOLDER: &str = "confirmations";
 
 /// Delivers confirmation mails.
 pub struct Mailer {
-    transport: Arc<Transport>,
+    transport: Arc<Configured>,
     dkim: Option<DkimKey>,
 }
 
@@ -72,15 +69,10 @@ pub struct Outgoing {
 }
 
 impl Mailer {
-    /// The project's transport (as `send` would choose it) and DKIM key.
-    pub fn new(root: &Path, config: &Config) -> Result<Self> {
-        let env = std::env::var(SMTP_URL_ENV).ok().filter(|v| !v.is_empty());
-        let transport = Transport::from_config(root, config, env.as_deref(), Path::new(OUTBOX_FOLDER))?;
-        let dkim = match &config.dkim {
-            Some(settings) => Some(DkimKey::load(root, settings)?),
-            None => None,
-        };
-        Ok(Self { transport: Arc::new(transport), dkim })
+    /// A mailer delivering through the project's transport (as [`crate::mail::Outbound`] loads
+    /// it, like `send`), signing with its DKIM key.
+    pub fn new(transport: Configured, dkim: Option<DkimKey>) -> Self {
+        Self { transport: Arc::new(transport), dkim }
     }
 
     /// Where mail goes, for the start-up line.
@@ -130,7 +122,7 @@ impl Mailer {
                     connection.send(&outgoing.envelope_from, &outgoing.to, &outgoing.bytes, &outgoing.name).await;
                 connection.close().await;
                 match outcome {
-                    Outcome::Replied { reply, stage: Stage::EndOfData } if (200..300).contains(&reply.code) => Ok(()),
+                    accepted if accepted.is_positive() => Ok(()),
                     Outcome::Replied { reply, .. } => Err(format!("the relay refused it: {}", reply.summary())),
                     Outcome::Lost { error, .. } => Err(error),
                 }

@@ -37,9 +37,10 @@ pub use app::Routes;
 pub use site::MARKER;
 
 use crate::clock::Clock;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::mail::{KeyUse, Outbound, Signing};
 use crate::project::Project;
-use crate::token::Keys;
 use app::App;
 
 /// How to serve.
@@ -54,8 +55,8 @@ pub struct Options {
 }
 
 /// Serve the project at `root` until Ctrl-C or SIGTERM, on a runtime of its own.
-pub fn serve(root: &Path, options: &Options, clock: Clock) -> Result<()> {
-    let app = Arc::new(prepare(root, options, clock)?);
+pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<()> {
+    let app = Arc::new(prepare(root, options, clock, env)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(64)
@@ -67,7 +68,7 @@ pub fn serve(root: &Path, options: &Options, clock: Clock) -> Result<()> {
 }
 
 /// Load everything a request may need, once: the project, the archive, keys, store, mailer.
-fn prepare(root: &Path, options: &Options, clock: Clock) -> Result<App> {
+fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<App> {
     let project = Project::load(root)?;
     let public = if options.public.is_absolute() { options.public.clone() } else { root.join(&options.public) };
     if options.build || !public.join("index.html").is_file() {
@@ -80,9 +81,11 @@ fn prepare(root: &Path, options: &Options, clock: Clock) -> Result<App> {
     check_paths(&routes)?;
     let shown = config.state.db_path();
     let pool = pool::Pool::open(&root.join(&shown), &shown)?;
-    let keys = Keys::load(&root.join(crate::state::DIR))?;
+    let outbox = Path::new(mail::OUTBOX_FOLDER);
+    let Outbound { signing: Signing { keys, dkim }, transport } =
+        Outbound::load(root, &config, env, KeyUse::Send, outbox)?;
     let ui = pages::Ui::new(root, &config, format!("{}/", routes.prefix))?;
-    let mailer = mail::Mailer::new(root, &config)?;
+    let mailer = mail::Mailer::new(transport, dkim);
     let site = site::Site::new(public, &config, &routes, &ui);
     let confirm_ttl = config.serve.confirm_ttl().map_err(Error::usage)?;
     let body_timeout = config.serve.body_timeout().map_err(Error::usage)?;

@@ -9,7 +9,7 @@
 //! outside a publication get the form for every list. The form replaces the comment
 //! [`MARKER`] where a template has one, else goes before the last `</main>`, else before
 //! `</body>`. Email renditions (`email.html`) are left alone. Paths go through
-//! [`crate::preview::paths::resolve`]: no `..`, no hidden files, nothing outside the directory.
+//! [`crate::request_path::resolve`]: no `..`, no hidden files, nothing outside the directory.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ use tower_http::services::ServeFile;
 use super::app::{App, Failure, Routes, form_view};
 use super::pages::{ListView, PublicationRef, Ui};
 use crate::config::Config;
-use crate::preview::paths::{self, Refusal};
+use crate::request_path::{self as paths, Refusal};
 
 /// Where a template wants the subscribe form: `<!-- letterpress:subscribe -->`.
 pub const MARKER: &str = "<!-- letterpress:subscribe -->";

@@ -515,6 +515,7 @@ fn open_without_xdg_open_only_prints_a_note() {
 }
 
 /// Why the browser tests cannot run here, if they cannot.
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn browser_missing(e2e: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     if !Path::new(&chromium).is_file() {

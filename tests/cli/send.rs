@@ -190,7 +190,8 @@ fn two_due_runs_at_once_send_exactly_once() {
     let spawn =
         || project.command(&["send", "--due"]).envs(env).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
     let first = spawn();
-    std::thread::sleep(Duration::from_millis(300));
+    // The first holds the lock once a message has reached the relay, and keeps it to its end.
+    assert!(server.wait_for(1, Duration::from_secs(20)), "the first run got going");
     let second = spawn().wait_with_output().expect("second");
     let first = first.wait_with_output().expect("first");
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));

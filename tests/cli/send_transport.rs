@@ -3,7 +3,6 @@
 //! caps and rate, pipelined 421s, and the circuit breakers. The journal's rules are in `send.rs`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::harness::Project;
 use crate::send::{ISSUE, PASSWORD, journal_status, per_recipient, project_for, refusing_tom, send, setup};
@@ -171,19 +170,6 @@ fn a_utf8_address_fails_alone_when_the_relay_lacks_smtputf8() {
     assert_eq!(recipients.len(), 3, "the others were delivered: {recipients:?}");
     assert_eq!(journal_status(&project)["counts"]["sent"], 3);
     assert_eq!(project.run(&["suppressions"]).stdout, "", "the address is not suppressed");
-}
-
-#[test]
-fn rate_spaces_the_messages_of_a_send() {
-    let (project, server) = setup(ServerConfig::default(), 5);
-    with_sending_option(&project, "rate: 5");
-    let started = std::time::Instant::now();
-    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
-    let elapsed = started.elapsed();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(server.received().len(), 8);
-    // 8 messages at 5 a second: the last starts at least 7 intervals of 200 ms after the first.
-    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
 }
 
 #[test]

@@ -393,6 +393,19 @@ impl SmtpServer {
         log.len() >= count
     }
 
+    /// Waits until every session accepted so far has ended (a message whose reply is delayed
+    /// is recorded, or not, by then); false on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.shared.ended.load(Ordering::SeqCst) < self.shared.connections.load(Ordering::SeqCst) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     /// Connections accepted.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
@@ -469,6 +482,8 @@ struct Shared {
     log: Mutex<Vec<Received>>,
     arrived: Condvar,
     connections: AtomicU64,
+    /// Sessions that have ended (their task returned).
+    ended: AtomicU64,
     messages: AtomicU64,
     ehlo: AtomicU64,
     auth: AtomicU64,
@@ -485,6 +500,7 @@ impl Shared {
             log: Mutex::default(),
             arrived: Condvar::new(),
             connections: AtomicU64::new(0),
+            ended: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             ehlo: AtomicU64::new(0),
             auth: AtomicU64::new(0),
@@ -539,7 +555,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: std::net::TcpListener, mut s
 }
 
 /// One connection: plain, upgraded by STARTTLS, or TLS from the start. I/O errors end it quietly.
+/// Counts a session as ended however its task returns.
+struct Ended(Arc<Shared>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 async fn serve(shared: Arc<Shared>, tcp: TcpStream, id: u64) {
+    let _ended = Ended(Arc::clone(&shared));
     let _ = tcp.set_nodelay(true);
     let acceptor = shared.acceptor.clone();
     let mut session = Session::new(shared, id);

@@ -8,6 +8,7 @@ use crate::harness::{Project, repo_root};
 
 #[test]
 #[ignore = "needs chromium and npm packages: apt-get install chromium; cd tests/validators && npm ci"]
+#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
 fn archive_and_email_pass_html_validate_and_axe() {
     let validators = repo_root().join("tests/validators");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());

@@ -1,4 +1,4 @@
-//! Turning a request path into a file the preview may serve, and nothing else.
+//! Turning a request path into a file a server (the preview, `serve`) may send, and nothing else.
 //!
 //! Enters: the raw (still percent-encoded) path of a request and the canonical directory it may
 //! read from. Leaves: the canonical path of a regular file inside that directory, or a

@@ -19,7 +19,7 @@ use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Res
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufStream};
 use tokio::net::TcpStream;
 
-use super::retry::{Reply, enhanced_code};
+use super::{ConnectError, Connection, Outcome, Reply, Stage, Transport, enhanced_code};
 
 /// Any stream a connection can run over (plain TCP or TLS).
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -63,56 +63,6 @@ impl fmt::Debug for SmtpTarget {
     }
 }
 
-/// Why a connection could not be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectError {
-    /// TLS, STARTTLS or authentication failed: retrying will not help, stop the send.
-    Fatal(String),
-    /// The network or the relay is unavailable: retry later.
-    Network(String),
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Fatal(m) | Self::Network(m) => f.write_str(m),
-        }
-    }
-}
-
-/// Where in a transaction a reply came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// MAIL FROM.
-    Mail,
-    /// RCPT TO.
-    Rcpt,
-    /// DATA (before the message).
-    Data,
-    /// After the message's final dot.
-    EndOfData,
-}
-
-/// What happened to one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The relay answered; a 2xx at [`Stage::EndOfData`] means accepted.
-    Replied {
-        /// The reply.
-        reply: Reply,
-        /// To which command.
-        stage: Stage,
-    },
-    /// The connection failed; `after_data` means the whole message was sent and its reply lost,
-    /// so it may have been accepted.
-    Lost {
-        /// Whether the message may have been accepted.
-        after_data: bool,
-        /// What went wrong.
-        error: String,
-    },
-}
-
 /// An open, ready connection.
 pub struct SmtpConnection {
     client: Client,
@@ -120,12 +70,12 @@ pub struct SmtpConnection {
     smtputf8: bool,
     timeout: Duration,
     /// Messages accepted on this connection.
-    pub sent: usize,
+    sent: usize,
 }
 
 impl SmtpConnection {
     /// Connect, secure and authenticate.
-    pub async fn connect(target: &SmtpTarget) -> Result<Self, ConnectError> {
+    async fn open(target: &SmtpTarget) -> Result<Self, ConnectError> {
         let net = |e: &dyn fmt::Display| {
             ConnectError::Network(format!("cannot reach `{}:{}`: {e}", target.host, target.port))
         };
@@ -165,7 +115,7 @@ impl SmtpConnection {
     /// Open a transaction for one recipient: MAIL, RCPT and DATA (pipelined when offered).
     /// `None` means the relay is waiting for the message (354); `Some` is why not. Nothing the
     /// relay could deliver has been sent yet.
-    pub async fn begin(&mut self, from: &str, to: &str) -> Option<Outcome> {
+    async fn start(&mut self, from: &str, to: &str) -> Option<Outcome> {
         let utf8 = !to.is_ascii() || !from.is_ascii();
         if utf8 && !self.smtputf8 {
             return Some(Outcome::Replied {
@@ -256,7 +206,7 @@ impl SmtpConnection {
     }
 
     /// After [`Self::begin`]: the message and its final dot, then the verdict.
-    pub async fn data(&mut self, message: &[u8]) -> Outcome {
+    async fn message(&mut self, message: &[u8]) -> Outcome {
         if let Err(e) = self.client.write_message(message).await {
             return Outcome::Lost { after_data: true, error: e.to_string() };
         }
@@ -284,8 +234,38 @@ impl SmtpConnection {
     }
 
     /// Say goodbye politely (errors do not matter any more).
-    pub async fn quit(self) {
+    async fn quit(self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.quit()).await;
+    }
+}
+
+impl Transport for SmtpTarget {
+    type Connection = SmtpConnection;
+
+    async fn connect(&self) -> Result<SmtpConnection, ConnectError> {
+        SmtpConnection::open(self).await
+    }
+
+    fn describe(&self) -> String {
+        format!("{}://{}:{}", if self.implicit_tls { "smtps" } else { "smtp" }, self.host, self.port)
+    }
+}
+
+impl Connection for SmtpConnection {
+    async fn begin(&mut self, from: &str, to: &str) -> Option<Outcome> {
+        self.start(from, to).await
+    }
+
+    async fn data(&mut self, message: &[u8], _name: &str) -> Outcome {
+        self.message(message).await
+    }
+
+    fn sent(&self) -> usize {
+        self.sent
+    }
+
+    async fn close(self) {
+        self.quit().await;
     }
 }
 
