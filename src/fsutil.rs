@@ -85,12 +85,18 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Test seam for crash-safety tests: with `LETTERPRESS_CRASH_BEFORE_RENAME` set, the process
-/// dies after the new contents are durable in the temporary file and before the rename.
+/// dies after the new contents are durable in the temporary file and before the rename. Only
+/// in builds with the `test-hooks` feature, which `cargo test` enables (see Cargo.toml); a
+/// release build has neither the check nor the variable's name.
+#[cfg(feature = "test-hooks")]
 fn crash_point_before_rename() {
     if std::env::var_os("LETTERPRESS_CRASH_BEFORE_RENAME").is_some() {
         std::process::abort();
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn crash_point_before_rename() {}
 
 /// Write build output to `path` (atomically, see [`write_output`]) unless the file already
 /// holds exactly those bytes, so rebuilding an unchanged site touches nothing.
