@@ -6,6 +6,7 @@
 //! inject markup. Template errors become located diagnostics in the template file.
 
 pub mod budget;
+pub mod ui;
 pub mod view;
 
 use std::collections::BTreeMap;
