@@ -41,6 +41,30 @@ pub use site::Site;
 pub use state::StateConfig;
 pub use templates::TemplateLimits;
 
+/// Why a setting's value is not valid, as a sentence fragment naming the key and the value:
+/// ``"`confirm-ttl` `soon` is not a duration such as `7d` or `48h`"``.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(String);
+
+impl From<String> for ValueError {
+    fn from(why: String) -> Self {
+        Self(why)
+    }
+}
+
+impl From<&str> for ValueError {
+    fn from(why: &str) -> Self {
+        Self(why.to_owned())
+    }
+}
+
+impl From<ValueError> for String {
+    fn from(error: ValueError) -> Self {
+        error.0
+    }
+}
+
 /// The configuration file's name at the project root.
 pub const FILE_NAME: &str = "letterpress.yaml";
 

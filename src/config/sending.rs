@@ -6,7 +6,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::duration::duration;
-use super::{Config, find, find_in_list};
+use super::{Config, ValueError, find, find_in_list};
 use crate::diagnostic::Diagnostic;
 
 /// Delivery settings.
@@ -65,7 +65,7 @@ pub struct Sending {
 impl Sending {
     /// `due-window` as a duration (days count as 24 hours), or why it is not one between a
     /// minute and 365 days.
-    pub fn due_window(&self) -> std::result::Result<jiff::SignedDuration, String> {
+    pub fn due_window(&self) -> Result<jiff::SignedDuration, ValueError> {
         duration("due-window", &self.due_window, "`24h` or `3d`", (1, "1 minute"), (365 * 24 * 60, "365 days"))
     }
 }
@@ -179,15 +179,15 @@ pub struct SmtpUrl {
 impl SmtpUrl {
     /// Parse `smtps://host[:port]` or `smtp://host[:port]`; user info is refused (passwords
     /// come from the environment only).
-    pub fn parse(value: &str) -> std::result::Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, ValueError> {
         let url = Url::parse(value).map_err(|e| format!("is not a URL ({e})"))?;
         let implicit_tls = match url.scheme() {
             "smtps" => true,
             "smtp" => false,
-            other => return Err(format!("must start with `smtp://` or `smtps://`, not `{other}://`")),
+            other => return Err(format!("must start with `smtp://` or `smtps://`, not `{other}://`").into()),
         };
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not contain a user name or password; use `username:` and `password-env:`".to_owned());
+            return Err("must not contain a user name or password; use `username:` and `password-env:`".into());
         }
         let host = url.host_str().filter(|h| !h.is_empty()).ok_or("has no host")?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::duration::{duration, short_duration};
-use super::{Config, find};
+use super::{Config, ValueError, find};
 use crate::diagnostic::Diagnostic;
 
 /// Settings of `letterpress serve` (unsubscribe, subscribe with double opt-in, the archive).
@@ -66,17 +66,17 @@ fn default_max_connections_per_client() -> usize {
 impl Serve {
     /// `confirm-ttl` as a duration (days count as 24 hours), or why it is not one between a
     /// minute and 90 days.
-    pub fn confirm_ttl(&self) -> std::result::Result<jiff::SignedDuration, String> {
+    pub fn confirm_ttl(&self) -> Result<jiff::SignedDuration, ValueError> {
         duration("confirm-ttl", &self.confirm_ttl, "`7d` or `48h`", (1, "1 minute"), (90 * 24 * 60, "90 days"))
     }
 
     /// `head-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
-    pub fn head_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+    pub fn head_timeout(&self) -> Result<std::time::Duration, ValueError> {
         short_duration("head-timeout", &self.head_timeout)
     }
 
     /// `body-timeout`, or why it is not a duration between 10 milliseconds and 10 minutes.
-    pub fn body_timeout(&self) -> std::result::Result<std::time::Duration, String> {
+    pub fn body_timeout(&self) -> Result<std::time::Duration, ValueError> {
         short_duration("body-timeout", &self.body_timeout)
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Config, find};
+use super::{Config, ValueError, find};
 use crate::diagnostic::Diagnostic;
 
 /// Site-wide settings.
@@ -57,12 +57,12 @@ fn with_slash(url: &str) -> String {
 }
 
 /// A site URL: one the link rule ([`crate::href::judge`]) allows, absolute, `https:` or `http:`.
-fn absolute_url(value: &str) -> std::result::Result<(), String> {
+fn absolute_url(value: &str) -> Result<(), ValueError> {
     crate::href::judge(value).map_err(|refused| refused.to_string())?;
     match Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(()),
-        Ok(url) => Err(format!("must be an http(s) URL, not `{}:`", url.scheme())),
-        Err(e) => Err(format!("is not an absolute URL ({e})")),
+        Ok(url) => Err(format!("must be an http(s) URL, not `{}:`", url.scheme()).into()),
+        Err(e) => Err(format!("is not an absolute URL ({e})").into()),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Config, duration::short_duration, find};
+use super::{Config, ValueError, duration::short_duration, find};
 use crate::diagnostic::Diagnostic;
 
 /// How much one render of a template may write and how long it may take; a template past
@@ -28,7 +28,7 @@ impl Default for TemplateLimits {
 
 impl TemplateLimits {
     /// `max-output` in bytes, or why it is not a size between 1 KB and 1 GB.
-    pub fn max_output(&self) -> std::result::Result<usize, String> {
+    pub fn max_output(&self) -> Result<usize, ValueError> {
         let text = self.max_output.trim();
         let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let unit = match text[digits..].trim().to_ascii_uppercase().as_str() {
@@ -41,12 +41,12 @@ impl TemplateLimits {
         let bytes = text[..digits].parse::<usize>().ok().and_then(|n| n.checked_mul(unit));
         match bytes {
             Some(b) if (1024..=1024 * 1024 * 1024).contains(&b) => Ok(b),
-            _ => Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output)),
+            _ => Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output).into()),
         }
     }
 
     /// `max-render-time`, or why it is not a duration between 10 milliseconds and 10 minutes.
-    pub fn max_render_time(&self) -> std::result::Result<std::time::Duration, String> {
+    pub fn max_render_time(&self) -> Result<std::time::Duration, ValueError> {
         short_duration("max-render-time", &self.max_render_time)
     }
 

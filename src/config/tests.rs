@@ -153,3 +153,12 @@ fn due_window_and_max_attempts_have_defaults_and_are_validated() {
         assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(9), "{bad}");
     }
 }
+
+#[test]
+fn setting_values_fail_with_a_typed_error_that_reads_as_before() {
+    let text = format!("{GOOD}serve:\n  confirm-ttl: soon\n");
+    let config: Config = crate::yaml::parse(Path::new("c.yaml"), &text, &text, 1, "configuration").unwrap();
+    let error: ValueError = config.serve.confirm_ttl().unwrap_err();
+    assert_eq!(error.to_string(), "`confirm-ttl` `soon` is not a duration such as `7d` or `48h`");
+    assert_eq!(SmtpUrl::parse("smtp://").unwrap_err(), ValueError::from("has no host"));
+}
