@@ -41,7 +41,10 @@ impl TemplateLimits {
         let bytes = text[..digits].parse::<usize>().ok().and_then(|n| n.checked_mul(unit));
         match bytes {
             Some(b) if (1024..=1024 * 1024 * 1024).contains(&b) => Ok(b),
-            _ => Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output).into()),
+            _ => {
+                Err(format!("`max-output` `{}` is not a size between 1KB and 1GB such as `2MB`", self.max_output)
+                    .into())
+            }
         }
     }
 

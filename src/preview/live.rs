@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
-use super::audience::{self, Reach};
+use super::audience::{self, Reach, Unavailable};
 use crate::archive;
 use crate::clock::Clock;
 use crate::diagnostic::Diagnostic;
@@ -24,7 +24,7 @@ use crate::project::Project;
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// The audience of some lists, or why it is unavailable.
-type ReachResult = Result<Reach, String>;
+type ReachResult = Result<Reach, Unavailable>;
 
 /// One load of the project, and what was derived from it.
 #[derive(Debug)]
