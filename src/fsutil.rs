@@ -123,7 +123,8 @@ pub fn check_private(path: &Path, shown: &Path, code: &'static str) -> Result<()
             code,
             format!("`{}` can be read by other users (mode {:o}); refusing to use it", shown.display(), mode & 0o777),
         )
-        .help(format!("run `chmod 600 {}`", shown.display())),
+        .help(format!("run `chmod 600 {}`", shown.display()))
+        .in_file(crate::diagnostic::Location::file(shown)),
     ]))
 }
 

@@ -64,6 +64,8 @@ impl Snapshot {
         match &self.project {
             Ok(project) => project.diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),
             Err(Error::Invalid(diagnostics)) => diagnostics.clone(),
+            // Not a problem in a file (those are `Invalid`): an I/O or usage error, which names
+            // the path involved itself.
             Err(other) => vec![Diagnostic::error("preview/load", other.to_string())],
         }
     }

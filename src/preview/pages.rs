@@ -126,6 +126,7 @@ impl Ui {
             Err(crate::error::Error::Invalid(diagnostics)) => {
                 return self.overlay(snapshot, "The archive cannot be built", diagnostics);
             }
+            // An I/O or usage error names the path involved itself; located problems are `Invalid`.
             Err(other) => {
                 return self.overlay(
                     snapshot,
