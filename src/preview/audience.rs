@@ -38,17 +38,23 @@ pub fn issue_lists(project: &Project, issue: &Issue) -> Vec<String> {
 #[error("{0}")]
 pub struct Unavailable(String);
 
+impl From<String> for Unavailable {
+    fn from(why: String) -> Self {
+        Self(why)
+    }
+}
+
 /// The audience of `lists` now; `None` when there are no lists, `Err` when one is unknown or
 /// cannot be read.
 pub fn reach(project: &Project, lists: &[String]) -> Option<Result<Reach, Unavailable>> {
     if lists.is_empty() {
         return None;
     }
-    Some(compute(project, lists).map_err(Unavailable))
+    Some(compute(project, lists))
 }
 
-/// The audience, or why it cannot be counted (the [`Unavailable`] message).
-fn compute(project: &Project, lists: &[String]) -> Result<Reach, String> {
+/// The audience, or why it cannot be counted.
+fn compute(project: &Project, lists: &[String]) -> Result<Reach, Unavailable> {
     let files = lists
         .iter()
         .map(|slug| {
