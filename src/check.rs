@@ -102,7 +102,10 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
             );
             (summary, report.diagnostics)
         }
-        Err(e) => (format!("{}: unreadable", shown.display()), vec![Diagnostic::error("list/io", e.to_string())]),
+        Err(e) => (
+            format!("{}: unreadable", shown.display()),
+            vec![Diagnostic::error("list/io", e.to_string()).in_file(Location::file(&shown))],
+        ),
     }
 }
 

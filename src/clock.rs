@@ -6,6 +6,17 @@
 
 use jiff::{Timestamp, Zoned, tz::TimeZone};
 
+/// `LETTERPRESS_NOW` is set but is not a timestamp; the parser's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`LETTERPRESS_NOW` is not an RFC 3339 timestamp: {0}")]
+pub struct BadNow(String);
+
+impl From<BadNow> for String {
+    fn from(error: BadNow) -> Self {
+        error.to_string()
+    }
+}
+
 /// A source of the current time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clock {
@@ -15,12 +26,9 @@ pub struct Clock {
 impl Clock {
     /// The real clock, unless `LETTERPRESS_NOW` pins it.
     #[allow(clippy::disallowed_methods, reason = "LETTERPRESS_NOW is read with the clock, at the edge")]
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, BadNow> {
         match std::env::var("LETTERPRESS_NOW") {
-            Ok(value) => value
-                .parse::<Timestamp>()
-                .map(Self::fixed)
-                .map_err(|e| format!("`LETTERPRESS_NOW` is not an RFC 3339 timestamp: {e}")),
+            Ok(value) => value.parse::<Timestamp>().map(Self::fixed).map_err(|e| BadNow(e.to_string())),
             Err(_) => Ok(Self { fixed: None }),
         }
     }

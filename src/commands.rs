@@ -105,7 +105,7 @@ pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
             print_stdout(&format!("{report:#}\n"))?;
         }
     }
-    if errors > 0 { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
+    if errors > 0 { Err(Error::reported()) } else { Ok(()) }
 }
 
 /// `letterpress render <issue> --format html|text`.

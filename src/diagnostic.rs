@@ -37,6 +37,12 @@ impl Location {
     pub fn new(path: impl Into<PathBuf>, line: usize, col: usize) -> Self {
         Self { path: path.into(), line, col }
     }
+
+    /// The file `path` as a whole (`1:1`), for a problem with the file rather than a place in
+    /// it: it cannot be read, or its permissions are wrong.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::new(path, 1, 1)
+    }
 }
 
 impl fmt::Display for Location {

@@ -11,6 +11,7 @@ use crate::error::Error;
 /// Fill `bytes` with secure random bytes from the operating system.
 pub fn fill(bytes: &mut [u8]) -> Result<(), Error> {
     getrandom::fill(bytes).map_err(|e| {
+        // Not located: the operating system failed, no file of the project is involved.
         Error::Invalid(vec![Diagnostic::error(
             "entropy",
             format!("cannot read random bytes from the operating system: {}", lowercase(&e.to_string())),

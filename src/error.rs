@@ -25,6 +25,13 @@ pub enum Error {
     /// The project's configuration, content or templates have errors, each located.
     #[error("{}", diagnostic::render_all(.0))]
     Invalid(Vec<Diagnostic>),
+    /// The command failed and has said why on standard error already (each diagnostic, each
+    /// issue's line): nothing more is printed, the process exits with `code`.
+    #[error("")]
+    Reported {
+        /// The process exit code.
+        code: i32,
+    },
     /// The command line names something that does not exist or cannot be done.
     #[error("{message}")]
     Usage {
@@ -76,6 +83,11 @@ impl Error {
         Self::Sender { message: message.into() }
     }
 
+    /// The command failed after printing why (exit code 1).
+    pub fn reported() -> Self {
+        Self::Reported { code: 1 }
+    }
+
     /// A usage error with the given message.
     pub fn usage(message: impl Into<String>) -> Self {
         Self::Usage { message: message.into() }
@@ -87,6 +99,7 @@ impl Error {
     pub fn report(&self) -> String {
         let text = self.to_string();
         match self {
+            Self::Reported { .. } => String::new(),
             _ if text.is_empty() => text,
             Self::Invalid(_) => text,
             _ => format!("error: {}\n", diagnostic::mask_userinfo(&text).0),
@@ -97,6 +110,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Io { .. } | Self::Invalid(_) | Self::Blocked { .. } => 1,
+            Self::Reported { code } => *code,
             Self::Usage { .. } => 2,
             Self::Incomplete { .. } => 3,
             Self::Locked { .. } => 4,
@@ -125,5 +139,12 @@ mod tests {
         let error = Error::io("read", Path::new("content/x.md"), io::Error::from(io::ErrorKind::PermissionDenied));
         assert_eq!(error.to_string(), "failed to read `content/x.md`: permission denied");
         assert_eq!(error.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_reported_error_adds_nothing_and_keeps_its_code() {
+        assert_eq!(Error::reported().report(), "");
+        assert_eq!(Error::reported().exit_code(), 1);
+        assert_eq!(Error::Reported { code: 3 }.exit_code(), 3);
     }
 }

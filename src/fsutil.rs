@@ -85,13 +85,19 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Test seam for crash-safety tests: with `LETTERPRESS_CRASH_BEFORE_RENAME` set, the process
-/// dies after the new contents are durable in the temporary file and before the rename.
+/// dies after the new contents are durable in the temporary file and before the rename. Only
+/// in builds with the `test-hooks` feature, which `cargo test` enables (see Cargo.toml); a
+/// release build has neither the check nor the variable's name.
+#[cfg(feature = "test-hooks")]
 #[allow(clippy::disallowed_methods, reason = "a test seam, not a setting")]
 fn crash_point_before_rename() {
     if std::env::var_os("LETTERPRESS_CRASH_BEFORE_RENAME").is_some() {
         std::process::abort();
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn crash_point_before_rename() {}
 
 /// Write build output to `path` (atomically, see [`write_output`]) unless the file already
 /// holds exactly those bytes, so rebuilding an unchanged site touches nothing.
@@ -118,7 +124,8 @@ pub fn check_private(path: &Path, shown: &Path, code: &'static str) -> Result<()
             code,
             format!("`{}` can be read by other users (mode {:o}); refusing to use it", shown.display(), mode & 0o777),
         )
-        .help(format!("run `chmod 600 {}`", shown.display())),
+        .help(format!("run `chmod 600 {}`", shown.display()))
+        .in_file(crate::diagnostic::Location::file(shown)),
     ]))
 }
 

@@ -77,7 +77,7 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&diagnostics));
     }
-    if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
+    if diagnostics.iter().any(Diagnostic::is_error) { Err(Error::reported()) } else { Ok(()) }
 }
 
 /// One line per list (or for `only`); a list that cannot be counted (missing, unreadable, a
@@ -124,7 +124,7 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
         );
     }
     write_stdout(out.as_bytes())?;
-    if failed { Err(Error::Invalid(Vec::new())) } else { Ok(()) }
+    if failed { Err(Error::reported()) } else { Ok(()) }
 }
 
 /// Print every valid row of a list as CSV, streamed.

@@ -83,10 +83,11 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().map_or_else(|| content.clone(), Path::to_path_buf);
-                problems.push(Diagnostic::error(
-                    "content/io",
-                    format!("failed to read `{}`: {}", relative(root, &path).display(), e),
-                ));
+                let shown = relative(root, &path);
+                problems.push(
+                    Diagnostic::error("content/io", format!("failed to read `{}`: {}", shown.display(), e))
+                        .in_file(Location::file(shown)),
+                );
                 continue;
             }
         };
@@ -141,8 +142,10 @@ pub fn sort(issues: &mut [Issue], config: &Config) {
 /// Read and parse one issue file; `shown` is its path as diagnostics print it, `zone` the
 /// site's time zone.
 pub fn load(path: &Path, shown: &Path, zone: Option<&TimeZone>) -> Result<Issue, Vec<Diagnostic>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| vec![Diagnostic::error("content/io", crate::error::Error::io("read", shown, e).to_string())])?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let message = crate::error::Error::io("read", shown, e).to_string();
+        vec![Diagnostic::error("content/io", message).in_file(Location::file(shown))]
+    })?;
     parse_in(shown, &bytes, zone)
 }
 
@@ -236,6 +239,16 @@ fn relative(root: &Path, path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_issue_is_located_at_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let shown = Path::new("content/weekly/2016-12-09-gone.md");
+        let problems = load(&dir.path().join("gone.md"), shown, None).unwrap_err();
+        assert_eq!(problems[0].code, "content/io");
+        assert_eq!(problems[0].location, Some(Location::file(shown)));
+        assert!(problems[0].to_string().contains("--> content/weekly/2016-12-09-gone.md:1:1"), "{}", problems[0]);
+    }
 
     #[test]
     fn parses_name_bom_and_crlf() {

@@ -33,16 +33,28 @@ pub fn issue_lists(project: &Project, issue: &Issue) -> Vec<String> {
     }
 }
 
-/// The audience of `lists` now; `None` when there are no lists, `Err` (a message for people)
-/// when one is unknown or cannot be read.
-pub fn reach(project: &Project, lists: &[String]) -> Option<Result<Reach, String>> {
+/// Why an audience cannot be counted (a list is unknown or cannot be read), for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(String);
+
+impl From<String> for Unavailable {
+    fn from(why: String) -> Self {
+        Self(why)
+    }
+}
+
+/// The audience of `lists` now; `None` when there are no lists, `Err` when one is unknown or
+/// cannot be read.
+pub fn reach(project: &Project, lists: &[String]) -> Option<Result<Reach, Unavailable>> {
     if lists.is_empty() {
         return None;
     }
     Some(compute(project, lists))
 }
 
-fn compute(project: &Project, lists: &[String]) -> Result<Reach, String> {
+/// The audience, or why it cannot be counted.
+fn compute(project: &Project, lists: &[String]) -> Result<Reach, Unavailable> {
     let files = lists
         .iter()
         .map(|slug| {

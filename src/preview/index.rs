@@ -131,7 +131,7 @@ pub fn audience_cell(snapshot: &Snapshot, lists: &[String]) -> (String, String) 
     match snapshot.reach(lists) {
         None => ("—".to_owned(), "no subscriber lists".to_owned()),
         Some(Ok(reach)) => (reach.total.to_string(), format!("lists: {}", lists.join(", "))),
-        Some(Err(why)) => ("unavailable".to_owned(), why),
+        Some(Err(why)) => ("unavailable".to_owned(), why.to_string()),
     }
 }
 

@@ -134,6 +134,8 @@ fn prepare<'a>(
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
+    // Not located: composing fails on the project as a whole (the sender, a list), and the
+    // reason comes as a sentence that names what is wrong.
     let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now(), env)
         .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
-use super::audience::{self, Reach};
+use super::audience::{self, Reach, Unavailable};
 use crate::archive;
 use crate::check;
 use crate::clock::Clock;
@@ -30,7 +30,7 @@ use crate::project::{Project, RenderedIssue};
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// The audience of some lists, or why it is unavailable.
-type ReachResult = Result<Reach, String>;
+type ReachResult = Result<Reach, Unavailable>;
 
 /// What [`check::check_issue`] found for one issue: its rendering (if any) and diagnostics.
 pub type Checked = Arc<(Option<RenderedIssue>, Vec<Diagnostic>)>;
@@ -112,6 +112,8 @@ impl Snapshot {
         match &self.project {
             Ok(project) => project.diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),
             Err(Error::Invalid(diagnostics)) => diagnostics.clone(),
+            // Not a problem in a file (those are `Invalid`): an I/O or usage error, which names
+            // the path involved itself.
             Err(other) => vec![Diagnostic::error("preview/load", other.to_string())],
         }
     }

@@ -1,21 +1,23 @@
 //! The preview's own pages: the index of issues, the error overlay, "not found", and the
 //! archive served from memory.
 //!
-//! Enters: a [`Snapshot`]. Leaves: a [`Page`] (status and HTML). The pages are rendered by a
-//! small Tera instance of their own ([`Ui`], templates embedded from `src/preview/templates/`)
-//! with autoescaping on, so every value from the project is HTML-escaped; the user's templates
-//! are never involved except through the archive and the emails they render.
+//! Enters: a [`Snapshot`]. Leaves: a [`Page`] (status and HTML). The pages are rendered by the
+//! Tera set-up shared with `serve` ([`crate::template::ui`]; templates embedded from
+//! `src/preview/templates/`) with autoescaping on, so every value from the project is
+//! HTML-escaped; the user's templates are never involved except through the archive and the
+//! emails they render.
 
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use serde::Serialize;
-use tera::{Context, Tera};
 
 use super::live::Snapshot;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::project::Project;
 use crate::request_path::{self as paths, Refusal};
+use crate::template::budget::Budget;
+use crate::template::ui::UiTemplates;
 
 /// The preview's templates, embedded in the binary.
 const TEMPLATES: [(&str, &str); 8] = [
@@ -49,16 +51,14 @@ impl Page {
 
 /// The preview's templates, compiled once.
 pub struct Ui {
-    tera: Tera,
+    templates: UiTemplates,
 }
 
 impl Ui {
     /// Compile the embedded templates.
     pub fn new() -> Self {
-        let mut tera = Tera::new();
-        tera.autoescape_on([".html"]);
-        tera.add_raw_templates(TEMPLATES).expect("the preview's embedded templates are valid");
-        Self { tera }
+        let templates = UiTemplates::new(TEMPLATES, Budget::default());
+        Self { templates: templates.expect("the preview's embedded templates are valid") }
     }
 
     /// Render `name` for `snapshot`: the page chrome (site title, version for live reload)
@@ -73,7 +73,7 @@ impl Ui {
         }
         let site_title = snapshot.project.as_ref().map_or("letterpress", |p| p.config.site.title.as_str());
         let chrome = Chrome { version: snapshot.version, site_title, page: context };
-        Context::from_serialize(&chrome).and_then(|ctx| self.tera.render(name, &ctx)).unwrap_or_else(|e| {
+        self.templates.render(name, &chrome).unwrap_or_else(|e| {
             format!("<!DOCTYPE html><title>preview error</title><pre>{}</pre>", escape(&e.to_string()))
         })
     }
@@ -126,6 +126,7 @@ impl Ui {
             Err(crate::error::Error::Invalid(diagnostics)) => {
                 return self.overlay(snapshot, "The archive cannot be built", diagnostics);
             }
+            // An I/O or usage error names the path involved itself; located problems are `Invalid`.
             Err(other) => {
                 return self.overlay(
                     snapshot,

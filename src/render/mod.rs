@@ -66,6 +66,17 @@ pub struct Links {
     static_files: BTreeSet<String>,
 }
 
+/// Why a link destination cannot be resolved, or may not be a link at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BrokenLink(String);
+
+impl From<BrokenLink> for String {
+    fn from(error: BrokenLink) -> Self {
+        error.0
+    }
+}
+
 impl Links {
     /// Link targets for a project: `issues` may include drafts; `static_files` are paths
     /// relative to `static/` with `/` separators.
@@ -92,15 +103,15 @@ impl Links {
 
     /// Resolve a link destination written in Markdown or front matter. `Err` explains why it
     /// cannot be resolved, or why it may not be a link at all ([`crate::href::judge`]).
-    pub fn resolve(&self, dest: &str) -> Result<String, String> {
+    pub fn resolve(&self, dest: &str) -> Result<String, BrokenLink> {
         if let Err(refused) = crate::href::judge(dest) {
-            return Err(format!("`{}` {refused}", dest.escape_debug()));
+            return Err(BrokenLink(format!("`{}` {refused}", dest.escape_debug())));
         }
         if let Some(internal) = dest.strip_prefix("@/") {
             let (path, fragment) = internal.split_once('#').map_or((internal, None), |(p, f)| (p, Some(f)));
             return match self.issues.get(path) {
                 Some(url) => Ok(fragment.map_or_else(|| url.clone(), |f| format!("{url}#{f}"))),
-                None => Err(format!("internal link to `@/{path}`, but there is no such issue")),
+                None => Err(BrokenLink(format!("internal link to `@/{path}`, but there is no such issue"))),
             };
         }
         if dest.starts_with('#') || Url::parse(dest).is_ok() {
@@ -108,7 +119,10 @@ impl Links {
         }
         // Root-relative paths are relative to the site, which may live below the host's root.
         let relative = dest.trim_start_matches('/');
-        self.base.join(relative).map(String::from).map_err(|e| format!("cannot make `{dest}` absolute: {e}"))
+        self.base
+            .join(relative)
+            .map(String::from)
+            .map_err(|e| BrokenLink(format!("cannot make `{dest}` absolute: {e}")))
     }
 
     /// Whether an internal link points at a draft (which the archive leaves out).
@@ -569,7 +583,8 @@ mod tests {
     #[track_caller]
     fn resolve_case(dest: &str, expected: Result<&str, &str>) {
         let links = links(&[issue("")]);
-        assert_eq!(links.resolve(dest).as_deref().map_err(String::as_str), expected);
+        let resolved = links.resolve(dest).map_err(|e| e.to_string());
+        assert_eq!(resolved.as_deref().map_err(String::as_str), expected);
     }
 
     #[test]

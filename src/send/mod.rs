@@ -223,7 +223,7 @@ pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -
     match first_error {
         None => Ok(reports),
         // Its line is logged above, with every other issue's: exit 1 without repeating it.
-        Some(Error::Blocked { .. }) => Err(Error::Invalid(Vec::new())),
+        Some(Error::Blocked { .. }) => Err(Error::reported()),
         Some(e) => Err(e),
     }
 }

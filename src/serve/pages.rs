@@ -1,4 +1,5 @@
-//! The pages and mails `serve` writes: a small Tera instance of its own.
+//! The pages and mails `serve` writes, through the Tera set-up shared with the preview
+//! ([`crate::template::ui`]).
 //!
 //! Enters: the configuration (site title, language), the local path of the site's home, the
 //! project's `templates/subscribe.html` when it has one, and per response a view struct. Leaves:
@@ -11,12 +12,11 @@ use std::path::Path;
 
 use axum::http::StatusCode;
 use serde::Serialize;
-use tera::{Context, Tera};
 
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::{Error, Result};
-use crate::template::budget::{self, Budget};
+use crate::template::ui::{UiError, UiTemplates};
 
 /// The name of the subscribe form's honeypot field: people never see it, bots fill it in.
 pub const HONEYPOT: &str = "website";
@@ -90,9 +90,8 @@ struct Chrome {
 
 /// The compiled templates.
 pub struct Ui {
-    tera: Tera,
+    templates: UiTemplates,
     chrome: Chrome,
-    budget: Budget,
 }
 
 impl Ui {
@@ -107,19 +106,15 @@ impl Ui {
             templates.retain(|(name, _)| *name != "subscribe.html");
             templates.push(("subscribe.html", text));
         }
-        let mut tera = Tera::new();
-        tera.autoescape_on([".html"]);
-        budget::register(&mut tera);
-        let templates: Vec<(&str, String)> =
-            templates.into_iter().map(|(n, t)| (n, budget::instrument(&t, 0).text)).collect();
-        tera.add_raw_templates(templates.iter().map(|(n, t)| (*n, t.as_str()))).map_err(|e| {
-            Error::Invalid(vec![
-                Diagnostic::error("template/error", format!("template `subscribe.html`: {}", one_line(&e)))
-                    .in_file(Location::new(FORM_OVERRIDE, 1, 1)),
-            ])
-        })?;
+        let templates = UiTemplates::new(templates.iter().map(|(n, t)| (*n, t.as_str())), config.templates.budget())
+            .map_err(|e| {
+                Error::Invalid(vec![
+                    Diagnostic::error("template/error", format!("template `subscribe.html`: {e}"))
+                        .in_file(Location::new(FORM_OVERRIDE, 1, 1)),
+                ])
+            })?;
         let chrome = Chrome { site_title: config.site.title.clone(), language: config.site.language.clone(), home };
-        Ok(Self { tera, chrome, budget: config.templates.budget() })
+        Ok(Self { templates, chrome })
     }
 
     /// Render the page template `name` with `context` (plus the chrome) at `status`. A template
@@ -150,7 +145,7 @@ impl Ui {
     }
 
     /// Render any template (pages, mails) with the chrome's values available.
-    pub fn render<T: Serialize>(&self, name: &str, context: &T) -> std::result::Result<String, String> {
+    pub fn render<T: Serialize>(&self, name: &str, context: &T) -> std::result::Result<String, UiError> {
         #[derive(Serialize)]
         struct Full<'a, T> {
             #[serde(flatten)]
@@ -158,16 +153,7 @@ impl Ui {
             #[serde(flatten)]
             page: &'a T,
         }
-        Context::from_serialize(&Full { chrome: &self.chrome, page: context }).map_err(|e| one_line(&e)).and_then(
-            |ctx| {
-                budget::render(&self.tera, name, &ctx, self.budget).map_err(|failure| match failure {
-                    budget::Failure::Tera(e) => one_line(&e),
-                    budget::Failure::Overrun(_) => {
-                        "the render budget (`templates:` in `letterpress.yaml`) ran out".to_owned()
-                    }
-                })
-            },
-        )
+        self.templates.render(name, &Full { chrome: &self.chrome, page: context })
     }
 }
 
@@ -179,18 +165,6 @@ struct Problem<'a> {
 }
 
 const BARE_ERROR: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Error</title></head><body><h1>Something went wrong</h1><p>Please try again later.</p></body></html>";
-
-/// A Tera error and its causes on one line.
-fn one_line(error: &tera::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace('\n', " ")
-}
 
 /// `7 days`, `48 hours`, `1 minute`: a confirmation link's lifetime for people.
 pub fn describe(ttl: jiff::SignedDuration) -> String {
@@ -260,7 +234,7 @@ mod tests {
         std::fs::write(dir.path().join(FORM_OVERRIDE), form).unwrap();
         let ui = Ui::new(dir.path(), &config(), "/".to_owned()).unwrap();
         assert_eq!(ui.form(&view(&["a"])), "");
-        assert!(ui.render("subscribe.html", &view(&["a"])).unwrap_err().contains("budget"));
+        assert!(ui.render("subscribe.html", &view(&["a"])).unwrap_err().to_string().contains("budget"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! inject markup. Template errors become located diagnostics in the template file.
 
 pub mod budget;
+pub mod ui;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -106,8 +107,10 @@ impl Templates {
                         texts.insert(name.clone(), text);
                         sources.insert(name, shown);
                     }
-                    Err(e) => problems
-                        .push(Diagnostic::error("template/io", crate::error::Error::io("read", &shown, e).to_string())),
+                    Err(e) => {
+                        let message = crate::error::Error::io("read", &shown, e).to_string();
+                        problems.push(Diagnostic::error("template/io", message).in_file(Location::file(&shown)));
+                    }
                 }
             }
         }
@@ -187,6 +190,8 @@ impl Templates {
         let html = self.render(names.email_html, &ctx)?;
         let text = self.render(names.email_text, &ctx)?;
         let css = self.render(names.email_css, &ctx)?;
+        // The stylesheet is the output of a render, so a CSS parser's position is not one in the
+        // project's file: the message names the template instead.
         let html = inline_css(&html, &css)
             .map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
         Ok(EmailBody {
@@ -344,6 +349,8 @@ fn to_diagnostic(
             let (name, (line, col), d) = cycle(tpl, chain, "extends", texts);
             locate(&name, line, col, d)
         }
+        // Tera gives no template or span for the other kinds (a missing template, a filter's
+        // own error outside any template): there is no place to point at.
         _ => Diagnostic::error(
             "template/error",
             format!("template error: {}", error.to_string().trim_start_matches("error: ")),

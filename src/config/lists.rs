@@ -1,0 +1,61 @@
+//! `lists:`: subscriber lists, each a CSV file with an `email` column.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Config, find, is_slug};
+use crate::diagnostic::Diagnostic;
+
+/// A subscriber list: a CSV file with an `email` column.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct List {
+    /// Identifier used by publications and front matter, e.g. `commissioner-weekly`.
+    pub slug: String,
+    /// Display name, shown on unsubscribe pages.
+    pub name: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// CSV path relative to the project root; defaults to `subscribers/<slug>.csv`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+impl List {
+    /// The CSV file, relative to the project root.
+    pub fn csv_path(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| PathBuf::from(format!("subscribers/{}.csv", self.slug)))
+    }
+}
+
+impl Config {
+    /// Each list's slug is a slug, and no two lists share one.
+    pub(super) fn validate_lists(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        let mut locate = |key: &str, value: &str, d: Diagnostic| {
+            problems.push(d.at(find(path, text, key, value), text));
+        };
+        let mut lists = std::collections::BTreeSet::new();
+        for list in &self.lists {
+            if !is_slug(&list.slug) {
+                locate(
+                    "slug",
+                    &list.slug,
+                    Diagnostic::error("config/slug", format!("list slug `{}` is not a valid slug", list.slug))
+                        .help("use lowercase letters, digits and hyphens"),
+                );
+            }
+            if !lists.insert(list.slug.as_str()) {
+                locate(
+                    "slug",
+                    &list.slug,
+                    Diagnostic::error("config/duplicate", format!("list `{}` is defined twice", list.slug))
+                        .help("give each list a different slug"),
+                );
+            }
+        }
+        problems
+    }
+}
