@@ -9,6 +9,7 @@
 // Module docs map each stage's private parts for people reading the source.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod address;
 pub mod archive;
 pub mod check;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod diagnostic;
 pub mod entropy;
 pub mod error;
 pub mod fsutil;
+pub mod header;
 pub mod href;
 pub mod preview;
 pub mod project;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::write_stdout;
+use crate::address;
 use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
 use crate::clock::Clock;
 use crate::config::{Config, List};
@@ -271,8 +272,7 @@ pub fn unsubscribe(
 ) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
-    let address =
-        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let address = address::parse(email)?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if let Some(note) = note {
         crate::state::check_note(note)?;
@@ -298,8 +298,7 @@ pub fn unsubscribe(
 pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
-    let address =
-        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let address = address::parse(email)?;
     let lifted = match read_state(root, &config)? {
         Some(state) => state.unsuppress(&address, &scope)?,
         None => 0,

@@ -12,10 +12,10 @@ use url::{Host, Url};
 
 use super::headers::{Fields, SharedHeaders, is_header_safe};
 use super::{MAX_NAME_CHARS, Recipient, invalid};
+use crate::address::normalise_address;
 use crate::config::{Config, Publication};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::subscribers::normalise_address;
 use crate::token::hex;
 
 /// Longest unsubscribe URL accepted, before the token: `List-Unsubscribe` is one header line.
@@ -103,7 +103,7 @@ pub(crate) fn mailbox(recipient: &Recipient<'_>) -> Result<Mailbox, Error> {
     let usable = !name.is_empty()
         && name.chars().count() <= MAX_NAME_CHARS
         && !name.chars().any(char::is_control)
-        && !super::headers::has_encoded_word(name);
+        && !crate::header::has_encoded_word(name);
     Ok(Mailbox::new(usable.then(|| name.to_owned()), address))
 }
 
