@@ -32,6 +32,7 @@ pub mod send;
 pub mod serve;
 pub mod state;
 pub mod subscribers;
+pub mod subscriptions;
 pub mod template;
 pub mod token;
 mod yaml;
@@ -83,7 +84,7 @@ fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Unsubscribe { email, list, reason, note } => {
             commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)
         }
-        Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
+        Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force),
         Command::Suppressions { format } => commands::suppressions(root, format),
         Command::Preview { bind, port, open } => commands::preview(root, preview::Options { bind, port, open }, &clock),
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock),
