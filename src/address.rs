@@ -2,9 +2,9 @@
 //! place an address is judged; lists, the state store, tokens and commands all call it.
 //!
 //! Enters: an address as a person wrote it (a CSV cell, a command-line argument, a form field).
-//! Leaves: the normalised address (what [`crate::subscribers::Subscriber::email`] holds), or the
+//! Leaves: the normalised address (what a subscriber row's `email` holds), or the
 //! reason it is not one ([`invalid`] words it, [`parse`] makes it a usage error); the duplicate
-//! key of an address; and [`Seen`], the compact set that finds duplicates in a stream.
+//! key of an address; and `Seen`, the compact set that finds duplicates in a stream.
 //!
 //! A leaf: it uses nothing of the crate but [`crate::error`].
 //!
