@@ -180,9 +180,14 @@ pub enum Command {
     Resubscribe {
         /// The address.
         email: String,
-        /// Only the suppression for this list (a global one still applies).
+        /// Only for this list: its own suppression is lifted, and an unsubscribe from every list
+        /// is narrowed to the other lists.
         #[arg(long)]
         list: Option<String>,
+        /// Lift a bounce or a complaint too (only once the address works and its owner wants the
+        /// mail); without it, only an unsubscribe or a block by hand is lifted.
+        #[arg(long)]
+        force: bool,
     },
     /// List the suppressed addresses.
     Suppressions {
@@ -251,7 +256,8 @@ pub enum SubscribersCommand {
         list: String,
         /// The export file.
         file: PathBuf,
-        /// Lift suppressions of imported addresses (only with their consent).
+        /// Lift unsubscribes and blocks of imported addresses for this list (only with their
+        /// consent); a bounce or a complaint stays.
         #[arg(long)]
         resubscribe: bool,
     },

@@ -9,6 +9,7 @@
 // Module docs map each stage's private parts for people reading the source.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod address;
 pub mod archive;
 pub mod check;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod entropy;
 pub mod env;
 pub mod error;
 pub mod fsutil;
+pub mod header;
 pub mod href;
 pub mod lint_clients;
 pub mod mail;
@@ -34,6 +36,7 @@ pub mod send;
 pub mod serve;
 pub mod state;
 pub mod subscribers;
+pub mod subscriptions;
 pub mod template;
 pub mod token;
 mod yaml;
@@ -87,7 +90,7 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         Command::Unsubscribe { email, list, reason, note } => {
             commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)
         }
-        Command::Resubscribe { email, list } => commands::resubscribe(root, &email, list.as_deref()),
+        Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force),
         Command::Suppressions { format } => commands::suppressions(root, format),
         Command::Preview { bind, port, open } => {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)

@@ -27,9 +27,9 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
+use crate::address::address_key;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::subscribers::address_key;
 
 mod confirm;
 pub use confirm::{Refused, Subscription};
@@ -190,7 +190,7 @@ impl Keys {
         Some(Claims { token_id: hex(&signed[1..=ID_BYTES]), list: list.to_owned() })
     }
 
-    /// The id bytes of an address key (see [`crate::subscribers::address_key`]).
+    /// The id bytes of an address key (see [`crate::address::address_key`]).
     pub(crate) fn id_of_key(&self, address_key: &str) -> [u8; ID_BYTES] {
         let mut mac = self.macs[0].clone();
         mac.update(b"id\0");

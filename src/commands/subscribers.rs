@@ -1,18 +1,21 @@
 //! Handlers for `subscribers …`, `audience`, `unsubscribe`, `resubscribe` and `suppressions`:
-//! thin adapters from the CLI to [`crate::subscribers`] and [`crate::state`].
+//! thin adapters from the CLI to [`crate::subscribers`] (the list files), [`crate::subscriptions`]
+//! (who may be mailed) and [`crate::state`] (reading suppressions).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::write_stdout;
+use crate::address;
 use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
 use crate::clock::Clock;
 use crate::config::{Config, List};
 use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
 use crate::project::{self, Project};
-use crate::state::{Reason, Scope, State};
-use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_list};
+use crate::state::{Reason, Scope, State, Suppression};
+use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, normalise_address, read_list};
+use crate::subscriptions::{self, Actor, Resubscribed};
 
 mod import;
 
@@ -57,11 +60,6 @@ fn open_state(root: &Path, config: &Config) -> Result<State> {
 fn read_state(root: &Path, config: &Config) -> Result<Option<State>> {
     let shown = config.state.db_path();
     State::open_existing(&root.join(&shown), &shown)
-}
-
-/// Whether `email` is suppressed for `list` in `state` (never, without a store).
-fn suppressed(state: Option<&State>, email: &str, list: &str) -> Result<bool> {
-    state.map_or(Ok(false), |state| state.is_suppressed(email, list))
 }
 
 fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
@@ -228,20 +226,21 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Re
     let shown = list.csv_path();
     let path = root.join(&shown);
     let new_columns = new_attribute_columns(&path, &shown, list, subscriber)?;
-    let result =
-        subscribers::upsert_rows_with(&path, &shown, std::slice::from_ref(subscriber), Upsert::Merge, &new_columns)?;
+    let state = read_state(root, config)?;
+    let (result, suppressed) =
+        subscriptions::subscribe(state.as_ref(), &path, &shown, &list.slug, subscriber, &new_columns)?;
     for column in &new_columns {
         eprintln!("added the column `{column}` to `{}`, empty for the rows already there", list.slug);
     }
     let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
-    let (verb, line) = match result.first() {
+    let (verb, line) = match result.as_ref() {
         Some(Appended::Added { line }) => ("added", *line),
         Some(Appended::Updated { line }) => ("updated", *line),
         Some(Appended::AlreadyListed { line }) => ("already listed", *line),
         None => ("already listed", 0),
     };
     eprintln!("{verb} `{email}` in `{}` ({}:{line})", list.slug, shown.display());
-    if suppressed(read_state(root, config)?.as_ref(), &email, &list.slug)? {
+    if suppressed {
         eprintln!(
             "note: `{email}` is suppressed and will not be mailed; only with their consent, run `letterpress resubscribe {email}`"
         );
@@ -271,8 +270,7 @@ pub fn unsubscribe(
 ) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
-    let address =
-        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
+    let address = address::parse(email)?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if let Some(note) = note {
         crate::state::check_note(note)?;
@@ -284,7 +282,7 @@ pub fn unsubscribe(
         SuppressionReason::Manual => Reason::Manual,
     };
     let state = open_state(root, &config)?;
-    let new = state.suppress_noted(&address, &scope, reason, "cli", note, clock.now())?;
+    let new = subscriptions::unsubscribe(&state, &address, &scope, reason, "cli", note, clock.now())?;
     let what = describe(&scope);
     if new {
         eprintln!("`{address}` will not be mailed {what} again");
@@ -294,20 +292,40 @@ pub fn unsubscribe(
     Ok(())
 }
 
-/// `letterpress resubscribe <email> [--list]`.
-pub fn resubscribe(root: &Path, email: &str, list: Option<&str>) -> Result<()> {
+/// `letterpress resubscribe <email> [--list] [--force]`: the editor's resubscribe, by the rule in
+/// [`subscriptions::outcome`].
+pub fn resubscribe(root: &Path, email: &str, list: Option<&str>, force: bool) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
-    let address =
-        normalise_address(email).map_err(|why| Error::usage(format!("`{email}` is not a valid address: {why}")))?;
-    let lifted = match read_state(root, &config)? {
-        Some(state) => state.unsuppress(&address, &scope)?,
-        None => 0,
+    let address = address::parse(email)?;
+    let lists: Vec<String> = config.lists.iter().map(|l| l.slug.clone()).collect();
+    let done = match read_state(root, &config)? {
+        Some(state) => subscriptions::resubscribe(&state, &address, &scope, Actor::Editor { force }, &lists)?,
+        None => Resubscribed::default(),
     };
-    if lifted == 0 {
-        return Err(Error::usage(format!("`{address}` is not suppressed {}", describe(&scope))));
+    let kept = |s: &Suppression| {
+        format!(
+            "`{address}` stays suppressed {} ({}, recorded {} from {}); a bounce or a complaint is lifted only by \
+             `letterpress resubscribe {address} --force`, once the address is known to work and its owner wants the mail",
+            describe(&s.scope),
+            s.reason.as_str(),
+            s.created_at,
+            s.source
+        )
+    };
+    if done.changed() == 0 {
+        return Err(Error::usage(match done.kept.first() {
+            Some(s) => kept(s),
+            None => format!("`{address}` is not suppressed {}", describe(&scope)),
+        }));
     }
-    eprintln!("lifted {lifted} suppression(s) of `{address}` {}", describe(&scope));
+    eprintln!("lifted {} suppression(s) of `{address}` {}", done.changed(), describe(&scope));
+    if done.narrowed > 0 {
+        eprintln!("note: a suppression on every list now covers every list but `{}`", scope.as_str());
+    }
+    for s in &done.kept {
+        eprintln!("note: {}", kept(s));
+    }
     Ok(())
 }
 

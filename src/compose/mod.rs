@@ -31,14 +31,14 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256};
 
+pub use crate::header::has_encoded_word;
 pub use dkim::{DkimKey, SIGNED_HEADERS};
-pub use headers::has_encoded_word;
 
+use crate::address::address_key;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
-use crate::subscribers::address_key;
 use crate::token::{Keys, hex};
 use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;

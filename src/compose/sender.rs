@@ -12,10 +12,10 @@ use url::{Host, Url};
 
 use super::headers::{Fields, SharedHeaders, is_header_safe};
 use super::{MAX_NAME_CHARS, Recipient, invalid};
+use crate::address::{self, normalise_address};
 use crate::config::{Config, Publication};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::subscribers::normalise_address;
 use crate::token::hex;
 
 /// Longest unsubscribe URL accepted, before the token: `List-Unsubscribe` is one header line.
@@ -58,7 +58,11 @@ impl Sender {
         let envelope = normalise_address(from.email.as_ref()).map_err(|why| {
             invalid(
                 "config/mailbox",
-                format!("`from` of publication `{}` is not a valid address: {why}", publication.slug),
+                format!(
+                    "`from` of publication `{}`: {}",
+                    publication.slug,
+                    address::invalid(from.email.as_ref(), &why)
+                ),
             )
         })?;
         let domain = envelope.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
@@ -96,14 +100,16 @@ impl Sender {
 
 /// The recipient's `To` mailbox: the name only when it is safe in a header.
 pub(crate) fn mailbox(recipient: &Recipient<'_>) -> Result<Mailbox, Error> {
-    let address: Address = recipient.email.trim().parse().map_err(|_| {
-        invalid("compose/address", format!("cannot send to `{}`: it is not a valid address", recipient.email))
-    })?;
+    let address: Address = recipient
+        .email
+        .trim()
+        .parse()
+        .map_err(|_| invalid("compose/address", address::invalid(recipient.email, "it cannot be sent to")))?;
     let name = recipient.name.trim();
     let usable = !name.is_empty()
         && name.chars().count() <= MAX_NAME_CHARS
         && !name.chars().any(char::is_control)
-        && !super::headers::has_encoded_word(name);
+        && !crate::header::has_encoded_word(name);
     Ok(Mailbox::new(usable.then(|| name.to_owned()), address))
 }
 

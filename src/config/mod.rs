@@ -184,7 +184,7 @@ impl Config {
         });
         let lists = self.lists.iter().flat_map(|l| [("name", Some(&l.name)), ("description", Some(&l.description))]);
         for (key, value) in site.into_iter().chain(publications).chain(lists) {
-            if let Some(value) = value.filter(|v| v.contains(char::is_control) || crate::compose::has_encoded_word(v)) {
+            if let Some(value) = value.filter(|v| v.contains(char::is_control) || crate::header::has_encoded_word(v)) {
                 // The file holds the value escaped (`\r\n`): find it by what comes before.
                 let before = value.split(char::is_control).next().unwrap_or_default();
                 locate(

@@ -235,7 +235,7 @@ impl Validator<'_> {
                 .help("write it on one line; it becomes an email header"),
             );
         }
-        if crate::compose::has_encoded_word(&value.value) {
+        if crate::header::has_encoded_word(&value.value) {
             let at = Self::located(value);
             self.fail(
                 &at,

@@ -217,7 +217,11 @@ mod tests {
     #[test]
     fn an_edit_re_renders_only_the_edited_issue() {
         let dir = copy_of_minimal();
-        let live = Live::new(dir.path().canonicalize().unwrap(), Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap()), crate::env::Env::from_pairs([]));
+        let live = Live::new(
+            dir.path().canonicalize().unwrap(),
+            Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap()),
+            crate::env::Env::from_pairs([]),
+        );
         let (edited, other) = ("weekly/2016-12-09-first", "weekly/2016-12-16-second");
         let (before, untouched) = (checked(&live, edited), checked(&live, other));
         let source = PathBuf::from("content/weekly/2016-12-09-first.md");

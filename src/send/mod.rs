@@ -499,8 +499,7 @@ fn test_send(root: &Path, template: &MessageTemplate, transport: &Configured, ad
         let mut buffer = Vec::new();
         let none = std::collections::BTreeMap::new();
         for address in addresses {
-            let email = crate::subscribers::normalise_address(address)
-                .map_err(|why| Error::usage(format!("`{address}` is not a valid address: {why}")))?;
+            let email = crate::address::parse(address)?;
             template.compose(&Recipient { email: &email, name: "", attrs: &none, list: "test" }, &mut buffer)?;
             match connection
                 .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))

@@ -1,17 +1,14 @@
 //! `GET /confirm?t=…`: the second half of double opt-in.
 //!
 //! Enters: a confirmation token ([`crate::token::Keys::verify_confirm`]). Leaves: the address
-//! active on the list's CSV file exactly once, any suppression of it for that list lifted, and a
-//! thank-you page; or 400 (forged, tampered), 410 (expired) or 404 (the list is gone), with
-//! nothing changed.
+//! active on the list's CSV file exactly once, its unsubscribe from that list lifted, and a
+//! thank-you page; or 400 (forged, tampered), 410 (expired), 404 (the list is gone) or the
+//! "superseded" page (suppressed after the link was sent), with nothing changed.
 //!
-//! The CSV is edited through [`crate::subscribers::upsert_rows`] in its reactivate mode (one
-//! locked, atomic rewrite): a new address is appended, a listed one keeps its row (its name
-//! updated), and a row whose status is not active (`unsubscribed`, `pending`, `bounced`) is
-//! rewritten active in place, any other rows of the address removed. A global `unsubscribed`
-//! suppression is narrowed to every *other* list before it is lifted, so confirming one list
-//! does not resubscribe the person to the rest; a global bounce, complaint or manual block stays,
-//! and the page says so. Confirming twice changes nothing the second time.
+//! A thin adapter: the rules are [`crate::subscriptions`]'s (a confirmation is the person's
+//! resubscribe: a global unsubscribe is narrowed to every *other* list, so confirming one list
+//! does not resubscribe the person to the rest; a bounce, complaint or block by hand stays, and
+//! the page says so). Confirming twice changes nothing the second time.
 
 use std::sync::Arc;
 
@@ -23,9 +20,7 @@ use serde::Serialize;
 use super::app::{App, Failure, blocking, list_file};
 use super::form;
 use crate::config::List;
-use crate::error::Error;
-use crate::state::{Reason, Scope};
-use crate::subscribers::{Subscriber, SubscriberStatus, Upsert, read_list, upsert_rows};
+use crate::subscriptions::{self, Request};
 use crate::token::{Refused, Subscription};
 
 #[derive(Serialize)]
@@ -55,9 +50,6 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
                         "The list this link subscribes to does not exist any more.".to_owned(),
                     )
                 })?;
-                if unsubscribed_since(app, &subscription)? {
-                    return Err(Failure::Superseded);
-                }
                 let blocked = enrol(app, &subscription, list)?;
                 let view = Confirmed { list_name: &list.name, blocked: blocked.unwrap_or_default() };
                 Ok(app.ui.page(StatusCode::OK, "confirmed.html", &view))
@@ -68,55 +60,26 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
     app.respond(outcome, list.as_deref())
 }
 
-/// Whether the address was suppressed for the list (or for every list) after this link was
-/// sent — an unsubscribe, a bounce, a block by hand: then the link must not undo it. The link was sent `confirm-ttl` before it expires
-/// (with the setting as it is now: a longer setting since only makes this stricter).
-fn unsubscribed_since(app: &App, subscription: &Subscription) -> Result<bool, Failure> {
-    let sent = subscription.expires - app.confirm_ttl;
-    let scope = Scope::List(subscription.list.clone());
-    let suppressions = app.pool.with(|state| state.suppressions_of(&subscription.email))?;
-    Ok(suppressions.iter().any(|s| (s.scope == Scope::All || s.scope == scope) && s.created_at > sent))
-}
-
-/// Make `subscription` true: active on the list, not suppressed for it. Returns the reason of a
-/// global suppression that still applies (bounced, complained, manual).
+/// Make `subscription` true by the subscription policy: superseded by a later suppression, or
+/// active on the list with its unsubscribe lifted ([`subscriptions::confirm`]). Returns the reason
+/// of a suppression that still applies (bounced, complained, manual).
 fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<String>, Failure> {
-    let (path, shown) = list_file(&app.root, list);
-    let now = app.clock.now();
-    // A list without a `name` column cannot hold one; one that does not exist yet is created
-    // with one.
-    let has_name = !path.exists() || read_list(&path, &shown)?.columns().iter().any(|c| c == "name");
-    let row = Subscriber {
-        email: subscription.email.clone(),
-        name: if has_name { subscription.name.clone() } else { String::new() },
-        attrs: std::collections::BTreeMap::new(),
-        status: SubscriberStatus::Active,
-        subscribed_at: Some(now),
-        line: 0,
+    let request = Request {
+        email: &subscription.email,
+        list: &list.slug,
+        name: &subscription.name,
+        // The link was sent `confirm-ttl` before it expires (with the setting as it is now: a
+        // longer setting since only makes this stricter).
+        sent: subscription.expires - app.confirm_ttl,
     };
-    upsert_rows(&path, &shown, &[row], Upsert::Reactivate)?;
-    lift(app, &subscription.email, list).map_err(Failure::from)
-}
-
-/// Lift `email`'s suppression for `list`; narrow a global `unsubscribed` one to the other lists.
-fn lift(app: &App, email: &str, list: &List) -> Result<Option<String>, Error> {
-    app.pool.with(|state| {
-        state.unsuppress(email, &Scope::List(list.slug.clone()))?;
-        if !state.is_suppressed(email, &list.slug)? {
-            return Ok(None);
-        }
-        let global = state.suppressions_of(email)?.into_iter().find(|s| s.scope == Scope::All);
-        match global {
-            Some(global) if global.reason == Reason::Unsubscribed => {
-                for other in app.config.lists.iter().filter(|l| l.slug != list.slug) {
-                    let scope = Scope::List(other.slug.clone());
-                    state.suppress(email, &scope, Reason::Unsubscribed, &global.source, global.created_at)?;
-                }
-                state.unsuppress_global(email)?;
-                Ok(None)
-            }
-            Some(global) => Ok(Some(global.reason.as_str().to_owned())),
-            None => Ok(None),
-        }
-    })
+    if app.pool.with(|state| subscriptions::superseded(state, &request))? {
+        return Err(Failure::Superseded);
+    }
+    let (path, shown) = list_file(&app.root, list);
+    subscriptions::enrol(&path, &shown, &request, app.clock.now())?;
+    let lists: Vec<String> = app.config.lists.iter().map(|l| l.slug.clone()).collect();
+    match app.pool.with(|state| subscriptions::confirm(state, &request, &lists))? {
+        subscriptions::Confirmed::Enrolled { blocked } => Ok(blocked.map(|r| r.as_str().to_owned())),
+        subscriptions::Confirmed::Superseded => Err(Failure::Superseded),
+    }
 }

@@ -28,7 +28,7 @@ use super::form;
 use super::mail::{Confirmation, sender_of};
 use super::pages::{HONEYPOT, Page};
 use super::unsubscribe;
-use crate::subscribers::{normalise_address, person_key};
+use crate::address::{normalise_address, person_key};
 
 /// Longest name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;

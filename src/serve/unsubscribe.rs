@@ -25,6 +25,7 @@ use super::form;
 use super::pages::Page;
 use crate::config::List;
 use crate::state::{Reason, Scope};
+use crate::subscriptions;
 
 /// The suppression source recorded for this endpoint.
 pub const SOURCE: &str = "one-click";
@@ -83,7 +84,8 @@ fn unsubscribe(app: &App, token: &str) -> Result<Page, Failure> {
     let now = app.clock.now();
     app.pool.with(|s| {
         lists.iter().try_for_each(|list| {
-            s.suppress(&email, &Scope::List(list.slug.clone()), Reason::Unsubscribed, SOURCE, now).map(drop)
+            let scope = Scope::List(list.slug.clone());
+            subscriptions::unsubscribe(s, &email, &scope, Reason::Unsubscribed, SOURCE, None, now).map(drop)
         })
     })?;
     // The offer to subscribe again names the first list: the form subscribes to one list.

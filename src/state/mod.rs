@@ -30,10 +30,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 
+use crate::address::{self, address_key};
 use crate::config::is_slug;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
-use crate::subscribers::{address_key, normalise_address};
 
 /// The state directory's name at the project root.
 pub const DIR: &str = ".letterpress";
@@ -104,7 +104,7 @@ pub enum Reason {
 /// One row of the suppression list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Suppression {
-    /// The address's duplicate key (see [`crate::subscribers::address_key`]).
+    /// The address's duplicate key (see [`crate::address::address_key`]).
     pub address: String,
     /// Every list, or one.
     pub scope: Scope,
@@ -220,8 +220,7 @@ impl State {
         if let Some(note) = note {
             check_note(note)?;
         }
-        let normal = normalise_address(address)
-            .map_err(|why| Error::usage(format!("`{}` is not a valid address: {why}", address.trim())))?;
+        let normal = address::parse(address)?;
         if let Scope::List(slug) = scope
             && !is_slug(slug)
         {

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::address::fold;
 use super::{ListReader, Subscriber, SubscriberStatus, read_list};
+use crate::address::fold;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::state::{Scope, State};

@@ -18,9 +18,10 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::address::fold;
 use super::reader::{ListReader, count_newlines};
-use super::{COLUMNS, Subscriber, SubscriberStatus, address_key, normalise_address};
+use super::{COLUMNS, Subscriber, SubscriberStatus};
+use crate::address::fold;
+use crate::address::{self, address_key, normalise_address};
 use crate::error::Error;
 use crate::fsutil::write_atomic;
 
@@ -103,10 +104,7 @@ pub fn upsert_rows_with(
 ) -> Result<Vec<Appended>, Error> {
     let emails = subscribers
         .iter()
-        .map(|s| {
-            normalise_address(&s.email)
-                .map_err(|why| Error::usage(format!("`{}` is not a valid address: {why}", s.email.trim())))
-        })
+        .map(|s| normalise_address(&s.email).map_err(|why| Error::usage(address::invalid(&s.email, &why))))
         .collect::<Result<Vec<_>, _>>()?;
     let _lock = lock(path)?;
     let mut old = match std::fs::read(path) {

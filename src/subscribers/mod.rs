@@ -13,7 +13,6 @@
 //!
 //! [`Diagnostic`]: crate::diagnostic::Diagnostic
 
-mod address;
 mod audience;
 mod columns;
 mod edit;
@@ -26,7 +25,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use address::{address_key, normalise_address, person_key};
+pub use crate::address::{address_key, normalise_address, person_key};
 pub use audience::{ListCount, ListFile, Member, Members, Recipients};
 pub use columns::{add_column, list_columns, refuse_new_attribute, rename_column};
 pub(crate) use edit::unwritable;

@@ -23,7 +23,8 @@ mod raw;
 pub(crate) use raw::{Field, field_spans};
 use raw::{Recorder, quote};
 
-use super::{COLUMNS, Subscriber, SubscriberStatus, normalise_address};
+use super::{COLUMNS, Subscriber, SubscriberStatus};
+use crate::address::{self, normalise_address};
 use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::error::Error;
 
@@ -166,7 +167,7 @@ impl<R: io::Read> ListReader<R> {
         let email = values[self.columns.email];
         let email = normalise_address(email).map_err(|why| {
             let at = at_column(Some(self.columns.email));
-            let message = format!("`{}` is not a valid address: {why}", email.trim());
+            let message = address::invalid(email, &why);
             // A row marked `unsubscribed` or `bounced` is never mailed: a bad address in it is a
             // warning, so an editor can keep the record without failing `check`.
             let marked =

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::address::{Seen, fold};
 use super::reader::Field;
 use super::{Subscriber, SubscriberStatus, read_list};
+use crate::address::{Seen, fold};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 

@@ -509,3 +509,36 @@ fn unsubscribes_during_a_running_send_are_all_recorded_and_honoured_for_rows_not
     }
     assert_eq!(status["ruth@example.org"], "sent", "sent before the unsubscribe, and still recorded");
 }
+
+#[test]
+fn a_confirmation_link_lifts_an_unsubscribe_but_never_a_bounce_for_its_list() {
+    let project = Project::fixture("serve");
+    for (email, reason) in
+        [("ann@example.org", "bounced"), ("ben@example.org", "manual"), ("cat@example.org", "unsubscribed")]
+    {
+        let out = project.run(&["unsubscribe", email, "--list", "readers", "--reason", reason]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let server = serve(&project);
+    for (i, email) in ["ann%40example.org", "ben%40example.org", "cat%40example.org"].iter().enumerate() {
+        let xff = format!("X-Forwarded-For: 192.0.2.{}", 40 + i);
+        assert_eq!(server.post("/subscribe", &format!("email={email}&list=readers"), &[&xff]).status, 200);
+    }
+    let mails = confirmations(&project);
+    let link_for = |to: &str| mails.iter().find(|m| m.0 == to).map(|m| m.2.clone()).expect("a confirmation");
+    let ann = server.get(target(&link_for("ann@example.org")));
+    assert!(ann.body.contains("currently blocked (bounced)"), "{}", ann.body);
+    let ben = server.get(target(&link_for("ben@example.org")));
+    assert!(ben.body.contains("currently blocked (manual)"), "{}", ben.body);
+    let cat = server.get(target(&link_for("cat@example.org")));
+    assert_eq!(cat.status, 200);
+    assert!(!cat.body.contains("blocked"), "{}", cat.body);
+    assert_eq!(
+        suppressions(&project),
+        [
+            format!("ann@example.org\treaders\tbounced\t{NOW}\tcli"),
+            format!("ben@example.org\treaders\tmanual\t{NOW}\tcli")
+        ],
+        "the person's own unsubscribe is lifted; a bounce or a block by hand stays"
+    );
+}

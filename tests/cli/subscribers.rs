@@ -389,3 +389,39 @@ fn imports_keep_each_tools_subscription_time_as_consent_evidence() {
     assert!(out.stderr.contains(":2: `created_at` value `next tuesday` is not a date and time"), "{}", out.stderr);
     assert!(!project.read("subscribers/briefing.csv").contains("late@example.org"));
 }
+
+#[test]
+fn only_resubscribe_force_lifts_a_bounce_and_a_list_resubscribe_narrows_an_unsubscribe() {
+    let project = Project::fixture("lists");
+    assert_eq!(project.run(&["unsubscribe", "ruth@example.org", "--reason", "bounced"]).code, 0);
+    assert_eq!(project.run(&["unsubscribe", "bob@example.com"]).code, 0);
+    project.write("export.csv", "email,name,status\nruth@example.org,Ruth,active\nbob@example.com,Bob,active\n");
+    let export = project.path().join("export.csv");
+    let import = project.run(&["subscribers", "import", "weekly", export.to_str().expect("utf-8"), "--resubscribe"]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert!(import.stderr.contains("lifted 1 suppressions"), "bob's unsubscribe only: {}", import.stderr);
+    assert!(import.stderr.contains("export.csv:2: ruth@example.org (bounced)"), "{}", import.stderr);
+    let held = project.run(&["suppressions"]).stdout;
+    let rows: Vec<&str> = held.lines().map(|l| l.rsplit_once('\t').map_or(l, |(row, _)| row)).collect();
+    assert_eq!(
+        rows,
+        [
+            "bob@example.com\tbriefing\tmanual\t2026-11-22T09:30:00Z",
+            "ruth@example.org\t*\tbounced\t2026-11-22T09:30:00Z"
+        ],
+        "a bounce survives an import; a global unsubscribe is narrowed to the other lists"
+    );
+    let refused = project.run(&["resubscribe", "ruth@example.org"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(project.run(&["suppressions"]).stdout, held, "nothing lifted");
+    let forced = project.run(&["resubscribe", "ruth@example.org", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let narrowed = project.run(&["unsubscribe", "tom@example.net", "--reason", "unsubscribed"]);
+    assert_eq!(narrowed.code, 0);
+    let one = project.run(&["resubscribe", "tom@example.net", "--list", "briefing"]);
+    assert_eq!(one.code, 0, "a global unsubscribe is lifted for the list named: {}", one.stderr);
+    let after = project.run(&["suppressions"]).stdout;
+    assert!(after.contains("tom@example.net\tweekly\tunsubscribed"), "{after}");
+    assert!(!after.contains("ruth@example.org") && !after.contains("tom@example.net\t*"), "{after}");
+}

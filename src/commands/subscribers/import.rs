@@ -1,16 +1,16 @@
 //! `subscribers import`: an export's rows into a list, its unsubscribed and bounced addresses
-//! into the suppressions, suppressed addresses skipped unless `--resubscribe`.
+//! into the suppressions, suppressed addresses skipped unless `--resubscribe` (which lifts an
+//! unsubscribe or a block by hand, never a bounce or a complaint: [`crate::subscriptions`]).
 
 use std::path::Path;
 
-use super::{open_state, read_state, suppressed};
+use super::{open_state, read_state};
 use crate::clock::Clock;
 use crate::config::{Config, List};
 use crate::error::Result;
-use crate::state::{Reason, Scope};
-use crate::subscribers::{
-    self, Appended, Subscriber, SubscriberStatus, Upsert, normalise_address, read_export, read_list,
-};
+use crate::state::Scope;
+use crate::subscribers::{self, Appended, Subscriber, Upsert, normalise_address, read_export, read_list};
+use crate::subscriptions::{self, Actor, Admission};
 
 /// What an import did, for the report.
 #[derive(Debug, Default)]
@@ -20,6 +20,7 @@ struct ImportReport {
     unchanged: usize,
     invalid: Vec<(usize, String)>,
     suppressed: Vec<(usize, String)>,
+    blocked: Vec<(usize, String, &'static str)>,
     recorded_unsubscribed: usize,
     resubscribed: usize,
 }
@@ -59,14 +60,9 @@ pub(super) fn import(
             report.invalid.push((row.line, format!("the value of `{column}` {why}")));
             continue;
         }
-        match row.status {
-            SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
-                let reason =
-                    if row.status == SubscriberStatus::Bounced { Reason::Bounced } else { Reason::Unsubscribed };
-                to_suppress.push((email, reason));
-                continue;
-            }
-            SubscriberStatus::Active | SubscriberStatus::Pending => {}
+        if let Some(reason) = subscriptions::import_suppression(row.status) {
+            to_suppress.push((email, reason));
+            continue;
         }
         // An unreadable time is a row to fix, never replaced by the time of the import.
         let subscribed_at = match row.subscribed_at {
@@ -76,12 +72,17 @@ pub(super) fn import(
                 continue;
             }
         };
-        if suppressed(state.as_ref(), &email, &list.slug)? {
-            if !resubscribe {
+        match subscriptions::admit(state.as_ref(), &email, &list.slug, Actor::Import, resubscribe)? {
+            Admission::Allowed => {}
+            Admission::Lift => to_lift.push(email.clone()),
+            Admission::Refused(None) => {
                 report.suppressed.push((row.line, email));
                 continue;
             }
-            to_lift.push(email.clone());
+            Admission::Refused(Some(kept)) => {
+                report.blocked.push((row.line, email, kept.reason.as_str()));
+                continue;
+            }
         }
         rows.push(Subscriber {
             email,
@@ -113,12 +114,13 @@ pub(super) fn import(
             None => open_state(root, config)?,
         };
         for (email, reason) in to_suppress {
-            if state.suppress(&email, &scope, reason, &source, clock.now())? {
+            if subscriptions::unsubscribe(&state, &email, &scope, reason, &source, None, clock.now())? {
                 report.recorded_unsubscribed += 1;
             }
         }
+        let lists: Vec<String> = config.lists.iter().map(|l| l.slug.clone()).collect();
         for email in to_lift {
-            report.resubscribed += state.unsuppress(&email, &scope)? + state.unsuppress_global(&email)?;
+            report.resubscribed += subscriptions::resubscribe(&state, &email, &scope, Actor::Import, &lists)?.changed();
         }
     }
     if export_dated && columns.is_some_and(|c| !c.iter().any(|c| c == "subscribed_at")) {
@@ -152,6 +154,15 @@ fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &
     eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
     for (line, email) in &report.suppressed {
         eprintln!("  {}:{line}: {email}", file.display());
+    }
+    if !report.blocked.is_empty() {
+        eprintln!(
+            "skipped {} bounced or complained (only `letterpress resubscribe --force` lifts those):",
+            report.blocked.len()
+        );
+        for (line, email, reason) in &report.blocked {
+            eprintln!("  {}:{line}: {email} ({reason})", file.display());
+        }
     }
     if !ignored.is_empty() {
         eprintln!("ignored columns: {}", ignored.join(", "));

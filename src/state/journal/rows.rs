@@ -49,7 +49,7 @@ pub enum SendState {
 /// One audience member to add to an issue's journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRecipient {
-    /// The address's duplicate key (see [`crate::subscribers::address_key`]).
+    /// The address's duplicate key (see [`crate::address::address_key`]).
     pub address_key: String,
     /// The address as written in the list.
     pub email: String,

@@ -1,8 +1,12 @@
-//! Addresses in lists: validation, normalisation, and when two addresses are the same subscriber.
+//! Addresses: validation, normalisation, and when two addresses are the same subscriber. The one
+//! place an address is judged; lists, the state store, tokens and commands all call it.
 //!
-//! Enters: an address as a person wrote it (a CSV cell, a command-line argument). Leaves: the
-//! normalised address (what [`super::Subscriber::email`] holds), or the reason it is not one; the
-//! duplicate key of an address; and [`Seen`], the compact set that finds duplicates in a stream.
+//! Enters: an address as a person wrote it (a CSV cell, a command-line argument, a form field).
+//! Leaves: the normalised address (what a subscriber row's `email` holds), or the
+//! reason it is not one ([`invalid`] words it, [`parse`] makes it a usage error); the duplicate
+//! key of an address; and `Seen`, the compact set that finds duplicates in a stream.
+//!
+//! A leaf: it uses nothing of the crate but [`crate::error`].
 //!
 //! Validation is `lettre::Address`, the same validator the sender uses, so an address accepted
 //! here is never refused at send time for its syntax.
@@ -11,6 +15,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use lettre::address::AddressError;
+
+use crate::error::Error;
 
 /// Validate `raw` and return it normalised: surrounding whitespace trimmed, the domain
 /// lower-cased and converted to IDNA A-labels, the local part exactly as written.
@@ -46,6 +52,18 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
     Ok(normal)
 }
 
+/// The one wording of an address that is not valid: `` `raw` is not a valid address: why ``
+/// (`raw` trimmed), with `why` as [`normalise_address`] gives it.
+pub fn invalid(raw: &str, why: &str) -> String {
+    format!("`{}` is not a valid address: {why}", raw.trim())
+}
+
+/// [`normalise_address`] for a command's argument: an address that is not valid is an
+/// [`Error::Usage`] worded by [`invalid`].
+pub fn parse(raw: &str) -> Result<String, Error> {
+    normalise_address(raw).map_err(|why| Error::usage(invalid(raw, &why)))
+}
+
 /// The longest address a relay must accept (RFC 5321's 256-octet path, less `<` and `>`).
 pub const MAX_ADDRESS_BYTES: usize = 254;
 
@@ -65,7 +83,7 @@ fn reason(address: &str, error: AddressError) -> String {
 /// Two rows are the same subscriber when their keys are equal: `Bob@Example.org` and
 /// `bob@example.org` are one subscriber, `bob+news@example.org` is another (EMAIL.md §7 row 8:
 /// local-part case is policy, case-insensitive by default; `+tag` addresses are not merged).
-/// Suppressions in [`crate::state`] are stored under this key. An invalid address keys as its
+/// Suppressions in the state store are stored under this key. An invalid address keys as its
 /// trimmed, lower-cased text, so the function is total.
 pub fn address_key(address: &str) -> String {
     match normalise_address(address) {
@@ -124,7 +142,7 @@ pub(crate) fn key_hash(normalised: &str) -> u64 {
 /// into 12 bytes instead of 16: a million addresses cost about 27 MB, 41 MB for the moment the
 /// table grows. The trade-off is that two different addresses with equal hashes would be taken
 /// for duplicates: with n = 1,000,000 keys the chance of any such pair is about
-/// n² / 2⁶⁵ ≈ 3 × 10⁻⁸, and the cost would be one spurious warning. [`super::audience`], where a
+/// n² / 2⁶⁵ ≈ 3 × 10⁻⁸, and the cost would be one spurious warning. The audience, where a
 /// false duplicate would drop a recipient, confirms every hit against the full key.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
@@ -200,6 +218,15 @@ mod tests {
             &format!("{}@{}.org", "a".repeat(64), "b".repeat(63)),
             Ok(&format!("{}@{}.org", "a".repeat(64), "b".repeat(63))),
         );
+    }
+
+    #[test]
+    fn an_invalid_address_is_worded_once() {
+        assert_eq!(invalid(" bob ", "it has no `@`"), "`bob` is not a valid address: it has no `@`");
+        let error = parse(" bob.example.org").unwrap_err();
+        assert!(matches!(error, Error::Usage { .. }), "{error:?}");
+        assert_eq!(error.to_string(), "`bob.example.org` is not a valid address: it has no `@`");
+        assert_eq!(parse(" Bob@Example.ORG ").ok().as_deref(), Some("Bob@example.org"));
     }
 
     #[test]
