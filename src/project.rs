@@ -203,6 +203,22 @@ fn static_files(root: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// A copy of `tests/fixtures/<name>` in a temporary directory, for unit tests that edit a project.
+#[cfg(test)]
+pub(crate) fn copy_of_fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    for entry in walkdir::WalkDir::new(&fixture).into_iter().filter_map(std::result::Result::ok) {
+        let to = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,16 +248,7 @@ mod tests {
 
     #[test]
     fn reloading_changed_issues_is_loading_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
-        for entry in walkdir::WalkDir::new(&fixture).into_iter().filter_map(std::result::Result::ok) {
-            let to = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &to).unwrap();
-            }
-        }
+        let dir = copy_of_fixture("minimal");
         let before = Project::load(dir.path()).unwrap();
         let first = before.issues[0].source.clone();
         let (added, broken) = (PathBuf::from("content/weekly/2016-12-30-new.md"), before.issues[1].source.clone());

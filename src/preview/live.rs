@@ -195,17 +195,7 @@ mod tests {
     use super::*;
 
     fn copy_of_minimal() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
-        for entry in walkdir::WalkDir::new(&fixture).into_iter().filter_map(std::result::Result::ok) {
-            let to = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &to).unwrap();
-            }
-        }
-        dir
+        crate::project::copy_of_fixture("minimal")
     }
 
     fn checked(live: &Live, id: &str) -> Checked {
