@@ -10,6 +10,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod address;
+pub mod bounces;
 pub mod archive;
 pub mod check;
 pub mod cli;

@@ -16,6 +16,8 @@ use serde::Deserialize;
 use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::error::{Error, Result};
 
+mod bounce_sources;
+mod bounces;
 mod dkim;
 mod duration;
 mod lists;
@@ -31,6 +33,8 @@ mod templates;
 mod tests;
 mod timezone;
 
+pub use bounce_sources::{Imap, Webhooks};
+pub use bounces::{Bounces, Separator, SoftRule};
 pub use dkim::{Dkim, DkimAlgorithm};
 pub use lists::List;
 pub use locate::at_entry;
@@ -99,6 +103,10 @@ pub struct Config {
     /// Limits on rendering any template: output size and time.
     #[serde(default)]
     pub templates: TemplateLimits,
+    /// Bounces and complaints: the return-path address, the soft-bounce rule, and the IMAP
+    /// mailbox and webhooks they come from.
+    #[serde(default)]
+    pub bounces: Bounces,
 }
 
 impl Config {
