@@ -46,7 +46,7 @@ pub(super) struct OpenLink<'a> {
     pub(super) url: CowStr<'a>,
 }
 
-impl<'a> Renderer<'a> {
+impl Renderer<'_> {
     pub(super) fn footnote_reference(&mut self, label: &str) {
         let found = self.notes.iter().position(|note| note.label.to_lowercase() == label.to_lowercase());
         let Some(index) = found else {
