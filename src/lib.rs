@@ -33,6 +33,7 @@ pub mod project;
 pub mod rename;
 pub mod render;
 pub mod request_path;
+pub mod segment;
 pub mod send;
 pub mod serve;
 pub mod state;
