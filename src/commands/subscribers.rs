@@ -144,7 +144,7 @@ fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
     let state = read_state(root, config)?;
-    let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
+    let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown, segment: None };
     let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
     write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
 }

@@ -124,7 +124,7 @@ fn prepare<'a>(
         return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
     };
     let lists = super::audience::issue_lists(project, issue);
-    let choices = match snapshot.reach(&lists) {
+    let choices = match snapshot.reach(&lists, project.audience_of(issue).as_ref()) {
         Some(Ok(reach)) if !reach.recipients.is_empty() => reach.recipients,
         _ => vec![email::sample_subscriber()],
     };
@@ -177,7 +177,7 @@ pub fn page(
     let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
     let eml = email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now(), env)
         .map_or_else(|why| why.to_string(), |c| c.eml);
-    let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
+    let (audience, audience_note) = index::audience_cell(snapshot, &p.lists, p.project.audience_of(p.issue).as_ref());
     let context = IssuePage {
         issue: IssueSummary {
             title: &p.issue.front.title,

@@ -207,7 +207,10 @@ impl Compiler<'_> {
                     || format!("a condition is one of {}", OPERATORS.map(|o| format!("`{o}`")).join(", ")),
                     |s| format!("did you mean `{s}`?"),
                 );
-                self.fail(op, Diagnostic::error("audience/operator", format!("unknown condition `{other}`")).help(hint));
+                self.fail(
+                    op,
+                    Diagnostic::error("audience/operator", format!("unknown condition `{other}`")).help(hint),
+                );
                 Filter::All(Vec::new())
             }
         }
@@ -220,7 +223,9 @@ impl Compiler<'_> {
             _ => "",
         };
         let parsed = if text.len() == 10 {
-            text.parse::<Date>().ok().and_then(|d| d.to_zoned(self.zone.cloned().unwrap_or(TimeZone::UTC)).ok())
+            text.parse::<Date>()
+                .ok()
+                .and_then(|d| d.to_zoned(self.zone.cloned().unwrap_or(TimeZone::UTC)).ok())
                 .map(|z| z.timestamp())
         } else {
             text.parse::<Timestamp>().ok()

@@ -101,7 +101,10 @@ fn plain_dates_are_midnight_in_the_site_zone() {
     let front: Front = serde_saphyr::from_str(yaml).unwrap();
     let london = jiff::tz::TimeZoneDatabase::bundled().get("Europe/London").unwrap();
     let segment = compile(&front.audience, Path::new("a.md"), &text, 2, Some(&london)).unwrap();
-    assert_eq!(segment.filter, Filter::All(vec![Filter::All(vec![Filter::Since("2026-06-30T23:00:00Z".parse().unwrap())])]));
+    assert_eq!(
+        segment.filter,
+        Filter::All(vec![Filter::All(vec![Filter::Since("2026-06-30T23:00:00Z".parse().unwrap())])])
+    );
 }
 
 #[test]

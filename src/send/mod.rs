@@ -480,8 +480,12 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, 
     let (counts, _, _) = recipients.finish();
     let duplicates: usize = counts.iter().map(|c| c.duplicates).sum();
     let skipped: usize = counts.iter().map(|c| c.rows - c.invalid - c.active + c.suppressed).sum();
+    let outside = match counts.iter().filter_map(|c| c.outside).reduce(|a, b| a + b) {
+        Some(n) => format!(", {n} outside its audience"),
+        None => String::new(),
+    };
     eprintln!(
-        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed; nothing was sent",
+        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed{outside}; nothing was sent",
         issue.id(),
         bytes / messages.max(1) / 1024,
         largest / 1024

@@ -1,5 +1,5 @@
-//! `letterpress audience <issue>`: who an issue goes to, per list, and how that moved since the
-//! publication's previous send.
+//! `letterpress audience <issue>`: who an issue goes to, per list (before and after its audience
+//! filter, when it has one), and how that moved since the publication's previous send.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -18,6 +18,7 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
     let files = project.lists_of(issue)?;
+    let filtered_by = files.first().and_then(|f| f.segment.as_ref()).map(|s| s.location.clone());
     let state = read_state(root, &project.config)?;
     // Streamed: memory holds the recipients' keys, not their rows.
     let mut recipients = subscribers::Members::against(&files, state.as_ref())?.one_per_address();
@@ -33,22 +34,35 @@ pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
         None => None,
     };
     let text = match format {
-        ReportFormat::Json => format!(
-            "{:#}\n",
-            serde_json::json!({
+        ReportFormat::Json => {
+            let mut report = serde_json::json!({
                 "issue": issue.id(),
                 "lists": per_list,
                 "total": current.len(),
                 "change": change.as_ref().map(|c| serde_json::json!({ "since": c.since, "new": c.new, "gone": c.gone })),
-            })
-        ),
+            });
+            if let (Some(at), Some(fields)) = (&filtered_by, report.as_object_mut()) {
+                fields.insert("audience".to_owned(), serde_json::Value::String(at.to_string()));
+            }
+            format!("{report:#}\n")
+        }
         ReportFormat::Text => {
             let mut out = format!("audience of `{}`\n", issue.id());
+            if let Some(at) = &filtered_by {
+                let _ = writeln!(out, "  filtered by the audience at {at}");
+            }
             for c in &per_list {
+                let matching = c.outside.map(|outside| format!("  {:>7} in audience", c.active - outside));
                 let _ = writeln!(
                     out,
-                    "  {:<24} {:>7} rows  {:>7} active  {:>5} suppressed  {:>5} duplicates  {:>7} recipients",
-                    c.list, c.rows, c.active, c.suppressed, c.duplicates, c.recipients
+                    "  {:<24} {:>7} rows  {:>7} active{}  {:>5} suppressed  {:>5} duplicates  {:>7} recipients",
+                    c.list,
+                    c.rows,
+                    c.active,
+                    matching.unwrap_or_default(),
+                    c.suppressed,
+                    c.duplicates,
+                    c.recipients
                 );
             }
             let _ = writeln!(out, "  total: {} recipients", current.len());

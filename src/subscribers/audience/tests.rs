@@ -34,7 +34,12 @@ fn compute(lists: &[(&str, &str)], suppressions: &[(&str, &str)]) -> Computed {
         .map(|&(slug, rows)| {
             let path = dir.path().join(format!("{slug}.csv"));
             std::fs::write(&path, format!("email,status\n{rows}")).unwrap();
-            ListFile { slug: slug.to_owned(), shown: Path::new("subscribers").join(format!("{slug}.csv")), path }
+            ListFile {
+                slug: slug.to_owned(),
+                shown: Path::new("subscribers").join(format!("{slug}.csv")),
+                path,
+                segment: None,
+            }
         })
         .collect();
     audience(&files, &state).unwrap()
@@ -133,7 +138,7 @@ fn invalid_rows_are_reported_and_a_bad_header_stops_everything() {
     let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
     let path = dir.path().join("a.csv");
     std::fs::write(&path, "name\nBob\n").unwrap();
-    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path };
+    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path, segment: None };
     assert!(matches!(audience(&[list], &state), Err(Error::Invalid(_))));
 }
 
@@ -144,8 +149,13 @@ fn members_stream_list_by_list_and_end_at_an_unreadable_list() {
     let good = dir.path().join("a.csv");
     std::fs::write(&good, "email\nx@example.org\ny@example.org\nx@example.org\n").unwrap();
     let lists = [
-        ListFile { slug: "a".to_owned(), shown: good.clone(), path: good },
-        ListFile { slug: "b".to_owned(), shown: dir.path().join("missing.csv"), path: dir.path().join("missing.csv") },
+        ListFile { slug: "a".to_owned(), shown: good.clone(), path: good, segment: None },
+        ListFile {
+            slug: "b".to_owned(),
+            shown: dir.path().join("missing.csv"),
+            path: dir.path().join("missing.csv"),
+            segment: None,
+        },
     ];
     let mut members = Members::new(&lists, &state).unwrap();
     let first: Vec<_> = members.by_ref().take(3).map(|m| m.map(|m| (m.key, m.list))).collect::<Result<_, _>>().unwrap();
