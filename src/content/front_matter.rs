@@ -370,6 +370,8 @@ mod tests {
         error_case("title: x\ntags:\n\t- a\n", "yaml/tab", 4, 1);
         error_case("title: x\nsend_at: 2017-01-13\n", "front-matter/send-at-zone", 3, 10);
         error_case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1);
+        error_case("title: x\naudience: London\n", "audience/shape", 3, 11);
+        error_case("title: x\naudience:\n  region: {nto: x}\n", "audience/operator", 4, 12);
     }
 
     #[test]

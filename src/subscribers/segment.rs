@@ -46,15 +46,17 @@ pub fn check_segment(lists: &[ListFile], source: &str) -> Vec<Diagnostic> {
     if !out.is_empty() {
         return out;
     }
-    // Suppressions are left aside: the question is whether the filter selects anybody.
-    let Ok(members) = Members::against(lists, None) else { return out };
-    let mut members = members.one_per_address();
-    if members.by_ref().any(|m| m.is_err()) {
+    // Suppressions are left aside: the question is whether the filter selects anybody. The
+    // stream stops at the first match and holds no set of addresses, so a large list costs a
+    // read, not memory.
+    let Ok(mut members) = Members::against(lists, None) else { return out };
+    // A member means a match; an error (an unreadable list) is the list checks' to report.
+    if members.next().is_some() {
         return out;
     }
-    let (counts, _, matched) = members.finish();
+    let (counts, _) = members.finish();
     let active: usize = counts.iter().map(|c| c.active).sum();
-    if matched.is_empty() && active > 0 {
+    if active > 0 {
         out.push(
             Diagnostic::warning(
                 "audience/nobody",
