@@ -283,7 +283,7 @@ fn outbox_sub(issue: &Issue) -> PathBuf {
 }
 
 /// Put every current audience member into the journal (new ones only); returns how many rows
-/// were skipped (suppressed or not active) for the confirmation. Streams: memory does not grow
+/// were skipped (suppressed or not active; rows outside the audience filter are not) for the confirmation. Streams: memory does not grow
 /// with the lists.
 fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, clock: &Clock) -> Result<usize> {
     let mut members = Members::new(lists, state)?;
@@ -311,7 +311,8 @@ fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, cloc
         eprint!("{}", diagnostic::render_all(&problems));
         eprintln!("those rows are left out of this send");
     }
-    Ok(counts.iter().map(|c| c.rows - c.invalid - c.recipients).sum())
+    // Rows outside the issue's audience filter are not "not active or suppressed": left out.
+    Ok(counts.iter().map(|c| c.rows - c.invalid - c.recipients - c.outside.unwrap_or(0)).sum())
 }
 
 fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, skipped: usize) -> Result<()> {

@@ -165,7 +165,14 @@ fn sent(out: &Output) {
 #[test]
 fn a_segmented_send_is_the_lists_send_with_its_list_id_and_unsubscribe_token() {
     let project = Project::fixture("segments");
-    sent(&project.run(&["send", REGIONS, "--yes"]));
+    let out = project.run(&["send", REGIONS, "--yes"]);
+    sent(&out);
+    assert!(out.stderr.contains("to 3 recipients: 3 to send"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(0 rows not active or suppressed)"),
+        "rows outside the audience are not counted as such: {}",
+        out.stderr
+    );
     assert_eq!(
         outbox(&project, REGIONS),
         ["0000001-ruth@example.org.eml", "0000002-siobhan@example.org.eml", "0000003-li@example.com.eml"]
