@@ -130,6 +130,7 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
             );
         }
     }
+    diagnostics.extend(project.check_audience(issue));
     // The body's placeholders are found as it renders; these fields reach the email too.
     let front = &issue.front;
     for (key, value) in [

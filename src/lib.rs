@@ -10,8 +10,8 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod address;
-pub mod bounces;
 pub mod archive;
+pub mod bounces;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -33,6 +33,7 @@ pub mod project;
 pub mod rename;
 pub mod render;
 pub mod request_path;
+pub mod segment;
 pub mod send;
 pub mod serve;
 pub mod state;

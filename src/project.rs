@@ -153,14 +153,44 @@ impl Project {
                 issue.id()
             )));
         }
+        let segment = self.audience_of(issue).map(std::sync::Arc::new);
         names
             .iter()
             .map(|name| {
                 let list = self.config.list_named(name)?;
                 let shown = list.csv_path();
-                Ok(crate::subscribers::ListFile { slug: list.slug.clone(), path: self.root.join(&shown), shown })
+                let segment = segment.clone();
+                Ok(crate::subscribers::ListFile {
+                    slug: list.slug.clone(),
+                    path: self.root.join(&shown),
+                    shown,
+                    segment,
+                })
             })
             .collect()
+    }
+
+    /// `check`'s diagnostics for the audience filter of an issue: unknown columns, or a filter
+    /// that matches nobody (see [`crate::subscribers::check_segment`]). An issue whose lists are
+    /// unknown gets none here: the unknown list is the error to fix first.
+    pub fn check_audience(&self, issue: &Issue) -> Vec<Diagnostic> {
+        let Ok(files) = self.lists_of(issue) else { return Vec::new() };
+        let source = match &issue.front.audience {
+            Some(_) => issue.text.clone(),
+            None => std::fs::read_to_string(self.root.join(crate::config::FILE_NAME)).unwrap_or_default(),
+        };
+        crate::subscribers::check_segment(&files, &source)
+    }
+
+    /// The audience filter of an issue: its front matter's `audience`, else its publication's
+    /// (already validated when the configuration was loaded), else none.
+    pub fn audience_of(&self, issue: &Issue) -> Option<crate::segment::Segment> {
+        if let Some(segment) = &issue.front.audience {
+            return Some(segment.clone());
+        }
+        let publication = self.config.publication(&issue.publication)?;
+        let zone = self.config.site.time_zone();
+        publication.segment(Path::new(crate::config::FILE_NAME), "", zone.as_ref())?.ok()
     }
 
     /// Render one issue's body, view and email.

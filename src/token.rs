@@ -28,7 +28,7 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
 use crate::address::address_key;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 
 mod confirm;
@@ -148,6 +148,7 @@ impl Keys {
         let secret = decode_key(text.trim()).map_err(|why| {
             Error::Invalid(vec![
                 Diagnostic::error("unsubscribe/keys", format!("the key in `{}` {why}", path.display()))
+                    .in_file(Location::file(&path))
                     .help(format!("delete the file to generate a new key (links in mail already sent stop working), or set `{KEYS_VAR}`")),
             ])
         })?;
@@ -225,10 +226,21 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Why a key's text is not a usable key; shown after the key's name ("… is empty").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum KeyError {
+    #[error("is empty")]
+    Empty,
+    #[error("is neither hex nor base64url")]
+    Encoding,
+    #[error("is {0} bytes; a key must be at least {MIN_KEY_BYTES} bytes")]
+    Short(usize),
+}
+
 /// Decode a key written as hex (only hex digits) or base64url (padding optional).
-fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+fn decode_key(text: &str) -> Result<Vec<u8>, KeyError> {
     if text.is_empty() {
-        return Err("is empty".to_owned());
+        return Err(KeyError::Empty);
     }
     let bytes = if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         text.as_bytes().chunks(2).map(|pair| (nibble(pair[0]) << 4) | nibble(pair[1])).collect()
@@ -237,10 +249,10 @@ fn decode_key(text: &str) -> Result<Vec<u8>, String> {
             &alphabet::URL_SAFE,
             GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
         );
-        lenient.decode(text).map_err(|_| "is neither hex nor base64url".to_owned())?
+        lenient.decode(text).map_err(|_| KeyError::Encoding)?
     };
     if bytes.len() < MIN_KEY_BYTES {
-        return Err(format!("is {} bytes; a key must be at least {MIN_KEY_BYTES} bytes", bytes.len()));
+        return Err(KeyError::Short(bytes.len()));
     }
     Ok(bytes)
 }
@@ -275,6 +287,8 @@ fn create_key_file(path: &Path) -> Result<String, Error> {
     }
 }
 
+/// A problem with the keys in [`KEYS_VAR`]: an environment variable has no file position, so the
+/// message names the variable instead.
 fn invalid(message: String) -> Error {
     Error::Invalid(vec![Diagnostic::error("unsubscribe/keys", message).help(HELP)])
 }

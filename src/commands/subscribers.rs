@@ -6,18 +6,22 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::write_stdout;
-use crate::address;
-use crate::cli::{ReportFormat, SubscribersCommand, SuppressionReason};
+use crate::cli::SubscribersCommand;
 use crate::clock::Clock;
 use crate::config::{Config, List};
 use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
-use crate::project::{self, Project};
-use crate::state::{Reason, Scope, State, Suppression};
+use crate::project;
+use crate::state::State;
 use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, normalise_address, read_list};
-use crate::subscriptions::{self, Actor, Resubscribed};
+use crate::subscriptions;
 
+mod audience;
 mod import;
+mod suppression;
+
+pub use audience::audience;
+pub use suppression::{resubscribe, suppressions, unsubscribe};
 
 /// `letterpress subscribers <command>`.
 pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> Result<()> {
@@ -140,7 +144,7 @@ fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
     let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
     let state = read_state(root, config)?;
-    let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown };
+    let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown, segment: None };
     let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
     write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
 }
@@ -257,184 +261,4 @@ fn remove(root: &Path, list: &List, email: &str) -> Result<()> {
     let at: Vec<String> = lines.iter().map(ToString::to_string).collect();
     eprintln!("removed `{}` from `{}` (was line {})", email.trim(), list.slug, at.join(", "));
     Ok(())
-}
-
-/// `letterpress unsubscribe <email> [--list] [--reason] [--note]`.
-pub fn unsubscribe(
-    root: &Path,
-    email: &str,
-    list: Option<&str>,
-    reason: SuppressionReason,
-    note: Option<&str>,
-    clock: &Clock,
-) -> Result<()> {
-    let config = project::load_config(root)?;
-    let scope = scope(&config, list)?;
-    let address = address::parse(email)?;
-    let note = note.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(note) = note {
-        crate::state::check_note(note)?;
-    }
-    let reason = match reason {
-        SuppressionReason::Unsubscribed => Reason::Unsubscribed,
-        SuppressionReason::Bounced => Reason::Bounced,
-        SuppressionReason::Complained => Reason::Complained,
-        SuppressionReason::Manual => Reason::Manual,
-    };
-    let state = open_state(root, &config)?;
-    let new = subscriptions::unsubscribe(&state, &address, &scope, reason, "cli", note, clock.now())?;
-    let what = describe(&scope);
-    if new {
-        eprintln!("`{address}` will not be mailed {what} again");
-    } else {
-        eprintln!("`{address}` was already suppressed {what}");
-    }
-    Ok(())
-}
-
-/// `letterpress resubscribe <email> [--list] [--force]`: the editor's resubscribe, by the rule in
-/// [`subscriptions::outcome`].
-pub fn resubscribe(root: &Path, email: &str, list: Option<&str>, force: bool) -> Result<()> {
-    let config = project::load_config(root)?;
-    let scope = scope(&config, list)?;
-    let address = address::parse(email)?;
-    let lists: Vec<String> = config.lists.iter().map(|l| l.slug.clone()).collect();
-    let done = match read_state(root, &config)? {
-        Some(state) => subscriptions::resubscribe(&state, &address, &scope, Actor::Editor { force }, &lists)?,
-        None => Resubscribed::default(),
-    };
-    let kept = |s: &Suppression| {
-        format!(
-            "`{address}` stays suppressed {} ({}, recorded {} from {}); a bounce or a complaint is lifted only by \
-             `letterpress resubscribe {address} --force`, once the address is known to work and its owner wants the mail",
-            describe(&s.scope),
-            s.reason.as_str(),
-            s.created_at,
-            s.source
-        )
-    };
-    if done.changed() == 0 {
-        return Err(Error::usage(match done.kept.first() {
-            Some(s) => kept(s),
-            None => format!("`{address}` is not suppressed {}", describe(&scope)),
-        }));
-    }
-    eprintln!("lifted {} suppression(s) of `{address}` {}", done.changed(), describe(&scope));
-    if done.narrowed > 0 {
-        eprintln!("note: a suppression on every list now covers every list but `{}`", scope.as_str());
-    }
-    for s in &done.kept {
-        eprintln!("note: {}", kept(s));
-    }
-    Ok(())
-}
-
-fn scope(config: &Config, list: Option<&str>) -> Result<Scope> {
-    match list {
-        Some(name) => config.list_named(name).map(|l| Scope::List(l.slug.clone())),
-        None => Ok(Scope::All),
-    }
-}
-
-fn describe(scope: &Scope) -> String {
-    match scope {
-        Scope::All => "on any list".to_owned(),
-        Scope::List(list) => format!("on `{list}`"),
-    }
-}
-
-/// `letterpress suppressions [--format json]`.
-pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
-    let config = project::load_config(root)?;
-    let all = match read_state(root, &config)? {
-        Some(state) => state.suppressions()?,
-        None => Vec::new(),
-    };
-    let text = match format {
-        ReportFormat::Json => format!("{:#}\n", serde_json::json!({ "suppressions": all })),
-        ReportFormat::Text => all.iter().fold(String::new(), |mut out, s| {
-            let _ = writeln!(
-                out,
-                "{}\t{}\t{}\t{}\t{}{}",
-                s.address,
-                s.scope.as_str(),
-                s.reason.as_str(),
-                s.created_at,
-                s.source,
-                s.note.as_ref().map(|n| format!("\t{n}")).unwrap_or_default()
-            );
-            out
-        }),
-    };
-    write_stdout(text.as_bytes())
-}
-
-/// `letterpress audience <issue> [--format json]`.
-pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
-    let project = Project::load(root)?;
-    let issue = project.find(name)?;
-    let files = project.lists_of(issue)?;
-    let state = read_state(root, &project.config)?;
-    // Streamed: memory holds the recipients' keys, not their rows.
-    let mut recipients = subscribers::Members::against(&files, state.as_ref())?.one_per_address();
-    for recipient in recipients.by_ref() {
-        recipient?;
-    }
-    let (per_list, diagnostics, current) = recipients.finish();
-    if !diagnostics.is_empty() {
-        eprint!("{}", diagnostic::render_all(&diagnostics));
-    }
-    let change = match &state {
-        Some(state) => change_since_previous(state, &issue.id(), &current)?,
-        None => None,
-    };
-    let text = match format {
-        ReportFormat::Json => format!(
-            "{:#}\n",
-            serde_json::json!({
-                "issue": issue.id(),
-                "lists": per_list,
-                "total": current.len(),
-                "change": change.as_ref().map(|c| serde_json::json!({ "since": c.since, "new": c.new, "gone": c.gone })),
-            })
-        ),
-        ReportFormat::Text => {
-            let mut out = format!("audience of `{}`\n", issue.id());
-            for c in &per_list {
-                let _ = writeln!(
-                    out,
-                    "  {:<24} {:>7} rows  {:>7} active  {:>5} suppressed  {:>5} duplicates  {:>7} recipients",
-                    c.list, c.rows, c.active, c.suppressed, c.duplicates, c.recipients
-                );
-            }
-            let _ = writeln!(out, "  total: {} recipients", current.len());
-            if let Some(c) = &change {
-                let _ = writeln!(
-                    out,
-                    "  since `{}`: +{} new, \u{2212}{} gone (unsubscribed, bounced or removed)",
-                    c.since, c.new, c.gone
-                );
-            }
-            out
-        }
-    };
-    write_stdout(text.as_bytes())
-}
-
-/// How the audience moved since the publication's previous complete send.
-struct Change {
-    since: String,
-    new: usize,
-    gone: usize,
-}
-
-fn change_since_previous(
-    state: &State,
-    issue: &str,
-    current: &std::collections::HashSet<String>,
-) -> Result<Option<Change>> {
-    let Some((since, previous)) = state.previous_audience(issue)? else { return Ok(None) };
-    let new = current.difference(&previous).count();
-    let gone = previous.difference(current).count();
-    Ok(Some(Change { since, new, gone }))
 }

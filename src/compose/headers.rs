@@ -66,9 +66,34 @@ pub(crate) struct SharedHeaders {
     pub html_part: Vec<u8>,
 }
 
+/// Why the shared header lines could not be formatted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HeaderError {
+    /// A line of the shared block is longer than [`MAX_LINE`] (its start is kept).
+    #[error("a header line is longer than {MAX_LINE} characters: `{}`", .0.start)]
+    TooLong(LongLine),
+    /// lettre refused the multipart content type.
+    #[error("cannot format the message's content type: {0}")]
+    ContentType(String),
+    /// The boundary placeholder vanished from the formatted content type.
+    #[error("cannot place the MIME boundary")]
+    Boundary,
+    /// The list's name cannot be written as a `List-Id` phrase.
+    #[error("cannot encode the list's name")]
+    ListName,
+}
+
+/// A header line longer than [`MAX_LINE`]: its first 60 bytes and an ellipsis.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{start}")]
+pub(crate) struct LongLine {
+    /// The line's start, as shown in messages.
+    pub start: String,
+}
+
 impl SharedHeaders {
     /// Format the shared header lines; `nonce` makes this run's boundaries unique.
-    pub(crate) fn new(fields: &Fields<'_>, nonce: &str) -> Result<Self, String> {
+    pub(crate) fn new(fields: &Fields<'_>, nonce: &str) -> Result<Self, HeaderError> {
         let mut headers = Headers::new();
         headers.set(Date::new(fields.date.into()));
         headers.set(header::From::from(Mailboxes::from(fields.from.clone())));
@@ -80,14 +105,14 @@ impl SharedHeaders {
         headers.insert_raw(list_id(fields.list_name, fields.list_id)?);
         headers.insert_raw(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
         let block = headers.to_string().into_bytes();
-        check_lines(&block).map_err(|line| format!("a header line is longer than {MAX_LINE} characters: `{line}`"))?;
+        check_lines(&block).map_err(HeaderError::TooLong)?;
 
         let boundary_prefix = format!("=_{nonce}.");
         let content_type =
             ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary_prefix}{PLACEHOLDER}\""))
-                .map_err(|e| format!("cannot format the message's content type: {e}"))?;
+                .map_err(|e| HeaderError::ContentType(e.to_string()))?;
         let line = one(content_type);
-        let (before, after) = line.split_once(PLACEHOLDER).ok_or("cannot place the MIME boundary")?;
+        let (before, after) = line.split_once(PLACEHOLDER).ok_or(HeaderError::Boundary)?;
         Ok(Self {
             block,
             content_type: (before.as_bytes().to_vec(), after.as_bytes().to_vec()),
@@ -137,7 +162,7 @@ fn raw(name: &'static str, value: &str) -> HeaderValue {
 }
 
 /// `List-Id: "Name" <id>` (RFC 2919): the phrase quoted or encoded like a display name.
-fn list_id(name: &str, id: &str) -> Result<HeaderValue, String> {
+fn list_id(name: &str, id: &str) -> Result<HeaderValue, HeaderError> {
     let mut encoded = String::new();
     {
         let mut w = EmailWriter::new(&mut encoded, "List-Id: ".len(), 0, false);
@@ -146,7 +171,7 @@ fn list_id(name: &str, id: &str) -> Result<HeaderValue, String> {
                 w.space();
                 write!(w, "<{id}>")
             })
-            .map_err(|_| "cannot encode the list's name".to_owned())?;
+            .map_err(|_| HeaderError::ListName)?;
     }
     Ok(HeaderValue::dangerous_new_pre_encoded(
         HeaderName::new_from_ascii_str("List-Id"),
@@ -175,9 +200,9 @@ pub(crate) fn is_header_safe(value: &str) -> bool {
 }
 
 /// The first line of `bytes` longer than [`MAX_LINE`], if any.
-pub(crate) fn check_lines(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_lines(bytes: &[u8]) -> Result<(), LongLine> {
     match bytes.split(|&b| b == b'\n').find(|line| line.strip_suffix(b"\r").unwrap_or(line).len() > MAX_LINE) {
-        Some(line) => Err(String::from_utf8_lossy(&line[..60]).into_owned() + "…"),
+        Some(line) => Err(LongLine { start: String::from_utf8_lossy(&line[..60]).into_owned() + "…" }),
         None => Ok(()),
     }
 }

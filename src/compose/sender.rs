@@ -94,7 +94,7 @@ impl Sender {
             list_name: &publication.name,
             list_id: &list_id,
         };
-        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why))
+        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why.to_string()))
     }
 }
 

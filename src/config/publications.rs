@@ -29,6 +29,23 @@ pub struct Publication {
     /// Template overrides for this publication (paths under `templates/`).
     #[serde(default)]
     pub templates: TemplateOverrides,
+    /// The default audience filter of its issues (an issue's own `audience:` replaces it); see
+    /// [`crate::segment`]. Kept as written, compiled by [`Publication::segment`].
+    #[serde(default)]
+    pub audience: Option<crate::segment::Raw>,
+}
+
+impl Publication {
+    /// The default audience, compiled against the configuration file `path` (whole text
+    /// `text`); errors are located there.
+    pub fn segment(
+        &self,
+        path: &Path,
+        text: &str,
+        zone: Option<&jiff::tz::TimeZone>,
+    ) -> Option<Result<crate::segment::Segment, Vec<Diagnostic>>> {
+        self.audience.as_ref().map(|raw| crate::segment::compile(raw, path, text, 1, zone))
+    }
 }
 
 /// Per-publication template files, relative to the project's `templates/` directory.
@@ -72,7 +89,11 @@ impl Config {
             problems.push(d.at(find(path, text, key, value), text));
         };
         let mut seen = std::collections::BTreeSet::new();
+        let mut audience = Vec::new();
         for publication in &self.publications {
+            if let Some(Err(found)) = publication.segment(path, text, self.site.time_zone().as_ref()) {
+                audience.extend(found);
+            }
             for name in &publication.lists {
                 if self.list(name).is_none() {
                     locate(
@@ -128,6 +149,7 @@ impl Config {
                 }
             }
         }
+        problems.extend(audience);
         problems
     }
 }

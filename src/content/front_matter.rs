@@ -63,6 +63,9 @@ pub struct FrontMatter {
     /// Earlier names of the issue, `<publication>/<yyyy-mm-dd>-<slug>` (written by `rename`):
     /// `build` leaves a page at each old URL that redirects to the issue.
     pub aliases: Vec<String>,
+    /// Who of its lists' subscribers receive it (`audience:`), instead of the publication's
+    /// default; see [`crate::segment`].
+    pub audience: Option<crate::segment::Segment>,
 }
 
 /// The keys front matter accepts, for hints.
@@ -79,6 +82,7 @@ pub const KEYS: &[&str] = &[
     "lists",
     "related",
     "aliases",
+    "audience",
 ];
 
 #[derive(Deserialize)]
@@ -99,6 +103,7 @@ struct Raw {
     related: Vec<RawRelated>,
     #[serde(default)]
     aliases: Vec<Spanned<String>>,
+    audience: Option<crate::segment::Raw>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +172,9 @@ pub fn parse(path: &Path, text: &str, yaml: &str, zone: Option<&TimeZone>) -> Re
         related: raw.related.into_iter().map(|r| Related { title: r.title, url: Validator::located(&r.url) }).collect(),
         warnings: std::mem::take(&mut v.warnings),
         aliases: raw.aliases.iter().filter_map(|a| v.alias(a)).collect(),
+        audience: raw.audience.as_ref().and_then(|a| {
+            crate::segment::compile(a, path, text, 2, zone).map_err(|problems| v.problems.extend(problems)).ok()
+        }),
     };
     if v.problems.is_empty() {
         Ok(front)
@@ -362,6 +370,8 @@ mod tests {
         error_case("title: x\ntags:\n\t- a\n", "yaml/tab", 4, 1);
         error_case("title: x\nsend_at: 2017-01-13\n", "front-matter/send-at-zone", 3, 10);
         error_case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1);
+        error_case("title: x\naudience: London\n", "audience/shape", 3, 11);
+        error_case("title: x\naudience:\n  region: {nto: x}\n", "audience/operator", 4, 12);
     }
 
     #[test]

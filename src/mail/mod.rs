@@ -17,6 +17,7 @@ mod outbound;
 pub mod outbox;
 pub mod recorder;
 pub mod smtp;
+pub mod tls;
 mod transport;
 
 use std::fmt;

@@ -10,7 +10,6 @@
 //! costs two round trips instead of four; the buffered stream sends each group in one flush.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mail_send::SmtpClient;
@@ -19,6 +18,7 @@ use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Res
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufStream};
 use tokio::net::TcpStream;
 
+pub use super::tls::connector;
 use super::{ConnectError, Connection, Outcome, Reply, Stage, Transport, enhanced_code};
 
 /// Any stream a connection can run over (plain TCP or TLS).
@@ -388,60 +388,5 @@ fn describe(error: &mail_send::Error) -> String {
     }
 }
 
-/// A rustls connector trusting the system's roots plus the PEM certificates in `extra`.
-pub fn connector(extra: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(pem) = extra {
-        use rustls_pki_types::pem::PemObject as _;
-        let mut added = 0;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("is not a PEM certificate file ({e})"))?;
-            roots.add(cert).map_err(|e| format!("holds a certificate rustls refuses ({e})"))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err("holds no PEM certificate".to_owned());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target(host: &str, loopback: bool) -> SmtpTarget {
-        SmtpTarget {
-            host: host.to_owned(),
-            port: 587,
-            implicit_tls: false,
-            plaintext_allowed: true,
-            loopback,
-            credentials: Some(("editor".to_owned(), "secret".to_owned())),
-            helo: "localhost".to_owned(),
-            timeout: Duration::from_secs(1),
-            connector: connector(None).expect("connector"),
-        }
-    }
-
-    #[test]
-    fn auth_without_tls_goes_only_to_this_machine_even_when_plaintext_is_allowed() {
-        let remote = target("relay.example.org", false);
-        let Err(ConnectError::Fatal(message)) = refuse_cleartext_auth(&remote, false) else {
-            panic!("AUTH in plaintext to a remote relay must be refused");
-        };
-        assert!(message.contains("`relay.example.org` offers no STARTTLS"), "{message}");
-        assert!(!message.contains("secret"), "{message}");
-        assert_eq!(refuse_cleartext_auth(&remote, true), Ok(()));
-        assert_eq!(refuse_cleartext_auth(&target("127.0.0.1", true), false), Ok(()));
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::content::Issue;
 use crate::project::Project;
+use crate::segment::Segment;
 use crate::state::State;
 use crate::subscribers::{ListFile, Members, Subscriber};
 use crate::template::view::SubscriberView;
@@ -44,23 +45,24 @@ impl From<String> for Unavailable {
     }
 }
 
-/// The audience of `lists` now; `None` when there are no lists, `Err` when one is unknown or
+/// The audience of `lists` now, narrowed by the issue's audience filter `segment`; `None` when there are no lists, `Err` when one is unknown or
 /// cannot be read.
-pub fn reach(project: &Project, lists: &[String]) -> Option<Result<Reach, Unavailable>> {
+pub fn reach(project: &Project, lists: &[String], segment: Option<&Segment>) -> Option<Result<Reach, Unavailable>> {
     if lists.is_empty() {
         return None;
     }
-    Some(compute(project, lists))
+    Some(compute(project, lists, segment))
 }
 
 /// The audience, or why it cannot be counted.
-fn compute(project: &Project, lists: &[String]) -> Result<Reach, Unavailable> {
+fn compute(project: &Project, lists: &[String], segment: Option<&Segment>) -> Result<Reach, Unavailable> {
+    let segment = segment.cloned().map(std::sync::Arc::new);
     let files = lists
         .iter()
         .map(|slug| {
             let list = project.config.list(slug).ok_or_else(|| format!("unknown list `{slug}`"))?;
             let shown = list.csv_path();
-            Ok(ListFile { slug: slug.clone(), path: project.root.join(&shown), shown })
+            Ok(ListFile { slug: slug.clone(), path: project.root.join(&shown), shown, segment: segment.clone() })
         })
         .collect::<Result<Vec<_>, String>>()?;
     let shown = project.config.state.db_path();

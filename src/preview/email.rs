@@ -13,6 +13,7 @@ use crate::check::{HTML_LIMIT, HTML_WARN};
 use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
 use crate::content::Issue;
 use crate::env::Env;
+use crate::error::Error;
 use crate::mail::{KeyUse, Signing};
 use crate::project::{Project, RenderedIssue};
 use crate::template::EmailBody;
@@ -30,7 +31,8 @@ pub fn sample_subscriber() -> SubscriberView {
 ///
 /// For a subscriber the HTML and text are the bodies of the message a send composes for them
 /// (decoded), not a render of the templates of their own: the same unsubscribe link with its
-/// token, and values filled in the same way. `Err` says why it cannot be composed.
+/// token, and values filled in the same way. `Err` says why it cannot be composed (its text is
+/// shown in the page).
 pub fn personalise(
     project: &Project,
     issue: &Issue,
@@ -39,7 +41,7 @@ pub fn personalise(
     list: Option<&String>,
     at: Timestamp,
     env: &Env,
-) -> Result<EmailBody, String> {
+) -> Result<EmailBody, Error> {
     let Some(subscriber) = subscriber else {
         return Ok(generic.email.clone());
     };
@@ -105,16 +107,15 @@ pub fn compose(
     list: Option<&String>,
     at: Timestamp,
     env: &Env,
-) -> Result<Composition, String> {
-    let Signing { keys, dkim } =
-        Signing::load(&project.root, &project.config, env, KeyUse::Preview).map_err(|e| e.to_string())?;
+) -> Result<Composition, Error> {
+    let Signing { keys, dkim } = Signing::load(&project.root, &project.config, env, KeyUse::Preview)?;
     let options =
         ComposeOptions { date: at, keys, dkim, attr_columns: to.attrs.keys().cloned().collect(), test: false };
-    let template = MessageTemplate::new(project, issue, options).map_err(|e| e.to_string())?;
+    let template = MessageTemplate::new(project, issue, options)?;
     let recipient =
         Recipient { email: &to.email, name: &to.name, attrs: &to.attrs, list: list.map_or("preview", String::as_str) };
     let mut out = Vec::new();
-    let composed = template.compose(&recipient, &mut out).map_err(|e| e.to_string())?;
+    let composed = template.compose(&recipient, &mut out)?;
     let (text, html) = composed.bodies(&out);
     Ok(Composition { eml: String::from_utf8_lossy(&out).into_owned(), html, text })
 }

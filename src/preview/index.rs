@@ -13,6 +13,7 @@ use super::pages::DiagnosticView;
 use crate::content::{Issue, Status};
 use crate::diagnostic::Diagnostic;
 use crate::project::Project;
+use crate::segment::Segment;
 
 /// What the index page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +93,8 @@ fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: Delivery
     let checked = snapshot.check(project, issue);
     let diagnostics = &checked.1;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let (audience, audience_note) = audience_cell(snapshot, &audience::issue_lists(project, issue));
+    let (audience, audience_note) =
+        audience_cell(snapshot, &audience::issue_lists(project, issue), project.audience_of(issue).as_ref());
     IssueRow {
         id: issue.id(),
         href: format!("/issue/{}/{}/", issue.publication, issue.slug),
@@ -127,10 +129,11 @@ pub fn send_at(project: &Project, issue: &Issue) -> String {
 }
 
 /// The audience size of some lists for people, and a note on it.
-pub fn audience_cell(snapshot: &Snapshot, lists: &[String]) -> (String, String) {
-    match snapshot.reach(lists) {
+pub fn audience_cell(snapshot: &Snapshot, lists: &[String], segment: Option<&Segment>) -> (String, String) {
+    let filtered = if segment.is_some() { ", narrowed by its audience filter" } else { "" };
+    match snapshot.reach(lists, segment) {
         None => ("—".to_owned(), "no subscriber lists".to_owned()),
-        Some(Ok(reach)) => (reach.total.to_string(), format!("lists: {}", lists.join(", "))),
+        Some(Ok(reach)) => (reach.total.to_string(), format!("lists: {}{filtered}", lists.join(", "))),
         Some(Err(why)) => ("unavailable".to_owned(), why.to_string()),
     }
 }

@@ -124,7 +124,7 @@ fn prepare<'a>(
         return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
     };
     let lists = super::audience::issue_lists(project, issue);
-    let choices = match snapshot.reach(&lists) {
+    let choices = match snapshot.reach(&lists, project.audience_of(issue).as_ref()) {
         Some(Ok(reach)) if !reach.recipients.is_empty() => reach.recipients,
         _ => vec![email::sample_subscriber()],
     };
@@ -137,7 +137,9 @@ fn prepare<'a>(
     // Not located: composing fails on the project as a whole (the sender, a list), and the
     // reason comes as a sentence that names what is wrong.
     let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now(), env)
-        .map_err(|why| ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why)]))?;
+        .map_err(|why| {
+            ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why.to_string())])
+        })?;
     Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
 }
 
@@ -174,8 +176,8 @@ pub fn page(
         .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
     let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
     let eml = email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now(), env)
-        .map_or_else(|why| why, |c| c.eml);
-    let (audience, audience_note) = index::audience_cell(snapshot, &p.lists);
+        .map_or_else(|why| why.to_string(), |c| c.eml);
+    let (audience, audience_note) = index::audience_cell(snapshot, &p.lists, p.project.audience_of(p.issue).as_ref());
     let context = IssuePage {
         issue: IssueSummary {
             title: &p.issue.front.title,
@@ -224,7 +226,7 @@ pub fn part(
             let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
             text(
                 email::compose(p.project, p.issue, &to, p.lists.first(), clock.now(), env)
-                    .map_or_else(|why| why, |c| c.eml),
+                    .map_or_else(|why| why.to_string(), |c| c.eml),
             )
         }
     }

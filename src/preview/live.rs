@@ -25,12 +25,15 @@ use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::{Project, RenderedIssue};
+use crate::segment::Segment;
 
 /// The archive as `build --drafts` would write it: file contents by path relative to its root.
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// The audience of some lists, or why it is unavailable.
 type ReachResult = Result<Reach, Unavailable>;
+/// An audience's lists and its filter (as JSON; empty without one).
+type ReachKey = (Vec<String>, String);
 
 /// What [`check::check_issue`] found for one issue: its rendering (if any) and diagnostics.
 pub type Checked = Arc<(Option<RenderedIssue>, Vec<Diagnostic>)>;
@@ -43,7 +46,7 @@ pub struct Snapshot {
     /// The project, or why it could not be loaded (configuration or template errors).
     pub project: Result<Project, Error>,
     archive: OnceLock<Result<ArchiveFiles, Error>>,
-    reach: Mutex<BTreeMap<Vec<String>, Option<ReachResult>>>,
+    reach: Mutex<BTreeMap<ReachKey, Option<ReachResult>>>,
     checked: Mutex<HashMap<String, Arc<OnceLock<Checked>>>>,
 }
 
@@ -90,11 +93,13 @@ impl Snapshot {
         Arc::clone(once.get_or_init(|| Arc::new(check::check_issue(project, issue))))
     }
 
-    /// The audience of `lists` (see [`audience::reach`]), computed once per snapshot.
-    pub fn reach(&self, lists: &[String]) -> Option<ReachResult> {
+    /// The audience of `lists` narrowed by `segment` (see [`audience::reach`]), computed once per
+    /// snapshot for each lists and filter.
+    pub fn reach(&self, lists: &[String], segment: Option<&Segment>) -> Option<ReachResult> {
         let Ok(project) = &self.project else { return None };
+        let filter = segment.map(|s| serde_json::to_string(&s.filter).unwrap_or_default()).unwrap_or_default();
         let mut cache = self.reach.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.entry(lists.to_vec()).or_insert_with(|| audience::reach(project, lists)).clone()
+        cache.entry((lists.to_vec(), filter)).or_insert_with(|| audience::reach(project, lists, segment)).clone()
     }
 
     /// The archive's files, rendered on first use.

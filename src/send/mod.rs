@@ -283,7 +283,7 @@ fn outbox_sub(issue: &Issue) -> PathBuf {
 }
 
 /// Put every current audience member into the journal (new ones only); returns how many rows
-/// were skipped (suppressed or not active) for the confirmation. Streams: memory does not grow
+/// were skipped (suppressed or not active; rows outside the audience filter are not) for the confirmation. Streams: memory does not grow
 /// with the lists.
 fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, clock: &Clock) -> Result<usize> {
     let mut members = Members::new(lists, state)?;
@@ -311,7 +311,8 @@ fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, cloc
         eprint!("{}", diagnostic::render_all(&problems));
         eprintln!("those rows are left out of this send");
     }
-    Ok(counts.iter().map(|c| c.rows - c.invalid - c.recipients).sum())
+    // Rows outside the issue's audience filter are not "not active or suppressed": left out.
+    Ok(counts.iter().map(|c| c.rows - c.invalid - c.recipients - c.outside.unwrap_or(0)).sum())
 }
 
 fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, skipped: usize) -> Result<()> {
@@ -480,8 +481,12 @@ fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, 
     let (counts, _, _) = recipients.finish();
     let duplicates: usize = counts.iter().map(|c| c.duplicates).sum();
     let skipped: usize = counts.iter().map(|c| c.rows - c.invalid - c.active + c.suppressed).sum();
+    let outside = match counts.iter().filter_map(|c| c.outside).reduce(|a, b| a + b) {
+        Some(n) => format!(", {n} outside its audience"),
+        None => String::new(),
+    };
     eprintln!(
-        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed; nothing was sent",
+        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed{outside}; nothing was sent",
         issue.id(),
         bytes / messages.max(1) / 1024,
         largest / 1024

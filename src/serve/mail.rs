@@ -68,6 +68,48 @@ pub struct Outgoing {
     pub name: String,
 }
 
+/// Why a confirmation could not be composed or delivered, on one line for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// The publication's `from` is not a mailbox lettre accepts.
+    #[error("`from` of `{slug}`: {reason}")]
+    From {
+        /// The publication.
+        slug: String,
+        /// lettre's reason.
+        reason: String,
+    },
+    /// The recipient is not a mailbox lettre accepts.
+    #[error("the address `{address}`: {reason}")]
+    To {
+        /// The address as given.
+        address: String,
+        /// lettre's reason.
+        reason: String,
+    },
+    /// A project UI template failed to render.
+    #[error("{0}")]
+    Template(#[from] crate::template::ui::UiError),
+    /// lettre could not assemble the message.
+    #[error("cannot build the confirmation: {0}")]
+    Build(String),
+    /// DKIM signing failed.
+    #[error("{0}")]
+    Sign(String),
+    /// No connection to the transport.
+    #[error("{0}")]
+    Connect(String),
+    /// The relay answered with a refusal.
+    #[error("the relay refused it: {0}")]
+    Refused(String),
+    /// The connection failed mid-transaction.
+    #[error("{0}")]
+    Lost(String),
+    /// The blocking task running the delivery died.
+    #[error("the mail task failed: {0}")]
+    Task(String),
+}
+
 impl Mailer {
     /// A mailer delivering through the project's transport (as [`crate::mail::Outbound`] loads
     /// it, like `send`), signing with its DKIM key.
@@ -82,9 +124,15 @@ impl Mailer {
 
     /// Build the message. Fails only for an address lettre refuses (the caller has validated it
     /// already) or a template error in the project's files.
-    pub fn compose(&self, ui: &Ui, sender: &Publication, mail: &Confirmation<'_>) -> Result<Outgoing, String> {
-        let from: Mailbox = sender.from.parse().map_err(|e| format!("`from` of `{}`: {e}", sender.slug))?;
-        let to: Mailbox = mail.to.parse().map_err(|e| format!("the address `{}`: {e}", mail.to))?;
+    pub fn compose(&self, ui: &Ui, sender: &Publication, mail: &Confirmation<'_>) -> Result<Outgoing, MailError> {
+        let from: Mailbox = sender.from.parse().map_err(|e: lettre::address::AddressError| MailError::From {
+            slug: sender.slug.clone(),
+            reason: e.to_string(),
+        })?;
+        let to: Mailbox = mail.to.parse().map_err(|e: lettre::address::AddressError| MailError::To {
+            address: mail.to.to_owned(),
+            reason: e.to_string(),
+        })?;
         let view = MailView { list_name: &mail.list.name, confirm_url: mail.confirm_url, ttl: mail.ttl };
         let text = ui.render("confirm-email.txt", &view)?;
         let html = ui.render("confirm-email.html", &view)?;
@@ -97,10 +145,10 @@ impl Mailer {
             .date(std::time::SystemTime::from(mail.date))
             .message_id(Some(format!("<{}@{domain}>", &digest[..32])))
             .multipart(MultiPart::alternative_plain_html(text, html))
-            .map_err(|e| format!("cannot build the confirmation: {e}"))?;
+            .map_err(|e| MailError::Build(e.to_string()))?;
         let mut bytes = message.formatted();
         if let Some(dkim) = self.dkim.as_ref().filter(|d| d.aligns_with(&domain)) {
-            dkim.sign(&mut bytes)?;
+            dkim.sign(&mut bytes).map_err(MailError::Sign)?;
         }
         Ok(Outgoing {
             envelope_from: from.email.to_string(),
@@ -112,23 +160,23 @@ impl Mailer {
 
     /// Deliver one message on a connection of its own, on a blocking thread (the outbox writes
     /// files synchronously). `Err` carries the relay's reply or the failure, for the log.
-    pub async fn deliver(&self, outgoing: Outgoing) -> Result<(), String> {
+    pub async fn deliver(&self, outgoing: Outgoing) -> Result<(), MailError> {
         let transport = Arc::clone(&self.transport);
         let runtime = tokio::runtime::Handle::current();
         let sent = tokio::task::spawn_blocking(move || {
             runtime.block_on(async move {
-                let mut connection = transport.connect().await.map_err(|e| e.to_string())?;
+                let mut connection = transport.connect().await.map_err(|e| MailError::Connect(e.to_string()))?;
                 let outcome =
                     connection.send(&outgoing.envelope_from, &outgoing.to, &outgoing.bytes, &outgoing.name).await;
                 connection.close().await;
                 match outcome {
                     accepted if accepted.is_positive() => Ok(()),
-                    Outcome::Replied { reply, .. } => Err(format!("the relay refused it: {}", reply.summary())),
-                    Outcome::Lost { error, .. } => Err(error),
+                    Outcome::Replied { reply, .. } => Err(MailError::Refused(reply.summary())),
+                    Outcome::Lost { error, .. } => Err(MailError::Lost(error)),
                 }
             })
         });
-        sent.await.map_err(|e| format!("the mail task failed: {e}"))?
+        sent.await.map_err(|e| MailError::Task(e.to_string()))?
     }
 }
 

@@ -87,7 +87,7 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
         .ok_or_else(|| Failure::Internal("no publication to send confirmations from".to_owned()))?;
     let ttl = app.ttl_text();
     let mail = Confirmation { to: &email, list, confirm_url: &url, ttl: &ttl, token: &token, date: app.clock.now() };
-    let outgoing = app.mailer.compose(&app.ui, sender, &mail).map_err(Failure::Internal)?;
+    let outgoing = app.mailer.compose(&app.ui, sender, &mail).map_err(|e| Failure::Internal(e.to_string()))?;
     app.mailer
         .deliver(outgoing)
         .await

@@ -6,13 +6,16 @@
 //! an issue goes to (`send`, its dry run, `audience`, `subscribers export`, the preview) reads it
 //! through [`Members`], so they cannot disagree.
 //!
-//! Per list, a row is a member if it is valid, its status is `active`, its address is not
-//! suppressed globally or for that list, and no other row of the same list marks the address as
-//! not active. Folding one address's rows into one recipient is done by [`Recipients`] (an exact
+//! Per list, a row is a member if it is valid, its status is `active`, it is in the issue's
+//! audience filter ([`crate::segment`], carried by each [`ListFile`]) when there is one, its
+//! address is not suppressed globally or for that list, and no other row of the same list marks
+//! the address as not active. A segment only narrows a list: its members are still the list's,
+//! so the tokens, headers and unsubscribe page a send uses are the list's. Folding one address's rows into one recipient is done by [`Recipients`] (an exact
 //! set of the keys seen), or for `send` by the journal's primary key.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -20,6 +23,7 @@ use super::{ListReader, Subscriber, SubscriberStatus, read_list};
 use crate::address::fold;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
+use crate::segment::{Fields, Segment};
 use crate::state::{Scope, State};
 
 /// One list to read: its slug (the suppression scope) and its file.
@@ -31,9 +35,11 @@ pub struct ListFile {
     pub path: PathBuf,
     /// The path to show in diagnostics, e.g. `subscribers/commissioner-weekly.csv`.
     pub shown: PathBuf,
+    /// The issue's audience filter, when it has one: only matching rows are members.
+    pub segment: Option<Arc<Segment>>,
 }
 
-/// One list's arithmetic: `recipients = active - suppressed - duplicates`.
+/// One list's arithmetic: `recipients = active - outside - suppressed - duplicates`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListCount {
     /// The list's slug.
@@ -44,6 +50,9 @@ pub struct ListCount {
     pub invalid: usize,
     /// Valid rows with status `active`.
     pub active: usize,
+    /// Active rows outside the issue's audience filter; `None` when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside: Option<usize>,
     /// Active rows whose address is suppressed globally or for this list.
     pub suppressed: usize,
     /// Active rows whose address is already a recipient, or is marked not active by another
@@ -148,9 +157,23 @@ impl<'a> Members<'a> {
         };
         let current = open();
         if current.is_ok() {
-            self.counts.push(ListCount { list: list.slug.clone(), ..ListCount::default() });
+            let outside = list.segment.as_ref().map(|_| 0);
+            self.counts.push(ListCount { list: list.slug.clone(), outside, ..ListCount::default() });
         }
         Some(current)
+    }
+}
+
+impl Fields for Subscriber {
+    fn value(&self, field: &str) -> Option<&str> {
+        match field {
+            "name" => Some(&self.name),
+            _ => self.attrs.get(field).map(String::as_str),
+        }
+    }
+
+    fn subscribed_at(&self) -> Option<jiff::Timestamp> {
+        self.subscribed_at
     }
 }
 
@@ -241,6 +264,12 @@ impl Iterator for Members<'_> {
                 continue;
             }
             count.active += 1;
+            if let Some(segment) = &self.lists[list].segment
+                && !segment.matches(&subscriber)
+            {
+                *count.outside.get_or_insert(0) += 1;
+                continue;
+            }
             let key = fold(&subscriber.email);
             if self.global.contains(&key) || self.by_list[list].contains(&key) {
                 count.suppressed += 1;

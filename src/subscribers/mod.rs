@@ -19,6 +19,7 @@ mod edit;
 mod import;
 mod reader;
 mod report;
+mod segment;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +34,7 @@ pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows, upsert
 pub use import::{Export, ExportRow, read_export};
 pub use reader::{ListReader, read_list};
 pub use report::{ListReport, StatusCounts, check_list, count_list};
+pub use segment::check_segment;
 
 /// The subscribers directory's name at the project root.
 pub const DIR: &str = "subscribers";

@@ -9,6 +9,7 @@ mod preview;
 mod readme;
 mod rename;
 mod render;
+mod segments;
 mod send;
 mod send_bounces;
 mod send_cancel;

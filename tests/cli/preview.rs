@@ -14,14 +14,14 @@ const ISSUE: &str = "/issue/weekly/2016-12-09-tables/";
 const SOURCE: &str = "content/weekly/2016-12-09-tables.md";
 
 /// A running `letterpress preview --port 0`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     address: String,
     stderr: mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(project: &Project) -> Self {
+    pub(crate) fn start(project: &Project) -> Self {
         Self::start_with(project, &[], &[])
     }
 
@@ -69,7 +69,7 @@ impl Server {
         format!("http://{}{path}", self.address)
     }
 
-    fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         self.request(path, &self.address)
     }
 
@@ -127,8 +127,8 @@ impl Events {
 }
 
 #[derive(Debug)]
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -152,7 +152,7 @@ impl Response {
         self.headers.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }

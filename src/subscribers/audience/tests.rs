@@ -34,7 +34,12 @@ fn compute(lists: &[(&str, &str)], suppressions: &[(&str, &str)]) -> Computed {
         .map(|&(slug, rows)| {
             let path = dir.path().join(format!("{slug}.csv"));
             std::fs::write(&path, format!("email,status\n{rows}")).unwrap();
-            ListFile { slug: slug.to_owned(), shown: Path::new("subscribers").join(format!("{slug}.csv")), path }
+            ListFile {
+                slug: slug.to_owned(),
+                shown: Path::new("subscribers").join(format!("{slug}.csv")),
+                path,
+                segment: None,
+            }
         })
         .collect();
     audience(&files, &state).unwrap()
@@ -133,7 +138,7 @@ fn invalid_rows_are_reported_and_a_bad_header_stops_everything() {
     let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
     let path = dir.path().join("a.csv");
     std::fs::write(&path, "name\nBob\n").unwrap();
-    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path };
+    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path, segment: None };
     assert!(matches!(audience(&[list], &state), Err(Error::Invalid(_))));
 }
 
@@ -144,8 +149,13 @@ fn members_stream_list_by_list_and_end_at_an_unreadable_list() {
     let good = dir.path().join("a.csv");
     std::fs::write(&good, "email\nx@example.org\ny@example.org\nx@example.org\n").unwrap();
     let lists = [
-        ListFile { slug: "a".to_owned(), shown: good.clone(), path: good },
-        ListFile { slug: "b".to_owned(), shown: dir.path().join("missing.csv"), path: dir.path().join("missing.csv") },
+        ListFile { slug: "a".to_owned(), shown: good.clone(), path: good, segment: None },
+        ListFile {
+            slug: "b".to_owned(),
+            shown: dir.path().join("missing.csv"),
+            path: dir.path().join("missing.csv"),
+            segment: None,
+        },
     ];
     let mut members = Members::new(&lists, &state).unwrap();
     let first: Vec<_> = members.by_ref().take(3).map(|m| m.map(|m| (m.key, m.list))).collect::<Result<_, _>>().unwrap();
@@ -164,4 +174,33 @@ fn members_stream_list_by_list_and_end_at_an_unreadable_list() {
     assert!(matches!(recipients.next(), Some(Err(Error::Io { .. }))), "past the folded row, the missing list");
     let (counts, _, keys) = recipients.finish();
     assert_eq!((counts[0].recipients, counts[0].duplicates, keys.len()), (2, 1, 2));
+}
+
+#[test]
+fn a_segment_leaves_out_active_rows_before_suppressions_and_duplicates_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+    let at = "2024-01-01T00:00:00Z".parse().unwrap();
+    state.suppress("c@example.org", &Scope::All, Reason::Unsubscribed, "test", at).unwrap();
+    let rows = "email,status,region\na@example.org,,London\nb@example.org,,Kent\nc@example.org,,London\n\
+                d@example.org,unsubscribed,London\na@example.org,,london\n";
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, rows).unwrap();
+    let segment = crate::segment::Segment {
+        filter: crate::segment::Filter::OneOf { field: "region".to_owned(), values: vec!["London".to_owned()] },
+        location: crate::diagnostic::Location::new("a.md", 4, 11),
+        fields: Vec::new(),
+    };
+    let list = ListFile { slug: "a".to_owned(), shown: path.clone(), path, segment: Some(Arc::new(segment)) };
+    let computed = audience(std::slice::from_ref(&list), &state).unwrap();
+    let emails: Vec<_> = computed.recipients.iter().map(|s| s.email.as_str()).collect();
+    assert_eq!(emails, ["a@example.org"]);
+    let count = &computed.per_list[0];
+    // b is outside; c is suppressed; d is not active; the second a is a duplicate.
+    assert_eq!(
+        (count.rows, count.active, count.outside, count.suppressed, count.duplicates, count.recipients),
+        (5, 4, Some(1), 1, 1, 1)
+    );
+    let without = ListFile { segment: None, ..list };
+    assert_eq!(audience(std::slice::from_ref(&without), &state).unwrap().per_list[0].outside, None);
 }
