@@ -1,8 +1,10 @@
 //! The one CLI integration test binary: each module drives the real `letterpress` binary
 //! against small fixture projects copied to temporary directories.
 
+mod bounces_fetch;
 mod build;
 mod check;
+mod dovecot;
 mod harness;
 mod init;
 mod preview;
