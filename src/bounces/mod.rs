@@ -11,6 +11,7 @@
 //! IMAP, webhooks) only ever hand messages or [`ProviderEvent`]s to a sink.
 
 pub mod imap;
+pub mod webhook;
 
 use serde::Serialize;
 
