@@ -23,3 +23,4 @@ mod smtp;
 mod smtp_selftest;
 mod subscribers;
 mod validators;
+mod webhooks;

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use url::Url;
 
-pub use fetch::{Fetch, HttpsFetcher};
+pub use fetch::{Fetch, Fetched, HttpsFetcher};
 
 use super::{Rejected, Verified, bare_message_id, json, reply_code, status_code, text};
 use crate::bounces::{Provider, ProviderEvent, Verdict};
