@@ -183,10 +183,10 @@ pub fn uid_set(uids: &[u32]) -> String {
         if !out.is_empty() {
             out.push(',');
         }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
+        out.push_str(&start.to_string());
+        if start != end {
+            out.push(':');
+            out.push_str(&end.to_string());
         }
         i += 1;
     }

@@ -1,5 +1,6 @@
 //! `letterpress bounces fetch [--dry-run]`: read the IMAP mailbox of `bounces.imap`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::bounces::imap::{self, Mode, Report, Target};
@@ -71,16 +72,17 @@ impl Sink for DryRun {
         let analysis = analyse(raw);
         let mut out = String::new();
         if analysis.findings.is_empty() {
-            out.push_str(&format!("{origin}\t-\tnot a bounce\n"));
+            let _ = writeln!(out, "{origin}\t-\tnot a bounce");
         }
         for finding in &analysis.findings {
-            out.push_str(&format!(
-                "{origin}\t{}\t{}\t{}\t{}\n",
+            let _ = writeln!(
+                out,
+                "{origin}\t{}\t{}\t{}\t{}",
                 finding.recipient.as_deref().unwrap_or("-"),
                 finding.verdict.as_str(),
                 finding.status.as_deref().unwrap_or("-"),
                 finding.reason
-            ));
+            );
         }
         super::print_stdout(&out)?;
         Ok(Handled::Ignored("dry run".to_owned()))

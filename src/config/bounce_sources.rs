@@ -201,7 +201,7 @@ impl Config {
                 let parts: Vec<&str> = topic.split(':').collect();
                 if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts.iter().any(|p| p.is_empty()) {
                     error(
-                        topic,
+                        "topics",
                         "",
                         format!(
                             "`{topic}` is not an SNS topic ARN such as `arn:aws:sns:eu-west-1:123456789012:ses-bounces`"
@@ -250,5 +250,48 @@ impl Config {
             }
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    const BASE: &str = "site:\n  title: T\n  base-url: https://news.example.org\npublications:\n  - slug: w\n    name: W\n    from: w@news.example.org\nbounces:\n";
+
+    /// The messages and lines of the problems of `bounces` text `section`.
+    fn problems(section: &str) -> Vec<(String, usize)> {
+        match Config::parse(Path::new("letterpress.yaml"), &format!("{BASE}{section}")) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => {
+                diagnostics.iter().map(|d| (d.message.clone(), d.location.as_ref().map_or(0, |l| l.line))).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn a_complete_configuration_passes() {
+        let ok = "  imap:\n    url: imaps://imap.example.org\n    username: b\n    password-env: B_PASS\n  webhooks:\n    ses:\n      topics: [arn:aws:sns:eu-west-1:123456789012:ses-bounces]\n    postmark:\n      secret-path-env: PM_PATH\n    mailgun:\n      signing-key-env: MG_KEY\n";
+        assert_eq!(problems(ok), Vec::new());
+    }
+
+    #[test]
+    fn each_mistake_is_located_at_its_key() {
+        let bad = "  imap:\n    url: imap://imap.example.org\n    username: b\n    password-env: not a name\n  webhooks:\n    ses:\n      topics: [arn:aws:s3:::bucket]\n    postmark:\n      username-env: PM_USER\n    mailgun:\n      signing-key-env: MG_KEY\n      replay-window: 2h\n";
+        let found = problems(bad);
+        let line_of = |needle: &str| {
+            found
+                .iter()
+                .find(|(m, _)| m.contains(needle))
+                .map(|(_, line)| *line)
+                .unwrap_or_else(|| panic!("{needle}: {found:?}"))
+        };
+        assert_eq!(line_of("unencrypted"), 10);
+        assert_eq!(line_of("not the name of an environment variable"), 12);
+        assert_eq!(line_of("not an SNS topic ARN"), 15);
+        assert_eq!(line_of("needs both `username-env` and `password-env`"), 16);
+        assert_eq!(line_of("`replay-window` `2h` must be between"), 20);
     }
 }

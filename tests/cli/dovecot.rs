@@ -115,7 +115,7 @@ impl Dovecot {
         std::fs::write(root.join("cert.pem"), cert_pem).expect("cert");
         std::fs::write(root.join("key.pem"), key_pem).expect("key");
         std::fs::write(root.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).expect("passwd");
-        let (imap_port, imaps_port) = (free_port(), free_port());
+        let (plain_port, tls_port) = (free_port(), free_port());
         let r = root.display();
         let config = format!(
             "base_dir = {r}/run
@@ -144,10 +144,10 @@ mail_location = maildir:~/Maildir
 service imap-login {{
   chroot =
   inet_listener imap {{
-    port = {imap_port}
+    port = {plain_port}
   }}
   inet_listener imaps {{
-    port = {imaps_port}
+    port = {tls_port}
     ssl = yes
   }}
 }}
@@ -168,14 +168,14 @@ service anvil {{
                 .spawn()
                 .expect("start dovecot"),
             dir,
-            imap_port,
-            imaps_port,
+            imap_port: plain_port,
+            imaps_port: tls_port,
             ca_pem,
             mail_owner,
         };
         server.maildir_dirs(&server.maildir());
-        server.wait_for(imap_port);
-        server.wait_for(imaps_port);
+        server.wait_for(plain_port);
+        server.wait_for(tls_port);
         server
     }
 

@@ -68,7 +68,10 @@ impl Hooked {
         text.lines()
             .map(|line| {
                 let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-                (value["recipient"].as_str().unwrap().to_owned(), value["verdict"].as_str().unwrap().to_owned())
+                (
+                    value["recipient"].as_str().expect("a recipient").to_owned(),
+                    value["verdict"].as_str().expect("a verdict").to_owned(),
+                )
             })
             .collect()
     }

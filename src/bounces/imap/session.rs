@@ -98,14 +98,14 @@ async fn connect(target: &Target) -> Result<Imap> {
     let address = (target.host.as_str(), target.port);
     let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect(address))
         .await
-        .map_err(|_| failure(target, "connect to", "timed out".to_owned()))?
+        .map_err(|_| failure(target, "connect to", "timed out"))?
         .map_err(|e| failure(target, "connect to", e.to_string()))?;
     let stream = if target.tls {
         let name = ServerName::try_from(target.host.clone())
-            .map_err(|_| failure(target, "connect to", "the host is not a valid TLS server name".to_owned()))?;
+            .map_err(|_| failure(target, "connect to", "the host is not a valid TLS server name"))?;
         let tls = tokio::time::timeout(TIMEOUT, target.connector.connect(name, tcp))
             .await
-            .map_err(|_| failure(target, "connect to", "the TLS handshake timed out".to_owned()))?
+            .map_err(|_| failure(target, "connect to", "the TLS handshake timed out"))?
             .map_err(|e| failure(target, "connect to", format!("TLS: {e}")))?;
         Stream::Tls(Box::new(tls))
     } else {
@@ -114,9 +114,9 @@ async fn connect(target: &Target) -> Result<Imap> {
     let mut client = Client::new(stream);
     match tokio::time::timeout(TIMEOUT, client.read_response()).await {
         Ok(Ok(Some(_greeting))) => {}
-        Ok(Ok(None)) => return Err(failure(target, "connect to", "the server closed the connection".to_owned())),
+        Ok(Ok(None)) => return Err(failure(target, "connect to", "the server closed the connection")),
         Ok(Err(e)) => return Err(failure(target, "connect to", e.to_string())),
-        Err(_) => return Err(failure(target, "connect to", "no greeting".to_owned())),
+        Err(_) => return Err(failure(target, "connect to", "no greeting")),
     }
     let login = tokio::time::timeout(TIMEOUT, client.login(&target.username, &target.password)).await;
     match login {
@@ -126,7 +126,7 @@ async fn connect(target: &Target) -> Result<Imap> {
             target.describe(),
             target.mask(&reason(&error))
         ))),
-        Err(_) => Err(failure(target, "log in to", "timed out".to_owned())),
+        Err(_) => Err(failure(target, "log in to", "timed out")),
     }
 }
 
@@ -208,15 +208,15 @@ async fn timed<T>(
     match tokio::time::timeout(TIMEOUT, work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(failure(target, action, reason(&error))),
-        Err(_) => Err(failure(target, action, "timed out".to_owned())),
+        Err(_) => Err(failure(target, action, "timed out")),
     }
 }
 
-fn failure(target: &Target, action: &str, why: String) -> Error {
+fn failure(target: &Target, action: &str, why: impl AsRef<str>) -> Error {
     Error::sender(format!(
         "failed to {action} the IMAP server at {}: {}; messages not yet moved stay in `{}` for the next run",
         target.describe(),
-        target.mask(&why),
+        target.mask(why.as_ref()),
         target.folder
     ))
 }

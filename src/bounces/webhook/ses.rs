@@ -2,7 +2,7 @@
 //!
 //! Each SNS message is verified as AWS documents: the signing certificate's URL must be https
 //! on an `sns.<region>.amazonaws.com` host (checked before anything is fetched), the signature
-//! (`SignatureVersion` 1: SHA1withRSA, 2: SHA256withRSA) must verify over the canonical string
+//! (`SignatureVersion` 1: `SHA1withRSA`, 2: `SHA256withRSA`) must verify over the canonical string
 //! of the message's fields with that certificate's key, and the `TopicArn` must be one of
 //! `bounces.webhooks.ses.topics`. Certificates are cached by URL. A verified
 //! `SubscriptionConfirmation` is confirmed by fetching its (host-checked) `SubscribeURL`; a
@@ -24,6 +24,9 @@ pub use fetch::{Fetch, Fetched, HttpsFetcher};
 use super::{Rejected, Verified, bare_message_id, json, reply_code, status_code, text};
 use crate::bounces::{Provider, ProviderEvent, Verdict};
 
+/// Cached RSA keys by certificate URL, with the certificate's expiry.
+type Keys = HashMap<String, (Arc<Vec<u8>>, Timestamp)>;
+
 /// Certificates kept at most (SNS uses one per region, rotated rarely).
 const CACHED: usize = 32;
 
@@ -32,7 +35,7 @@ pub struct Verifier {
     topics: Vec<String>,
     fetch: Arc<dyn Fetch>,
     /// RSA public keys (PKCS#1 DER) by certificate URL, with the certificate's expiry.
-    keys: Mutex<HashMap<String, (Arc<Vec<u8>>, Timestamp)>>,
+    keys: Mutex<Keys>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -69,6 +72,11 @@ pub fn sns_url(value: &str, what: &str) -> Result<Url, Rejected> {
         Some(url::Host::Domain(host)) if is_sns_host(host) => Ok(url),
         _ => Err(refuse("is not on an `sns.<region>.amazonaws.com` host".to_owned())),
     }
+}
+
+/// Whether the URL's path names a `.pem` file.
+pub fn has_pem_extension(url: &Url) -> bool {
+    std::path::Path::new(url.path()).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("pem"))
 }
 
 /// The string SNS signs: the documented fields of the message's type, each `Name\nvalue\n`.
@@ -126,7 +134,7 @@ impl Verifier {
             .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
             .ok_or_else(|| Rejected::Unauthorized("SNS: no base64 `Signature`".to_owned()))?;
         let cert_url = sns_url(text(&message, "SigningCertURL").unwrap_or_default(), "SigningCertURL")?;
-        if !cert_url.path().ends_with(".pem") {
+        if !has_pem_extension(&cert_url) {
             return Err(Rejected::Forbidden(format!("SNS: SigningCertURL `{cert_url}` is not a .pem file")));
         }
         let key = self.key(&cert_url, now).await?;
@@ -165,7 +173,7 @@ impl Verifier {
         Ok(key)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Vec<u8>>, Timestamp)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
         self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -59,7 +59,7 @@ struct FileFetch {
 
 impl Fetch for FileFetch {
     fn get<'a>(&'a self, url: &'a Url) -> Fetched<'a> {
-        let answer = if url.path().ends_with(".pem") {
+        let answer = if crate::bounces::webhook::ses::has_pem_extension(url) {
             std::fs::read(&self.cert).map_err(|e| e.to_string())
         } else {
             let log = self.cert.with_extension("fetched");

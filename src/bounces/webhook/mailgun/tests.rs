@@ -69,7 +69,7 @@ fn events_we_do_not_track_record_nothing() {
     use hmac::{KeyInit as _, Mac as _};
     let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
     mac.update(b"1795339800token-opened");
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = mac.finalize().into_bytes().iter().fold(String::new(), |hex, b| hex + &format!("{b:02x}"));
     let body = serde_json::json!({
         "signature": {"timestamp": "1795339800", "token": "token-opened", "signature": hex},
         "event-data": {"event": "opened", "id": "x", "recipient": "a@example.org"}
