@@ -238,3 +238,16 @@ fn without_a_mailbox_configured_fetch_says_how_to_add_one() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("no `bounces.imap` mailbox"), "{}", out.stderr);
 }
+
+#[test]
+fn a_second_fetch_while_one_runs_does_nothing_and_exits_4() {
+    let project = project("imaps://imap.example.org");
+    let state = project.path().join(".letterpress");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let held = std::fs::File::create(state.join(imap::LOCK_FILE)).expect("lock file");
+    held.try_lock().expect("the test holds the lock");
+    let out = project.run_env(&["bounces", "fetch"], &[(PASSWORD_VAR, "secret-pass")]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("another `bounces fetch` is running"), "{}", out.stderr);
+    assert!(!out.stderr.contains("secret-pass"));
+}

@@ -148,3 +148,15 @@ fn sns_hosts_are_recognised() {
         assert!(!is_sns_host(host), "{host}");
     }
 }
+
+#[test]
+fn undetermined_bounces_are_unknown_and_not_spam_reports_record_nothing() {
+    let undetermined = r#"{"notificationType":"Bounce","mail":{"messageId":"m"},"bounce":{"bounceType":"Undetermined","feedbackId":"f","bouncedRecipients":[{"emailAddress":"a@example.org"}]}}"#;
+    let got = super::events(undetermined).unwrap();
+    assert_eq!((got[0].verdict, got[0].event_id.as_str()), (Verdict::Unknown, "f:a@example.org"));
+    let not_spam = r#"{"notificationType":"Complaint","mail":{},"complaint":{"feedbackId":"f","complaintFeedbackType":"not-spam","complainedRecipients":[{"emailAddress":"a@example.org"}]}}"#;
+    assert_eq!(super::events(not_spam).unwrap(), Vec::new());
+    let published = r#"{"eventType":"Delivery","mail":{"messageId":"m"},"delivery":{"recipients":["b@example.org"]}}"#;
+    assert_eq!(super::events(published).unwrap()[0].verdict, Verdict::Delivered, "event publishing's `eventType`");
+    assert!(super::events("not json").is_err());
+}
