@@ -285,8 +285,7 @@ mod tests {
             found
                 .iter()
                 .find(|(m, _)| m.contains(needle))
-                .map(|(_, line)| *line)
-                .unwrap_or_else(|| panic!("{needle}: {found:?}"))
+                .map_or_else(|| panic!("{needle}: {found:?}"), |(_, line)| *line)
         };
         assert_eq!(line_of("unencrypted"), 10);
         assert_eq!(line_of("not the name of an environment variable"), 12);
