@@ -1,5 +1,5 @@
-//! `bounces fetch`: read an IMAP mailbox of bounces, hand each message to a [`Sink`], and move
-//! it out of the way.
+//! `bounces fetch`: read an IMAP mailbox of bounces, hand each message to a
+//! [`Sink`](super::Sink), and move it out of the way.
 //!
 //! Enters: `bounces.imap` ([`crate::config::Imap`]) and the password from the environment
 //! variable it names. Leaves: each message's raw bytes, given to the sink; messages the sink
