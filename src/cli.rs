@@ -195,6 +195,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Bounces and complaints: read them from where they arrive.
+    Bounces {
+        /// What to do.
+        #[command(subcommand)]
+        command: BouncesCommand,
+    },
+}
+
+/// `letterpress bounces …`
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Read the IMAP mailbox of `bounces.imap`: record each bounce, move it to `done-folder`
+    /// (unreadable ones to `failed-folder`). For cron, beside `send --due`.
+    Fetch {
+        /// Read and classify every message, print the verdicts; change neither the mailbox nor
+        /// the state store.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `letterpress subscribers …`

@@ -12,9 +12,11 @@ use crate::fsutil::write_atomic;
 use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
+mod bounces_fetch;
 mod send;
 mod serve;
 mod subscribers;
+pub use bounces_fetch::bounces_fetch;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};

@@ -98,5 +98,8 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)
         }
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
+        Command::Bounces { command: cli::BouncesCommand::Fetch { dry_run } } => {
+            commands::bounces_fetch(root, dry_run, &clock, env)
+        }
     }
 }

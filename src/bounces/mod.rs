@@ -10,6 +10,9 @@
 //! records what was read (the state store in a run, a recorder in tests), and the sources (files,
 //! IMAP, webhooks) only ever hand messages or [`ProviderEvent`]s to a sink.
 
+pub mod imap;
+pub mod webhook;
+
 use serde::Serialize;
 
 use crate::error::Result;

@@ -33,7 +33,9 @@ mod templates;
 mod tests;
 mod timezone;
 
-pub use bounce_sources::{Imap, Webhooks};
+pub use bounce_sources::{
+    Imap, MailgunWebhook, PostmarkWebhook, SesWebhook, Webhooks, check_imap_url, is_loopback_host,
+};
 pub use bounces::{Bounces, Separator, SoftRule};
 pub use dkim::{Dkim, DkimAlgorithm};
 pub use lists::List;
@@ -170,6 +172,7 @@ impl Config {
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
         problems.extend(self.validate_template_limits(path, text));
+        problems.extend(self.validate_bounce_sources(path, text));
         problems
     }
 

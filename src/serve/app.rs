@@ -52,6 +52,8 @@ pub struct App {
     pub body_timeout: std::time::Duration,
     /// Requests in progress per client, counted behind a trusted proxy.
     pub in_flight: Arc<super::limit::InFlight>,
+    /// Provider webhooks (`bounces.webhooks`).
+    pub webhooks: Arc<super::webhooks::Hooks>,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).

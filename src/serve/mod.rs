@@ -28,6 +28,7 @@ mod router;
 mod site;
 mod subscribe;
 mod unsubscribe;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -89,6 +90,8 @@ fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<Ap
     let site = site::Site::new(public, &config, &routes, &ui);
     let confirm_ttl = config.serve.confirm_ttl().map_err(Error::usage)?;
     let body_timeout = config.serve.body_timeout().map_err(Error::usage)?;
+    let (fetch, sink) = webhooks::seams(root, &clock, env)?;
+    let webhooks = Arc::new(webhooks::Hooks::load(&config.bounces.webhooks, env, fetch, sink)?);
     Ok(App {
         root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
         limiter: limit::Limiter::per_hour(config.serve.rate_limit),
@@ -104,6 +107,7 @@ fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<Ap
         confirm_ttl,
         body_timeout,
         in_flight: Arc::default(),
+        webhooks,
     })
 }
 
@@ -113,7 +117,8 @@ fn check_paths(routes: &Routes) -> Result<()> {
     let plain = path.starts_with('/')
         && !path.contains(['{', '}'])
         && !path.split('/').any(|segment| segment.starts_with([':', '*']));
-    let taken = ["subscribe", "confirm", "healthz"].iter().any(|name| routes.path(name) == *path);
+    let taken = ["subscribe", "confirm", "healthz"].iter().any(|name| routes.path(name) == *path)
+        || path.starts_with(&routes.path("webhooks/"));
     if !plain || taken || *path == format!("{}/", routes.prefix) {
         return Err(Error::usage(format!(
             "`serve` cannot answer at the unsubscribe URL's path `{path}`; set `site.unsubscribe-url` to e.g. `…/unsubscribe`"
@@ -127,6 +132,10 @@ async fn listen(app: Arc<App>, bind: SocketAddr) -> Result<()> {
     let listener =
         tokio::net::TcpListener::bind(bind).await.map_err(|e| Error::io("listen on", Path::new(&shown), e))?;
     let local = listener.local_addr().map_err(|e| Error::io("listen on", Path::new(&shown), e))?;
+    let hooks = app.webhooks.describe();
+    if !hooks.is_empty() {
+        eprintln!("serve: webhooks for {} at {}", hooks.join(", "), app.routes.path("webhooks/<provider>"));
+    }
     eprintln!(
         "serve: `{}` at http://{local}{}/ (unsubscribe at {}, mail via {}; Ctrl-C to stop)",
         app.root.display(),

@@ -25,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::app::{App, blocking, html};
 use super::subscribe::ClientAddr;
-use super::{confirm, headers, limit, site, subscribe, unsubscribe};
+use super::{confirm, headers, limit, site, subscribe, unsubscribe, webhooks};
 
 /// Largest request body accepted: a subscribe form is well under a kilobyte.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -42,9 +42,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&routes.path("subscribe"), post(subscribe::subscribe))
         .route(&routes.path("confirm"), get(confirm::confirm))
         .route(&routes.path("healthz"), get(healthz))
+        .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(webhooks::routes(&app))
         .fallback(site::archive)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), read_body))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(RequestBodyLimitLayer::new(webhooks::body_limit(&app)))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), access_log))
         .with_state(app)

@@ -1,8 +1,10 @@
 //! The one CLI integration test binary: each module drives the real `letterpress` binary
 //! against small fixture projects copied to temporary directories.
 
+mod bounces_fetch;
 mod build;
 mod check;
+mod dovecot;
 mod harness;
 mod init;
 mod preview;
@@ -22,3 +24,4 @@ mod smtp;
 mod smtp_selftest;
 mod subscribers;
 mod validators;
+mod webhooks;
