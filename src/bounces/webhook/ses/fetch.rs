@@ -35,7 +35,7 @@ pub struct HttpsFetcher {
 impl HttpsFetcher {
     /// A fetcher trusting the system's certificate authorities.
     pub fn new() -> Result<Self, String> {
-        Ok(Self { connector: crate::mail::smtp::connector(None)? })
+        Ok(Self { connector: crate::mail::smtp::connector(None).map_err(|e| e.to_string())? })
     }
 
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, String> {
