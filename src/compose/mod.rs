@@ -21,6 +21,7 @@
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
 
 mod dkim;
+mod dkim_canon;
 mod headers;
 mod render;
 mod sender;
