@@ -263,6 +263,11 @@ impl MessageTemplate {
         &self.content_hash
     }
 
+    /// Whether each message is DKIM-signed (then worth composing on every core).
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
+    }
+
     /// The subject as sent (with `[TEST] ` for a test send).
     pub fn subject(&self) -> &str {
         &self.subject
