@@ -1,5 +1,5 @@
-//! DKIM signing of composed messages (RFC 6376; Ed25519 per RFC 8463), with `ring`'s RSA and
-//! Ed25519 (see docs/sending.md, "DKIM speed", for why `ring`).
+//! DKIM signing of composed messages (RFC 6376; Ed25519 per RFC 8463), with `aws-lc-rs`'s RSA and
+//! Ed25519 (see docs/sending.md, "DKIM speed", for why).
 //!
 //! Enters: the `dkim` configuration (domain, selector, key file, algorithm) and, per message, the
 //! finished bytes. Leaves: a [`DkimKey`] ready to sign, and the message with its folded
@@ -10,11 +10,11 @@
 use std::fmt;
 use std::path::Path;
 
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::digest;
-use ring::rand::SystemRandom;
-use ring::signature::{self, Ed25519KeyPair, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject as _;
 
@@ -51,7 +51,7 @@ enum Key {
 /// A parsed DKIM private key with its domain, selector and algorithm.
 pub struct DkimKey {
     key: Key,
-    /// Blinding for RSA (ring reads the OS generator; it holds no state).
+    /// Required by the RSA signing call (AWS-LC blinds with its own generator).
     random: SystemRandom,
     domain: String,
     selector: String,
@@ -104,7 +104,7 @@ impl DkimKey {
             (DkimAlgorithm::Ed25519Sha256, _) => return Err("is not a PKCS#8 Ed25519 private key".to_owned()),
         };
         let key = key.map_err(|e| format!("is not a usable RSA private key ({e})"))?;
-        if key.public().modulus_len() < 128 {
+        if key.public_modulus_len() < 128 {
             return Err("is an RSA key shorter than 1024 bits, which receivers ignore".to_owned());
         }
         Ok(Self::with(Key::Rsa(key), config))
@@ -166,7 +166,7 @@ impl DkimKey {
         canon::relaxed_field(unsigned.into_string().as_bytes(), &mut data);
         let signature = match &self.key {
             Key::Rsa(key) => {
-                let mut signature = vec![0; key.public().modulus_len()];
+                let mut signature = vec![0; key.public_modulus_len()];
                 key.sign(&signature::RSA_PKCS1_SHA256, &self.random, &data, &mut signature)
                     .map_err(|_| "DKIM signing failed: the RSA key could not sign".to_owned())?;
                 signature

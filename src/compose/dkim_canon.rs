@@ -6,7 +6,7 @@
 //! canonical header data to sign, the `h=` list, and the folded header text. No cryptography
 //! here: see `dkim.rs` for the keys.
 
-use ring::digest;
+use aws_lc_rs::digest;
 
 /// Where the header block ends: the index of the blank line's CRLF pair, and where the body
 /// starts. A message without a blank line is all header.

@@ -227,3 +227,28 @@ fn the_signature_header_is_folded_under_78_columns() {
         }
     }
 }
+
+/// With `sending.feedback-id-sender`, every message carries Gmail's `Feedback-ID`
+/// (`<issue>:<publication>:<list>:<sender-id>`), and the signature covers it.
+#[test]
+fn feedback_id_names_issue_publication_list_and_sender_and_is_signed() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim");
+    let pem = std::fs::read(fixtures.join("rsa-test-key.pem")).unwrap();
+    let public = std::fs::read_to_string(fixtures.join("rsa-test-key.pub.b64")).unwrap();
+    let record = format!("v=DKIM1; k=rsa; p={}", public.trim());
+    let mut project = minimal();
+    project.config.sending.feedback_id_sender = Some("newsroom".to_owned());
+    let dkim = DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap();
+    let template =
+        try_template(&project, "weekly/2016-12-09-first", ComposeOptions { dkim: Some(dkim), ..options() }).unwrap();
+    let message = compose(&template, "zoe@example.org", "Zoë", "North West").1;
+    assert_eq!(one(&message, "Feedback-ID"), "2016-12-09-first:weekly:weekly:newsroom");
+    let signature = one(&message, "DKIM-Signature").replace([' ', '\t'], "");
+    assert!(signature.contains("Feedback-ID:Feedback-ID"), "h= oversigns Feedback-ID: {signature}");
+    assert_eq!(verify(message.as_bytes(), &record), [DkimResult::Pass]);
+    let changed = message.replace(":newsroom\r\n", ":someone-else\r\n");
+    assert!(matches!(verify(changed.as_bytes(), &record)[..], [DkimResult::Fail(_)]));
+    // Without the setting there is no Feedback-ID.
+    let plain = signed(DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap());
+    assert!(field(&plain, "Feedback-ID").is_empty());
+}
