@@ -28,14 +28,14 @@ fn raw_signing(c: &mut Criterion) {
     let random = aws_lc_rs::rand::SystemRandom::new();
     let mut signature = vec![0; key.public_modulus_len()];
     group.bench_function("rsa2048 aws-lc-rs", |b| {
-        b.iter(|| key.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &random, black_box(&DATA), &mut signature))
+        b.iter(|| key.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &random, black_box(&DATA), &mut signature));
     });
 
     let key = ring::rsa::KeyPair::from_der(der.secret_pkcs1_der()).expect("ring key");
     let random = ring::rand::SystemRandom::new();
     let mut signature = vec![0; key.public().modulus_len()];
     group.bench_function("rsa2048 ring", |b| {
-        b.iter(|| key.sign(&ring::signature::RSA_PKCS1_SHA256, &random, black_box(&DATA), &mut signature))
+        b.iter(|| key.sign(&ring::signature::RSA_PKCS1_SHA256, &random, black_box(&DATA), &mut signature));
     });
 
     {
@@ -46,7 +46,7 @@ fn raw_signing(c: &mut Criterion) {
             b.iter(|| {
                 let hash = rsa::sha2::Sha256::digest(black_box(&DATA));
                 key.sign(rsa::Pkcs1v15Sign::new::<rsa::sha2::Sha256>(), &hash).expect("signs")
-            })
+            });
         });
     }
 
