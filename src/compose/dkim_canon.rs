@@ -229,3 +229,64 @@ impl Folded {
         self.text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha256(data: &[u8]) -> Vec<u8> {
+        digest::digest(&digest::SHA256, data).as_ref().to_vec()
+    }
+
+    #[test]
+    fn relaxed_body_follows_rfc_6376_example() {
+        // RFC 6376 §3.4.6: " C \r\nD \t E\r\n\r\n\r\n" canonicalises to " C\r\nD E\r\n".
+        assert_eq!(body_hash(b" C \r\nD \t E\r\n\r\n\r\n").as_ref(), sha256(b" C\r\nD E\r\n"));
+        // An empty body hashes as empty; a body without a final CRLF gets one; trailing
+        // blank-only lines count as empty lines.
+        assert_eq!(body_hash(b"").as_ref(), sha256(b""));
+        assert_eq!(body_hash(b"\r\n\r\n").as_ref(), sha256(b""));
+        assert_eq!(body_hash(b"x").as_ref(), sha256(b"x\r\n"));
+        assert_eq!(body_hash(b"a\r\n \t\r\n\r\nb  c\r\n  \r\n").as_ref(), sha256(b"a\r\n\r\n\r\nb c\r\n"));
+    }
+
+    #[test]
+    fn relaxed_header_follows_rfc_6376_example() {
+        // RFC 6376 §3.4.6: "A: X\r\nB : Y\t\r\n\tZ  \r\n" gives "a:X\r\nb:Y Z\r\n".
+        let header = b"A: X\r\nB : Y\t\r\n\tZ  \r\n";
+        let fields = fields(header);
+        assert_eq!(fields.len(), 2);
+        let mut out = Vec::new();
+        signed_fields(&fields, &["B".to_owned(), "a".to_owned()], &mut out);
+        assert_eq!(out, b"b:Y Z\r\na:X\r\n");
+    }
+
+    #[test]
+    fn oversigning_lists_each_name_once_more_than_it_occurs_and_takes_fields_bottom_up() {
+        let header = b"Subject: one\r\nFrom: a@example.org\r\nSubject: two\r\n";
+        let fields = fields(header);
+        let h = oversigned(&fields, &["From", "Subject", "Reply-To"]);
+        assert_eq!(h, ["From", "From", "Subject", "Subject", "Subject", "Reply-To"]);
+        let mut out = Vec::new();
+        signed_fields(&fields, &h, &mut out);
+        assert_eq!(out, b"from:a@example.org\r\nsubject:two\r\nsubject:one\r\n");
+    }
+
+    #[test]
+    fn the_folded_header_keeps_every_line_under_78_columns() {
+        let mut folded = Folded::new();
+        folded.tag("v", "1");
+        folded.tag("d", "a-rather-long-subdomain.of-a-long-domain.example.org");
+        folded.names(&vec!["List-Unsubscribe-Post".to_owned(); 9]);
+        folded.base64("bh", &"A".repeat(44), false);
+        folded.base64("b", &"B".repeat(344), true);
+        let text = folded.into_string();
+        assert!(text.split("\r\n").all(|line| line.len() <= 78), "{text}");
+        assert!(text.split("\r\n").skip(1).all(|line| line.starts_with(' ')), "{text}");
+        let mut canonical = Vec::new();
+        relaxed_field(text.as_bytes(), &mut canonical);
+        let canonical = String::from_utf8(canonical).unwrap();
+        assert!(canonical.contains(&format!("b={}", "B".repeat(10))) || canonical.contains("b= "), "{canonical}");
+        assert!(canonical.starts_with("dkim-signature:v=1; d="), "{canonical}");
+    }
+}
