@@ -48,6 +48,9 @@ pub(crate) struct Fields<'a> {
     pub list_name: &'a str,
     /// The list's identifier, `<publication slug>.<from domain>`.
     pub list_id: &'a str,
+    /// What `Feedback-ID` says before and after the recipient's list (`<issue>:<publication>:`
+    /// and `:<sender-id>`), when a sender-id is configured.
+    pub feedback_id: Option<(&'a str, &'a str)>,
 }
 
 /// The header lines every message of an issue shares, ready to copy.
@@ -60,6 +63,8 @@ pub(crate) struct SharedHeaders {
     /// `=_<run nonce>.`: every boundary of the run starts so. `=_` never occurs in
     /// quoted-printable text, so no part can contain a boundary.
     boundary_prefix: String,
+    /// `Feedback-ID: <issue>:<publication>:` and `:<sender-id>\r\n`, around each list.
+    feedback_id: Option<(String, String)>,
     /// The text part's header lines and the blank line after them.
     pub text_part: Vec<u8>,
     /// The HTML part's header lines and the blank line after them.
@@ -117,6 +122,9 @@ impl SharedHeaders {
             block,
             content_type: (before.as_bytes().to_vec(), after.as_bytes().to_vec()),
             boundary_prefix,
+            feedback_id: fields
+                .feedback_id
+                .map(|(before, after)| (format!("Feedback-ID: {before}"), format!(":{after}\r\n"))),
             text_part: part_headers(ContentType::TEXT_PLAIN),
             html_part: part_headers(ContentType::TEXT_HTML),
         })
@@ -129,6 +137,7 @@ impl SharedHeaders {
         message_id: &str,
         list_unsubscribe: &str,
         boundary: &str,
+        list: &str,
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(&self.block);
@@ -137,6 +146,11 @@ impl SharedHeaders {
         personal.set(MessageId::from(format!("<{message_id}>")));
         personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
         let _ = write!(out, "{personal}");
+        if let Some((before, after)) = &self.feedback_id {
+            out.extend_from_slice(before.as_bytes());
+            out.extend(list.bytes().map(feedback_id_byte));
+            out.extend_from_slice(after.as_bytes());
+        }
         out.extend_from_slice(&self.content_type.0);
         out.extend_from_slice(boundary.as_bytes());
         out.extend_from_slice(&self.content_type.1);
@@ -154,6 +168,20 @@ impl SharedHeaders {
         out.extend_from_slice(suffix.as_bytes());
         out.extend_from_slice(if delimiter == Delimiter::Close { b"--\r\n" } else { b"\r\n" });
     }
+}
+
+/// What `Feedback-ID` says around the list for `issue` (`<issue>:<publication>:` and
+/// `<sender-id>`), when `sender` is configured: the slugs with anything but letters, digits, `.`,
+/// `_` and `-` replaced.
+pub(crate) fn feedback_id(issue: &crate::content::Issue, sender: Option<&str>) -> Option<(String, String)> {
+    let clean = |s: &str| String::from_utf8(s.bytes().map(feedback_id_byte).collect()).unwrap_or_default();
+    sender.map(|sender| (format!("{}:{}:", clean(&issue.slug), clean(&issue.publication)), sender.trim().to_owned()))
+}
+
+/// A byte of a `Feedback-ID` field: anything but a letter, digit, `.`, `_` or `-` becomes `-`,
+/// so a field can never hold the separator or break the header.
+pub(crate) fn feedback_id_byte(byte: u8) -> u8 {
+    if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') { byte } else { b'-' }
 }
 
 /// A raw header whose value lettre encodes (encoded-words for non-ASCII) and folds.
@@ -219,6 +247,7 @@ mod tests {
             date: Timestamp::UNIX_EPOCH,
             list_name: name,
             list_id: "weekly.example.org",
+            feedback_id: None,
         }
     }
 
@@ -247,7 +276,7 @@ mod tests {
         let shared = SharedHeaders::new(&fields(&from, "Hi", "W"), "0123456789abcdef").unwrap();
         let mut out = Vec::new();
         let to: Mailbox = "a@example.org".parse().unwrap();
-        shared.write(to, "abc@example.org", "<https://example.org/u?t=x>", "fedcba9876543210", &mut out);
+        shared.write(to, "abc@example.org", "<https://example.org/u?t=x>", "fedcba9876543210", "readers", &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.ends_with(

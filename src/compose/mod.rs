@@ -21,6 +21,7 @@
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
 
 mod dkim;
+mod dkim_canon;
 mod headers;
 mod render;
 mod sender;
@@ -164,7 +165,13 @@ impl MessageTemplate {
         let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
         let parts = Parts::render(project, issue, publication, &options.attr_columns, options.test)?;
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
-        let headers = sender.shared_headers(publication, &subject, options.date)?;
+        let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
+        let headers = sender.shared_headers(
+            publication,
+            &subject,
+            options.date,
+            feedback_id.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+        )?;
         let mailto = config.sending.unsubscribe_mailto.as_ref();
         // One unsubscribe leaves the issue's stream: every list it goes to, not only the one a
         // recipient came through (they may be on two of them). A test send's token leaves
@@ -216,7 +223,7 @@ impl MessageTemplate {
             Some(mailto) => format!("<{url}>, <{mailto}{token}>"),
             None => format!("<{url}>"),
         };
-        self.headers.write(to, &message_id, &list_unsubscribe, boundary, out);
+        self.headers.write(to, &message_id, &list_unsubscribe, boundary, recipient.list, out);
         headers::check_lines(out).map_err(|line| {
             invalid(
                 "compose/header",
@@ -260,6 +267,11 @@ impl MessageTemplate {
     /// identifies the issue's content, so a resume can tell whether it changed.
     pub fn content_hash(&self) -> &str {
         &self.content_hash
+    }
+
+    /// Whether each message is DKIM-signed (then worth composing on every core).
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
     }
 
     /// The subject as sent (with `[TEST] ` for a test send).

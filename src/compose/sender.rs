@@ -82,6 +82,7 @@ impl Sender {
         publication: &Publication,
         subject: &str,
         date: jiff::Timestamp,
+        feedback_id: Option<(&str, &str)>,
     ) -> Result<SharedHeaders, Error> {
         let mut nonce = [0u8; 8];
         crate::entropy::fill(&mut nonce)?;
@@ -93,6 +94,7 @@ impl Sender {
             date,
             list_name: &publication.name,
             list_id: &list_id,
+            feedback_id,
         };
         SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why.to_string()))
     }

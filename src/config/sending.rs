@@ -60,6 +60,10 @@ pub struct Sending {
     /// `send --allow CODE` lets one run through.
     #[serde(default)]
     pub block_on: Vec<String>,
+    /// The sender-id of Gmail's `Feedback-ID` header (`<issue>:<publication>:<list>:<sender-id>`),
+    /// e.g. your organisation's short name; unset = no `Feedback-ID`. No colons or line breaks.
+    #[serde(default)]
+    pub feedback_id_sender: Option<String>,
 }
 
 impl Sending {
@@ -135,6 +139,7 @@ impl Default for Sending {
             due_window: default_due_window(),
             max_attempts: default_max_attempts(),
             block_on: Vec::new(),
+            feedback_id_sender: None,
         }
     }
 }
@@ -254,6 +259,22 @@ impl Config {
                 "unsubscribe-mailto",
                 mailto,
                 Diagnostic::error("config/mailbox", format!("`unsubscribe-mailto` is not an address: `{mailto}`")),
+            );
+        }
+        if let Some(sender) = &sending.feedback_id_sender
+            && (sender.trim().is_empty() || sender.contains([':', '\r', '\n']) || sender.len() > 64)
+        {
+            fail(
+                "feedback-id-sender",
+                "",
+                Diagnostic::error(
+                    "config/sending",
+                    format!(
+                        "`feedback-id-sender` must be 1 to 64 characters without colons or line breaks: `{}`",
+                        sender.escape_debug()
+                    ),
+                )
+                .help("write a short name for your organisation, e.g. `feedback-id-sender: newsroom`"),
             );
         }
         for code in &sending.block_on {

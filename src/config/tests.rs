@@ -162,3 +162,19 @@ fn setting_values_fail_with_a_typed_error_that_reads_as_before() {
     assert_eq!(error.to_string(), "`confirm-ttl` `soon` is not a duration such as `7d` or `48h`");
     assert_eq!(SmtpUrl::parse("smtp://").unwrap_err(), ValueError::from("has no host"));
 }
+
+#[test]
+fn feedback_id_sender_is_optional_and_has_no_colons_or_line_breaks() {
+    let config = Config::parse(Path::new("c.yaml"), GOOD).unwrap();
+    assert_eq!(config.sending.feedback_id_sender, None);
+    let config =
+        Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  feedback-id-sender: newsroom\n")).unwrap();
+    assert_eq!(config.sending.feedback_id_sender.as_deref(), Some("newsroom"));
+    for bad in ["feedback-id-sender: \"a:b\"", "feedback-id-sender: \"a\\r\\nX-Evil: 1\"", "feedback-id-sender: \" \""]
+    {
+        let errors = Config::parse(Path::new("c.yaml"), &format!("{GOOD}sending:\n  {bad}\n")).unwrap_err();
+        assert_eq!(errors[0].code, "config/sending", "{bad}");
+        assert!(errors[0].message.contains("`feedback-id-sender` must be"), "{bad}: {}", errors[0].message);
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((9, 3)), "{bad}");
+    }
+}

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::actor::Journal;
 use super::pace::{Breaker, Pace};
 use super::retry::{Verdict, classify};
-use crate::compose::{MessageTemplate, Recipient};
+use crate::compose::{Composed, MessageTemplate, Recipient};
 use crate::error::{Error, Result};
 use crate::mail::{ConnectError, Connection, Outcome, Stage, Transport};
 use crate::state::journal::{Delivery, DeliveryStatus, Update};
@@ -123,6 +123,19 @@ struct Job {
     deferred: bool,
     /// Failed tries in this run.
     tries: u32,
+    /// The message, composed and signed ahead by the sign pool (signed sends only).
+    prepared: Prepared,
+}
+
+/// A message composed ahead of its job's turn, or why it could not be. A clone (a retry) is
+/// empty: the retry composes again.
+#[derive(Debug, Default)]
+struct Prepared(Option<(Result<Composed>, Vec<u8>)>);
+
+impl Clone for Prepared {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
 }
 
 /// A job waiting for its retry time.
@@ -173,6 +186,7 @@ pub async fn run<T: Transport>(
 ) -> Result<()> {
     let (retry_tx, retry_rx) = mpsc::unbounded_channel();
     let (work_tx, work_rx) = mpsc::channel::<Job>(settings.concurrency * 2);
+    let work_rx = sign_ahead(&template, &shared, settings.concurrency, work_rx)?;
     let work_rx = Arc::new(Mutex::new(work_rx));
     let context = Arc::new(Context {
         journal,
@@ -208,6 +222,34 @@ pub async fn run<T: Transport>(
     let refused = fail_refused(&context).await;
     let bounced = fail_bounced(&context).await;
     dispatched.and(refused).and(bounced)
+}
+
+/// For a signed send, put the sign pool between the dispatcher and the workers: messages are
+/// composed and signed on every core while the connections wait on the network. An unsigned
+/// message costs less to compose than to hand between threads, so it stays in the worker.
+fn sign_ahead(
+    template: &Arc<MessageTemplate>,
+    shared: &Arc<Shared>,
+    concurrency: usize,
+    jobs: mpsc::Receiver<Job>,
+) -> Result<mpsc::Receiver<Job>> {
+    if !template.signs() {
+        return Ok(jobs);
+    }
+    let threads = super::sign_pool::threads();
+    let (template, shared) = (Arc::clone(template), Arc::clone(shared));
+    super::sign_pool::start(threads, concurrency + 2 * threads, jobs, move |job: &mut Job| {
+        if shared.stopped() {
+            return;
+        }
+        let delivery = &job.delivery;
+        let recipient =
+            Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
+        let mut message = Vec::with_capacity(64 * 1024);
+        let composed = template.compose(&recipient, &mut message);
+        job.prepared = Prepared(Some((composed, message)));
+    })
+    .map_err(|e| Error::sender(format!("could not start the signing threads: {e}")))
 }
 
 /// Record `failed`, and suppress, the bounces the breaker believes (see
@@ -339,7 +381,7 @@ async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -
         if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
             updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
         } else {
-            jobs.push(Job { delivery, deferred: false, tries: 0 });
+            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default() });
         }
     }
     context.shared.suppressed.fetch_add(updates.len(), Ordering::Relaxed);
@@ -399,7 +441,7 @@ async fn worker<T: Transport>(
 async fn deliver<T: Transport>(
     context: &Context<T>,
     connection: &mut Option<T::Connection>,
-    job: Job,
+    mut job: Job,
     held: &mut Vec<Update>,
     buffer: &mut Vec<u8>,
 ) -> Result<()> {
@@ -438,7 +480,13 @@ async fn deliver<T: Transport>(
     context.shared.taken.fetch_max(delivery.seq, Ordering::Relaxed);
     let recipient =
         Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
-    let composed = context.template.compose(&recipient, buffer)?;
+    let composed = match job.prepared.0.take() {
+        Some((composed, message)) => {
+            *buffer = message;
+            composed?
+        }
+        None => context.template.compose(&recipient, buffer)?,
+    };
     let mut mark = std::mem::take(held);
     if job.deferred {
         mark.push(update(delivery, DeliveryStatus::Pending, None, false));
@@ -616,7 +664,10 @@ async fn retry_or_defer<T: Transport>(
         let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
         let mut delivery = job.delivery;
         delivery.attempts = attempts;
-        let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal, tries } });
+        let _ = context.retries.send(Retry {
+            due,
+            job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() },
+        });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);
     }

@@ -15,6 +15,7 @@ pub mod lock;
 mod pace;
 mod progress;
 pub mod retry;
+mod sign_pool;
 mod signal;
 
 use std::path::{Path, PathBuf};

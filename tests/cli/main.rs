@@ -16,6 +16,7 @@ mod send;
 mod send_bounces;
 mod send_cancel;
 mod send_crash;
+mod send_dkim;
 mod send_dry_run;
 mod send_gate;
 mod send_transport;

@@ -169,3 +169,86 @@ fn set_mode(path: &Path, mode: u32) {
     #[cfg(not(unix))]
     let _ = (path, mode);
 }
+
+/// A second copy of a signed header added in transit on top of the message (where a verifier
+/// that reads headers bottom-up would not see it, but a mail client shows it) breaks the
+/// signature: every signed header is listed in `h=` once more than it occurs.
+#[test]
+fn a_header_added_in_transit_breaks_the_signature() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim");
+    let pem = std::fs::read(fixtures.join("rsa-test-key.pem")).unwrap();
+    let public = std::fs::read_to_string(fixtures.join("rsa-test-key.pub.b64")).unwrap();
+    let record = format!("v=DKIM1; k=rsa; p={}", public.trim());
+    let message = signed(DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap());
+    assert_eq!(verify(message.as_bytes(), &record), [DkimResult::Pass]);
+    for added in [
+        "Subject: Your account is suspended",
+        "From: Support <support@evil.example>",
+        "Reply-To: phish@evil.example",
+        "List-Unsubscribe: <https://evil.example/u>",
+        "To: someone@else.example",
+        "Date: Mon, 1 Jan 2024 00:00:00 +0000",
+        "Message-ID: <x@evil.example>",
+        "List-Id: <evil.example>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "MIME-Version: 1.0",
+    ] {
+        // Below the signature, above the originals: where an attacker or a careless relay adds.
+        let (signature, rest) = message.split_once("\r\nFrom: ").unwrap();
+        let tampered = format!("{signature}\r\n{added}\r\nFrom: {rest}");
+        assert!(
+            matches!(verify(tampered.as_bytes(), &record)[..], [DkimResult::Fail(_)]),
+            "a second header `{added}` still verifies"
+        );
+        let on_top = format!("{added}\r\n{message}");
+        assert!(
+            matches!(verify(on_top.as_bytes(), &record)[..], [DkimResult::Fail(_)]),
+            "`{added}` added on top still verifies"
+        );
+    }
+}
+
+/// The `DKIM-Signature` header is folded: no line of it is longer than 78 columns.
+#[test]
+fn the_signature_header_is_folded_under_78_columns() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim");
+    let pem = std::fs::read(fixtures.join("rsa-test-key.pem")).unwrap();
+    let message = signed(DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap());
+    let end = message.find("\r\n\r\n").unwrap();
+    let mut in_signature = false;
+    for line in message[..end].split("\r\n") {
+        if line.starts_with("DKIM-Signature:") {
+            in_signature = true;
+        } else if !line.starts_with([' ', '\t']) {
+            in_signature = false;
+        }
+        if in_signature {
+            assert!(line.len() <= 78, "{} columns: {line}", line.len());
+        }
+    }
+}
+
+/// With `sending.feedback-id-sender`, every message carries Gmail's `Feedback-ID`
+/// (`<issue>:<publication>:<list>:<sender-id>`), and the signature covers it.
+#[test]
+fn feedback_id_names_issue_publication_list_and_sender_and_is_signed() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim");
+    let pem = std::fs::read(fixtures.join("rsa-test-key.pem")).unwrap();
+    let public = std::fs::read_to_string(fixtures.join("rsa-test-key.pub.b64")).unwrap();
+    let record = format!("v=DKIM1; k=rsa; p={}", public.trim());
+    let mut project = minimal();
+    project.config.sending.feedback_id_sender = Some("newsroom".to_owned());
+    let dkim = DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap();
+    let template =
+        try_template(&project, "weekly/2016-12-09-first", ComposeOptions { dkim: Some(dkim), ..options() }).unwrap();
+    let message = compose(&template, "zoe@example.org", "Zoë", "North West").1;
+    assert_eq!(one(&message, "Feedback-ID"), "2016-12-09-first:weekly:weekly:newsroom");
+    let signature = one(&message, "DKIM-Signature").replace([' ', '\t'], "");
+    assert!(signature.contains("Feedback-ID:Feedback-ID"), "h= oversigns Feedback-ID: {signature}");
+    assert_eq!(verify(message.as_bytes(), &record), [DkimResult::Pass]);
+    let changed = message.replace(":newsroom\r\n", ":someone-else\r\n");
+    assert!(matches!(verify(changed.as_bytes(), &record)[..], [DkimResult::Fail(_)]));
+    // Without the setting there is no Feedback-ID.
+    let plain = signed(DkimKey::from_pem(&pem, &config(DkimAlgorithm::RsaSha256)).unwrap());
+    assert!(field(&plain, "Feedback-ID").is_empty());
+}
