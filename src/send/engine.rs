@@ -20,12 +20,14 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
 use super::actor::Journal;
-use super::pace::{Breaker, Pace};
-use super::retry::{Verdict, classify};
+use super::breaker::Breaker;
+use super::pace::Pace;
 use crate::compose::{MessageTemplate, Recipient};
 use crate::error::{Error, Result};
-use crate::mail::{ConnectError, Connection, Outcome, Stage, Transport};
+use crate::mail::{ConnectError, Connection, Transport};
 use crate::state::journal::{Delivery, DeliveryStatus, Update};
+pub use settle::is_dead_relay;
+use settle::{retry_or_defer, settle};
 
 /// Rows fetched from the journal at a time.
 const PAGE: usize = 256;
@@ -72,13 +74,13 @@ pub struct Shared {
     taken: AtomicI64,
     connect_failures: AtomicUsize,
     reason: std::sync::Mutex<Option<Error>>,
-    pace: Pace,
+    pub(super) pace: Pace,
     breaker: Breaker,
 }
 
 impl Shared {
-    /// Fresh counters for a run.
-    pub fn new(rate: Option<f64>, circuit_breaker: usize) -> Self {
+    /// Fresh counters for a run, paced by `pace`.
+    pub fn new(pace: Pace, circuit_breaker: usize) -> Self {
         Self {
             sent: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
@@ -90,7 +92,7 @@ impl Shared {
             taken: AtomicI64::new(i64::MIN),
             connect_failures: AtomicUsize::new(0),
             reason: std::sync::Mutex::new(None),
-            pace: Pace::new(rate),
+            pace,
             breaker: Breaker::new(circuit_breaker),
         }
     }
@@ -411,6 +413,7 @@ async fn deliver<T: Transport>(
     if context.shared.stopped() {
         return Ok(());
     }
+    let started = Instant::now();
     if connection.is_none() {
         match context.transport.connect().await {
             Ok(fresh) => {
@@ -430,6 +433,7 @@ async fn deliver<T: Transport>(
                     });
                 }
                 // Nothing was marked; try the row again later like a temporary failure.
+                settle::temporary_failure(context, started, &message);
                 return retry_or_defer(context, job, held, None, &message, false).await;
             }
         }
@@ -469,7 +473,7 @@ async fn deliver<T: Transport>(
         Some(refused) => refused,
         None => open.data(buffer, &name).await,
     };
-    let reconnect = settle(context, &job, outcome, held).await?;
+    let reconnect = settle(context, &job, outcome, started, held).await?;
     let cap = context.settings.max_per_connection;
     if (reconnect || cap.is_some_and(|cap| connection.as_ref().is_some_and(|c| c.sent() >= cap)))
         && let Some(old) = connection.take()
@@ -479,154 +483,11 @@ async fn deliver<T: Transport>(
     Ok(())
 }
 
-/// Turn an outcome into the row's next state; returns whether to reconnect.
-async fn settle<T: Transport>(
-    context: &Context<T>,
-    job: &Job,
-    outcome: Outcome,
-    held: &mut Vec<Update>,
-) -> Result<bool> {
-    let delivery = &job.delivery;
-    let shared = &context.shared;
-    let (reply, stage) = match outcome {
-        Outcome::Lost { after_data: true, error } => {
-            shared.uncertain.fetch_add(1, Ordering::Relaxed);
-            let lost = super::retry::Reply {
-                code: 0,
-                enhanced: None,
-                text: format!("connection lost after the message: {error}"),
-            };
-            held.push(update(delivery, DeliveryStatus::Uncertain, Some(&lost), false));
-            return Ok(true);
-        }
-        Outcome::Lost { after_data: false, error } => {
-            let job = Job { deferred: false, ..job.clone() };
-            retry_or_defer(context, job, held, None, &format!("connection lost: {error}"), true).await?;
-            return Ok(true);
-        }
-        Outcome::Replied { reply, stage } => (reply, stage),
-    };
-    match classify(&reply) {
-        Verdict::Delivered => {
-            shared.sent.fetch_add(1, Ordering::Relaxed);
-            shared.pace.success();
-            shared.breaker.reset();
-            shared.breaker.delivered(delivery.seq);
-            held.push(update(delivery, DeliveryStatus::Sent, Some(&reply), false));
-            Ok(false)
-        }
-        Verdict::Retry { throttle } => {
-            if throttle {
-                shared.pace.throttle();
-            }
-            retry_or_defer(context, job.clone(), held, Some(&reply), &reply.summary(), true).await?;
-            Ok(reply.code == 421)
-        }
-        Verdict::Bounce if delivery.attempts + 1 < context.settings.max_attempts => {
-            // `deferred`, not suppressed, until a later delivery shows the relay delivers: a
-            // relay refusing every address must not get the whole list suppressed.
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.bounce(&delivery.address_key, &reply, shared.taken.load(Ordering::Relaxed)) {
-                shared.stop(Error::sender(format!(
-                    "stopped for a bounce streak: the relay refused {} recipients in a row as unknown addresses, with no delivery between them ({}); that is more likely the relay (its routing, domain or account) than the list — check it, then run again; those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-        Verdict::Bounce => {
-            // Refused as unknown in `max-attempts` attempts: believed whatever the streak.
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            shared.bounced.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
-            context.journal.bounce(delivery.address_key.clone(), format!("bounce: {}", reply.summary())).await?;
-            Ok(false)
-        }
-        Verdict::Reject if stage == Stage::EndOfData => {
-            // `deferred` until the run shows whether the message or the recipient is at fault:
-            // the same rejection again and again trips the breaker, and those recipients must
-            // get the fixed issue; the others become `failed` when the run ends (see `run`).
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.content_rejection(&delivery.address_key, &reply) {
-                shared.stop(Error::sender(format!(
-                    "the relay rejected the same message content {} times in a row: {}; fix the issue or template, then run again — those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-        Verdict::Reject => {
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
-            Ok(false)
-        }
-        Verdict::SenderProblem => {
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.sender_problem() {
-                shared.stop(Error::sender(format!(
-                    "the relay keeps refusing us, not the recipients: {}; check SPF, DKIM and DMARC for the From domain and the relay account — the recipients are deferred, not suppressed",
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-    }
-}
-
-/// A temporary failure: retry within the run after a backoff, or leave `deferred` for the next
-/// run once the retries are used up, or record it `failed` once the recipient has had
-/// `max_attempts` attempts across runs. `marked` says whether the row is `inflight` now. The
-/// `deferred` mark is committed before the retry is queued: another worker may take the retry,
-/// and it must find the row as the journal says.
-async fn retry_or_defer<T: Transport>(
-    context: &Context<T>,
-    job: Job,
-    held: &mut Vec<Update>,
-    reply: Option<&super::retry::Reply>,
-    why: &str,
-    marked: bool,
-) -> Result<()> {
-    let tries = job.tries + 1;
-    let reason = super::retry::Reply {
-        code: reply.map_or(0, |r| r.code),
-        enhanced: reply.and_then(|r| r.enhanced),
-        text: why.to_owned(),
-    };
-    let reply = reply.cloned().unwrap_or(reason);
-    let attempts = job.delivery.attempts + u32::from(marked);
-    if marked && attempts >= context.settings.max_attempts {
-        // Deferred across too many runs: give up, keeping the last reply.
-        context.shared.failed.fetch_add(1, Ordering::Relaxed);
-        let last = super::retry::Reply { text: format!("{} (gave up after {attempts} attempts)", reply.text), ..reply };
-        held.push(update(&job.delivery, DeliveryStatus::Failed, Some(&last), false));
-        return Ok(());
-    }
-    if marked {
-        let mut now = std::mem::take(held);
-        now.push(update(&job.delivery, DeliveryStatus::Deferred, Some(&reply), false));
-        context.journal.apply(now).await?;
-    }
-    let deferred_in_journal = marked || job.deferred;
-    if tries <= context.settings.retries && !context.shared.stopped() {
-        let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
-        let mut delivery = job.delivery;
-        delivery.attempts = attempts;
-        let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal, tries } });
-    } else {
-        context.shared.deferred.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
 /// The address as a file name for the outbox.
 fn safe_file_name(email: &str) -> String {
     email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
 }
 
+mod settle;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 //! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
+mod breaker;
 pub mod cancel;
 mod engine;
 pub mod gate;
@@ -155,8 +156,9 @@ pub fn send_issue(
         );
     }
     confirm(&state, &id, &template, options.yes, skipped)?;
+    let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    let run = Delivery { template, transport, only_list: options.list.clone(), left_out };
+    let run = Delivery { template, transport, only_list: options.list.clone(), left_out, careful };
     deliver(project, state, &id, run, clock, &state_path)
 }
 
@@ -352,6 +354,15 @@ struct Delivery {
     only_list: Option<String>,
     /// The issue's lists a `--list` run leaves out: the send cannot be complete after it.
     left_out: Vec<String>,
+    /// The relay was dead when the last send stopped: start at a careful pace.
+    careful: bool,
+}
+
+/// Whether the send that finished last stopped because the relay was dead (see
+/// [`engine::is_dead_relay`]): the next run starts at a careful pace.
+fn relay_was_dead(state: &State) -> Result<bool> {
+    let last = state.sends()?.into_iter().filter(|r| r.finished_at.is_some()).max_by_key(|r| r.finished_at);
+    Ok(last.is_some_and(|r| r.state == SendState::Stopped && r.note.as_deref().is_some_and(engine::is_dead_relay)))
 }
 
 fn deliver(
@@ -364,7 +375,7 @@ fn deliver(
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
     let runtime = runtime()?;
-    let Delivery { template, transport, only_list, left_out } = run;
+    let Delivery { template, transport, only_list, left_out, careful } = run;
     let transport = Arc::new(transport);
     // The first connection proves TLS and authentication before any recipient changes state.
     let first = match runtime.block_on(transport.connect()) {
@@ -380,7 +391,13 @@ fn deliver(
             return Err(error);
         }
     };
-    let shared = Arc::new(engine::Shared::new(sending.rate, sending.circuit_breaker));
+    let pace = if careful {
+        eprintln!("the relay was not accepting mail when the last send stopped: starting at a careful pace");
+        pace::Pace::careful(sending.rate)
+    } else {
+        pace::Pace::new(sending.rate)
+    };
+    let shared = Arc::new(engine::Shared::new(pace, sending.circuit_breaker));
     let settings = engine::Settings {
         concurrency: if transport.writes_files() { 1 } else { sending.concurrency },
         max_per_connection: sending.max_per_connection,

@@ -15,6 +15,7 @@ mod send_cancel;
 mod send_crash;
 mod send_dry_run;
 mod send_gate;
+mod send_relays;
 mod send_transport;
 mod serve;
 mod smtp;
