@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::actor::Journal;
 use super::breaker::Breaker;
+use super::budget::{Budget, Denied};
 use super::pace::Pace;
 use crate::compose::{MessageTemplate, Recipient};
 use crate::error::{Error, Result};
@@ -49,6 +50,8 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Send only to rows of this list (`send --list`); others stay pending.
     pub only_list: Option<String>,
+    /// The relay's quotas, when it has some.
+    pub budget: Option<Arc<Budget>>,
 }
 
 /// Consecutive failed connections after which a run gives up (the relay is down).
@@ -205,6 +208,9 @@ pub async fn run<T: Transport>(
                 shared.stop(e);
             }
         }
+    }
+    if let Some(budget) = &context.settings.budget {
+        budget.release(&context.journal).await?;
     }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.
     let refused = fail_refused(&context).await;
@@ -412,6 +418,21 @@ async fn deliver<T: Transport>(
     context.shared.pace.wait().await;
     if context.shared.stopped() {
         return Ok(());
+    }
+    if let Some(budget) = &context.settings.budget {
+        loop {
+            match budget.take(&context.journal).await? {
+                Ok(()) => break,
+                Err(Denied::Wait(wait)) => tokio::time::sleep(wait).await,
+                Err(Denied::Stop(why)) => {
+                    context.shared.stop(why);
+                    return Ok(());
+                }
+            }
+            if context.shared.stopped() {
+                return Ok(());
+            }
+        }
     }
     let started = Instant::now();
     if connection.is_none() {

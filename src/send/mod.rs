@@ -9,6 +9,8 @@
 
 mod actor;
 mod breaker;
+mod budget;
+pub use budget::limits_of as budget_limits;
 pub mod cancel;
 mod engine;
 pub mod gate;
@@ -126,6 +128,7 @@ pub fn send_issue(
     let keys = signing.keys.clone();
     let template = Arc::new(template(project, issue, &lists, signing, clock, !options.test.is_empty())?);
     if !options.test.is_empty() {
+        spend_for_tests(project, options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire(&state_dir)?;
@@ -377,6 +380,13 @@ fn deliver(
     let runtime = runtime()?;
     let Delivery { template, transport, only_list, left_out, careful } = run;
     let transport = Arc::new(transport);
+    let limits = budget::limits_of(&sending.limits);
+    if let Some((limit, resets_at)) = used_up(&state, &limits, clock)? {
+        let error = budget::exhausted(RELAY, limit, resets_at);
+        state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
+        return Err(error);
+    }
+    let budget = budget::Budget::new(RELAY, limits, clock.now()).map(Arc::new);
     // The first connection proves TLS and authentication before any recipient changes state.
     let first = match runtime.block_on(transport.connect()) {
         Ok(first) => first,
@@ -405,6 +415,7 @@ fn deliver(
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
         max_attempts: sending.max_attempts,
         only_list: only_list.clone(),
+        budget,
     };
     let total = state.counts(id)?;
     let started = Instant::now();
@@ -455,6 +466,46 @@ fn deliver(
         });
     }
     Ok(report)
+}
+
+/// The name a single relay (`sending.smtp`, `LETTERPRESS_SMTP_URL`, the outbox) has in the
+/// budgets and the journal.
+pub const RELAY: &str = "default";
+
+/// An hourly or daily budget used up now, and when it frees up: a run would only stop at once.
+fn used_up(
+    state: &State,
+    limits: &[crate::state::budgets::Limit],
+    clock: &Clock,
+) -> Result<Option<(crate::state::budgets::Limit, jiff::Timestamp)>> {
+    use crate::state::budgets::Window;
+    let used = state.budget_use(RELAY, limits, clock.now())?;
+    Ok(used
+        .into_iter()
+        .find(|u| matches!(u.limit.window, Window::Hour | Window::Day) && u.used >= u.limit.max)
+        .map(|u| (u.limit, u.resets_at)))
+}
+
+/// `send --test` draws on the relay's budgets too: all its copies, or none.
+fn spend_for_tests(project: &Project, copies: usize, clock: &Clock) -> Result<()> {
+    use crate::state::budgets::Reserved;
+    let limits = budget::limits_of(&project.config.sending.limits);
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let shown = project.config.state.db_path();
+    let mut state = State::open(&project.root.join(&shown), &shown)?;
+    let want = copies as u64;
+    match state.reserve(RELAY, &limits, want, clock.now())? {
+        Reserved::Granted(n) if n == want => Ok(()),
+        Reserved::Granted(n) => {
+            state.release(RELAY, &limits, n, clock.now(), clock.now())?;
+            Err(Error::Incomplete {
+                message: format!("the relay's budget has room for {n} of the {want} test copies now; nothing was sent"),
+            })
+        }
+        Reserved::Exhausted { limit, resets_at } => Err(budget::exhausted(RELAY, limit, resets_at)),
+    }
 }
 
 /// What keeps a send from being complete after a run that was not stopped: recipients still

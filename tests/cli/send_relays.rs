@@ -54,3 +54,71 @@ fn a_relay_throttling_one_message_in_twenty_slows_down_and_the_send_finishes() {
     let accepted = per_recipient(&server);
     assert_eq!(accepted.len(), 100);
 }
+
+/// Add `lines` (YAML under `sending:`, indented two spaces) to the project's configuration.
+fn with_sending(project: &crate::harness::Project, lines: &str) {
+    let config = project.read("letterpress.yaml").replace("  concurrency: 4\n", &format!("  concurrency: 4\n{lines}"));
+    project.write("letterpress.yaml", &config);
+}
+
+#[test]
+fn a_daily_budget_stops_the_send_with_the_rest_pending_and_send_due_resumes_it_the_next_day() {
+    let (project, server) = setup(ServerConfig::default(), 0);
+    with_sending(&project, "  limits:\n    per-day: 2\n");
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`per-day: 2` budget of relay `default` is used up; it frees up at 2026-11-23T00:00:00Z"),
+        "{}",
+        out.stderr
+    );
+    let status = journal_status(&project);
+    assert_eq!(
+        (status["counts"]["sent"].as_u64(), status["counts"]["pending"].as_u64()),
+        (Some(2), Some(1)),
+        "{status:#}"
+    );
+    let overview = project.run(&["status"]);
+    assert!(
+        overview.stdout.contains("budget default per-day: 2 of 2 used, resets 2026-11-23T00:00:00Z"),
+        "{}",
+        overview.stdout
+    );
+
+    let test_copy = send(&project, &server, &["send", ISSUE, "--test", "editor@send.example.org"]);
+    assert_eq!(test_copy.code, 3, "a test copy draws on the same budget: {}", test_copy.stderr);
+    let again = send(&project, &server, &["send", "--due"]);
+    assert_eq!(again.code, 3, "still the same day: {}", again.stderr);
+    assert_eq!(server.received().len(), 2);
+
+    let url = server.url();
+    let next_day = project.run_env(
+        &["send", "--due"],
+        &[
+            ("LETTERPRESS_SMTP_URL", url.as_str()),
+            ("LP_TEST_SMTP_PASSWORD", crate::send::PASSWORD),
+            ("LETTERPRESS_NOW", "2026-11-23T00:00:05Z"),
+        ],
+    );
+    assert_eq!(next_day.code, 0, "{}", next_day.stderr);
+    assert_eq!(journal_status(&project)["counts"]["sent"], 3);
+    assert!(per_recipient(&server).values().all(|&n| n == 1), "nobody twice");
+}
+
+#[test]
+fn a_limit_of_zero_or_an_unknown_limit_is_a_located_config_error() {
+    let (project, _server) = setup(ServerConfig::default(), 0);
+    with_sending(&project, "  limits:\n    per-day: 0\n");
+    let out = project.run(&["check"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("`per-day` must be at least 1") && out.stderr.contains("letterpress.yaml:"),
+        "{}",
+        out.stderr
+    );
+    let (project, _server) = setup(ServerConfig::default(), 0);
+    with_sending(&project, "  limits:\n    per-week: 10\n");
+    let out = project.run(&["check"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("per-week") && out.stderr.contains("letterpress.yaml:"), "{}", out.stderr);
+}

@@ -35,6 +35,7 @@ fn settings(concurrency: usize) -> Settings {
         retry_delay: Duration::from_secs(60),
         max_attempts: 3,
         only_list: None,
+        budget: None,
     }
 }
 
