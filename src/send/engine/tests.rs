@@ -135,7 +135,7 @@ fn a_relay_answering_451_to_a_few_leaves_them_deferred_after_their_retry_and_slo
     let row = &ran.state.deliveries(ISSUE, &[DeliveryStatus::Deferred]).unwrap()[0];
     assert_eq!(row.reply.as_deref(), Some("451 4.3.0 try again later"));
     assert_eq!(
-        crate::send::remains(&ran.counts, None, &[]).as_deref(),
+        crate::send::run::remains(&ran.counts, None, &[]).as_deref(),
         Some("deferred recipients remain"),
         "so the send ends `stopped`, for the next run"
     );
