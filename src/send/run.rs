@@ -159,20 +159,25 @@ fn used_up(
 
 /// `send --test` draws on the relay's budgets too: all its copies, or none.
 pub(super) fn spend_for_tests(project: &Project, copies: usize, clock: &Clock) -> Result<()> {
-    use crate::state::budgets::Reserved;
     let limits = budget::limits_of(&project.config.sending.limits);
     if limits.is_empty() {
         return Ok(());
     }
     let shown = project.config.state.db_path();
-    let mut state = State::open(&project.root.join(&shown), &shown)?;
-    let want = copies as u64;
-    match state.reserve(RELAY, &limits, want, clock.now())? {
-        Reserved::Granted(n) if n == want => Ok(()),
-        Reserved::Granted(n) => {
-            state.release(RELAY, &limits, n, clock.now(), clock.now())?;
+    let state = State::open(&project.root.join(&shown), &shown)?;
+    spend(&state, &limits, copies as u64, clock.now())
+}
+
+/// Take `n` messages sent outside a journaled send (test copies, `serve`'s confirmation mails)
+/// from the relay's budgets: all of them, or none and why not.
+pub fn spend(state: &State, limits: &[crate::state::budgets::Limit], n: u64, now: jiff::Timestamp) -> Result<()> {
+    use crate::state::budgets::Reserved;
+    match state.reserve(RELAY, limits, n, now)? {
+        Reserved::Granted(granted) if granted == n => Ok(()),
+        Reserved::Granted(granted) => {
+            state.release(RELAY, limits, granted, now, now)?;
             Err(Error::Incomplete {
-                message: format!("the relay's budget has room for {n} of the {want} test copies now; nothing was sent"),
+                message: format!("the relay's budget has room for {granted} of {n} messages now; nothing was sent"),
             })
         }
         Reserved::Exhausted { limit, resets_at } => Err(budget::exhausted(RELAY, limit, resets_at)),

@@ -110,12 +110,14 @@ pub struct Use {
 impl State {
     /// Reserve up to `want` messages of `relay`'s budgets at `at`: as many as every limit
     /// still allows, or which limit is used up. Atomic across processes.
-    pub fn reserve(&mut self, relay: &str, limits: &[Limit], want: u64, at: Timestamp) -> Result<Reserved, Error> {
+    pub fn reserve(&self, relay: &str, limits: &[Limit], want: u64, at: Timestamp) -> Result<Reserved, Error> {
         if limits.is_empty() || want == 0 {
             return Ok(Reserved::Granted(want));
         }
-        let run = |conn: &mut rusqlite::Connection| -> rusqlite::Result<Reserved> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let run = |conn: &rusqlite::Connection| -> rusqlite::Result<Reserved> {
+            // `&self`, so that `serve`'s shared connections reserve too; dropped uncommitted on
+            // an early return, which rolls back.
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             let mut granted = want;
             for limit in limits {
                 let used = used(&tx, relay, limit.window, at)?;
@@ -138,13 +140,13 @@ impl State {
             tx.commit()?;
             Ok(Reserved::Granted(granted))
         };
-        super::retry_busy(|| run(&mut self.conn)).map_err(|e| self.error("update the sending budgets in", e))
+        super::retry_busy(|| run(&self.conn)).map_err(|e| self.error("update the sending budgets in", e))
     }
 
     /// Give back `n` messages reserved at `reserved_at` and not sent, to the windows that are
     /// still the current ones at `at`.
     pub fn release(
-        &mut self,
+        &self,
         relay: &str,
         limits: &[Limit],
         n: u64,
@@ -209,7 +211,7 @@ mod tests {
     #[test]
     fn a_budget_grants_what_is_left_and_resets_with_its_window() {
         let dir = tempfile::tempdir().unwrap();
-        let mut state = State::open(&dir.path().join("s.db"), Path::new("s.db")).unwrap();
+        let state = State::open(&dir.path().join("s.db"), Path::new("s.db")).unwrap();
         let limits = [Limit { window: Window::Day, max: 10 }, Limit { window: Window::Minute, max: 4 }];
         let now = at("2026-11-22T09:30:10Z");
         assert_eq!(state.reserve("main", &limits, 3, now).unwrap(), Reserved::Granted(3));
@@ -233,13 +235,13 @@ mod tests {
         let path = dir.path().join("s.db");
         let limits = [Limit { window: Window::Day, max: 1000 }];
         let now = at("2026-11-22T09:30:10Z");
-        let mut state = State::open(&path, Path::new("s.db")).unwrap();
+        let state = State::open(&path, Path::new("s.db")).unwrap();
         assert_eq!(state.reserve("main", &limits, 990, now).unwrap(), Reserved::Granted(990));
         let racers: Vec<_> = (0..2)
             .map(|_| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    let mut state = State::open(&path, Path::new("s.db")).unwrap();
+                    let state = State::open(&path, Path::new("s.db")).unwrap();
                     let mut got = 0;
                     while let Reserved::Granted(n) = state.reserve("main", &limits, 1, now).unwrap() {
                         got += n;
