@@ -51,14 +51,17 @@ fn open_state(root: &Path) -> Result<Option<State>> {
 }
 
 /// `letterpress status [<issue>] [--format json]`.
-pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat) -> Result<()> {
+pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat, clock: &Clock) -> Result<()> {
     let state = open_state(root)?;
     let text = match (issue, state) {
         (None, None) => match format {
             ReportFormat::Json => "{\n  \"sends\": []\n}\n".to_owned(),
             ReportFormat::Text => "no sends yet\n".to_owned(),
         },
-        (None, Some(state)) => overview(&state, format)?,
+        (None, Some(state)) => {
+            let config = project::load_config(root)?;
+            overview(&state, format)? + &budgets(&state, &config.sending.limits, format, clock)?
+        }
         (Some(name), state) => {
             let project = Project::load(root)?;
             let id = project.find(name)?.id();
@@ -99,6 +102,28 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
             out
         }),
     })
+}
+
+/// Each budget's use and reset time (text only; JSON readers have `status --format json`'s
+/// sends and compute nothing from the budgets yet).
+fn budgets(state: &State, limits: &crate::config::Limits, format: ReportFormat, clock: &Clock) -> Result<String> {
+    if format == ReportFormat::Json {
+        return Ok(String::new());
+    }
+    let limits = send::budget_limits(limits);
+    let used = state.budget_use(send::RELAY, &limits, clock.now())?;
+    Ok(used.iter().fold(String::new(), |mut out, u| {
+        let _ = writeln!(
+            out,
+            "budget {} {}: {} of {} used, resets {}",
+            u.relay,
+            u.limit.window.key(),
+            u.used,
+            u.limit.max,
+            u.resets_at
+        );
+        out
+    }))
 }
 
 /// One send; times in text are in `zone`, the site's time zone.

@@ -41,7 +41,7 @@ pub use dkim::{Dkim, DkimAlgorithm};
 pub use lists::List;
 pub use locate::at_entry;
 pub use publications::{Publication, TemplateOverrides};
-pub use sending::{Sending, Smtp, SmtpUrl, TlsPolicy, TransportKind};
+pub use sending::{Limits, Sending, Smtp, SmtpUrl, TlsPolicy, TransportKind};
 pub use serve::Serve;
 pub use site::Site;
 pub use state::StateConfig;

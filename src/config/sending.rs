@@ -64,6 +64,39 @@ pub struct Sending {
     /// e.g. your organisation's short name; unset = no `Feedback-ID`. No colons or line breaks.
     #[serde(default)]
     pub feedback_id_sender: Option<String>,
+    /// The relay's quotas (`per-second`, `per-minute`, `per-hour`, `per-day`), counted in the
+    /// state store across runs and processes.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Quotas of a relay; each unset one is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Limits {
+    /// Messages per second.
+    pub per_second: Option<u64>,
+    /// Messages per minute.
+    pub per_minute: Option<u64>,
+    /// Messages per hour.
+    pub per_hour: Option<u64>,
+    /// Messages per UTC day.
+    pub per_day: Option<u64>,
+}
+
+impl Limits {
+    /// `(key, value)` of each limit set, shortest window first.
+    pub fn set(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("per-second", self.per_second),
+            ("per-minute", self.per_minute),
+            ("per-hour", self.per_hour),
+            ("per-day", self.per_day),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| (key, v)))
+        .collect()
+    }
 }
 
 impl Sending {
@@ -140,6 +173,7 @@ impl Default for Sending {
             max_attempts: default_max_attempts(),
             block_on: Vec::new(),
             feedback_id_sender: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -227,6 +261,16 @@ impl Config {
                 "",
                 Diagnostic::error("config/sending", "`retry-delay` and `timeout` must be positive numbers of seconds"),
             );
+        }
+        for (key, value) in sending.limits.set() {
+            if value == 0 {
+                fail(
+                    key,
+                    "0",
+                    Diagnostic::error("config/sending", format!("`{key}` must be at least 1"))
+                        .help(format!("remove `{key}` for no limit, or write the relay's quota")),
+                );
+            }
         }
         if sending.max_attempts == 0 {
             fail("max-attempts", "", Diagnostic::error("config/sending", "`max-attempts` must be at least 1"));

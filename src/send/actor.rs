@@ -9,10 +9,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::state::budgets::{Limit, Reserved};
 use crate::state::journal::{Delivery, Update};
 use crate::state::{Reason, Scope, State};
 
@@ -21,6 +23,25 @@ enum Request {
     Pending(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
     Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
+    Reserve(Box<Reservation>, oneshot::Sender<std::result::Result<Reserved, String>>),
+}
+
+/// A reservation of a relay's budgets (see [`State::reserve`]); `want: 0` gives `release`
+/// messages back instead.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The relay.
+    pub relay: String,
+    /// Its limits.
+    pub limits: Vec<Limit>,
+    /// Messages wanted.
+    pub want: u64,
+    /// Messages to give back, reserved at `reserved_at`.
+    pub release: u64,
+    /// When the messages given back were reserved.
+    pub reserved_at: Timestamp,
+    /// Now.
+    pub at: Timestamp,
 }
 
 /// A handle to the journal task; cheap to clone.
@@ -74,6 +95,12 @@ fn handle(state: &mut State, issue: &str, clock: &Clock, batch: Vec<Request>) {
                     .collect::<Result<HashMap<_, _>>>();
                 let _ = reply.send(sets.map_err(|e| e.to_string()));
             }
+            Request::Reserve(r, reply) => {
+                let done = state
+                    .release(&r.relay, &r.limits, r.release, r.reserved_at, r.at)
+                    .and_then(|()| state.reserve(&r.relay, &r.limits, r.want, r.at));
+                let _ = reply.send(done.map_err(|e| e.to_string()));
+            }
             Request::Bounce(address, source, reply) => {
                 let done = state.suppress(&address, &Scope::All, Reason::Bounced, &source, clock.now());
                 let _ = reply.send(done.map(|_| ()).map_err(|e| e.to_string()));
@@ -122,5 +149,10 @@ impl Journal {
     /// Record a permanent bounce so no list mails the address again.
     pub async fn bounce(&self, address: String, source: String) -> Result<()> {
         self.ask(|reply| Request::Bounce(address, source, reply)).await
+    }
+
+    /// Reserve (and give back) budget, in the journal's next turn.
+    pub async fn reserve(&self, reservation: Reservation) -> Result<Reserved> {
+        self.ask(|reply| Request::Reserve(Box::new(reservation), reply)).await
     }
 }

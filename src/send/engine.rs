@@ -11,7 +11,6 @@
 //! flight, and a `kill -9` leaves at most `concurrency` rows `inflight`, which the next run turns
 //! into `uncertain` instead of sending them again.
 
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,12 +19,16 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
 use super::actor::Journal;
-use super::pace::{Breaker, Pace};
-use super::retry::{Verdict, classify};
+use super::breaker::Breaker;
+use super::budget::{Budget, Denied};
+use super::pace::Pace;
 use crate::compose::{Composed, MessageTemplate, Recipient};
 use crate::error::{Error, Result};
-use crate::mail::{ConnectError, Connection, Outcome, Stage, Transport};
+use crate::mail::{ConnectError, Connection, Transport};
 use crate::state::journal::{Delivery, DeliveryStatus, Update};
+use dispatch::{dispatch, fail_bounced, fail_refused};
+pub use settle::is_dead_relay;
+use settle::{retry_or_defer, settle};
 
 /// Rows fetched from the journal at a time.
 const PAGE: usize = 256;
@@ -47,6 +50,8 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Send only to rows of this list (`send --list`); others stay pending.
     pub only_list: Option<String>,
+    /// The relay's quotas, when it has some.
+    pub budget: Option<Arc<Budget>>,
 }
 
 /// Consecutive failed connections after which a run gives up (the relay is down).
@@ -72,13 +77,13 @@ pub struct Shared {
     taken: AtomicI64,
     connect_failures: AtomicUsize,
     reason: std::sync::Mutex<Option<Error>>,
-    pace: Pace,
+    pub(super) pace: Pace,
     breaker: Breaker,
 }
 
 impl Shared {
-    /// Fresh counters for a run.
-    pub fn new(rate: Option<f64>, circuit_breaker: usize) -> Self {
+    /// Fresh counters for a run, paced by `pace`.
+    pub fn new(pace: Pace, circuit_breaker: usize) -> Self {
         Self {
             sent: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
@@ -90,7 +95,7 @@ impl Shared {
             taken: AtomicI64::new(i64::MIN),
             connect_failures: AtomicUsize::new(0),
             reason: std::sync::Mutex::new(None),
-            pace: Pace::new(rate),
+            pace,
             breaker: Breaker::new(circuit_breaker),
         }
     }
@@ -218,175 +223,13 @@ pub async fn run<T: Transport>(
             }
         }
     }
+    if let Some(budget) = &context.settings.budget {
+        budget.release(&context.journal).await?;
+    }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.
     let refused = fail_refused(&context).await;
     let bounced = fail_bounced(&context).await;
     dispatched.and(refused).and(bounced)
-}
-
-/// For a signed send, put the sign pool between the dispatcher and the workers: messages are
-/// composed and signed on every core while the connections wait on the network. An unsigned
-/// message costs less to compose than to hand between threads, so it stays in the worker.
-fn sign_ahead(
-    template: &Arc<MessageTemplate>,
-    shared: &Arc<Shared>,
-    concurrency: usize,
-    jobs: mpsc::Receiver<Job>,
-) -> Result<mpsc::Receiver<Job>> {
-    if !template.signs() {
-        return Ok(jobs);
-    }
-    let threads = super::sign_pool::threads();
-    let (template, shared) = (Arc::clone(template), Arc::clone(shared));
-    super::sign_pool::start(threads, concurrency + 2 * threads, jobs, move |job: &mut Job| {
-        if shared.stopped() {
-            return;
-        }
-        let delivery = &job.delivery;
-        let recipient =
-            Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
-        let mut message = Vec::with_capacity(64 * 1024);
-        let composed = template.compose(&recipient, &mut message);
-        job.prepared = Prepared(Some((composed, message)));
-    })
-    .map_err(|e| Error::sender(format!("could not start the signing threads: {e}")))
-}
-
-/// Record `failed`, and suppress, the bounces the breaker believes (see
-/// [`Breaker::believed_bounces`]): a delivery after them showed the relay delivers. The others
-/// stay `deferred` for the next run.
-///
-/// [`Breaker::believed_bounces`]: super::pace::Breaker::believed_bounces
-async fn fail_bounced<T: Transport>(context: &Context<T>) -> Result<()> {
-    let believed = context.shared.breaker.believed_bounces();
-    if believed.is_empty() {
-        return Ok(());
-    }
-    context.shared.deferred.fetch_sub(believed.len(), Ordering::Relaxed);
-    context.shared.failed.fetch_add(believed.len(), Ordering::Relaxed);
-    context.shared.bounced.fetch_add(believed.len(), Ordering::Relaxed);
-    let updates = believed.iter().flat_map(|(key, reply)| failed_by_way_of_pending(key, reply)).collect();
-    context.journal.apply(updates).await?;
-    for (key, reply) in believed {
-        context.journal.bounce(key, format!("bounce: {}", reply.summary())).await?;
-    }
-    Ok(())
-}
-
-/// The two updates that take a `deferred` row to `failed` with `reply`.
-fn failed_by_way_of_pending(key: &str, reply: &super::retry::Reply) -> [Update; 2] {
-    let row = |status, reply: Option<&super::retry::Reply>| Update {
-        address_key: key.to_owned(),
-        status,
-        code: reply.map(|r| r.code),
-        reply: reply.map(super::retry::Reply::summary),
-        message_id: None,
-        token_id: None,
-        attempted: false,
-    };
-    [row(DeliveryStatus::Pending, None), row(DeliveryStatus::Failed, Some(reply))]
-}
-
-/// Record `failed` the content rejections that did not trip the circuit breaker: each was one
-/// recipient's message refused, not a broken issue. (`deferred` becomes `failed` by way of
-/// `pending`, both in one transaction.)
-async fn fail_refused<T: Transport>(context: &Context<T>) -> Result<()> {
-    let refused = context.shared.breaker.refused();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    context.shared.deferred.fetch_sub(refused.len(), Ordering::Relaxed);
-    context.shared.failed.fetch_add(refused.len(), Ordering::Relaxed);
-    let updates = refused.iter().flat_map(|(key, reply)| failed_by_way_of_pending(key, reply)).collect();
-    context.journal.apply(updates).await.map(drop)
-}
-
-/// Feed workers: due retries first, then pages of pending rows with suppressions re-read.
-async fn dispatch<T: Transport>(
-    context: &Context<T>,
-    work: mpsc::Sender<Job>,
-    mut retry_rx: mpsc::UnboundedReceiver<Retry>,
-) -> Result<()> {
-    let mut after = i64::MIN;
-    let mut exhausted = false;
-    let mut waiting: BinaryHeap<Retry> = BinaryHeap::new();
-    loop {
-        while let Ok(retry) = retry_rx.try_recv() {
-            waiting.push(retry);
-        }
-        if context.shared.stopped() {
-            break;
-        }
-        if waiting.peek().is_some_and(|r| r.due <= Instant::now()) {
-            if let Some(retry) = waiting.pop() {
-                send_job(context, &work, retry.job).await?;
-            }
-            continue;
-        }
-        if !exhausted {
-            let page = context.journal.pending(after, PAGE).await?;
-            exhausted = page.len() < PAGE;
-            if let Some(last) = page.last() {
-                after = last.seq;
-            }
-            for job in unsuppressed(context, page).await? {
-                send_job(context, &work, job).await?;
-            }
-            continue;
-        }
-        // Read `outstanding` before draining: a worker queues its retry before it counts the
-        // job done, so nothing can slip between the two.
-        let idle = context.outstanding.load(Ordering::SeqCst) == 0;
-        while let Ok(retry) = retry_rx.try_recv() {
-            waiting.push(retry);
-        }
-        if idle && waiting.is_empty() {
-            break;
-        }
-        let next_due = waiting.peek().map_or(Instant::now() + Duration::from_millis(20), |r| r.due);
-        tokio::select! {
-            Some(retry) = retry_rx.recv() => waiting.push(retry),
-            () = tokio::time::sleep_until(next_due.min(Instant::now() + Duration::from_millis(20))) => {}
-        }
-    }
-    Ok(())
-}
-
-async fn send_job<T: Transport>(context: &Context<T>, work: &mpsc::Sender<Job>, job: Job) -> Result<()> {
-    context.outstanding.fetch_add(1, Ordering::SeqCst);
-    if work.send(job).await.is_err() {
-        context.outstanding.fetch_sub(1, Ordering::SeqCst);
-        return Err(Error::sender("every worker stopped"));
-    }
-    Ok(())
-}
-
-/// Drop (and record as `suppressed`) rows whose address unsubscribed or bounced since the
-/// audience was taken: suppressions are re-read for every page, so a page's suppressed rows
-/// cost no compose. The in-flight mark checks again for each row (see [`State::apply`]),
-/// which catches an unsubscribe that lands while the page waits for the workers.
-///
-/// [`State::apply`]: crate::state::State::apply
-async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -> Result<Vec<Job>> {
-    let mut lists: Vec<String> = page.iter().map(|d| d.list.clone()).collect();
-    lists.sort();
-    lists.dedup();
-    let suppressed = context.journal.suppressed(lists).await?;
-    let mut updates = Vec::new();
-    let mut jobs = Vec::with_capacity(page.len());
-    for delivery in page {
-        if context.settings.only_list.as_ref().is_some_and(|only| *only != delivery.list) {
-            continue;
-        }
-        if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
-            updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
-        } else {
-            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default() });
-        }
-    }
-    context.shared.suppressed.fetch_add(updates.len(), Ordering::Relaxed);
-    context.journal.apply(updates).await?;
-    Ok(jobs)
 }
 
 fn update(delivery: &Delivery, status: DeliveryStatus, reply: Option<&super::retry::Reply>, attempted: bool) -> Update {
@@ -437,6 +280,34 @@ async fn worker<T: Transport>(
     result.and(flushed.map(drop))
 }
 
+/// For a signed send, put the sign pool between the dispatcher and the workers: messages are
+/// composed and signed on every core while the connections wait on the network. An unsigned
+/// message costs less to compose than to hand between threads, so it stays in the worker.
+fn sign_ahead(
+    template: &Arc<MessageTemplate>,
+    shared: &Arc<Shared>,
+    concurrency: usize,
+    jobs: mpsc::Receiver<Job>,
+) -> Result<mpsc::Receiver<Job>> {
+    if !template.signs() {
+        return Ok(jobs);
+    }
+    let threads = super::sign_pool::threads();
+    let (template, shared) = (Arc::clone(template), Arc::clone(shared));
+    super::sign_pool::start(threads, concurrency + 2 * threads, jobs, move |job: &mut Job| {
+        if shared.stopped() {
+            return;
+        }
+        let delivery = &job.delivery;
+        let recipient =
+            Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
+        let mut message = Vec::with_capacity(64 * 1024);
+        let composed = template.compose(&recipient, &mut message);
+        job.prepared = Prepared(Some((composed, message)));
+    })
+    .map_err(|e| Error::sender(format!("could not start the signing threads: {e}")))
+}
+
 /// Send one job; its result joins `held`, to be committed with the next mark.
 async fn deliver<T: Transport>(
     context: &Context<T>,
@@ -453,6 +324,22 @@ async fn deliver<T: Transport>(
     if context.shared.stopped() {
         return Ok(());
     }
+    if let Some(budget) = &context.settings.budget {
+        loop {
+            match budget.take(&context.journal).await? {
+                Ok(()) => break,
+                Err(Denied::Wait(wait)) => tokio::time::sleep(wait).await,
+                Err(Denied::Stop(why)) => {
+                    context.shared.stop(why);
+                    return Ok(());
+                }
+            }
+            if context.shared.stopped() {
+                return Ok(());
+            }
+        }
+    }
+    let started = Instant::now();
     if connection.is_none() {
         match context.transport.connect().await {
             Ok(fresh) => {
@@ -472,6 +359,7 @@ async fn deliver<T: Transport>(
                     });
                 }
                 // Nothing was marked; try the row again later like a temporary failure.
+                settle::temporary_failure(context, started, &message);
                 return retry_or_defer(context, job, held, None, &message, false).await;
             }
         }
@@ -517,7 +405,7 @@ async fn deliver<T: Transport>(
         Some(refused) => refused,
         None => open.data(buffer, &name).await,
     };
-    let reconnect = settle(context, &job, outcome, held).await?;
+    let reconnect = settle(context, &job, outcome, started, held).await?;
     let cap = context.settings.max_per_connection;
     if (reconnect || cap.is_some_and(|cap| connection.as_ref().is_some_and(|c| c.sent() >= cap)))
         && let Some(old) = connection.take()
@@ -527,157 +415,12 @@ async fn deliver<T: Transport>(
     Ok(())
 }
 
-/// Turn an outcome into the row's next state; returns whether to reconnect.
-async fn settle<T: Transport>(
-    context: &Context<T>,
-    job: &Job,
-    outcome: Outcome,
-    held: &mut Vec<Update>,
-) -> Result<bool> {
-    let delivery = &job.delivery;
-    let shared = &context.shared;
-    let (reply, stage) = match outcome {
-        Outcome::Lost { after_data: true, error } => {
-            shared.uncertain.fetch_add(1, Ordering::Relaxed);
-            let lost = super::retry::Reply {
-                code: 0,
-                enhanced: None,
-                text: format!("connection lost after the message: {error}"),
-            };
-            held.push(update(delivery, DeliveryStatus::Uncertain, Some(&lost), false));
-            return Ok(true);
-        }
-        Outcome::Lost { after_data: false, error } => {
-            let job = Job { deferred: false, ..job.clone() };
-            retry_or_defer(context, job, held, None, &format!("connection lost: {error}"), true).await?;
-            return Ok(true);
-        }
-        Outcome::Replied { reply, stage } => (reply, stage),
-    };
-    match classify(&reply) {
-        Verdict::Delivered => {
-            shared.sent.fetch_add(1, Ordering::Relaxed);
-            shared.pace.success();
-            shared.breaker.reset();
-            shared.breaker.delivered(delivery.seq);
-            held.push(update(delivery, DeliveryStatus::Sent, Some(&reply), false));
-            Ok(false)
-        }
-        Verdict::Retry { throttle } => {
-            if throttle {
-                shared.pace.throttle();
-            }
-            retry_or_defer(context, job.clone(), held, Some(&reply), &reply.summary(), true).await?;
-            Ok(reply.code == 421)
-        }
-        Verdict::Bounce if delivery.attempts + 1 < context.settings.max_attempts => {
-            // `deferred`, not suppressed, until a later delivery shows the relay delivers: a
-            // relay refusing every address must not get the whole list suppressed.
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.bounce(&delivery.address_key, &reply, shared.taken.load(Ordering::Relaxed)) {
-                shared.stop(Error::sender(format!(
-                    "stopped for a bounce streak: the relay refused {} recipients in a row as unknown addresses, with no delivery between them ({}); that is more likely the relay (its routing, domain or account) than the list — check it, then run again; those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-        Verdict::Bounce => {
-            // Refused as unknown in `max-attempts` attempts: believed whatever the streak.
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            shared.bounced.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
-            context.journal.bounce(delivery.address_key.clone(), format!("bounce: {}", reply.summary())).await?;
-            Ok(false)
-        }
-        Verdict::Reject if stage == Stage::EndOfData => {
-            // `deferred` until the run shows whether the message or the recipient is at fault:
-            // the same rejection again and again trips the breaker, and those recipients must
-            // get the fixed issue; the others become `failed` when the run ends (see `run`).
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.content_rejection(&delivery.address_key, &reply) {
-                shared.stop(Error::sender(format!(
-                    "the relay rejected the same message content {} times in a row: {}; fix the issue or template, then run again — those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-        Verdict::Reject => {
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Failed, Some(&reply), false));
-            Ok(false)
-        }
-        Verdict::SenderProblem => {
-            shared.deferred.fetch_add(1, Ordering::Relaxed);
-            held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.sender_problem() {
-                shared.stop(Error::sender(format!(
-                    "the relay keeps refusing us, not the recipients: {}; check SPF, DKIM and DMARC for the From domain and the relay account — the recipients are deferred, not suppressed",
-                    reply.summary()
-                )));
-            }
-            Ok(false)
-        }
-    }
-}
-
-/// A temporary failure: retry within the run after a backoff, or leave `deferred` for the next
-/// run once the retries are used up, or record it `failed` once the recipient has had
-/// `max_attempts` attempts across runs. `marked` says whether the row is `inflight` now. The
-/// `deferred` mark is committed before the retry is queued: another worker may take the retry,
-/// and it must find the row as the journal says.
-async fn retry_or_defer<T: Transport>(
-    context: &Context<T>,
-    job: Job,
-    held: &mut Vec<Update>,
-    reply: Option<&super::retry::Reply>,
-    why: &str,
-    marked: bool,
-) -> Result<()> {
-    let tries = job.tries + 1;
-    let reason = super::retry::Reply {
-        code: reply.map_or(0, |r| r.code),
-        enhanced: reply.and_then(|r| r.enhanced),
-        text: why.to_owned(),
-    };
-    let reply = reply.cloned().unwrap_or(reason);
-    let attempts = job.delivery.attempts + u32::from(marked);
-    if marked && attempts >= context.settings.max_attempts {
-        // Deferred across too many runs: give up, keeping the last reply.
-        context.shared.failed.fetch_add(1, Ordering::Relaxed);
-        let last = super::retry::Reply { text: format!("{} (gave up after {attempts} attempts)", reply.text), ..reply };
-        held.push(update(&job.delivery, DeliveryStatus::Failed, Some(&last), false));
-        return Ok(());
-    }
-    if marked {
-        let mut now = std::mem::take(held);
-        now.push(update(&job.delivery, DeliveryStatus::Deferred, Some(&reply), false));
-        context.journal.apply(now).await?;
-    }
-    let deferred_in_journal = marked || job.deferred;
-    if tries <= context.settings.retries && !context.shared.stopped() {
-        let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
-        let mut delivery = job.delivery;
-        delivery.attempts = attempts;
-        let _ = context.retries.send(Retry {
-            due,
-            job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() },
-        });
-    } else {
-        context.shared.deferred.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
 /// The address as a file name for the outbox.
 fn safe_file_name(email: &str) -> String {
     email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
 }
 
+mod dispatch;
+mod settle;
 #[cfg(test)]
 mod tests;

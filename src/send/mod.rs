@@ -8,6 +8,16 @@
 //! `docs/sending.md` for the state machine and the guarantees.
 
 mod actor;
+mod breaker;
+mod budget;
+mod copies;
+mod due;
+mod run;
+pub use budget::limits_of as budget_limits;
+use copies::{dry_run, test_send};
+pub use due::send_due;
+use run::{Delivery, deliver, relay_was_dead};
+pub use run::{RELAY, spend};
 pub mod cancel;
 mod engine;
 pub mod gate;
@@ -20,19 +30,16 @@ mod signal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
+use crate::compose::{ComposeOptions, MessageTemplate};
 use crate::content::{Issue, Status};
 use crate::diagnostic;
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::mail::{
-    Configured, ConnectError, Connection as _, KeyUse, Outbound, Outcome, Signing, Stage, Transport as _,
-};
+use crate::mail::{KeyUse, Outbound, Signing};
 use crate::project::Project;
 use crate::state::State;
 use crate::state::journal::{Counts, NewRecipient, SendState};
@@ -126,6 +133,7 @@ pub fn send_issue(
     let keys = signing.keys.clone();
     let template = Arc::new(template(project, issue, &lists, signing, clock, !options.test.is_empty())?);
     if !options.test.is_empty() {
+        run::spend_for_tests(project, options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire(&state_dir)?;
@@ -156,8 +164,9 @@ pub fn send_issue(
         );
     }
     confirm(&state, &id, &template, options.yes, skipped)?;
+    let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    let run = Delivery { template, transport, only_list: options.list.clone(), left_out };
+    let run = Delivery { template, transport, only_list: options.list.clone(), left_out, careful };
     deliver(project, state, &id, run, clock, &state_path)
 }
 
@@ -172,76 +181,6 @@ impl SendReport {
             complete: true,
         }
     }
-}
-
-/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
-/// except one never started whose `send_at` is more than `sending.due-window` ago.
-/// `allow` is `--allow`'s codes, for every issue.
-pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
-    gate::validate_allow(allow)?;
-    let now = clock.now();
-    let due: Vec<&Issue> = project
-        .issues
-        .iter()
-        .filter(|i| i.front.status == Status::Ready && i.front.send_at.is_some_and(|at| at <= now))
-        .collect();
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
-    let state_path = project.root.join(project.config.state.db_path());
-    let records = if state_path.exists() {
-        State::open(&state_path, &project.config.state.db_path())?.sends()?
-    } else {
-        Vec::new()
-    };
-    let window = project.config.sending.due_window().map_err(Error::usage)?;
-    let mut reports = Vec::new();
-    let mut first_error = None;
-    for issue in due {
-        let record = records.iter().find(|r| r.issue == issue.id());
-        if record.is_some_and(|r| matches!(r.state, SendState::Complete | SendState::Cancelled)) {
-            continue;
-        }
-        if record.is_none() && too_late(issue, now, window) {
-            continue;
-        }
-        let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
-        match send_issue(project, issue, &options, clock, env) {
-            Ok(report) => reports.push(report),
-            // Another run holds the lock: it will see to every issue; stop now.
-            Err(e @ Error::Locked { .. }) => return Err(e),
-            // One issue's trouble must not hold back the others on every cron tick.
-            Err(e @ Error::Blocked { .. }) => {
-                eprintln!("skipped: {e}");
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                eprintln!("{}: {}", issue.id(), e.to_string().trim_end());
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        None => Ok(reports),
-        // Its line is logged above, with every other issue's: exit 1 without repeating it.
-        Some(Error::Blocked { .. }) => Err(Error::reported()),
-        Some(e) => Err(e),
-    }
-}
-
-/// Whether an issue whose send never started is due so long ago that `--due` must not start it
-/// (a restored backup or a forgotten `status: ready` would otherwise mail a stale issue, as
-/// listmonk #1801 did); warns when so.
-fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -> bool {
-    let Some(at) = issue.front.send_at else { return false };
-    if now.duration_since(at) <= window {
-        return false;
-    }
-    eprintln!(
-        "warning: `{id}` was due at {at}, more than `due-window` ({window:#}) ago, and its send never started: not sending it\n  = help: send it by hand with `letterpress send {id}`, or raise `sending.due-window` in letterpress.yaml",
-        id = issue.id(),
-    );
-    true
 }
 
 /// The issue's list files, restricted to `only` when given, and the slugs of the issue's lists
@@ -338,198 +277,4 @@ fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, sk
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::usage("not sent")) }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start the sender's runtime in", Path::new("."), e))
-}
-
-/// What one run delivers, and how.
-struct Delivery {
-    template: Arc<MessageTemplate>,
-    transport: Configured,
-    only_list: Option<String>,
-    /// The issue's lists a `--list` run leaves out: the send cannot be complete after it.
-    left_out: Vec<String>,
-}
-
-fn deliver(
-    project: &Project,
-    state: State,
-    id: &str,
-    run: Delivery,
-    clock: &Clock,
-    state_path: &Path,
-) -> Result<SendReport> {
-    let sending = &project.config.sending;
-    let runtime = runtime()?;
-    let Delivery { template, transport, only_list, left_out } = run;
-    let transport = Arc::new(transport);
-    // The first connection proves TLS and authentication before any recipient changes state.
-    let first = match runtime.block_on(transport.connect()) {
-        Ok(first) => first,
-        Err(e) => {
-            let error = match e {
-                ConnectError::Fatal(m) => Error::sender(m),
-                ConnectError::Network(m) => {
-                    Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
-                }
-            };
-            state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
-            return Err(error);
-        }
-    };
-    let shared = Arc::new(engine::Shared::new(sending.rate, sending.circuit_breaker));
-    let settings = engine::Settings {
-        concurrency: if transport.writes_files() { 1 } else { sending.concurrency },
-        max_per_connection: sending.max_per_connection,
-        retries: sending.retries,
-        retry_delay: Duration::from_secs_f64(sending.retry_delay),
-        max_attempts: sending.max_attempts,
-        only_list: only_list.clone(),
-    };
-    let total = state.counts(id)?;
-    let started = Instant::now();
-    let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
-    let (ran, state) = runtime.block_on(async {
-        let signals = signal::watch(Arc::clone(&shared));
-        let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
-        let ran = engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first).await;
-        signals.abort();
-        (ran, task.await)
-    });
-    progress.finish();
-    let state = state.map_err(|_| {
-        Error::io("finish the journal in", state_path, std::io::Error::other("the journal task panicked"))
-    })?;
-    let counts = state.counts(id)?;
-    let stop = shared.take_reason();
-    let remains = remains(&counts, only_list.as_deref(), &left_out);
-    let (final_state, note) = match (&stop, &remains) {
-        (Some(reason), _) => (SendState::Stopped, Some(reason.to_string())),
-        (None, None) => (SendState::Complete, None),
-        (None, Some(what)) => (SendState::Stopped, Some(what.clone())),
-    };
-    state.finish_send(id, final_state, note.as_deref(), clock.now())?;
-    let complete = remains.is_none();
-    let report = SendReport {
-        issue: id.to_owned(),
-        counts,
-        sent_now: shared.sent.load(std::sync::atomic::Ordering::Relaxed),
-        bounced_now: shared.bounced.load(std::sync::atomic::Ordering::Relaxed),
-        elapsed_ms: started.elapsed().as_millis(),
-        complete,
-    };
-    eprintln!("{}", report.summary());
-    ran?;
-    if let Some(reason) = stop {
-        return Err(reason);
-    }
-    if !left_out.is_empty() {
-        return Err(Error::Incomplete {
-            message: format!("{}; see `letterpress status {id}`", note.unwrap_or_default()),
-        });
-    }
-    let c = &report.counts;
-    if c.failed + c.deferred + c.pending + c.uncertain > 0 {
-        return Err(Error::Incomplete {
-            message: format!("not every recipient was delivered; see `letterpress status {id}`"),
-        });
-    }
-    Ok(report)
-}
-
-/// What keeps a send from being complete after a run that was not stopped: recipients still
-/// to send, or lists a `--list` run left out. `None`: the send is complete.
-fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Option<String> {
-    if let Some(only) = only_list
-        && !left_out.is_empty()
-    {
-        let lists: Vec<String> = left_out.iter().map(|l| format!("`{l}`")).collect();
-        return Some(format!(
-            "this run covered only list `{only}`; {} remain: `send` without `--list`, or `send --due`, sends the rest",
-            lists.join(", ")
-        ));
-    }
-    (counts.pending + counts.deferred + counts.inflight > 0).then(|| "deferred recipients remain".to_owned())
-}
-
-/// `--dry-run`: compose every message, deliver none, report counts and sizes.
-fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, env: &Env) -> Result<()> {
-    // What the real send would refuse before connecting (the relay's URL, the password
-    // variable, the CA file), refused here too, in the same words.
-    let Outbound { signing, .. } =
-        Outbound::load(&project.root, &project.config, env, KeyUse::Throwaway, &outbox_sub(issue))?;
-    let template = template(project, issue, lists, signing, clock, false)?;
-    let state =
-        State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
-    let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();
-    let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
-    let mut buffer = Vec::new();
-    for recipient in recipients.by_ref() {
-        let Member { subscriber: s, list, .. } = recipient?;
-        template.compose(
-            &Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: &lists[list].slug },
-            &mut buffer,
-        )?;
-        messages += 1;
-        bytes += buffer.len();
-        largest = largest.max(buffer.len());
-    }
-    let (counts, _, _) = recipients.finish();
-    let duplicates: usize = counts.iter().map(|c| c.duplicates).sum();
-    let skipped: usize = counts.iter().map(|c| c.rows - c.invalid - c.active + c.suppressed).sum();
-    let outside = match counts.iter().filter_map(|c| c.outside).reduce(|a, b| a + b) {
-        Some(n) => format!(", {n} outside its audience"),
-        None => String::new(),
-    };
-    eprintln!(
-        "dry run of `{}`: {messages} messages composed ({} KB on average, largest {} KB), {duplicates} duplicates folded, {skipped} not active or suppressed{outside}; nothing was sent",
-        issue.id(),
-        bytes / messages.max(1) / 1024,
-        largest / 1024
-    );
-    Ok(())
-}
-
-/// `--test <addr>…`: `[TEST]` copies to these addresses, not journaled.
-fn test_send(root: &Path, template: &MessageTemplate, transport: &Configured, addresses: &[String]) -> Result<()> {
-    let runtime = runtime()?;
-    // The outbox directory as the editor would type it.
-    let outbox = transport.outbox().map(|dir| dir.strip_prefix(root).unwrap_or(dir));
-    runtime.block_on(async {
-        let mut connection = transport.connect().await.map_err(|e| Error::sender(e.to_string()))?;
-        let mut buffer = Vec::new();
-        let none = std::collections::BTreeMap::new();
-        for address in addresses {
-            let email = crate::address::parse(address)?;
-            template.compose(&Recipient { email: &email, name: "", attrs: &none, list: "test" }, &mut buffer)?;
-            match connection
-                .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
-                .await
-            {
-                Outcome::Replied { stage: Stage::EndOfData, .. } if outbox.is_some() => {
-                    let dir = outbox.unwrap_or(Path::new("outbox"));
-                    eprintln!(
-                        "test copy for `{email}` written to the outbox `{}`; no SMTP relay is configured, so nobody was mailed (set `LETTERPRESS_SMTP_URL`, or `transport: smtp`, to mail it)",
-                        dir.display()
-                    );
-                }
-                Outcome::Replied { reply, stage: Stage::EndOfData } if reply.is_positive() => {
-                    eprintln!("test copy sent to `{email}`: {}", reply.summary());
-                }
-                Outcome::Replied { reply, .. } => {
-                    return Err(Error::sender(format!("test copy to `{email}` refused: {}", reply.summary())));
-                }
-                Outcome::Lost { error, .. } => {
-                    return Err(Error::sender(format!("test copy to `{email}` failed: {error}")));
-                }
-            }
-        }
-        connection.close().await;
-        Ok(())
-    })
 }

@@ -1,383 +1,321 @@
-//! Pacing and the circuit breaker, shared by every worker of a send.
+//! Pacing one relay like TCP paces a connection, and telling when the relay is dead.
 //!
-//! [`Pace`] spaces messages at the configured rate and slows down when the relay throttles
-//! (421/450/451/454), recovering gradually after a run of successes. [`Breaker`] counts
-//! consecutive sender problems (5.7.x policy rejections, or the same content rejection again and
-//! again) and trips after the configured number, so a misconfigured domain stops the send
-//! instead of burning through the list. It also counts consecutive "no such user" bounces
-//! (5.1.x): a relay that refuses everyone must not get the whole list suppressed, so a bounce is
-//! believed only once a later delivery shows the relay delivers, and the same number of them in
-//! a row, with no delivery between, trips it.
+//! [`Pace`] spaces messages at a rate (none: as fast as the workers go). A slow-down reply
+//! (421/450/451/454, 4.7.x) cuts the rate to 70 % — once per round trip: replies to messages that
+//! started before the last decrease do not count again (multiplicative decrease). Each success
+//! adds to it (additive increase): back to the rate of the last decrease within
+//! [`RECOVER_IN`] successes, then probing beyond it by 1/[`RECOVER_IN`] of the rate per
+//! success, until the workers, not the pace, are the limit and pacing switches off (or the
+//! configured `rate` caps it). So a relay that slows down some messages at random costs a
+//! quarter of the throughput on average, not all of it, and a relay with a hard per-second
+//! quota is held near it.
+//!
+//! The same record decides when the relay is dead (see `docs/sending.md`): every one of the
+//! last [`DEAD_AFTER`] attempts refused temporarily with the pace at its slowest, or no
+//! success for [`DEAD_SILENCE`] while attempts keep failing. Postfix does the same with a
+//! destination and defers its queue; the engine stops the run.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::retry::Reply;
+/// The slowest pace: one message every two seconds.
+pub const FLOOR_RATE: f64 = 0.5;
+/// The pace a run starts at after the relay was found dead (messages per second); it grows
+/// by a quarter per success from there until the first slow-down reply (slow start).
+pub const CAREFUL_RATE: f64 = 1.0;
+/// What a slow-down reply leaves of the rate (CUBIC's 0.7: a decrease by half, as Reno's, lets a
+/// relay slowing down 5 % of messages at random drag the rate down for long stretches).
+pub const DECREASE: f64 = 0.7;
+/// Successes to recover from a decrease to the rate before it.
+pub const RECOVER_IN: f64 = 16.0;
+/// Temporary refusals in a row, at the slowest pace, that make the relay dead.
+pub const DEAD_AFTER: u32 = 20;
+/// No success for this long, with attempts failing, makes the relay dead whatever the pace.
+pub const DEAD_SILENCE: Duration = Duration::from_secs(60);
+/// Successes remembered to measure the workers' own rate.
+const SAMPLES: usize = 32;
 
-/// The slowest a throttled send will go between messages.
-const MAX_INTERVAL: Duration = Duration::from_secs(2);
-/// The first slow-down step when no rate is configured.
-const FIRST_STEP: Duration = Duration::from_millis(20);
-/// Successes before the interval halves again.
-pub(super) const RECOVER_AFTER: u32 = 200;
-
-/// Message spacing across workers.
+/// Message spacing across the workers of one relay, and its health.
 #[derive(Debug)]
 pub struct Pace {
+    ceiling: Option<f64>,
     state: Mutex<PaceState>,
 }
 
 #[derive(Debug)]
 struct PaceState {
-    base: Duration,
-    interval: Duration,
-    next: Option<Instant>,
-    successes: u32,
+    /// Messages per second; `None`: unpaced.
+    rate: Option<f64>,
+    /// The rate of the last decrease, to recover to (0: none yet, probe from the start).
+    target: f64,
+    last_decrease: Option<Instant>,
+    /// The last turn given.
+    last: Option<Instant>,
+    /// When the last successes came, to measure the rate the workers reach unpaced.
+    successes: VecDeque<Instant>,
+    /// Temporary refusals since the last success.
+    streak: u32,
+    /// The last success, or when the pace was made.
+    last_success: Instant,
 }
 
 impl Pace {
-    /// Spacing for `rate` messages per second (none: as fast as the workers go).
-    pub fn new(rate: Option<f64>) -> Self {
-        let base = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
-        Self { state: Mutex::new(PaceState { base, interval: base, next: None, successes: 0 }) }
+    /// Spacing for at most `ceiling` messages per second (none: as fast as the workers go).
+    pub fn new(ceiling: Option<f64>) -> Self {
+        Self::starting_at(ceiling, ceiling)
+    }
+
+    /// As [`Self::new`], starting at [`CAREFUL_RATE`]: the relay was dead at the end of the
+    /// last run.
+    pub fn careful(ceiling: Option<f64>) -> Self {
+        Self::starting_at(ceiling, Some(ceiling.map_or(CAREFUL_RATE, |c| c.min(CAREFUL_RATE))))
+    }
+
+    fn starting_at(ceiling: Option<f64>, rate: Option<f64>) -> Self {
+        let state = PaceState {
+            rate,
+            target: 0.0,
+            last_decrease: None,
+            last: None,
+            successes: VecDeque::with_capacity(SAMPLES),
+            streak: 0,
+            last_success: Instant::now(),
+        };
+        Self { ceiling, state: Mutex::new(state) }
     }
 
     /// Wait for this worker's turn.
     pub async fn wait(&self) {
         let slot = {
             let Ok(mut state) = self.state.lock() else { return };
-            if state.interval.is_zero() {
+            let Some(rate) = state.rate else {
+                state.last = None;
                 return;
-            }
+            };
+            // From the last turn at today's rate: a rate raised since then counts at once.
             let now = Instant::now();
-            let slot = state.next.map_or(now, |next| next.max(now));
-            state.next = Some(slot + state.interval);
+            let slot = state.last.map_or(now, |last| (last + Duration::from_secs_f64(1.0 / rate)).max(now));
+            state.last = Some(slot);
             slot
         };
         tokio::time::sleep_until(slot).await;
     }
 
-    /// The relay asked us to slow down: double the interval.
-    pub fn throttle(&self) {
+    /// The relay asked to slow down, in reply to a message that started at `started`: cut
+    /// the rate, unless it was already cut after that message started.
+    pub fn throttle(&self, started: Instant) {
         if let Ok(mut state) = self.state.lock() {
-            state.interval = (state.interval * 2).max(FIRST_STEP).min(MAX_INTERVAL.max(state.base));
-            state.successes = 0;
+            Self::decrease(&mut state, started, self.ceiling);
         }
     }
 
-    /// A message went through; after enough of them, speed back up towards the base rate.
-    pub fn success(&self) {
-        if let Ok(mut state) = self.state.lock()
-            && state.interval > state.base
-        {
-            state.successes += 1;
-            if state.successes >= RECOVER_AFTER {
-                state.successes = 0;
-                state.interval = (state.interval / 2).max(state.base);
-                if state.interval < FIRST_STEP {
-                    state.interval = state.base;
-                }
-            }
-        }
-    }
-
-    /// The current interval.
-    #[cfg(test)]
-    pub(super) fn interval(&self) -> Duration {
-        self.state.lock().map_or(Duration::ZERO, |s| s.interval)
-    }
-}
-
-/// Consecutive sender-problem rejections, and consecutive bounces.
-#[derive(Debug)]
-pub struct Breaker {
-    limit: usize,
-    state: Mutex<Streak>,
-    bounces: Mutex<Bounces>,
-    /// Whether a bounce streak is open: without one, a delivery takes no lock for it.
-    streak_open: AtomicBool,
-    /// Whether anything was delivered in this run (as `Bounces::delivered`, without the lock).
-    any_delivered: AtomicBool,
-}
-
-/// The breaker's memory of the run's bounces (5.1.x "no such user" replies).
-#[derive(Debug, Default)]
-struct Bounces {
-    /// The current streak: each recipient, reply, and the highest `seq` any worker had taken
-    /// when the bounce came (a delivery proves the relay delivers *after* the bounce only for a
-    /// row taken later). `deferred` until a delivery ends it.
-    streak: Vec<(String, Reply, i64)>,
-    /// Recipients of streaks a delivery ended: believed, so `failed` and suppressed once the
-    /// run is over.
-    believed: Vec<(String, Reply)>,
-    /// Whether a delivery succeeded in this run.
-    delivered: bool,
-    /// A streak reached the limit: nothing of it, or after it, is believed in this run.
-    tripped: bool,
-}
-
-/// The breaker's memory of the current run of problems.
-#[derive(Debug, Default)]
-struct Streak {
-    count: usize,
-    /// The content rejection repeated, when the streak is one.
-    content: Option<String>,
-    /// Recipients of the streak's content rejections, `deferred` until the streak is decided.
-    victims: Vec<String>,
-    /// Recipients of content rejections whose streak ended without tripping the breaker: one
-    /// refused message each, so they are `failed` once the run is over.
-    refused: Vec<(String, Reply)>,
-    /// The reply of the current streak.
-    reply: Option<Reply>,
-}
-
-impl Streak {
-    /// The streak ends without tripping: its victims' rejections stand.
-    fn end(&mut self) {
-        if let Some(reply) = self.reply.take() {
-            let victims = std::mem::take(&mut self.victims);
-            self.refused.extend(victims.into_iter().map(|key| (key, reply.clone())));
-        }
-        self.count = 0;
-        self.content = None;
-    }
-}
-
-impl Breaker {
-    /// Trip after `limit` in a row.
-    pub fn new(limit: usize) -> Self {
-        Self {
-            limit: limit.max(1),
-            state: Mutex::new(Streak::default()),
-            bounces: Mutex::new(Bounces::default()),
-            streak_open: AtomicBool::new(false),
-            any_delivered: AtomicBool::new(false),
-        }
-    }
-
-    /// How many in a row trip it.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// A delivery succeeded: the streak of sender problems or content rejections is over.
-    pub fn reset(&self) {
-        if let Ok(mut state) = self.state.lock() {
-            state.end();
-        }
-    }
-
-    /// Row `seq` was delivered: the bounces that came before a worker took it are believed,
-    /// and leave the streak. (A delivery already under way when a bounce came proves nothing
-    /// about the relay after it.)
-    pub fn delivered(&self, seq: i64) {
-        // The usual case, once anything was delivered: no streak open, nothing to lock.
-        if !self.streak_open.load(Ordering::Acquire) && self.any_delivered.load(Ordering::Relaxed) {
+    fn decrease(state: &mut PaceState, started: Instant, ceiling: Option<f64>) {
+        if state.last_decrease.is_some_and(|at| started < at) {
             return;
         }
-        self.any_delivered.store(true, Ordering::Relaxed);
-        if let Ok(mut bounces) = self.bounces.lock() {
-            bounces.delivered = true;
-            if bounces.tripped || bounces.streak.is_empty() {
-                return;
-            }
-            let (before, still): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut bounces.streak).into_iter().partition(|(_, _, taken)| *taken < seq);
-            self.streak_open.store(!still.is_empty(), Ordering::Release);
-            bounces.streak = still;
-            bounces.believed.extend(before.into_iter().map(|(key, reply, _)| (key, reply)));
+        let current = state.rate.unwrap_or_else(|| measured(&state.successes).unwrap_or(CAREFUL_RATE * 10.0));
+        state.target = current;
+        let cut = (current * DECREASE).max(FLOOR_RATE);
+        state.rate = Some(ceiling.map_or(cut, |c| cut.min(c)));
+        state.last_decrease = Some(Instant::now());
+    }
+
+    /// A message went through: speed up.
+    pub fn success(&self) {
+        let Ok(mut state) = self.state.lock() else { return };
+        let now = Instant::now();
+        state.streak = 0;
+        state.last_success = now;
+        if state.successes.len() == SAMPLES {
+            state.successes.pop_front();
         }
+        state.successes.push_back(now);
+        let Some(rate) = state.rate else { return };
+        let step = if state.target == 0.0 {
+            // Slow start (a careful run, no slow-down yet): a quarter more per success.
+            rate / 4.0
+        } else if rate < state.target {
+            state.target * (1.0 - DECREASE) / RECOVER_IN
+        } else {
+            rate / RECOVER_IN
+        };
+        let faster = rate + step;
+        state.rate = match self.ceiling {
+            Some(ceiling) => Some(faster.min(ceiling)),
+            // The workers, not the pace, are the limit: stop pacing.
+            None if measured(&state.successes).is_some_and(|m| faster > 4.0 * m) => None,
+            None => Some(faster),
+        };
     }
 
-    /// The relay said recipient `key` does not exist (`reply`, 5.1.x); the caller records it
-    /// `deferred`. Returns true when the breaker trips: `limit` bounces in a row with no
-    /// delivery between them (and for every bounce after that in this run). Then the relay,
-    /// not the list, is suspect, and the streak's recipients stay `deferred`, suppressed by
-    /// no one.
-    /// `taken` is the highest `seq` any worker had taken when the reply came.
-    pub fn bounce(&self, key: &str, reply: &Reply, taken: i64) -> bool {
-        self.bounces.lock().is_ok_and(|mut bounces| {
-            if bounces.tripped {
-                return true;
-            }
-            bounces.streak.push((key.to_owned(), reply.clone(), taken));
-            self.streak_open.store(true, Ordering::Release);
-            if bounces.streak.len() < self.limit {
-                return false;
-            }
-            bounces.tripped = true;
-            bounces.streak.clear();
-            self.streak_open.store(false, Ordering::Release);
-            true
-        })
+    /// A temporary refusal (any 4xx, a lost connection, a failed connect) of a message that
+    /// started at `started`. Returns true when the relay is now dead. A long streak slows the
+    /// pace down even without slow-down replies, so that it reaches its slowest.
+    pub fn failure(&self, started: Instant) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        state.streak += 1;
+        let at_floor = state.rate.is_some_and(|r| r <= FLOOR_RATE);
+        if state.streak >= DEAD_AFTER && !at_floor {
+            Self::decrease(&mut state, started, self.ceiling);
+        }
+        (state.streak >= DEAD_AFTER && at_floor)
+            || (state.streak >= 2 && Instant::now().duration_since(state.last_success) >= DEAD_SILENCE)
     }
 
-    /// The bounced recipients to record `failed` and suppress now that the run is over: those
-    /// of every streak a delivery ended, and of a streak still open at the end (too short to
-    /// trip) when the run delivered before it — the relay was delivering, and too few
-    /// recipients were left to tell more. None of a tripped streak, nor after it.
-    pub fn believed_bounces(&self) -> Vec<(String, Reply)> {
-        self.bounces.lock().map_or_else(
-            |_| Vec::new(),
-            |mut bounces| {
-                if bounces.delivered && !bounces.tripped {
-                    let open = std::mem::take(&mut bounces.streak);
-                    bounces.believed.extend(open.into_iter().map(|(key, reply, _)| (key, reply)));
-                }
-                std::mem::take(&mut bounces.believed)
-            },
-        )
+    /// The current rate (`None`: unpaced).
+    #[cfg(test)]
+    pub fn rate(&self) -> Option<f64> {
+        self.state.lock().ok().and_then(|s| s.rate)
     }
+}
 
-    /// A sender problem: returns true when the breaker trips.
-    pub fn sender_problem(&self) -> bool {
-        self.state.lock().is_ok_and(|mut state| {
-            let count = state.count;
-            state.end();
-            state.count = count + 1;
-            state.count >= self.limit
-        })
+/// The rate of the last successes, when enough of them are known.
+fn measured(successes: &VecDeque<Instant>) -> Option<f64> {
+    let (first, last) = (successes.front()?, successes.back()?);
+    if successes.len() < 8 {
+        return None;
     }
-
-    /// The relay refused the message of recipient `key` with `reply`, which the caller records
-    /// `deferred`. Only the same rejection again and again trips the breaker: then the message,
-    /// not the recipients, is at fault, and every recipient of the streak stays `deferred` for
-    /// the run after the fix. Returns true when the breaker trips.
-    pub fn content_rejection(&self, key: &str, reply: &Reply) -> bool {
-        let text = reply.summary();
-        self.state.lock().is_ok_and(|mut state| {
-            if state.content.as_deref() != Some(text.as_str()) {
-                state.end();
-                state.content = Some(text);
-                state.reply = Some(reply.clone());
-            }
-            state.count += 1;
-            state.victims.push(key.to_owned());
-            if state.count < self.limit {
-                return false;
-            }
-            // Decided: the streak's recipients keep `deferred`, and so do the same rejections
-            // still arriving from messages already in flight.
-            state.victims.clear();
-            true
-        })
-    }
-
-    /// The recipients whose content rejection turned out not to be part of a tripping streak,
-    /// with their replies: they are to be recorded `failed` now that the run is over. Includes
-    /// the current streak, which can no longer trip.
-    pub fn refused(&self) -> Vec<(String, Reply)> {
-        self.state.lock().map_or_else(
-            |_| Vec::new(),
-            |mut state| {
-                state.end();
-                std::mem::take(&mut state.refused)
-            },
-        )
-    }
+    let span = last.duration_since(*first).as_secs_f64().max(1e-4);
+    Some((successes.len() - 1) as f64 / span)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn throttling_slows_down_and_recovers() {
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_down_cuts_the_rate_once_per_round_and_successes_bring_it_back() {
+        let pace = Pace::new(Some(100.0));
+        let started = Instant::now();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        pace.throttle(started);
+        assert_eq!(pace.rate(), Some(70.0));
+        pace.throttle(started);
+        assert_eq!(pace.rate(), Some(70.0), "a reply to a message from before the decrease: no second cut");
+        for _ in 0..15 {
+            pace.success();
+        }
+        assert!(pace.rate().is_some_and(|r| r < 100.0 && r > 95.0), "{:?}", pace.rate());
+        pace.success();
+        pace.success();
+        assert_eq!(pace.rate(), Some(100.0), "recovered within RECOVER_IN successes, capped by `rate`");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unpaced_relay_is_paced_below_its_measured_rate_and_unpaced_again() {
         let pace = Pace::new(None);
-        assert_eq!(pace.interval(), Duration::ZERO);
-        pace.throttle();
-        assert_eq!(pace.interval(), FIRST_STEP);
-        pace.throttle();
-        assert_eq!(pace.interval(), FIRST_STEP * 2);
-        for _ in 0..RECOVER_AFTER {
+        for _ in 0..SAMPLES {
+            tokio::time::advance(Duration::from_millis(1)).await;
             pace.success();
         }
-        assert_eq!(pace.interval(), FIRST_STEP);
-        for _ in 0..RECOVER_AFTER {
+        assert_eq!(pace.rate(), None);
+        pace.throttle(Instant::now());
+        let cut = pace.rate().expect("paced");
+        assert!((cut - 700.0).abs() < 1.0, "1,000 a second measured: {cut}");
+        let mut n = 0;
+        while pace.rate().is_some() {
+            tokio::time::advance(Duration::from_millis(1)).await;
             pace.success();
+            n += 1;
+            assert!(n < 200, "never unpaced again: {:?}", pace.rate());
         }
-        assert_eq!(pace.interval(), Duration::ZERO, "back to full speed");
-        let capped = Pace::new(Some(10.0));
-        for _ in 0..20 {
-            capped.throttle();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relay_refusing_everything_is_dead_once_at_the_slowest_pace() {
+        let pace = Pace::new(None);
+        let mut attempts = 0;
+        let dead = loop {
+            pace.wait().await;
+            let started = Instant::now();
+            tokio::time::advance(Duration::from_millis(5)).await;
+            pace.throttle(started);
+            attempts += 1;
+            if pace.failure(started) {
+                break attempts;
+            }
+            assert!(attempts < 200, "never dead");
+        };
+        assert!(dead >= DEAD_AFTER as usize, "{dead}");
+        assert_eq!(pace.rate(), Some(FLOOR_RATE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_now_and_then_keeps_the_relay_alive_and_silence_kills_it() {
+        let pace = Pace::new(None);
+        for i in 0..100 {
+            let started = Instant::now();
+            tokio::time::advance(Duration::from_millis(10)).await;
+            if i % 10 == 0 {
+                pace.success();
+            } else {
+                assert!(!pace.failure(started), "alive at {i}");
+            }
         }
-        assert_eq!(capped.interval(), MAX_INTERVAL);
+        let silent = Pace::new(Some(10.0));
+        tokio::time::advance(DEAD_SILENCE).await;
+        assert!(!silent.failure(Instant::now()), "one failure is not a pattern");
+        assert!(silent.failure(Instant::now()), "a minute without success");
     }
 
-    #[test]
-    fn breaker_trips_on_a_run_not_on_scattered_problems() {
-        let breaker = Breaker::new(3);
-        assert!(!breaker.sender_problem());
-        assert!(!breaker.sender_problem());
-        breaker.reset();
-        assert!(!breaker.sender_problem());
-        assert!(!breaker.sender_problem());
-        assert!(breaker.sender_problem());
-        let content = Breaker::new(2);
-        assert!(!content.content_rejection("a", &reply(552, "too big")));
-        assert!(!content.content_rejection("b", &reply(554, "other")));
-        assert!(content.content_rejection("c", &reply(554, "other")));
+    #[tokio::test(start_paused = true)]
+    async fn a_careful_start_grows_to_the_workers_rate() {
+        let pace = Pace::careful(None);
+        assert_eq!(pace.rate(), Some(CAREFUL_RATE));
+        let start = Instant::now();
+        let mut sent = 0;
+        while pace.rate().is_some() {
+            pace.wait().await;
+            tokio::time::advance(Duration::from_millis(1)).await;
+            pace.success();
+            sent += 1;
+            assert!(sent < 1000);
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?} for {sent}", start.elapsed());
     }
 
-    #[test]
-    fn bounces_are_believed_after_a_later_delivery_and_a_streak_of_them_trips_and_is_not() {
-        let unknown = reply(550, "5.1.1 no such user");
-        let key = |k: &str| (k.to_owned(), unknown.clone());
-        let sprinkled = Breaker::new(3);
-        assert!(!sprinkled.bounce("b", &unknown, 8));
-        assert!(!sprinkled.bounce("c", &unknown, 9));
-        sprinkled.delivered(7);
-        assert!(sprinkled.bounces.lock().unwrap().believed.is_empty(), "row 7 was taken before b and c bounced");
-        sprinkled.delivered(10);
-        assert!(!sprinkled.bounce("d", &unknown, 11), "the streak restarted after the delivery");
-        assert!(!sprinkled.bounce("e", &unknown, 12));
-        assert_eq!(
-            sprinkled.believed_bounces(),
-            [key("b"), key("c"), key("d"), key("e")],
-            "d and e: still open at the end, after deliveries"
-        );
-
-        let nothing_delivered = Breaker::new(3);
-        assert!(!nothing_delivered.bounce("a", &unknown, 1));
-        assert!(nothing_delivered.believed_bounces().is_empty(), "no delivery in the run: nothing believed");
-
-        let relay = Breaker::new(3);
-        assert!(!relay.bounce("a", &unknown, 1));
-        relay.delivered(2);
-        assert!(!relay.bounce("b", &unknown, 5));
-        relay.delivered(4);
-        assert!(!relay.bounce("c", &unknown, 6));
-        assert!(relay.bounce("d", &unknown, 7), "three in a row: the delivery of row 4 began before them");
-        assert!(relay.bounce("e", &unknown, 8), "in flight when it tripped");
-        relay.delivered(9);
-        assert_eq!(relay.believed_bounces(), [key("a")], "only the bounce a later delivery followed before the streak");
-    }
-
-    fn reply(code: u16, text: &str) -> Reply {
-        Reply { code, enhanced: None, text: text.to_owned() }
-    }
-
-    #[test]
-    fn only_content_rejections_outside_a_tripping_streak_are_refused_for_good() {
-        let breaker = Breaker::new(3);
-        assert!(!breaker.content_rejection("a", &reply(552, "too big")));
-        breaker.reset();
-        assert!(!breaker.content_rejection("b", &reply(554, "bad header")));
-        assert!(!breaker.content_rejection("c", &reply(554, "bad header")));
-        assert!(breaker.content_rejection("d", &reply(554, "bad header")));
-        assert!(breaker.content_rejection("e", &reply(554, "bad header")), "still tripped: in flight when it tripped");
-        breaker.reset();
-        assert_eq!(breaker.refused(), vec![("a".to_owned(), reply(552, "too big"))], "b to e wait for the fix");
-        assert!(!breaker.content_rejection("f", &reply(554, "bad header")));
-        assert!(!breaker.sender_problem(), "a sender problem ends a content streak");
-        assert!(!breaker.content_rejection("g", &reply(552, "too big")));
-        assert_eq!(
-            breaker.refused(),
-            vec![("f".to_owned(), reply(554, "bad header")), ("g".to_owned(), reply(552, "too big"))],
-            "the last streak can no longer trip"
-        );
+    /// The target: a relay answering 5 % of messages with a slow-down keeps at least
+    /// half the throughput of a healthy one (virtual time; 8 workers, 2 ms a message).
+    #[tokio::test(start_paused = true)]
+    async fn five_percent_random_slow_downs_keep_half_the_throughput() {
+        async fn run(every: Option<u64>) -> f64 {
+            let pace = std::sync::Arc::new(Pace::new(None));
+            let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let start = Instant::now();
+            let workers: Vec<_> = (0..8)
+                .map(|w| {
+                    let (pace, count) = (pace.clone(), count.clone());
+                    tokio::spawn(async move {
+                        let mut seed = 0x9e37_79b9_u64 + w;
+                        while start.elapsed() < Duration::from_secs(20) {
+                            pace.wait().await;
+                            let started = Instant::now();
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            if every.is_some_and(|n| seed.is_multiple_of(n)) {
+                                pace.throttle(started);
+                                pace.failure(started);
+                            } else {
+                                pace.success();
+                                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.await.unwrap();
+            }
+            count.load(std::sync::atomic::Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+        }
+        let healthy = run(None).await;
+        let throttled = run(Some(20)).await;
+        eprintln!("5 % slow-downs: {throttled:.0}/s against {healthy:.0}/s healthy (virtual time)");
+        assert!(throttled >= 0.5 * healthy, "{throttled:.0}/s against {healthy:.0}/s");
     }
 }

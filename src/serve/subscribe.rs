@@ -88,6 +88,16 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
     let ttl = app.ttl_text();
     let mail = Confirmation { to: &email, list, confirm_url: &url, ttl: &ttl, token: &token, date: app.clock.now() };
     let outgoing = app.mailer.compose(&app.ui, sender, &mail).map_err(|e| Failure::Internal(e.to_string()))?;
+    // The relay's quotas (`sending.limits`) count confirmation mails too.
+    let now = app.clock.now();
+    blocking(app, move |app| {
+        let limits = crate::send::budget_limits(&app.config.sending.limits);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        app.pool.with(|state| crate::send::spend(state, &limits, 1, now)).map_err(|e| Failure::Internal(e.to_string()))
+    })
+    .await?;
     app.mailer
         .deliver(outgoing)
         .await

@@ -75,6 +75,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sends_new RENAME TO sends;",
     // 5: a free-text note with a suppression (`unsubscribe --note`), one line, no control characters.
     "ALTER TABLE suppressions ADD COLUMN note TEXT;",
+    // 6: reserved for issue 12 (bounces); the merge puts its SQL here.
+    "SELECT 1;",
+    // 7: sending quotas (`budgets.rs`): messages used per relay in the current fixed window of
+    // each limit (`second`, `minute`, `hour`, `day`; `start` is the window's first second since
+    // the Unix epoch, UTC), shared by every process on the project. And which relay accepted
+    // each message.
+    "CREATE TABLE budgets (
+        relay TEXT NOT NULL,
+        window TEXT NOT NULL CHECK (window IN ('second', 'minute', 'hour', 'day')),
+        start INTEGER NOT NULL,
+        used INTEGER NOT NULL CHECK (used >= 0),
+        PRIMARY KEY (relay, window)
+    ) STRICT, WITHOUT ROWID;
+    ALTER TABLE deliveries ADD COLUMN relay TEXT;",
 ];
 
 /// The schema version this build writes and understands.
@@ -137,7 +151,7 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["budgets", "deliveries", "sends", "suppressions"]);
     }
 
     #[test]
@@ -152,7 +166,7 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["budgets", "deliveries", "sends", "suppressions"]);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }

@@ -75,13 +75,13 @@ fn a_newer_schema_is_refused_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
     let conn = Connection::open(path_in(dir.path())).unwrap();
-    conn.pragma_update(None, "user_version", 7).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
     assert_eq!(
         d.to_string(),
         format!(
-            "error: this state database was written by a newer letterpress (schema 7)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema {})\n",
+            "error: this state database was written by a newer letterpress (schema 99)\n --> .letterpress/state.db:1:1\n  = help: upgrade letterpress or restore a backup of `.letterpress/state.db` (this letterpress knows schema {})\n",
             super::migrations::LATEST
         )
     );

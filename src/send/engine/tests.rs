@@ -35,6 +35,7 @@ fn settings(concurrency: usize) -> Settings {
         retry_delay: Duration::from_secs(60),
         max_attempts: 3,
         only_list: None,
+        budget: None,
     }
 }
 
@@ -44,7 +45,12 @@ fn email(i: usize) -> String {
 
 /// Journal `recipients` rows and run the engine over them with `recorder` as the relay.
 fn run_engine(recorder: &Recorder, recipients: usize, settings: Settings, rate: Option<f64>, breaker: usize) -> Ran {
-    run_engine_with(recorder, recipients, settings, rate, breaker, |_| ())
+    run_engine_with(recorder, recipients, settings, Pace::new(rate), breaker, |_| ())
+}
+
+/// As [`run_engine`], paced by `pace`.
+fn run_engine_paced(recorder: &Recorder, recipients: usize, settings: Settings, pace: Pace, breaker: usize) -> Ran {
+    run_engine_with(recorder, recipients, settings, pace, breaker, |_| ())
 }
 
 /// As [`run_engine`], with `prepare` given the database's path before the run starts.
@@ -52,7 +58,7 @@ fn run_engine_with(
     recorder: &Recorder,
     recipients: usize,
     settings: Settings,
-    rate: Option<f64>,
+    pace: Pace,
     breaker: usize,
     prepare: impl FnOnce(&Path),
 ) -> Ran {
@@ -79,7 +85,7 @@ fn run_engine_with(
     state.start_send(ISSUE, template.content_hash(), clock.now(), false).unwrap();
     prepare(&path);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
-    let shared = Arc::new(Shared::new(rate, breaker));
+    let shared = Arc::new(Shared::new(pace, breaker));
     let (result, state, elapsed) = runtime.block_on(async {
         let started = Instant::now();
         let (journal, task) = actor::start(state, ISSUE.to_owned(), clock.clone(), path.clone());
@@ -117,22 +123,73 @@ fn every_message_goes_once_to_an_accepting_relay() {
 }
 
 #[test]
-fn a_relay_answering_451_to_everything_leaves_every_row_deferred_after_its_retry_and_slows_down() {
+fn a_relay_answering_451_to_a_few_leaves_them_deferred_after_their_retry_and_slows_down() {
     let recorder = Recorder::scripted(|_, _| reply(451, "4.3.0 try again later"));
-    let ran = run_engine(&recorder, 5, settings(2), None, 5);
+    let ran = run_engine(&recorder, 5, Settings { retry_delay: Duration::from_secs(10), ..settings(2) }, None, 5);
     assert!(ran.result.is_ok());
     assert_eq!((ran.counts.deferred, ran.counts.sent, ran.counts.pending), (5, 0, 0), "{:?}", ran.counts);
     assert_eq!(recorder.messages().len(), 10, "each tried twice: once, then its one retry");
-    assert!(ran.elapsed >= Duration::from_secs(60), "the retry waited for `retry-delay`: {:?}", ran.elapsed);
-    assert!(ran.shared.pace.interval() > Duration::ZERO, "451 asks every worker to slow down");
-    assert!(ran.shared.take_reason().is_none(), "no stop: the rows wait for the next run");
+    assert!(ran.elapsed >= Duration::from_secs(10), "the retry waited for `retry-delay`: {:?}", ran.elapsed);
+    assert!(ran.shared.pace.rate().is_some(), "451 asks every worker to slow down");
+    assert!(ran.shared.take_reason().is_none(), "ten refusals in ten seconds: not dead yet");
     let row = &ran.state.deliveries(ISSUE, &[DeliveryStatus::Deferred]).unwrap()[0];
     assert_eq!(row.reply.as_deref(), Some("451 4.3.0 try again later"));
     assert_eq!(
-        crate::send::remains(&ran.counts, None, &[]).as_deref(),
+        crate::send::run::remains(&ran.counts, None, &[]).as_deref(),
         Some("deferred recipients remain"),
         "so the send ends `stopped`, for the next run"
     );
+}
+
+#[test]
+fn a_relay_deferring_everything_is_dead_and_the_run_stops_instead_of_crawling() {
+    let recorder = Recorder::scripted(|_, _| reply(454, "4.7.0 Throttling failure: Maximum sending rate exceeded"));
+    let ran = run_engine(
+        &recorder,
+        250,
+        Settings { retries: 2, retry_delay: Duration::from_secs(2), ..settings(8) },
+        None,
+        5,
+    );
+    assert!(ran.result.is_ok());
+    let why = reason(&ran);
+    assert!(is_dead_relay(&why) && why.contains("454 4.7.0 Throttling failure"), "{why}");
+    let tried = recorder.messages().len();
+    assert!(tried < 100, "stopped after a few dozen attempts, not 750: {tried}");
+    assert_eq!(ran.counts.sent, 0);
+    assert_eq!(ran.counts.deferred + ran.counts.pending, 250, "{:?}", ran.counts);
+    let untouched = ran.state.deliveries(ISSUE, &[DeliveryStatus::Pending]).unwrap();
+    assert!(untouched.iter().all(|d| d.attempts == 0), "no attempt counted for rows never tried");
+    assert!(ran.elapsed < Duration::from_secs(120), "ended in virtual minutes, not hours: {:?}", ran.elapsed);
+}
+
+#[test]
+fn a_relay_throttling_one_message_in_twenty_slows_down_and_finishes() {
+    let recorder = Recorder::scripted(|_, seen| {
+        if seen % 20 == 7 {
+            reply(454, "4.7.0 Throttling failure: Maximum sending rate exceeded")
+        } else {
+            reply(250, "2.0.0 ok")
+        }
+    });
+    let ran = run_engine(
+        &recorder,
+        400,
+        Settings { retries: 2, retry_delay: Duration::from_secs(2), ..settings(4) },
+        None,
+        5,
+    );
+    assert!(ran.result.is_ok());
+    assert!(ran.shared.take_reason().is_none(), "alive");
+    assert_eq!((ran.counts.sent, ran.counts.total), (400, 400), "{:?}", ran.counts);
+}
+
+#[test]
+fn a_careful_pace_after_a_dead_relay_starts_slow() {
+    let recorder = Recorder::accepting();
+    let ran = run_engine_paced(&recorder, 10, settings(4), Pace::careful(None), 5);
+    assert_eq!(ran.counts.sent, 10);
+    assert!(ran.elapsed >= Duration::from_secs(5), "about a message a second at first: {:?}", ran.elapsed);
 }
 
 #[test]
@@ -196,7 +253,7 @@ fn a_refusal_at_rcpt_is_not_a_message_sent() {
         if to == "reader002@example.org" {
             crate::mail::Outcome::Replied {
                 reply: crate::mail::Reply { code: 553, enhanced: Some((5, 6, 7)), text: "no".to_owned() },
-                stage: Stage::Rcpt,
+                stage: crate::mail::Stage::Rcpt,
             }
         } else {
             reply(250, "2.0.0 ok")
@@ -215,15 +272,16 @@ async fn pace_spaces_turns_backs_off_and_recovers_without_real_time_passing() {
         pace.wait().await;
     }
     assert_eq!(start.elapsed(), Duration::from_millis(200), "turns at 0, 100 and 200 ms");
-    pace.throttle();
+    pace.throttle(start);
     let before = Instant::now();
     pace.wait().await;
     pace.wait().await;
-    assert_eq!(before.elapsed(), Duration::from_millis(300), "the next turn, then one 200 ms later");
-    for _ in 0..super::super::pace::RECOVER_AFTER {
+    let gap = before.elapsed().as_secs_f64();
+    assert!((gap - 2.0 / 7.0).abs() < 0.002, "two turns at 7 a second: {gap}");
+    for _ in 0..16 {
         pace.success();
     }
-    assert_eq!(pace.interval(), Duration::from_millis(100), "back to the configured rate");
+    assert_eq!(pace.rate(), Some(10.0), "back to the configured rate");
 }
 
 #[test]
@@ -243,7 +301,7 @@ fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
     // As when the disk fills: every result fails to commit, so every worker stops with the
     // error while the dispatcher still has rows to hand out.
     let recorder = Recorder::accepting();
-    let ran = run_engine_with(&recorder, 40, settings(2), None, 5, |path| {
+    let ran = run_engine_with(&recorder, 40, settings(2), Pace::new(None), 5, |path| {
         let db = rusqlite::Connection::open(path).unwrap();
         db.execute_batch(
             "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = 'sent'
@@ -281,7 +339,7 @@ fn an_unsubscribe_during_the_run_is_honoured_for_a_row_already_handed_to_the_wor
         }
         reply(250, "2.0.0 ok")
     });
-    let ran = run_engine_with(&recorder, 20, settings(2), None, 5, |db| {
+    let ran = run_engine_with(&recorder, 20, settings(2), Pace::new(None), 5, |db| {
         path.set(db.to_path_buf()).unwrap();
     });
     assert!(ran.result.is_ok());

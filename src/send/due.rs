@@ -1,0 +1,80 @@
+//! `send --due`: every ready issue whose time has come, each in its own send.
+
+use super::{SendOptions, SendReport, gate, send_issue};
+use crate::clock::Clock;
+use crate::content::{Issue, Status};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::state::State;
+use crate::state::journal::SendState;
+
+/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
+/// except one never started whose `send_at` is more than `sending.due-window` ago.
+/// `allow` is `--allow`'s codes, for every issue.
+pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
+    gate::validate_allow(allow)?;
+    let now = clock.now();
+    let due: Vec<&Issue> = project
+        .issues
+        .iter()
+        .filter(|i| i.front.status == Status::Ready && i.front.send_at.is_some_and(|at| at <= now))
+        .collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let state_path = project.root.join(project.config.state.db_path());
+    let records = if state_path.exists() {
+        State::open(&state_path, &project.config.state.db_path())?.sends()?
+    } else {
+        Vec::new()
+    };
+    let window = project.config.sending.due_window().map_err(Error::usage)?;
+    let mut reports = Vec::new();
+    let mut first_error = None;
+    for issue in due {
+        let record = records.iter().find(|r| r.issue == issue.id());
+        if record.is_some_and(|r| matches!(r.state, SendState::Complete | SendState::Cancelled)) {
+            continue;
+        }
+        if record.is_none() && too_late(issue, now, window) {
+            continue;
+        }
+        let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
+        match send_issue(project, issue, &options, clock, env) {
+            Ok(report) => reports.push(report),
+            // Another run holds the lock: it will see to every issue; stop now.
+            Err(e @ Error::Locked { .. }) => return Err(e),
+            // One issue's trouble must not hold back the others on every cron tick.
+            Err(e @ Error::Blocked { .. }) => {
+                eprintln!("skipped: {e}");
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                eprintln!("{}: {}", issue.id(), e.to_string().trim_end());
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        None => Ok(reports),
+        // Its line is logged above, with every other issue's: exit 1 without repeating it.
+        Some(Error::Blocked { .. }) => Err(Error::reported()),
+        Some(e) => Err(e),
+    }
+}
+
+/// Whether an issue whose send never started is due so long ago that `--due` must not start it
+/// (a restored backup or a forgotten `status: ready` would otherwise mail a stale issue, as
+/// listmonk #1801 did); warns when so.
+fn too_late(issue: &Issue, now: jiff::Timestamp, window: jiff::SignedDuration) -> bool {
+    let Some(at) = issue.front.send_at else { return false };
+    if now.duration_since(at) <= window {
+        return false;
+    }
+    eprintln!(
+        "warning: `{id}` was due at {at}, more than `due-window` ({window:#}) ago, and its send never started: not sending it\n  = help: send it by hand with `letterpress send {id}`, or raise `sending.due-window` in letterpress.yaml",
+        id = issue.id(),
+    );
+    true
+}
