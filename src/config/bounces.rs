@@ -2,9 +2,14 @@
 //! soft-bounce rule, and where bounces are read from (`imap`, `webhooks`, in
 //! [`super::bounce_sources`]).
 
+use std::path::Path;
+
 use serde::Deserialize;
 
 use super::bounce_sources::{Imap, Webhooks};
+use super::{Config, find};
+use crate::diagnostic::Diagnostic;
+use crate::token::return_path::ReturnPath;
 
 /// How bounces come back and what they do.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -53,5 +58,43 @@ pub struct SoftRule {
 impl Default for SoftRule {
     fn default() -> Self {
         Self { count: 3, window: 5 }
+    }
+}
+
+impl Bounces {
+    /// The return paths built on `address`, when it is set; why not, when it is not a plain
+    /// mailbox with room for a token.
+    pub fn return_path(&self) -> Result<Option<ReturnPath>, String> {
+        self.address.as_deref().map(|address| ReturnPath::parse(address, self.separator)).transpose()
+    }
+}
+
+impl Config {
+    pub(super) fn validate_bounces(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        if let (Err(why), Some(address)) = (self.bounces.return_path(), &self.bounces.address) {
+            let at = find(path, text, "address", address);
+            problems.push(
+                Diagnostic::error("config/bounces", format!("`bounces.address`: {why}"))
+                    .help("write the bounce mailbox, e.g. `address: bounces@news.example.org`")
+                    .at(at, text),
+            );
+        }
+        let soft = self.bounces.soft;
+        if soft.count == 0 || soft.window == 0 || soft.count > soft.window || soft.window > 1000 {
+            let at = find(path, text, "soft", "");
+            problems.push(
+                Diagnostic::error(
+                    "config/bounces",
+                    format!(
+                        "`bounces.soft` is {} of {}; `count` must be at least 1 and at most `window`, `window` at most 1000",
+                        soft.count, soft.window
+                    ),
+                )
+                .help("write e.g. `soft: {count: 3, window: 5}`")
+                .at(at, text),
+            );
+        }
+        problems
     }
 }

@@ -170,6 +170,7 @@ impl Config {
         problems.extend(self.validate_sending(path, text));
         problems.extend(self.validate_serve(path, text));
         problems.extend(self.validate_template_limits(path, text));
+        problems.extend(self.validate_bounces(path, text));
         problems
     }
 

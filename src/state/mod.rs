@@ -15,6 +15,7 @@
 //! with a recovery hint; every other SQLite failure is an [`Error::Io`] on the file, whose reason
 //! is SQLite's message ("failed to update `…/state.db`: database is locked").
 
+pub mod bounces;
 pub mod journal;
 mod migrations;
 
@@ -27,6 +28,7 @@ use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 
+pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 
