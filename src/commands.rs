@@ -12,9 +12,11 @@ use crate::fsutil::write_atomic;
 use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
+mod bounces;
 mod send;
 mod serve;
 mod subscribers;
+pub use bounces::bounces;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
@@ -86,11 +88,12 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
 
 /// `letterpress check`: exit 1 when any error is found.
 pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
-    let diagnostics = match Project::load(root) {
+    let mut diagnostics = match Project::load(root) {
         Ok(project) => check::check(&project),
         Err(Error::Invalid(diagnostics)) => diagnostics,
         Err(other) => return Err(other),
     };
+    diagnostics.extend(bounces::rate_warning(root));
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     match format {
         ReportFormat::Text => {

@@ -93,6 +93,7 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         }
         Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force),
         Command::Suppressions { format } => commands::suppressions(root, format),
+        Command::Bounces(args) => commands::bounces(root, args, &clock, env),
         Command::Preview { bind, port, open } => {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)
         }

@@ -16,6 +16,7 @@ use crate::error::Result;
 
 pub mod attribute;
 pub mod files;
+pub mod rates;
 pub mod store;
 
 /// What a bounce says about one recipient.
