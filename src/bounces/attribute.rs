@@ -179,7 +179,9 @@ mod tests {
     #[test]
     fn tokens_are_found_in_list_unsubscribe() {
         let token = "A".repeat(50);
-        let header = format!("<https://n.example.org/unsubscribe?t={token}>, <mailto:u@n.example.org?subject=unsubscribe%20{token}>");
+        let header = format!(
+            "<https://n.example.org/unsubscribe?t={token}>, <mailto:u@n.example.org?subject=unsubscribe%20{token}>"
+        );
         let found: Vec<&str> = token_candidates(&header).collect();
         assert_eq!(found, [token.as_str(), &format!("20{token}")]);
     }

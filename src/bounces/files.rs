@@ -212,7 +212,9 @@ mod tests {
     #[test]
     fn reads_a_maildir_new_then_cur_skipping_dot_files() {
         let dir = tempfile::tempdir().unwrap();
-        for (sub, name, text) in [("cur", "1.a:2,S", "B"), ("new", "2.b", "A"), ("new", ".hidden", "x"), ("tmp", "3.c", "x")] {
+        for (sub, name, text) in
+            [("cur", "1.a:2,S", "B"), ("new", "2.b", "A"), ("new", ".hidden", "x"), ("tmp", "3.c", "x")]
+        {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
             std::fs::write(dir.path().join(sub).join(name), text).unwrap();
         }

@@ -64,6 +64,10 @@ mod tests {
         let over = warning(&counts(100, 2, 1, 0)).unwrap();
         assert_eq!(over.message, "the last send, `weekly/a`, reached 100 recipients: 3 bounced (3.00 %, over 2 %)");
         let both = warning(&counts(1000, 30, 0, 2)).unwrap();
-        assert!(both.message.ends_with("30 bounced (3.00 %, over 2 %) and 2 complained (0.20 %, over 0.1 %)"), "{}", both.message);
+        assert!(
+            both.message.ends_with("30 bounced (3.00 %, over 2 %) and 2 complained (0.20 %, over 0.1 %)"),
+            "{}",
+            both.message
+        );
     }
 }

@@ -64,7 +64,8 @@ impl StoreSink {
         let shown = config.state.db_path();
         let state = State::open(&project.root.join(&shown), &shown)?;
         let keys = Keys::load_or_throwaway(&project.root.join(crate::state::DIR), env)?;
-        let return_path = config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;
+        let return_path =
+            config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;
         Self::new(state, keys, return_path, config.bounces.soft, clock.clone())
     }
 
@@ -152,7 +153,10 @@ impl StoreSink {
         if analysis.findings.iter().all(|f| f.recipient.is_none() && f.verdict == Verdict::Unknown) {
             return Ok((Handled::Unparsable("no recipient or status could be read".to_owned()), Effects::default()));
         }
-        let source = analysis.message_id.clone().unwrap_or_else(|| format!("sha256:{}", crate::token::hex(&Sha256::digest(raw))));
+        let source = analysis
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", crate::token::hex(&Sha256::digest(raw))));
         if self.state.bounce_source_seen(&source)? {
             return Ok((Handled::Duplicate, Effects::default()));
         }

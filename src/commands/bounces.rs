@@ -147,7 +147,17 @@ fn csv_text(events: &[BounceEvent]) -> Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record([
-            "at", "send", "address", "verdict", "status", "reply", "reason", "diagnostic", "source", "origin", "provider",
+            "at",
+            "send",
+            "address",
+            "verdict",
+            "status",
+            "reply",
+            "reason",
+            "diagnostic",
+            "source",
+            "origin",
+            "provider",
             "attributed",
         ])
         .map_err(failed)?;
@@ -195,6 +205,8 @@ fn parse_since(value: &str) -> Result<jiff::Timestamp> {
         .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|zoned| zoned.timestamp())
         .ok_or_else(|| {
-            Error::usage(format!("`--since {value}` is not a date or a time; write e.g. `2024-05-01` or `2024-05-01T08:00:00Z`"))
+            Error::usage(format!(
+                "`--since {value}` is not a date or a time; write e.g. `2024-05-01` or `2024-05-01T08:00:00Z`"
+            ))
         })
 }

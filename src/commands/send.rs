@@ -125,7 +125,10 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
     Ok(match format {
         ReportFormat::Json => {
             let bounces = bounce_json(bounces.as_ref());
-            format!("{:#}\n", serde_json::json!({ "send": record, "counts": counts, "bounces": bounces, "recipients": problems }))
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "send": record, "counts": counts, "bounces": bounces, "recipients": problems })
+            )
         }
         ReportFormat::Text => {
             let mut out = format!(

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
-use crate::error::{Error, Result};
-use crate::state::journal::{Delivery, Update};
 use crate::config::SoftRule;
+use crate::error::{Error, Result};
 use crate::state::State;
+use crate::state::journal::{Delivery, Update};
 use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 
 enum Request {

@@ -198,7 +198,12 @@ pub struct Bounce<'a> {
 ///
 /// Returns the reason when a new suppression was recorded (`None`: not suppressed, or it was
 /// already). An invalid address is an [`Error::Usage`].
-pub fn record_bounce(state: &State, bounce: &Bounce<'_>, soft: SoftRule, at: Timestamp) -> Result<Option<Reason>, Error> {
+pub fn record_bounce(
+    state: &State,
+    bounce: &Bounce<'_>,
+    soft: SoftRule,
+    at: Timestamp,
+) -> Result<Option<Reason>, Error> {
     let reason = match bounce.kind {
         BounceKind::Hard => Reason::Bounced,
         BounceKind::Complaint => Reason::Complained,

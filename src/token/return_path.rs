@@ -63,8 +63,8 @@ impl ReturnPath {
     /// The bounce mailbox `address` (`bounces@news.example.org`) with `separator`; why not, as a
     /// sentence fragment, when it is not a plain mailbox whose local part leaves room for a token.
     pub fn parse(address: &str, separator: Separator) -> Result<Self, String> {
-        let normal = crate::address::normalise_address(address)
-            .map_err(|why| crate::address::invalid(address, &why))?;
+        let normal =
+            crate::address::normalise_address(address).map_err(|why| crate::address::invalid(address, &why))?;
         let (local, domain) = normal.rsplit_once('@').ok_or_else(|| format!("`{address}` has no domain"))?;
         let separator = match separator {
             Separator::Plus => '+',
@@ -237,7 +237,10 @@ mod tests {
             assert_eq!(path.read(&keys, &changed), Found::Forged, "{changed}");
         }
         assert_eq!(path.read(&keyring(&[2]), &address), Found::Forged, "other keys");
-        assert_eq!(path.read(&keyring(&[2, 1]), &address), Found::Verified(Tag { issue: issue_tag("weekly/x"), seq: 7 }));
+        assert_eq!(
+            path.read(&keyring(&[2, 1]), &address),
+            Found::Verified(Tag { issue: issue_tag("weekly/x"), seq: 7 })
+        );
         for other in ["bounces@news.example.org", "ann@example.org", "bounces+abc@other.example", "x", ""] {
             let expected = if other == "bounces+abc@other.example" || !other.starts_with("bounces+") {
                 Found::Other

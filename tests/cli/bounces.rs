@@ -43,8 +43,8 @@ fn maildir(project: &Project, name: &str, messages: &[String]) -> String {
     for (i, message) in messages.iter().enumerate() {
         project.write(&format!("{name}/new/{i:06}.bounce.mx"), message);
     }
-    std::fs::create_dir_all(project.path().join(name).join("cur")).unwrap();
-    std::fs::create_dir_all(project.path().join(name).join("tmp")).unwrap();
+    std::fs::create_dir_all(project.path().join(name).join("cur")).expect("cur");
+    std::fs::create_dir_all(project.path().join(name).join("tmp")).expect("tmp");
     name.to_owned()
 }
 
@@ -98,7 +98,14 @@ fn ingest_reads_maildirs_mboxes_and_eml_files_and_names_what_it_cannot_read() {
     let project = Project::fixture("send");
     let dsn = |i: usize| dsn(&format!("m{i}"), "postmaster@example.org", "ann@example.org", "5.1.1", "550 no");
     let dir = maildir(&project, "Maildir", &[dsn(1), dsn(2)]);
-    project.write("old.mbox", &format!("From MAILER-DAEMON Sat Nov 21 10:00:00 2026\n{}\nFrom MAILER-DAEMON Sat Nov 21 10:00:01 2026\n{}", dsn(3), dsn(4)));
+    project.write(
+        "old.mbox",
+        &format!(
+            "From MAILER-DAEMON Sat Nov 21 10:00:00 2026\n{}\nFrom MAILER-DAEMON Sat Nov 21 10:00:01 2026\n{}",
+            dsn(3),
+            dsn(4)
+        ),
+    );
     project.write("one.eml", &dsn(5));
     let out = project.run(&["bounces", "ingest", &dir, "old.mbox", "one.eml"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -166,7 +173,8 @@ fn ingest_killed_mid_run_and_run_again_records_every_message_exactly_once() {
     let mut recorded = 0;
     for n in [0, 17, 23] {
         let hook = n.to_string();
-        let killed = project.run_env(&["bounces", "ingest", &dir], &[("LETTERPRESS_CRASH_AFTER_MESSAGES", hook.as_str())]);
+        let killed =
+            project.run_env(&["bounces", "ingest", &dir], &[("LETTERPRESS_CRASH_AFTER_MESSAGES", hook.as_str())]);
         assert_ne!(killed.code, 0, "the hook aborts the run: {}", killed.stderr);
         recorded += n;
         assert_eq!(events(&project).len(), recorded, "committed messages stay, the interrupted one left nothing");

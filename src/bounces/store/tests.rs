@@ -3,8 +3,8 @@ use std::path::Path;
 use super::*;
 use crate::bounces::{Original, Provider};
 use crate::config::Separator;
-use crate::state::path_in;
 use crate::state::bounces::tests::sent;
+use crate::state::path_in;
 use crate::token::return_path::ReturnPath;
 
 /// A stand-in for `analyse`: `key: value` lines (`message-id`, `to`, `original-message-id`,
@@ -74,7 +74,12 @@ fn dsn(id: &str, to: &str, finding: &str) -> Vec<u8> {
 }
 
 fn suppressed(sink: &StoreSink, address: &str) -> Vec<(String, crate::state::Reason)> {
-    sink.state().suppressions_of(address).unwrap().into_iter().map(|s| (s.scope.as_str().to_owned(), s.reason)).collect()
+    sink.state()
+        .suppressions_of(address)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.scope.as_str().to_owned(), s.reason))
+        .collect()
 }
 
 #[test]
@@ -111,8 +116,12 @@ fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
     let handled = sink.message(&dsn("<f@mx>", &forged, "ann@example.org hard 5.1.1"), "new/f").unwrap();
     assert!(matches!(handled, Handled::Ignored(ref why) if why.contains("does not verify")), "{handled:?}");
     let other_key = ReturnPath::address(&return_path(), &Keys::from_secrets(vec![vec![8; 32]]).unwrap(), "weekly/a", 1);
-    assert!(matches!(sink.message(&dsn("<g@mx>", &other_key, "ann@example.org hard"), "x").unwrap(), Handled::Ignored(_)));
-    let (handled, effects) = sink.message_effects(&dsn("<u@mx>", "postmaster@example.org", "ann@example.org hard"), "x").unwrap();
+    assert!(matches!(
+        sink.message(&dsn("<g@mx>", &other_key, "ann@example.org hard"), "x").unwrap(),
+        Handled::Ignored(_)
+    ));
+    let (handled, effects) =
+        sink.message_effects(&dsn("<u@mx>", "postmaster@example.org", "ann@example.org hard"), "x").unwrap();
     assert_eq!((handled, effects), (Handled::Recorded(1), Effects::default()));
     assert!(suppressed(&sink, "ann@example.org").is_empty(), "anyone can mail a bounce naming an address");
     assert_eq!(sink.state().counts("weekly/a").unwrap().sent, 1);
@@ -121,15 +130,23 @@ fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
 #[test]
 fn bounces_are_attributed_by_message_id_list_unsubscribe_and_list_id() {
     let dir = tempfile::tempdir().unwrap();
-    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z"), ("weekly/b", "2024-03-08T09:00:00Z")], &["ann@example.org", "bob@example.org", "cy@example.org"]);
+    prepare(
+        dir.path(),
+        &[("weekly/a", "2024-03-01T09:00:00Z"), ("weekly/b", "2024-03-08T09:00:00Z")],
+        &["ann@example.org", "bob@example.org", "cy@example.org"],
+    );
     let mut sink = sink(dir.path(), SoftRule::default());
-    let by_id = "message-id: <1@mx>\noriginal-message-id: <ann@example.org/weekly/a@news.example.org>\nfinding: - hard\n";
+    let by_id =
+        "message-id: <1@mx>\noriginal-message-id: <ann@example.org/weekly/a@news.example.org>\nfinding: - hard\n";
     let token = keys().token("bob@example.org", "news");
     let mut state = State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")).unwrap();
     sent(&mut state, "daily/x", "2024-03-09T09:00:00Z", &["dee@example.org"]);
     drop(state);
-    let by_unsubscribe = format!("message-id: <2@mx>\nlist-unsubscribe: <https://news.example.org/u?t={token}>\nfinding: bob@example.org complaint\n");
-    let by_list_id = "message-id: <3@mx>\nlist-id: \"Weekly\" <weekly.news.example.org>\nfinding: cy@example.org hard\n";
+    let by_unsubscribe = format!(
+        "message-id: <2@mx>\nlist-unsubscribe: <https://news.example.org/u?t={token}>\nfinding: bob@example.org complaint\n"
+    );
+    let by_list_id =
+        "message-id: <3@mx>\nlist-id: \"Weekly\" <weekly.news.example.org>\nfinding: cy@example.org hard\n";
     for raw in [by_id, &by_unsubscribe, by_list_id] {
         assert_eq!(sink.message(raw.as_bytes(), "x").unwrap(), Handled::Recorded(1), "{raw}");
     }

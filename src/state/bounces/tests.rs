@@ -80,7 +80,10 @@ fn an_event_is_recorded_once_per_source_and_address() {
     assert!(!state.bounce_source_seen("<b2@mx>").unwrap());
     let events = state.bounce_events(&EventFilter::default()).unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!((events[0].send.as_deref(), events[0].seq, events[0].verdict.as_str()), (Some("weekly/a"), Some(1), "hard"));
+    assert_eq!(
+        (events[0].send.as_deref(), events[0].seq, events[0].verdict.as_str()),
+        (Some("weekly/a"), Some(1), "hard")
+    );
     let only_bob = EventFilter { send: None, verdict: Some("hard".to_owned()), since: Some(t("2024-03-02T00:00:00Z")) };
     assert_eq!(state.bounce_events(&only_bob).unwrap().len(), 2);
     let later = EventFilter { since: Some(t("2024-03-03T00:00:00Z")), ..EventFilter::default() };

@@ -62,14 +62,13 @@ fn statuses(state: &State) -> Vec<(String, DeliveryStatus)> {
 /// The updates that take a pending row to `status` by allowed steps.
 fn path_to(status: DeliveryStatus) -> &'static [DeliveryStatus] {
     match status {
-        S::Pending => &[],
+        S::Pending | S::Bounced => &[],
         S::Inflight => &[S::Inflight],
         S::Sent => &[S::Inflight, S::Sent],
         S::Failed => &[S::Failed],
         S::Deferred => &[S::Inflight, S::Deferred],
         S::Uncertain => &[S::Inflight, S::Uncertain],
         S::Suppressed => &[S::Suppressed],
-        S::Bounced => &[],
     }
 }
 
