@@ -98,3 +98,47 @@ impl Config {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const SITE: &str = "site:\n  title: T\n  base-url: https://news.example.org\npublications:\n  - slug: weekly\n    name: Weekly\n    from: Weekly <w@news.example.org>\n";
+
+    fn problems(bounces: &str) -> Vec<(String, usize, usize)> {
+        match Config::parse(Path::new("letterpress.yaml"), &format!("{SITE}bounces:\n{bounces}")) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems
+                .into_iter()
+                .map(|d| {
+                    let at = d.location.as_ref().map_or((0, 0), |l| (l.line, l.col));
+                    (d.message, at.0, at.1)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_bounce_address_and_soft_rule_are_checked_where_they_are_written() {
+        assert_eq!(problems("  address: bounces@news.example.org\n  separator: \"-\"\n"), []);
+        let bad = problems("  address: \"b+x@news.example.org\"\n  soft: {count: 6, window: 5}\n");
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert_eq!(
+            bad[0],
+            (
+                "`bounces.address`: the local part of `b+x@news.example.org` must be plain and must not contain `+`"
+                    .to_owned(),
+                9,
+                3
+            )
+        );
+        assert_eq!((bad[1].1, bad[1].2), (10, 3));
+        assert!(bad[1].0.contains("6 of 5"), "{}", bad[1].0);
+        let parsed =
+            Config::parse(Path::new("letterpress.yaml"), &format!("{SITE}bounces:\n  address: b@x.example\n")).unwrap();
+        assert_eq!(parsed.bounces.return_path().unwrap().map(|p| p.plain()).as_deref(), Some("b@x.example"));
+        assert_eq!(parsed.bounces.soft, SoftRule { count: 3, window: 5 });
+    }
+}
