@@ -17,7 +17,9 @@
 //! [`Attribution::Forged`]: nothing it says is acted on.
 
 use crate::address::address_key;
+use crate::env::Env;
 use crate::error::Error;
+use crate::project::Project;
 use crate::state::{JournalRow, State};
 use crate::token::Keys;
 use crate::token::return_path::{Found, ISSUE_TAG_BYTES, ReturnPath, issue_tag};
@@ -80,6 +82,20 @@ pub struct Attributor {
 }
 
 impl Attributor {
+    /// For a command that only reads (`bounces scan`): `project`'s state store and an
+    /// attributor over it, with the project's keys and `bounces.address`; `None` when the
+    /// project has no state store yet (nothing was sent, so nothing can be attributed). Creates
+    /// no store and no key file.
+    pub fn open(project: &Project, env: &Env) -> Result<Option<(State, Self)>, Error> {
+        let shown = project.config.state.db_path();
+        let Some(state) = State::open_existing(&project.root.join(&shown), &shown)? else { return Ok(None) };
+        let keys = Keys::load_or_throwaway(&project.root.join(crate::state::DIR), env)?;
+        let return_path =
+            project.config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;
+        let attributor = Self::new(&state, keys, return_path)?;
+        Ok(Some((state, attributor)))
+    }
+
     /// An attributor for bounces of the sends in `state`, signed with `keys`, whose return paths
     /// are built on `return_path` (`bounces.address`; `None`: no return path is ours).
     pub fn new(state: &State, keys: Keys, return_path: Option<ReturnPath>) -> Result<Self, Error> {
