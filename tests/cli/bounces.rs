@@ -155,6 +155,8 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
     assert_eq!(audience_total(&project), before - 3, "the next send leaves the hard bounces out");
     let check = project.run(&["check"]);
     assert!(check.stderr.contains("4 bounced (17.39 %, over 2 %)"), "{}", check.stderr);
+    let dry = project.run(&["send", ISSUE, "--dry-run"]);
+    assert!(dry.stderr.contains("over 2 %"), "send warns too: {}", dry.stderr);
     let text = project.run(&["status"]).stdout;
     assert!(text.contains("4 bounced (3 hard, 1 soft;"), "{text}");
     let csv = project.run(&["bounces", "--verdict", "hard", "--format", "csv"]).stdout;
