@@ -132,9 +132,10 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
         }
         ReportFormat::Text => {
             let mut out = format!(
-                "{id}: {} — {} sent, {} failed, {} deferred, {} uncertain, {} suppressed, {} pending of {}\n",
+                "{id}: {} — {} sent{}, {} failed, {} deferred, {} uncertain, {} suppressed, {} pending of {}\n",
                 record.state.as_str(),
                 counts.sent,
+                if counts.bounced > 0 { format!(" (and {} bounced later)", counts.bounced) } else { String::new() },
                 counts.failed,
                 counts.deferred,
                 counts.uncertain,
