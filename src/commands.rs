@@ -12,10 +12,12 @@ use crate::fsutil::write_atomic;
 use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
+mod bounces;
 mod bounces_fetch;
 mod send;
 mod serve;
 mod subscribers;
+pub use bounces::bounces;
 pub use bounces_fetch::bounces_fetch;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
@@ -88,11 +90,12 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
 
 /// `letterpress check`: exit 1 when any error is found.
 pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
-    let diagnostics = match Project::load(root) {
+    let mut diagnostics = match Project::load(root) {
         Ok(project) => check::check(&project),
         Err(Error::Invalid(diagnostics)) => diagnostics,
         Err(other) => return Err(other),
     };
+    diagnostics.extend(bounces::rate_warning(root));
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     match format {
         ReportFormat::Text => {

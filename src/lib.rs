@@ -94,12 +94,10 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         }
         Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force),
         Command::Suppressions { format } => commands::suppressions(root, format),
+        Command::Bounces(args) => commands::bounces(root, args, &clock, env),
         Command::Preview { bind, port, open } => {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)
         }
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
-        Command::Bounces { command: cli::BouncesCommand::Fetch { dry_run } } => {
-            commands::bounces_fetch(root, dry_run, &clock, env)
-        }
     }
 }

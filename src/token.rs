@@ -32,6 +32,7 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 
 mod confirm;
+pub mod return_path;
 pub use confirm::{Refused, Subscription};
 
 /// The environment variable holding the keys: comma-separated, each hex or base64url.

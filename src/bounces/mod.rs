@@ -17,6 +17,11 @@ use serde::Serialize;
 
 use crate::error::Result;
 
+pub mod attribute;
+pub mod files;
+pub mod rates;
+pub mod store;
+
 /// What a bounce says about one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

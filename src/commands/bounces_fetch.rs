@@ -44,10 +44,7 @@ pub fn bounces_fetch(root: &Path, dry_run: bool, clock: &Clock, env: &Env) -> Re
 
 /// The state store's sink (issue 12, the part that records events and applies the policy).
 fn store_sink(project: &Project, clock: &Clock, env: &Env) -> Result<Box<dyn Sink>> {
-    let _ = (project, clock, env);
-    Err(Error::usage(
-        "`bounces fetch` cannot record bounces in this build: the state store's bounce sink is not wired in; use `--dry-run`",
-    ))
+    Ok(Box::new(crate::bounces::store::StoreSink::open(project, clock, env)?))
 }
 
 fn summary(report: &Report, target: &Target) -> String {

@@ -24,6 +24,9 @@ pub fn send(
     env: &crate::env::Env,
 ) -> Result<()> {
     let project = Project::load(root)?;
+    if let Some(warning) = super::bounces::rate_warning(root) {
+        eprint!("{}", crate::diagnostic::render_all(&[warning]));
+    }
     if due {
         let reports = send::send_due(&project, &options.allow, clock, env)?;
         if reports.is_empty() {
@@ -74,16 +77,21 @@ pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat, clock: &Cl
 
 fn overview(state: &State, format: ReportFormat) -> Result<String> {
     let mut rows = Vec::new();
+    let bounces = state.bounce_counts()?;
     for record in state.sends()? {
         let counts = state.counts(&record.issue)?;
         rows.push((record, counts));
     }
+    let bounces_of = |issue: &str| bounces.iter().find(|b| b.send == issue);
     // Columns as wide as the longest id and state, so long ids keep the table aligned.
     let id_width = rows.iter().map(|(r, _)| r.issue.chars().count()).max().unwrap_or(0);
     let state_width = rows.iter().map(|(r, _)| r.state.as_str().len()).max().unwrap_or(0);
     Ok(match format {
         ReportFormat::Json => {
-            let sends: Vec<_> = rows.iter().map(|(r, c)| serde_json::json!({ "send": r, "counts": c })).collect();
+            let sends: Vec<_> = rows
+                .iter()
+                .map(|(r, c)| serde_json::json!({ "send": r, "counts": c, "bounces": bounce_json(bounces_of(&r.issue)) }))
+                .collect();
             format!("{:#}\n", serde_json::json!({ "sends": sends }))
         }
         ReportFormat::Text => rows.iter().fold(String::new(), |mut out, (r, c)| {
@@ -99,6 +107,10 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
                 c.pending,
                 c.total
             );
+            if let Some(line) = bounces_of(&r.issue).and_then(bounce_line) {
+                out.pop();
+                let _ = writeln!(out, "; {line}");
+            }
             out
         }),
     })
@@ -130,17 +142,25 @@ fn budgets(state: &State, limits: &crate::config::Limits, format: ReportFormat, 
 fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: ReportFormat) -> Result<String> {
     let record = state.send_record(id)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
     let counts = state.counts(id)?;
-    let problems =
-        state.deliveries(id, &[DeliveryStatus::Failed, DeliveryStatus::Deferred, DeliveryStatus::Uncertain])?;
+    let problems = state.deliveries(
+        id,
+        &[DeliveryStatus::Failed, DeliveryStatus::Deferred, DeliveryStatus::Uncertain, DeliveryStatus::Bounced],
+    )?;
+    let bounces = state.bounce_counts()?.into_iter().find(|b| b.send == id);
     Ok(match format {
         ReportFormat::Json => {
-            format!("{:#}\n", serde_json::json!({ "send": record, "counts": counts, "recipients": problems }))
+            let bounces = bounce_json(bounces.as_ref());
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "send": record, "counts": counts, "bounces": bounces, "recipients": problems })
+            )
         }
         ReportFormat::Text => {
             let mut out = format!(
-                "{id}: {} — {} sent, {} failed, {} deferred, {} uncertain, {} suppressed, {} pending of {}\n",
+                "{id}: {} — {} sent{}, {} failed, {} deferred, {} uncertain, {} suppressed, {} pending of {}\n",
                 record.state.as_str(),
                 counts.sent,
+                if counts.bounced > 0 { format!(" (and {} bounced later)", counts.bounced) } else { String::new() },
                 counts.failed,
                 counts.deferred,
                 counts.uncertain,
@@ -153,11 +173,43 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
             if let Some(note) = &record.note {
                 let _ = writeln!(out, "  note: {note}");
             }
+            if let Some(line) = bounces.as_ref().and_then(bounce_line) {
+                let _ = writeln!(out, "  {line}");
+            }
             for d in problems {
                 let _ = writeln!(out, "  {:<10} {:<40} {}", d.status.as_str(), d.email, d.reply.unwrap_or_default());
             }
             out
         }
+    })
+}
+
+/// A send's bounce figures in `status --format json`.
+fn bounce_json(counts: Option<&crate::state::BounceCounts>) -> serde_json::Value {
+    counts.map_or(serde_json::Value::Null, |c| {
+        serde_json::json!({
+            "hard": c.hard,
+            "soft": c.soft,
+            "complaints": c.complaints,
+            "bounce_rate": c.bounce_rate(),
+            "complaint_rate": c.complaint_rate(),
+        })
+    })
+}
+
+/// A send's bounce figures in text, when it has any.
+fn bounce_line(c: &crate::state::BounceCounts) -> Option<String> {
+    use crate::bounces::rates::percent;
+    (c.hard + c.soft + c.complaints > 0).then(|| {
+        format!(
+            "{} bounced ({} hard, {} soft; {}), {} complaints ({})",
+            c.hard + c.soft,
+            c.hard,
+            c.soft,
+            percent(c.bounce_rate()),
+            c.complaints,
+            percent(c.complaint_rate())
+        )
     })
 }
 

@@ -40,6 +40,7 @@ use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
+use crate::token::return_path::ReturnPath;
 use crate::token::{Keys, hex};
 use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;
@@ -130,6 +131,9 @@ pub struct MessageTemplate {
     attr_columns: Vec<String>,
     keys: Keys,
     dkim: Option<DkimKey>,
+    /// The per-recipient return paths (`bounces.address`), and the issue they name; none for a
+    /// test send, which goes out from the plain bounce address.
+    return_path: Option<(ReturnPath, String)>,
 }
 
 impl fmt::Debug for MessageTemplate {
@@ -178,13 +182,16 @@ impl MessageTemplate {
         // nothing real.
         let lists: Vec<String> =
             project.lists_of(issue).map(|l| l.into_iter().map(|l| l.slug).collect()).unwrap_or_default();
+        let bounce = config.bounces.return_path().map_err(|why| invalid("config/bounces", why))?;
+        let envelope_from = bounce.as_ref().map_or(sender.envelope, ReturnPath::plain);
+        let return_path = bounce.filter(|_| !options.test).map(|path| (path, issue.id()));
         let unsubscribe_scope = (!options.test && lists.len() > 1)
             .then(|| lists.join(UNSUBSCRIBE_SCOPE_SEPARATOR))
             .filter(|scope| scope.len() <= MAX_SCOPE_BYTES);
         Ok(Self {
             id_seed: if options.test { format!("{}\0test", issue.id()) } else { issue.id() },
             subject,
-            envelope_from: sender.envelope,
+            envelope_from,
             from_domain: sender.domain,
             content_hash: parts.content_hash(&options.attr_columns),
             headers,
@@ -196,6 +203,7 @@ impl MessageTemplate {
             attr_columns: options.attr_columns,
             keys: options.keys,
             dkim: options.dkim,
+            return_path,
         })
     }
 
@@ -258,9 +266,19 @@ impl MessageTemplate {
         Ok(Composed { message_id, text, html })
     }
 
-    /// The bare address of the publication's From (domain in A-labels): the envelope sender.
+    /// The bare address of the publication's From (domain in A-labels), or the plain bounce
+    /// address when `bounces.address` is set: the envelope sender of a test send.
     pub fn envelope_from(&self) -> &str {
         &self.envelope_from
+    }
+
+    /// The envelope sender of the message to journal row `seq`: its own return path
+    /// (`bounces+<token>@…`) when `bounces.address` is set, else [`Self::envelope_from`].
+    pub fn envelope_from_for(&self, seq: i64) -> std::borrow::Cow<'_, str> {
+        match &self.return_path {
+            Some((path, issue)) => path.address(&self.keys, issue, seq).into(),
+            None => self.envelope_from.as_str().into(),
+        }
     }
 
     /// Hex SHA-256 over the subject and the rendered text and HTML with the slots unfilled:

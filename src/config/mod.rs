@@ -173,6 +173,7 @@ impl Config {
         problems.extend(self.validate_serve(path, text));
         problems.extend(self.validate_template_limits(path, text));
         problems.extend(self.validate_bounce_sources(path, text));
+        problems.extend(self.validate_bounces(path, text));
         problems
     }
 

@@ -13,10 +13,12 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
+use crate::config::SoftRule;
 use crate::error::{Error, Result};
 use crate::state::budgets::{Limit, Reserved};
+use crate::state::State;
 use crate::state::journal::{Delivery, Update};
-use crate::state::{Reason, Scope, State};
+use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 
 enum Request {
     Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
@@ -102,7 +104,8 @@ fn handle(state: &mut State, issue: &str, clock: &Clock, batch: Vec<Request>) {
                 let _ = reply.send(done.map_err(|e| e.to_string()));
             }
             Request::Bounce(address, source, reply) => {
-                let done = state.suppress(&address, &Scope::All, Reason::Bounced, &source, clock.now());
+                let bounce = Bounce { address: &address, kind: BounceKind::Hard, source: &source };
+                let done = record_bounce(state, &bounce, SoftRule::default(), clock.now());
                 let _ = reply.send(done.map(|_| ()).map_err(|e| e.to_string()));
             }
         }

@@ -389,8 +389,8 @@ async fn deliver<T: Transport>(
     let name = format!("{:07}-{}", delivery.seq, safe_file_name(&delivery.email));
     // The in-flight mark must be durable before the message itself goes out; the MAIL, RCPT and
     // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
-    let (marked, begun) =
-        tokio::join!(context.journal.apply(mark), open.begin(context.template.envelope_from(), &delivery.email));
+    let envelope = context.template.envelope_from_for(delivery.seq);
+    let (marked, begun) = tokio::join!(context.journal.apply(mark), open.begin(&envelope, &delivery.email));
     if marked?.contains(&delivery.address_key) {
         // Unsubscribed after the page was read: the mark made the row `suppressed` instead. The
         // relay may already be waiting for the body; closing without sending it makes it drop

@@ -222,12 +222,10 @@ pub fn seams(
 /// Opens the sink when a webhook is configured.
 pub type OpenSink = Box<dyn FnOnce() -> Result<Box<dyn Sink>>>;
 
-/// The state store's sink (issue 12, the part that records events and applies the policy).
+/// The state store's sink: events are recorded once and the bounce rule applied.
 fn store_sink(root: &std::path::Path, clock: &crate::clock::Clock, env: &Env) -> Result<Box<dyn Sink>> {
-    let _ = (root, clock, env);
-    Err(Error::usage(
-        "`serve` cannot answer `bounces.webhooks` in this build: the state store's bounce sink is not wired in",
-    ))
+    let project = crate::project::Project::load(root)?;
+    Ok(Box::new(crate::bounces::store::StoreSink::open(&project, clock, env)?))
 }
 
 #[cfg(feature = "test-hooks")]

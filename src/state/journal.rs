@@ -266,10 +266,10 @@ impl State {
         let read = || -> rusqlite::Result<Vec<Delivery>> {
             // No status index (a send would rewrite it on every commit): one pass in `seq` order.
             let mut stmt = self.conn.prepare_cached(select_deliveries!(
-                "WHERE issue = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8) ORDER BY seq"
+                "WHERE issue = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ORDER BY seq"
             ))?;
             stmt.query_map(
-                params![issue, wanted[0], wanted[1], wanted[2], wanted[3], wanted[4], wanted[5], wanted[6]],
+                params![issue, wanted[0], wanted[1], wanted[2], wanted[3], wanted[4], wanted[5], wanted[6], wanted[7]],
                 delivery,
             )?
             .collect()
@@ -345,7 +345,7 @@ fn read_send(conn: &Connection, issue: &str) -> rusqlite::Result<Option<SendReco
 }
 
 /// `at` as stored: RFC 3339 in UTC, to the second.
-fn stamp(at: Timestamp) -> String {
+pub(super) fn stamp(at: Timestamp) -> String {
     Timestamp::from_second(at.as_second()).unwrap_or(at).to_string()
 }
 

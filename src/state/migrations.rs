@@ -75,8 +75,61 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sends_new RENAME TO sends;",
     // 5: a free-text note with a suppression (`unsubscribe --note`), one line, no control characters.
     "ALTER TABLE suppressions ADD COLUMN note TEXT;",
-    // 6: reserved for issue 12 (bounces); the merge puts its SQL here.
-    "SELECT 1;",
+    // 6: bounces (`bounces.rs`). A sent message can come back as a bounce later: `deliveries`
+    // gets the status `bounced` (rebuilt with its rows and rowids, as SQLite cannot change a
+    // CHECK constraint) and an index on `message_id` to find the row a bounce quotes. One
+    // `bounce_events` row per recipient of each bounce, complaint or provider event; the unique
+    // key (source, address_key) makes reading the same message twice change nothing. `issue` and
+    // `seq` name the journal row when the event was attributed (`attributed` says how);
+    // `address_key` is '' when no address was found.
+    "CREATE TABLE deliveries_new (
+        issue TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        list TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'deferred', 'uncertain', 'suppressed', 'bounced')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        code INTEGER,
+        reply TEXT,
+        message_id TEXT,
+        token_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue, address_key)
+    ) STRICT;
+    INSERT INTO deliveries_new (rowid, issue, address_key, email, name, attrs, list, seq, status, attempts, code,
+            reply, message_id, token_id, updated_at)
+        SELECT rowid, issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id,
+            token_id, updated_at FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_new RENAME TO deliveries;
+    CREATE UNIQUE INDEX deliveries_by_seq ON deliveries (issue, seq);
+    CREATE INDEX deliveries_by_token ON deliveries (token_id) WHERE token_id IS NOT NULL;
+    CREATE INDEX deliveries_by_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
+    CREATE TABLE bounce_events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        issue TEXT,
+        seq INTEGER,
+        address_key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        verdict TEXT NOT NULL
+            CHECK (verdict IN ('hard', 'soft', 'complaint', 'auto-reply', 'delivered', 'unknown')),
+        status TEXT,
+        reply INTEGER,
+        diagnostic TEXT,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        provider TEXT,
+        attributed TEXT,
+        UNIQUE (source, address_key)
+    ) STRICT;
+    CREATE INDEX bounce_events_by_issue ON bounce_events (issue, verdict) WHERE issue IS NOT NULL;
+    CREATE INDEX bounce_events_by_address ON bounce_events (address_key, verdict);",
     // 7: sending quotas (`budgets.rs`): messages used per relay in the current fixed window of
     // each limit (`second`, `minute`, `hour`, `day`; `start` is the window's first second since
     // the Unix epoch, UTC), shared by every process on the project. And which relay accepted
@@ -151,7 +204,7 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
     }
 
     #[test]
@@ -166,7 +219,7 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }
@@ -185,6 +238,30 @@ mod tests {
         assert_eq!(kept, "n");
         conn.execute("UPDATE sends SET state = 'cancelled'", []).unwrap();
         assert!(conn.execute("UPDATE sends SET state = 'other'", []).is_err());
+    }
+
+    #[test]
+    fn upgrades_a_version_5_journal_keeping_rows_and_rowids_and_allowing_bounced() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (rowid, issue, address_key, email, name, attrs, list, seq, status, message_id, updated_at)
+             VALUES (41, 'weekly/a', 'a@x.org', 'a@x.org', '', '{}', 'w', 1, 'sent', '<m@x>', '2024-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(run(&mut conn).unwrap(), 5);
+        let kept: (i64, String) = conn
+            .query_row("SELECT rowid, message_id FROM deliveries WHERE issue = 'weekly/a'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (41, "<m@x>".to_owned()));
+        conn.execute("UPDATE deliveries SET status = 'bounced'", []).unwrap();
+        assert!(conn.execute("UPDATE deliveries SET status = 'other'", []).is_err());
     }
 
     #[test]

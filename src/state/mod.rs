@@ -16,6 +16,7 @@
 //! is SQLite's message ("failed to update `…/state.db`: database is locked").
 
 pub mod budgets;
+pub mod bounces;
 pub mod journal;
 mod migrations;
 
@@ -28,6 +29,7 @@ use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 
+pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 

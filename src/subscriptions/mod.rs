@@ -19,6 +19,7 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::address;
+use crate::config::SoftRule;
 use crate::error::Error;
 use crate::state::{Reason, Scope, State, Suppression};
 use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, Upsert};
@@ -166,14 +167,56 @@ pub fn suppress_for(reason: Reason, list: Option<&str>) -> Scope {
     }
 }
 
-/// Record a permanent bounce or a complaint (`reason`) of `address`, for every list
-/// ([`suppress_for`]); `source` names where it came from (`bounce:<message-id>`). Returns whether
-/// it is new. Any other reason is an [`Error::Usage`]: it is not a bounce.
-pub fn record_bounce(state: &State, address: &str, reason: Reason, source: &str, at: Timestamp) -> Result<bool, Error> {
-    if !matches!(reason, Reason::Bounced | Reason::Complained) {
-        return Err(Error::usage(format!("`{}` is not a bounce or a complaint", reason.as_str())));
-    }
-    state.suppress(address, &suppress_for(reason, None), reason, source, at)
+/// What a bounce says about an address, for the bounce rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BounceKind {
+    /// Permanent: the address does not work.
+    Hard,
+    /// Temporary: it may work again.
+    Soft,
+    /// Its owner marked our mail as spam.
+    Complaint,
+}
+
+/// One bounce, complaint or refusal of an address, as the bounce rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounce<'a> {
+    /// The address.
+    pub address: &'a str,
+    /// What happened.
+    pub kind: BounceKind,
+    /// Where it came from, kept with a suppression (`bounce:<message-id>`, `smtp:<issue>`).
+    pub source: &'a str,
+}
+
+/// The bounce rule, the one place bounces turn into suppressions: a hard bounce or a
+/// complaint suppresses the address on every list at once ([`suppress_for`]; reasons `bounced`
+/// and `complained`); a soft bounce does when the address soft-bounced on `soft.count` of its
+/// last `soft.window` sends. The soft count is read from the recorded bounce events, so the
+/// caller records the event first (in the same [`State::atomically`] transaction). Only the
+/// editor's `resubscribe --force` lifts what this records ([`may_lift`]).
+///
+/// Returns the reason when a new suppression was recorded (`None`: not suppressed, or it was
+/// already). An invalid address is an [`Error::Usage`].
+pub fn record_bounce(
+    state: &State,
+    bounce: &Bounce<'_>,
+    soft: SoftRule,
+    at: Timestamp,
+) -> Result<Option<Reason>, Error> {
+    let reason = match bounce.kind {
+        BounceKind::Hard => Reason::Bounced,
+        BounceKind::Complaint => Reason::Complained,
+        BounceKind::Soft => {
+            let key = address::address_key(bounce.address);
+            if state.soft_bounces_within(&key, soft.window)? < soft.count {
+                return Ok(None);
+            }
+            Reason::Bounced
+        }
+    };
+    let added = state.suppress(bounce.address, &suppress_for(reason, None), reason, bounce.source, at)?;
+    Ok(added.then_some(reason))
 }
 
 /// What the state store says about adding one address to a list.

@@ -81,8 +81,9 @@ fn a_global_unsubscribe_is_narrowed_and_a_bounce_stays() {
     let narrowed = &state.suppressions_of("tom@example.net").unwrap()[0];
     assert_eq!((narrowed.source.as_str(), narrowed.created_at, narrowed.note.as_deref()), ("cli", t, Some("by phone")));
 
-    assert!(record_bounce(&state, "ann@example.org", Reason::Bounced, "bounce:<1@x>", t).unwrap());
-    assert!(record_bounce(&state, "ann@example.org", Reason::Unsubscribed, "bounce:<1@x>", t).is_err());
+    let hard = Bounce { address: "ann@example.org", kind: BounceKind::Hard, source: "bounce:<1@x>" };
+    assert_eq!(record_bounce(&state, &hard, SoftRule::default(), t).unwrap(), Some(Reason::Bounced));
+    assert_eq!(record_bounce(&state, &hard, SoftRule::default(), t).unwrap(), None, "recorded once");
     unsubscribe(&state, "ann@example.org", &list("weekly"), Reason::Unsubscribed, "one-click", None, t).unwrap();
     let done = resubscribe(&state, "ann@example.org", &list("weekly"), Actor::Person, &lists).unwrap();
     assert_eq!((done.lifted, done.narrowed, done.kept.len()), (1, 0, 1), "{done:?}");

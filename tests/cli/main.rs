@@ -2,6 +2,7 @@
 //! against small fixture projects copied to temporary directories.
 
 mod bounces_fetch;
+mod bounces;
 mod build;
 mod check;
 mod dovecot;

@@ -30,6 +30,9 @@ pub enum DeliveryStatus {
     Uncertain,
     /// Not sent because the address was suppressed after the audience was taken. Final.
     Suppressed,
+    /// Sent, then reported back as a bounce or a complaint (a DSN, an ARF report, a provider
+    /// event). Set only by the bounce loop, never by the engine; final.
+    Bounced,
 }
 
 /// How a send stands as a whole.
@@ -127,6 +130,7 @@ pub struct Counts {
     pub deferred: usize,
     pub uncertain: usize,
     pub suppressed: usize,
+    pub bounced: usize,
     /// Every row of the issue.
     pub total: usize,
 }
@@ -160,8 +164,16 @@ pub struct SendRecord {
 
 impl DeliveryStatus {
     /// Every status.
-    pub const ALL: [Self; 7] =
-        [Self::Pending, Self::Inflight, Self::Sent, Self::Failed, Self::Deferred, Self::Uncertain, Self::Suppressed];
+    pub const ALL: [Self; 8] = [
+        Self::Pending,
+        Self::Inflight,
+        Self::Sent,
+        Self::Failed,
+        Self::Deferred,
+        Self::Uncertain,
+        Self::Suppressed,
+        Self::Bounced,
+    ];
 
     /// The value stored in the `status` column.
     pub fn as_str(self) -> &'static str {
@@ -173,6 +185,7 @@ impl DeliveryStatus {
             Self::Deferred => "deferred",
             Self::Uncertain => "uncertain",
             Self::Suppressed => "suppressed",
+            Self::Bounced => "bounced",
         }
     }
 
@@ -194,7 +207,7 @@ impl DeliveryStatus {
     }
 
     /// The statuses a row may be in to become `self`, as SQL parameters (`NULL` matches none).
-    pub(super) fn predecessors(self) -> [Option<&'static str>; 7] {
+    pub(super) fn predecessors(self) -> [Option<&'static str>; 8] {
         Self::ALL.map(|from| from.can_become(self).then_some(from.as_str()))
     }
 }
@@ -226,6 +239,7 @@ impl Counts {
             DeliveryStatus::Deferred => &mut self.deferred,
             DeliveryStatus::Uncertain => &mut self.uncertain,
             DeliveryStatus::Suppressed => &mut self.suppressed,
+            DeliveryStatus::Bounced => &mut self.bounced,
         };
         *field += n;
         self.total += n;
@@ -306,5 +320,6 @@ mod tests {
         case(S::Sent, &[]);
         case(S::Failed, &[]);
         case(S::Suppressed, &[]);
+        case(S::Bounced, &[]);
     }
 }

@@ -62,7 +62,7 @@ fn statuses(state: &State) -> Vec<(String, DeliveryStatus)> {
 /// The updates that take a pending row to `status` by allowed steps.
 fn path_to(status: DeliveryStatus) -> &'static [DeliveryStatus] {
     match status {
-        S::Pending => &[],
+        S::Pending | S::Bounced => &[],
         S::Inflight => &[S::Inflight],
         S::Sent => &[S::Inflight, S::Sent],
         S::Failed => &[S::Failed],
@@ -79,7 +79,8 @@ fn apply_allows_exactly_the_transitions_of_the_table() {
         S::ALL.iter().flat_map(|from| S::ALL.iter().map(move |to| format!("{from:?}-{to:?}@example.org"))).collect();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut state = journal(dir.path(), &keys);
-    for from in S::ALL {
+    // `bounced` is set by the bounce loop (`state/bounces.rs`), never reached through `apply`.
+    for from in S::ALL.into_iter().filter(|s| *s != S::Bounced) {
         for to in S::ALL {
             let key = format!("{from:?}-{to:?}@example.org").to_lowercase();
             for &step in path_to(from) {

@@ -93,7 +93,7 @@ pub(super) fn apply_all(
             "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
                  message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
                  attempts = attempts + ?8, updated_at = ?9
-             WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         for u in updates {
             if u.status == DeliveryStatus::Inflight && if_suppressed.execute(params![issue, u.address_key, at])? == 1 {
@@ -117,7 +117,8 @@ pub(super) fn apply_all(
                 from[3],
                 from[4],
                 from[5],
-                from[6]
+                from[6],
+                from[7]
             ])?;
             if changed == 0 {
                 return Err(refusal(&tx, issue, u));

@@ -1,0 +1,289 @@
+//! The state-store [`Sink`]: what `bounces ingest`, `bounces fetch` and the webhooks of
+//! `serve` hand every message and provider event to.
+//!
+//! Enters: raw messages and verified [`ProviderEvent`]s. Leaves: bounce events recorded once
+//! in the state store, journal rows marked `bounced`, suppressions decided by
+//! [`crate::subscriptions::record_bounce`], and a [`Handled`] per message.
+//!
+//! Per message: [`analyse`](super::analyse) → [`Attributor::attribute`] each finding → in one
+//! transaction record every finding's event (key: the bounce's `Message-ID`, or `sha256:` of
+//! the raw message when it has none, with the address), and for each event that is new mark
+//! its journal row `bounced` (hard and soft) and apply the bounce rule. A message read twice, or
+//! a process killed half-way and run again, changes the store exactly once.
+//!
+//! What is acted on: a hard or soft bounce or a complaint attributed to a journal row (the
+//! address was sent that message), and every verified provider event. An unattributed bounce
+//! is recorded but suppresses nothing (anyone can mail a bounce naming any address); one to a
+//! return path whose token does not verify is not even recorded. The sink prints nothing: its
+//! callers log one line per message from the [`Handled`] it returns.
+
+use sha2::{Digest as _, Sha256};
+
+use super::attribute::{Attribution, Attributor};
+use super::{Analysis, Finding, Handled, ProviderEvent, Sink, Verdict};
+use crate::address::address_key;
+use crate::clock::Clock;
+use crate::config::SoftRule;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::state::{JournalRow, NewEvent, State};
+use crate::subscriptions::{Bounce, BounceKind, record_bounce};
+use crate::token::Keys;
+
+/// Reads messages with a function (`bounces::analyse` in a run; a stand-in in tests).
+pub type Analyser = fn(&[u8]) -> Analysis;
+
+/// Records bounces in the project's state store.
+#[derive(Debug)]
+pub struct StoreSink {
+    state: State,
+    attributor: Attributor,
+    soft: SoftRule,
+    clock: Clock,
+    analyse: Analyser,
+    crash_after: Option<u64>,
+    committed: u64,
+}
+
+/// What one message or event changed, beyond its events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Journal rows marked `bounced`.
+    pub bounced: usize,
+    /// Addresses newly suppressed.
+    pub suppressed: usize,
+}
+
+impl StoreSink {
+    /// The sink of `project`'s state store (created if missing), with the project's signing
+    /// keys (`LETTERPRESS_UNSUBSCRIBE_KEYS` in `env`, or the key file; with neither, no return
+    /// path verifies) and its `bounces` settings. `clock` times the events.
+    pub fn open(project: &Project, clock: &Clock, env: &Env) -> Result<Self> {
+        let config = &project.config;
+        let shown = config.state.db_path();
+        let state = State::open(&project.root.join(&shown), &shown)?;
+        let keys = Keys::load_or_throwaway(&project.root.join(crate::state::DIR), env)?;
+        let return_path =
+            config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;
+        Self::new(state, keys, return_path, config.bounces.soft, clock.clone())
+    }
+
+    /// A sink over an open store, for callers that hold one.
+    pub fn new(
+        state: State,
+        keys: Keys,
+        return_path: Option<crate::token::return_path::ReturnPath>,
+        soft: SoftRule,
+        clock: Clock,
+    ) -> Result<Self> {
+        let attributor = Attributor::new(&state, keys, return_path)?;
+        Ok(Self { state, attributor, soft, clock, analyse: super::analyse, crash_after: None, committed: 0 })
+    }
+
+    /// Read messages with `analyse` instead of [`super::analyse`] (tests).
+    #[must_use]
+    pub fn with_analyser(mut self, analyse: Analyser) -> Self {
+        self.analyse = analyse;
+        self
+    }
+
+    /// Test seam: abort the process inside the transaction of the message after `n` committed
+    /// ones (its events written, not committed), as a `kill -9` there would.
+    #[must_use]
+    pub fn crash_after(mut self, n: Option<u64>) -> Self {
+        self.crash_after = n;
+        self
+    }
+
+    /// The store, for reading what was recorded.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Analyse and attribute one message without recording anything: each finding with its
+    /// attribution (what `bounces scan` shows).
+    pub fn attribute(&mut self, analysis: &Analysis) -> Result<Vec<Attribution>> {
+        let mut found = Vec::with_capacity(analysis.findings.len());
+        for finding in &analysis.findings {
+            found.push(self.attributor.attribute(&self.state, analysis, finding)?);
+        }
+        Ok(found)
+    }
+
+    fn record(&mut self, events: &[(NewEvent, Option<BounceKind>)]) -> Result<(usize, Effects)> {
+        let soft = self.soft;
+        let crash = self.crash_after.is_some_and(|n| self.committed >= n);
+        let at = self.clock.now();
+        let done = self.state.atomically(|state| {
+            let mut new = 0;
+            let mut effects = Effects::default();
+            for (event, act) in events {
+                if !state.record_bounce_event(event)? {
+                    continue;
+                }
+                new += 1;
+                let Some(kind) = act else { continue };
+                if let Some(row) = &event.row
+                    && *kind != BounceKind::Complaint
+                    && state.mark_bounced(row, event.reply, &reply_text(event), at)?
+                {
+                    effects.bounced += 1;
+                }
+                let bounce = Bounce { address: &event.address, kind: *kind, source: &event.source };
+                if record_bounce(state, &bounce, soft, at)?.is_some() {
+                    effects.suppressed += 1;
+                }
+            }
+            if crash {
+                crash_now();
+            }
+            Ok((new, effects))
+        })?;
+        self.committed += 1;
+        Ok(done)
+    }
+
+    /// As [`Sink::message`], also saying what changed.
+    pub fn message_effects(&mut self, raw: &[u8], origin: &str) -> Result<(Handled, Effects)> {
+        let analysis = (self.analyse)(raw);
+        if analysis.findings.is_empty() {
+            return Ok((Handled::Ignored("not a bounce or a feedback report".to_owned()), Effects::default()));
+        }
+        if analysis.findings.iter().all(|f| f.recipient.is_none() && f.verdict == Verdict::Unknown) {
+            return Ok((Handled::Unparsable("no recipient or status could be read".to_owned()), Effects::default()));
+        }
+        let source = analysis
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", crate::token::hex(&Sha256::digest(raw))));
+        if self.state.bounce_source_seen(&source)? {
+            return Ok((Handled::Duplicate, Effects::default()));
+        }
+        let mut events = Vec::with_capacity(analysis.findings.len());
+        for finding in &analysis.findings {
+            match self.attributor.attribute(&self.state, &analysis, finding)? {
+                Attribution::Forged => {
+                    return Ok((
+                        Handled::Ignored("delivered to a return path whose token does not verify".to_owned()),
+                        Effects::default(),
+                    ));
+                }
+                Attribution::Row(row, method) => {
+                    let act = kind_of(finding.verdict);
+                    events.push((event(finding, Some(row), Some(method.as_str()), &source, origin, &self.clock), act));
+                }
+                Attribution::Unattributed => {
+                    events.push((event(finding, None, None, &source, origin, &self.clock), None));
+                }
+            }
+        }
+        let events: Vec<_> = events.into_iter().filter(|(e, _)| !e.address.is_empty() || e.row.is_some()).collect();
+        if events.is_empty() {
+            return Ok((Handled::Ignored("no recipient could be read".to_owned()), Effects::default()));
+        }
+        let (new, effects) = self.record(&events)?;
+        Ok((if new == 0 { Handled::Duplicate } else { Handled::Recorded(new) }, effects))
+    }
+
+    /// As [`Sink::event`], also saying what changed.
+    pub fn event_effects(&mut self, event: &ProviderEvent) -> Result<(Handled, Effects)> {
+        let key = address_key(&event.recipient);
+        let row = match event.message_id.as_deref() {
+            Some(id) => self.state.row_by_message_id(id)?.filter(|r| r.address_key == key),
+            None => None,
+        };
+        let (row, method) = match row {
+            Some(row) => (Some(row), Some("message-id")),
+            None => match self.state.latest_row_in(None, &key)? {
+                Some(row) => (Some(row), Some("recipient")),
+                None => (None, None),
+            },
+        };
+        let finding = Finding {
+            recipient: Some(event.recipient.clone()),
+            verdict: event.verdict,
+            status: event.status.clone(),
+            reply: event.reply,
+            reason: event.verdict.as_str().to_owned(),
+            diagnostic: event.diagnostic.clone(),
+        };
+        let source = format!("{}:{}", event.provider.as_str(), event.event_id);
+        let mut new_event = NewEvent {
+            provider: Some(event.provider.as_str()),
+            ..self::event(&finding, row, method, &source, &format!("webhook:{}", event.provider.as_str()), &self.clock)
+        };
+        if let Some(at) = event.at {
+            new_event.at = at;
+        }
+        let (new, effects) = self.record(&[(new_event, kind_of(event.verdict))])?;
+        Ok((if new == 0 { Handled::Duplicate } else { Handled::Recorded(new) }, effects))
+    }
+}
+
+impl Sink for StoreSink {
+    fn message(&mut self, raw: &[u8], origin: &str) -> Result<Handled> {
+        self.message_effects(raw, origin).map(|(handled, _)| handled)
+    }
+
+    fn event(&mut self, event: &ProviderEvent) -> Result<Handled> {
+        self.event_effects(event).map(|(handled, _)| handled)
+    }
+}
+
+/// What the bounce rule is told about a verdict; `None`: nothing to act on.
+fn kind_of(verdict: Verdict) -> Option<BounceKind> {
+    match verdict {
+        Verdict::Hard => Some(BounceKind::Hard),
+        Verdict::Soft => Some(BounceKind::Soft),
+        Verdict::Complaint => Some(BounceKind::Complaint),
+        Verdict::AutoReply | Verdict::Delivered | Verdict::Unknown => None,
+    }
+}
+
+fn event(
+    finding: &Finding,
+    row: Option<JournalRow>,
+    attributed: Option<&'static str>,
+    source: &str,
+    origin: &str,
+    clock: &Clock,
+) -> NewEvent {
+    // The journal's address when attributed: the token names whom we sent to, whatever
+    // forwarding address the report shows.
+    let address = row.as_ref().map(|r| r.email.clone()).or_else(|| finding.recipient.clone()).unwrap_or_default();
+    NewEvent {
+        at: clock.now(),
+        attributed,
+        address_key: if address.is_empty() { String::new() } else { address_key(&address) },
+        address,
+        row,
+        verdict: finding.verdict.as_str(),
+        status: finding.status.clone(),
+        reply: finding.reply,
+        diagnostic: finding.diagnostic.clone(),
+        reason: finding.reason.clone(),
+        source: source.to_owned(),
+        origin: origin.to_owned(),
+        provider: None,
+    }
+}
+
+/// The bounce as one line for the journal row: reply code, status, diagnostic.
+fn reply_text(event: &NewEvent) -> String {
+    let parts = [event.reply.map(|r| r.to_string()), event.status.clone(), event.diagnostic.clone()];
+    let text = parts.into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let text = if text.is_empty() { event.reason.clone() } else { text };
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()
+}
+
+#[cfg(feature = "test-hooks")]
+fn crash_now() {
+    std::process::abort();
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn crash_now() {}
+
+#[cfg(test)]
+mod tests;

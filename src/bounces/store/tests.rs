@@ -1,0 +1,226 @@
+use std::path::Path;
+
+use super::*;
+use crate::bounces::{Original, Provider};
+use crate::config::Separator;
+use crate::state::bounces::tests::sent;
+use crate::state::path_in;
+use crate::token::return_path::ReturnPath;
+
+/// A stand-in for `analyse`: `key: value` lines (`message-id`, `to`, `original-message-id`,
+/// `list-id`, `list-unsubscribe`) and `finding: <recipient|-> <verdict> <status>` lines.
+fn fake(raw: &[u8]) -> Analysis {
+    let text = String::from_utf8_lossy(raw);
+    let mut analysis = Analysis::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(": ") else { continue };
+        let value = value.to_owned();
+        match key {
+            "message-id" => analysis.message_id = Some(value),
+            "to" => analysis.delivered_to.push(value),
+            "original-message-id" => analysis.original.message_id = Some(value),
+            "list-id" => analysis.original.list_id = Some(value),
+            "list-unsubscribe" => analysis.original.list_unsubscribe = Some(value),
+            "finding" => {
+                let parts: Vec<&str> = value.split(' ').collect();
+                let verdict = match parts[1] {
+                    "hard" => Verdict::Hard,
+                    "soft" => Verdict::Soft,
+                    "complaint" => Verdict::Complaint,
+                    "auto-reply" => Verdict::AutoReply,
+                    _ => Verdict::Unknown,
+                };
+                analysis.findings.push(Finding {
+                    recipient: (parts[0] != "-").then(|| parts[0].to_owned()),
+                    verdict,
+                    status: parts.get(2).map(|s| (*s).to_owned()),
+                    reply: Some(550),
+                    reason: "userunknown".to_owned(),
+                    diagnostic: Some("no such user".to_owned()),
+                });
+            }
+            _ => {}
+        }
+    }
+    analysis
+}
+
+const AT: &str = "2024-03-20T10:00:00Z";
+
+fn keys() -> Keys {
+    Keys::from_secrets(vec![vec![7; 32]]).unwrap()
+}
+
+fn return_path() -> ReturnPath {
+    ReturnPath::parse("bounces@news.example.org", Separator::Plus).unwrap()
+}
+
+fn sink(dir: &Path, soft: SoftRule) -> StoreSink {
+    let state = State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap();
+    StoreSink::new(state, keys(), Some(return_path()), soft, Clock::fixed(AT.parse().unwrap()))
+        .unwrap()
+        .with_analyser(fake)
+}
+
+fn prepare(dir: &Path, sends: &[(&str, &str)], addresses: &[&str]) {
+    let mut state = State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap();
+    for (issue, at) in sends {
+        sent(&mut state, issue, at, addresses);
+    }
+}
+
+fn dsn(id: &str, to: &str, finding: &str) -> Vec<u8> {
+    format!("message-id: {id}\nto: {to}\nfinding: {finding}\n").into_bytes()
+}
+
+fn suppressed(sink: &StoreSink, address: &str) -> Vec<(String, crate::state::Reason)> {
+    sink.state()
+        .suppressions_of(address)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.scope.as_str().to_owned(), s.reason))
+        .collect()
+}
+
+#[test]
+fn a_hard_bounce_to_a_return_path_marks_the_row_and_suppresses_once() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org", "bob@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let to = return_path().address(&keys(), "weekly/a", 2);
+    // The report names a forwarding target: the token says whom we sent to.
+    let raw = dsn("<b1@mx>", &to, "bob.forward@elsewhere.example hard 5.1.1");
+    let (handled, effects) = sink.message_effects(&raw, "new/1").unwrap();
+    assert_eq!(handled, Handled::Recorded(1));
+    assert_eq!(effects, Effects { bounced: 1, suppressed: 1 });
+    assert_eq!(suppressed(&sink, "bob@example.org"), [("*".to_owned(), crate::state::Reason::Bounced)]);
+    assert!(suppressed(&sink, "ann@example.org").is_empty());
+    assert_eq!(sink.message(&raw, "new/1").unwrap(), Handled::Duplicate);
+    let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].send.as_deref(), events[0].address.as_str(), events[0].attributed.as_deref()),
+        (Some("weekly/a"), "bob@example.org", Some("return-path"))
+    );
+    let row = &sink.state().deliveries("weekly/a", &[crate::state::DeliveryStatus::Bounced]).unwrap()[0];
+    assert_eq!(row.email, "bob@example.org");
+    assert_eq!(row.reply.as_deref(), Some("sent: 2.0.0 queued; bounced: 550 5.1.1 no such user"));
+}
+
+#[test]
+fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let forged = format!("bounces+{}@news.example.org", "a".repeat(32));
+    let handled = sink.message(&dsn("<f@mx>", &forged, "ann@example.org hard 5.1.1"), "new/f").unwrap();
+    assert!(matches!(handled, Handled::Ignored(ref why) if why.contains("does not verify")), "{handled:?}");
+    let other_key = ReturnPath::address(&return_path(), &Keys::from_secrets(vec![vec![8; 32]]).unwrap(), "weekly/a", 1);
+    assert!(matches!(
+        sink.message(&dsn("<g@mx>", &other_key, "ann@example.org hard"), "x").unwrap(),
+        Handled::Ignored(_)
+    ));
+    let (handled, effects) =
+        sink.message_effects(&dsn("<u@mx>", "postmaster@example.org", "ann@example.org hard"), "x").unwrap();
+    assert_eq!((handled, effects), (Handled::Recorded(1), Effects::default()));
+    assert!(suppressed(&sink, "ann@example.org").is_empty(), "anyone can mail a bounce naming an address");
+    assert_eq!(sink.state().counts("weekly/a").unwrap().sent, 1);
+}
+
+#[test]
+fn bounces_are_attributed_by_message_id_list_unsubscribe_and_list_id() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(
+        dir.path(),
+        &[("weekly/a", "2024-03-01T09:00:00Z"), ("weekly/b", "2024-03-08T09:00:00Z")],
+        &["ann@example.org", "bob@example.org", "cy@example.org"],
+    );
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let by_id =
+        "message-id: <1@mx>\noriginal-message-id: <ann@example.org/weekly/a@news.example.org>\nfinding: - hard\n";
+    let token = keys().token("bob@example.org", "news");
+    let mut state = State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")).unwrap();
+    sent(&mut state, "daily/x", "2024-03-09T09:00:00Z", &["dee@example.org"]);
+    drop(state);
+    let by_unsubscribe = format!(
+        "message-id: <2@mx>\nlist-unsubscribe: <https://news.example.org/u?t={token}>\nfinding: bob@example.org complaint\n"
+    );
+    let by_list_id =
+        "message-id: <3@mx>\nlist-id: \"Weekly\" <weekly.news.example.org>\nfinding: cy@example.org hard\n";
+    for raw in [by_id, &by_unsubscribe, by_list_id] {
+        assert_eq!(sink.message(raw.as_bytes(), "x").unwrap(), Handled::Recorded(1), "{raw}");
+    }
+    let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+    let found: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| (e.address.as_str(), e.send.as_deref().unwrap_or("-"), e.attributed.as_deref().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ann@example.org", "weekly/a", "message-id"),
+            ("bob@example.org", "weekly/b", "list-unsubscribe"),
+            ("cy@example.org", "weekly/b", "list-id"),
+        ]
+    );
+    assert_eq!(suppressed(&sink, "bob@example.org"), [("*".to_owned(), crate::state::Reason::Complained)]);
+    assert_eq!(sink.state().counts("weekly/b").unwrap().bounced, 1, "a complaint is not a bounce of the row");
+}
+
+#[test]
+fn soft_bounces_suppress_at_the_configured_count_within_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let sends: Vec<(String, String)> =
+        (1..=5).map(|i| (format!("weekly/{i}"), format!("2024-03-0{i}T09:00:00Z"))).collect();
+    let sends: Vec<(&str, &str)> = sends.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    prepare(dir.path(), &sends, &["ann@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule { count: 3, window: 5 });
+    let soft = |sink: &mut StoreSink, issue: &str, id: &str| {
+        let to = return_path().address(&keys(), issue, 1);
+        sink.message_effects(&dsn(id, &to, "ann@example.org soft 4.2.2"), "x").unwrap().1
+    };
+    assert_eq!(soft(&mut sink, "weekly/1", "<s1@mx>").suppressed, 0);
+    assert_eq!(soft(&mut sink, "weekly/2", "<s2@mx>").suppressed, 0);
+    assert_eq!(soft(&mut sink, "weekly/2", "<s2b@mx>").suppressed, 0, "two on one send count once");
+    assert_eq!(soft(&mut sink, "weekly/4", "<s4@mx>").suppressed, 1);
+    assert_eq!(suppressed(&sink, "ann@example.org"), [("*".to_owned(), crate::state::Reason::Bounced)]);
+}
+
+#[test]
+fn auto_replies_and_empty_reports_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let to = return_path().address(&keys(), "weekly/a", 1);
+    let (handled, effects) = sink.message_effects(&dsn("<v@mx>", &to, "ann@example.org auto-reply"), "x").unwrap();
+    assert_eq!((handled, effects), (Handled::Recorded(1), Effects::default()));
+    assert!(suppressed(&sink, "ann@example.org").is_empty());
+    assert_eq!(sink.state().counts("weekly/a").unwrap().sent, 1);
+    assert!(matches!(sink.message(b"hello", "x").unwrap(), Handled::Ignored(_)));
+    assert!(matches!(sink.message(b"finding: - unknown\n", "x").unwrap(), Handled::Unparsable(_)));
+}
+
+#[test]
+fn a_provider_event_is_recorded_once_and_acted_on() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let event = ProviderEvent {
+        provider: Provider::Postmark,
+        event_id: "42".to_owned(),
+        recipient: "Ann@Example.org".to_owned(),
+        verdict: Verdict::Hard,
+        status: Some("5.1.1".to_owned()),
+        reply: Some(550),
+        diagnostic: None,
+        message_id: Some("<ann@example.org/weekly/a@news.example.org>".to_owned()),
+        at: Some("2024-03-02T00:00:00Z".parse().unwrap()),
+    };
+    assert_eq!(sink.event(&event).unwrap(), Handled::Recorded(1));
+    assert_eq!(sink.event(&event).unwrap(), Handled::Duplicate);
+    let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+    assert_eq!((events[0].source.as_str(), events[0].provider.as_deref()), ("postmark:42", Some("postmark")));
+    assert_eq!(events[0].attributed.as_deref(), Some("message-id"));
+    assert_eq!(suppressed(&sink, "ann@example.org").len(), 1);
+    let _ = Original::default();
+}

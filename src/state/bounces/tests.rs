@@ -1,0 +1,155 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::state::journal::{DeliveryStatus, NewRecipient, Update};
+use crate::state::path_in;
+
+fn t(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn open(dir: &Path) -> State {
+    State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap()
+}
+
+/// The keys the tests' journal rows carry token ids of.
+pub(crate) fn test_keys() -> crate::token::Keys {
+    crate::token::Keys::from_secrets(vec![vec![7; 32]]).unwrap()
+}
+
+/// A complete send of `issue` started at `at`, delivered (`sent`) to every address.
+pub(crate) fn sent(state: &mut State, issue: &str, at: &str, addresses: &[&str]) {
+    state.start_send(issue, "hash", t(at), false).unwrap();
+    let audience = addresses.iter().map(|a| NewRecipient {
+        address_key: crate::address::address_key(a),
+        email: (*a).to_owned(),
+        name: String::new(),
+        attrs: BTreeMap::new(),
+        list: "news".to_owned(),
+        token_id: Some(test_keys().token_id(a)),
+    });
+    state.add_recipients(issue, audience, t(at)).unwrap();
+    let mut updates = Vec::new();
+    for a in addresses {
+        let update = |status, message_id: Option<String>| Update {
+            address_key: crate::address::address_key(a),
+            status,
+            code: Some(250),
+            reply: Some("2.0.0 queued".to_owned()),
+            message_id,
+            token_id: None,
+            attempted: status == DeliveryStatus::Sent,
+        };
+        updates.push(update(DeliveryStatus::Inflight, Some(format!("<{a}/{issue}@news.example.org>"))));
+        updates.push(update(DeliveryStatus::Sent, None));
+    }
+    state.apply(issue, &updates, t(at)).unwrap();
+    state.finish_send(issue, crate::state::SendState::Complete, None, t(at)).unwrap();
+}
+
+fn event(source: &str, address: &str, verdict: &'static str, row: Option<JournalRow>) -> NewEvent {
+    NewEvent {
+        at: t("2024-03-02T00:00:00Z"),
+        attributed: row.as_ref().map(|_| "return-path"),
+        row,
+        address_key: crate::address::address_key(address),
+        address: address.to_owned(),
+        verdict,
+        status: Some("5.1.1".to_owned()),
+        reply: Some(550),
+        diagnostic: Some("smtp; 550 5.1.1 no such user".to_owned()),
+        reason: "userunknown".to_owned(),
+        source: source.to_owned(),
+        origin: "test".to_owned(),
+        provider: None,
+    }
+}
+
+#[test]
+fn an_event_is_recorded_once_per_source_and_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = open(dir.path());
+    sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org", "bob@example.org"]);
+    let row = state.row_by_seq("weekly/a", 1).unwrap().unwrap();
+    assert_eq!(row.email, "ann@example.org");
+    assert!(state.record_bounce_event(&event("<b1@mx>", "ann@example.org", "hard", Some(row.clone()))).unwrap());
+    assert!(!state.record_bounce_event(&event("<b1@mx>", "ANN@example.org", "hard", Some(row.clone()))).unwrap());
+    assert!(state.record_bounce_event(&event("<b1@mx>", "bob@example.org", "hard", None)).unwrap());
+    assert!(state.bounce_source_seen("<b1@mx>").unwrap());
+    assert!(!state.bounce_source_seen("<b2@mx>").unwrap());
+    let events = state.bounce_events(&EventFilter::default()).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (events[0].send.as_deref(), events[0].seq, events[0].verdict.as_str()),
+        (Some("weekly/a"), Some(1), "hard")
+    );
+    let only_bob = EventFilter { send: None, verdict: Some("hard".to_owned()), since: Some(t("2024-03-02T00:00:00Z")) };
+    assert_eq!(state.bounce_events(&only_bob).unwrap().len(), 2);
+    let later = EventFilter { since: Some(t("2024-03-03T00:00:00Z")), ..EventFilter::default() };
+    assert!(state.bounce_events(&later).unwrap().is_empty());
+    let of_send = EventFilter { send: Some("weekly/a".to_owned()), ..EventFilter::default() };
+    assert_eq!(state.bounce_events(&of_send).unwrap().len(), 1);
+}
+
+#[test]
+fn a_bounced_row_keeps_the_log_of_its_send_and_its_bounce() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = open(dir.path());
+    sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org"]);
+    let row = state.row_by_message_id("ann@example.org/weekly/a@news.example.org").unwrap().unwrap();
+    assert!(state.mark_bounced(&row, Some(550), "550 5.1.1 no such user", t("2024-03-02T00:00:00Z")).unwrap());
+    assert!(!state.mark_bounced(&row, Some(550), "again", t("2024-03-02T00:00:00Z")).unwrap(), "only from sent");
+    let delivery = &state.deliveries("weekly/a", &[DeliveryStatus::Bounced]).unwrap()[0];
+    assert_eq!(delivery.reply.as_deref(), Some("sent: 2.0.0 queued; bounced: 550 5.1.1 no such user"));
+    assert_eq!(delivery.code, Some(550));
+    assert_eq!(state.counts("weekly/a").unwrap().bounced, 1);
+}
+
+#[test]
+fn rows_are_found_by_token_id_and_by_publication() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = open(dir.path());
+    sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org"]);
+    sent(&mut state, "weekly/b", "2024-03-08T09:00:00Z", &["ann@example.org"]);
+    sent(&mut state, "daily/c", "2024-03-09T09:00:00Z", &["ann@example.org"]);
+    let issue = |row: Option<JournalRow>| row.map(|r| r.issue);
+    assert_eq!(issue(state.latest_row_in(Some("weekly"), "ann@example.org").unwrap()).as_deref(), Some("weekly/b"));
+    assert_eq!(issue(state.latest_row_in(None, "ann@example.org").unwrap()).as_deref(), Some("daily/c"));
+    assert_eq!(state.latest_row_in(Some("week"), "ann@example.org").unwrap(), None);
+    assert!(state.row_by_token_id(&test_keys().token_id("ann@example.org")).unwrap().is_some());
+    assert_eq!(state.row_by_token_id("other").unwrap(), None);
+}
+
+#[test]
+fn soft_bounces_count_within_the_addresses_last_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = open(dir.path());
+    for (i, day) in ["01", "02", "03", "04"].iter().enumerate() {
+        sent(&mut state, &format!("weekly/{i}"), &format!("2024-03-{day}T09:00:00Z"), &["ann@example.org"]);
+    }
+    let soft = |state: &State, issue: &str, source: &str| {
+        let row = state.row_by_seq(issue, 1).unwrap();
+        state.record_bounce_event(&event(source, "ann@example.org", "soft", row)).unwrap();
+    };
+    soft(&state, "weekly/0", "<s0@mx>");
+    soft(&state, "weekly/3", "<s3@mx>");
+    soft(&state, "weekly/3", "<s3-again@mx>");
+    assert_eq!(state.soft_bounces_within("ann@example.org", 5).unwrap(), 2, "sends, not messages");
+    assert_eq!(state.soft_bounces_within("ann@example.org", 3).unwrap(), 1, "weekly/0 is out of the window");
+    let counts = state.bounce_counts().unwrap();
+    assert_eq!(counts.len(), 4);
+    assert_eq!((counts[3].send.as_str(), counts[3].delivered, counts[3].soft, counts[3].hard), ("weekly/3", 1, 1, 0));
+}
+
+#[test]
+fn atomically_rolls_back_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let failed: Result<(), Error> = state.atomically(|state| {
+        state.record_bounce_event(&event("<b@mx>", "ann@example.org", "hard", None))?;
+        Err(Error::usage("stop"))
+    });
+    assert!(failed.is_err());
+    assert!(!state.bounce_source_seen("<b@mx>").unwrap());
+}
