@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bounces;
+pub use bounces::{BouncesCommand, ScanFormat};
+
 /// letterpress: check, render, archive and send newsletters written in Markdown.
 #[derive(Debug, Parser)]
 #[command(name = "letterpress", version, about, long_about = None)]
@@ -194,6 +197,12 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+    },
+    /// Bounces, complaints and auto-replies: see what they say (`scan`).
+    Bounces {
+        /// What to do.
+        #[command(subcommand)]
+        command: BouncesCommand,
     },
 }
 

@@ -12,9 +12,11 @@ use crate::fsutil::write_atomic;
 use crate::project::Project;
 use crate::{archive, check, preview, render, template};
 
+mod bounces;
 mod send;
 mod serve;
 mod subscribers;
+pub use bounces::bounces;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};

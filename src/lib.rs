@@ -10,8 +10,8 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod address;
-pub mod bounces;
 pub mod archive;
+pub mod bounces;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -97,5 +97,6 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)
         }
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
+        Command::Bounces { command } => commands::bounces(root, command),
     }
 }

@@ -14,6 +14,18 @@ use serde::Serialize;
 
 use crate::error::Result;
 
+mod addr;
+mod arf;
+mod autoreply;
+mod classify;
+mod fields;
+pub mod files;
+mod json;
+mod parse;
+mod phrases;
+mod read;
+mod text;
+
 /// What a bounce says about one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -103,8 +115,7 @@ pub struct Analysis {
 /// Read one raw message. Never fails and never panics: a message that is not a bounce gives no
 /// findings, and one that cannot be parsed gives an `unknown` finding.
 pub fn analyse(raw: &[u8]) -> Analysis {
-    let _ = raw;
-    Analysis::default()
+    read::analyse(raw)
 }
 
 /// The providers whose webhooks `serve` answers.
