@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn strips_html() {
-        assert_eq!(strip_html("<p>a&amp;b</p><style>x{}</style>c<br>d"), "a&b\nc\nd");
+        assert_eq!(strip_html("<p>a&amp;b</p><style>x{}</style>c<br>d"), "\na&b\nc\nd");
     }
 
     #[test]

@@ -745,6 +745,10 @@ pub const DELAYED: &[&str] = &[
     "attempts will continue",
     "it will be retried",
     "will be retried",
+    "has not yet been delivered", "this is just a warning", "you do not need to take any action",
+    "delivery attempts will continue to be made", "delivery to the following recipient has been delayed",
+    "this is an advisory-only email", "has been postponed", "will be returned to you if",
+    "not been able to deliver", "is still being retried", "still being retried",
 ];
 
 /// Phrases of a success notice.

@@ -99,6 +99,17 @@ pub const OPENERS: &[&str] = &[
     "non-delivery",
     "was not delivered",
     "could not deliver",
+    "here is your list of failed recipients",
+    "failed addresses follow",
+    "did not receive a copy of your message",
+    "undeliverable address:",
+    "your message has encountered delivery problems",
+    "did not reach the following recipient",
+    "message not delivered to the following addresses",
+    "has not yet been delivered",
+    "delivery attempts will continue",
+    "this is just a warning",
+    "this is an advisory-only email",
 ];
 
 /// Where a bounce stops explaining and starts quoting the original message.
@@ -143,7 +154,8 @@ pub fn looks_like_bounce(parsed: &Parsed) -> bool {
     let subject_says = any(&subject, SUBJECTS);
     let head = normalise(&parsed.text[..floor(&parsed.text, 8192)]);
     let body_says = any(&head, OPENERS) || any(&head, &["hi. this is the qmail", "transcript of session"]);
-    (system_sender && (subject_says || body_says)) || (subject_says && body_says)
+    let coded = find_status(&head).is_some_and(|s| !s.starts_with('2')) || find_reply(&head).is_some();
+    (system_sender && (subject_says || body_says)) || (subject_says && body_says) || (body_says && coded)
 }
 
 pub fn floor(text: &str, at: usize) -> usize {
@@ -251,6 +263,18 @@ fn is_heading(lower: &str) -> bool {
         "delivery has failed",
         "undeliverable to",
         "invalid recipients",
+        "list of failed recipients", "failed addresses follow", "did not receive a copy of your message", "intended recipient:",
+        "undeliverable address:", "addressed to '", "could not be delivered to the following user",
+        "unable to deliver message to the following", "delivery to the following recipient",
+        "sorry, unable to deliver your message to", "a message could not be delivered to:",
+        "invalid final delivery userid:", "failed recipients", "error-for:", "your message could not be delivered",
+        "your message has encountered delivery problems", "did not reach the following recipient",
+        "this is the deliver program at", "this is the email server at", "no such user here",
+        "the following address failed", "could not be reached", "failed recipient:",
+        "message not delivered to the following", "not yet been delivered is", "was not delivered to:",
+        "your message to the following recipients cannot be delivered", "could not deliver message to the following",
+        "wasn't able to deliver your message to the following", "has not yet been delivered to",
+        "unable to deliver your message to the following", "the following recipients were affected",
     ]
     .iter()
     .any(|h| lower.contains(h))

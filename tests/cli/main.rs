@@ -1,6 +1,7 @@
 //! The one CLI integration test binary: each module drives the real `letterpress` binary
 //! against small fixture projects copied to temporary directories.
 
+mod bounces_scan;
 mod build;
 mod check;
 mod harness;
