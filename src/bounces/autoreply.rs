@@ -1,6 +1,6 @@
 //! Automatic replies (RFC 3834 and what vacation programs really send): never a bounce.
 
-use super::classify::{any, normalise};
+use super::classify::{Phrases, any, normalise};
 use super::parse::Parsed;
 
 /// Subjects of automatic replies, lower-case, in the languages newsrooms meet.
@@ -55,6 +55,8 @@ const SUBJECTS: &[&str] = &[
     "ticket received",
 ];
 
+static SUBJECT_SET: Phrases = Phrases::new(SUBJECTS);
+
 /// Whether the message is an automatic reply, by its headers or its subject.
 pub fn is_autoreply(parsed: &Parsed) -> bool {
     let auto = parsed.auto_submitted.as_str();
@@ -67,8 +69,7 @@ pub fn is_autoreply(parsed: &Parsed) -> bool {
     if matches!(parsed.precedence.as_str(), "auto_reply" | "auto-reply") {
         return true;
     }
-    let subject = normalise(&parsed.subject);
-    any(&subject, SUBJECTS)
+    SUBJECT_SET.found_in(&normalise(&parsed.subject))
 }
 
 /// Whether only the subject (not a header) says so, and strongly.

@@ -17,11 +17,12 @@ pub fn fields(text: &str) -> Vec<Field> {
             continue;
         }
         if line.starts_with([' ', '\t']) {
-            if continuing && let Some((_, value)) = out.last_mut() {
-                if value.len() < 4096 {
-                    value.push(' ');
-                    value.push_str(line.trim());
-                }
+            if continuing
+                && let Some((_, value)) = out.last_mut()
+                && value.len() < 4096
+            {
+                value.push(' ');
+                value.push_str(line.trim());
             }
             continue;
         }
@@ -43,8 +44,8 @@ pub fn fields(text: &str) -> Vec<Field> {
 /// One recipient's block of a delivery-status report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recipient {
-    pub final_recipient: Option<String>,
-    pub original_recipient: Option<String>,
+    pub final_address: Option<String>,
+    pub original_address: Option<String>,
     pub action: String,
     pub status: String,
     pub diagnostic: String,
@@ -54,7 +55,7 @@ pub struct Recipient {
 impl Recipient {
     /// The address the block is about.
     pub fn address(&self) -> Option<String> {
-        self.final_recipient.clone().or_else(|| self.original_recipient.clone())
+        self.final_address.clone().or_else(|| self.original_address.clone())
     }
 
     fn has_outcome(&self) -> bool {
@@ -62,8 +63,8 @@ impl Recipient {
     }
 
     fn is_empty(&self) -> bool {
-        self.final_recipient.is_none()
-            && self.original_recipient.is_none()
+        self.final_address.is_none()
+            && self.original_address.is_none()
             && self.action.is_empty()
             && self.status.is_empty()
             && self.diagnostic.is_empty()
@@ -81,20 +82,18 @@ pub fn recipients(text: &str) -> Vec<Recipient> {
     for (name, value) in fields(text) {
         match name.as_str() {
             "original-recipient" => {
-                if current.original_recipient.is_some() || (current.final_recipient.is_some() && current.has_outcome())
-                {
+                if current.original_address.is_some() || (current.final_address.is_some() && current.has_outcome()) {
                     out.push(std::mem::take(&mut current));
                 }
                 started = true;
-                current.original_recipient = addr::first(&value).or_else(|| local_only(&value));
+                current.original_address = addr::first(&value).or_else(|| local_only(&value));
             }
             "final-recipient" => {
-                if current.final_recipient.is_some() || (current.original_recipient.is_some() && current.has_outcome())
-                {
+                if current.final_address.is_some() || (current.original_address.is_some() && current.has_outcome()) {
                     out.push(std::mem::take(&mut current));
                 }
                 started = true;
-                current.final_recipient = addr::first(&value).or_else(|| local_only(&value));
+                current.final_address = addr::first(&value).or_else(|| local_only(&value));
             }
             "action" if started || current.action.is_empty() => current.action = value.to_ascii_lowercase(),
             "status" => current.status = value,
@@ -136,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn final_recipient_first() {
+    fn final_address_first() {
         let text = "Final-Recipient: rfc822; a@x.example\nOriginal-Recipient: rfc822;a@x.example\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; b@x.example\nOriginal-Recipient: rfc822;b@x.example\nAction: failed\n";
         let r = recipients(text);
         assert_eq!(r.len(), 2);
@@ -144,11 +143,11 @@ mod tests {
     }
 
     #[test]
-    fn original_recipient_first() {
+    fn original_address_first() {
         let text = "Original-Recipient: rfc822;o@x.example\nFinal-Recipient: rfc822;f@x.example\nAction: failed\nStatus: 5.0.0\n\nOriginal-Recipient: rfc822;p@x.example\nFinal-Recipient: rfc822;g@x.example\nAction: failed\n";
         let r = recipients(text);
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].address().as_deref(), Some("g@x.example"));
-        assert_eq!(r[1].original_recipient.as_deref(), Some("p@x.example"));
+        assert_eq!(r[1].original_address.as_deref(), Some("p@x.example"));
     }
 }

@@ -36,7 +36,7 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
                     let status =
                         text_of(r, "status").and_then(|s| find_status(&s)).or_else(|| find_status(&diagnostic));
                     let reply = find_reply(&diagnostic);
-                    let mut reason = classify::reason(status.as_deref(), reply, &normalise(&diagnostic));
+                    let mut reason = classify::reason(status.as_deref(), &normalise(&diagnostic));
                     if reason == "undefined" && !transient {
                         reason = "onhold";
                     }

@@ -155,15 +155,13 @@ fn walk(message: &Message<'_>, parsed: &mut Parsed, depth: usize) {
                         push_capped(&mut parsed.dsn, text, MAX_REPORT);
                     }
                     ("message", "feedback-report") => push_capped(&mut parsed.feedback, text, MAX_REPORT),
-                    ("text" | "message", "rfc822-headers" | "rfc822" | "global-headers") => {
-                        if parsed.original_headers.is_empty() {
-                            push_capped(&mut parsed.original_headers, text, MAX_TEXT);
-                        }
+                    ("text" | "message", "rfc822-headers" | "rfc822" | "global-headers")
+                        if parsed.original_headers.is_empty() =>
+                    {
+                        push_capped(&mut parsed.original_headers, text, MAX_TEXT);
                     }
-                    ("text", "html") if depth == 0 && !is_attachment => {
-                        if parsed.text.len() < MAX_TEXT / 2 {
-                            push_capped(&mut parsed.text, &strip_html(text), MAX_TEXT);
-                        }
+                    ("text", "html") if depth == 0 && !is_attachment && parsed.text.len() < MAX_TEXT / 2 => {
+                        push_capped(&mut parsed.text, &strip_html(text), MAX_TEXT);
                     }
                     ("text", _) if depth == 0 => {
                         if parsed.dsn.is_empty() && index > 0 && looks_like_dsn(text) {
@@ -180,10 +178,10 @@ fn walk(message: &Message<'_>, parsed: &mut Parsed, depth: usize) {
                     push_capped(&mut parsed.dsn, &lossy(bytes), MAX_REPORT);
                 }
                 ("message", "feedback-report") => push_capped(&mut parsed.feedback, &lossy(bytes), MAX_REPORT),
-                ("message" | "text", "rfc822-headers" | "global-headers" | "rfc822" | "partial") => {
-                    if parsed.original_headers.is_empty() {
-                        push_capped(&mut parsed.original_headers, &lossy(bytes), MAX_TEXT);
-                    }
+                ("message" | "text", "rfc822-headers" | "global-headers" | "rfc822" | "partial")
+                    if parsed.original_headers.is_empty() =>
+                {
+                    push_capped(&mut parsed.original_headers, &lossy(bytes), MAX_TEXT);
                 }
                 ("application", "json") if depth == 0 => push_capped(&mut parsed.text, &lossy(bytes), MAX_TEXT),
                 _ => {}

@@ -1,10 +1,11 @@
 //! What mail systems write when they refuse or give up on a message, by reason. Patterns are
 //! lower-case and matched against lower-cased text with runs of white space collapsed; `*`
 //! stands for up to 120 characters. Gathered from the formats MTAs and providers document and
-//! send (Postfix, Exim, Sendmail, qmail, Exchange/Office 365, Gmail, Yahoo, Outlook.com, Amazon
-//! SES, Zoho, Mimecast, MessageLabs, Courier, Domino, GroupWise, Mail.ru, Yandex, GMX, web.de,
-//! T-Online, Orange, qq.com, 163.com, McAfee, Sophos, Barracuda, Trend Micro, Kerio, MDaemon,
-//! Mercury, IMail and others).
+//! send: Postfix, Exim, Sendmail, qmail, Exchange and Office 365, Gmail, Yahoo, Outlook.com,
+//! Amazon SES, Zoho, Mimecast, Symantec (`MessageLabs`), Courier, Lotus Domino, Novell
+//! (`GroupWise`), Mail.ru, Yandex, GMX and web.de, T-Online, Orange, qq.com, 163.com, the mail
+//! filters of `McAfee`, Sophos, Barracuda and Trend Micro, Kerio, `MDaemon`, Mercury, `IMail`
+//! and others.
 
 /// The mailbox is over its quota.
 pub const MAILBOXFULL: &[&str] = &[
@@ -745,10 +746,17 @@ pub const DELAYED: &[&str] = &[
     "attempts will continue",
     "it will be retried",
     "will be retried",
-    "has not yet been delivered", "this is just a warning", "you do not need to take any action",
-    "delivery attempts will continue to be made", "delivery to the following recipient has been delayed",
-    "this is an advisory-only email", "has been postponed", "will be returned to you if",
-    "not been able to deliver", "is still being retried", "still being retried",
+    "has not yet been delivered",
+    "this is just a warning",
+    "you do not need to take any action",
+    "delivery attempts will continue to be made",
+    "delivery to the following recipient has been delayed",
+    "this is an advisory-only email",
+    "has been postponed",
+    "will be returned to you if",
+    "not been able to deliver",
+    "is still being retried",
+    "still being retried",
 ];
 
 /// Phrases of a success notice.

@@ -7,6 +7,9 @@ use super::classify::{self, any, find_reply, find_status, normalise};
 use super::parse::{self, Parsed};
 use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, fields, json, phrases, text};
 
+static DELAYED: classify::Phrases = classify::Phrases::new(phrases::DELAYED);
+static DELIVERED: classify::Phrases = classify::Phrases::new(phrases::DELIVERED);
+
 /// See [`super::analyse`].
 pub fn analyse(raw: &[u8]) -> Analysis {
     let capped = &raw[..raw.len().min(parse::MAX_PARSE)];
@@ -95,7 +98,7 @@ fn is_warning(parsed: &Parsed) -> bool {
         return true;
     }
     let head = normalise(&parsed.text[..text::floor(&parsed.text, 4096)]);
-    any(&head, phrases::DELAYED)
+    DELAYED.found_in(&head)
         && !any(&head, &["failed permanently", "permanent fatal", "permanent error", "could not be delivered"])
 }
 
@@ -145,8 +148,8 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient]) -> Vec<Finding> {
     out
 }
 
-fn some(text: String) -> Option<String> {
-    let text = text.trim();
+fn some(text: impl AsRef<str>) -> Option<String> {
+    let text = text.as_ref().trim();
     (!text.is_empty()).then(|| text.chars().take(1000).collect())
 }
 
@@ -176,7 +179,7 @@ fn judge(
     delayed: bool,
     diagnostic: Option<String>,
 ) -> Finding {
-    let mut reason = classify::reason(status.as_deref(), reply, text);
+    let mut reason = classify::reason(status.as_deref(), text);
     if reason == "delivered" {
         reason = "undefined";
     }
@@ -232,7 +235,7 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
     }
     let subject = normalise(&parsed.subject);
     let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
-        || any(&context, phrases::DELIVERED))
+        || DELIVERED.found_in(&context))
         && find_status(explanation).is_none_or(|s| s.starts_with('2'));
     if success {
         return failed
@@ -251,7 +254,7 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
                 status = status.or_else(|| status_hint.clone()).or_else(|| find_status(explanation));
                 reply = reply.or_else(|| find_reply(explanation));
             }
-            let text = if classify::reason(None, None, &own) == "undefined" { format!("{own} {context}") } else { own };
+            let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
             let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
             judge(Some(f.address), status, reply, &text, warning, some(diagnostic))
         })

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::addr;
-use super::classify::{any, find_reply, find_status, normalise};
+use super::classify::{Phrases, any, find_reply, find_status, normalise};
 use super::parse::Parsed;
 
 /// Subjects of bounces, lower-case.
@@ -134,6 +134,9 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "------ original message ------",
 ];
 
+static SUBJECT_SET: Phrases = Phrases::new(SUBJECTS);
+static OPENER_SET: Phrases = Phrases::new(OPENERS);
+
 /// Whether a message without a report still looks like a bounce.
 pub fn looks_like_bounce(parsed: &Parsed) -> bool {
     if !parsed.failed_recipients.is_empty() || parsed.ms_ndr || parsed.report_type == "delivery-status" {
@@ -151,9 +154,9 @@ pub fn looks_like_bounce(parsed: &Parsed) -> bool {
         || from.contains("<>")
         || from.trim().is_empty();
     let subject = normalise(&parsed.subject);
-    let subject_says = any(&subject, SUBJECTS);
+    let subject_says = SUBJECT_SET.found_in(&subject);
     let head = normalise(&parsed.text[..floor(&parsed.text, 8192)]);
-    let body_says = any(&head, OPENERS) || any(&head, &["hi. this is the qmail", "transcript of session"]);
+    let body_says = OPENER_SET.found_in(&head) || any(&head, &["hi. this is the qmail", "transcript of session"]);
     let coded = find_status(&head).is_some_and(|s| !s.starts_with('2')) || find_reply(&head).is_some();
     (system_sender && (subject_says || body_says)) || (subject_says && body_says) || (body_says && coded)
 }
@@ -263,18 +266,38 @@ fn is_heading(lower: &str) -> bool {
         "delivery has failed",
         "undeliverable to",
         "invalid recipients",
-        "list of failed recipients", "failed addresses follow", "did not receive a copy of your message", "intended recipient:",
-        "undeliverable address:", "addressed to '", "could not be delivered to the following user",
-        "unable to deliver message to the following", "delivery to the following recipient",
-        "sorry, unable to deliver your message to", "a message could not be delivered to:",
-        "invalid final delivery userid:", "failed recipients", "error-for:", "your message could not be delivered",
-        "your message has encountered delivery problems", "did not reach the following recipient",
-        "this is the deliver program at", "this is the email server at", "no such user here",
-        "the following address failed", "could not be reached", "failed recipient:",
-        "message not delivered to the following", "not yet been delivered is", "was not delivered to:",
-        "your message to the following recipients cannot be delivered", "could not deliver message to the following",
-        "wasn't able to deliver your message to the following", "has not yet been delivered to",
-        "unable to deliver your message to the following", "the following recipients were affected",
+        "list of failed recipients",
+        "failed addresses follow",
+        "did not receive a copy of your message",
+        "intended recipient:",
+        "undeliverable address:",
+        "addressed to '",
+        "could not be delivered to the following user",
+        "unable to deliver message to the following",
+        "delivery to the following recipient",
+        "sorry, unable to deliver your message to",
+        "a message could not be delivered to:",
+        "invalid final delivery userid:",
+        "failed recipients",
+        "error-for:",
+        "your message could not be delivered",
+        "your message has encountered delivery problems",
+        "did not reach the following recipient",
+        "this is the deliver program at",
+        "this is the email server at",
+        "no such user here",
+        "the following address failed",
+        "could not be reached",
+        "failed recipient:",
+        "message not delivered to the following",
+        "not yet been delivered is",
+        "was not delivered to:",
+        "your message to the following recipients cannot be delivered",
+        "could not deliver message to the following",
+        "wasn't able to deliver your message to the following",
+        "has not yet been delivered to",
+        "unable to deliver your message to the following",
+        "the following recipients were affected",
     ]
     .iter()
     .any(|h| lower.contains(h))
@@ -290,10 +313,10 @@ fn looks_like_message_id(line: &str, at: usize) -> bool {
 fn window_has_error(lines: &[&str], index: usize) -> bool {
     lines.iter().skip(index + 1).take(3).any(|l| {
         let n = normalise(l);
-        find_status(l).is_some()
-            || find_reply(l).is_some()
-            || any(&n, super::phrases::USERUNKNOWN)
-            || any(&n, super::phrases::MAILBOXFULL)
+        find_status(l).is_some() || find_reply(l).is_some() || {
+            let hits = super::classify::hits(&n);
+            hits.user_unknown() || hits.mailbox_full()
+        }
     })
 }
 

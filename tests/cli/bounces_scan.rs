@@ -123,7 +123,8 @@ fn json_rows_have_the_documented_fields_and_are_never_wrong_in_the_safe_directio
         let file = row["file"].as_str().expect("file");
         let verdict = row["verdict"].as_str().expect("verdict");
         // Auto-replies, success notices and delay warnings never suppress.
-        if file.contains("vacation") || file.contains("auto") || file.contains("delivered") || file.contains("relayed") {
+        if file.contains("vacation") || file.contains("auto") || file.contains("delivered") || file.contains("relayed")
+        {
             assert!(!matches!(verdict, "hard" | "soft" | "complaint"), "{row}");
         }
         if file.contains("delay") || file.contains("greylisted") {
@@ -142,7 +143,10 @@ fn snapshot_of_the_json() {
 #[test]
 fn text_format_prints_a_line_per_recipient_and_counts() {
     let root = fixture_dir("bounces");
-    let out = run_in(root.parent().expect("parent"), &["bounces", "scan", "bounces/postfix-user-unknown.eml", "bounces/rfc5965-arf.eml"]);
+    let out = run_in(
+        root.parent().expect("parent"),
+        &["bounces", "scan", "bounces/postfix-user-unknown.eml", "bounces/rfc5965-arf.eml"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
@@ -205,7 +209,9 @@ fn a_report_with_ten_thousand_recipients_and_a_fifty_megabyte_message() {
     report.push_str("--b--\n");
     project.write("many/report.eml", &report);
     let mut big = fixture("exim-user-unknown").replace("\r\n", "\n");
-    big.push_str(&"x".repeat(76).repeat(50 * 1024 * 1024 / 77).replace("xx", "x\n").chars().take(50 << 20).collect::<String>());
+    big.push_str(
+        &"x".repeat(76).repeat(50 * 1024 * 1024 / 77).replace("xx", "x\n").chars().take(50 << 20).collect::<String>(),
+    );
     project.write("big/huge.eml", &big);
     let out = project.run(&["bounces", "scan", "many", "big", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
