@@ -290,6 +290,10 @@ pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str
         (Some(s @ ("hasmoved" | "mailboxfull" | "mesgtoobig" | "exceedlimit" | "suspend" | "notaccept")), None) => {
             return s;
         }
+        // A carrier's "account is disabled" that means "no such address".
+        (_, Some("suspend")) if hits.user_unknown() && text.contains("user(s) account is disabled") => {
+            return "userunknown";
+        }
         (_, Some(w)) => return w,
         _ => {}
     }

@@ -265,3 +265,57 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
 fn first_lines(text: &str) -> String {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).take(4).collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const DSN: &[u8] = include_bytes!("../../tests/fixtures/bounces/postfix-user-unknown.eml");
+    const TEXT: &[u8] = include_bytes!("../../tests/fixtures/bounces/exim-user-unknown.eml");
+    const ARF: &[u8] = include_bytes!("../../tests/fixtures/bounces/rfc5965-arf.eml");
+
+    #[test]
+    fn a_message_that_is_not_a_bounce_has_no_findings() {
+        let analysis = analyse(b"From: a@b.example\r\nTo: c@d.example\r\nSubject: lunch?\r\n\r\nAt one?\r\n");
+        assert!(analysis.findings.is_empty());
+        assert_eq!(analysis.delivered_to, ["c@d.example"]);
+    }
+
+    #[test]
+    fn headers_of_the_original_are_kept_for_attribution() {
+        let analysis = analyse(DSN);
+        assert_eq!(analysis.original.message_id.as_deref(), Some("<20260301090000.4f2a@news.example.org>"));
+        assert_eq!(analysis.original.list_id.as_deref(), Some("The Weekly <weekly.news.example.org>"));
+        assert!(analysis.original.list_unsubscribe.as_deref().is_some_and(|v| v.contains("k7Qx2m4bZp9a")));
+        assert!(analysis.delivered_to.iter().any(|a| a.starts_with("bounces+k7Qx2m4bZp9a@")));
+        assert_eq!(analysis.message_id.as_deref(), Some("bounce.postfix-user-unknown@mx.example.net"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = analyse(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_a_cut_or_damaged_bounce(cut in 0usize..4000, at in 0usize..4000, byte in any::<u8>(), which in 0usize..3) {
+            let source = [DSN, TEXT, ARF][which];
+            let mut raw = source[..cut.min(source.len())].to_vec();
+            if !raw.is_empty() {
+                let i = at % raw.len();
+                raw[i] = byte;
+            }
+            let analysis = analyse(&raw);
+            // Damage never turns a bounce into a complaint.
+            if which != 2 {
+                for finding in &analysis.findings {
+                    prop_assert_ne!(finding.verdict, Verdict::Complaint);
+                }
+            }
+        }
+    }
+}
