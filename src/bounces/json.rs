@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::classify::{self, find_reply, find_status, normalise};
+use super::classify::{self, normalise};
+use super::codes::{find_reply, find_status};
 use super::{Finding, Verdict};
 
 /// The findings of an SES notification in `text`, or `None` when it holds none.

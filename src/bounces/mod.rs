@@ -18,6 +18,7 @@ mod addr;
 mod arf;
 mod autoreply;
 mod classify;
+mod codes;
 mod fields;
 pub mod files;
 mod json;

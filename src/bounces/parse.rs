@@ -126,9 +126,11 @@ fn lossy(bytes: &[u8]) -> String {
 
 /// Whether a text looks like RFC 3464 per-recipient fields.
 pub fn looks_like_dsn(text: &str) -> bool {
-    let head = &text.as_bytes()[..text.len().min(4096)];
+    let head = &text.as_bytes()[..text.len().min(16 << 10)];
     let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
-    (lower.contains("final-recipient:") || lower.contains("original-recipient:"))
+    (lower.starts_with("final-recipient:")
+        || lower.contains("\nfinal-recipient:")
+        || lower.contains("\noriginal-recipient:"))
         && (lower.contains("\naction:") || lower.contains("\nstatus:") || lower.starts_with("action:"))
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::classify::{self, any, find_reply, find_status, normalise};
+use super::classify::{self, any, normalise};
+use super::codes::{find_reply, find_status};
 use super::parse::{self, Parsed};
 use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, fields, json, phrases, text};
 
@@ -76,7 +77,11 @@ fn findings(parsed: &Parsed, original: &Original) -> Vec<Finding> {
     if let Some(found) = json::findings(&parsed.text).or_else(|| json::findings(&parsed.original_text)) {
         return found;
     }
-    let records = fields::recipients(&parsed.dsn);
+    let mut records = fields::recipients(&parsed.dsn);
+    // Some MTAs write the report's fields into the text of a single-part message.
+    if records.is_empty() && parse::looks_like_dsn(&parsed.text) {
+        records = fields::recipients(&parsed.text);
+    }
     let is_bounce = text::looks_like_bounce(parsed);
     if !records.is_empty() && records.iter().any(|r| r.address().is_some()) {
         return dsn(parsed, &records);
@@ -111,6 +116,7 @@ fn strip_type(diagnostic: &str) -> &str {
 
 fn dsn(parsed: &Parsed, records: &[fields::Recipient]) -> Vec<Finding> {
     let explanation = text::explanation(&parsed.text);
+    let lower = explanation.to_ascii_lowercase();
     let warning = is_warning(parsed);
     let mut out = Vec::with_capacity(records.len());
     let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -124,7 +130,7 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient]) -> Vec<Finding> {
         if diagnostic.is_empty()
             && let Some(r) = &recipient
         {
-            diagnostic = near(explanation, r);
+            diagnostic = near(explanation, &lower, r);
         }
         let status = find_status(&record.status).or_else(|| find_status(&diagnostic));
         let reply = find_reply(&diagnostic);
@@ -154,8 +160,8 @@ fn some(text: impl AsRef<str>) -> Option<String> {
 }
 
 /// The lines of `text` around the first mention of `address`.
-fn near(text: &str, address: &str) -> String {
-    let lower = text.to_ascii_lowercase();
+/// `lower` is `text` in ASCII lower case (the same length), computed once per message.
+fn near(text: &str, lower: &str, address: &str) -> String {
     let Some(at) = lower.find(&address.to_ascii_lowercase()) else { return String::new() };
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let end = text::floor(text, (at + 600).min(text.len()));
@@ -212,10 +218,11 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
             }
         }
     }
+    let lower = explanation.to_ascii_lowercase();
     let mut failed: Vec<text::Failed> = parsed
         .failed_recipients
         .iter()
-        .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, a) })
+        .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
         .collect();
     if failed.is_empty() {
         failed = text::failed(explanation, &exclude);
@@ -297,12 +304,12 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
         #[test]
-        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..2048)) {
             let _ = analyse(&bytes);
         }
 
         #[test]
-        fn never_panics_on_a_cut_or_damaged_bounce(cut in 0usize..4000, at in 0usize..4000, byte in any::<u8>(), which in 0usize..3) {
+        fn never_panics_on_a_cut_or_damaged_bounce(cut in 0usize..4000, at in 0usize..4000, byte in proptest::arbitrary::any::<u8>(), which in 0usize..3) {
             let source = [DSN, TEXT, ARF][which];
             let mut raw = source[..cut.min(source.len())].to_vec();
             if !raw.is_empty() {

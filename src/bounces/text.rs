@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use super::addr;
-use super::classify::{Phrases, any, find_reply, find_status, normalise};
+use super::classify::{Phrases, any, normalise};
+use super::codes::{find_reply, find_status};
 use super::parse::Parsed;
 
 /// Subjects of bounces, lower-case.
@@ -207,6 +208,8 @@ pub fn failed(explanation: &str, exclude: &HashSet<String>) -> Vec<Failed> {
     let lines: Vec<&str> = explanation.lines().map(|l| l.trim_end_matches('\r')).collect();
     let mut strong: Vec<(String, usize)> = Vec::new();
     let mut weak: Vec<(String, usize)> = Vec::new();
+    let mut seen_strong: HashSet<String> = HashSet::new();
+    let mut seen_weak: HashSet<String> = HashSet::new();
     let mut heading_until = 0usize;
     for (index, line) in lines.iter().enumerate() {
         let lower = line.to_ascii_lowercase();
@@ -240,8 +243,8 @@ pub fn failed(explanation: &str, exclude: &HashSet<String>) -> Vec<Failed> {
                 || find_reply(line).is_some()
                 || find_status(line).is_some()
                 || window_has_error(&lines, index);
-            let list = if is_strong { &mut strong } else { &mut weak };
-            if !list.iter().any(|(a, _)| addr::key(a) == key) {
+            let (list, seen) = if is_strong { (&mut strong, &mut seen_strong) } else { (&mut weak, &mut seen_weak) };
+            if seen.insert(key) {
                 list.push((address, index));
             }
         }
