@@ -9,7 +9,8 @@ use clap::{Subcommand, ValueEnum};
 pub enum BouncesCommand {
     /// Classify bounces, complaints and auto-replies and print what each says about each
     /// recipient; writes nothing. PATH: a Maildir, an mbox file, a directory of message files,
-    /// or message files.
+    /// or message files. A message that is not a bounce at all gets one row with verdict
+    /// `unknown`, reason `notbounce` and no recipient.
     Scan {
         /// Where the messages are.
         #[arg(required = true, value_name = "PATH")]
