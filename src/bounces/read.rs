@@ -84,7 +84,7 @@ fn findings(parsed: &Parsed, original: &Original) -> Vec<Finding> {
     }
     let is_bounce = text::looks_like_bounce(parsed);
     if !records.is_empty() && records.iter().any(|r| r.address().is_some()) {
-        return dsn(parsed, &records);
+        return dsn(parsed, &records, original_to.as_deref());
     }
     if autoreply::is_autoreply(parsed) && (!is_bounce || autoreply::subject_says_autoreply(&parsed.subject)) {
         let from = addr::scan(&parsed.from).into_iter().next();
@@ -114,14 +114,21 @@ fn strip_type(diagnostic: &str) -> &str {
     }
 }
 
-fn dsn(parsed: &Parsed, records: &[fields::Recipient]) -> Vec<Finding> {
+fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>) -> Vec<Finding> {
     let explanation = text::explanation(&parsed.text);
     let lower = explanation.to_ascii_lowercase();
     let warning = is_warning(parsed);
     let mut out = Vec::with_capacity(records.len());
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for record in records {
-        let recipient = record.address();
+        let mut recipient = record.address();
+        // `rfc822; user` without a domain: the original's `To` with that local part.
+        if let (Some(local), Some(to)) = (&recipient, original_to)
+            && !local.contains('@')
+            && to.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(local))
+        {
+            recipient = Some(to.to_owned());
+        }
         let key = (recipient.as_deref().map(addr::key).unwrap_or_default(), record.action.clone());
         if !seen.insert(key) {
             continue;
