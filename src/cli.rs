@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bounces;
+pub use bounces::{BounceVerdict, BouncesArgs, BouncesCommand, EventFormat, ScanFormat};
+
 /// letterpress: check, render, archive and send newsletters written in Markdown.
 #[derive(Debug, Parser)]
 #[command(name = "letterpress", version, about, long_about = None)]
@@ -315,74 +318,4 @@ pub enum Rendition {
     Html,
     /// The plain-text email.
     Text,
-}
-
-/// `letterpress bounces [ingest …]`.
-#[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct BouncesArgs {
-    /// Read bounces instead of listing them.
-    #[command(subcommand)]
-    pub command: Option<BouncesCommand>,
-    /// Only the events of this send (`<publication>/<slug>`).
-    #[arg(long)]
-    pub send: Option<String>,
-    /// Only events with this verdict.
-    #[arg(long, value_enum)]
-    pub verdict: Option<BounceVerdict>,
-    /// Only events recorded at or after this time (`2024-05-01` or `2024-05-01T08:00:00Z`).
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = EventFormat::Text)]
-    pub format: EventFormat,
-}
-
-/// `letterpress bounces …`
-#[derive(Debug, Subcommand)]
-pub enum BouncesCommand {
-    /// Read bounces, complaints and auto-replies from a Maildir, mbox files or `.eml` files (or
-    /// directories of them), record each once, and suppress what the bounce rule says. Safe to
-    /// run again on the same messages: nothing is recorded twice. The files are not changed.
-    Ingest {
-        /// Maildirs, mbox files, `.eml` files or directories.
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<PathBuf>,
-    },
-    /// Read the IMAP mailbox of `bounces.imap`: record each bounce, move it to `done-folder`
-    /// (unreadable ones to `failed-folder`). For cron, beside `send --due`.
-    Fetch {
-        /// Read and classify every message, print the verdicts; change neither the mailbox nor
-        /// the state store.
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
-
-/// A bounce verdict, as `--verdict` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BounceVerdict {
-    /// Permanent failure.
-    Hard,
-    /// Temporary failure.
-    Soft,
-    /// A spam complaint.
-    Complaint,
-    /// An automatic reply.
-    AutoReply,
-    /// A success notification.
-    Delivered,
-    /// Not recognised.
-    Unknown,
-}
-
-/// How `bounces` lists events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EventFormat {
-    /// One line per event.
-    Text,
-    /// A JSON document.
-    Json,
-    /// CSV with a header row.
-    Csv,
 }

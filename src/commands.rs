@@ -14,11 +14,13 @@ use crate::{archive, check, preview, render, template};
 
 mod bounces;
 mod bounces_fetch;
+mod bounces_scan;
 mod send;
 mod serve;
 mod subscribers;
 pub use bounces::bounces;
 pub use bounces_fetch::bounces_fetch;
+pub use bounces_scan::bounces_scan;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};

@@ -17,10 +17,21 @@ use serde::Serialize;
 
 use crate::error::Result;
 
+mod addr;
+mod arf;
 pub mod attribute;
+mod autoreply;
+mod classify;
+mod codes;
+mod fields;
 pub mod files;
+mod json;
+mod parse;
+mod phrases;
 pub mod rates;
+mod read;
 pub mod store;
+mod text;
 
 /// What a bounce says about one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -111,8 +122,7 @@ pub struct Analysis {
 /// Read one raw message. Never fails and never panics: a message that is not a bounce gives no
 /// findings, and one that cannot be parsed gives an `unknown` finding.
 pub fn analyse(raw: &[u8]) -> Analysis {
-    let _ = raw;
-    Analysis::default()
+    read::analyse(raw)
 }
 
 /// The providers whose webhooks `serve` answers.

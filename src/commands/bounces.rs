@@ -22,6 +22,7 @@ pub fn bounces(root: &Path, args: BouncesArgs, clock: &Clock, env: &Env) -> Resu
     match args.command {
         Some(BouncesCommand::Ingest { paths }) => ingest(root, &paths, clock, env),
         Some(BouncesCommand::Fetch { dry_run }) => super::bounces_fetch(root, dry_run, clock, env),
+        Some(BouncesCommand::Scan { paths, format }) => super::bounces_scan(root, &paths, format, env),
         None => list(root, &args),
     }
 }

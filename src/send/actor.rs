@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use crate::config::SoftRule;
 use crate::error::{Error, Result};
-use crate::state::budgets::{Limit, Reserved};
 use crate::state::State;
+use crate::state::budgets::{Limit, Reserved};
 use crate::state::journal::{Delivery, Update};
 use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 

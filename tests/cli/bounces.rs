@@ -119,7 +119,6 @@ fn ingest_reads_maildirs_mboxes_and_eml_files_and_names_what_it_cannot_read() {
 }
 
 #[test]
-#[ignore = "needs bounces::analyse from the classify branch"]
 fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addresses() {
     let (project, _server, received) = sent_with_return_paths(20);
     let dead: Vec<&Received> = received.iter().filter(|m| m.rcpt_to[0].starts_with("reader0000")).take(3).collect();
@@ -164,7 +163,6 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
 }
 
 #[test]
-#[ignore = "needs bounces::analyse from the classify branch"]
 fn ingest_killed_mid_run_and_run_again_records_every_message_exactly_once() {
     let (project, _server, received) = sent_with_return_paths(60);
     let messages: Vec<String> = received

@@ -1,8 +1,9 @@
 //! The one CLI integration test binary: each module drives the real `letterpress` binary
 //! against small fixture projects copied to temporary directories.
 
-mod bounces_fetch;
 mod bounces;
+mod bounces_fetch;
+mod bounces_scan;
 mod build;
 mod check;
 mod dovecot;

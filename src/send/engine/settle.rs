@@ -154,7 +154,10 @@ pub(super) async fn retry_or_defer<T: Transport>(
         let due = Instant::now() + context.settings.retry_delay * 2u32.pow(tries.saturating_sub(1).min(10));
         let mut delivery = job.delivery;
         delivery.attempts = attempts;
-        let _ = context.retries.send(Retry { due, job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() } });
+        let _ = context.retries.send(Retry {
+            due,
+            job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() },
+        });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);
     }

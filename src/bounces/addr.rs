@@ -1,0 +1,122 @@
+//! Finding email addresses in free text: linear, byte by byte, no allocation but the results.
+
+/// Characters allowed in an unquoted local part (RFC 5322 `atext` and the dot).
+fn local_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80 || b".!#$%&'*+/=?^_`{|}~-".contains(&b)
+}
+
+fn domain_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+}
+
+/// Every address in `text`, in order, as written (duplicates kept).
+pub fn scan(text: &str) -> Vec<String> {
+    scan_at(text).into_iter().map(|(_, a)| a).collect()
+}
+
+/// Every address in `text` with the byte offset where it starts.
+pub fn scan_at(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    let mut last_end = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'@' {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        while start > last_end && local_char(bytes[start - 1]) {
+            start -= 1;
+        }
+        // A leading `=` or `/` is more often a QP or URL artefact than part of the address.
+        while start < i
+            && (matches!(bytes[start], b'.' | b'=' | b'/' | b'\'' | b'`' | b'{' | b'|')
+                || !text.is_char_boundary(start))
+        {
+            start += 1;
+        }
+        let mut end = i + 1;
+        while end < bytes.len() && domain_char(bytes[end]) {
+            end += 1;
+        }
+        let mut domain_end = end;
+        while domain_end > i + 1 && matches!(bytes[domain_end - 1], b'.' | b'-') {
+            domain_end -= 1;
+        }
+        let local = &text[start..i];
+        let domain = &text[i + 1..domain_end];
+        if valid(local, domain) {
+            found.push((start, format!("{local}@{domain}")));
+        }
+        last_end = end.max(i + 1);
+        i = last_end;
+    }
+    found
+}
+
+fn valid(local: &str, domain: &str) -> bool {
+    if local.is_empty() || local.len() > 64 || domain.len() > 253 || local.ends_with('.') || local.contains("..") {
+        return false;
+    }
+    let Some((_, tld)) = domain.rsplit_once('.') else {
+        // `user@localhost`-style addresses appear in some transcripts; keep bracket-less hosts
+        // only when they have a dot.
+        return false;
+    };
+    !domain.starts_with(['.', '-']) && tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// The first address in a field value such as `rfc822; user@example.org` or `<a@b.example>`.
+pub fn first(value: &str) -> Option<String> {
+    let value = match value.split_once(';') {
+        Some((kind, rest)) if !kind.contains('@') => rest,
+        _ => value,
+    };
+    scan(value).into_iter().next()
+}
+
+/// Lower-case form for comparing addresses.
+pub fn key(address: &str) -> String {
+    address.trim_matches(['<', '>', ' ']).to_ascii_lowercase()
+}
+
+/// Whether the address belongs to a mail system rather than a person.
+pub fn is_system(address: &str) -> bool {
+    let lower = address.to_ascii_lowercase();
+    let local = lower.split('@').next().unwrap_or("");
+    matches!(
+        local,
+        "mailer-daemon"
+            | "mailer_daemon"
+            | "mailerdaemon"
+            | "postmaster"
+            | "mail-daemon"
+            | "maildaemon"
+            | "double-bounce"
+    ) || local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses_in_text() {
+        assert_eq!(
+            scan("<kijitora@example.jp>: host mx[1.2.3.4] said: 550 user@x.example. unknown; a@b"),
+            ["kijitora@example.jp", "user@x.example"]
+        );
+        assert_eq!(scan("RCPT TO:<who@mail.example.org>"), ["who@mail.example.org"]);
+        assert_eq!(scan("mailto:=20x@y.example"), ["20x@y.example"]);
+    }
+
+    #[test]
+    fn reads_fields() {
+        assert_eq!(first("rfc822; Someone@Example.ORG").as_deref(), Some("Someone@Example.ORG"));
+        assert_eq!(first("rfc822;<a@b.example>").as_deref(), Some("a@b.example"));
+        assert_eq!(first("rfc822; local"), None);
+        assert!(is_system("MAILER-DAEMON@mx.example"));
+    }
+}

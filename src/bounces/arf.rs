@@ -1,0 +1,53 @@
+//! Complaint feedback reports (RFC 5965 ARF, and the variants Yahoo, Outlook.com JMRP and AOL
+//! send).
+
+use super::fields::{fields, get};
+use super::parse::Parsed;
+use super::{Finding, Verdict, addr};
+
+/// Whether the message is a feedback report.
+pub fn is_feedback(parsed: &Parsed) -> bool {
+    if parsed.report_type == "feedback-report" || !parsed.feedback.is_empty() {
+        return true;
+    }
+    let head = &parsed.text[..floor(&parsed.text, 4096)].to_ascii_lowercase();
+    head.contains("feedback-type:") && (head.contains("user-agent:") || head.contains("version:"))
+}
+
+fn floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// One complaint finding per complaining recipient.
+pub fn findings(parsed: &Parsed, original_to: Option<&str>) -> Vec<Finding> {
+    let report = if parsed.feedback.is_empty() { &parsed.text } else { &parsed.feedback };
+    let fields = fields(report);
+    let kind = get(&fields, "feedback-type").unwrap_or("abuse").to_ascii_lowercase();
+    let mut recipients: Vec<String> = fields
+        .iter()
+        .filter(|(n, _)| n == "original-rcpt-to" || n == "removal-recipient")
+        .filter_map(|(_, v)| addr::first(v))
+        .collect();
+    if recipients.is_empty() {
+        recipients.extend(original_to.map(str::to_owned));
+    }
+    let mut seen = std::collections::HashSet::new();
+    recipients.retain(|r| seen.insert(addr::key(r)));
+    let diagnostic = Some(format!("feedback-type: {kind}"));
+    let make = |recipient: Option<String>| Finding {
+        recipient,
+        verdict: Verdict::Complaint,
+        status: None,
+        reply: None,
+        reason: "feedback".to_owned(),
+        diagnostic: diagnostic.clone(),
+    };
+    if recipients.is_empty() {
+        return vec![make(None)];
+    }
+    recipients.into_iter().map(|r| make(Some(r))).collect()
+}

@@ -1,0 +1,354 @@
+//! From status codes and words to a reason and a verdict. The reason vocabulary is the one bounce
+//! classifiers share (userunknown, hostunknown, mailboxfull, …); `hard` is kept for what makes an
+//! address undeliverable for good (userunknown, hostunknown, hasmoved, and notaccept when
+//! permanent), everything else that failed is `soft`.
+
+use super::Verdict;
+use super::phrases as p;
+
+/// Lower-case `text` and collapse runs of white space to one space (folded lines match).
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else {
+            out.extend(c.to_lowercase());
+            space = false;
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Whether normalised `text` contains `pattern` (`*` for a gap of up to 120 characters; short
+/// patterns must stand as words).
+pub fn contains(text: &str, pattern: &str) -> bool {
+    let mut pieces = pattern.split('*');
+    let Some(first) = pieces.next() else { return false };
+    let rest: Vec<&str> = pieces.collect();
+    let word = pattern.len() <= 4;
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(first) {
+        let start = from + pos;
+        let end = start + first.len();
+        from = start + first.len().max(1);
+        while from < text.len() && !text.is_char_boundary(from) {
+            from += 1;
+        }
+        if word {
+            let before = start.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(end).copied();
+            if before.is_some_and(|b| b.is_ascii_alphanumeric()) || after.is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+        }
+        if rest_matches(text, end, &rest) {
+            return true;
+        }
+        if from >= text.len() {
+            break;
+        }
+    }
+    false
+}
+
+fn rest_matches(text: &str, mut at: usize, rest: &[&str]) -> bool {
+    for piece in rest {
+        let mut limit = (at + 120 + piece.len()).min(text.len());
+        while !text.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        match text[at..limit].find(piece) {
+            Some(pos) => at += pos + piece.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A fixed list of phrases matched in one pass (an automaton built on first use).
+pub struct Phrases {
+    list: &'static [&'static str],
+    automaton: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+}
+
+impl Phrases {
+    /// The phrases of `list` (lower-case, no `*` gaps; short ones must stand as words).
+    pub const fn new(list: &'static [&'static str]) -> Self {
+        Self { list, automaton: std::sync::OnceLock::new() }
+    }
+
+    /// Whether normalised `text` contains one of the phrases.
+    pub fn found_in(&self, text: &str) -> bool {
+        let Some(automaton) = self.automaton.get_or_init(|| aho_corasick::AhoCorasick::new(self.list).ok()) else {
+            return any(text, self.list);
+        };
+        let bytes = text.as_bytes();
+        automaton.find_overlapping_iter(text).any(|found| {
+            let short = self.list[found.pattern().as_usize()].len() <= 4;
+            !short
+                || !(found.start().checked_sub(1).is_some_and(|i| bytes[i].is_ascii_alphanumeric())
+                    || bytes.get(found.end()).is_some_and(u8::is_ascii_alphanumeric))
+        })
+    }
+}
+
+/// Whether normalised `text` matches any of `patterns`.
+pub fn any(text: &str, patterns: &[&str]) -> bool {
+    patterns.iter().any(|pattern| contains(text, pattern))
+}
+
+/// The reason RFC 3463 assigns a code to, as the shared vocabulary names it.
+pub fn status_reason(status: &str) -> Option<&'static str> {
+    Some(match status {
+        "2.1.5" | "2.0.0" => "delivered",
+        "4.1.6" | "5.1.6" | "5.7.17" | "5.7.18" => "hasmoved",
+        "4.1.7" | "4.1.8" | "5.1.7" | "5.1.8" | "5.7.27" => "rejected",
+        "4.1.9" | "5.1.9" | "4.3.3" | "4.3.5" | "4.5.3" | "4.5.5" | "5.3.0" | "5.3.3" | "5.3.5" | "5.4.3" | "5.5.4"
+        | "5.5.5" | "4.3.1" | "4.4.5" | "5.3.1" => "systemerror",
+        "4.2.1" | "5.7.13" => "suspend",
+        "4.2.2" | "5.2.2" => "mailboxfull",
+        "4.2.3" | "5.2.3" => "exceedlimit",
+        "4.2.4" | "5.1.4" | "5.2.0" | "5.2.1" | "5.2.4" => "filtered",
+        "4.3.2" | "5.3.2" | "5.1.10" => "notaccept",
+        "4.4.1" | "4.4.7" => "expired",
+        "4.4.2" | "4.4.4" | "4.4.6" | "5.4.0" => "networkerror",
+        "4.6.0" | "4.6.2" | "4.6.5" => "contenterror",
+        "4.7.1" | "4.7.2" | "4.7.25" | "5.7.25" => "blocked",
+        "4.7.16" | "5.7.16" | "5.3.4" => "mesgtoobig",
+        "5.1.0" | "5.1.1" | "5.1.3" => "userunknown",
+        "5.1.2" | "5.4.4" => "hostunknown",
+        "5.5.3" => "toomanyconn",
+        "5.5.6" | "5.7.0" | "5.7.1" | "5.7.2" | "5.7.3" | "5.7.4" | "5.7.5" | "5.7.6" | "5.7.7" | "5.7.8" | "5.7.9"
+        | "5.7.10" | "5.7.11" | "5.7.14" | "5.7.15" | "5.7.19" | "5.7.20" | "5.7.21" | "5.7.22" | "5.7.23"
+        | "5.7.24" | "5.7.26" | "4.7.5" | "4.7.6" | "4.7.7" | "4.7.12" | "4.7.15" | "4.7.24" => "securityerror",
+        s if s.starts_with("5.6.") || s.starts_with("4.6.") => "contenterror",
+        _ => return None,
+    })
+}
+
+/// Every reason with phrases, in one table: the index is the reason's bit in [`Hits`].
+const TABLE: &[(&str, &[&str])] = &[
+    ("mailboxfull", p::MAILBOXFULL),
+    ("mesgtoobig", p::MESGTOOBIG),
+    ("exceedlimit", p::EXCEEDLIMIT),
+    ("suspend", p::SUSPEND),
+    ("hasmoved", p::HASMOVED),
+    ("norelaying", p::NORELAYING),
+    ("userunknown", p::USERUNKNOWN),
+    ("filtered", p::FILTERED),
+    ("rejected", p::REJECTED),
+    ("hostunknown", p::HOSTUNKNOWN),
+    ("spamdetected", p::SPAMDETECTED),
+    ("toomanyconn", p::TOOMANYCONN),
+    ("blocked", p::BLOCKED),
+    ("policyviolation", p::POLICYVIOLATION),
+    ("securityerror", p::VIRUSDETECTED),
+    ("securityerror", p::SECURITYERROR),
+    ("expired", p::EXPIRED),
+    ("systemerror", p::SYSTEMERROR),
+    ("networkerror", p::NETWORKERROR),
+    ("contenterror", p::CONTENTERROR),
+    ("notaccept", p::NOTACCEPT),
+    ("mailererror", p::MAILERERROR),
+    ("syntaxerror", p::SYNTAXERROR),
+];
+
+const MAILBOXFULL: usize = 0;
+const USERUNKNOWN: usize = 6;
+const BLOCKED: usize = 12;
+const NETWORKERROR: usize = 18;
+/// Checked first, in this order: specific words beat a generic code.
+const FIRST: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+/// Checked when neither the first words nor a specific code decided.
+const SECOND: &[usize] = &[13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 12];
+
+/// Which reasons' phrases a text contains, one bit per row of [`TABLE`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hits(u32);
+
+impl Hits {
+    fn has(self, row: usize) -> bool {
+        self.0 & (1 << row) != 0
+    }
+
+    fn first(self, rows: &[usize]) -> Option<&'static str> {
+        rows.iter().find(|&&row| self.has(row)).map(|&row| TABLE[row].0)
+    }
+
+    /// Whether the text said the mailbox does not exist.
+    pub fn user_unknown(self) -> bool {
+        self.has(USERUNKNOWN)
+    }
+
+    /// Whether the text said the mailbox is full.
+    pub fn mailbox_full(self) -> bool {
+        self.has(MAILBOXFULL)
+    }
+}
+
+struct Matcher {
+    automaton: aho_corasick::AhoCorasick,
+    /// Per pattern: its row in [`TABLE`] and whether it must stand as a word.
+    patterns: Vec<(usize, bool)>,
+    /// Patterns with a `*` gap, matched one by one (they are few).
+    gapped: Vec<(usize, &'static str)>,
+}
+
+static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(|| {
+    let mut plain = Vec::new();
+    let mut patterns = Vec::new();
+    let mut gapped = Vec::new();
+    for (row, (_, list)) in TABLE.iter().enumerate() {
+        for pattern in *list {
+            if pattern.contains('*') {
+                gapped.push((row, *pattern));
+            } else {
+                plain.push(*pattern);
+                patterns.push((row, pattern.len() <= 4));
+            }
+        }
+    }
+    let automaton = aho_corasick::AhoCorasick::builder().build(&plain).ok()?;
+    Some(Matcher { automaton, patterns, gapped })
+});
+
+/// The reasons whose phrases normalised `text` contains: one linear pass.
+pub fn hits(text: &str) -> Hits {
+    let Some(matcher) = MATCHER.as_ref() else {
+        return slow_hits(text);
+    };
+    let bytes = text.as_bytes();
+    let mut bits = 0u32;
+    for found in matcher.automaton.find_overlapping_iter(text) {
+        let (row, word) = matcher.patterns[found.pattern().as_usize()];
+        if word {
+            let before = found.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(found.end()).copied();
+            if before.is_some_and(|b| b.is_ascii_alphanumeric()) || after.is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+        }
+        bits |= 1 << row;
+    }
+    for (row, pattern) in &matcher.gapped {
+        if bits & (1 << row) == 0 && contains(text, pattern) {
+            bits |= 1 << row;
+        }
+    }
+    Hits(bits)
+}
+
+/// [`hits`] without the automaton (only if it could not be built).
+fn slow_hits(text: &str) -> Hits {
+    let mut bits = 0u32;
+    for (row, (_, list)) in TABLE.iter().enumerate() {
+        if any(text, list) {
+            bits |= 1 << row;
+        }
+    }
+    Hits(bits)
+}
+
+/// The reason for one failed recipient, from its status code and its diagnostic text
+/// (normalised). Specific words win over a generic code; a specific code wins over generic
+/// words.
+pub fn reason(status: Option<&str>, text: &str) -> &'static str {
+    reason_with(status, hits(text), text)
+}
+
+/// [`reason`] with the phrase hits already known.
+pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
+    let by_status = status.and_then(status_reason);
+    let words = hits.first(FIRST);
+    match (by_status, words) {
+        // A code that says "no such user" stands unless the words say full, relaying,
+        // moved, suspended, sender refused or blocked.
+        (Some("userunknown"), Some(w))
+            if !matches!(w, "mailboxfull" | "norelaying" | "hasmoved" | "rejected" | "suspend") =>
+        {
+            return "userunknown";
+        }
+        (Some("userunknown"), None) => {
+            return if hits.has(BLOCKED) && any(text, &["blocked", "blacklist", "block list", "spamhaus"]) {
+                "blocked"
+            } else {
+                "userunknown"
+            };
+        }
+        (Some("hostunknown"), None) => {
+            return if hits.has(NETWORKERROR) { "networkerror" } else { "hostunknown" };
+        }
+        (Some(s @ ("hasmoved" | "mailboxfull" | "mesgtoobig" | "exceedlimit" | "suspend" | "notaccept")), None) => {
+            return s;
+        }
+        // A carrier's "account is disabled" that means "no such address".
+        (_, Some("suspend")) if hits.user_unknown() && text.contains("user(s) account is disabled") => {
+            return "userunknown";
+        }
+        (_, Some(w)) => return w,
+        _ => {}
+    }
+    if let Some(s) = by_status
+        && !matches!(s, "systemerror" | "securityerror" | "networkerror")
+    {
+        return s;
+    }
+    if let Some(w) = hits.first(SECOND) {
+        return w;
+    }
+    if let Some(s) = by_status {
+        return s;
+    }
+    if text.starts_with("x-unix") {
+        return "mailererror";
+    }
+    "undefined"
+}
+
+/// The verdict for a failed recipient with `reason`. `notaccept` is hard only when permanent.
+pub fn verdict(reason: &str, permanent: bool) -> Verdict {
+    match reason {
+        "userunknown" | "hostunknown" | "hasmoved" => Verdict::Hard,
+        "notaccept" if permanent => Verdict::Hard,
+        "delivered" => Verdict::Delivered,
+        "feedback" => Verdict::Complaint,
+        "vacation" => Verdict::AutoReply,
+        _ => Verdict::Soft,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        let r = |s: Option<&str>, t: &str| reason(s, &normalise(t));
+        assert_eq!(r(Some("5.1.1"), "550 5.1.1 User unknown"), "userunknown");
+        assert_eq!(r(Some("5.2.2"), "552 5.2.2 Mailbox full"), "mailboxfull");
+        assert_eq!(r(Some("5.0.0"), "550 5.0.0 <x@y.example>... User unknown"), "userunknown");
+        assert_eq!(r(Some("5.1.1"), "550 5.1.1 mailbox is over quota"), "mailboxfull");
+        assert_eq!(r(Some("5.7.1"), "554 5.7.1 Message rejected as spam"), "spamdetected");
+        assert_eq!(r(Some("5.7.1"), "550 5.7.1 Client host blocked using zen.spamhaus.org"), "blocked");
+        assert_eq!(r(None, "Unrouteable address"), "hostunknown");
+        assert_eq!(r(Some("4.4.7"), "delivery time expired"), "expired");
+        assert_eq!(r(Some("5.3.4"), ""), "mesgtoobig");
+        assert_eq!(r(None, "no recognisable words"), "undefined");
+        assert!(!contains("this tube is fine", "x"));
+        assert!(!contains("a tube", "ube"));
+        assert!(contains("rejected, ube id", "ube"));
+        assert!(contains(
+            "recipient address rejected: user jo does not exist",
+            "recipient address rejected: user * does not exist"
+        ));
+    }
+}

@@ -1,0 +1,153 @@
+//! RFC 3464 and RFC 5965 field blocks: `Name: value` lines, folded or not, with or without the
+//! blank lines that should separate the per-message block from each per-recipient block.
+
+use super::addr;
+
+/// One `Name: value` field, the name lower-cased, the value unfolded.
+pub type Field = (String, String);
+
+/// Every field of a report body, in order. Lines that are not fields are skipped.
+pub fn fields(text: &str) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    let mut continuing = false;
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continuing = false;
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if continuing
+                && let Some((_, value)) = out.last_mut()
+                && value.len() < 4096
+            {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        match line.split_once(':') {
+            Some((name, value))
+                if !name.is_empty()
+                    && name.len() < 64
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                out.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+                continuing = true;
+            }
+            _ => continuing = false,
+        }
+    }
+    out
+}
+
+/// One recipient's block of a delivery-status report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub final_address: Option<String>,
+    pub original_address: Option<String>,
+    pub action: String,
+    pub status: String,
+    pub diagnostic: String,
+    pub remote_mta: String,
+}
+
+impl Recipient {
+    /// The address the block is about.
+    pub fn address(&self) -> Option<String> {
+        self.final_address.clone().or_else(|| self.original_address.clone())
+    }
+
+    fn has_outcome(&self) -> bool {
+        !self.action.is_empty() || !self.status.is_empty() || !self.diagnostic.is_empty()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.final_address.is_none()
+            && self.original_address.is_none()
+            && self.action.is_empty()
+            && self.status.is_empty()
+            && self.diagnostic.is_empty()
+    }
+}
+
+/// The per-recipient blocks of a `message/delivery-status` body. A new block starts at each
+/// `Final-Recipient` (or at an `Original-Recipient` once the current block has a recipient),
+/// so missing blank lines do not merge recipients. A block without any recipient field (a
+/// report that lost them) is kept: its status still says what happened.
+pub fn recipients(text: &str) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut current = Recipient::default();
+    let mut started = false;
+    for (name, value) in fields(text) {
+        match name.as_str() {
+            "original-recipient" => {
+                if current.original_address.is_some() || (current.final_address.is_some() && current.has_outcome()) {
+                    out.push(std::mem::take(&mut current));
+                }
+                started = true;
+                current.original_address = addr::first(&value).or_else(|| local_only(&value));
+            }
+            "final-recipient" => {
+                if current.final_address.is_some() || (current.original_address.is_some() && current.has_outcome()) {
+                    out.push(std::mem::take(&mut current));
+                }
+                started = true;
+                current.final_address = addr::first(&value).or_else(|| local_only(&value));
+            }
+            "action" if started || current.action.is_empty() => current.action = value.to_ascii_lowercase(),
+            "status" => current.status = value,
+            "diagnostic-code" => current.diagnostic = value,
+            "remote-mta" => current.remote_mta = value,
+            _ => {}
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.retain(|r| r.address().is_some() || !r.status.is_empty() || !r.action.is_empty());
+    out
+}
+
+/// `rfc822; user` without a domain: the local part alone is still better than nothing.
+fn local_only(value: &str) -> Option<String> {
+    let value = value.split_once(';').map_or(value, |(_, v)| v).trim().trim_matches(['<', '>']);
+    (!value.is_empty() && !value.contains(char::is_whitespace) && value.len() <= 254).then(|| value.to_owned())
+}
+
+/// The value of the first field `name` (lower-case).
+pub fn get<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_recipients_with_and_without_blank_lines() {
+        let text = "Reporting-MTA: dns; mx.example\nArrival-Date: today\n\nFinal-Recipient: rfc822; a@x.example\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1\n  user unknown\nFinal-Recipient: rfc822;b@x.example\nAction: delayed\nStatus: 4.4.1\n";
+        let r = recipients(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].address().as_deref(), Some("a@x.example"));
+        assert_eq!(r[0].diagnostic, "smtp; 550 5.1.1 user unknown");
+        assert_eq!(r[1].action, "delayed");
+    }
+
+    #[test]
+    fn final_address_first() {
+        let text = "Final-Recipient: rfc822; a@x.example\nOriginal-Recipient: rfc822;a@x.example\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; b@x.example\nOriginal-Recipient: rfc822;b@x.example\nAction: failed\n";
+        let r = recipients(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].status, "5.1.1");
+    }
+
+    #[test]
+    fn original_address_first() {
+        let text = "Original-Recipient: rfc822;o@x.example\nFinal-Recipient: rfc822;f@x.example\nAction: failed\nStatus: 5.0.0\n\nOriginal-Recipient: rfc822;p@x.example\nFinal-Recipient: rfc822;g@x.example\nAction: failed\n";
+        let r = recipients(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].address().as_deref(), Some("g@x.example"));
+        assert_eq!(r[1].original_address.as_deref(), Some("p@x.example"));
+    }
+}

@@ -1,0 +1,335 @@
+//! Reading one message end to end: which kind it is (complaint, delivery-status report, text
+//! bounce, automatic reply, something else) and a finding per recipient.
+
+use std::collections::HashSet;
+
+use super::classify::{self, any, normalise};
+use super::codes::{find_reply, find_status};
+use super::parse::{self, Parsed};
+use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, fields, json, phrases, text};
+
+static DELAYED: classify::Phrases = classify::Phrases::new(phrases::DELAYED);
+static DELIVERED: classify::Phrases = classify::Phrases::new(phrases::DELIVERED);
+
+/// See [`super::analyse`].
+pub fn analyse(raw: &[u8]) -> Analysis {
+    let capped = &raw[..raw.len().min(parse::MAX_PARSE)];
+    let Some(parsed) = parse::parse(capped) else {
+        return Analysis {
+            findings: vec![finding(
+                None,
+                Verdict::Unknown,
+                "undefined",
+                None,
+                None,
+                Some("not a mail message: no headers".to_owned()),
+            )],
+            ..Analysis::default()
+        };
+    };
+    let mut delivered_to: Vec<String> = Vec::new();
+    for value in parsed.delivered_to.iter().chain(&parsed.to_headers) {
+        for address in addr::scan(value) {
+            if !delivered_to.iter().any(|a| addr::key(a) == addr::key(&address)) {
+                delivered_to.push(address);
+            }
+        }
+    }
+    let original = original(&parsed);
+    let findings = findings(&parsed, &original);
+    Analysis { message_id: parsed.message_id.clone(), delivered_to, original, findings }
+}
+
+fn finding(
+    recipient: Option<String>,
+    verdict: Verdict,
+    reason: &str,
+    status: Option<String>,
+    reply: Option<u16>,
+    diagnostic: Option<String>,
+) -> Finding {
+    Finding { recipient, verdict, status, reply, reason: reason.to_owned(), diagnostic }
+}
+
+/// Headers of the returned original: from its MIME part, else quoted in the bounce's text.
+fn original(parsed: &Parsed) -> Original {
+    let block = if parsed.original_headers.is_empty() {
+        let explained = text::explanation(&parsed.text).len();
+        parsed.text[explained..].to_owned()
+    } else {
+        parsed.original_headers.clone()
+    };
+    let fields = fields::fields(&block);
+    let get = |name: &str| fields::get(&fields, name).map(str::to_owned).filter(|v| !v.is_empty());
+    Original {
+        message_id: get("message-id"),
+        list_id: get("list-id"),
+        list_unsubscribe: get("list-unsubscribe"),
+        to: get("to"),
+    }
+}
+
+fn findings(parsed: &Parsed, original: &Original) -> Vec<Finding> {
+    let original_to = original.to.as_deref().and_then(addr::first);
+    if arf::is_feedback(parsed) {
+        return arf::findings(parsed, original_to.as_deref());
+    }
+    if let Some(found) = json::findings(&parsed.text).or_else(|| json::findings(&parsed.original_text)) {
+        return found;
+    }
+    let mut records = fields::recipients(&parsed.dsn);
+    // Some MTAs write the report's fields into the text of a single-part message.
+    if records.is_empty() && parse::looks_like_dsn(&parsed.text) {
+        records = fields::recipients(&parsed.text);
+    }
+    let is_bounce = text::looks_like_bounce(parsed);
+    if !records.is_empty() && records.iter().any(|r| r.address().is_some()) {
+        return dsn(parsed, &records, original_to.as_deref());
+    }
+    if autoreply::is_autoreply(parsed) && (!is_bounce || autoreply::subject_says_autoreply(&parsed.subject)) {
+        let from = addr::scan(&parsed.from).into_iter().next();
+        return vec![finding(from, Verdict::AutoReply, "vacation", None, None, Some(parsed.subject.clone()))];
+    }
+    if is_bounce || !records.is_empty() {
+        return text_bounce(parsed, original_to, &records);
+    }
+    Vec::new()
+}
+
+/// Whether the message as a whole is only a warning that delivery is delayed.
+fn is_warning(parsed: &Parsed) -> bool {
+    let subject = normalise(&parsed.subject);
+    if any(&subject, &["delay", "warning", "verzögert", "retard", "still undelivered", "not yet delivered"]) {
+        return true;
+    }
+    let head = normalise(&parsed.text[..text::floor(&parsed.text, 4096)]);
+    DELAYED.found_in(&head)
+        && !any(&head, &["failed permanently", "permanent fatal", "permanent error", "could not be delivered"])
+}
+
+fn strip_type(diagnostic: &str) -> &str {
+    match diagnostic.split_once(';') {
+        Some((kind, rest)) if kind.len() < 16 && !kind.contains(' ') => rest.trim(),
+        _ => diagnostic.trim(),
+    }
+}
+
+fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>) -> Vec<Finding> {
+    let explanation = text::explanation(&parsed.text);
+    let lower = explanation.to_ascii_lowercase();
+    let warning = is_warning(parsed);
+    let mut out = Vec::with_capacity(records.len());
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    for record in records {
+        let mut recipient = record.address();
+        // `rfc822; user` without a domain: the original's `To` with that local part.
+        if let (Some(local), Some(to)) = (&recipient, original_to)
+            && !local.contains('@')
+            && to.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(local))
+        {
+            recipient = Some(to.to_owned());
+        }
+        let key = (recipient.as_deref().map(addr::key).unwrap_or_default(), record.action.clone());
+        if !seen.insert(key) {
+            continue;
+        }
+        let mut diagnostic = strip_type(&record.diagnostic).to_owned();
+        if diagnostic.is_empty()
+            && let Some(r) = &recipient
+        {
+            diagnostic = near(explanation, &lower, r);
+        }
+        let status = find_status(&record.status).or_else(|| find_status(&diagnostic));
+        let reply = find_reply(&diagnostic);
+        let action = record.action.as_str();
+        let delivered = action.starts_with("deliver")
+            || action.starts_with("relay")
+            || action.starts_with("expand")
+            || status.as_deref().is_some_and(|s| s.starts_with('2'));
+        if delivered {
+            out.push(finding(recipient, Verdict::Delivered, "delivered", status, reply, some(diagnostic)));
+            continue;
+        }
+        let delayed = action.starts_with("delay")
+            || (warning && !action.starts_with("fail") && status.as_deref().is_none_or(|s| s.starts_with('4')));
+        let mut text = normalise(&diagnostic);
+        if text.is_empty() {
+            text = normalise(&explanation[..text::floor(explanation, 4000)]);
+        }
+        out.push(judge(recipient, status, reply, &text, delayed, some(diagnostic)));
+    }
+    out
+}
+
+fn some(text: impl AsRef<str>) -> Option<String> {
+    let text = text.as_ref().trim();
+    (!text.is_empty()).then(|| text.chars().take(1000).collect())
+}
+
+/// The lines of `text` around the first mention of `address`.
+/// `lower` is `text` in ASCII lower case (the same length), computed once per message.
+fn near(text: &str, lower: &str, address: &str) -> String {
+    let Some(at) = lower.find(&address.to_ascii_lowercase()) else { return String::new() };
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text::floor(text, (at + 600).min(text.len()));
+    let mut out = String::new();
+    for line in text[start..end].lines().take(5) {
+        if line.trim().is_empty() && out.len() > 40 {
+            break;
+        }
+        out.push_str(line.trim());
+        out.push(' ');
+    }
+    out.trim().to_owned()
+}
+
+/// A verdict for one failed (or delayed) recipient.
+fn judge(
+    recipient: Option<String>,
+    status: Option<String>,
+    reply: Option<u16>,
+    text: &str,
+    delayed: bool,
+    diagnostic: Option<String>,
+) -> Finding {
+    let mut reason = classify::reason(status.as_deref(), text);
+    if reason == "delivered" {
+        reason = "undefined";
+    }
+    let permanent = match status.as_deref() {
+        Some(s) => s.starts_with('5'),
+        None => reply.is_none_or(|r| r >= 500),
+    };
+    let mut verdict = classify::verdict(reason, permanent);
+    if delayed {
+        if verdict == Verdict::Hard || reason == "undefined" {
+            reason = "delayed";
+        }
+        verdict = Verdict::Soft;
+    }
+    finding(recipient, verdict, reason, status, reply, diagnostic)
+}
+
+fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::Recipient]) -> Vec<Finding> {
+    let explanation = text::explanation(&parsed.text);
+    let mut exclude: HashSet<String> = HashSet::new();
+    for value in std::iter::once(&parsed.from).chain(&parsed.to_headers).chain(&parsed.delivered_to) {
+        exclude.extend(addr::scan(value).iter().map(|a| addr::key(a)));
+    }
+    let quoted = &parsed.text[explanation.len()..];
+    for block in [parsed.original_headers.as_str(), quoted] {
+        let fields = fields::fields(block);
+        for name in ["from", "sender", "reply-to", "return-path"] {
+            if let Some(value) = fields::get(&fields, name) {
+                exclude.extend(addr::scan(value).iter().map(|a| addr::key(a)));
+            }
+        }
+    }
+    let lower = explanation.to_ascii_lowercase();
+    let mut failed: Vec<text::Failed> = parsed
+        .failed_recipients
+        .iter()
+        .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
+        .collect();
+    if failed.is_empty() {
+        failed = text::failed(explanation, &exclude);
+    }
+    if failed.is_empty()
+        && let Some(to) = original_to
+    {
+        failed.push(text::Failed { address: to, diagnostic: String::new() });
+    }
+    let context = normalise(&explanation[..text::floor(explanation, 6000)]);
+    let warning = is_warning(parsed);
+    let status_hint = records.iter().find_map(|r| find_status(&r.status));
+    if failed.is_empty() {
+        let status = status_hint.or_else(|| find_status(explanation));
+        let reply = find_reply(explanation);
+        return vec![judge(None, status, reply, &context, warning, some(first_lines(explanation)))];
+    }
+    let subject = normalise(&parsed.subject);
+    let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
+        || DELIVERED.found_in(&context))
+        && find_status(explanation).is_none_or(|s| s.starts_with('2'));
+    if success {
+        return failed
+            .into_iter()
+            .map(|f| finding(Some(f.address), Verdict::Delivered, "delivered", None, None, some(f.diagnostic)))
+            .collect();
+    }
+    let single = failed.len() == 1;
+    failed
+        .into_iter()
+        .map(|f| {
+            let own = normalise(&f.diagnostic);
+            let mut status = find_status(&f.diagnostic);
+            let mut reply = find_reply(&f.diagnostic);
+            if single {
+                status = status.or_else(|| status_hint.clone()).or_else(|| find_status(explanation));
+                reply = reply.or_else(|| find_reply(explanation));
+            }
+            let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
+            let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
+            judge(Some(f.address), status, reply, &text, warning, some(diagnostic))
+        })
+        .collect()
+}
+
+/// The first few non-empty lines of a text.
+fn first_lines(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).take(4).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const DSN: &[u8] = include_bytes!("../../tests/fixtures/bounces/postfix-user-unknown.eml");
+    const TEXT: &[u8] = include_bytes!("../../tests/fixtures/bounces/exim-user-unknown.eml");
+    const ARF: &[u8] = include_bytes!("../../tests/fixtures/bounces/rfc5965-arf.eml");
+
+    #[test]
+    fn a_message_that_is_not_a_bounce_has_no_findings() {
+        let analysis = analyse(b"From: a@b.example\r\nTo: c@d.example\r\nSubject: lunch?\r\n\r\nAt one?\r\n");
+        assert!(analysis.findings.is_empty());
+        assert_eq!(analysis.delivered_to, ["c@d.example"]);
+    }
+
+    #[test]
+    fn headers_of_the_original_are_kept_for_attribution() {
+        let analysis = analyse(DSN);
+        assert_eq!(analysis.original.message_id.as_deref(), Some("<20260301090000.4f2a@news.example.org>"));
+        assert_eq!(analysis.original.list_id.as_deref(), Some("The Weekly <weekly.news.example.org>"));
+        assert!(analysis.original.list_unsubscribe.as_deref().is_some_and(|v| v.contains("k7Qx2m4bZp9a")));
+        assert!(analysis.delivered_to.iter().any(|a| a.starts_with("bounces+k7Qx2m4bZp9a@")));
+        assert_eq!(analysis.message_id.as_deref(), Some("bounce.postfix-user-unknown@mx.example.net"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..2048)) {
+            let _ = analyse(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_a_cut_or_damaged_bounce(cut in 0usize..4000, at in 0usize..4000, byte in proptest::arbitrary::any::<u8>(), which in 0usize..3) {
+            let source = [DSN, TEXT, ARF][which];
+            let mut raw = source[..cut.min(source.len())].to_vec();
+            if !raw.is_empty() {
+                let i = at % raw.len();
+                raw[i] = byte;
+            }
+            let analysis = analyse(&raw);
+            // Damage never turns a bounce into a complaint.
+            if which != 2 {
+                for finding in &analysis.findings {
+                    prop_assert_ne!(finding.verdict, Verdict::Complaint);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Bounces without a delivery-status report (qmail, Exim, Sendmail's old format, Exchange, Gmail,
+//! Yahoo, webmail providers, filters): is it a bounce at all, which addresses failed, and the
+//! lines that say why.
+
+use std::collections::HashSet;
+
+use super::addr;
+use super::classify::{Phrases, any, normalise};
+use super::codes::{find_reply, find_status};
+use super::parse::Parsed;
+
+/// Subjects of bounces, lower-case.
+const SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "not delivered",
+    "delivery fail",
+    "delivery status notification",
+    "delivery notification",
+    "returned mail",
+    "returned to sender",
+    "failure notice",
+    "mail delivery failed",
+    "delivery failure",
+    "could not be delivered",
+    "couldn't be delivered",
+    "nondeliverable",
+    "non-deliverable",
+    "non deliverable",
+    "unable to deliver",
+    "delivery problem",
+    "mail system error",
+    "failed delivery",
+    "delivery error",
+    "rejected",
+    "bounce",
+    "nicht zustellbar",
+    "unzustellbar",
+    "non remis",
+    "échec de la remise",
+    "echec de la remise",
+    "no se puede entregar",
+    "non recapitabile",
+    "onbestelbaar",
+    "kan ikke leveres",
+    "не доставлено",
+    "недоставленное",
+    "退信",
+    "系统退信",
+    "mail delivery subsystem",
+    "warning: could not send",
+    "delayed mail",
+    "delivery delayed",
+    "message status",
+    "mail failure",
+    "delivery report",
+    "notice of delivery failure",
+    "permanent error",
+];
+
+/// Phrases that open a bounce's explanation, lower-case.
+pub const OPENERS: &[&str] = &[
+    "this message was created automatically by mail delivery software",
+    "a message that you sent could not be delivered",
+    "the following addresses had permanent fatal errors",
+    "transcript of session follows",
+    "this is the qmail-send program",
+    "delivery has failed to these recipients or groups",
+    "couldn't be delivered",
+    "could not be delivered",
+    "delivery to the following recipient failed permanently",
+    "delivery to the following recipients failed",
+    "sorry, we were unable to deliver your message",
+    "i'm sorry to have to inform you that your message could not",
+    "your message did not reach some or all of the intended recipients",
+    "this is the mail system at host",
+    "this is the mail delivery agent at",
+    "the original message was received at",
+    "unable to deliver message to the following",
+    "your message was not delivered",
+    "your message wasn't delivered",
+    "message delivery failed",
+    "delivery failed",
+    "undeliverable",
+    "returned mail",
+    "mail delivery failed",
+    "the following recipient(s) could not be reached",
+    "your message cannot be delivered",
+    "your mail could not be delivered",
+    "permanent error",
+    "failed permanently",
+    "an error occurred while trying to deliver",
+    "the mail server could not deliver mail",
+    "this is an automatically generated delivery status notification",
+    "message could not be delivered",
+    "failed to deliver",
+    "delivery to the following recipients was aborted",
+    "mailbox unavailable",
+    "delivery status notification",
+    "non-delivery",
+    "was not delivered",
+    "could not deliver",
+    "here is your list of failed recipients",
+    "failed addresses follow",
+    "did not receive a copy of your message",
+    "undeliverable address:",
+    "your message has encountered delivery problems",
+    "did not reach the following recipient",
+    "message not delivered to the following addresses",
+    "has not yet been delivered",
+    "delivery attempts will continue",
+    "this is just a warning",
+    "this is an advisory-only email",
+];
+
+/// Where a bounce stops explaining and starts quoting the original message.
+const ORIGINAL_MARKERS: &[&str] = &[
+    "------ this is a copy of the message",
+    "------ this is a copy of your message",
+    "--- below this line is a copy of the message",
+    "----- original message -----",
+    "-----original message-----",
+    "----- original message follows -----",
+    "original message follows",
+    "----- unsent message follows -----",
+    "----- message header follows -----",
+    "------- returned message",
+    "--- the header of the original message is following",
+    "the original message headers are included",
+    "original message headers:",
+    "content-type: message/rfc822",
+    "content-type: text/rfc822-headers",
+    "included is a copy of the message",
+    "--- original message ---",
+    "------ original message ------",
+];
+
+static SUBJECT_SET: Phrases = Phrases::new(SUBJECTS);
+static OPENER_SET: Phrases = Phrases::new(OPENERS);
+
+/// Whether a message without a report still looks like a bounce.
+pub fn looks_like_bounce(parsed: &Parsed) -> bool {
+    if !parsed.failed_recipients.is_empty() || parsed.ms_ndr || parsed.report_type == "delivery-status" {
+        return true;
+    }
+    let from = parsed.from.to_ascii_lowercase();
+    let system_sender = from.contains("mailer-daemon")
+        || from.contains("mailer_daemon")
+        || from.contains("postmaster")
+        || from.contains("mail delivery")
+        || from.contains("mail administrator")
+        || from.contains("mail system")
+        || from.contains("mailadmin")
+        || from.contains("mail router")
+        || from.contains("<>")
+        || from.trim().is_empty();
+    let subject = normalise(&parsed.subject);
+    let subject_says = SUBJECT_SET.found_in(&subject);
+    let head = normalise(&parsed.text[..floor(&parsed.text, 8192)]);
+    let body_says = OPENER_SET.found_in(&head) || any(&head, &["hi. this is the qmail", "transcript of session"]);
+    let coded = find_status(&head).is_some_and(|s| !s.starts_with('2')) || find_reply(&head).is_some();
+    (system_sender && (subject_says || body_says)) || (subject_says && body_says) || (body_says && coded)
+}
+
+pub fn floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The explaining part of the bounce text: up to where the original is quoted.
+pub fn explanation(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    let mut cut = text.len();
+    for marker in ORIGINAL_MARKERS {
+        if let Some(at) = lower.find(marker)
+            && at < cut
+            && at > 0
+        {
+            cut = at;
+        }
+    }
+    // Quoted headers of the original without a marker: a `Received:`, `Return-Path:` or
+    // `Message-ID:` line at the start of a line after some explanation.
+    for header in ["\nreceived: ", "\nreturn-path: ", "\nmessage-id: ", "\ndkim-signature: "] {
+        if let Some(at) = lower.find(header)
+            && at > 40
+            && at < cut
+        {
+            cut = at;
+        }
+    }
+    &text[..floor(text, cut)]
+}
+
+/// A failed address found in the text, with the lines that explain it.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub address: String,
+    pub diagnostic: String,
+}
+
+/// The failed addresses of a text bounce and what was said about each. `exclude` holds the
+/// bounce's own addresses (its sender, its recipients, our sender) in `addr::key` form.
+pub fn failed(explanation: &str, exclude: &HashSet<String>) -> Vec<Failed> {
+    let lines: Vec<&str> = explanation.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut strong: Vec<(String, usize)> = Vec::new();
+    let mut weak: Vec<(String, usize)> = Vec::new();
+    let mut seen_strong: HashSet<String> = HashSet::new();
+    let mut seen_weak: HashSet<String> = HashSet::new();
+    let mut heading_until = 0usize;
+    for (index, line) in lines.iter().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        if is_heading(&lower) {
+            heading_until = index + 8;
+        }
+        for (at, address) in addr::scan_at(line) {
+            let key = addr::key(&address);
+            if exclude.contains(&key) || addr::is_system(&address) || looks_like_message_id(line, at) {
+                continue;
+            }
+            let after = &lower[(at + address.len()).min(lower.len())..];
+            let before = &lower[..at];
+            let is_strong = index < heading_until
+                || before.trim_end().ends_with("rcpt to:<")
+                || before.trim_end().ends_with("rcpt to: <")
+                || before.contains("failed")
+                || before.contains("recipient")
+                || before.contains("delivered to")
+                || before.contains("deliver to")
+                || before.contains("delivery to")
+                || before.contains("message to")
+                || before.contains("wasn't delivered to")
+                || before.contains("<<<")
+                || before.contains("original-recipient")
+                || before.contains("final-recipient")
+                || after.trim_start().starts_with(">:")
+                || after.trim_start().starts_with(':')
+                || after.trim_start().starts_with(">...")
+                || after.trim_start().starts_with("...")
+                || find_reply(line).is_some()
+                || find_status(line).is_some()
+                || window_has_error(&lines, index);
+            let (list, seen) = if is_strong { (&mut strong, &mut seen_strong) } else { (&mut weak, &mut seen_weak) };
+            if seen.insert(key) {
+                list.push((address, index));
+            }
+        }
+    }
+    let chosen = if strong.is_empty() { weak.into_iter().take(1).collect() } else { strong };
+    chosen.into_iter().map(|(address, index)| Failed { diagnostic: diagnostic_near(&lines, index), address }).collect()
+}
+
+fn is_heading(lower: &str) -> bool {
+    [
+        "following address",
+        "following recipient",
+        "following destination",
+        "these recipients",
+        "recipients or groups",
+        "could not be delivered to",
+        "failed to the following",
+        "permanent fatal errors",
+        "unable to deliver your message to the following",
+        "to the following address",
+        "failed recipient",
+        "delivery has failed",
+        "undeliverable to",
+        "invalid recipients",
+        "list of failed recipients",
+        "failed addresses follow",
+        "did not receive a copy of your message",
+        "intended recipient:",
+        "undeliverable address:",
+        "addressed to '",
+        "could not be delivered to the following user",
+        "unable to deliver message to the following",
+        "delivery to the following recipient",
+        "sorry, unable to deliver your message to",
+        "a message could not be delivered to:",
+        "invalid final delivery userid:",
+        "failed recipients",
+        "error-for:",
+        "your message could not be delivered",
+        "your message has encountered delivery problems",
+        "did not reach the following recipient",
+        "this is the deliver program at",
+        "this is the email server at",
+        "no such user here",
+        "the following address failed",
+        "could not be reached",
+        "failed recipient:",
+        "message not delivered to the following",
+        "not yet been delivered is",
+        "was not delivered to:",
+        "your message to the following recipients cannot be delivered",
+        "could not deliver message to the following",
+        "wasn't able to deliver your message to the following",
+        "has not yet been delivered to",
+        "unable to deliver your message to the following",
+        "the following recipients were affected",
+    ]
+    .iter()
+    .any(|h| lower.contains(h))
+}
+
+fn looks_like_message_id(line: &str, at: usize) -> bool {
+    let before = line[..at].to_ascii_lowercase();
+    before.trim_end().ends_with("message-id: <")
+        || before.trim_end().ends_with("message-id:<")
+        || before.contains("message-id:")
+}
+
+fn window_has_error(lines: &[&str], index: usize) -> bool {
+    lines.iter().skip(index + 1).take(3).any(|l| {
+        let n = normalise(l);
+        find_status(l).is_some() || find_reply(l).is_some() || {
+            let hits = super::classify::hits(&n);
+            hits.user_unknown() || hits.mailbox_full()
+        }
+    })
+}
+
+/// The address's line and the few lines after it that say something, up to 600 characters.
+fn diagnostic_near(lines: &[&str], index: usize) -> String {
+    let mut out = String::new();
+    for line in lines.iter().skip(index).take(6) {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            if out.len() > 40 {
+                break;
+            }
+            continue;
+        }
+        if out.len() + trimmed.len() > 600 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(trimmed);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qmail_style() {
+        let text = "Hi. This is the qmail-send program at mx.example.net.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n";
+        let found = failed(text, &HashSet::new());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].address, "nobody@example.net");
+        assert!(found[0].diagnostic.contains("no mailbox here"));
+    }
+
+    #[test]
+    fn cuts_before_the_original() {
+        let text = "failed: a@b.example\n------ This is a copy of the message, including all the headers. ------\nTo: c@d.example\n";
+        assert!(!explanation(text).contains("c@d.example"));
+    }
+}
