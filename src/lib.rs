@@ -10,11 +10,12 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod address;
-pub mod bounces;
 pub mod archive;
+pub mod bounces;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod codes;
 mod commands;
 pub mod compose;
 pub mod config;

@@ -149,7 +149,27 @@ impl Links {
     }
 }
 
-/// Render an issue's body.
+/// Counts the issue bodies [`render`] parses on this thread, so tests can assert that a stage
+/// parses an issue once (test builds only).
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod parses {
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Bodies parsed on this thread so far.
+    pub fn count() -> usize {
+        COUNT.with(Cell::get)
+    }
+
+    pub(super) fn record() {
+        COUNT.with(|c| c.set(c.get() + 1));
+    }
+}
+
+/// Render an issue's body: the one place Markdown is parsed.
 pub fn render(issue: &Issue, links: &Links) -> Rendered {
     let mut walk = Walk {
         issue,
@@ -159,6 +179,8 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
         headings: Vec::new(),
         ids: BTreeSet::new(),
     };
+    #[cfg(any(test, feature = "test-hooks"))]
+    parses::record();
     let parsed: Vec<(Event<'_>, Range<usize>)> = Parser::new_ext(&issue.body, options()).into_offset_iter().collect();
     if let Some(range) = too_deep(&parsed) {
         // The HTML parsers after this recurse per level: a few thousand levels overflow the stack.

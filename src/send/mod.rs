@@ -111,19 +111,21 @@ pub fn send_issue(
         return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
     }
     gate::validate_allow(&options.allow)?;
-    gate::gate(project, issue, &options.allow)?;
+    // The one render of the issue: the gate judges it, the message template is made from it.
+    let checked = crate::check::issue(project, issue);
+    gate::gate(project, &checked, &options.allow)?;
     let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
     let state_dir = project.root.join(crate::state::DIR);
     if options.dry_run {
         // A dry run creates no state: no key file, no store.
-        return dry_run(project, issue, &lists, clock, env).map(|()| SendReport::empty(issue));
+        return dry_run(project, &checked, &lists, clock, env).map(|()| SendReport::empty(issue));
     }
     let Outbound { signing, transport } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
     let keys = signing.keys.clone();
-    let template = Arc::new(template(project, issue, &lists, signing, clock, !options.test.is_empty())?);
+    let template = Arc::new(template(project, &checked, &lists, signing, clock, !options.test.is_empty())?);
     if !options.test.is_empty() {
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
@@ -258,7 +260,7 @@ fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<(Ve
 
 fn template(
     project: &Project,
-    issue: &Issue,
+    checked: &crate::check::CheckedIssue,
     lists: &[ListFile],
     signing: Signing,
     clock: &Clock,
@@ -274,7 +276,7 @@ fn template(
         }
     }
     let Signing { keys, dkim } = signing;
-    MessageTemplate::new(project, issue, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
+    MessageTemplate::new(project, checked, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
 }
 
 /// The folder of the outbox an issue's messages go to.
@@ -456,12 +458,19 @@ fn remains(counts: &Counts, only_list: Option<&str>, left_out: &[String]) -> Opt
 }
 
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
-fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, env: &Env) -> Result<()> {
+fn dry_run(
+    project: &Project,
+    checked: &crate::check::CheckedIssue,
+    lists: &[ListFile],
+    clock: &Clock,
+    env: &Env,
+) -> Result<()> {
+    let issue = &checked.issue;
     // What the real send would refuse before connecting (the relay's URL, the password
     // variable, the CA file), refused here too, in the same words.
     let Outbound { signing, .. } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Throwaway, &outbox_sub(issue))?;
-    let template = template(project, issue, lists, signing, clock, false)?;
+    let template = template(project, checked, lists, signing, clock, false)?;
     let state =
         State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();

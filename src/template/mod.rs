@@ -36,7 +36,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// The rendered, not yet personalised, email of one issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmailBody {
     /// Subject line.
     pub subject: String,
