@@ -18,9 +18,8 @@ use walk::{Walk, too_deep};
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser};
 use serde::Serialize;
-use url::Url;
 
 use crate::content::Issue;
 use crate::diagnostic::{Diagnostic, LineIndex};

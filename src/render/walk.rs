@@ -1,7 +1,15 @@
 //! The walk over an issue's Markdown events: links resolved and judged, headings given ids,
 //! images checked, raw HTML found, and every problem located in the issue's file.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Tag, TagEnd};
+use url::Url;
+
+use super::{Heading, Links, empty_link_warning, placeholder_warning, placeholders, slugify};
+use crate::content::Issue;
+use crate::diagnostic::{Diagnostic, LineIndex};
 
 /// How deep blocks (quotes, lists) and raw HTML elements may nest in an issue's body.
 pub const MAX_DEPTH: usize = 100;
