@@ -129,9 +129,11 @@ pub fn render(root: &Path, name: &str, rendition: Rendition) -> Result<()> {
 
 /// `letterpress build`.
 pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
-    let project = Project::load(root)?;
+    let mut project = Project::load(root)?;
     let out = if out.is_absolute() { out.to_path_buf() } else { root.join(out) };
     let checked = check::all(&project, project.published(drafts));
+    // Each checked issue holds its issue: the project's copies are not needed again.
+    project.issues = Vec::new();
     let report = archive::write_archive(&project, &checked, &out)?;
     eprintln!(
         "built {} issues into `{}` ({} files written, {} unchanged, {} removed)",
