@@ -38,7 +38,8 @@ fn template(project: &Project, dkim: Option<DkimKey>) -> MessageTemplate {
         attr_columns: vec!["region".to_owned()],
         test: false,
     };
-    MessageTemplate::new(project, project.find(ISSUE).expect("example issue"), options).expect("template")
+    let checked = letterpress::check::issue(project, project.find(ISSUE).expect("example issue"));
+    MessageTemplate::new(project, &checked, options).expect("template")
 }
 
 fn bench(c: &mut Criterion, name: &str, template: &MessageTemplate) {

@@ -1,17 +1,25 @@
-//! `check`: every problem in a project, located, without stopping at the first.
+//! `check`: the stage that renders an issue once and judges it, and every problem in a
+//! project, located, without stopping at the first.
 //!
-//! Enters: a loaded [`Project`]. Leaves: diagnostics from loading, rendering and templating,
-//! plus lints of each rendered email: Gmail's clipping size, subject length, plain-text line
-//! length, related links, what major email clients do not support ([`crate::lint_clients`]),
-//! and the body lints collected by [`crate::render`]; and the template
-//! errors of the archive pages, rendered in memory as `build` would render them.
+//! Enters: a loaded [`Project`] and its issues. Leaves: one [`CheckedIssue`] per issue — the
+//! body rendered (HTML, the copy rendition, text), the template view, the generic email, and
+//! every diagnostic: from rendering and templating, plus lints of the rendered email (Gmail's
+//! clipping size, subject length, plain-text line length, related links, what major email
+//! clients do not support ([`crate::lint_clients`]) and the body lints collected by
+//! [`crate::render`]). `build`, `render`, `preview` and `send` all take a [`CheckedIssue`], so
+//! an issue's Markdown is parsed and its templates rendered here and nowhere else; the archive
+//! pages' template errors are found by [`crate::archive::check_pages`] over the checked issues.
 
 use std::path::Path;
 
+use serde::Serialize;
+
+pub use crate::codes::ISSUE_CODES;
 use crate::config::List;
 use crate::content::{Issue, Related};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::project::{Project, RenderedIssue};
+use crate::project::{Project, RenderedIssue, Unrendered};
+use crate::template::view::IssueView;
 
 /// HTML larger than this is clipped by Gmail (102 KB) once headers are added: an error.
 pub const HTML_LIMIT: usize = 100 * 1024;
@@ -20,55 +28,72 @@ pub const HTML_WARN: usize = 80 * 1024;
 /// Subjects longer than this are cut off in most inboxes.
 pub const SUBJECT_LIMIT: usize = 80;
 
-/// Every code [`check_issue`] can report, for settings that name codes
-/// (`sending.block-on`, `send --allow`).
-pub const ISSUE_CODES: &[&str] = &[
-    "content/unknown-publication",
-    "front-matter/empty-subject",
-    "front-matter/send-at-fold",
-    "front-matter/send-at-offset",
-    "front-matter/unknown-list",
-    "link/broken",
-    "link/data-uri",
-    "link/draft",
-    "link/missing-image",
-    "link/scheme",
-    "lint/alt-text",
-    "lint/date-mismatch",
-    "lint/draft-scheduled",
-    "lint/email-support",
-    "lint/html-size",
-    "lint/http-link",
-    "lint/no-scheme",
-    "lint/placeholder",
-    "lint/raw-html",
-    "lint/subject-length",
-    "lint/text-width",
-    "template/css",
-    "template/error",
-    "template/io",
-    "template/unsubscribe",
-];
+/// One issue rendered once and judged: what every later stage takes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckedIssue {
+    /// The issue as loaded (serialised as its `publication/slug`).
+    #[serde(serialize_with = "issue_id")]
+    pub issue: Issue,
+    /// Its rendering, or what stopped it (a template, or an unknown publication).
+    pub rendered: Result<RenderedIssue, Unrendered>,
+    /// Every diagnostic of the issue: front matter, body, templates and lints, in that order.
+    pub diagnostics: Vec<Diagnostic>,
+}
 
-/// Check a whole project, drafts included, and the archive pages of every issue that rendered.
-pub fn check(project: &Project) -> Vec<Diagnostic> {
+impl CheckedIssue {
+    /// The rendering, when the templates could render the issue.
+    pub fn output(&self) -> Option<&RenderedIssue> {
+        self.rendered.as_ref().ok()
+    }
+
+    /// The template view (the rendered body in it), even when the generic email failed.
+    pub fn view(&self) -> Option<&IssueView> {
+        match &self.rendered {
+            Ok(rendered) => Some(&rendered.view),
+            Err(unrendered) => unrendered.view.as_ref(),
+        }
+    }
+
+    /// Whether any diagnostic is an error: such an issue is neither published nor sent.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+fn issue_id<S: serde::Serializer>(issue: &Issue, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&issue.id())
+}
+
+/// Check a whole project, drafts included: every issue (returned, in archive order) and every
+/// list; the diagnostics are the loading ones, the lists' and the issues'. The archive pages
+/// are judged separately ([`crate::archive::check_pages`] over the returned issues).
+pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = project.diagnostics.clone();
     for list in &project.config.lists {
         diagnostics.extend(check_list(&project.root, list).1);
     }
-    let mut rendered = Vec::new();
-    for issue in &project.issues {
-        let (result, found) = check_issue(project, issue);
-        diagnostics.extend(found);
-        rendered.extend(result.map(|r| (issue, r)));
-    }
+    let checked = all(project, project.issues.iter());
+    diagnostics.extend(checked.iter().flat_map(|c| c.diagnostics.iter().cloned()));
     // A template's unsupported features are reported once, not once per issue using it.
     let mut reported = std::collections::BTreeSet::new();
     diagnostics
         .retain(|d| d.code != crate::lint_clients::CODE || reported.insert((d.location.clone(), d.message.clone())));
-    let entries: Vec<(&Issue, &RenderedIssue)> = rendered.iter().map(|(i, r)| (*i, r)).collect();
-    diagnostics.extend(crate::archive::check_pages(project, &entries));
-    diagnostics
+    (checked, diagnostics)
+}
+
+/// [`issue`] of each of `issues`, in order, on all cores.
+pub fn all<'a>(project: &Project, issues: impl Iterator<Item = &'a Issue>) -> Vec<CheckedIssue> {
+    let issues: Vec<&Issue> = issues.collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = issues.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = issues
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|i| issue(project, i)).collect::<Vec<_>>()))
+            .collect();
+        // A panic in a check is a bug; it surfaces here rather than as a missing issue.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// Check one subscriber list: a one-line summary and its diagnostics (a missing file is one).
@@ -109,9 +134,9 @@ pub fn check_list(root: &Path, list: &List) -> (String, Vec<Diagnostic>) {
     }
 }
 
-/// Check one issue: render it and lint the result. The rendering is returned too (when the
-/// templates could render it) so `build` and `send` check exactly what they ship.
-pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, Vec<Diagnostic>) {
+/// Check one issue: render it once and lint the result. The rendering is kept (when the
+/// templates could render it) so `build`, `preview` and `send` use exactly what was checked.
+pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
     let mut diagnostics = issue.front.warnings.clone();
     for related in &issue.front.related {
         for (_, word) in crate::render::placeholders(&related.title) {
@@ -162,18 +187,16 @@ pub fn check_issue(project: &Project, issue: &Issue) -> (Option<RenderedIssue>, 
             .help("the archive URL uses the file name; rename the file or drop `date`"),
         );
     }
-    match project.render(issue) {
+    let rendered = project.render(issue);
+    match &rendered {
         Ok(rendered) => {
-            diagnostics.extend(rendered.rendered.diagnostics.iter().cloned());
-            diagnostics.extend(lint_email(issue, &rendered));
-            diagnostics.extend(lint_clients(project, issue, &rendered));
-            (Some(rendered), diagnostics)
+            diagnostics.extend(rendered.diagnostics.iter().cloned());
+            diagnostics.extend(lint_email(issue, rendered));
+            diagnostics.extend(lint_clients(project, issue, rendered));
         }
-        Err(d) => {
-            diagnostics.push(d);
-            (None, diagnostics)
-        }
+        Err(unrendered) => diagnostics.push(unrendered.error.clone()),
     }
+    CheckedIssue { issue: issue.clone(), rendered, diagnostics }
 }
 
 /// A `related` link's URL: one that may be a link ([`crate::href::judge`]), that resolves, and
@@ -319,6 +342,42 @@ mod tests {
             let code = line.split('`').nth(1).unwrap_or_default();
             assert!(ISSUE_CODES.contains(&code), "`{code}` is documented but not in ISSUE_CODES");
         }
+    }
+
+    #[test]
+    fn a_send_parses_the_issue_once() {
+        let dir = crate::project::copy_of_fixture("send");
+        let config = dir.path().join("letterpress.yaml");
+        let text = std::fs::read_to_string(&config).unwrap().replace("transport: smtp", "transport: outbox");
+        std::fs::write(&config, text).unwrap();
+        let project = Project::load(dir.path()).unwrap();
+        let issue = project.find("weekly/2016-12-09-plans").unwrap();
+        let clock = crate::clock::Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap());
+        let options = crate::send::SendOptions { yes: true, ..Default::default() };
+        let before = crate::render::parses::count();
+        let report = crate::send::send_issue(&project, issue, &options, &clock, &crate::env::Env::default()).unwrap();
+        assert_eq!(report.sent_now, 3, "{report:?}");
+        assert_eq!(crate::render::parses::count() - before, 1, "one Markdown parse for the whole send");
+        let sent = std::fs::read_dir(dir.path().join("outbox/weekly/2016-12-09-plans")).unwrap().count();
+        assert_eq!(sent, 3);
+    }
+
+    #[test]
+    fn a_checked_issue_is_plain_data() {
+        let project = Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap();
+        let issue = project.find("weekly/2016-12-09-first").unwrap();
+        let checked = super::issue(&project, issue);
+        assert_eq!(checked, super::issue(&project, issue), "the same input checks to the same value");
+        let rendered = checked.output().unwrap();
+        assert_eq!(checked.view(), Some(&rendered.view));
+        let value = serde_json::to_value(&checked).unwrap();
+        assert_eq!(value["issue"], "weekly/2016-12-09-first");
+        assert_eq!(value["rendered"]["Ok"]["view"]["title"], rendered.view.title.as_str());
+        let (all, _) = check(&project);
+        assert_eq!(
+            all.iter().map(|c| c.issue.id()).collect::<Vec<_>>(),
+            project.issues.iter().map(Issue::id).collect::<Vec<_>>()
+        );
     }
 
     #[test]

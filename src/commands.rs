@@ -93,7 +93,11 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
 /// `letterpress check`: exit 1 when any error is found.
 pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
     let mut diagnostics = match Project::load(root) {
-        Ok(project) => check::check(&project),
+        Ok(project) => {
+            let (checked, mut diagnostics) = check::check(&project);
+            diagnostics.extend(archive::check_pages(&project, &checked));
+            diagnostics
+        }
         Err(Error::Invalid(diagnostics)) => diagnostics,
         Err(other) => return Err(other),
     };
@@ -118,9 +122,9 @@ pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
 /// `letterpress render <issue> --format html|text`.
 pub fn render(root: &Path, name: &str, rendition: Rendition) -> Result<()> {
     let project = Project::load(root)?;
-    let issue = project.find(name)?;
-    let rendered = project.render(issue).map_err(|d| Error::Invalid(vec![d]))?;
-    let errors: Vec<Diagnostic> = rendered.rendered.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+    let checked = check::issue(&project, project.find(name)?);
+    let rendered = checked.rendered.map_err(|u| Error::Invalid(vec![u.error]))?;
+    let errors: Vec<Diagnostic> = rendered.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
@@ -132,9 +136,12 @@ pub fn render(root: &Path, name: &str, rendition: Rendition) -> Result<()> {
 
 /// `letterpress build`.
 pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
-    let project = Project::load(root)?;
+    let mut project = Project::load(root)?;
     let out = if out.is_absolute() { out.to_path_buf() } else { root.join(out) };
-    let report = archive::build_archive(&project, &out, drafts)?;
+    let checked = check::all(&project, project.published(drafts));
+    // Each checked issue holds its issue: the project's copies are not needed again.
+    project.issues = Vec::new();
+    let report = archive::write_archive(&project, &checked, &out)?;
     eprintln!(
         "built {} issues into `{}` ({} files written, {} unchanged, {} removed)",
         report.issues,

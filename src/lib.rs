@@ -2,8 +2,10 @@
 //!
 //! Issues are Markdown files with YAML front matter. The pipeline reads as the module tree:
 //! [`config`] and [`content`] load a project, [`render`] turns Markdown into an HTML fragment and
-//! plain text, [`template`] lays them out as an email (CSS inlined), [`check`] lints the result,
-//! and [`archive`] writes the static web archive. Every problem is a located
+//! plain text, [`template`] lays them out as an email (CSS inlined), and [`check`] runs those
+//! two once per issue and lints the result: a [`check::CheckedIssue`], plain data, which
+//! [`archive`] (the static web archive, from a slice of them), [`compose`] (per-recipient
+//! messages, filling slots only), `send` and `preview` all take. Every problem is a located
 //! [`diagnostic::Diagnostic`]; every fatal one is an [`error::Error`].
 
 // Module docs map each stage's private parts for people reading the source.
@@ -15,6 +17,7 @@ pub mod bounces;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod codes;
 mod commands;
 pub mod compose;
 pub mod config;

@@ -1,19 +1,33 @@
 //! A loaded project: configuration, issues, templates and link targets, and the per-issue
-//! pipeline (`render` then `template`) that `check`, `render`, `build` and later `send` share.
+//! pipeline (`render` then `template`) that [`crate::check::issue`] runs once per issue, for
+//! `check`, `render`, `build`, `preview` and `send` alike.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use crate::config::{self, Config};
 use crate::content::{self, Issue, Status};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
-use crate::render::{self, Links, Rendered};
+use crate::render::{self, Links};
 use crate::template::view::IssueView;
 use crate::template::{self, EmailBody, Templates};
 
 /// The static directory, copied to the archive root.
 pub const STATIC_DIR: &str = "static";
+
+/// An issue whose email could not be rendered: why, and its view when the body rendered (a
+/// send's templates may print subscriber values the generic email does not have, so composing
+/// still starts from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unrendered {
+    /// The template view, unless the issue's publication is unknown.
+    pub view: Option<IssueView>,
+    /// What stopped the render.
+    pub error: Diagnostic,
+}
 
 /// Everything read from a project directory.
 #[derive(Debug)]
@@ -32,15 +46,16 @@ pub struct Project {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// One issue carried through the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One issue rendered: the body (in the view: archive HTML, copy HTML, text, headings), and
+/// the generic email, as in the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RenderedIssue {
-    /// The body, rendered.
-    pub rendered: Rendered,
-    /// The template view of the issue.
+    /// The template view of the issue, the rendered body in it.
     pub view: IssueView,
     /// The (not yet personalised) email.
     pub email: EmailBody,
+    /// Problems found in the body's links, images and text.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Project {
@@ -193,19 +208,23 @@ impl Project {
         publication.segment(Path::new(crate::config::FILE_NAME), "", zone.as_ref())?.ok()
     }
 
-    /// Render one issue's body, view and email.
-    pub fn render(&self, issue: &Issue) -> std::result::Result<RenderedIssue, Diagnostic> {
-        let publication = self.config.publication(&issue.publication).ok_or_else(|| {
-            Diagnostic::error(
+    /// Render one issue's body, view and email: the one Markdown parse and template render of
+    /// an issue, which [`crate::check::issue`] runs (everything else takes its result).
+    pub fn render(&self, issue: &Issue) -> std::result::Result<RenderedIssue, Unrendered> {
+        let publication = self.config.publication(&issue.publication).ok_or_else(|| Unrendered {
+            view: None,
+            error: Diagnostic::error(
                 "content/unknown-publication",
                 format!("`{}` is not a configured publication", issue.publication),
-            )
+            ),
         })?;
         let rendered = render::render(issue, &self.links);
         let view = IssueView::new(issue, &rendered, &self.links);
         let context = template::generic_context(&self.config, publication, view.clone());
-        let email = self.templates.email(publication, &context)?;
-        Ok(RenderedIssue { rendered, view, email })
+        match self.templates.email(publication, &context) {
+            Ok(email) => Ok(RenderedIssue { view, email, diagnostics: rendered.diagnostics }),
+            Err(error) => Err(Unrendered { view: Some(view), error }),
+        }
     }
 }
 

@@ -1,14 +1,16 @@
 //! Messages: one personalised, standards-correct RFC 5322 message per recipient.
 //!
-//! Enters: a loaded [`Project`], one [`Issue`] and the run's [`ComposeOptions`] (the `Date`, the
+//! Enters: a loaded [`Project`], one [`CheckedIssue`] (rendered once by [`crate::check`]) and
+//! the run's [`ComposeOptions`] (the `Date`, the
 //! unsubscribe [`Keys`], an optional [`DkimKey`], the subscriber attribute columns templates may
 //! use); then, per message, a [`Recipient`]. Leaves: a [`MessageTemplate`] holding everything the
 //! issue's messages share, and per recipient the message bytes (CRLF line endings, not
 //! dot-stuffed: the transport does that) with the [`Composed`] Message-ID and token id the
 //! journal records.
 //!
-//! The heavy work happens once, in [`MessageTemplate::new`]: Markdown, layout and CSS inlining
-//! (the templates rendered with markers in the personalisation slots, see `slots.rs`),
+//! The heavy work happens once, in [`MessageTemplate::new`]: layout and CSS inlining (the
+//! templates rendered with markers in the personalisation slots, from the checked issue's view:
+//! the Markdown was parsed once, by `check`; see `slots.rs`),
 //! quoted-printable encoding of the shared body, and the shared header lines.
 //! [`MessageTemplate::compose`] formats `To`, `Message-ID` and `List-Unsubscribe`, encodes the
 //! slot values and copies the rest.
@@ -36,7 +38,7 @@ pub use crate::header::has_encoded_word;
 pub use dkim::{DkimKey, SIGNED_HEADERS};
 
 use crate::address::address_key;
-use crate::content::Issue;
+use crate::check::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
@@ -154,8 +156,8 @@ impl MessageTemplate {
     /// subject or one with line breaks; a From that is not a mailbox; a DKIM domain the From
     /// domain does not align with; and, unless `options.test`, an unsubscribe URL that is not
     /// https (loopback hosts excepted) or templates that do not show it (EMAIL.md BS-4, §7 26).
-    pub fn new(project: &Project, issue: &Issue, options: ComposeOptions) -> Result<Self, Error> {
-        let config = &project.config;
+    pub fn new(project: &Project, checked: &CheckedIssue, options: ComposeOptions) -> Result<Self, Error> {
+        let (config, issue) = (&project.config, &checked.issue);
         let publication = config.publication(&issue.publication).ok_or_else(|| {
             invalid("compose/publication", format!("`{}` is not a configured publication", issue.publication))
         })?;
@@ -167,7 +169,7 @@ impl MessageTemplate {
             ));
         }
         let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
-        let parts = Parts::render(project, issue, publication, &options.attr_columns, options.test)?;
+        let parts = Parts::render(project, checked, publication, &options.attr_columns, options.test)?;
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
         let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
         let headers = sender.shared_headers(

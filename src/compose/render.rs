@@ -1,15 +1,16 @@
 //! The marked render: an issue's email rendered once with markers in the personalisation slots,
 //! and the checks that make filling them in per message equivalent to rendering per message.
 //!
-//! Enters: the project, the issue, its publication and the attribute columns. Leaves: [`Parts`]
-//! (the subject and both layouts split at their slots) and the issue's content hash.
+//! Enters: the project, the checked issue (its template view: the Markdown is not parsed
+//! again), its publication and the attribute columns. Leaves: [`Parts`] (the subject and both
+//! layouts split at their slots) and the issue's content hash.
 
 use sha2::{Digest as _, Sha256};
 
 use super::invalid;
 use super::slots::{self, EMAIL, FIRST_ATTR, Split, UNSUBSCRIBE};
+use crate::check::CheckedIssue;
 use crate::config::Publication;
-use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
@@ -35,14 +36,19 @@ impl Parts {
     /// layouts.
     pub(crate) fn render(
         project: &Project,
-        issue: &Issue,
+        checked: &CheckedIssue,
         publication: &Publication,
         columns: &[String],
         test_send: bool,
     ) -> Result<Self, Error> {
-        let rendered = crate::render::render(issue, &project.links);
-        let view = template::view::IssueView::new(issue, &rendered, &project.links);
-        let mut context = template::generic_context(&project.config, publication, view);
+        let issue = &checked.issue;
+        let view = match &checked.rendered {
+            Ok(rendered) => &rendered.view,
+            Err(unrendered) => {
+                unrendered.view.as_ref().ok_or_else(|| Error::Invalid(vec![unrendered.error.clone()]))?
+            }
+        };
+        let mut context = template::generic_context(&project.config, publication, view.clone());
         context.unsubscribe_url = slots::marker(UNSUBSCRIBE);
         context.subscriber = slots::marked_subscriber(columns);
         let email =

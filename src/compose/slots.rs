@@ -52,6 +52,19 @@ pub(crate) fn slot_name(slot: usize, columns: &[String]) -> String {
     }
 }
 
+/// A marker that is not whole: a filter changed a slot, or the content holds the marker
+/// characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Damaged;
+
+impl std::fmt::Display for Damaged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "a personalisation slot was changed by a filter (subscriber values and `unsubscribe_url` can only be printed), or the content contains U+E000 or U+E001",
+        )
+    }
+}
+
 /// A rendered part split at its markers: `segments.len() == slots.len() + 1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Split {
@@ -64,10 +77,8 @@ pub(crate) struct Split {
 impl Split {
     /// Split `rendered` at markers of slots below `count`; a damaged or unknown marker (a filter
     /// that changed a slot, or U+E000/U+E001 in the content) is an error.
-    pub(crate) fn new(rendered: &str, count: usize) -> Result<Self, String> {
-        let damaged = || {
-            "a personalisation slot was changed by a filter (subscriber values and `unsubscribe_url` can only be printed), or the content contains U+E000 or U+E001".to_owned()
-        };
+    pub(crate) fn new(rendered: &str, count: usize) -> Result<Self, Damaged> {
+        let damaged = || Damaged;
         let mut split = Split { segments: Vec::new(), slots: Vec::new() };
         let mut rest = rendered;
         while let Some(at) = rest.find(OPEN) {

@@ -45,7 +45,7 @@ pub use sending::{Limits, Sending, Smtp, SmtpUrl, TlsPolicy, TransportKind};
 pub use serve::Serve;
 pub use site::Site;
 pub use state::StateConfig;
-pub use templates::TemplateLimits;
+pub use templates::{Budget, TemplateLimits};
 
 /// Why a setting's value is not valid, as a sentence fragment naming the key and the value:
 /// ``"`confirm-ttl` `soon` is not a duration such as `7d` or `48h`"``.

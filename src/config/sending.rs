@@ -322,9 +322,9 @@ impl Config {
             );
         }
         for code in &sending.block_on {
-            if !crate::check::ISSUE_CODES.contains(&code.as_str()) {
-                let codes = crate::check::ISSUE_CODES.iter().copied();
-                let suffix = crate::check::ISSUE_CODES.iter().find(|c| c.ends_with(&format!("/{code}"))).copied();
+            if !crate::codes::ISSUE_CODES.contains(&code.as_str()) {
+                let codes = crate::codes::ISSUE_CODES.iter().copied();
+                let suffix = crate::codes::ISSUE_CODES.iter().find(|c| c.ends_with(&format!("/{code}"))).copied();
                 let help = match suffix.or_else(|| crate::diagnostic::did_you_mean(code, codes)) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => "name codes from `docs/checks.md`, e.g. `lint/http-link`".to_owned(),

@@ -54,9 +54,9 @@ impl TemplateLimits {
     }
 
     /// The limits, the defaults standing in for invalid values (which `parse` reports).
-    pub fn budget(&self) -> crate::template::budget::Budget {
-        let default = crate::template::budget::Budget::default();
-        crate::template::budget::Budget {
+    pub fn budget(&self) -> Budget {
+        let default = Budget::default();
+        Budget {
             max_output: self.max_output().unwrap_or(default.max_output),
             max_time: self.max_render_time().unwrap_or(default.max_time),
         }
@@ -83,5 +83,20 @@ impl Config {
                 why.map(|why| Diagnostic::error("config/templates", why).help(help).at(find(path, text, key, ""), text))
             })
             .collect()
+    }
+}
+
+/// Limits of one render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of output at most.
+    pub max_output: usize,
+    /// Time at most.
+    pub max_time: std::time::Duration,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { max_output: 2 * 1024 * 1024, max_time: std::time::Duration::from_secs(2) }
     }
 }

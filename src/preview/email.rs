@@ -1,22 +1,21 @@
 //! One issue's email as a chosen subscriber will receive it: the personalised body, its size
 //! against Gmail's clipping limit, and the raw message exactly as `send` composes it.
 //!
-//! Enters: a loaded [`Project`], an issue's generic [`RenderedIssue`] (from
-//! [`crate::check::check_issue`]) and an optional [`SubscriberView`]. Leaves: an [`EmailBody`],
-//! a [`Size`], and the `.eml` text from [`MessageTemplate`] — headers, MIME structure,
-//! List-Unsubscribe and DKIM as a send writes them (only the Date differs).
+//! Enters: a loaded [`Project`], a [`CheckedIssue`] (from [`crate::check::issue`]: what
+//! composing starts from) and a [`SubscriberView`]. Leaves: the decoded bodies, a [`Size`],
+//! and the `.eml` text from [`MessageTemplate`] — headers, MIME structure, List-Unsubscribe
+//! and DKIM as a send writes them (only the Date differs).
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::check::CheckedIssue;
 use crate::check::{HTML_LIMIT, HTML_WARN};
 use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
-use crate::content::Issue;
 use crate::env::Env;
 use crate::error::Error;
 use crate::mail::{KeyUse, Signing};
-use crate::project::{Project, RenderedIssue};
-use crate::template::EmailBody;
+use crate::project::Project;
 use crate::template::view::SubscriberView;
 
 /// Gmail clips an HTML part larger than this and hides the rest behind a link.
@@ -25,28 +24,6 @@ pub const GMAIL_CLIP: usize = 102 * 1024;
 /// The stand-in recipient when an issue has no lists to choose from.
 pub fn sample_subscriber() -> SubscriberView {
     SubscriberView { email: "sam.reader@example.com".to_owned(), name: "Sam Reader".to_owned(), ..Default::default() }
-}
-
-/// The email of an issue for `subscriber`, or the generic one (as in the archive) for `None`.
-///
-/// For a subscriber the HTML and text are the bodies of the message a send composes for them
-/// (decoded), not a render of the templates of their own: the same unsubscribe link with its
-/// token, and values filled in the same way. `Err` says why it cannot be composed (its text is
-/// shown in the page).
-pub fn personalise(
-    project: &Project,
-    issue: &Issue,
-    generic: &RenderedIssue,
-    subscriber: Option<&SubscriberView>,
-    list: Option<&String>,
-    at: Timestamp,
-    env: &Env,
-) -> Result<EmailBody, Error> {
-    let Some(subscriber) = subscriber else {
-        return Ok(generic.email.clone());
-    };
-    let composed = compose(project, issue, subscriber, list, at, env)?;
-    Ok(EmailBody { html: composed.html, text: composed.text, ..generic.email.clone() })
 }
 
 /// The size of an HTML email against Gmail's clipping limit.
@@ -102,7 +79,7 @@ pub struct Composition {
 /// otherwise a preview-only key, so the preview never creates state.
 pub fn compose(
     project: &Project,
-    issue: &Issue,
+    checked: &CheckedIssue,
     to: &SubscriberView,
     list: Option<&String>,
     at: Timestamp,
@@ -111,7 +88,7 @@ pub fn compose(
     let Signing { keys, dkim } = Signing::load(&project.root, &project.config, env, KeyUse::Preview)?;
     let options =
         ComposeOptions { date: at, keys, dkim, attr_columns: to.attrs.keys().cloned().collect(), test: false };
-    let template = MessageTemplate::new(project, issue, options)?;
+    let template = MessageTemplate::new(project, checked, options)?;
     let recipient =
         Recipient { email: &to.email, name: &to.name, attrs: &to.attrs, list: list.map_or("preview", String::as_str) };
     let mut out = Vec::new();
@@ -139,7 +116,8 @@ mod tests {
         let project = Project::load(&root).unwrap();
         let issue = project.find("weekly/2016-12-09-first").unwrap();
         let at = "2026-11-22T09:30:00Z".parse().unwrap();
-        let eml = compose(&project, issue, &sample_subscriber(), None, at, &Env::default()).unwrap().eml;
+        let checked = crate::check::issue(&project, issue);
+        let eml = compose(&project, &checked, &sample_subscriber(), None, at, &Env::default()).unwrap().eml;
         assert!(eml.contains("To: \"Sam Reader\" <sam.reader@example.com>\r\n"), "{eml}");
         assert!(eml.contains("Date: Sun, 22 Nov 2026 09:30:00 +0000\r\n"), "{eml}");
         assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{eml}");

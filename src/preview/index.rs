@@ -91,7 +91,7 @@ pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
 
 fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: DeliveryView) -> IssueRow {
     let checked = snapshot.check(project, issue);
-    let diagnostics = &checked.1;
+    let diagnostics = &checked.diagnostics;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let (audience, audience_note) =
         audience_cell(snapshot, &audience::issue_lists(project, issue), project.audience_of(issue).as_ref());

@@ -5,12 +5,16 @@
 //! preheader, the text part, the raw message, the size against Gmail's clip, the delivery state
 //! with a banner once a send has begun, and the `check` diagnostics), one part byte for byte,
 //! or the error overlay when the issue cannot be rendered.
+//!
+//! A request uses the snapshot's one check of the issue (rendered once per edit) and composes
+//! at most one message: the chosen subscriber's (its bodies shown, its bytes the `.eml`), or the
+//! stand-in recipient's when the raw message is shown for nobody in particular.
 
 use serde::Serialize;
 
 use super::email::{self, Size};
 use super::index;
-use super::live::Snapshot;
+use super::live::{Checked, Snapshot};
 use super::pages::{DiagnosticView, Page, Ui};
 use crate::config::Publication;
 use crate::content::Issue;
@@ -47,11 +51,13 @@ struct Prepared<'a> {
     project: &'a crate::project::Project,
     issue: &'a Issue,
     publication: &'a Publication,
-    diagnostics: Vec<Diagnostic>,
+    checked: Checked,
     lists: Vec<String>,
     choices: Vec<SubscriberView>,
     subscriber: Option<SubscriberView>,
     email: EmailBody,
+    /// The raw message (or why it cannot be composed), when asked for.
+    eml: Option<String>,
 }
 
 /// What the issue page shows.
@@ -100,12 +106,13 @@ struct Choice {
     selected: bool,
 }
 
-/// Load, check and personalise an issue, or the page to show instead.
+/// Load, check and personalise an issue, or the page to show instead. The message is
+/// composed once: for the subscriber when one is chosen, else only when `eml` is wanted.
 fn prepare<'a>(
     ui: &Ui,
     snapshot: &'a Snapshot,
-    id: &str,
-    as_: Option<&str>,
+    (id, as_): (&str, Option<&str>),
+    eml: bool,
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
 ) -> Result<Prepared<'a>, Page> {
@@ -119,9 +126,8 @@ fn prepare<'a>(
         .publication(&issue.publication)
         .ok_or_else(|| ui.missing(snapshot, &format!("there is no publication `{}`", issue.publication)))?;
     let checked = snapshot.check(project, issue);
-    let (rendered, diagnostics) = (&checked.0, checked.1.clone());
-    let Some(rendered) = rendered else {
-        return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&diagnostics)));
+    let Some(rendered) = checked.output() else {
+        return Err(ui.overlay(snapshot, "This issue cannot be rendered", &index::errors(&checked.diagnostics)));
     };
     let lists = super::audience::issue_lists(project, issue);
     let choices = match snapshot.reach(&lists, project.audience_of(issue).as_ref()) {
@@ -134,13 +140,23 @@ fn prepare<'a>(
             ui.missing(snapshot, &format!("`{address}` is not among the recipients offered for `{id}`"))
         })?),
     };
+    let composed = (eml || subscriber.is_some()).then(|| {
+        let to = subscriber.clone().unwrap_or_else(email::sample_subscriber);
+        email::compose(project, &checked, &to, lists.first(), clock.now(), env)
+    });
+    // For a subscriber, the bodies are those of the message a send composes for them (decoded).
     // Not located: composing fails on the project as a whole (the sender, a list), and the
     // reason comes as a sentence that names what is wrong.
-    let email = email::personalise(project, issue, rendered, subscriber.as_ref(), lists.first(), clock.now(), env)
-        .map_err(|why| {
-            ui.overlay(snapshot, "This issue cannot be composed", &[Diagnostic::error("compose", why.to_string())])
-        })?;
-    Ok(Prepared { project, issue, publication, diagnostics, lists, choices, subscriber, email })
+    let email = match (&subscriber, &composed) {
+        (Some(_), Some(Err(why))) => {
+            let why = [Diagnostic::error("compose", why.to_string())];
+            return Err(ui.overlay(snapshot, "This issue cannot be composed", &why));
+        }
+        (Some(_), Some(Ok(c))) => EmailBody { html: c.html.clone(), text: c.text.clone(), ..rendered.email.clone() },
+        _ => rendered.email.clone(),
+    };
+    let eml = composed.map(|c| c.map_or_else(|why| why.to_string(), |c| c.eml));
+    Ok(Prepared { project, issue, publication, checked, lists, choices, subscriber, email, eml })
 }
 
 /// The issue page of `id` (`publication/slug`), as `as_` when given.
@@ -152,7 +168,7 @@ pub fn page(
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
 ) -> Page {
-    let p = match prepare(ui, snapshot, id, as_, clock, env) {
+    let p = match prepare(ui, snapshot, (id, as_), true, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
@@ -174,9 +190,6 @@ pub fn page(
         .subscriber
         .as_ref()
         .map_or_else(|| "each subscriber (choose one with “View as”)".to_owned(), email::mailbox_text);
-    let eml_to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-    let eml = email::compose(p.project, p.issue, &eml_to, p.lists.first(), clock.now(), env)
-        .map_or_else(|why| why.to_string(), |c| c.eml);
     let (audience, audience_note) = index::audience_cell(snapshot, &p.lists, p.project.audience_of(p.issue).as_ref());
     let context = IssuePage {
         issue: IssueSummary {
@@ -194,9 +207,9 @@ pub fn page(
         audience,
         audience_note,
         size: Size::of(&p.email.html),
-        diagnostics: p.diagnostics.iter().map(DiagnosticView::new).collect(),
+        diagnostics: p.checked.diagnostics.iter().map(DiagnosticView::new).collect(),
         choices,
-        eml,
+        eml: p.eml.unwrap_or_default(),
         email_src: format!("{base}email.html{query}"),
         text_src: format!("{base}email.txt{query}"),
         eml_src: format!("{base}message.eml{query}"),
@@ -214,7 +227,7 @@ pub fn part(
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
 ) -> Page {
-    let p = match prepare(ui, snapshot, id, as_, clock, env) {
+    let p = match prepare(ui, snapshot, (id, as_), part == Part::Eml, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
@@ -222,13 +235,7 @@ pub fn part(
     match part {
         Part::Html => Page::html(super::pages::localise(p.project, &p.email.html)),
         Part::Text => text(p.email.text),
-        Part::Eml => {
-            let to = p.subscriber.clone().unwrap_or_else(email::sample_subscriber);
-            text(
-                email::compose(p.project, p.issue, &to, p.lists.first(), clock.now(), env)
-                    .map_or_else(|why| why.to_string(), |c| c.eml),
-            )
-        }
+        Part::Eml => text(p.eml.unwrap_or_default()),
     }
 }
 

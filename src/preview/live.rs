@@ -20,11 +20,12 @@ use tokio::sync::watch;
 use super::audience::{self, Reach, Unavailable};
 use crate::archive;
 use crate::check;
+use crate::check::CheckedIssue;
 use crate::clock::Clock;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::project::{Project, RenderedIssue};
+use crate::project::Project;
 use crate::segment::Segment;
 
 /// The archive as `build --drafts` would write it: file contents by path relative to its root.
@@ -35,8 +36,8 @@ type ReachResult = Result<Reach, Unavailable>;
 /// An audience's lists and its filter (as JSON; empty without one).
 type ReachKey = (Vec<String>, String);
 
-/// What [`check::check_issue`] found for one issue: its rendering (if any) and diagnostics.
-pub type Checked = Arc<(Option<RenderedIssue>, Vec<Diagnostic>)>;
+/// One issue as [`check::issue`] rendered and judged it, shared by the requests that need it.
+pub type Checked = Arc<CheckedIssue>;
 
 /// One load of the project, and what was derived from it.
 #[derive(Debug)]
@@ -85,12 +86,12 @@ impl Snapshot {
         Some(Self { reach: Mutex::new(reach), checked: Mutex::new(checked), ..Self::new(version, Ok(project)) })
     }
 
-    /// [`check::check_issue`] of `issue` of this snapshot's project, once per snapshot: requests
+    /// [`check::issue`] of `issue` of this snapshot's project, once per snapshot: requests
     /// asking at the same time (a page and its email frame) wait for the one check.
     pub fn check(&self, project: &Project, issue: &Issue) -> Checked {
         let once =
             Arc::clone(self.checked.lock().unwrap_or_else(PoisonError::into_inner).entry(issue.id()).or_default());
-        Arc::clone(once.get_or_init(|| Arc::new(check::check_issue(project, issue))))
+        Arc::clone(once.get_or_init(|| Arc::new(check::issue(project, issue))))
     }
 
     /// The audience of `lists` narrowed by `segment` (see [`audience::reach`]), computed once per
@@ -106,7 +107,10 @@ impl Snapshot {
     pub fn archive(&self) -> Result<&ArchiveFiles, &Error> {
         self.archive
             .get_or_init(|| match &self.project {
-                Ok(project) => archive::archive_files(project, Path::new(""), true).map(|(_, files)| files),
+                Ok(project) => {
+                    let checked = check::all(project, project.published(true));
+                    archive::archive_files(project, &checked, Path::new("")).map(|(_, files)| files)
+                }
                 Err(error) => Err(copy_error(error)),
             })
             .as_ref()
@@ -227,7 +231,7 @@ mod tests {
         assert!(Arc::ptr_eq(&untouched, &checked(&live, other)), "the other issue is not checked again");
         let after = checked(&live, edited);
         assert!(!Arc::ptr_eq(&before, &after));
-        assert!(after.0.as_ref().unwrap().email.html.contains("An added paragraph."));
+        assert!(after.output().unwrap().email.html.contains("An added paragraph."));
 
         // A template change loads everything again.
         live.reload(&[PathBuf::from("templates/email.html")]);

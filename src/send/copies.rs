@@ -6,7 +6,6 @@ use super::run::runtime;
 use super::{outbox_sub, template};
 use crate::clock::Clock;
 use crate::compose::{MessageTemplate, Recipient};
-use crate::content::Issue;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::mail::{Configured, Connection as _, KeyUse, Outbound, Outcome, Stage, Transport as _};
@@ -15,12 +14,19 @@ use crate::state::State;
 use crate::subscribers::{ListFile, Member, Members};
 
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
-pub(super) fn dry_run(project: &Project, issue: &Issue, lists: &[ListFile], clock: &Clock, env: &Env) -> Result<()> {
+pub(super) fn dry_run(
+    project: &Project,
+    checked: &crate::check::CheckedIssue,
+    lists: &[ListFile],
+    clock: &Clock,
+    env: &Env,
+) -> Result<()> {
+    let issue = &checked.issue;
     // What the real send would refuse before connecting (the relay's URL, the password
     // variable, the CA file), refused here too, in the same words.
     let Outbound { signing, .. } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Throwaway, &outbox_sub(issue))?;
-    let template = template(project, issue, lists, signing, clock, false)?;
+    let template = template(project, checked, lists, signing, clock, false)?;
     let state =
         State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
     let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();

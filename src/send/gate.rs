@@ -1,13 +1,12 @@
 //! The send gate: nothing goes out that `check` would flag.
 //!
 //! Enters: the project, one issue and the codes `send --allow` names. Leaves: every diagnostic
-//! [`check_issue`] reports for the issue, printed on standard error before anything is sent,
+//! [`crate::check::issue`] reported for the issue, printed on standard error before anything is sent,
 //! with the ones that block a send raised to errors — leftover placeholders always, and the
 //! codes `sending.block-on` names — and `Ok` when no error remains, else [`Error::Blocked`]
 //! naming the first. It runs once per issue, never per recipient.
 
-use crate::check::{ISSUE_CODES, check_issue};
-use crate::content::Issue;
+use crate::check::{CheckedIssue, ISSUE_CODES};
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::error::{Error, Result};
 use crate::project::Project;
@@ -16,8 +15,8 @@ use crate::project::Project;
 pub const ALWAYS_BLOCK: &[&str] = &["lint/placeholder"];
 
 /// Print the issue's diagnostics and refuse it if any blocks a send.
-pub fn gate(project: &Project, issue: &Issue, allow: &[String]) -> Result<()> {
-    let (_, found) = check_issue(project, issue);
+pub fn gate(project: &Project, checked: &CheckedIssue, allow: &[String]) -> Result<()> {
+    let (issue, found) = (&checked.issue, checked.diagnostics.clone());
     let (diagnostics, allowed) = judge(found, &project.config.sending.block_on, allow);
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostic::render_all(&diagnostics));

@@ -119,19 +119,21 @@ pub fn send_issue(
         return Err(Error::usage(format!("`{}` is a draft; set `status: ready` or pass `--force`", issue.id())));
     }
     gate::validate_allow(&options.allow)?;
-    gate::gate(project, issue, &options.allow)?;
+    // The one render of the issue: the gate judges it, the message template is made from it.
+    let checked = crate::check::issue(project, issue);
+    gate::gate(project, &checked, &options.allow)?;
     let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
     let state_path = project.root.join(project.config.state.db_path());
     let shown = project.config.state.db_path();
     let state_dir = project.root.join(crate::state::DIR);
     if options.dry_run {
         // A dry run creates no state: no key file, no store.
-        return dry_run(project, issue, &lists, clock, env).map(|()| SendReport::empty(issue));
+        return dry_run(project, &checked, &lists, clock, env).map(|()| SendReport::empty(issue));
     }
     let Outbound { signing, transport } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
     let keys = signing.keys.clone();
-    let template = Arc::new(template(project, issue, &lists, signing, clock, !options.test.is_empty())?);
+    let template = Arc::new(template(project, &checked, &lists, signing, clock, !options.test.is_empty())?);
     if !options.test.is_empty() {
         run::spend_for_tests(project, options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
@@ -198,7 +200,7 @@ fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<(Ve
 
 fn template(
     project: &Project,
-    issue: &Issue,
+    checked: &crate::check::CheckedIssue,
     lists: &[ListFile],
     signing: Signing,
     clock: &Clock,
@@ -214,7 +216,7 @@ fn template(
         }
     }
     let Signing { keys, dkim } = signing;
-    MessageTemplate::new(project, issue, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
+    MessageTemplate::new(project, checked, ComposeOptions { date: clock.now(), keys, dkim, attr_columns, test })
 }
 
 /// The folder of the outbox an issue's messages go to.

@@ -12,7 +12,6 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::time::Duration;
 
 use tera::{Context, Kwargs, State, Tera, TeraResult};
 
@@ -21,20 +20,7 @@ use crate::clock::Stopwatch;
 /// The function every loop iteration calls.
 pub const TICK: &str = "letterpress_budget";
 
-/// Limits of one render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    /// Bytes of output at most.
-    pub max_output: usize,
-    /// Time at most.
-    pub max_time: Duration,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Self { max_output: 2 * 1024 * 1024, max_time: Duration::from_secs(2) }
-    }
-}
+pub use crate::config::Budget;
 
 /// Which limit a render passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +269,7 @@ pub fn render(tera: &Tera, name: &str, context: &Context, budget: Budget) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[track_caller]
     fn case(text: &str, expected: &str) {

@@ -6,6 +6,8 @@
 //! inject markup. Template errors become located diagnostics in the template file.
 
 pub mod budget;
+mod errors;
+mod filters;
 pub mod ui;
 pub mod view;
 
@@ -13,9 +15,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tera::{Context, ErrorKind, Kwargs, State, Tera, TeraResult};
+use tera::{Context, Tera};
 
 use budget::{Budget, Instrumented, Limit, Overrun};
+use errors::to_diagnostic;
+pub use filters::{TITLE_LIMIT, shorten_title};
+use filters::{page_title, underline, wrap};
 
 use crate::config::{Config, Publication};
 use crate::diagnostic::{Diagnostic, Location};
@@ -36,7 +41,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// The rendered, not yet personalised, email of one issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmailBody {
     /// Subject line.
     pub subject: String,
@@ -319,136 +324,6 @@ fn normalise_text(text: &str) -> String {
     out
 }
 
-fn to_diagnostic(
-    error: &tera::Error,
-    sources: &BTreeMap<String, PathBuf>,
-    texts: &BTreeMap<String, String>,
-    compiled: &BTreeMap<String, Instrumented>,
-) -> Diagnostic {
-    let locate = |name: &str, line: usize, col: usize, d: Diagnostic| {
-        let path = sources.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
-        let location = Location::new(path, line, col + 1);
-        match texts.get(name) {
-            Some(text) => d.at(location, text),
-            None => d.in_file(location),
-        }
-    };
-    match error.kind() {
-        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
-            let span = report.span();
-            let name = report.filename();
-            let col = compiled.get(name).map_or(span.start_col, |c| c.original(span.start_line, span.start_col));
-            let d = Diagnostic::error("template/error", format!("template `{name}`: {}", report.message()));
-            locate(name, span.start_line.max(1), col, d)
-        }
-        ErrorKind::CircularInclude { tpl, include_chain: chain } => {
-            let (name, (line, col), d) = cycle(tpl, chain, "include", texts);
-            locate(&name, line, col, d)
-        }
-        ErrorKind::CircularExtend { tpl, inheritance_chain: chain } => {
-            let (name, (line, col), d) = cycle(tpl, chain, "extends", texts);
-            locate(&name, line, col, d)
-        }
-        // Tera gives no template or span for the other kinds (a missing template, a filter's
-        // own error outside any template): there is no place to point at.
-        _ => Diagnostic::error(
-            "template/error",
-            format!("template error: {}", error.to_string().trim_start_matches("error: ")),
-        ),
-    }
-}
-/// Templates that include (or extend) each other in a loop: the template whose tag closes the
-/// loop, that tag's position, and what to say.
-fn cycle(
-    tpl: &str,
-    chain: &[String],
-    keyword: &str,
-    texts: &BTreeMap<String, String>,
-) -> (String, (usize, usize), Diagnostic) {
-    let (from, to) = match chain {
-        [.., from, to] => (from.as_str(), to.as_str()),
-        _ => (tpl, tpl),
-    };
-    let (verb, verbs) = if keyword == "include" { ("includes", "include") } else { ("extends", "extend") };
-    let message = if from == to {
-        format!("template `{to}` {verb} itself")
-    } else {
-        let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
-        format!("templates {verbs} each other in a loop: {}", names.join(" -> "))
-    };
-    let quoted = [format!("\"{to}\""), format!("'{to}'"), format!("`{to}`")];
-    let at = texts
-        .get(from)
-        .and_then(|text| {
-            let tags = budget::tags(text);
-            let tag =
-                tags.iter().find(|t| t.keyword == keyword && quoted.iter().any(|q| t.rest.contains(q.as_str())))?;
-            Some(budget::position(text, tag.start))
-        })
-        .unwrap_or((1, 0));
-    let d = Diagnostic::error("template/cycle", message)
-        .help(format!("remove this `{keyword}` of `{to}` from `{from}`, or name another template"));
-    (from.to_owned(), at, d)
-}
-
-/// `{{ text | wrap(width=72, indent="  ") }}`: hard-wrap text for the plain-text email.
-#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
-fn wrap(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
-    let width = kwargs.get::<usize>("width")?.unwrap_or(crate::render::text::WIDTH);
-    let indent = kwargs.get::<&str>("indent")?.unwrap_or("");
-    let options = textwrap::Options::new(width.max(1))
-        .subsequent_indent(indent)
-        .break_words(false)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation);
-    Ok(textwrap::fill(value, options))
-}
-
-/// `{{ title | underline(char="=") }}`: the text, then a rule as wide as it.
-#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
-fn underline(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
-    let rule = kwargs.get::<&str>("char")?.and_then(|s| s.chars().next()).unwrap_or('=');
-    let width = value.lines().map(unicode_width::UnicodeWidthStr::width).max().unwrap_or(0);
-    Ok(format!("{value}\n{}", rule.to_string().repeat(width)))
-}
-
-/// Longest `<title>` the archive pages make: search results and tabs cut longer ones.
-pub const TITLE_LIMIT: usize = 70;
-
-/// `{{ issue.title | page_title(suffix=publication.name) }}`: `title – suffix` when that fits in
-/// [`TITLE_LIMIT`] characters, else the title alone, shortened at a word with `…` if it must be.
-#[allow(clippy::needless_pass_by_value, reason = "tera's filter signature")]
-fn page_title(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
-    let suffix = kwargs.get::<&str>("suffix")?.unwrap_or("");
-    Ok(shorten_title(value, suffix))
-}
-
-/// See [`page_title`].
-pub fn shorten_title(title: &str, suffix: &str) -> String {
-    let title = title.trim();
-    let full = if suffix.is_empty() { title.to_owned() } else { format!("{title} – {suffix}") };
-    if full.chars().count() <= TITLE_LIMIT {
-        return full;
-    }
-    if title.chars().count() <= TITLE_LIMIT {
-        return title.to_owned();
-    }
-    let mut cut = String::new();
-    for word in title.split_whitespace() {
-        if cut.chars().count() + word.chars().count() + 2 > TITLE_LIMIT {
-            break;
-        }
-        if !cut.is_empty() {
-            cut.push(' ');
-        }
-        cut.push_str(word);
-    }
-    if cut.is_empty() {
-        cut = title.chars().take(TITLE_LIMIT - 1).collect();
-    }
-    let cut = cut.trim_end_matches([',', ';', ':', '–', '-', ' ']);
-    format!("{cut}…")
-}
-
 /// The email context of an issue outside a send: no subscriber, the site's unsubscribe page.
 /// The issue's `html` there is its rendition for copies (see [`IssueView::email_html`]).
 pub fn generic_context(config: &Config, publication: &Publication, mut issue: IssueView) -> EmailContext {
@@ -467,18 +342,6 @@ pub fn generic_context(config: &Config, publication: &Publication, mut issue: Is
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_titles_are_shortened_to_the_limit_at_a_word() {
-        assert_eq!(shorten_title("Short", "The Commissioner"), "Short – The Commissioner");
-        let long = "STPs at ten: what the people who wrote them would do again, and not";
-        assert_eq!(shorten_title(long, "The Commissioner"), long, "the suffix goes first");
-        let longer = "The STPs are out: what all forty-four local plans mean for commissioners and providers";
-        let short = shorten_title(longer, "The Commissioner");
-        assert!(short.chars().count() <= TITLE_LIMIT, "{short}");
-        assert_eq!(short, "The STPs are out: what all forty-four local plans mean for…");
-        assert!(shorten_title(&"x".repeat(100), "").chars().count() <= TITLE_LIMIT);
-    }
 
     #[test]
     fn the_signature_separator_keeps_its_space() {

@@ -144,7 +144,9 @@ fn parts_decode_to_the_rendered_email_with_the_values_filled() {
     assert_mime_structure(&message);
     let issue = project.find("weekly/2016-12-09-first").unwrap();
     let publication = project.config.publication("weekly").unwrap();
-    let Parts { text, html, .. } = Parts::render(&project, issue, publication, &["region".to_owned()], false).unwrap();
+    let Parts { text, html, .. } =
+        Parts::render(&project, &crate::check::issue(&project, issue), publication, &["region".to_owned()], false)
+            .unwrap();
     let url = unsubscribe_url(&message);
     let fill = |split: &slots::Split, escape: fn(&str) -> String| {
         let mut out = String::new();
@@ -293,7 +295,12 @@ fn list_sends_need_an_https_unsubscribe_link_in_both_parts() {
     project.config.site.unsubscribe_url = Some("http://127.0.0.1:8025/u".to_owned());
     assert_eq!(code(&project, options()), "ok");
     project.config.site.unsubscribe_url = Some(format!("https://minimal.example.org/{}", "u".repeat(870)));
-    let template = MessageTemplate::new(&project, project.find("weekly/2016-12-09-first").unwrap(), options()).unwrap();
+    let template = MessageTemplate::new(
+        &project,
+        &crate::check::issue(&project, project.find("weekly/2016-12-09-first").unwrap()),
+        options(),
+    )
+    .unwrap();
     for line in lines(&compose(&template, "a@example.org", "", "").1) {
         assert!(line.len() <= 998);
     }

@@ -58,7 +58,7 @@ pub(super) fn template(project: &Project, issue: &str) -> MessageTemplate {
 }
 
 pub(super) fn try_template(project: &Project, issue: &str, options: ComposeOptions) -> Result<MessageTemplate, Error> {
-    MessageTemplate::new(project, project.find(issue).unwrap(), options)
+    MessageTemplate::new(project, &crate::check::issue(project, project.find(issue).unwrap()), options)
 }
 
 /// Compose one message to `email` named `name` in the `region` on list `weekly`.

@@ -69,7 +69,7 @@ fn run_engine_with(
     let keys = Keys::from_secrets(vec![vec![7; 32]]).unwrap();
     let options =
         ComposeOptions { date: clock.now(), keys: keys.clone(), dkim: None, attr_columns: Vec::new(), test: false };
-    let template = MessageTemplate::new(&project, issue, options).unwrap();
+    let template = MessageTemplate::new(&project, &crate::check::issue(&project, issue), options).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let mut state = State::open(&path, Path::new("state.db")).unwrap();

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `build` of a generated 1,000-issue project: wall time and peak memory (max RSS).
+#
+# Generates the same project as `benches/render.rs` (the example's configuration, templates
+# and static files; N issues over its two publications, each the example issue's body) in a
+# temporary directory, then runs `letterpress build` RUNS times (default 3) into an empty
+# output directory and once more over the unchanged output, under `/usr/bin/time -v`, for each
+# binary named: `BIN` (default target/release/letterpress), and `BEFORE` when set, so two
+# builds compare in the same run on the same files.
+#
+#   benches/build.sh
+#   BEFORE=/tmp/letterpress-before benches/build.sh
+#   N=1000 RUNS=5 BIN=target/release/letterpress benches/build.sh
+#
+# Targets (issue 11): under 1 s wall (≤ 0.5 s), peak RSS ≤ 64 MiB.
+#
+# Measured 2026-12-06 on 2 shared CPUs at load average 15 (six builds running), RUNS=3:
+# before (main at 669266a) 7.2–9.9 s wall, 135 MiB max RSS; after (pages rendered, written and
+# dropped one at a time) 6.5–8.5 s wall, 88 MiB max RSS. Wall times at that load say little.
+set -euo pipefail
+
+N=${N:-1000}
+RUNS=${RUNS:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install time" >&2; exit 2; }
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+fi
+bin=${BIN:-"$root/target/release/letterpress"}
+
+work=$(mktemp -d)
+[ -n "${KEEP:-}" ] && echo "keeping $work" || trap 'rm -rf "$work"' EXIT
+
+cp "$root/letterpress.yaml" "$work/letterpress.yaml"
+mkdir -p "$work/templates/integrated-care" "$work/static/images"
+cp "$root/templates/integrated-care/email.css" "$work/templates/integrated-care/email.css"
+cp "$root"/static/images/* "$work/static/images/"
+sample="$root/content/commissioner/2016-12-09-stp-plans-published.md"
+# The body: everything after the second `---` line, internal links made absolute.
+body=$(awk 'n >= 2 { print } /^---$/ { n++ }' "$sample" | sed 's#@/commissioner/#https://news.example.org/#g')
+for ((i = 0; i < N; i++)); do
+  if ((i % 2 == 0)); then publication=commissioner; else publication=integrated-care; fi
+  date=$(date -u -d "2000-01-01 + $i days" +%F)
+  mkdir -p "$work/content/$publication"
+  printf -- '---\ntitle: "Issue %d"\nstatus: ready\nstandfirst: "Number %d."\n---\n%s\n' "$i" "$i" "$body" \
+    > "$work/content/$publication/$date-issue-$i.md"
+done
+
+measure() { # label binary output-dir
+  local label=$1 binary=$2 out=$3
+  /usr/bin/time -v "$binary" -C "$work" build --out "$out" > /dev/null 2> "$work/time.log" \
+    || { cat "$work/time.log" >&2; exit 1; }
+  local wall rss
+  wall=$(grep 'Elapsed (wall clock)' "$work/time.log" | awk '{ print $NF }')
+  rss=$(grep 'Maximum resident set size' "$work/time.log" | awk '{ print $NF }')
+  printf '%-8s %-10s wall %s  max RSS %d KiB (%.1f MiB)\n' "$label" "$4" "$wall" "$rss" "$(echo "$rss / 1024" | bc -l)"
+}
+
+echo "build: $N issues, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq 1 "$RUNS"); do
+  [ -n "${BEFORE:-}" ] && measure before "$BEFORE" "$work/before-$run" cold
+  measure after "$bin" "$work/after-$run" cold
+done
+[ -n "${BEFORE:-}" ] && measure before "$BEFORE" "$work/before-1" rebuild
+measure after "$bin" "$work/after-1" rebuild
