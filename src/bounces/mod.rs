@@ -37,10 +37,12 @@ mod text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// Permanent: no such user or domain, address moved, mailbox disabled.
+    /// Permanent: no such user or domain, address moved, a 5xx "does not accept mail". A
+    /// disabled or suspended mailbox is [`Verdict::Soft`] (reason `suspend`), as the field's
+    /// reference classifiers have it: such mailboxes come back.
     Hard,
-    /// Temporary: mailbox full, greylisting, a temporary block, too big, expired in a queue,
-    /// a policy or spam block.
+    /// Temporary: mailbox full, a suspended mailbox, greylisting, a temporary block, too big,
+    /// expired in a queue, a delayed-delivery warning, a policy or spam block.
     Soft,
     /// A spam complaint (an ARF feedback report, or a provider's complaint event).
     Complaint,

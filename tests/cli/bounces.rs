@@ -196,3 +196,50 @@ fn ingest_killed_mid_run_and_run_again_records_every_message_exactly_once() {
     let suppressions = project.run(&["suppressions"]).stdout;
     assert_eq!(suppressions.lines().count(), total, "{suppressions}");
 }
+
+#[test]
+#[ignore = "needs dovecot; run by .ci/run"]
+fn bounces_fetched_from_a_real_imap_mailbox_are_recorded_once_and_moved_to_the_done_folder() {
+    use crate::dovecot::{Dovecot, PASSWORD, USER};
+    let (project, _server, received) = sent_with_return_paths(10);
+    let imap = Dovecot::start();
+    let dead: Vec<&Received> = received.iter().filter(|m| m.rcpt_to[0].starts_with("reader0000")).take(2).collect();
+    for (i, m) in dead.iter().enumerate() {
+        let message = dsn(&format!("imap{i}"), &m.mail_from, &m.rcpt_to[0], "5.1.1", "550 5.1.1 user unknown");
+        imap.deliver(&format!("{i}.bounce"), message.as_bytes());
+    }
+    imap.deliver("9.garbage", b"\x00\x01 not a message at all");
+    let config = project.read("letterpress.yaml");
+    let with_imap = config.replace(
+        &format!("bounces:\n  address: {BOUNCE_ADDRESS}\n"),
+        &format!(
+            "bounces:\n  address: {BOUNCE_ADDRESS}\n  imap:\n    url: imap://127.0.0.1:{}\n    username: {USER}\n    password-env: LP_TEST_IMAP_PASSWORD\n",
+            imap.imap_port
+        ),
+    );
+    assert_ne!(with_imap, config, "the bounces section was found");
+    project.write("letterpress.yaml", &with_imap);
+    let env = [("LP_TEST_IMAP_PASSWORD", PASSWORD)];
+
+    let out = project.run_env(&["bounces", "fetch"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(imap.messages("INBOX").is_empty(), "every message left the inbox: {}", out.stderr);
+    assert_eq!(imap.messages("Processed").len() + imap.messages("Failed").len(), 3, "{}", out.stderr);
+    let status = journal_status(&project);
+    assert_eq!(status["counts"]["bounced"], 2, "{status:#}");
+    let suppressions = project.run(&["suppressions"]).stdout;
+    for m in &dead {
+        assert!(suppressions.contains(&format!("{}\t*\tbounced", m.rcpt_to[0])), "{suppressions}");
+    }
+    assert_eq!(events(&project).len(), 2);
+
+    // The same bounces delivered again (a relay retrying) change nothing, and move on too.
+    for (i, m) in dead.iter().enumerate() {
+        let message = dsn(&format!("imap{i}"), &m.mail_from, &m.rcpt_to[0], "5.1.1", "550 5.1.1 user unknown");
+        imap.deliver(&format!("{i}.again"), message.as_bytes());
+    }
+    let again = project.run_env(&["bounces", "fetch"], &env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(imap.messages("INBOX").is_empty());
+    assert_eq!(events(&project).len(), 2, "nothing twice");
+}
