@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bounces;
-pub use bounces::{BounceVerdict, BouncesArgs, BouncesCommand, EventFormat, ScanFormat};
+pub use bounces::{BouncesArgs, BouncesCommand, EventFormat, ScanFormat};
 
 /// letterpress: check, render, archive and send newsletters written in Markdown.
 #[derive(Debug, Parser)]

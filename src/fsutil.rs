@@ -135,6 +135,25 @@ pub fn check_private(_: &Path, _: &Path, _: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// Take an exclusive advisory lock on the file `name` in `dir` (both created if missing), held
+/// for as long as the returned file is open; `None` when another process holds it. The lock is
+/// released by the kernel when the process dies, so a `kill -9` never leaves it behind.
+pub fn try_lock_file(dir: &Path, name: &str) -> Result<Option<std::fs::File>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

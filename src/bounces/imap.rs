@@ -16,7 +16,7 @@
 mod session;
 mod stream;
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::path::Path;
 
 pub use session::fetch;
@@ -151,19 +151,7 @@ pub struct FetchLock {
 
 /// Take the fetch lock in `state_dir`; `None` when another process holds it.
 pub fn lock(state_dir: &Path) -> Result<Option<FetchLock>> {
-    std::fs::create_dir_all(state_dir).map_err(|e| Error::io("create directory", state_dir, e))?;
-    let path = state_dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(FetchLock { _file: file })),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
-    }
+    Ok(crate::fsutil::try_lock_file(state_dir, LOCK_FILE)?.map(|file| FetchLock { _file: file }))
 }
 
 /// A UID set for IMAP commands, runs written as ranges: `1:3,7,9:10`.

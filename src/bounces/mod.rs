@@ -33,9 +33,10 @@ mod read;
 pub mod store;
 mod text;
 
-/// What a bounce says about one recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// What a bounce says about one recipient (also what `bounces --verdict` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Permanent: no such user or domain, address moved, a 5xx "does not accept mail". A
     /// disabled or suspended mailbox is [`Verdict::Soft`] (reason `suspend`), as the field's

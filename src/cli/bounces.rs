@@ -26,7 +26,7 @@ pub struct BouncesArgs {
     pub send: Option<String>,
     /// Only events with this verdict.
     #[arg(long, value_enum)]
-    pub verdict: Option<BounceVerdict>,
+    pub verdict: Option<crate::bounces::Verdict>,
     /// Only events recorded at or after this time (`2024-05-01` or `2024-05-01T08:00:00Z`).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
@@ -66,23 +66,6 @@ pub enum BouncesCommand {
         #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
         format: ScanFormat,
     },
-}
-
-/// A bounce verdict, as `--verdict` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BounceVerdict {
-    /// Permanent failure.
-    Hard,
-    /// Temporary failure.
-    Soft,
-    /// A spam complaint.
-    Complaint,
-    /// An automatic reply.
-    AutoReply,
-    /// A success notification.
-    Delivered,
-    /// Not recognised.
-    Unknown,
 }
 
 /// How `bounces` lists events.

@@ -9,7 +9,7 @@ use super::write_stdout;
 use crate::bounces::Handled;
 use crate::bounces::files::for_each_message;
 use crate::bounces::store::StoreSink;
-use crate::cli::{BounceVerdict, BouncesArgs, BouncesCommand, EventFormat};
+use crate::cli::{BouncesArgs, BouncesCommand, EventFormat};
 use crate::clock::Clock;
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -115,7 +115,7 @@ fn list(root: &Path, args: &BouncesArgs) -> Result<()> {
     let shown = config.state.db_path();
     let filter = EventFilter {
         send: args.send.clone(),
-        verdict: args.verdict.map(|v| verdict_word(v).to_owned()),
+        verdict: args.verdict.map(|v| v.as_str().to_owned()),
         since: args.since.as_deref().map(parse_since).transpose()?,
     };
     let events = match State::open_existing(&root.join(&shown), &shown)? {
@@ -183,17 +183,6 @@ fn csv_text(events: &[BounceEvent]) -> Result<String> {
     }
     let bytes = writer.into_inner().map_err(|e| failed(e.into_error().into()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn verdict_word(verdict: BounceVerdict) -> &'static str {
-    match verdict {
-        BounceVerdict::Hard => "hard",
-        BounceVerdict::Soft => "soft",
-        BounceVerdict::Complaint => "complaint",
-        BounceVerdict::AutoReply => "auto-reply",
-        BounceVerdict::Delivered => "delivered",
-        BounceVerdict::Unknown => "unknown",
-    }
 }
 
 /// `--since`: a timestamp, or a date (its start, UTC).

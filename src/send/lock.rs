@@ -4,7 +4,7 @@
 //! (4) and a one-line message; the operating system releases the lock when the holder exits,
 //! even after `kill -9`.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -20,18 +20,9 @@ pub struct SendLock {
 
 /// Take the send lock in `state_dir`, or fail with [`Error::Locked`] if another process has it.
 pub fn acquire(state_dir: &Path) -> Result<SendLock> {
-    std::fs::create_dir_all(state_dir).map_err(|e| Error::io("create directory", state_dir, e))?;
-    let path = state_dir.join(FILE_NAME);
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(SendLock { _file: file }),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
-        Err(TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+    match crate::fsutil::try_lock_file(state_dir, FILE_NAME)? {
+        Some(file) => Ok(SendLock { _file: file }),
+        None => Err(Error::Locked { path: state_dir.join(FILE_NAME) }),
     }
 }
 
