@@ -142,6 +142,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (relay, window)
     ) STRICT, WITHOUT ROWID;
     ALTER TABLE deliveries ADD COLUMN relay TEXT;",
+    // 8: the journal rows of one address across sends, for the soft-bounce rule and for
+    // attributing a provider event by its recipient (without it each bounce scanned every row).
+    "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
 ];
 
 /// The schema version this build writes and understands.
