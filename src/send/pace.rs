@@ -56,6 +56,9 @@ struct PaceState {
     last: Option<Instant>,
     /// When the last successes came, to measure the rate the workers reach unpaced.
     successes: VecDeque<Instant>,
+    /// The rate the workers reached unpaced, measured on successes that all came unpaced (the
+    /// window is cleared when pacing switches off: successes that came paced measure the pace).
+    capacity: Option<f64>,
     /// Temporary refusals since the last success.
     streak: u32,
     /// The last success, or when the pace was made.
@@ -81,6 +84,7 @@ impl Pace {
             last_decrease: None,
             last: None,
             successes: VecDeque::with_capacity(SAMPLES),
+            capacity: None,
             streak: 0,
             last_success: Instant::now(),
         };
@@ -116,7 +120,13 @@ impl Pace {
         if state.last_decrease.is_some_and(|at| started < at) {
             return;
         }
-        let current = state.rate.unwrap_or_else(|| measured(&state.successes).unwrap_or(CAREFUL_RATE * 10.0));
+        // Cut from what is really sent: unpaced, the workers' rate; paced above it, not the pace
+        // (a cut that still leaves the pace above the workers would slow nothing down).
+        let current = match (state.rate, state.capacity) {
+            (Some(rate), Some(capacity)) => rate.min(capacity),
+            (Some(rate), None) => rate,
+            (None, capacity) => capacity.or_else(|| measured(&state.successes)).unwrap_or(CAREFUL_RATE * 10.0),
+        };
         state.target = current;
         let cut = (current * DECREASE).max(FLOOR_RATE);
         state.rate = Some(ceiling.map_or(cut, |c| cut.min(c)));
@@ -133,7 +143,10 @@ impl Pace {
             state.successes.pop_front();
         }
         state.successes.push_back(now);
-        let Some(rate) = state.rate else { return };
+        let Some(rate) = state.rate else {
+            state.capacity = measured(&state.successes).or(state.capacity);
+            return;
+        };
         let step = if state.target == 0.0 {
             // Slow start (a careful run, no slow-down yet): a quarter more per success.
             rate / 4.0
@@ -143,10 +156,20 @@ impl Pace {
             rate / RECOVER_IN
         };
         let faster = rate + step;
+        // The workers, not the pace, are the limit: above the rate they reached unpaced, or (that
+        // unknown, as after a careful start) well above the rate the successes come at.
+        let unlimited = match state.capacity {
+            Some(capacity) => faster > capacity,
+            None => measured(&state.successes).is_some_and(|m| faster > 4.0 * m),
+        };
         state.rate = match self.ceiling {
             Some(ceiling) => Some(faster.min(ceiling)),
-            // The workers, not the pace, are the limit: stop pacing.
-            None if measured(&state.successes).is_some_and(|m| faster > 4.0 * m) => None,
+            None if unlimited => {
+                // Stop pacing, and measure the workers afresh: the successes so far came at the
+                // pace, and a cut from their rate would start below the last one.
+                state.successes.clear();
+                None
+            }
             None => Some(faster),
         };
     }
@@ -222,6 +245,47 @@ mod tests {
             n += 1;
             assert!(n < 200, "never unpaced again: {:?}", pace.rate());
         }
+    }
+
+    /// The spiral a real relay showed (a run at 5 msg/s where the workers do 500): pacing
+    /// switched off, a slow-down within a few successes cut from the rate the successes came
+    /// at while paced — a quarter of the pace by then — and each round started lower.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_down_soon_after_pacing_switches_off_cuts_from_the_workers_rate() {
+        let pace = Pace::new(None);
+        let worker_rate = 1000.0;
+        for _ in 0..SAMPLES {
+            tokio::time::advance(Duration::from_millis(1)).await;
+            pace.success();
+        }
+        for round in 0..20 {
+            // Unpaced or not, the successes come at the pace or the workers' rate, the slower.
+            while pace.rate().is_some() {
+                let rate = pace.rate().map_or(worker_rate, |r: f64| r.min(worker_rate));
+                tokio::time::advance(Duration::from_secs_f64(1.0 / rate)).await;
+                pace.success();
+            }
+            for _ in 0..3 {
+                tokio::time::advance(Duration::from_millis(1)).await;
+                pace.success();
+            }
+            tokio::time::advance(Duration::from_millis(1)).await;
+            pace.throttle(Instant::now() - Duration::from_micros(500));
+            let cut = pace.rate().expect("paced after a slow-down");
+            assert!(cut >= 0.69 * worker_rate, "round {round}: cut to {cut:.0}/s, the workers do {worker_rate}/s");
+        }
+    }
+
+    /// Paced above what the workers do, a slow-down still slows them down.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_down_above_the_workers_rate_cuts_below_it() {
+        let pace = Pace::new(None);
+        for _ in 0..SAMPLES {
+            tokio::time::advance(Duration::from_millis(10)).await;
+            pace.success();
+        }
+        pace.throttle(Instant::now());
+        assert!(pace.rate().is_some_and(|r| (r - 70.0).abs() < 1.0), "{:?}", pace.rate());
     }
 
     #[tokio::test(start_paused = true)]
