@@ -46,31 +46,50 @@ pub struct BuildReport {
 /// Check every published issue (drafts too when `drafts`) and write the archive to `out`:
 /// what `letterpress build` does. See [`write_archive`].
 pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
-    let checked = crate::check::all(project, project.published(drafts));
-    write_archive(project, &checked, out)
+    let checked = crate::check::all_with(project, project.published(drafts).collect(), for_archive);
+    write_archive(project, checked, out)
+}
+
+/// What the archive needs of a checked issue: the rendering (the template view, the email
+/// renditions) and the errors; the issue's text and body, and the warnings, go, so that a
+/// large archive's checked issues take little memory while they wait to be written.
+pub fn for_archive(mut checked: CheckedIssue) -> CheckedIssue {
+    checked.issue.text = String::new();
+    checked.issue.body = String::new();
+    checked.diagnostics.retain(Diagnostic::is_error);
+    if let Ok(rendered) = &mut checked.rendered {
+        rendered.diagnostics = Vec::new();
+    }
+    checked
 }
 
 /// Write the archive of `checked` (the issues to publish, in archive order) to `out`. Any
 /// error in any issue, or in a page template, stops the build before a file is written. Files
 /// an earlier build wrote and this one does not are removed, and so are directories they leave
-/// empty; files letterpress did not write are left alone.
-pub fn write_archive(project: &Project, checked: &[CheckedIssue], out: &Path) -> Result<BuildReport> {
-    let entries = publishable(project, checked)?;
-    let plan = Plan::new(project, out, &entries)?;
+/// empty; files letterpress did not write are left alone. Each issue's email renditions are
+/// dropped as soon as they are written, before the pages are made.
+pub fn write_archive(project: &Project, mut checked: Vec<CheckedIssue>, out: &Path) -> Result<BuildReport> {
+    let (plan, issues) = {
+        let entries = publishable(project, &checked)?;
+        (Plan::new(project, out, &entries)?, entries.len())
+    };
     let previous = read_manifest(out)?;
     let current: BTreeSet<PathBuf> =
         plan.paths().filter_map(|p| p.strip_prefix(out).ok()).map(Path::to_path_buf).collect();
     // Listed before writing, so files of a build that dies half-way are still removed later.
     write_manifest(out, previous.union(&current))?;
-    let mut report = BuildReport { issues: entries.len(), ..BuildReport::default() };
-    plan.make(project, out, &entries, &mut |path, bytes| {
+    let mut report = BuildReport { issues, ..BuildReport::default() };
+    let mut sink = |path: PathBuf, bytes: Vec<u8>| {
         if write_if_changed(&path, &bytes)? {
             report.written += 1;
         } else {
             report.unchanged += 1;
         }
         Ok(())
-    })?;
+    };
+    plan.renditions(project, out, &mut checked, &mut sink)?;
+    let entries = publishable(project, &checked)?;
+    plan.make(project, out, &entries, Make::Pages, &mut sink)?;
     for stale in previous.difference(&current) {
         if remove_output(out, stale)? {
             report.removed += 1;
@@ -91,7 +110,7 @@ pub fn archive_files(
     let entries = publishable(project, checked)?;
     let plan = Plan::new(project, out, &entries)?;
     let mut files = BTreeMap::new();
-    plan.make(project, out, &entries, &mut |path, bytes| {
+    plan.make(project, out, &entries, Make::All, &mut |path, bytes| {
         files.insert(path, bytes);
         Ok(())
     })?;
@@ -152,19 +171,47 @@ impl Plan {
         self.generated.iter().chain(self.statics.keys()).chain(self.redirects.keys())
     }
 
-    /// Make every file and hand it to `sink`, one at a time; pages get relative links.
+    /// Hand each issue's email renditions to `sink`, taking them out of `checked` (the
+    /// issues [`publishable`] accepted) as they go.
+    fn renditions(
+        &self,
+        project: &Project,
+        out: &Path,
+        checked: &mut [CheckedIssue],
+        sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        for c in checked {
+            let (Ok(rendered), false) = (&mut c.rendered, project.config.publication(&c.issue.publication).is_none())
+            else {
+                continue;
+            };
+            let dir = out.join(&c.issue.publication).join(&c.issue.slug);
+            for (name, text) in [("email.html", &mut rendered.email.html), ("email.txt", &mut rendered.email.text)] {
+                let path = dir.join(name);
+                let bytes = std::mem::take(text).into_bytes();
+                if !self.statics.contains_key(&path) {
+                    sink(path, bytes)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Make every file `make` names, and the static files and redirects, and hand them to
+    /// `sink`, one at a time; pages get relative links.
     fn make(
         &self,
         project: &Project,
         out: &Path,
         entries: &[Entry<'_>],
+        make: Make,
         sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
     ) -> Result<()> {
         let exists = |target: &Path| {
             let path = out.join(target);
             self.generated.contains(&path) || self.statics.contains_key(&path)
         };
-        let problems = pages::generate(project, out, entries, Make::All, &mut |path, bytes| {
+        let problems = pages::generate(project, out, entries, make, &mut |path, bytes| {
             if self.statics.contains_key(&path) {
                 return Ok(());
             }
