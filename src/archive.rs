@@ -14,6 +14,7 @@
 
 mod feed;
 mod pages;
+mod spill;
 pub mod urls;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_if_changed;
 use crate::project::{Project, STATIC_DIR};
 use pages::{Entry, Make};
+use spill::{Kept, Spill};
 
 /// The list of files the last `build` wrote into its output directory, one path a line,
 /// relative to the directory and with `/` separators. Only files listed here are ever removed.
@@ -44,41 +46,48 @@ pub struct BuildReport {
     pub removed: usize,
 }
 /// Check every published issue (drafts too when `drafts`) and write the archive to `out`:
-/// what `letterpress build` does. See [`write_archive`].
+/// what `letterpress build` does. See [`build_issues`].
 pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
-    let checked = crate::check::all_with(project, project.published(drafts).collect(), for_archive);
-    write_archive(project, checked, out)
+    build_issues(project, project.published(drafts).collect(), out)
 }
 
-/// What the archive needs of a checked issue: the rendering (the template view, the email
-/// renditions) and the errors; the issue's text and body, and the warnings, go, so that a
-/// large archive's checked issues take little memory while they wait to be written.
-pub fn for_archive(mut checked: CheckedIssue) -> CheckedIssue {
-    checked.issue.text = String::new();
-    checked.issue.body = String::new();
-    checked.diagnostics.retain(Diagnostic::is_error);
-    if let Ok(rendered) = &mut checked.rendered {
-        rendered.diagnostics = Vec::new();
-    }
-    checked
-}
-
-/// Write the archive of `checked` (the issues to publish, in archive order) to `out`. Any
-/// error in any issue, or in a page template, stops the build before a file is written. Files
-/// an earlier build wrote and this one does not are removed, and so are directories they leave
-/// empty; files letterpress did not write are left alone. Each issue's email renditions are
-/// dropped as soon as they are written, before the pages are made.
-pub fn write_archive(project: &Project, mut checked: Vec<CheckedIssue>, out: &Path) -> Result<BuildReport> {
-    let (plan, issues) = {
-        let entries = publishable(project, &checked)?;
-        (Plan::new(project, out, &entries)?, entries.len())
-    };
+/// Check `issues` (the ones to publish, in archive order; given by value, each is dropped once
+/// checked) and write their archive to `out`. Any error in any issue, or in a page template,
+/// stops the build before a file is written. Files an earlier build wrote and this one does
+/// not are removed, and so are directories they leave empty; files letterpress did not write
+/// are left alone.
+///
+/// Memory: of each checked issue only what the archive needs is kept (the issue's text and
+/// body, and the warnings, go), and its email renditions wait in a temporary file until they
+/// are written, so a large archive's checked issues take little memory.
+pub fn build_issues<I>(project: &Project, issues: Vec<I>, out: &Path) -> Result<BuildReport>
+where
+    I: std::borrow::Borrow<crate::content::Issue> + Send,
+{
+    let spill = Spill::new();
+    let checked = crate::check::all_with(project, issues, |mut checked| {
+        checked.issue.text = String::new();
+        checked.issue.body = String::new();
+        checked.diagnostics.retain(Diagnostic::is_error);
+        let renditions = match &mut checked.rendered {
+            Ok(rendered) => {
+                rendered.diagnostics = Vec::new();
+                let html = spill.put(std::mem::take(&mut rendered.email.html));
+                Some([html, spill.put(std::mem::take(&mut rendered.email.text))])
+            }
+            Err(_) => None,
+        };
+        (checked, renditions)
+    });
+    let (checked, renditions): (Vec<CheckedIssue>, Vec<Option<[Kept; 2]>>) = checked.into_iter().unzip();
+    let entries = publishable(project, &checked)?;
+    let plan = Plan::new(project, out, &entries)?;
     let previous = read_manifest(out)?;
     let current: BTreeSet<PathBuf> =
         plan.paths().filter_map(|p| p.strip_prefix(out).ok()).map(Path::to_path_buf).collect();
     // Listed before writing, so files of a build that dies half-way are still removed later.
     write_manifest(out, previous.union(&current))?;
-    let mut report = BuildReport { issues, ..BuildReport::default() };
+    let mut report = BuildReport { issues: entries.len(), ..BuildReport::default() };
     let mut sink = |path: PathBuf, bytes: Vec<u8>| {
         if write_if_changed(&path, &bytes)? {
             report.written += 1;
@@ -87,8 +96,20 @@ pub fn write_archive(project: &Project, mut checked: Vec<CheckedIssue>, out: &Pa
         }
         Ok(())
     };
-    plan.renditions(project, out, &mut checked, &mut sink)?;
-    let entries = publishable(project, &checked)?;
+    for (c, kept) in checked.iter().zip(renditions) {
+        let Some(kept) = kept.filter(|_| project.config.publication(&c.issue.publication).is_some()) else {
+            continue;
+        };
+        let dir = out.join(&c.issue.publication).join(&c.issue.slug);
+        for (name, kept) in ["email.html", "email.txt"].into_iter().zip(kept) {
+            let path = dir.join(name);
+            let bytes = spill.take(kept)?;
+            if !plan.statics.contains_key(&path) {
+                sink(path, bytes)?;
+            }
+        }
+    }
+    drop(spill);
     plan.make(project, out, &entries, Make::Pages, &mut sink)?;
     for stale in previous.difference(&current) {
         if remove_output(out, stale)? {
@@ -169,32 +190,6 @@ impl Plan {
     /// The path of every file under `out`.
     fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         self.generated.iter().chain(self.statics.keys()).chain(self.redirects.keys())
-    }
-
-    /// Hand each issue's email renditions to `sink`, taking them out of `checked` (the
-    /// issues [`publishable`] accepted) as they go.
-    fn renditions(
-        &self,
-        project: &Project,
-        out: &Path,
-        checked: &mut [CheckedIssue],
-        sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
-    ) -> Result<()> {
-        for c in checked {
-            let (Ok(rendered), false) = (&mut c.rendered, project.config.publication(&c.issue.publication).is_none())
-            else {
-                continue;
-            };
-            let dir = out.join(&c.issue.publication).join(&c.issue.slug);
-            for (name, text) in [("email.html", &mut rendered.email.html), ("email.txt", &mut rendered.email.text)] {
-                let path = dir.join(name);
-                let bytes = std::mem::take(text).into_bytes();
-                if !self.statics.contains_key(&path) {
-                    sink(path, bytes)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Make every file `make` names, and the static files and redirects, and hand them to

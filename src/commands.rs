@@ -143,8 +143,7 @@ pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
     let published: std::collections::BTreeSet<String> = project.published(drafts).map(content::Issue::id).collect();
     let mut issues = std::mem::take(&mut project.issues);
     issues.retain(|i| published.contains(&i.id()));
-    let checked = check::all_with(&project, issues, archive::for_archive);
-    let report = archive::write_archive(&project, checked, &out)?;
+    let report = archive::build_issues(&project, issues, &out)?;
     eprintln!(
         "built {} issues into `{}` ({} files written, {} unchanged, {} removed)",
         report.issues,
