@@ -5,12 +5,14 @@
 //! so the archive looks the same from `file://`, from `letterpress serve` on a local port and
 //! on the site; email renditions and feeds keep absolute URLs, as they are read elsewhere.
 //!
-//! Enters: a [`Project`] and its checked issues ([`CheckedIssue`], rendered once by
-//! [`crate::check`]). Leaves: files under the output directory, written one at a time as they
-//! are made (a page is rendered, its links made relative, written and dropped: memory does not
-//! grow with the archive beyond the checked issues), and only when their bytes change, so a
-//! rebuild of unchanged input is byte-identical and touches nothing; and a [`MANIFEST`] of them,
-//! so that the next build removes the ones it no longer writes (and nothing else).
+//! Enters: a [`Project`] and its issues, checked here ([`CheckedIssue`], rendered once by
+//! [`crate::check`]; of each only what the archive needs is kept, its email renditions in a
+//! temporary file, until every issue has passed). Leaves: files under the output directory,
+//! written one at a time as they are made (a page is rendered, its links made relative,
+//! written and dropped: memory grows with the archive only by its issues' template views),
+//! and only when their bytes change, so a rebuild of unchanged input is byte-identical and
+//! touches nothing; and a [`MANIFEST`] of them, so that the next build removes the ones it no
+//! longer writes (and nothing else).
 
 mod feed;
 mod pages;

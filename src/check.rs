@@ -103,7 +103,9 @@ where
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(|i| keep(issue(project, i.borrow()))).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || part.into_iter().map(|i| keep(issue(project, i.borrow()))).collect::<Vec<_>>())
+            })
             .collect();
         // A panic in a check is a bug; it surfaces here rather than as a missing issue.
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
