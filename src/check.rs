@@ -397,6 +397,18 @@ mod tests {
     }
 
     #[test]
+    fn issues_given_by_value_check_as_borrowed_ones_in_order() {
+        let project = Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap();
+        let borrowed = all(&project, project.issues.iter());
+        let owned = all_with(&project, project.issues.clone(), |c| (c.issue.id(), c));
+        assert_eq!(
+            owned.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+            borrowed.iter().map(|c| c.issue.id()).collect::<Vec<_>>()
+        );
+        assert_eq!(owned.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), borrowed);
+    }
+
+    #[test]
     fn unbreakable_lines_are_single_tokens() {
         assert!(is_unbreakable("[12] https://example.org/a/very/long/path"));
         assert!(is_unbreakable("  https://example.org/x"));
