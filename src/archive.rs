@@ -5,15 +5,18 @@
 //! so the archive looks the same from `file://`, from `letterpress serve` on a local port and
 //! on the site; email renditions and feeds keep absolute URLs, as they are read elsewhere.
 //!
-//! Enters: a [`Project`] and its checked issues ([`CheckedIssue`], rendered once by
-//! [`crate::check`]). Leaves: files under the output directory, written one at a time as they
-//! are made (a page is rendered, its links made relative, written and dropped: memory does not
-//! grow with the archive beyond the checked issues), and only when their bytes change, so a
-//! rebuild of unchanged input is byte-identical and touches nothing; and a [`MANIFEST`] of them,
-//! so that the next build removes the ones it no longer writes (and nothing else).
+//! Enters: a [`Project`] and its issues, checked here ([`CheckedIssue`], rendered once by
+//! [`crate::check`]; of each only what the archive needs is kept, its email renditions in a
+//! temporary file, until every issue has passed). Leaves: files under the output directory,
+//! written one at a time as they are made (a page is rendered, its links made relative,
+//! written and dropped: memory grows with the archive only by its issues' template views),
+//! and only when their bytes change, so a rebuild of unchanged input is byte-identical and
+//! touches nothing; and a [`MANIFEST`] of them, so that the next build removes the ones it no
+//! longer writes (and nothing else).
 
 mod feed;
 mod pages;
+mod spill;
 pub mod urls;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_if_changed;
 use crate::project::{Project, STATIC_DIR};
 use pages::{Entry, Make};
+use spill::{Kept, Spill};
 
 /// The list of files the last `build` wrote into its output directory, one path a line,
 /// relative to the directory and with `/` separators. Only files listed here are ever removed.
@@ -44,18 +48,41 @@ pub struct BuildReport {
     pub removed: usize,
 }
 /// Check every published issue (drafts too when `drafts`) and write the archive to `out`:
-/// what `letterpress build` does. See [`write_archive`].
+/// what `letterpress build` does. See [`build_issues`].
 pub fn build_archive(project: &Project, out: &Path, drafts: bool) -> Result<BuildReport> {
-    let checked = crate::check::all(project, project.published(drafts));
-    write_archive(project, &checked, out)
+    build_issues(project, project.published(drafts).collect(), out)
 }
 
-/// Write the archive of `checked` (the issues to publish, in archive order) to `out`. Any
-/// error in any issue, or in a page template, stops the build before a file is written. Files
-/// an earlier build wrote and this one does not are removed, and so are directories they leave
-/// empty; files letterpress did not write are left alone.
-pub fn write_archive(project: &Project, checked: &[CheckedIssue], out: &Path) -> Result<BuildReport> {
-    let entries = publishable(project, checked)?;
+/// Check `issues` (the ones to publish, in archive order; given by value, each is dropped once
+/// checked) and write their archive to `out`. Any error in any issue, or in a page template,
+/// stops the build before a file is written. Files an earlier build wrote and this one does
+/// not are removed, and so are directories they leave empty; files letterpress did not write
+/// are left alone.
+///
+/// Memory: of each checked issue only what the archive needs is kept (the issue's text and
+/// body, and the warnings, go), and its email renditions wait in a temporary file until they
+/// are written, so a large archive's checked issues take little memory.
+pub fn build_issues<I>(project: &Project, issues: Vec<I>, out: &Path) -> Result<BuildReport>
+where
+    I: std::borrow::Borrow<crate::content::Issue> + Send,
+{
+    let spill = Spill::new();
+    let checked = crate::check::all_with(project, issues, |mut checked| {
+        checked.issue.text = String::new();
+        checked.issue.body = String::new();
+        checked.diagnostics.retain(Diagnostic::is_error);
+        let renditions = match &mut checked.rendered {
+            Ok(rendered) => {
+                rendered.diagnostics = Vec::new();
+                let html = spill.put(std::mem::take(&mut rendered.email.html));
+                Some([html, spill.put(std::mem::take(&mut rendered.email.text))])
+            }
+            Err(_) => None,
+        };
+        (checked, renditions)
+    });
+    let (checked, renditions): (Vec<CheckedIssue>, Vec<Option<[Kept; 2]>>) = checked.into_iter().unzip();
+    let entries = publishable(project, &checked)?;
     let plan = Plan::new(project, out, &entries)?;
     let previous = read_manifest(out)?;
     let current: BTreeSet<PathBuf> =
@@ -63,14 +90,29 @@ pub fn write_archive(project: &Project, checked: &[CheckedIssue], out: &Path) ->
     // Listed before writing, so files of a build that dies half-way are still removed later.
     write_manifest(out, previous.union(&current))?;
     let mut report = BuildReport { issues: entries.len(), ..BuildReport::default() };
-    plan.make(project, out, &entries, &mut |path, bytes| {
+    let mut sink = |path: PathBuf, bytes: Vec<u8>| {
         if write_if_changed(&path, &bytes)? {
             report.written += 1;
         } else {
             report.unchanged += 1;
         }
         Ok(())
-    })?;
+    };
+    for (c, kept) in checked.iter().zip(renditions) {
+        let Some(kept) = kept.filter(|_| project.config.publication(&c.issue.publication).is_some()) else {
+            continue;
+        };
+        let dir = out.join(&c.issue.publication).join(&c.issue.slug);
+        for (name, kept) in ["email.html", "email.txt"].into_iter().zip(kept) {
+            let path = dir.join(name);
+            let bytes = spill.take(kept)?;
+            if !plan.statics.contains_key(&path) {
+                sink(path, bytes)?;
+            }
+        }
+    }
+    drop(spill);
+    plan.make(project, out, &entries, Make::Pages, &mut sink)?;
     for stale in previous.difference(&current) {
         if remove_output(out, stale)? {
             report.removed += 1;
@@ -91,7 +133,7 @@ pub fn archive_files(
     let entries = publishable(project, checked)?;
     let plan = Plan::new(project, out, &entries)?;
     let mut files = BTreeMap::new();
-    plan.make(project, out, &entries, &mut |path, bytes| {
+    plan.make(project, out, &entries, Make::All, &mut |path, bytes| {
         files.insert(path, bytes);
         Ok(())
     })?;
@@ -152,19 +194,21 @@ impl Plan {
         self.generated.iter().chain(self.statics.keys()).chain(self.redirects.keys())
     }
 
-    /// Make every file and hand it to `sink`, one at a time; pages get relative links.
+    /// Make every file `make` names, and the static files and redirects, and hand them to
+    /// `sink`, one at a time; pages get relative links.
     fn make(
         &self,
         project: &Project,
         out: &Path,
         entries: &[Entry<'_>],
+        make: Make,
         sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
     ) -> Result<()> {
         let exists = |target: &Path| {
             let path = out.join(target);
             self.generated.contains(&path) || self.statics.contains_key(&path)
         };
-        let problems = pages::generate(project, out, entries, Make::All, &mut |path, bytes| {
+        let problems = pages::generate(project, out, entries, make, &mut |path, bytes| {
             if self.statics.contains_key(&path) {
                 return Ok(());
             }

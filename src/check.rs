@@ -83,13 +83,29 @@ pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
 
 /// [`issue`] of each of `issues`, in order, on all cores.
 pub fn all<'a>(project: &Project, issues: impl Iterator<Item = &'a Issue>) -> Vec<CheckedIssue> {
-    let issues: Vec<&Issue> = issues.collect();
+    all_with(project, issues.collect(), |checked| checked)
+}
+
+/// [`issue`] of each of `issues`, in order, on all cores, each result passed through `keep`
+/// on the thread that checked it (to keep only what the caller needs, as it goes). Issues
+/// given by value are dropped as soon as they are checked.
+pub fn all_with<I, T>(project: &Project, issues: Vec<I>, keep: impl Fn(CheckedIssue) -> T + Sync) -> Vec<T>
+where
+    I: std::borrow::Borrow<Issue> + Send,
+    T: Send,
+{
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let chunk = issues.len().div_ceil(threads).max(1);
+    let mut rest = issues.into_iter();
+    let parts: Vec<Vec<I>> =
+        std::iter::from_fn(|| Some(rest.by_ref().take(chunk).collect::<Vec<I>>()).filter(|p| !p.is_empty())).collect();
+    let keep = &keep;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = issues
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|i| issue(project, i)).collect::<Vec<_>>()))
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || part.into_iter().map(|i| keep(issue(project, i.borrow()))).collect::<Vec<_>>())
+            })
             .collect();
         // A panic in a check is a bug; it surfaces here rather than as a missing issue.
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
@@ -378,6 +394,18 @@ mod tests {
             all.iter().map(|c| c.issue.id()).collect::<Vec<_>>(),
             project.issues.iter().map(Issue::id).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn issues_given_by_value_check_as_borrowed_ones_in_order() {
+        let project = Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap();
+        let borrowed = all(&project, project.issues.iter());
+        let owned = all_with(&project, project.issues.clone(), |c| (c.issue.id(), c));
+        assert_eq!(
+            owned.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+            borrowed.iter().map(|c| c.issue.id()).collect::<Vec<_>>()
+        );
+        assert_eq!(owned.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), borrowed);
     }
 
     #[test]

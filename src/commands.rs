@@ -10,7 +10,7 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::project::Project;
-use crate::{archive, check, preview, render, template};
+use crate::{archive, check, content, preview, render, template};
 
 mod bounces;
 mod bounces_fetch;
@@ -138,10 +138,12 @@ pub fn render(root: &Path, name: &str, rendition: Rendition) -> Result<()> {
 pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
     let mut project = Project::load(root)?;
     let out = if out.is_absolute() { out.to_path_buf() } else { root.join(out) };
-    let checked = check::all(&project, project.published(drafts));
-    // Each checked issue holds its issue: the project's copies are not needed again.
-    project.issues = Vec::new();
-    let report = archive::write_archive(&project, &checked, &out)?;
+    // Each checked issue holds what the archive needs of its issue: the project's copies go,
+    // each as soon as it is checked.
+    let published: std::collections::BTreeSet<String> = project.published(drafts).map(content::Issue::id).collect();
+    let mut issues = std::mem::take(&mut project.issues);
+    issues.retain(|i| published.contains(&i.id()));
+    let report = archive::build_issues(&project, issues, &out)?;
     eprintln!(
         "built {} issues into `{}` ({} files written, {} unchanged, {} removed)",
         report.issues,

@@ -24,11 +24,14 @@ pub(super) struct Entry<'a> {
     pub rendered: &'a RenderedIssue,
 }
 
-/// What to make: every file, or only the pages made from templates (to find their errors).
+/// What to make: every file, every file but the email renditions, or only the pages made from
+/// templates (to find their errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Make {
     /// Pages, renditions, feeds.
     All,
+    /// Pages and feeds (the renditions are written separately).
+    Pages,
     /// Only what a template renders.
     Templated,
 }
@@ -112,7 +115,7 @@ pub(super) fn generate(
         let newest_first: Vec<&IssueView> = views.iter().rev().copied().collect();
         let listing = PublicationContext { site: &site, publication: &view, issues: newest_first.clone() };
         pages.render(out.join(&publication.slug).join("index.html"), "publication.html", &listing)?;
-        if make == Make::All {
+        if make != Make::Templated {
             let atom = feed::atom(&site, publication, &view, &entries);
             (pages.sink)(out.join(&publication.slug).join("atom.xml"), atom.into_bytes())?;
         }
