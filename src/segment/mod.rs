@@ -18,7 +18,7 @@
 //!
 //! Enters: the spanned YAML of the `audience` value ([`Raw`]), the file it came from, and the
 //! site's time zone (for plain dates). Leaves: a [`Segment`] that [`Segment::matches`] a
-//! subscriber's [`Fields`], or located [`Diagnostic`]s. This module is a leaf: the audience
+//! subscriber's [`Fields`], or located [`Diagnostic`](crate::diagnostic::Diagnostic)s. This module is a leaf: the audience
 //! stream (`subscribers::audience`) applies it, `check` validates its fields against the lists'
 //! columns.
 
