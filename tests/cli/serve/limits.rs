@@ -79,17 +79,29 @@ fn behind_a_proxy_requests_in_progress_are_capped_per_forwarded_client() {
         "POST /subscribe HTTP/1.1\r\nHost: {}\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 100\r\n\r\nemail=",
         server.address
     );
-    let mut held = connect_from(&server.address, &[("127.0.0.1", 2)]);
-    for stream in &mut held {
+    let open_slow = || {
+        let mut stream = connect_from(&server.address, &[("127.0.0.1", 1)]).remove(0);
         stream.write_all(slow.as_bytes()).expect("send");
-    }
+        stream.set_nonblocking(true).expect("non-blocking");
+        stream
+    };
+    let mut held = vec![open_slow(), open_slow()];
     let health = |client: &str| {
         let raw = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n");
         server.send(&raw).status
     };
-    // The two slow requests count once the server has their heads; ask until it has.
+    // The two slow requests count once the server has their heads; ask until it has. A probe
+    // is a request of the same client too: one in progress when a slow head arrives gets that
+    // slow request refused (429, which is the cap working), so a slow request that was answered
+    // is replaced by a new one before the next probe.
     let mut seen = Vec::new();
     let refused = eventually(|| {
+        for stream in &mut held {
+            let mut byte = [0u8; 1];
+            if !matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                *stream = open_slow();
+            }
+        }
         let status = health("203.0.113.9");
         seen.push(status);
         status == 429
