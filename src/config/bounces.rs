@@ -10,6 +10,7 @@ use super::bounce_sources::{Imap, Webhooks};
 use super::{Config, find};
 use crate::diagnostic::Diagnostic;
 use crate::token::return_path::ReturnPath;
+pub use crate::token::return_path::Separator;
 
 /// How bounces come back and what they do.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -31,18 +32,6 @@ pub struct Bounces {
     /// Provider webhooks `serve` answers.
     #[serde(default)]
     pub webhooks: Webhooks,
-}
-
-/// The separator of a per-recipient return path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum Separator {
-    /// `bounces+token@…`
-    #[default]
-    #[serde(rename = "+")]
-    Plus,
-    /// `bounces-token@…`
-    #[serde(rename = "-")]
-    Dash,
 }
 
 /// Soft bounces suppress an address after `count` of them within its last `window` sends.

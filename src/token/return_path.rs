@@ -18,7 +18,6 @@ use hmac::Mac as _;
 use sha2::{Digest as _, Sha256};
 
 use super::Keys;
-use crate::config::Separator;
 
 const VERSION: u8 = 1;
 /// Bytes of an issue's tag in a token.
@@ -38,6 +37,18 @@ pub struct Tag {
     pub issue: [u8; ISSUE_TAG_BYTES],
     /// The recipient's row in that issue's journal.
     pub seq: i64,
+}
+
+/// The separator of a per-recipient return path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Separator {
+    /// `bounces+token@…`
+    #[default]
+    #[serde(rename = "+")]
+    Plus,
+    /// `bounces-token@…`
+    #[serde(rename = "-")]
+    Dash,
 }
 
 /// The configured bounce mailbox, split for building and reading return paths.
