@@ -140,6 +140,7 @@ pub fn send_issue(
     }
     let _lock = lock::acquire(&state_dir)?;
     let mut state = State::open(&state_path, &shown)?;
+    crate::token::check_shared(&state, &keys, clock.now())?;
     let id = issue.id();
     let previous = state.send_record(&id)?;
     if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {
