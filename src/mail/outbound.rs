@@ -42,9 +42,7 @@ impl Signing {
         let keys = match keys {
             KeyUse::Send => Keys::load(&state_dir, env)?,
             KeyUse::Throwaway => Keys::load_or_throwaway(&state_dir, env)?,
-            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || keys_in_env(env) => {
-                Keys::load(&state_dir, env)?
-            }
+            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || keys_in_env(env) => Keys::load(&state_dir, env)?,
             KeyUse::Preview => Keys::from_secrets(vec![b"letterpress preview key: never used to send".to_vec()])?,
         };
         let dkim = match &config.dkim {

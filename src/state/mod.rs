@@ -15,8 +15,8 @@
 //! with a recovery hint; every other SQLite failure is an [`Error::Io`] on the file, whose reason
 //! is SQLite's message ("failed to update `…/state.db`: database is locked").
 
-pub mod bounces;
 mod backup;
+pub mod bounces;
 pub mod budgets;
 pub mod journal;
 pub mod keys;

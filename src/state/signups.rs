@@ -83,14 +83,19 @@ impl State {
     /// The sign-ups of `list` not yet pulled into its CSV, oldest confirmation first.
     pub fn unpulled_signups(&self, list: &str) -> Result<Vec<Signup>, Error> {
         self.signups_where(
-            &format!("SELECT {COLUMNS} FROM signups WHERE list = ?1 AND pulled_at IS NULL ORDER BY confirmed_at, address_key"),
+            &format!(
+                "SELECT {COLUMNS} FROM signups WHERE list = ?1 AND pulled_at IS NULL ORDER BY confirmed_at, address_key"
+            ),
             list,
         )
     }
 
     /// Every sign-up of `list`, pulled or not, oldest confirmation first.
     pub fn signups(&self, list: &str) -> Result<Vec<Signup>, Error> {
-        self.signups_where(&format!("SELECT {COLUMNS} FROM signups WHERE list = ?1 ORDER BY confirmed_at, address_key"), list)
+        self.signups_where(
+            &format!("SELECT {COLUMNS} FROM signups WHERE list = ?1 ORDER BY confirmed_at, address_key"),
+            list,
+        )
     }
 
     /// Mark `signups` pulled at `at`: each only if it is still as it was read (not confirmed

@@ -291,16 +291,14 @@ impl Iterator for Members<'_> {
                     }
                     continue;
                 }
-                None => match current.signups.pop() {
-                    Some(subscriber) => {
-                        count.signups += 1;
-                        (subscriber, true)
-                    }
-                    None => {
+                None => {
+                    let Some(subscriber) = current.signups.pop() else {
                         self.current = None;
                         continue;
-                    }
-                },
+                    };
+                    count.signups += 1;
+                    (subscriber, true)
+                }
             };
             count.rows += 1;
             if subscriber.status != SubscriberStatus::Active {

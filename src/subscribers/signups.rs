@@ -41,9 +41,8 @@ pub enum InCsv {
 /// says of its address.
 pub fn signup_wins(csv: InCsv, confirmed_at: Timestamp) -> bool {
     match csv {
-        InCsv::Absent => true,
+        InCsv::Absent | InCsv::Inactive(None) => true,
         InCsv::Active => false,
-        InCsv::Inactive(None) => true,
         InCsv::Inactive(Some(at)) => confirmed_at > at,
     }
 }
@@ -158,7 +157,10 @@ mod tests {
             &["ann@example.org", "bob@example.org"],
         );
         // A not-active row without a time is older than any confirmation.
-        case("email,status\nann@example.org,pending\nbob@example.org,bounced\n", &["ann@example.org", "bob@example.org"]);
+        case(
+            "email,status\nann@example.org,pending\nbob@example.org,bounced\n",
+            &["ann@example.org", "bob@example.org"],
+        );
         // An active row beside a newer inactive one: the inactive one decides, and it is newer.
         case(
             "email,status,subscribed_at\nann@example.org,,2024-01-01T00:00:00Z\nann@example.org,unsubscribed,2026-05-01T00:00:00Z\n",

@@ -339,8 +339,13 @@ pub fn enrol(state: &State, request: &Request<'_>, lists: &[String], now: Timest
             return Ok(Confirmed::Superseded);
         }
         let attrs = std::collections::BTreeMap::new();
-        let signup =
-            NewSignup { list: request.list, email: request.email, name: request.name, attrs: &attrs, source: CONFIRM_SOURCE };
+        let signup = NewSignup {
+            list: request.list,
+            email: request.email,
+            name: request.name,
+            attrs: &attrs,
+            source: CONFIRM_SOURCE,
+        };
         state.record_signup(&signup, now)?;
         confirm(state, request, lists)
     })

@@ -4,6 +4,7 @@
 //! refused; `state backup` during a send is a consistent store.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::process::Stdio;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
@@ -64,10 +65,17 @@ fn a_confirmed_sign_up_is_stored_not_written_and_the_audience_lists_and_send_inc
     let exported = run(&project, &["subscribers", "export", "readers"]).stdout;
     assert_eq!(lines_with(&exported, "new@example.org").len(), 1, "{exported}");
     let counted = run(&project, &["subscribers", "count", "readers"]).stdout;
-    assert!(counted.starts_with("readers\t4 rows\t4 active\t") && counted.trim_end().ends_with("\t1 signed up"), "{counted}");
+    assert!(
+        counted.starts_with("readers\t4 rows\t4 active\t") && counted.trim_end().ends_with("\t1 signed up"),
+        "{counted}"
+    );
     let audience = run(&project, &["audience", NEXT, "--format", "json"]).stdout;
     let audience: serde_json::Value = serde_json::from_str(&audience).expect("json");
-    assert_eq!((audience["total"].as_u64(), audience["lists"][0]["signups"].as_u64()), (Some(4), Some(1)), "{audience}");
+    assert_eq!(
+        (audience["total"].as_u64(), audience["lists"][0]["signups"].as_u64()),
+        (Some(4), Some(1)),
+        "{audience}"
+    );
 
     run(&project, &["send", NEXT, "--yes"]);
     let sent: BTreeSet<String> = outbox(&project, NEXT).into_keys().collect();
@@ -173,7 +181,7 @@ fn a_backup_taken_during_a_send_is_a_consistent_store() {
     let project = Project::fixture("serve");
     let mut list = project.read(LIST);
     for i in 0..40 {
-        list.push_str(&format!("reader{i:03}@example.org,Reader {i},,Somewhere\n"));
+        let _ = writeln!(list, "reader{i:03}@example.org,Reader {i},,Somewhere");
     }
     project.write(LIST, &list);
     let mut sending = Running(
