@@ -81,3 +81,77 @@ pub fn remove(state: Option<&State>, path: &Path, shown: &Path, list: &str, emai
     }
     Ok(Removed { lines, signup })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::state::NewSignup;
+    use crate::subscribers::{SubscriberStatus, upsert_rows};
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn pull_writes_what_the_audience_holds_once_and_survives_a_crash_before_marking() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+        let path = dir.path().join("w.csv");
+        let shown = Path::new("subscribers/w.csv");
+        std::fs::write(
+            &path,
+            "email,status,subscribed_at\nold@example.org,unsubscribed,2025-01-01T00:00:00Z\nlate@example.org,unsubscribed,2027-01-01T00:00:00Z\n",
+        )
+        .unwrap();
+        let attrs = BTreeMap::new();
+        for email in ["old@example.org", "late@example.org", "new@example.org", "crash@example.org"] {
+            let signup = NewSignup { list: "w", email, name: "Has A Name", attrs: &attrs, source: "test" };
+            state.record_signup(&signup, at("2026-06-01T00:00:00Z")).unwrap();
+        }
+        // A pull that wrote `crash@` and died before marking it.
+        let row = Subscriber {
+            email: "crash@example.org".into(),
+            name: String::new(),
+            attrs: BTreeMap::new(),
+            status: SubscriberStatus::Active,
+            subscribed_at: Some(at("2026-06-01T00:00:00Z")),
+            line: 0,
+        };
+        upsert_rows(&path, shown, &[row], Upsert::Reactivate).unwrap();
+
+        let pulled = pull(&state, &path, shown, "w", at("2026-06-02T00:00:00Z")).unwrap();
+        let written: Vec<&str> = pulled.written.iter().map(|(s, _)| s.email.as_str()).collect();
+        assert_eq!(written, ["new@example.org", "old@example.org"], "confirmation order, then address");
+        assert_eq!(pulled.marked, 4, "`late@` (overruled) and `crash@` (already there) are only marked");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "email,status,subscribed_at\nold@example.org,active,2026-06-01T00:00:00Z\nlate@example.org,unsubscribed,2027-01-01T00:00:00Z\ncrash@example.org,active,2026-06-01T00:00:00Z\nnew@example.org,active,2026-06-01T00:00:00Z\n",
+            "no `name` column, so no name; the header is kept"
+        );
+        let again = pull(&state, &path, shown, "w", at("2026-06-03T00:00:00Z")).unwrap();
+        assert_eq!(again, Pulled::default());
+    }
+
+    #[test]
+    fn remove_takes_an_address_out_of_the_file_and_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+        let path = dir.path().join("w.csv");
+        std::fs::write(&path, "email\nin@example.org\n").unwrap();
+        let attrs = BTreeMap::new();
+        let signup = NewSignup { list: "w", email: "only@example.org", name: "", attrs: &attrs, source: "test" };
+        state.record_signup(&signup, at("2026-06-01T00:00:00Z")).unwrap();
+        let shown = Path::new("w.csv");
+        assert_eq!(
+            remove(Some(&state), &path, shown, "w", "ONLY@example.org").unwrap(),
+            Removed { lines: vec![], signup: true }
+        );
+        assert_eq!(
+            remove(Some(&state), &path, shown, "w", "in@example.org").unwrap(),
+            Removed { lines: vec![2], signup: false }
+        );
+        assert!(matches!(remove(Some(&state), &path, shown, "w", "only@example.org"), Err(Error::Usage { .. })));
+    }
+}
