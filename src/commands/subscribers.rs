@@ -100,7 +100,14 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
             Some(state) => state.suppressed_set(&list.slug)?,
             None => std::collections::HashSet::new(),
         };
-        let report = match subscribers::count_list(&root.join(&shown), &shown, &suppressed) {
+        let signed_up = signups::count(root, state.as_ref(), list, &suppressed)?;
+        let only_signups = signed_up.rows > 0 && !root.join(&shown).exists();
+        let counted = if only_signups {
+            Ok(subscribers::ListReport::default())
+        } else {
+            subscribers::count_list(&root.join(&shown), &shown, &suppressed)
+        };
+        let report = match counted {
             Ok(report) if report.rows == 0 && report.diagnostics.iter().any(Diagnostic::is_error) => {
                 eprint!("{}", diagnostic::render_all(&report.diagnostics));
                 failed = true;
@@ -113,7 +120,6 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
                 continue;
             }
         };
-        let signed_up = signups::count(root, state.as_ref(), list, &suppressed)?;
         let by = &report.by_status;
         let _ = write!(
             out,

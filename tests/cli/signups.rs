@@ -215,3 +215,31 @@ fn a_backup_taken_during_a_send_is_a_consistent_store() {
     let after = run(&project, &["status", NEXT]);
     assert!(after.code == 0, "{}", after.stderr);
 }
+
+#[test]
+fn a_list_with_only_sign_ups_and_no_file_yet_is_counted_listed_and_sent_to() {
+    let project = Project::fixture("serve");
+    let config = project.read("letterpress.yaml").replacen("lists: [readers]", "lists: [readers, fresh]", 1).replacen(
+        "lists:\n  - slug: readers",
+        "lists:\n  - slug: fresh\n    name: \"Fresh\"\n  - slug: readers",
+        1,
+    );
+    project.write("letterpress.yaml", &config);
+    let server = Server::start(&project, &[(KEYS, KEY)]);
+    let form = "email=first%40example.org&list=fresh&website=";
+    assert_eq!(server.post("/subscribe", form, &["X-Forwarded-For: 192.0.2.70"]).status, 200);
+    let link = confirmations(&project).into_iter().find(|m| m.0 == "first@example.org").expect("a mail").2;
+    assert_eq!(server.get(target(&link)).status, 200);
+    drop(server);
+    assert!(!project.path().join("subscribers/fresh.csv").exists());
+
+    let counted = run(&project, &["subscribers", "count", "fresh"]).stdout;
+    assert_eq!(
+        counted,
+        "fresh\t1 rows\t1 active\t0 suppressed\t0 unsubscribed\t0 bounced\t0 pending\t0 invalid\t1 signed up\n"
+    );
+    let listed = run(&project, &["subscribers", "list", "fresh"]).stdout;
+    assert_eq!(listed, format!("email,name,status,subscribed_at\nfirst@example.org,,active,{}\n", crate::harness::NOW));
+    run(&project, &["send", NEXT, "--yes"]);
+    assert!(outbox(&project, NEXT).contains_key("first@example.org"));
+}
