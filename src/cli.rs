@@ -200,6 +200,37 @@ pub enum Command {
     },
     /// Bounces and complaints: list the recorded events, or read new ones (`ingest`).
     Bounces(BouncesArgs),
+    /// The unsubscribe and confirmation keys, which every host of a project must share.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The state store (`.letterpress/state.db`): backups.
+    State {
+        /// What to do with the store.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+/// `letterpress keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the project's keys as one value for `LETTERPRESS_KEYS` on another host (to standard
+    /// output; a secret: anyone who has it can forge unsubscribe and confirmation links).
+    Export,
+}
+
+/// `letterpress state …`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Write a consistent copy of the SQLite store to FILE (atomically), while sends and `serve`
+    /// carry on.
+    Backup {
+        /// Where to write the copy.
+        file: PathBuf,
+    },
 }
 
 /// `letterpress subscribers …`
@@ -210,7 +241,8 @@ pub enum SubscribersCommand {
         /// Only this list.
         list: Option<String>,
     },
-    /// Print a list's rows as CSV (every row, whatever its status).
+    /// Print a list's rows as CSV (every row, whatever its status), then the sign-ups from the
+    /// state store not yet pulled into it.
     List {
         /// The list.
         list: String,
@@ -247,7 +279,8 @@ pub enum SubscribersCommand {
         #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
         attrs: Vec<(String, String)>,
     },
-    /// Remove an address from a list (it can be added again; to stop mail for good, `unsubscribe`).
+    /// Remove an address from a list, and its sign-up from the state store (it can be added
+    /// again; to stop mail for good, `unsubscribe`).
     Remove {
         /// The list.
         list: String,
@@ -268,6 +301,12 @@ pub enum SubscribersCommand {
     },
     /// Print the effective list as CSV: active rows, suppressions applied.
     Export {
+        /// The list.
+        list: String,
+    },
+    /// Write the sign-ups confirmed through `serve` (kept in the state store) into the list's
+    /// CSV, for editors who keep them in git; each is written once.
+    Pull {
         /// The list.
         list: String,
     },

@@ -2,7 +2,8 @@
 //! calls `std::env::var`, so tests hand a stage exactly the variables they mean.
 //!
 //! letterpress reads `LETTERPRESS_SMTP_URL` (a relay for this run), the SMTP password from the
-//! variable `sending.smtp.password-env` names, `LETTERPRESS_UNSUBSCRIBE_KEYS` and
+//! variable `sending.smtp.password-env` names, `LETTERPRESS_KEYS` (or its older name
+//! `LETTERPRESS_UNSUBSCRIBE_KEYS`; see [`crate::token::Keys::load`]) and
 //! `LETTERPRESS_NOW` (through [`crate::clock::Clock`]). The password variable's name is in the
 //! configuration, read later than the environment, so the whole environment is kept.
 

@@ -55,6 +55,29 @@ fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result
     Ok(())
 }
 
+/// Create `path` atomically, durably and private (mode 0600) from what `fill` writes to an
+/// empty temporary file in the same directory (given by its path, for writers that open files by
+/// name, such as SQLite's `VACUUM INTO`): a failure or a crash leaves `path` as it was.
+pub fn create_private_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".letterpress-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    private_permissions()
+        .map_or(Ok(()), |p| temp.as_file().set_permissions(p))
+        .map_err(|e| Error::io("write", path, e))?;
+    fill(temp.path())?;
+    temp.as_file().sync_all().map_err(|e| Error::io("write", path, e))?;
+    temp.persist(path).map_err(|e| Error::io("replace", path, e.error))?;
+    sync_dir(dir);
+    Ok(())
+}
+
 /// A new file's permissions: readable by everyone (`0o644`), the umask's default for files.
 fn new_file_permissions() -> Option<std::fs::Permissions> {
     mode(0o644)

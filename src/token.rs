@@ -1,7 +1,7 @@
 //! One-click unsubscribe tokens: opaque, unforgeable, and free of the subscriber's address.
 //!
-//! Enters: the signing keys (from `LETTERPRESS_UNSUBSCRIBE_KEYS`, else a key generated once into
-//! the state directory), an address and a list slug. Leaves: the address's opaque
+//! Enters: the signing keys (from `LETTERPRESS_KEYS`, or its older name
+//! `LETTERPRESS_UNSUBSCRIBE_KEYS`, else a key generated once into the state directory), an address and a list slug. Leaves: the address's opaque
 //! [`Keys::token_id`] (what the journal stores so the unsubscribe endpoint can find the address),
 //! the URL-safe token that goes into `List-Unsubscribe` and the footer link, and — for the
 //! endpoint — the [`Claims`] of a token that verifies.
@@ -33,10 +33,21 @@ use crate::error::Error;
 
 mod confirm;
 pub mod return_path;
+mod shared;
 pub use confirm::{Refused, Subscription};
+pub use shared::{check_shared, export};
 
-/// The environment variable holding the keys: comma-separated, each hex or base64url.
-pub const KEYS_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
+/// The environment variable holding the keys: comma-separated, each hex or base64url. The same
+/// on every host of a project (see `docs/deploy.md`).
+pub const KEYS_VAR: &str = "LETTERPRESS_KEYS";
+
+/// The variable's older name, still read when [`KEYS_VAR`] is not set.
+pub const OLD_KEYS_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
+
+/// Whether the environment gives keys (under either name).
+pub fn keys_in_env(env: &crate::env::Env) -> bool {
+    env.is_set(KEYS_VAR) || env.is_set(OLD_KEYS_VAR)
+}
 
 /// The generated key's file name inside the state directory.
 pub const KEY_FILE: &str = "unsubscribe.key";
@@ -57,6 +68,8 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct Keys {
     macs: Vec<HmacSha256>,
+    /// The keys themselves, for `keys export` only.
+    secrets: Vec<Vec<u8>>,
 }
 
 /// What a valid token says.
@@ -76,14 +89,22 @@ impl fmt::Debug for Keys {
 }
 
 impl Keys {
-    /// Keys from `LETTERPRESS_UNSUBSCRIBE_KEYS` (comma-separated, each base64url or hex, at
-    /// least 32 bytes decoded), else the key in `<state_dir>/unsubscribe.key`, generated on first
-    /// use (32 random bytes, written atomically with mode 0600). A key file that other users can
-    /// read is refused. Errors name the variable and the key's position, never the key.
+    /// Keys from `LETTERPRESS_KEYS` (or `LETTERPRESS_UNSUBSCRIBE_KEYS`; comma-separated, each
+    /// base64url or hex, at least 32 bytes decoded), else the key in
+    /// `<state_dir>/unsubscribe.key`, generated on first use (32 random bytes, written atomically
+    /// with mode 0600). A key file that other users can read is refused, and so are both
+    /// variables set to different keys. Errors name the variable and the key's position, never
+    /// the key.
     pub fn load(state_dir: &Path, env: &crate::env::Env) -> Result<Keys, Error> {
-        match env.get(KEYS_VAR) {
-            Some(value) => Self::from_env_value(value),
-            None if env.is_set(KEYS_VAR) => Err(invalid(format!("`{KEYS_VAR}` is not valid UTF-8"))),
+        let name = if env.is_set(KEYS_VAR) { KEYS_VAR } else { OLD_KEYS_VAR };
+        if env.is_set(KEYS_VAR) && env.is_set(OLD_KEYS_VAR) && env.get(KEYS_VAR) != env.get(OLD_KEYS_VAR) {
+            return Err(invalid(format!(
+                "`{KEYS_VAR}` and `{OLD_KEYS_VAR}` are both set, to different keys; unset `{OLD_KEYS_VAR}`"
+            )));
+        }
+        match env.get(name) {
+            Some(value) => Self::from_env_value(name, value),
+            None if env.is_set(name) => Err(invalid(format!("`{name}` is not valid UTF-8"))),
             None => Self::from_key_file(state_dir),
         }
     }
@@ -92,7 +113,7 @@ impl Keys {
     /// where there are none yet a throwaway key instead of a new key file. The tokens of a dry
     /// run go nowhere, so the key that signs real links is created only when one is issued.
     pub fn load_or_throwaway(state_dir: &Path, env: &crate::env::Env) -> Result<Keys, Error> {
-        let env_set = env.is_set(KEYS_VAR);
+        let env_set = keys_in_env(env);
         match std::fs::symlink_metadata(state_dir.join(KEY_FILE)) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !env_set => {
                 let mut secret = vec![0u8; MIN_KEY_BYTES];
@@ -109,7 +130,7 @@ impl Keys {
             return Err(invalid("no unsubscribe keys given".to_owned()));
         }
         let mut macs = Vec::with_capacity(secrets.len());
-        for (i, secret) in secrets.into_iter().enumerate() {
+        for (i, secret) in secrets.iter().enumerate() {
             if secret.len() < MIN_KEY_BYTES {
                 return Err(invalid(format!(
                     "unsubscribe key {} is {} bytes; a key must be at least {MIN_KEY_BYTES} bytes",
@@ -117,20 +138,20 @@ impl Keys {
                     secret.len()
                 )));
             }
-            macs.push(HmacSha256::new_from_slice(&secret).map_err(|_| invalid("unusable unsubscribe key".to_owned()))?);
+            macs.push(HmacSha256::new_from_slice(secret).map_err(|_| invalid("unusable unsubscribe key".to_owned()))?);
         }
-        Ok(Keys { macs })
+        Ok(Keys { macs, secrets })
     }
 
-    /// Parse the value of [`KEYS_VAR`].
-    fn from_env_value(value: &str) -> Result<Keys, Error> {
+    /// Parse the value of the variable `name` ([`KEYS_VAR`] or [`OLD_KEYS_VAR`]).
+    fn from_env_value(name: &str, value: &str) -> Result<Keys, Error> {
         let parts: Vec<&str> = value.split(',').map(str::trim).collect();
         let mut secrets = Vec::with_capacity(parts.len());
         for (i, part) in parts.iter().enumerate() {
             let position = format!("key {} of {}", i + 1, parts.len());
             secrets.push(decode_key(part).map_err(|why| {
                 Error::Invalid(vec![
-                    Diagnostic::error("unsubscribe/keys", format!("`{KEYS_VAR}`: {position} {why}")).help(HELP),
+                    Diagnostic::error("unsubscribe/keys", format!("`{name}`: {position} {why}")).help(HELP),
                 ])
             })?);
         }
@@ -364,10 +385,10 @@ mod tests {
     fn keys_from_the_environment_are_hex_or_base64url_of_32_bytes() {
         let hex_key = "ab".repeat(32);
         let b64_key = URL_SAFE_NO_PAD.encode([9u8; 40]);
-        let keys = Keys::from_env_value(&format!("{hex_key}, {b64_key}=")).unwrap();
+        let keys = Keys::from_env_value(KEYS_VAR, &format!("{hex_key}, {b64_key}=")).unwrap();
         assert_eq!(keys.macs.len(), 2);
         assert_eq!(keys.token_id("a@example.org"), keyring(&[0xab]).token_id("a@example.org"));
-        let message = |value: &str| match Keys::from_env_value(value) {
+        let message = |value: &str| match Keys::from_env_value(KEYS_VAR, value) {
             Err(Error::Invalid(d)) => d[0].message.clone(),
             other => panic!("{other:?}"),
         };

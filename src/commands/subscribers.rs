@@ -13,11 +13,12 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::error::{Error, Result};
 use crate::project;
 use crate::state::State;
-use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, normalise_address, read_list};
+use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, normalise_address};
 use crate::subscriptions;
 
 mod audience;
 mod import;
+mod signups;
 mod suppression;
 
 pub use audience::audience;
@@ -28,7 +29,7 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
     let config = project::load_config(root)?;
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
-        SubscribersCommand::List { list } => print_list(root, config.list_named(&list)?),
+        SubscribersCommand::List { list } => signups::print_list(root, &config, config.list_named(&list)?),
         SubscribersCommand::Count { list } => count(root, &config, list.as_deref()),
         SubscribersCommand::Columns { list, add, rename } => {
             columns(root, config.list_named(&list)?, add.as_deref(), rename.as_deref())
@@ -45,11 +46,12 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
             };
             add(root, &config, list, &subscriber)
         }
-        SubscribersCommand::Remove { list, email } => remove(root, config.list_named(&list)?, &email),
+        SubscribersCommand::Remove { list, email } => signups::remove(root, &config, config.list_named(&list)?, &email),
         SubscribersCommand::Import { list, file, resubscribe } => {
             import::import(root, &config, config.list_named(&list)?, &file, resubscribe, clock)
         }
         SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?),
+        SubscribersCommand::Pull { list } => signups::pull(root, &config, config.list_named(&list)?, clock),
     }
 }
 
@@ -98,7 +100,14 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
             Some(state) => state.suppressed_set(&list.slug)?,
             None => std::collections::HashSet::new(),
         };
-        let report = match subscribers::count_list(&root.join(&shown), &shown, &suppressed) {
+        let signed_up = signups::count(root, state.as_ref(), list, &suppressed)?;
+        let only_signups = signed_up.rows > 0 && !root.join(&shown).exists();
+        let counted = if only_signups {
+            Ok(subscribers::ListReport::default())
+        } else {
+            subscribers::count_list(&root.join(&shown), &shown, &suppressed)
+        };
+        let report = match counted {
             Ok(report) if report.rows == 0 && report.diagnostics.iter().any(Diagnostic::is_error) => {
                 eprint!("{}", diagnostic::render_all(&report.diagnostics));
                 failed = true;
@@ -112,38 +121,33 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
             }
         };
         let by = &report.by_status;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{}\t{} rows\t{} active\t{} suppressed\t{} unsubscribed\t{} bounced\t{} pending\t{} invalid",
             list.slug,
-            report.rows,
-            by.active,
-            report.suppressed,
+            report.rows + signed_up.rows,
+            by.active + signed_up.active,
+            report.suppressed + signed_up.suppressed,
             by.unsubscribed,
             by.bounced,
             by.pending,
             report.rows - report.valid
         );
+        if signed_up.rows > 0 {
+            let _ = write!(out, "\t{} signed up", signed_up.rows);
+        }
+        out.push('\n');
     }
     write_stdout(out.as_bytes())?;
     if failed { Err(Error::reported()) } else { Ok(()) }
-}
-
-/// Print every valid row of a list as CSV, streamed.
-fn print_list(root: &Path, list: &List) -> Result<()> {
-    let shown = list.csv_path();
-    let mut reader = read_list(&root.join(&shown), &shown)?;
-    let columns = reader.columns().to_vec();
-    write_csv(&columns, reader.by_ref().filter_map(std::result::Result::ok).map(Ok))?;
-    reader.finish()
 }
 
 /// The effective list: exactly who a send to this list alone would mail (the audience rules:
 /// active rows, duplicates folded, suppressions applied), streamed: memory holds the keys seen.
 fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
     let shown = list.csv_path();
-    let columns = read_list(&root.join(&shown), &shown)?.columns().to_vec();
     let state = read_state(root, config)?;
+    let columns = signups::columns(&root.join(&shown), &shown, state.as_ref(), &list.slug)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown, segment: None };
     let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
     write_csv(&columns, recipients.map(|r| r.map(|r| r.subscriber)))
@@ -249,16 +253,5 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Re
             "note: `{email}` is suppressed and will not be mailed; only with their consent, run `letterpress resubscribe {email}`"
         );
     }
-    Ok(())
-}
-
-fn remove(root: &Path, list: &List, email: &str) -> Result<()> {
-    let shown = list.csv_path();
-    let lines = subscribers::remove_address(&root.join(&shown), &shown, email)?;
-    if lines.is_empty() {
-        return Err(Error::usage(format!("`{}` is not in `{}`", email.trim(), list.slug)));
-    }
-    let at: Vec<String> = lines.iter().map(ToString::to_string).collect();
-    eprintln!("removed `{}` from `{}` (was line {})", email.trim(), list.slug, at.join(", "));
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::compose::DkimKey;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::Result;
-use crate::token::{KEY_FILE, KEYS_VAR, Keys};
+use crate::token::{KEY_FILE, Keys, keys_in_env};
 
 /// Which unsubscribe keys a use takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +42,7 @@ impl Signing {
         let keys = match keys {
             KeyUse::Send => Keys::load(&state_dir, env)?,
             KeyUse::Throwaway => Keys::load_or_throwaway(&state_dir, env)?,
-            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || env.is_set(KEYS_VAR) => {
-                Keys::load(&state_dir, env)?
-            }
+            KeyUse::Preview if state_dir.join(KEY_FILE).exists() || keys_in_env(env) => Keys::load(&state_dir, env)?,
             KeyUse::Preview => Keys::from_secrets(vec![b"letterpress preview key: never used to send".to_vec()])?,
         };
         let dkim = match &config.dkim {

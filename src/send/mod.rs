@@ -140,6 +140,7 @@ pub fn send_issue(
     }
     let _lock = lock::acquire(&state_dir)?;
     let mut state = State::open(&state_path, &shown)?;
+    crate::token::check_shared(&state, &keys, clock.now())?;
     let id = issue.id();
     let previous = state.send_record(&id)?;
     if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {
@@ -207,7 +208,9 @@ fn template(
     test: bool,
 ) -> Result<MessageTemplate> {
     let mut attr_columns: Vec<String> = Vec::new();
-    for list in lists {
+    // A list with only sign-ups has no file yet (and no attribute columns); a list with neither
+    // is refused when its members are read.
+    for list in lists.iter().filter(|l| l.path.exists()) {
         let reader = read_list(&list.path, &list.shown)?;
         for column in reader.columns() {
             if !crate::subscribers::COLUMNS.contains(&column.as_str()) && !attr_columns.contains(column) {

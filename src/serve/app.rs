@@ -5,7 +5,7 @@
 //! the paths it answers at ([`Routes`]), and [`Failure`] → response mapping. Internal errors
 //! never reach clients: they get a generic 500 page, and the details go to stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -225,13 +225,10 @@ pub async fn blocking<T: Send + 'static>(
 /// person who mistyped or lost the mail, too few to flood anyone with them.
 pub const CONFIRMATIONS_PER_DAY: u32 = 3;
 
-/// The configured list's CSV file, absolute, and as shown in messages.
-pub fn list_file(root: &Path, list: &crate::config::List) -> (PathBuf, PathBuf) {
-    (root.join(list.csv_path()), list.csv_path())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[track_caller]

@@ -1,8 +1,8 @@
 //! `GET /confirm?t=…`: the second half of double opt-in.
 //!
-//! Enters: a confirmation token ([`crate::token::Keys::verify_confirm`]). Leaves: the address
-//! active on the list's CSV file exactly once, its unsubscribe from that list lifted, and a
-//! thank-you page; or 400 (forged, tampered), 410 (expired), 404 (the list is gone) or the
+//! Enters: a confirmation token ([`crate::token::Keys::verify_confirm`]). Leaves: a sign-up in
+//! the state store (never the list's CSV file: that is the editors', in git; `subscribers pull`
+//! copies sign-ups there), its unsubscribe from that list lifted, and a thank-you page; or 400 (forged, tampered), 410 (expired), 404 (the list is gone) or the
 //! "superseded" page (suppressed after the link was sent), with nothing changed.
 //!
 //! A thin adapter: the rules are [`crate::subscriptions`]'s (a confirmation is the person's
@@ -17,7 +17,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::app::{App, Failure, blocking, list_file};
+use super::app::{App, Failure, blocking};
 use super::form;
 use crate::config::List;
 use crate::subscriptions::{self, Request};
@@ -60,9 +60,9 @@ pub async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Response {
     app.respond(outcome, list.as_deref())
 }
 
-/// Make `subscription` true by the subscription policy: superseded by a later suppression, or
-/// active on the list with its unsubscribe lifted ([`subscriptions::confirm`]). Returns the reason
-/// of a suppression that still applies (bounced, complained, manual).
+/// Make `subscription` true by the subscription policy ([`subscriptions::enrol`]): superseded by
+/// a later suppression, or recorded as a sign-up in the store with the list's unsubscribe lifted.
+/// Returns the reason of a suppression that still applies (bounced, complained, manual).
 fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<String>, Failure> {
     let request = Request {
         email: &subscription.email,
@@ -72,13 +72,8 @@ fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<S
         // longer setting since only makes this stricter).
         sent: subscription.expires - app.confirm_ttl,
     };
-    if app.pool.with(|state| subscriptions::superseded(state, &request))? {
-        return Err(Failure::Superseded);
-    }
-    let (path, shown) = list_file(&app.root, list);
-    subscriptions::enrol(&path, &shown, &request, app.clock.now())?;
     let lists: Vec<String> = app.config.lists.iter().map(|l| l.slug.clone()).collect();
-    match app.pool.with(|state| subscriptions::confirm(state, &request, &lists))? {
+    match app.pool.with(|state| subscriptions::enrol(state, &request, &lists, app.clock.now()))? {
         subscriptions::Confirmed::Enrolled { blocked } => Ok(blocked.map(|r| r.as_str().to_owned())),
         subscriptions::Confirmed::Superseded => Err(Failure::Superseded),
     }

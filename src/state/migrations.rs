@@ -145,6 +145,27 @@ const MIGRATIONS: &[&str] = &[
     // 8: the journal rows of one address across sends, for the soft-bounce rule and for
     // attributing a provider event by its recipient (without it each bounce scanned every row).
     "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
+    // 10: sign-ups (`signups.rs`), the task's number; the lead renumbers at merge. One row per
+    // (list, address key) confirmed through `serve`'s `/confirm`, kept here instead of the list's
+    // CSV; `attrs` is a JSON object; `pulled_at` is set once `subscribers pull` wrote it into the
+    // CSV (NULL: not yet). Times RFC 3339. And the fingerprint of the signing keys every host
+    // must share (`key_fingerprint`: one row, `name` = 'signing').
+    "CREATE TABLE signups (
+        list TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        confirmed_at TEXT NOT NULL,
+        pulled_at TEXT,
+        source TEXT NOT NULL,
+        PRIMARY KEY (list, address_key)
+    ) STRICT;
+    CREATE TABLE key_fingerprint (
+        name TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT;",
 ];
 
 /// The schema version this build writes and understands.
@@ -207,7 +228,10 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(
+            tables(&conn),
+            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions"]
+        );
     }
 
     #[test]
@@ -222,7 +246,10 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(
+            tables(&conn),
+            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions"]
+        );
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }

@@ -15,10 +15,13 @@
 //! with a recovery hint; every other SQLite failure is an [`Error::Io`] on the file, whose reason
 //! is SQLite's message ("failed to update `…/state.db`: database is locked").
 
+mod backup;
 pub mod bounces;
 pub mod budgets;
 pub mod journal;
+pub mod keys;
 mod migrations;
+pub mod signups;
 
 use std::collections::HashSet;
 use std::io;
@@ -32,6 +35,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
+pub use signups::{NewSignup, Signup};
 
 use crate::address::{self, address_key};
 use crate::config::is_slug;

@@ -1,6 +1,8 @@
-//! The audience of a send: the active rows of its lists, minus suppressions, one per address.
+//! The audience of a send: the active rows of its lists and the sign-ups confirmed through
+//! `serve`, minus suppressions, one per address.
 //!
-//! Enters: the lists in order (slug, file) and the [`State`] holding suppressions. Leaves:
+//! Enters: the lists in order (slug, file) and the [`State`] holding suppressions and sign-ups.
+//! Leaves:
 //! [`Members`], a stream of every row that may be mailed, with per-list counts as it goes, and
 //! [`Recipients`], the same stream with each address once. Every command that needs to know who
 //! an issue goes to (`send`, its dry run, `audience`, `subscribers export`, the preview) reads it
@@ -9,7 +11,10 @@
 //! Per list, a row is a member if it is valid, its status is `active`, it is in the issue's
 //! audience filter ([`crate::segment`], carried by each [`ListFile`]) when there is one, its
 //! address is not suppressed globally or for that list, and no other row of the same list marks
-//! the address as not active. A segment only narrows a list: its members are still the list's,
+//! the address as not active. After a list's rows come its sign-ups from the store that are
+//! members on their own by the precedence rule of [`super::signups`] (counted in
+//! [`ListCount::signups`], and as rows and active), under the same filter and suppressions.
+//! A segment only narrows a list: its members are still the list's,
 //! so the tokens, headers and unsubscribe page a send uses are the list's. Folding one address's rows into one recipient is done by [`Recipients`] (an exact
 //! set of the keys seen), or for `send` by the journal's primary key.
 
@@ -19,12 +24,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::signups::scan;
 use super::{ListReader, Subscriber, SubscriberStatus, read_list};
 use crate::address::fold;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::segment::{Fields, Segment};
-use crate::state::{Scope, State};
+use crate::state::{Scope, Signup, State};
 
 /// One list to read: its slug (the suppression scope) and its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +66,15 @@ pub struct ListCount {
     pub duplicates: usize,
     /// Rows that became recipients.
     pub recipients: usize,
+    /// Of the rows, sign-ups from the state store that are members on their own (not yet pulled
+    /// into the CSV, and not overruled by it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub signups: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One row that may be mailed: valid, active, not suppressed, and not marked inactive by another
@@ -88,6 +103,7 @@ pub struct Members<'a> {
     lists: &'a [ListFile],
     global: HashSet<String>,
     by_list: Vec<HashSet<String>>,
+    signups: Vec<Vec<Signup>>,
     current: Option<Current>,
     counts: Vec<ListCount>,
     diagnostics: Vec<Diagnostic>,
@@ -97,8 +113,12 @@ pub struct Members<'a> {
 /// The list being read.
 #[derive(Debug)]
 struct Current {
-    reader: ListReader,
+    /// The list file's rows; `None` once read, or for a list with only sign-ups and no file yet.
+    reader: Option<ListReader>,
     inactive: HashSet<String>,
+    /// The list's sign-ups that are members on their own, handed on after its rows (reversed:
+    /// popped from the end).
+    signups: Vec<Subscriber>,
 }
 
 impl<'a> Members<'a> {
@@ -107,14 +127,20 @@ impl<'a> Members<'a> {
         Self::against(lists, Some(state))
     }
 
-    /// As [`Members::new`]; without a store (a project that has none yet) nothing is suppressed.
+    /// As [`Members::new`]; without a store (a project that has none yet) nothing is suppressed
+    /// and nobody has signed up.
     pub fn against(lists: &'a [ListFile], state: Option<&State>) -> Result<Self, Error> {
         let keys = |scope: &Scope| state.map_or_else(|| Ok(HashSet::new()), |state| state.suppressed_keys(scope));
         let by_list = lists.iter().map(|list| keys(&Scope::List(list.slug.clone()))).collect::<Result<_, _>>()?;
+        let signups = match state {
+            Some(state) => lists.iter().map(|list| state.unpulled_signups(&list.slug)).collect::<Result<_, _>>()?,
+            None => vec![Vec::new(); lists.len()],
+        };
         Ok(Self {
             lists,
             global: keys(&Scope::All)?,
             by_list,
+            signups,
             current: None,
             counts: Vec::with_capacity(lists.len()),
             diagnostics: Vec::new(),
@@ -150,10 +176,17 @@ impl<'a> Members<'a> {
     /// `status` column. `None` when every list has been read.
     fn open_next(&mut self) -> Option<Result<Current, Error>> {
         let list = self.lists.get(self.counts.len())?;
+        let signups = &self.signups[self.counts.len()];
         let open = || -> Result<Current, Error> {
+            if !signups.is_empty() {
+                let mut scan = scan(&list.path, &list.shown, signups)?;
+                scan.members.reverse();
+                let reader = if list.path.exists() { Some(read_list(&list.path, &list.shown)?) } else { None };
+                return Ok(Current { reader, inactive: scan.inactive, signups: scan.members });
+            }
             let reader = read_list(&list.path, &list.shown)?;
             let inactive = if reader.has_status() { not_active(reader)? } else { HashSet::new() };
-            Ok(Current { reader: read_list(&list.path, &list.shown)?, inactive })
+            Ok(Current { reader: Some(read_list(&list.path, &list.shown)?), inactive, signups: Vec::new() })
         };
         let current = open();
         if current.is_ok() {
@@ -243,23 +276,31 @@ impl Iterator for Members<'_> {
             };
             let list = self.counts.len() - 1;
             let count = &mut self.counts[list];
-            let Some(row) = current.reader.next() else {
-                let done = self.current.take().map(|c| c.reader.finish());
-                if let Some(Err(e)) = done {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-                continue;
-            };
-            count.rows += 1;
-            let subscriber = match row {
-                Ok(subscriber) => subscriber,
-                Err(diagnostic) => {
+            let (subscriber, signup) = match current.reader.as_mut().map(Iterator::next) {
+                Some(Some(Ok(subscriber))) => (subscriber, false),
+                Some(Some(Err(diagnostic))) => {
+                    count.rows += 1;
                     count.invalid += 1;
                     self.diagnostics.push(diagnostic);
                     continue;
                 }
+                Some(None) => {
+                    if let Some(Err(e)) = current.reader.take().map(ListReader::finish) {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                    continue;
+                }
+                None => {
+                    let Some(subscriber) = current.signups.pop() else {
+                        self.current = None;
+                        continue;
+                    };
+                    count.signups += 1;
+                    (subscriber, true)
+                }
             };
+            count.rows += 1;
             if subscriber.status != SubscriberStatus::Active {
                 continue;
             }
@@ -273,7 +314,7 @@ impl Iterator for Members<'_> {
             let key = fold(&subscriber.email);
             if self.global.contains(&key) || self.by_list[list].contains(&key) {
                 count.suppressed += 1;
-            } else if current.inactive.contains(&key) {
+            } else if !signup && current.inactive.contains(&key) {
                 count.duplicates += 1;
             } else {
                 count.recipients += 1;

@@ -102,11 +102,38 @@ pub fn upsert_rows_with(
     mode: Upsert,
     new_columns: &[String],
 ) -> Result<Vec<Appended>, Error> {
+    let _lock = lock(path)?;
+    upsert_unlocked(path, shown, subscribers, mode, new_columns)
+}
+
+/// As [`upsert_rows`] with the rows `decide` gives, called under the list's lock (so what it
+/// read of the file is what is rewritten: `subscribers pull` weighs the store's sign-ups against
+/// the file, then writes them, with no other writer in between). Returns the rows and what
+/// happened to each.
+pub fn upsert_decided(
+    path: &Path,
+    shown: &Path,
+    mode: Upsert,
+    decide: impl FnOnce() -> Result<Vec<Subscriber>, Error>,
+) -> Result<(Vec<Subscriber>, Vec<Appended>), Error> {
+    let _lock = lock(path)?;
+    let rows = decide()?;
+    let done = if rows.is_empty() { Vec::new() } else { upsert_unlocked(path, shown, &rows, mode, &[])? };
+    Ok((rows, done))
+}
+
+/// [`upsert_rows_with`] for a caller holding the list's lock.
+fn upsert_unlocked(
+    path: &Path,
+    shown: &Path,
+    subscribers: &[Subscriber],
+    mode: Upsert,
+    new_columns: &[String],
+) -> Result<Vec<Appended>, Error> {
     let emails = subscribers
         .iter()
         .map(|s| normalise_address(&s.email).map_err(|why| Error::usage(address::invalid(&s.email, &why))))
         .collect::<Result<Vec<_>, _>>()?;
-    let _lock = lock(path)?;
     let mut old = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),

@@ -20,6 +20,7 @@ mod import;
 mod reader;
 mod report;
 mod segment;
+pub mod signups;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,7 +31,7 @@ pub use crate::address::{address_key, normalise_address, person_key};
 pub use audience::{ListCount, ListFile, Member, Members, Recipients};
 pub use columns::{add_column, list_columns, refuse_new_attribute, rename_column};
 pub(crate) use edit::unwritable;
-pub use edit::{Appended, Upsert, append_row, remove_address, upsert_rows, upsert_rows_with};
+pub use edit::{Appended, Upsert, append_row, remove_address, upsert_decided, upsert_rows, upsert_rows_with};
 pub use import::{Export, ExportRow, read_export};
 pub use reader::{ListReader, read_list};
 pub use report::{ListReport, StatusCounts, check_list, count_list};

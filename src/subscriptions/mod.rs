@@ -4,7 +4,7 @@
 //!
 //! Enters: the state store ([`crate::state`]), a list file's paths, plain values (addresses,
 //! lists, reasons, times read by the caller). Leaves: suppressions recorded or lifted, rows
-//! written to a list, and what was done ([`Resubscribed`], [`Admission`], [`Confirmed`]).
+//! written to a list by the editor's commands, sign-ups recorded in the store, and what was done ([`Resubscribed`], [`Admission`], [`Confirmed`]).
 //!
 //! The resubscribe rule ([`outcome`], documented as a table in `docs/subscribers.md`): an explicit
 //! resubscribe, by the person (a confirmation link), by the editor (`resubscribe`) or by an
@@ -16,12 +16,16 @@
 
 use std::path::Path;
 
+mod pull;
+
+pub use pull::{Pulled, Removed, pull, remove};
+
 use jiff::Timestamp;
 
 use crate::address;
 use crate::config::SoftRule;
 use crate::error::Error;
-use crate::state::{Reason, Scope, State, Suppression};
+use crate::state::{NewSignup, Reason, Scope, State, Suppression};
 use crate::subscribers::{self, Appended, Subscriber, SubscriberStatus, Upsert};
 
 /// Who asks for an address to be mailed again.
@@ -320,21 +324,31 @@ pub fn superseded(state: &State, request: &Request<'_>) -> Result<bool, Error> {
     Ok(held.iter().any(|s| (s.scope == Scope::All || s.scope == scope) && s.created_at > request.sent))
 }
 
-/// The list half of a confirmed `request`: the address active on the list file at `path`
-/// exactly once (a row not active is rewritten active, a new one appended with `now`). A list
-/// without a `name` column does not gain one. Written before [`confirm`], so a failure leaves the
-/// suppressions as they were.
-pub fn enrol(path: &Path, shown: &Path, request: &Request<'_>, now: Timestamp) -> Result<(), Error> {
-    let has_name = !path.exists() || subscribers::read_list(path, shown)?.columns().iter().any(|c| c == "name");
-    let row = Subscriber {
-        email: request.email.to_owned(),
-        name: if has_name { request.name.to_owned() } else { String::new() },
-        attrs: std::collections::BTreeMap::new(),
-        status: SubscriberStatus::Active,
-        subscribed_at: Some(now),
-        line: 0,
-    };
-    subscribers::upsert_rows(path, shown, &[row], Upsert::Reactivate).map(drop)
+/// Where a confirmed sign-up is recorded as coming from.
+pub const CONFIRM_SOURCE: &str = "confirm-link";
+
+/// A confirmed `request`, in one transaction of the store: [`Confirmed::Superseded`] (nothing
+/// changed) if the address was suppressed for the list after the link was sent ([`superseded`]);
+/// else the sign-up recorded in the store as of `now` (never in the list's CSV, which is the
+/// editors'; `subscribers pull` copies it there) and the person's resubscribe done
+/// ([`confirm`]; `lists`: every configured list's slug). Confirming again records the same
+/// sign-up again, with the new time.
+pub fn enrol(state: &State, request: &Request<'_>, lists: &[String], now: Timestamp) -> Result<Confirmed, Error> {
+    state.atomically(|state| {
+        if superseded(state, request)? {
+            return Ok(Confirmed::Superseded);
+        }
+        let attrs = std::collections::BTreeMap::new();
+        let signup = NewSignup {
+            list: request.list,
+            email: request.email,
+            name: request.name,
+            attrs: &attrs,
+            source: CONFIRM_SOURCE,
+        };
+        state.record_signup(&signup, now)?;
+        confirm(state, request, lists)
+    })
 }
 
 /// The suppression half of a confirmed `request`: a resubscribe by the person for the list

@@ -24,6 +24,7 @@ mod send_gate;
 mod send_relays;
 mod send_transport;
 mod serve;
+mod signups;
 mod smtp;
 mod smtp_selftest;
 mod subscribers;

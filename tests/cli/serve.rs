@@ -42,12 +42,12 @@ fn serve(project: &Project) -> Server {
 }
 
 /// The path and query of a public URL.
-fn target(url: &str) -> &str {
+pub fn target(url: &str) -> &str {
     url.strip_prefix(ORIGIN).unwrap_or_else(|| panic!("{url} is not on {ORIGIN}"))
 }
 
 /// The outbox files of `issue`, by recipient.
-fn outbox(project: &Project, issue: &str) -> BTreeMap<String, PathBuf> {
+pub fn outbox(project: &Project, issue: &str) -> BTreeMap<String, PathBuf> {
     let dir = project.path().join("outbox").join(issue);
     std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -78,7 +78,7 @@ fn suppressions(project: &Project) -> Vec<String> {
 }
 
 /// The confirmation mails in the outbox: (to, subject, the confirm link).
-fn confirmations(project: &Project) -> Vec<(String, String, String)> {
+pub fn confirmations(project: &Project) -> Vec<(String, String, String)> {
     let dir = project.path().join("outbox/confirmations");
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries
@@ -93,9 +93,13 @@ fn confirmations(project: &Project) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The rows of `email` in the list `readers` as `subscribers list` prints it: the CSV file's rows
+/// and the sign-ups kept in the state store.
 fn rows_for(project: &Project, email: &str) -> Vec<String> {
-    let list = project.read("subscribers/readers.csv");
-    list.lines()
+    let out = project.run(&["subscribers", "list", "readers"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+        .lines()
         .filter(|l| l.to_lowercase().starts_with(&format!("{},", email.to_lowercase())))
         .map(str::to_owned)
         .collect()

@@ -204,3 +204,52 @@ fn a_segment_leaves_out_active_rows_before_suppressions_and_duplicates_are_count
     let without = ListFile { segment: None, ..list };
     assert_eq!(audience(std::slice::from_ref(&without), &state).unwrap().per_list[0].outside, None);
 }
+
+#[test]
+fn sign_ups_join_their_list_after_its_rows_by_the_precedence_rule_and_under_the_same_suppressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db"), Path::new("state.db")).unwrap();
+    let attrs = std::collections::BTreeMap::new();
+    let sign_up = |list: &str, email: &str, at: &str| {
+        let signup = crate::state::NewSignup { list, email, name: "", attrs: &attrs, source: "test" };
+        state.record_signup(&signup, at.parse().unwrap()).unwrap();
+    };
+    sign_up("a", "gus@example.org", "2026-01-01T00:00:00Z");
+    let gus = state.unpulled_signups("a").unwrap();
+    state.mark_pulled(&gus, "2026-01-02T00:00:00Z".parse().unwrap()).unwrap();
+    sign_up("a", "ann@example.org", "2026-02-01T00:00:00Z");
+    sign_up("a", "bob@example.org", "2026-02-02T00:00:00Z");
+    sign_up("a", "dan@example.org", "2026-02-03T00:00:00Z");
+    sign_up("a", "eve@example.org", "2026-02-04T00:00:00Z");
+    sign_up("b", "fay@example.org", "2026-02-05T00:00:00Z");
+    sign_up("b", "Ann@example.org", "2026-02-06T00:00:00Z");
+    let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    state.suppress("eve@example.org", &Scope::List("a".into()), Reason::Unsubscribed, "test", at).unwrap();
+    let a = dir.path().join("a.csv");
+    std::fs::write(&a, "email,status\nann@example.org,\nbob@example.org,unsubscribed\ncarl@example.org,\n").unwrap();
+    let files = [
+        ListFile { slug: "a".into(), path: a, shown: "subscribers/a.csv".into(), segment: None },
+        // No file yet: a list that only has sign-ups.
+        ListFile { slug: "b".into(), path: dir.path().join("b.csv"), shown: "subscribers/b.csv".into(), segment: None },
+    ];
+    let audience = audience(&files, &state).unwrap();
+    let emails: Vec<_> = audience.recipients.iter().map(|s| s.email.as_str()).collect();
+    // ann: the CSV's active row (her sign-up adds nothing); bob: a status without a time is
+    // older than his confirmation; gus: pulled, so the CSV alone says (and it has no row); eve:
+    // suppressed on `a`; ann again on `b`: a duplicate of `a`'s.
+    assert_eq!(
+        emails,
+        ["ann@example.org", "carl@example.org", "bob@example.org", "dan@example.org", "fay@example.org"]
+    );
+    let got: Vec<_> = audience
+        .per_list
+        .iter()
+        .map(|c| [c.rows, c.active, c.suppressed, c.duplicates, c.recipients, c.signups])
+        .collect();
+    assert_eq!(got, [[6, 5, 1, 0, 4, 3], [2, 2, 0, 1, 1, 2]]);
+    let bob = &audience.recipients[2];
+    assert_eq!(
+        (bob.status, bob.subscribed_at),
+        (SubscriberStatus::Active, Some("2026-02-02T00:00:00Z".parse().unwrap()))
+    );
+}
