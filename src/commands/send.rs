@@ -36,6 +36,9 @@ pub fn send(
     }
     let name = issue.ok_or_else(|| Error::usage("name an issue, or pass `--due`"))?;
     let issue = project.find(name)?;
+    if let Some(window) = &options.catch_up {
+        return send::catch_up::catch_up(&project, issue, window, options, clock, env).map(|_| ());
+    }
     send::send_issue(&project, issue, options, clock, env).map(|_| ())
 }
 

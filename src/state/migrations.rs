@@ -145,6 +145,20 @@ const MIGRATIONS: &[&str] = &[
     // 8: the journal rows of one address across sends, for the soft-bounce rule and for
     // attributing a provider event by its recipient (without it each bounce scanned every row).
     "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
+    // 11: welcome queue (`welcome.rs`). One row per (list, subscriber) ever confirmed on a list
+    // with a welcome issue: queued by the confirmation, `done_at` set once the subscriber is in
+    // the welcome's journal. The row stays, so nobody is welcomed to a list twice; `attrs` is a
+    // JSON object; times RFC 3339.
+    "CREATE TABLE welcome_queue (
+        list TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        done_at TEXT,
+        PRIMARY KEY (list, address_key)
+    ) STRICT;",
 ];
 
 /// The schema version this build writes and understands.
@@ -207,7 +221,7 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions", "welcome_queue"]);
     }
 
     #[test]
@@ -222,7 +236,7 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions", "welcome_queue"]);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }

@@ -19,6 +19,7 @@ pub mod bounces;
 pub mod budgets;
 pub mod journal;
 mod migrations;
+pub mod welcome;
 
 use std::collections::HashSet;
 use std::io;
