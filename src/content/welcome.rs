@@ -74,7 +74,10 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("content/weekly")).unwrap();
         std::fs::write(dir.path().join("content/weekly/welcome.md"), "---\ntitle: Welcome\n---\n\nHello.\n").unwrap();
         let issue = load_welcome(dir.path(), Path::new("./content/weekly/welcome.md"), None, TODAY).unwrap();
-        assert_eq!((issue.id(), issue.date, issue.source), ("weekly/welcome".to_owned(), TODAY, "content/weekly/welcome.md".into()));
+        assert_eq!(
+            (issue.id(), issue.date, issue.source),
+            ("weekly/welcome".to_owned(), TODAY, "content/weekly/welcome.md".into())
+        );
     }
 
     #[test]

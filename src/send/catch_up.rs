@@ -50,12 +50,16 @@ pub(super) fn publication_window(project: &Project, issue: &Issue) -> Result<Opt
 
 fn parse_window(written: &str) -> Result<SignedDuration> {
     let span: jiff::Span = written.parse().map_err(|_| {
-        Error::usage(format!("`--catch-up {written}` is not a duration; write e.g. `--catch-up 7d` or `--catch-up 48h`"))
+        Error::usage(format!(
+            "`--catch-up {written}` is not a duration; write e.g. `--catch-up 7d` or `--catch-up 48h`"
+        ))
     })?;
     span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .ok()
-        .filter(|d| d.is_positive())
-        .ok_or_else(|| Error::usage(format!("`--catch-up {written}` must be a positive number of days, hours or minutes")))
+        .filter(jiff::SignedDuration::is_positive)
+        .ok_or_else(|| {
+            Error::usage(format!("`--catch-up {written}` must be a positive number of days, hours or minutes"))
+        })
 }
 
 /// Append the new subscribers within `window` of the send's start to its journal, then deliver

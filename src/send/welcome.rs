@@ -113,7 +113,11 @@ fn welcomes(project: &Project) -> Vec<Welcome<'_>> {
 
 /// Load a list's welcome issue, as `check` and the welcome pass do (dated today when its front
 /// matter has no `date`).
-pub fn load(project: &Project, path: &Path, clock: &Clock) -> std::result::Result<Issue, Vec<crate::diagnostic::Diagnostic>> {
+pub fn load(
+    project: &Project,
+    path: &Path,
+    clock: &Clock,
+) -> std::result::Result<Issue, Vec<crate::diagnostic::Diagnostic>> {
     let zone = project.config.site.time_zone();
     content::load_welcome(&project.root, path, zone.as_ref(), clock.today(zone.as_ref()))
 }
@@ -151,7 +155,7 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     let mut first_error = None;
     let mut latest = latest_waiting;
     for (welcome, issue, rows) in waiting {
-        match send_one(project, welcome, issue, &rows, clock, env) {
+        match send_one(project, welcome, &issue, &rows, clock, env) {
             Ok((report, more)) => {
                 reports.push(report);
                 latest.extend(more.into_iter().filter(|id| !latest.contains(id)).collect::<Vec<_>>());
@@ -184,23 +188,26 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
 fn send_one(
     project: &Project,
     welcome: &Welcome<'_>,
-    issue: Issue,
+    issue: &Issue,
     rows: &[QueuedWelcome],
     clock: &Clock,
     env: &Env,
 ) -> Result<(SendReport, Vec<String>)> {
-    let checked = crate::check::issue(project, &issue);
+    let checked = crate::check::issue(project, issue);
     gate::gate(project, &checked, &[])?;
     let keys = crate::mail::Signing::load(&project.root, &project.config, env, KeyUse::Send)?.keys;
     let shown = project.config.state.db_path();
     let mut state = State::open(&project.root.join(&shown), &shown)?;
-    let with_token = |q: &QueuedWelcome| NewRecipient { token_id: Some(keys.token_id(&q.recipient.email)), ..q.recipient.clone() };
+    let with_token =
+        |q: &QueuedWelcome| NewRecipient { token_id: Some(keys.token_id(&q.recipient.email)), ..q.recipient.clone() };
     let id = issue.id();
     state.add_recipients(&id, rows.iter().map(with_token), clock.now())?;
     let mut latest_ids = Vec::new();
     for row in rows {
         let list = welcome.lists.iter().find(|l| l.slug == row.list);
-        if let Some(latest) = list.filter(|l| l.welcome_latest).and_then(|l| latest_issue(project, &state, l).transpose()) {
+        if let Some(latest) =
+            list.filter(|l| l.welcome_latest).and_then(|l| latest_issue(project, &state, l).transpose())
+        {
             let latest = latest?;
             state.add_recipients(&latest, std::iter::once(with_token(row)), clock.now())?;
             if !latest_ids.contains(&latest) {
@@ -266,10 +273,15 @@ impl Nudge {
     }
 }
 
+/// A [`Nudge`] and the wake-ups it sends, for [`Worker::start`].
+pub fn nudges() -> (Nudge, mpsc::Receiver<()>) {
+    let (tx, rx) = mpsc::channel();
+    (Nudge(tx), rx)
+}
+
 impl Worker {
-    /// Start the worker for the project at `root`.
-    pub fn start(root: PathBuf, clock: Clock, env: Env) -> (Self, Nudge) {
-        let (tx, rx) = mpsc::channel();
+    /// Start the worker for the project at `root`, woken by `rx` (see [`nudges`]).
+    pub fn start(root: PathBuf, clock: Clock, env: Env, rx: mpsc::Receiver<()>) -> Self {
         let thread = std::thread::spawn(move || {
             let mut again = pass(&root, &clock, &env);
             loop {
@@ -278,19 +290,33 @@ impl Worker {
                         while rx.try_recv().is_ok() {}
                         again = pass(&root, &clock, &env);
                     }
-                    Err(mpsc::RecvTimeoutError::Timeout) if again => again = pass(&root, &clock, &env),
+                    // Another process (`subscribers add --welcome` while a send held the lock)
+                    // may have queued one: a cheap look at the queue decides.
+                    Err(mpsc::RecvTimeoutError::Timeout) if again || waiting(&root) => {
+                        again = pass(&root, &clock, &env);
+                    }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
         });
-        (Self { thread }, Nudge(tx))
+        Self { thread }
     }
 
     /// Wait for the worker to finish its pass (once every [`Nudge`] is gone).
     pub fn finish(self) {
         let _ = self.thread.join();
     }
+}
+
+/// Whether the queue of the project at `root` has welcomes waiting (no store: none).
+fn waiting(root: &Path) -> bool {
+    let Ok(config) = crate::project::load_config(root) else { return false };
+    let shown = config.state.db_path();
+    State::open_existing(&root.join(&shown), &shown)
+        .ok()
+        .flatten()
+        .is_some_and(|state| state.queued_welcomes().is_ok_and(|q| !q.is_empty()))
 }
 
 /// One pass of the worker; returns whether another is needed (welcomes wait, or it failed).

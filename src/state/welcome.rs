@@ -175,11 +175,20 @@ mod tests {
         state.conn.execute("UPDATE deliveries SET status = 'failed', attempts = 10", []).unwrap();
         state.conn.execute("UPDATE deliveries SET status = 'bounced' WHERE email = 'later@example.org'", []).unwrap();
         state
-            .suppress("bounced@example.org", &crate::state::Scope::All, crate::state::Reason::Bounced, "bounce: 550", AT)
+            .suppress(
+                "bounced@example.org",
+                &crate::state::Scope::All,
+                crate::state::Reason::Bounced,
+                "bounce: 550",
+                AT,
+            )
             .unwrap();
         assert_eq!(state.retry_failed(issue, AT).unwrap(), 1);
         let pending = state.deliveries(issue, &[DeliveryStatus::Pending]).unwrap();
-        assert_eq!(pending.iter().map(|d| (d.email.as_str(), d.attempts)).collect::<Vec<_>>(), [("content@example.org", 0)]);
+        assert_eq!(
+            pending.iter().map(|d| (d.email.as_str(), d.attempts)).collect::<Vec<_>>(),
+            [("content@example.org", 0)]
+        );
         assert_eq!(state.deliveries(issue, &[DeliveryStatus::Failed]).unwrap()[0].email, "bounced@example.org");
         assert_eq!(state.deliveries(issue, &[DeliveryStatus::Bounced]).unwrap().len(), 1);
     }

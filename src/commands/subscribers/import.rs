@@ -101,7 +101,9 @@ pub(super) fn import(
     // A list without `subscribed_at` gains it when the export dates its subscribers.
     let dated = export_dated.then(|| "subscribed_at".to_owned());
     let mut welcomed = Vec::new();
-    for (result, row) in subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())?.iter().zip(&rows) {
+    for (result, row) in
+        subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())?.iter().zip(&rows)
+    {
         match result {
             Appended::Added { .. } => {
                 report.imported += 1;
