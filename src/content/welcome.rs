@@ -36,6 +36,8 @@ pub fn is_welcome(config: &Config, shown: &Path) -> bool {
 /// `date`, else `today`. Errors are located in the file (or at it, when it cannot be read).
 pub fn load_welcome(root: &Path, shown: &Path, zone: Option<&TimeZone>, today: Date) -> Result<Issue, Vec<Diagnostic>> {
     let shown = plain(shown);
+    // The path is judged before anything is read: a welcome lies under `content/`, nowhere else.
+    welcome_names(&shown, today).map_err(|d| vec![d])?;
     let bytes = std::fs::read(root.join(&shown)).map_err(|e| {
         let message = crate::error::Error::io("read", &shown, e).to_string();
         vec![Diagnostic::error("content/io", message).in_file(Location::file(&shown))]
@@ -88,5 +90,7 @@ mod tests {
         std::fs::write(dir.path().join("welcome.md"), "---\ntitle: Welcome\n---\n").unwrap();
         let misplaced = load_welcome(dir.path(), Path::new("welcome.md"), None, TODAY).unwrap_err();
         assert_eq!(misplaced[0].code, "content/file-name");
+        let outside = load_welcome(dir.path(), Path::new("content/../../etc/passwd.md"), None, TODAY).unwrap_err();
+        assert_eq!(outside[0].code, "content/file-name", "never read");
     }
 }

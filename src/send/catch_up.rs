@@ -124,5 +124,6 @@ pub(super) fn run(
         return Ok(SendReport { counts, complete: record.state == SendState::Complete, ..SendReport::empty(issue) });
     }
     drop(state);
-    deliver_pending(project, &checked, &lists, Record::Check { allow_changed: options.allow_changed }, clock, env)
+    let record = Record::Check { allow_changed: options.allow_changed };
+    deliver_pending(project, &checked, &lists, (&id, record), clock, env)
 }

@@ -62,17 +62,25 @@ pub(super) enum Record {
     Keep,
 }
 
-/// Deliver what is pending in `checked`'s journal; the caller holds the send lock.
+/// The journal (and send record) of a welcome issue: `welcome:<publication>/<slug>`, apart
+/// from the publication's issues, so it is never taken for the publication's previous send.
+pub fn journal_id(issue: &Issue) -> String {
+    format!("{JOURNAL_PREFIX}{}", issue.id())
+}
+
+/// What starts the id of a welcome's journal.
+pub const JOURNAL_PREFIX: &str = "welcome:";
+
+/// Deliver what is pending in journal `id` of `checked`; the caller holds the send lock.
 pub(super) fn deliver_pending(
     project: &Project,
     checked: &CheckedIssue,
     lists: &[ListFile],
-    record: Record,
+    (id, record): (&str, Record),
     clock: &Clock,
     env: &Env,
 ) -> Result<SendReport> {
     let issue = &checked.issue;
-    let id = issue.id();
     let Outbound { signing, transport } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
     let template = Arc::new(template(project, checked, lists, signing, clock, false)?);
@@ -80,16 +88,16 @@ pub(super) fn deliver_pending(
     let state_path = project.root.join(&shown);
     let state = State::open(&state_path, &shown)?;
     match record {
-        Record::Replace => state.start_send(&id, template.content_hash(), clock.now(), true).map(drop)?,
+        Record::Replace => state.start_send(id, template.content_hash(), clock.now(), true).map(drop)?,
         Record::Check { allow_changed } => {
-            state.start_send(&id, template.content_hash(), clock.now(), allow_changed).map(drop)?;
+            state.start_send(id, template.content_hash(), clock.now(), allow_changed).map(drop)?;
         }
         Record::Keep => {}
     }
-    state.recover(&id, false, clock.now())?;
+    state.recover(id, false, clock.now())?;
     let careful = relay_was_dead(&state)?;
     let run = Delivery { template, transport, only_list: None, left_out: Vec::new(), careful };
-    deliver(project, state, &id, run, clock, &state_path)
+    deliver(project, state, id, run, clock, &state_path)
 }
 
 /// One welcome file and the lists that name it.
@@ -140,7 +148,7 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
         let issue = load(project, &welcome.path, clock).map_err(Error::Invalid)?;
         let rows: Vec<QueuedWelcome> =
             queued.iter().filter(|q| welcome.lists.iter().any(|l| l.slug == q.list)).cloned().collect();
-        let counts = state.counts(&issue.id())?;
+        let counts = state.counts(&journal_id(&issue))?;
         if !rows.is_empty() || counts.pending + counts.deferred > 0 {
             waiting.push((welcome, issue, rows));
         }
@@ -169,8 +177,9 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     for id in latest {
         let Some(issue) = project.issues.iter().find(|i| i.id() == id) else { continue };
         let checked = crate::check::issue(project, issue);
-        let sent = gate::gate(project, &checked, &[])
-            .and_then(|()| deliver_pending(project, &checked, &project.lists_of(issue)?, Record::Keep, clock, env));
+        let sent = gate::gate(project, &checked, &[]).and_then(|()| {
+            deliver_pending(project, &checked, &project.lists_of(issue)?, (&id, Record::Keep), clock, env)
+        });
         match sent {
             Ok(report) => reports.push(report),
             Err(e) => {
@@ -200,7 +209,7 @@ fn send_one(
     let mut state = State::open(&project.root.join(&shown), &shown)?;
     let with_token =
         |q: &QueuedWelcome| NewRecipient { token_id: Some(keys.token_id(&q.recipient.email)), ..q.recipient.clone() };
-    let id = issue.id();
+    let id = journal_id(issue);
     state.add_recipients(&id, rows.iter().map(with_token), clock.now())?;
     let mut latest_ids = Vec::new();
     for row in rows {
@@ -227,7 +236,7 @@ fn send_one(
             ListFile { slug: l.slug.clone(), path: project.root.join(&shown), shown, segment: None }
         })
         .collect();
-    let report = deliver_pending(project, &checked, &lists, Record::Replace, clock, env)?;
+    let report = deliver_pending(project, &checked, &lists, (&id, Record::Replace), clock, env)?;
     Ok((report, latest_ids))
 }
 

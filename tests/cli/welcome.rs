@@ -17,7 +17,7 @@ use crate::smtp::{Event, Reply, ServerConfig, SmtpServer};
 
 const KEY_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
-const WELCOME: &str = "weekly/welcome";
+const WELCOME: &str = "welcome:weekly/welcome";
 const NEWCOMER: &str = "new.reader@example.org";
 
 fn relay(config: ServerConfig) -> SmtpServer {
@@ -171,8 +171,14 @@ fn subscribers_add_welcome_sends_the_welcome_once_per_list() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("0 welcomes"), "{}", again.stderr);
     assert_eq!(server.received().len(), 1, "welcomed to a list once");
-    let log = project.run(&["log", "content/weekly/welcome.md"]);
-    assert_ne!(log.code, 0, "a welcome is not one of the issues: {}", log.stderr);
+    let log = project.run(&["log", WELCOME, "--format", "csv"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(
+        log.stdout.lines().nth(1).is_some_and(|l| l.starts_with("ann@example.org,readers,sent,")),
+        "{}",
+        log.stdout
+    );
+    assert_eq!(log.stdout.lines().count(), 2, "its own journal: {}", log.stdout);
     // No welcome on the list: refused before anything changes.
     let insiders = project
         .read("letterpress.yaml")
