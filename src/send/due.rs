@@ -20,8 +20,10 @@ pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -
         first_error = Some(e);
         Vec::new()
     });
-    if let Some(e @ Error::Locked { .. }) = first_error {
-        return Err(e);
+    if let Some(Error::Locked { .. }) = first_error {
+        // `serve` is sending welcomes (or a send runs): the issues below find the lock free,
+        // or stop on it themselves.
+        first_error = None;
     }
     match due_issues(project, allow, clock, env) {
         Ok(mut sent) => reports.append(&mut sent),

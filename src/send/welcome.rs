@@ -106,6 +106,16 @@ struct Welcome<'a> {
     lists: Vec<&'a List>,
 }
 
+impl Welcome<'_> {
+    /// The id of its journal, as [`journal_id`] of the issue the file holds:
+    /// `welcome:<directory>/<file stem>`.
+    fn journal(&self) -> String {
+        let name = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let publication = name(self.path.parent().and_then(Path::file_name));
+        format!("{JOURNAL_PREFIX}{publication}/{}", name(self.path.file_stem()))
+    }
+}
+
 /// Every configured welcome file with its lists, in configuration order.
 fn welcomes(project: &Project) -> Vec<Welcome<'_>> {
     let mut found: Vec<Welcome<'_>> = Vec::new();
@@ -145,12 +155,13 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     let queued = state.queued_welcomes()?;
     let mut waiting = Vec::new();
     for welcome in &welcomes {
-        let issue = load(project, &welcome.path, clock).map_err(Error::Invalid)?;
         let rows: Vec<QueuedWelcome> =
             queued.iter().filter(|q| welcome.lists.iter().any(|l| l.slug == q.list)).cloned().collect();
-        let counts = state.counts(&journal_id(&issue))?;
+        // The file is read only when there is work for it: a broken welcome nobody waits for
+        // is `check`'s to report, not every `send --due`'s.
+        let counts = state.counts(&welcome.journal())?;
         if !rows.is_empty() || counts.pending + counts.deferred > 0 {
-            waiting.push((welcome, issue, rows));
+            waiting.push((welcome, rows));
         }
     }
     let latest_waiting = latest_with_pending(project, &state, &welcomes)?;
@@ -162,8 +173,11 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     let mut reports = Vec::new();
     let mut first_error = None;
     let mut latest = latest_waiting;
-    for (welcome, issue, rows) in waiting {
-        match send_one(project, welcome, &issue, &rows, clock, env) {
+    for (welcome, rows) in waiting {
+        let sent = load(project, &welcome.path, clock)
+            .map_err(Error::Invalid)
+            .and_then(|issue| send_one(project, welcome, &issue, &rows, clock, env));
+        match sent {
             Ok((report, more)) => {
                 reports.push(report);
                 latest.extend(more.into_iter().filter(|id| !latest.contains(id)).collect::<Vec<_>>());

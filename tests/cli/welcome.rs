@@ -179,6 +179,12 @@ fn subscribers_add_welcome_sends_the_welcome_once_per_list() {
         log.stdout
     );
     assert_eq!(log.stdout.lines().count(), 2, "its own journal: {}", log.stdout);
+    // An import welcomes the addresses it adds, not those already on the list.
+    project.write("export.csv", "email,name\nimported@example.org,Imp\nruth@example.org,Ruth Akande\n");
+    let import = run(&project, &server, &["subscribers", "import", "readers", "export.csv", "--welcome"]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert_eq!(subjects_to(&server, "imported@example.org"), ["Welcome to The Weekly"], "{}", import.stderr);
+    assert!(subjects_to(&server, "ruth@example.org").is_empty(), "already on the list: {}", import.stderr);
     // No welcome on the list: refused before anything changes.
     let insiders = project
         .read("letterpress.yaml")
@@ -205,6 +211,17 @@ fn check_reports_a_missing_welcome_at_its_line_and_checks_an_existing_one() {
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(missing.stderr.contains("letterpress.yaml:13:14"), "{}", missing.stderr);
     assert!(missing.stderr.contains("the welcome issue of list `readers`"), "{}", missing.stderr);
+    let config = project
+        .read("letterpress.yaml")
+        .replace("    lists: [readers]\n", "    lists: [readers]\n    catch-up: soon\n");
+    project.write("letterpress.yaml", &config);
+    let window = project.run(&["check"]);
+    assert_eq!(window.code, 1, "{}", window.stderr);
+    assert!(
+        window.stderr.contains("`catch-up` `soon` is not a duration") && window.stderr.contains("letterpress.yaml:10:"),
+        "{}",
+        window.stderr
+    );
 }
 
 #[test]
