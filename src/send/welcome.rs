@@ -190,6 +190,12 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     }
     for id in latest {
         let Some(issue) = project.issues.iter().find(|i| i.id() == id) else { continue };
+        // Welcomed subscribers who had the issue already added nothing: no run, no connection.
+        let shown = project.config.state.db_path();
+        let counts = State::open(&project.root.join(&shown), &shown)?.counts(&id)?;
+        if counts.pending + counts.deferred == 0 {
+            continue;
+        }
         let checked = crate::check::issue(project, issue);
         let sent = gate::gate(project, &checked, &[]).and_then(|()| {
             deliver_pending(project, &checked, &project.lists_of(issue)?, (&id, Record::Keep), clock, env)
