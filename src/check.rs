@@ -21,6 +21,8 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::project::{Project, RenderedIssue, Unrendered};
 use crate::template::view::IssueView;
 
+mod welcome;
+
 /// HTML larger than this is clipped by Gmail (102 KB) once headers are added: an error.
 pub const HTML_LIMIT: usize = 100 * 1024;
 /// HTML larger than this is close to clipping: a warning.
@@ -74,6 +76,7 @@ pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
     }
     let checked = all(project, project.issues.iter());
     diagnostics.extend(checked.iter().flat_map(|c| c.diagnostics.iter().cloned()));
+    diagnostics.extend(welcome::check_welcomes(project));
     // A template's unsupported features are reported once, not once per issue using it.
     let mut reported = std::collections::BTreeSet::new();
     diagnostics

@@ -122,6 +122,15 @@ pub enum Command {
         /// recipients are never sent. Asks first; `--yes` in scripts.
         #[arg(long, conflicts_with_all = ["due", "dry_run", "test", "list", "force", "allow_changed", "resend_uncertain", "allow"])]
         cancel: bool,
+        /// Send the issue, already sent, to subscribers who joined its lists since its send
+        /// started, within WINDOW of that start (default: the publication's `catch-up`, else 7d).
+        #[arg(long, value_name = "WINDOW", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["due", "dry_run", "test", "cancel"])]
+        catch_up: Option<String>,
+        /// Put recipients that failed for a reason other than a bounce (a content rejection, a
+        /// relay problem, `max-attempts`) back to pending, then resume; bounced and suppressed
+        /// ones never are.
+        #[arg(long, conflicts_with_all = ["due", "dry_run", "test", "cancel", "catch_up"])]
+        retry_failed: bool,
     },
     /// Rename an issue: move its file (the date prefix stays), rewrite every `@/` link to it
     /// across `content/`, and keep its delivery journal with it.
@@ -278,6 +287,9 @@ pub enum SubscribersCommand {
         /// added, empty in the other rows.
         #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
         attrs: Vec<(String, String)>,
+        /// Send the list's welcome issue (`lists[].welcome`), once, as a confirmation would.
+        #[arg(long)]
+        welcome: bool,
     },
     /// Remove an address from a list, and its sign-up from the state store (it can be added
     /// again; to stop mail for good, `unsubscribe`).
@@ -298,6 +310,9 @@ pub enum SubscribersCommand {
         /// consent); a bounce or a complaint stays.
         #[arg(long)]
         resubscribe: bool,
+        /// Send the list's welcome issue (`lists[].welcome`) to each address added, once.
+        #[arg(long)]
+        welcome: bool,
     },
     /// Print the effective list as CSV: active rows, suppressions applied.
     Export {

@@ -82,15 +82,38 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
         Command::Send { issue, cancel: true, yes, .. } => commands::cancel(root, issue.as_deref(), yes, &clock),
         Command::Send {
-            issue, due, yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow, ..
+            issue,
+            due,
+            yes,
+            dry_run,
+            test,
+            list,
+            force,
+            allow_changed,
+            resend_uncertain,
+            allow,
+            catch_up,
+            retry_failed,
+            ..
         } => {
-            let options = send::SendOptions { yes, dry_run, test, list, force, allow_changed, resend_uncertain, allow };
+            let options = send::SendOptions {
+                yes,
+                dry_run,
+                test,
+                list,
+                force,
+                allow_changed,
+                resend_uncertain,
+                allow,
+                catch_up,
+                retry_failed,
+            };
             commands::send(root, issue.as_deref(), due, &options, &clock, env)
         }
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock),
         Command::Log { issue, format } => commands::log(root, &issue, format),
-        Command::Subscribers { command } => commands::subscribers(root, command, &clock),
+        Command::Subscribers { command } => commands::subscribers(root, command, &clock, env),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
         Command::Unsubscribe { email, list, reason, note } => {
             commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)

@@ -80,6 +80,7 @@ impl Project {
                 && parts[0].as_os_str() == content::DIR
                 && path.extension().is_some_and(|e| e == "md")
                 && !self.root.join(path).is_dir()
+                && !content::is_welcome(&self.config, path)
         };
         if !changed.iter().all(is_issue_file) {
             return None;

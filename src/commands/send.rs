@@ -36,7 +36,19 @@ pub fn send(
     }
     let name = issue.ok_or_else(|| Error::usage("name an issue, or pass `--due`"))?;
     let issue = project.find(name)?;
+    if let Some(window) = &options.catch_up {
+        return send::catch_up::catch_up(&project, issue, window, options, clock, env).map(|_| ());
+    }
     send::send_issue(&project, issue, options, clock, env).map(|_| ())
+}
+
+/// The journal `name` means: an issue's (`<publication>/<slug>` or its path), or a welcome's
+/// as `status` lists it (`welcome:<publication>/<slug>`).
+fn journal_of(project: &Project, name: &str) -> Result<String> {
+    if name.starts_with(send::welcome::JOURNAL_PREFIX) {
+        return Ok(name.to_owned());
+    }
+    project.find(name).map(crate::content::Issue::id)
 }
 
 /// `letterpress send <issue> --cancel`.
@@ -67,7 +79,7 @@ pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat, clock: &Cl
         }
         (Some(name), state) => {
             let project = Project::load(root)?;
-            let id = project.find(name)?.id();
+            let id = journal_of(&project, name)?;
             let Some(state) = state else { return Err(Error::usage(format!("`{id}` has not been sent"))) };
             one(&state, &id, project.config.site.time_zone().as_ref(), format)?
         }
@@ -215,7 +227,7 @@ fn bounce_line(c: &crate::state::BounceCounts) -> Option<String> {
 
 /// `letterpress log <issue> --format jsonl|csv`, streamed.
 pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
-    let id = Project::load(root)?.find(name)?.id();
+    let id = journal_of(&Project::load(root)?, name)?;
     let state = open_state(root)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
     let failed = |e: std::io::Error| Error::io("write", Path::new("<stdout>"), e);
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());

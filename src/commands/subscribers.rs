@@ -25,7 +25,7 @@ pub use audience::audience;
 pub use suppression::{resubscribe, suppressions, unsubscribe};
 
 /// `letterpress subscribers <command>`.
-pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> Result<()> {
+pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let config = project::load_config(root)?;
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
@@ -34,7 +34,7 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
         SubscribersCommand::Columns { list, add, rename } => {
             columns(root, config.list_named(&list)?, add.as_deref(), rename.as_deref())
         }
-        SubscribersCommand::Add { list, email, name, attrs } => {
+        SubscribersCommand::Add { list, email, name, attrs, welcome } => {
             let list = config.list_named(&list)?;
             let subscriber = Subscriber {
                 email,
@@ -44,15 +44,56 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock) -> R
                 subscribed_at: Some(clock.now()),
                 line: 0,
             };
-            add(root, &config, list, &subscriber)
+            if welcome {
+                require_welcome(list)?;
+            }
+            add(root, &config, list, &subscriber)?;
+            if welcome {
+                let state = open_state(root, &config)?;
+                let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
+                let subscriber = Subscriber { email, ..subscriber };
+                let queued = crate::send::welcome::queue(&state, list, &subscriber, clock.now())?;
+                return welcome_now(root, list, usize::from(queued), clock, env);
+            }
+            Ok(())
         }
         SubscribersCommand::Remove { list, email } => signups::remove(root, &config, config.list_named(&list)?, &email),
-        SubscribersCommand::Import { list, file, resubscribe } => {
-            import::import(root, &config, config.list_named(&list)?, &file, resubscribe, clock)
+        SubscribersCommand::Import { list, file, resubscribe, welcome } => {
+            let list = config.list_named(&list)?;
+            if welcome {
+                require_welcome(list)?;
+            }
+            let queued = import::import(root, &config, list, &file, resubscribe, clock, welcome)?;
+            if welcome { welcome_now(root, list, queued, clock, env) } else { Ok(()) }
         }
         SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?),
         SubscribersCommand::Pull { list } => signups::pull(root, &config, config.list_named(&list)?, clock),
     }
+}
+
+/// `--welcome`: `queued` welcomes were queued for `list`; send every waiting welcome now, or
+/// say who will when another send holds the lock.
+fn welcome_now(root: &Path, list: &List, queued: usize, clock: &Clock, env: &crate::env::Env) -> Result<()> {
+    eprintln!("{queued} welcomes to `{}` queued (anyone welcomed to it before is not welcomed again)", list.slug);
+    let project = project::Project::load(root)?;
+    match crate::send::welcome::send_welcomes(&project, clock, env) {
+        Err(Error::Locked { .. }) => {
+            eprintln!("another send is running: `serve` or the next `send --due` sends the welcomes");
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
+/// `--welcome` needs a list with a welcome issue.
+fn require_welcome(list: &List) -> Result<()> {
+    if list.welcome.is_some() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "list `{}` has no welcome issue; name one with `welcome: content/<publication>/welcome.md` under the list in letterpress.yaml",
+        list.slug
+    )))
 }
 
 /// The state store, created if missing: for commands that record something.

@@ -21,6 +21,13 @@ pub struct List {
     /// CSV path relative to the project root; defaults to `subscribers/<slug>.csv`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// The welcome issue a confirmed subscriber gets once, relative to the project root, e.g.
+    /// `content/weekly/welcome.md` (any Markdown issue with front matter; never archived).
+    #[serde(default)]
+    pub welcome: Option<PathBuf>,
+    /// After the welcome, also send the list's latest sent issue.
+    #[serde(default)]
+    pub welcome_latest: bool,
 }
 
 impl List {
@@ -45,6 +52,17 @@ impl Config {
                     &list.slug,
                     Diagnostic::error("config/slug", format!("list slug `{}` is not a valid slug", list.slug))
                         .help("use lowercase letters, digits and hyphens"),
+                );
+            }
+            if list.welcome_latest && list.welcome.is_none() {
+                locate(
+                    "welcome-latest",
+                    "true",
+                    Diagnostic::error(
+                        "config/welcome-latest",
+                        format!("list `{}` has `welcome-latest` but no `welcome` issue", list.slug),
+                    )
+                    .help("name the welcome issue with `welcome: content/<publication>/welcome.md`"),
                 );
             }
             if !lists.insert(list.slug.as_str()) {

@@ -33,9 +33,20 @@ pub struct Publication {
     /// [`crate::segment`]. Kept as written, compiled by [`Publication::segment`].
     #[serde(default)]
     pub audience: Option<crate::segment::Raw>,
+    /// How long after an issue's send started `send --due` still sends it to subscribers who
+    /// joined its lists since (`7d`, `48h`); unset = no catch-up.
+    #[serde(default)]
+    pub catch_up: Option<String>,
 }
 
 impl Publication {
+    /// `catch-up` as a duration between an hour and 365 days, if set.
+    pub fn catch_up(&self) -> Option<Result<jiff::SignedDuration, super::ValueError>> {
+        self.catch_up.as_deref().map(|value| {
+            super::duration::duration("catch-up", value, "`7d` or `48h`", (60, "1 hour"), (365 * 24 * 60, "365 days"))
+        })
+    }
+
     /// The default audience, compiled against the configuration file `path` (whole text
     /// `text`); errors are located there.
     pub fn segment(
@@ -93,6 +104,14 @@ impl Config {
         for publication in &self.publications {
             if let Some(Err(found)) = publication.segment(path, text, self.site.time_zone().as_ref()) {
                 audience.extend(found);
+            }
+            if let (Some(value), Some(Err(why))) = (&publication.catch_up, publication.catch_up()) {
+                locate(
+                    "catch-up",
+                    value,
+                    Diagnostic::error("config/catch-up", String::from(why))
+                        .help("write how long after a send new subscribers still get it, e.g. `catch-up: 7d`"),
+                );
             }
             for name in &publication.lists {
                 if self.list(name).is_none() {

@@ -6,6 +6,7 @@
 
 pub mod front_matter;
 mod send_at;
+mod welcome;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 pub use front_matter::{FrontMatter, Related, Status};
+pub use welcome::{is_welcome, is_welcome_path, load_welcome};
 
 use crate::config::{Config, is_slug};
 use crate::diagnostic::{Diagnostic, LineIndex, Location, invalid_utf8};
@@ -122,6 +124,10 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
                 );
                 continue;
             }
+            if is_welcome(config, &shown) {
+                // A list's welcome issue: loaded on its own (`load_welcome`), never archived.
+                continue;
+            }
             match load(entry.path(), &shown, zone.as_ref()) {
                 Ok(issue) if config.publication(&issue.publication).is_some() => issues.push(issue),
                 Ok(_) => {}
@@ -156,6 +162,16 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Issue, Vec<Diagnostic>> {
 
 /// [`parse`], reading a `send_at` without an offset in `zone`, the site's time zone.
 pub fn parse_in(path: &Path, bytes: &[u8], zone: Option<&TimeZone>) -> Result<Issue, Vec<Diagnostic>> {
+    parse_named(path, bytes, zone, name_parts)
+}
+
+/// [`parse_in`] with `names` telling the publication, slug and date from the path.
+fn parse_named(
+    path: &Path,
+    bytes: &[u8],
+    zone: Option<&TimeZone>,
+    names: impl FnOnce(&Path) -> Result<(String, String, Date), Diagnostic>,
+) -> Result<Issue, Vec<Diagnostic>> {
     let file = bytes;
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if bytes.len() > MAX_BYTES {
@@ -183,7 +199,7 @@ pub fn parse_in(path: &Path, bytes: &[u8], zone: Option<&TimeZone>) -> Result<Is
     if let Some(offset) = text.find('\0') {
         return Err(vec![nul_byte(path, &text, offset)]);
     }
-    let (publication, slug, file_date) = name_parts(path).map_err(|d| vec![d])?;
+    let (publication, slug, file_date) = names(path).map_err(|d| vec![d])?;
     let split = front_matter::split(path, &text).map_err(|d| vec![d])?;
     let front = front_matter::parse(path, &text, split.yaml, zone)?;
     Ok(Issue {

@@ -16,6 +16,8 @@ pub struct Links {
     issues: BTreeMap<String, String>,
     drafts: BTreeSet<String>,
     static_files: BTreeSet<String>,
+    /// The lists' welcome issues (`<publication>/<slug>.md`): never archived.
+    welcomes: BTreeSet<String>,
 }
 
 /// Why a link destination cannot be resolved, or may not be a link at all.
@@ -45,11 +47,21 @@ impl Links {
             .iter()
             .map(|i| (format!("{}/{}.md", i.publication, i.slug), format!("{archive}{}", i.archive_path())))
             .collect();
-        Self { base, archive, issues, drafts, static_files }
+        let welcomes = config
+            .lists
+            .iter()
+            .filter_map(|l| l.welcome.as_deref()?.strip_prefix(crate::content::DIR).ok())
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .collect();
+        Self { base, archive, issues, drafts, static_files, welcomes }
     }
 
-    /// The absolute archive URL of an issue.
+    /// The absolute archive URL of an issue; for a list's welcome issue, which is never
+    /// archived, its publication's page.
     pub fn issue_url(&self, issue: &Issue) -> String {
+        if self.welcomes.contains(&format!("{}/{}.md", issue.publication, issue.slug)) {
+            return format!("{}{}/", self.archive, issue.publication);
+        }
         format!("{}{}", self.archive, issue.archive_path())
     }
 

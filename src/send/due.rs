@@ -9,11 +9,59 @@ use crate::project::Project;
 use crate::state::State;
 use crate::state::journal::SendState;
 
-/// `send --due`: every ready issue whose `send_at` has passed and whose send is not complete,
-/// except one never started whose `send_at` is more than `sending.due-window` ago.
-/// `allow` is `--allow`'s codes, for every issue.
+/// `send --due`: the welcomes waiting ([`super::welcome::send_welcomes`]), then every ready
+/// issue whose `send_at` has passed and whose send is not complete (except one never started
+/// whose `send_at` is more than `sending.due-window` ago), then the catch-up of complete sends
+/// of publications with `catch-up` ([`catch_ups`]). `allow` is `--allow`'s codes, for every issue.
 pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
     gate::validate_allow(allow)?;
+    let mut first_error = None;
+    let mut reports = super::welcome::send_welcomes(project, clock, env).unwrap_or_else(|e| {
+        first_error = Some(e);
+        Vec::new()
+    });
+    if let Some(Error::Locked { .. }) = first_error {
+        // `serve` is sending welcomes (or a send runs): the issues below find the lock free,
+        // or stop on it themselves.
+        first_error = None;
+    }
+    match due_issues(project, allow, clock, env) {
+        Ok(mut sent) => reports.append(&mut sent),
+        Err(e) => return Err(first_error.unwrap_or(e)),
+    }
+    match catch_ups(project, allow, clock, env) {
+        Ok(mut sent) => reports.append(&mut sent),
+        Err(e) => return Err(first_error.unwrap_or(e)),
+    }
+    first_error.map_or(Ok(reports), Err)
+}
+
+/// The catch-up of every complete send whose publication has `catch-up` and whose window is
+/// still open: only those with new subscribers are delivered.
+fn catch_ups(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
+    let shown = project.config.state.db_path();
+    let Some(state) = State::open_existing(&project.root.join(&shown), &shown)? else { return Ok(Vec::new()) };
+    let records = state.sends()?;
+    drop(state);
+    let now = clock.now();
+    let mut reports = Vec::new();
+    for record in records.iter().filter(|r| r.state == SendState::Complete) {
+        let Some(issue) = project.issues.iter().find(|i| i.id() == record.issue) else { continue };
+        let Some(window) = super::catch_up::publication_window(project, issue)? else { continue };
+        if record.started_at.checked_add(window).is_ok_and(|end| end < now) {
+            continue;
+        }
+        let options = SendOptions { yes: true, allow: allow.to_vec(), ..SendOptions::default() };
+        let report = super::catch_up::run(project, issue, window, &options, clock, env, true)?;
+        if report.sent_now > 0 {
+            reports.push(report);
+        }
+    }
+    Ok(reports)
+}
+
+/// The ready issues whose time has come (see [`send_due`]).
+fn due_issues(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
     let now = clock.now();
     let due: Vec<&Issue> = project
         .issues

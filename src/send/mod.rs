@@ -10,6 +10,7 @@
 mod actor;
 mod breaker;
 mod budget;
+pub mod catch_up;
 mod copies;
 mod due;
 mod run;
@@ -27,6 +28,7 @@ mod progress;
 pub mod retry;
 mod sign_pool;
 mod signal;
+pub mod welcome;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +68,11 @@ pub struct SendOptions {
     pub resend_uncertain: bool,
     /// Diagnostic codes that may not block this run (`--allow`).
     pub allow: Vec<String>,
+    /// `--catch-up [WINDOW]`: send to those who joined since the send started (an empty
+    /// window: the publication's `catch-up`, else 7 days).
+    pub catch_up: Option<String>,
+    /// `--retry-failed`: failed rows that were not bounces go back to pending first.
+    pub retry_failed: bool,
 }
 
 /// The outcome of one send run.
@@ -157,6 +164,10 @@ pub fn send_issue(
             "`{id}` changed since its send began on {}; resuming would send two versions. Use `--allow-changed` to send the new version to the rest",
             previous.started_at
         )));
+    }
+    if options.retry_failed {
+        let requeued = state.retry_failed(&id, clock.now())?;
+        eprintln!("{requeued} failed recipients (not bounced, not suppressed) are pending again");
     }
     let skipped = prepare(&mut state, &id, &lists, &keys, clock)?;
     let recovered = state.recover(&id, options.resend_uncertain, clock.now())?;

@@ -54,6 +54,8 @@ pub struct App {
     pub in_flight: Arc<super::limit::InFlight>,
     /// Provider webhooks (`bounces.webhooks`).
     pub webhooks: Arc<super::webhooks::Hooks>,
+    /// Wakes the welcome sender when a confirmation queued a welcome.
+    pub welcomes: crate::send::welcome::Nudge,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).

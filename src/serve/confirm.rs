@@ -74,7 +74,29 @@ fn enrol(app: &App, subscription: &Subscription, list: &List) -> Result<Option<S
     };
     let lists: Vec<String> = app.config.lists.iter().map(|l| l.slug.clone()).collect();
     match app.pool.with(|state| subscriptions::enrol(state, &request, &lists, app.clock.now()))? {
-        subscriptions::Confirmed::Enrolled { blocked } => Ok(blocked.map(|r| r.as_str().to_owned())),
+        subscriptions::Confirmed::Enrolled { blocked } => {
+            if blocked.is_none() {
+                welcome(app, subscription, list)?;
+            }
+            Ok(blocked.map(|r| r.as_str().to_owned()))
+        }
         subscriptions::Confirmed::Superseded => Err(Failure::Superseded),
     }
+}
+
+/// Queue the list's welcome for the new subscriber, if it has one, and wake the sender: the
+/// welcome goes out from `serve`'s worker, never within the request.
+fn welcome(app: &App, subscription: &Subscription, list: &List) -> Result<(), Failure> {
+    let subscriber = crate::subscribers::Subscriber {
+        email: subscription.email.clone(),
+        name: subscription.name.clone(),
+        attrs: std::collections::BTreeMap::new(),
+        status: crate::subscribers::SubscriberStatus::Active,
+        subscribed_at: Some(app.clock.now()),
+        line: 0,
+    };
+    if app.pool.with(|state| crate::send::welcome::queue(state, list, &subscriber, app.clock.now()))? {
+        app.welcomes.nudge();
+    }
+    Ok(())
 }

@@ -57,7 +57,10 @@ pub struct Options {
 
 /// Serve the project at `root` until Ctrl-C or SIGTERM, on a runtime of its own.
 pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<()> {
-    let app = Arc::new(prepare(root, options, clock, env)?);
+    let (nudge, wakeups) = crate::send::welcome::nudges();
+    let app = Arc::new(prepare(root, options, clock.clone(), env, nudge)?);
+    // Welcomes go out from a thread of their own: a send must not hold up a request.
+    let welcomes = crate::send::welcome::Worker::start(root.to_path_buf(), clock, env.clone(), wakeups);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(64)
@@ -65,11 +68,19 @@ pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<
         .map_err(|e| Error::io("start the server for", root, e))?;
     let result = runtime.block_on(listen(app, options.bind));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Every `Nudge` went with the app: the worker ends after the pass it is in, if any.
+    welcomes.finish();
     result
 }
 
 /// Load everything a request may need, once: the project, the archive, keys, store, mailer.
-fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<App> {
+fn prepare(
+    root: &Path,
+    options: &Options,
+    clock: Clock,
+    env: &Env,
+    welcomes: crate::send::welcome::Nudge,
+) -> Result<App> {
     let project = Project::load(root)?;
     let public = if options.public.is_absolute() { options.public.clone() } else { root.join(&options.public) };
     if options.build || !public.join("index.html").is_file() {
@@ -109,6 +120,7 @@ fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<Ap
         body_timeout,
         in_flight: Arc::default(),
         webhooks,
+        welcomes,
     })
 }
 

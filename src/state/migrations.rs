@@ -145,7 +145,7 @@ const MIGRATIONS: &[&str] = &[
     // 8: the journal rows of one address across sends, for the soft-bounce rule and for
     // attributing a provider event by its recipient (without it each bounce scanned every row).
     "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
-    // 10: sign-ups (`signups.rs`), the task's number; the lead renumbers at merge. One row per
+    // 9: sign-ups (`signups.rs`). One row per
     // (list, address key) confirmed through `serve`'s `/confirm`, kept here instead of the list's
     // CSV; `attrs` is a JSON object; `pulled_at` is set once `subscribers pull` wrote it into the
     // CSV (NULL: not yet). Times RFC 3339. And the fingerprint of the signing keys every host
@@ -165,6 +165,20 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         fingerprint TEXT NOT NULL,
         recorded_at TEXT NOT NULL
+    ) STRICT;",
+    // 10: welcome queue (`welcome.rs`). One row per (list, subscriber) ever confirmed on a list
+    // with a welcome issue: queued by the confirmation, `done_at` set once the subscriber is in
+    // the welcome's journal. The row stays, so nobody is welcomed to a list twice; `attrs` is a
+    // JSON object; times RFC 3339.
+    "CREATE TABLE welcome_queue (
+        list TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        done_at TEXT,
+        PRIMARY KEY (list, address_key)
     ) STRICT;",
 ];
 
@@ -230,7 +244,7 @@ mod tests {
         assert_eq!(version(&conn).unwrap(), LATEST);
         assert_eq!(
             tables(&conn),
-            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions"]
+            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions", "welcome_queue"]
         );
     }
 
@@ -248,7 +262,7 @@ mod tests {
         assert_eq!(version(&conn).unwrap(), LATEST);
         assert_eq!(
             tables(&conn),
-            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions"]
+            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions", "welcome_queue"]
         );
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);

@@ -22,6 +22,7 @@ pub mod journal;
 pub mod keys;
 mod migrations;
 pub mod signups;
+pub mod welcome;
 
 use std::collections::HashSet;
 use std::io;

@@ -30,3 +30,4 @@ mod smtp_selftest;
 mod subscribers;
 mod validators;
 mod webhooks;
+mod welcome;

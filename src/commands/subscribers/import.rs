@@ -32,7 +32,8 @@ pub(super) fn import(
     file: &Path,
     resubscribe: bool,
     clock: &Clock,
-) -> Result<()> {
+    welcome: bool,
+) -> Result<usize> {
     let shown = list.csv_path();
     let list_path = root.join(&shown);
     let columns: Option<Vec<String>> = read_list(&list_path, &shown).ok().map(|r| r.columns().to_vec());
@@ -99,9 +100,17 @@ pub(super) fn import(
     let mode = if resubscribe { Upsert::Reactivate } else { Upsert::Merge };
     // A list without `subscribed_at` gains it when the export dates its subscribers.
     let dated = export_dated.then(|| "subscribed_at".to_owned());
-    for result in subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())? {
+    let mut welcomed = Vec::new();
+    for (result, row) in
+        subscribers::upsert_rows_with(&list_path, &shown, &rows, mode, dated.as_slice())?.iter().zip(&rows)
+    {
         match result {
-            Appended::Added { .. } => report.imported += 1,
+            Appended::Added { .. } => {
+                report.imported += 1;
+                if welcome && row.status == subscribers::SubscriberStatus::Active {
+                    welcomed.push(row);
+                }
+            }
             Appended::Updated { .. } => report.updated += 1,
             Appended::AlreadyListed { .. } => report.unchanged += 1,
         }
@@ -127,7 +136,15 @@ pub(super) fn import(
         eprintln!("added the column `subscribed_at` to `{}` to keep the export's subscription times", list.slug);
     }
     print_import(&report, export.source, &export.ignored_columns, file, &list.slug);
-    Ok(())
+    if welcomed.is_empty() {
+        return Ok(0);
+    }
+    let state = open_state(root, config)?;
+    let mut queued = 0;
+    for subscriber in welcomed {
+        queued += usize::from(crate::send::welcome::queue(&state, list, subscriber, clock.now())?);
+    }
+    Ok(queued)
 }
 
 fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &Path, list: &str) {
