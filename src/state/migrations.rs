@@ -244,7 +244,16 @@ mod tests {
         assert_eq!(version(&conn).unwrap(), LATEST);
         assert_eq!(
             tables(&conn),
-            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions", "welcome_queue"]
+            [
+                "bounce_events",
+                "budgets",
+                "deliveries",
+                "key_fingerprint",
+                "sends",
+                "signups",
+                "suppressions",
+                "welcome_queue"
+            ]
         );
     }
 
@@ -262,7 +271,16 @@ mod tests {
         assert_eq!(version(&conn).unwrap(), LATEST);
         assert_eq!(
             tables(&conn),
-            ["bounce_events", "budgets", "deliveries", "key_fingerprint", "sends", "signups", "suppressions", "welcome_queue"]
+            [
+                "bounce_events",
+                "budgets",
+                "deliveries",
+                "key_fingerprint",
+                "sends",
+                "signups",
+                "suppressions",
+                "welcome_queue"
+            ]
         );
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
