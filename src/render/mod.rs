@@ -124,18 +124,19 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
 }
 
 /// The editors' placeholders (`TK`, `TODO`, `FIXME`, `XXX`) standing as words in `text`, and
-/// `lorem ipsum` or `[link]` in any case, with their byte offsets.
+/// `lorem ipsum` or `[link]` in any case, with their byte offsets: each phrase's non-overlapping
+/// matches from the left, phrase by phrase.
+///
+/// It runs on every text event of a body, so it allocates nothing unless it finds something and
+/// only looks closer where a phrase's first byte is.
 pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
     let mut found = Vec::new();
-    // ASCII lowercasing keeps every byte offset.
-    let lower = text.to_ascii_lowercase();
     for phrase in ["lorem ipsum", "[link]"] {
-        found.extend(lower.match_indices(phrase).map(|(i, _)| (i, phrase)));
+        found.extend(matches(text, phrase, true).map(|i| (i, phrase)));
     }
     for word in ["TK", "TODO", "FIXME", "XXX"] {
         found.extend(
-            text.match_indices(word)
-                .map(|(i, _)| i)
+            matches(text, word, false)
                 .filter(|i| {
                     let before = text[..*i].chars().next_back();
                     let after = text[i + word.len()..].chars().next();
@@ -145,6 +146,32 @@ pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
         );
     }
     found
+}
+
+/// The byte offsets of `needle` (ASCII) in `text`, non-overlapping from the left, in ASCII case
+/// when `ignore_case` (what matching in the ASCII-lowercased text finds: offsets are the same).
+fn matches<'t>(text: &'t str, needle: &'static str, ignore_case: bool) -> impl Iterator<Item = usize> + 't {
+    let (bytes, needle) = (text.as_bytes(), needle.as_bytes());
+    let first = needle[0];
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(offset) = bytes
+            .get(from..)?
+            .iter()
+            .position(|b| if ignore_case { b.to_ascii_lowercase() == first } else { *b == first })
+        {
+            let at = from + offset;
+            let candidate = bytes.get(at..at + needle.len());
+            let hit = candidate.is_some_and(|c| if ignore_case { c.eq_ignore_ascii_case(needle) } else { c == needle });
+            if hit {
+                from = at + needle.len();
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        from = bytes.len();
+        None
+    })
 }
 
 /// The `lint/placeholder` warning for a link whose target is empty (`[text]()`), not yet located.
