@@ -127,51 +127,53 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
 /// `lorem ipsum` or `[link]` in any case, with their byte offsets: each phrase's non-overlapping
 /// matches from the left, phrase by phrase.
 ///
-/// It runs on every text event of a body, so it allocates nothing unless it finds something and
-/// only looks closer where a phrase's first byte is.
+/// It runs on every text event of a body, so it reads the text once, stops only at bytes a
+/// phrase starts with, and allocates nothing unless it finds something.
 pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
-    let mut found = Vec::new();
-    for phrase in ["lorem ipsum", "[link]"] {
-        found.extend(matches(text, phrase, true).map(|i| (i, phrase)));
-    }
-    for word in ["TK", "TODO", "FIXME", "XXX"] {
-        found.extend(
-            matches(text, word, false)
-                .filter(|i| {
-                    let before = text[..*i].chars().next_back();
-                    let after = text[i + word.len()..].chars().next();
-                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-                })
-                .map(|i| (i, word)),
-        );
-    }
-    found
-}
-
-/// The byte offsets of `needle` (ASCII) in `text`, non-overlapping from the left, in ASCII case
-/// when `ignore_case` (what matching in the ASCII-lowercased text finds: offsets are the same).
-fn matches<'t>(text: &'t str, needle: &'static str, ignore_case: bool) -> impl Iterator<Item = usize> + 't {
-    let (bytes, needle) = (text.as_bytes(), needle.as_bytes());
-    let first = needle[0];
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        while let Some(offset) = bytes
-            .get(from..)?
-            .iter()
-            .position(|b| if ignore_case { b.to_ascii_lowercase() == first } else { *b == first })
-        {
-            let at = from + offset;
-            let candidate = bytes.get(at..at + needle.len());
-            let hit = candidate.is_some_and(|c| if ignore_case { c.eq_ignore_ascii_case(needle) } else { c == needle });
-            if hit {
-                from = at + needle.len();
-                return Some(at);
-            }
-            from = at + 1;
+    /// (phrase, matched in any ASCII case, must stand as a word)
+    const PHRASES: [(&str, bool, bool); 6] = [
+        ("lorem ipsum", true, false),
+        ("[link]", true, false),
+        ("TK", false, true),
+        ("TODO", false, true),
+        ("FIXME", false, true),
+        ("XXX", false, true),
+    ];
+    let bytes = text.as_bytes();
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    // Where each phrase may match next: matches do not overlap.
+    let mut next = [0; PHRASES.len()];
+    for (at, byte) in bytes.iter().enumerate() {
+        if !matches!(byte, b'l' | b'L' | b'[' | b'T' | b'F' | b'X') {
+            continue;
         }
-        from = bytes.len();
-        None
-    })
+        for (n, (phrase, any_case, _)) in PHRASES.iter().enumerate() {
+            let hit = at >= next[n]
+                && bytes.get(at..at + phrase.len()).is_some_and(|candidate| {
+                    if *any_case {
+                        candidate.eq_ignore_ascii_case(phrase.as_bytes())
+                    } else {
+                        candidate == phrase.as_bytes()
+                    }
+                });
+            if hit {
+                next[n] = at + phrase.len();
+                found.push((n, at));
+            }
+        }
+    }
+    // Phrase by phrase, then from the left; words only where they stand alone.
+    found.sort_unstable();
+    found
+        .into_iter()
+        .filter(|&(n, i)| {
+            let (phrase, _, word) = PHRASES[n];
+            let before = text[..i].chars().next_back();
+            let after = text[i + phrase.len()..].chars().next();
+            !word || (!before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric))
+        })
+        .map(|(n, i)| (i, PHRASES[n].0))
+        .collect()
 }
 
 /// The `lint/placeholder` warning for a link whose target is empty (`[text]()`), not yet located.

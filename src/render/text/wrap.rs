@@ -1,6 +1,9 @@
 //! Line breaking: wrapping prose at a width and joining the finished lines.
 
-use textwrap::core::display_width;
+/// `textwrap::core::display_width`, at once for printable ASCII (a column a byte).
+fn display_width(text: &str) -> usize {
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) { text.len() } else { textwrap::core::display_width(text) }
+}
 
 /// Wraps text at `width` display columns without ever splitting a word or
 /// URL; `\n` in `text` is a hard break. Indents count towards the width.
