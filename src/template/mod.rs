@@ -149,6 +149,8 @@ impl Templates {
     }
 
     fn render(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
+        #[cfg(any(test, feature = "test-hooks"))]
+        renders::record(name);
         budget::render(&self.tera, name, context, self.budget).map_err(|failure| match failure {
             budget::Failure::Tera(e) => self.diagnostic(&e),
             budget::Failure::Overrun(overrun) => self.overrun(name, overrun),
@@ -190,21 +192,45 @@ impl Templates {
 
     /// Render the email of an issue for one context.
     pub fn email(&self, publication: &Publication, context: &EmailContext) -> Result<EmailBody, Diagnostic> {
+        self.email_and_layout(publication, context).map(|(email, _)| email)
+    }
+
+    /// [`Templates::email`], and its HTML layout as rendered, before the CSS was inlined.
+    pub fn email_and_layout(
+        &self,
+        publication: &Publication,
+        context: &EmailContext,
+    ) -> Result<(EmailBody, String), Diagnostic> {
         let names = Names::of(publication);
         let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
-        let html = self.render(names.email_html, &ctx)?;
+        let layout = self.render(names.email_html, &ctx)?;
         let text = self.render(names.email_text, &ctx)?;
         let css = self.render(names.email_css, &ctx)?;
         // The stylesheet is the output of a render, so a CSS parser's position is not one in the
         // project's file: the message names the template instead.
-        let html = inline_css(&html, &css)
+        let html = inline_css(&layout, &css)
             .map_err(|e| Diagnostic::error("template/css", format!("cannot inline `{}`: {e}", names.email_css)))?;
-        Ok(EmailBody {
+        let email = EmailBody {
             subject: context.issue.subject.clone(),
             preheader: context.preheader.clone(),
             html,
             text: normalise_text(&text),
-        })
+        };
+        Ok((email, layout))
+    }
+
+    /// The HTML layout (no stylesheet rendered, none inlined) and the plain text of the email for
+    /// one context: what comparing two renders of the templates needs, at half the cost.
+    pub fn email_layouts(
+        &self,
+        publication: &Publication,
+        context: &EmailContext,
+    ) -> Result<(String, String), Diagnostic> {
+        let names = Names::of(publication);
+        let ctx = Context::from_serialize(context).map_err(|e| self.diagnostic(&e))?;
+        let layout = self.render(names.email_html, &ctx)?;
+        let text = self.render(names.email_text, &ctx)?;
+        Ok((layout, normalise_text(&text)))
     }
 
     /// Render an archive page template with any serialisable context.
@@ -295,8 +321,34 @@ fn overrides(publication: &Publication) -> [(&'static str, Option<&str>); 4] {
     ]
 }
 
+/// Counts the templates [`Templates`] renders and the stylesheets it inlines on this thread, so
+/// tests can assert how often a stage renders an issue's email (test builds only).
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod renders {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    /// What the key of [`count`] names: CSS inlined into a rendered HTML layout.
+    pub const INLINE: &str = "(css inlined)";
+
+    thread_local! {
+        static COUNTS: RefCell<BTreeMap<String, usize>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    /// Renders of each template (and [`INLINE`]) on this thread so far.
+    pub fn count() -> BTreeMap<String, usize> {
+        COUNTS.with(|c| c.borrow().clone())
+    }
+
+    pub(super) fn record(name: &str) {
+        COUNTS.with(|c| *c.borrow_mut().entry(name.to_owned()).or_default() += 1);
+    }
+}
+
 /// Inline `css` into `html`; `<style data-css-inline="keep">` blocks (media queries) stay.
 fn inline_css(html: &str, css: &str) -> Result<String, css_inline::InlineError> {
+    #[cfg(any(test, feature = "test-hooks"))]
+    renders::record(renders::INLINE);
     css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
         .extra_css(Some(std::borrow::Cow::Borrowed(css)))
