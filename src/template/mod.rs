@@ -8,6 +8,8 @@
 pub mod budget;
 mod errors;
 mod filters;
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod renders;
 pub mod ui;
 pub mod view;
 
@@ -319,30 +321,6 @@ fn overrides(publication: &Publication) -> [(&'static str, Option<&str>); 4] {
         ("email-css", t.email_css.as_deref()),
         ("page", t.page.as_deref()),
     ]
-}
-
-/// Counts the templates [`Templates`] renders and the stylesheets it inlines on this thread, so
-/// tests can assert how often a stage renders an issue's email (test builds only).
-#[cfg(any(test, feature = "test-hooks"))]
-pub mod renders {
-    use std::cell::RefCell;
-    use std::collections::BTreeMap;
-
-    /// What the key of [`count`] names: CSS inlined into a rendered HTML layout.
-    pub const INLINE: &str = "(css inlined)";
-
-    thread_local! {
-        static COUNTS: RefCell<BTreeMap<String, usize>> = const { RefCell::new(BTreeMap::new()) };
-    }
-
-    /// Renders of each template (and [`INLINE`]) on this thread so far.
-    pub fn count() -> BTreeMap<String, usize> {
-        COUNTS.with(|c| c.borrow().clone())
-    }
-
-    pub(super) fn record(name: &str) {
-        COUNTS.with(|c| *c.borrow_mut().entry(name.to_owned()).or_default() += 1);
-    }
 }
 
 /// Inline `css` into `html`; `<style data-css-inline="keep">` blocks (media queries) stay.
