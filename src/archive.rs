@@ -21,6 +21,7 @@ pub mod urls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::check::CheckedIssue;
 use crate::diagnostic::Diagnostic;
@@ -89,13 +90,10 @@ where
         plan.paths().filter_map(|p| p.strip_prefix(out).ok()).map(Path::to_path_buf).collect();
     // Listed before writing, so files of a build that dies half-way are still removed later.
     write_manifest(out, previous.union(&current))?;
-    let mut report = BuildReport { issues: entries.len(), ..BuildReport::default() };
-    let mut sink = |path: PathBuf, bytes: Vec<u8>| {
-        if write_if_changed(&path, &bytes)? {
-            report.written += 1;
-        } else {
-            report.unchanged += 1;
-        }
+    let (written, unchanged) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let sink = |path: PathBuf, bytes: Vec<u8>| {
+        let count = if write_if_changed(&path, &bytes)? { &written } else { &unchanged };
+        count.fetch_add(1, Ordering::Relaxed);
         Ok(())
     };
     for (c, kept) in checked.iter().zip(renditions) {
@@ -112,7 +110,13 @@ where
         }
     }
     drop(spill);
-    plan.make(project, out, &entries, Make::Pages, &mut sink)?;
+    plan.make(project, out, &entries, Make::Pages, &sink)?;
+    let mut report = BuildReport {
+        issues: entries.len(),
+        written: written.into_inner(),
+        unchanged: unchanged.into_inner(),
+        ..BuildReport::default()
+    };
     for stale in previous.difference(&current) {
         if remove_output(out, stale)? {
             report.removed += 1;
@@ -132,12 +136,12 @@ pub fn archive_files(
 ) -> Result<(usize, BTreeMap<PathBuf, Vec<u8>>)> {
     let entries = publishable(project, checked)?;
     let plan = Plan::new(project, out, &entries)?;
-    let mut files = BTreeMap::new();
-    plan.make(project, out, &entries, Make::All, &mut |path, bytes| {
-        files.insert(path, bytes);
+    let files = std::sync::Mutex::new(BTreeMap::new());
+    plan.make(project, out, &entries, Make::All, &|path, bytes| {
+        files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path, bytes);
         Ok(())
     })?;
-    Ok((entries.len(), files))
+    Ok((entries.len(), files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)))
 }
 
 /// The template errors the archive pages of these issues would stop `build` with, found by
@@ -146,7 +150,7 @@ pub fn archive_files(
 pub fn check_pages(project: &Project, checked: &[CheckedIssue]) -> Vec<Diagnostic> {
     let entries: Vec<Entry<'_>> =
         checked.iter().filter_map(|c| Some(Entry { issue: &c.issue, rendered: c.output()? })).collect();
-    pages::generate(project, Path::new(""), &entries, Make::Templated, &mut |_, _| Ok(())).unwrap_or_default()
+    pages::generate(project, Path::new(""), &entries, Make::Templated, &|_, _| Ok(())).unwrap_or_default()
 }
 
 /// The issues as archive entries, or every error that keeps them (or the project's content)
@@ -176,7 +180,7 @@ struct Plan {
 impl Plan {
     /// The plan, once the page templates are known to render every page.
     fn new(project: &Project, out: &Path, entries: &[Entry<'_>]) -> Result<Self> {
-        let problems = pages::generate(project, Path::new(""), entries, Make::Templated, &mut |_, _| Ok(()))?;
+        let problems = pages::generate(project, Path::new(""), entries, Make::Templated, &|_, _| Ok(()))?;
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
@@ -202,13 +206,13 @@ impl Plan {
         out: &Path,
         entries: &[Entry<'_>],
         make: Make,
-        sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
+        sink: pages::Sink<'_>,
     ) -> Result<()> {
         let exists = |target: &Path| {
             let path = out.join(target);
             self.generated.contains(&path) || self.statics.contains_key(&path)
         };
-        let problems = pages::generate(project, out, entries, make, &mut |path, bytes| {
+        let problems = pages::generate(project, out, entries, make, &|path, bytes| {
             if self.statics.contains_key(&path) {
                 return Ok(());
             }

@@ -80,44 +80,70 @@ pub(super) fn paths(project: &Project, out: &Path, entries: &[Entry<'_>]) -> Vec
     paths
 }
 
+/// Where [`generate`] hands each file: called from several threads at once.
+pub(super) type Sink<'s> = &'s (dyn Fn(PathBuf, Vec<u8>) -> Result<()> + Sync);
+
 /// Make the archive's files under `out`, handing each to `sink`; a page whose template fails
 /// is left out and its error returned. Stops at the first error of `sink`.
+///
+/// The issues' pages (most of the work: a template render each, then the sink's link rewriting
+/// and writing) are made on all cores, a contiguous run of each publication's issues per
+/// thread; the errors come back in the order one thread would have met them.
 pub(super) fn generate(
     project: &Project,
     out: &Path,
     entries: &[Entry<'_>],
     make: Make,
-    sink: &mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
+    sink: Sink<'_>,
 ) -> Result<Vec<Diagnostic>> {
     let site = SiteView::new(&project.config);
     let mut pages = Pages { project, sink, problems: Vec::new() };
     let mut index = Vec::new();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     for publication in &project.config.publications {
         let view = PublicationView::new(&project.config, publication);
         let entries: Vec<Entry<'_>> =
             entries.iter().filter(|e| e.issue.publication == publication.slug).copied().collect();
         let views: Vec<&IssueView> = entries.iter().map(|e| &e.rendered.view).collect();
-        for (n, entry) in entries.iter().enumerate() {
-            let dir = out.join(&entry.issue.publication).join(&entry.issue.slug);
-            let context = PageContext {
-                site: &site,
-                publication: &view,
-                issue: &entry.rendered.view,
-                previous: n.checked_sub(1).and_then(|p| views.get(p).copied()),
-                next: views.get(n + 1).copied(),
-            };
-            pages.render(dir.join("index.html"), Names::of(publication).page, &context)?;
-            if make == Make::All {
-                (pages.sink)(dir.join("email.html"), entry.rendered.email.html.clone().into_bytes())?;
-                (pages.sink)(dir.join("email.txt"), entry.rendered.email.text.clone().into_bytes())?;
+        let issue_pages = |range: std::ops::Range<usize>| -> Result<Vec<Diagnostic>> {
+            let mut pages = Pages { project, sink, problems: Vec::new() };
+            for n in range {
+                let entry = entries[n];
+                let dir = out.join(&entry.issue.publication).join(&entry.issue.slug);
+                let context = PageContext {
+                    site: &site,
+                    publication: &view,
+                    issue: &entry.rendered.view,
+                    previous: n.checked_sub(1).and_then(|p| views.get(p).copied()),
+                    next: views.get(n + 1).copied(),
+                };
+                pages.render(dir.join("index.html"), Names::of(publication).page, &context)?;
+                if make == Make::All {
+                    sink(dir.join("email.html"), entry.rendered.email.html.clone().into_bytes())?;
+                    sink(dir.join("email.txt"), entry.rendered.email.text.clone().into_bytes())?;
+                }
             }
+            Ok(pages.problems)
+        };
+        let (count, chunk) = (entries.len(), entries.len().div_ceil(threads).max(1));
+        let found: Vec<Result<Vec<Diagnostic>>> = std::thread::scope(|scope| {
+            let issue_pages = &issue_pages;
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|start| scope.spawn(move || issue_pages(start..(start + chunk).min(count))))
+                .collect();
+            // A panic in a render is a bug; it surfaces here rather than as a missing page.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
+        for problems in found {
+            pages.note(problems?);
         }
         let newest_first: Vec<&IssueView> = views.iter().rev().copied().collect();
         let listing = PublicationContext { site: &site, publication: &view, issues: newest_first.clone() };
         pages.render(out.join(&publication.slug).join("index.html"), "publication.html", &listing)?;
         if make != Make::Templated {
             let atom = feed::atom(&site, publication, &view, &entries);
-            (pages.sink)(out.join(&publication.slug).join("atom.xml"), atom.into_bytes())?;
+            sink(out.join(&publication.slug).join("atom.xml"), atom.into_bytes())?;
         }
         index.push((view, newest_first));
     }
@@ -131,7 +157,7 @@ pub(super) fn generate(
 /// Archive pages being rendered, and the template errors met so far.
 struct Pages<'a, 's> {
     project: &'a Project,
-    sink: &'s mut dyn FnMut(PathBuf, Vec<u8>) -> Result<()>,
+    sink: Sink<'s>,
     problems: Vec<Diagnostic>,
 }
 
@@ -139,9 +165,17 @@ impl Pages<'_, '_> {
     fn render<T: Serialize>(&mut self, path: PathBuf, template: &str, context: &T) -> Result<()> {
         match self.project.templates.page(template, context) {
             Ok(page) => (self.sink)(path, page.into_bytes())?,
-            Err(d) if !self.problems.contains(&d) => self.problems.push(d),
-            Err(_) => {}
+            Err(d) => self.note([d]),
         }
         Ok(())
+    }
+
+    /// Keep each template error once, however many pages share the template.
+    fn note(&mut self, problems: impl IntoIterator<Item = Diagnostic>) {
+        for d in problems {
+            if !self.problems.contains(&d) {
+                self.problems.push(d);
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Publication;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
-use crate::template::{self, EmailContext, Names};
+use crate::template::{self, Names};
 use crate::token::hex;
 
 /// An issue's email with the slots unfilled.
@@ -51,16 +51,18 @@ impl Parts {
         let mut context = template::generic_context(&project.config, publication, view.clone());
         context.unsubscribe_url = slots::marker(UNSUBSCRIBE);
         context.subscriber = slots::marked_subscriber(columns);
-        let email =
-            |context: &EmailContext| project.templates.email(publication, context).map_err(|d| Error::Invalid(vec![d]));
-        let marked = email(&context)?;
+        let failed = |d| Error::Invalid(vec![d]);
+        let (marked, marked_layout) = project.templates.email_and_layout(publication, &context).map_err(failed)?;
         context.subscriber.name.clear();
         context.subscriber.attrs.values_mut().for_each(String::clear);
-        let plain = email(&context)?;
+        // The comparison needs no stylesheet: the layouts as rendered differ exactly where the
+        // inlined ones would (and inlining would only hide a difference in `<style>` or comments).
+        let (plain_layout, plain_text) = project.templates.email_layouts(publication, &context).map_err(failed)?;
         let names = Names::of(publication);
         let count = FIRST_ATTR + columns.len();
-        let text = checked_split(&marked.text, &plain.text, names.email_text, count, test_send)?;
-        let html = checked_split(&marked.html, &plain.html, names.email_html, count, test_send)?;
+        let text = checked_split(&marked.text, None, &plain_text, names.email_text, count, test_send)?;
+        let html =
+            checked_split(&marked.html, Some(&marked_layout), &plain_layout, names.email_html, count, test_send)?;
         if marked.subject.trim().is_empty() || !super::headers::is_header_safe(&marked.subject) {
             return Err(invalid(
                 "compose/subject",
@@ -83,11 +85,29 @@ impl Parts {
     }
 }
 
-/// One layout split at its slots, checked against its render with empty subscriber values.
-fn checked_split(marked: &str, plain: &str, name: &str, count: usize, test_send: bool) -> Result<Split, Error> {
-    let split =
-        Split::new(marked, count).map_err(|why| invalid("template/slots", format!("template `{name}`: {why}")))?;
-    if squeeze(&split.without_slots(|s| s == EMAIL || s == UNSUBSCRIBE)) != squeeze(plain) {
+/// One layout split at its slots, checked against its render with empty subscriber values:
+/// `plain`, compared with `marked` or, when given, with `compared` (the same render before a
+/// step that `plain` did not go through).
+fn checked_split(
+    marked: &str,
+    compared: Option<&str>,
+    plain: &str,
+    name: &str,
+    count: usize,
+    test_send: bool,
+) -> Result<Split, Error> {
+    let split_of =
+        |text| Split::new(text, count).map_err(|why| invalid("template/slots", format!("template `{name}`: {why}")));
+    let split = split_of(marked)?;
+    let before;
+    let compared = match compared {
+        Some(text) => {
+            before = split_of(text)?;
+            &before
+        }
+        None => &split,
+    };
+    if squeeze(&compared.without_slots(|s| s == EMAIL || s == UNSUBSCRIBE)) != squeeze(plain) {
         return Err(Error::Invalid(vec![
             Diagnostic::error(
                 "template/slots",

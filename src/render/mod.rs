@@ -124,27 +124,56 @@ pub fn render(issue: &Issue, links: &Links) -> Rendered {
 }
 
 /// The editors' placeholders (`TK`, `TODO`, `FIXME`, `XXX`) standing as words in `text`, and
-/// `lorem ipsum` or `[link]` in any case, with their byte offsets.
+/// `lorem ipsum` or `[link]` in any case, with their byte offsets: each phrase's non-overlapping
+/// matches from the left, phrase by phrase.
+///
+/// It runs on every text event of a body, so it reads the text once, stops only at bytes a
+/// phrase starts with, and allocates nothing unless it finds something.
 pub(crate) fn placeholders(text: &str) -> Vec<(usize, &'static str)> {
-    let mut found = Vec::new();
-    // ASCII lowercasing keeps every byte offset.
-    let lower = text.to_ascii_lowercase();
-    for phrase in ["lorem ipsum", "[link]"] {
-        found.extend(lower.match_indices(phrase).map(|(i, _)| (i, phrase)));
+    /// (phrase, matched in any ASCII case, must stand as a word)
+    const PHRASES: [(&str, bool, bool); 6] = [
+        ("lorem ipsum", true, false),
+        ("[link]", true, false),
+        ("TK", false, true),
+        ("TODO", false, true),
+        ("FIXME", false, true),
+        ("XXX", false, true),
+    ];
+    let bytes = text.as_bytes();
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    // Where each phrase may match next: matches do not overlap.
+    let mut next = [0; PHRASES.len()];
+    for (at, byte) in bytes.iter().enumerate() {
+        if !matches!(byte, b'l' | b'L' | b'[' | b'T' | b'F' | b'X') {
+            continue;
+        }
+        for (n, (phrase, any_case, _)) in PHRASES.iter().enumerate() {
+            let hit = at >= next[n]
+                && bytes.get(at..at + phrase.len()).is_some_and(|candidate| {
+                    if *any_case {
+                        candidate.eq_ignore_ascii_case(phrase.as_bytes())
+                    } else {
+                        candidate == phrase.as_bytes()
+                    }
+                });
+            if hit {
+                next[n] = at + phrase.len();
+                found.push((n, at));
+            }
+        }
     }
-    for word in ["TK", "TODO", "FIXME", "XXX"] {
-        found.extend(
-            text.match_indices(word)
-                .map(|(i, _)| i)
-                .filter(|i| {
-                    let before = text[..*i].chars().next_back();
-                    let after = text[i + word.len()..].chars().next();
-                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-                })
-                .map(|i| (i, word)),
-        );
-    }
+    // Phrase by phrase, then from the left; words only where they stand alone.
+    found.sort_unstable();
     found
+        .into_iter()
+        .filter(|&(n, i)| {
+            let (phrase, _, word) = PHRASES[n];
+            let before = text[..i].chars().next_back();
+            let after = text[i + phrase.len()..].chars().next();
+            !word || (!before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric))
+        })
+        .map(|(n, i)| (i, PHRASES[n].0))
+        .collect()
 }
 
 /// The `lint/placeholder` warning for a link whose target is empty (`[text]()`), not yet located.

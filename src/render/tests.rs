@@ -197,3 +197,43 @@ proptest! {
         prop_assert!(!rendered.html.to_ascii_lowercase().contains("<a href=\"java"), "{}", rendered.html);
     }
 }
+
+/// What [`placeholders`] found before it was made to skip to candidate bytes: the reference it
+/// must agree with.
+fn placeholders_by_searching(text: &str) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    let lower = text.to_ascii_lowercase();
+    for phrase in ["lorem ipsum", "[link]"] {
+        found.extend(lower.match_indices(phrase).map(|(i, _)| (i, phrase)));
+    }
+    for word in ["TK", "TODO", "FIXME", "XXX"] {
+        found.extend(
+            text.match_indices(word)
+                .map(|(i, _)| i)
+                .filter(|i| {
+                    let before = text[..*i].chars().next_back();
+                    let after = text[i + word.len()..].chars().next();
+                    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+                })
+                .map(|i| (i, word)),
+        );
+    }
+    found
+}
+
+#[test]
+fn placeholders_are_found_in_order_without_overlaps() {
+    for text in
+        ["", "TK", "XXXX XXX", "[LINK] and [link", "Lorem Ipsum, lorem ipsumlorem ipsum", "éTODO TODO", "FIXMEs FIXME."]
+    {
+        assert_eq!(placeholders(text), placeholders_by_searching(text), "{text:?}");
+    }
+    assert_eq!(placeholders("a TK, XXXXXX and TODO"), [(2, "TK"), (17, "TODO")]);
+}
+
+proptest! {
+    #[test]
+    fn placeholders_agree_with_searching(text in "([TKODFIXMElorem ipsu\\[\\]nkLK é.]{0,12}|TK|XXX|TODO|FIXME|lorem ipsum|\\[link\\]){0,8}") {
+        prop_assert_eq!(placeholders(&text), placeholders_by_searching(&text));
+    }
+}
