@@ -203,7 +203,10 @@ pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
             .help("the archive URL uses the file name; rename the file or drop `date`"),
         );
     }
-    let rendered = project.render(issue);
+    let (blocks, problems) = crate::editions::blocks(issue);
+    diagnostics.extend(problems);
+    diagnostics.extend(crate::editions::check(project, issue, &blocks));
+    let rendered = crate::editions::render_full(project, issue, &blocks);
     match &rendered {
         Ok(rendered) => {
             diagnostics.extend(rendered.diagnostics.iter().cloned());
