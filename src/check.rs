@@ -203,9 +203,8 @@ pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
             .help("the archive URL uses the file name; rename the file or drop `date`"),
         );
     }
-    let (blocks, problems) = crate::editions::blocks(issue);
+    let (blocks, problems) = crate::editions::judge(project, issue);
     diagnostics.extend(problems);
-    diagnostics.extend(crate::editions::check(project, issue, &blocks));
     let rendered = crate::editions::render_full(project, issue, &blocks);
     match &rendered {
         Ok(rendered) => {

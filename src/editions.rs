@@ -33,6 +33,16 @@ pub fn blocks(issue: &Issue) -> (Blocks, Vec<Diagnostic>) {
     blocks::parse(&issue.body, &issue.source, &issue.text, issue.body_start_line)
 }
 
+/// The blocks of `issue` and `check`'s diagnostics about them: how they are written, then
+/// (when that is right) how they fit the issue's lists ([`check`]).
+pub fn judge(project: &Project, issue: &Issue) -> (Blocks, Vec<Diagnostic>) {
+    let (found, mut problems) = blocks(issue);
+    if problems.is_empty() {
+        problems = check(project, issue, &found);
+    }
+    (found, problems)
+}
+
 /// The full rendering of `issue` for `check`: as written when it has no blocks; else every block
 /// labelled (what the archive shows), with the body's diagnostics taken from a render with the
 /// fence lines blanked, so they point where the file has them.

@@ -149,6 +149,8 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
     let mut problems = Vec::new();
     let mut open: Option<(usize, Block)> = None;
     let mut code_fence: Option<(char, usize)> = None;
+    // Blocks refused as nested: their `:::` closes them, not the block around them.
+    let mut nested = 0usize;
     let at = |line: usize, col: usize| Location::new(path, first_line + line, col + 1);
     for (n, line) in body.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches(' ').len();
@@ -168,6 +170,10 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
         }
         let rest = trimmed.trim_start_matches(':');
         if rest.trim().is_empty() {
+            if nested > 0 {
+                nested -= 1;
+                continue;
+            }
             match open.take() {
                 Some((_, mut block)) => {
                     block.close = n;
@@ -186,17 +192,8 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
         let word_start = rest.len() - rest.trim_start().len();
         let word: String = rest.trim_start().chars().take_while(|c| !c.is_whitespace()).collect();
         let word_col = rest_col + rest[..word_start].chars().count();
-        if word != "only" {
-            let help = match did_you_mean(&word, ["only"]) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "a block is `::: only region=\"London\"`, its Markdown, then `:::`".to_owned(),
-            };
-            problems.push(
-                Diagnostic::error("block/kind", format!("unknown block `{word}`")).at(at(n, word_col), text).help(help),
-            );
-            continue;
-        }
         if let Some((opened, _)) = &open {
+            nested += 1;
             problems.push(
                 Diagnostic::error("block/nested", "a block cannot be inside another block")
                     .at(at(n, indent), text)
@@ -205,6 +202,18 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
                         first_line + opened
                     )),
             );
+            continue;
+        }
+        if word != "only" {
+            let help = match did_you_mean(&word, ["only"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "a block is `::: only region=\"London\"`, its Markdown, then `:::`".to_owned(),
+            };
+            problems.push(
+                Diagnostic::error("block/kind", format!("unknown block `{word}`")).at(at(n, word_col), text).help(help),
+            );
+            // Still a block: its `:::` must not read as a stray close.
+            open = Some((n, refused(at(n, indent), n)));
             continue;
         }
         let after = &rest.trim_start()[word.len()..];
@@ -228,16 +237,7 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
             }
             Err(problem) => {
                 problems.push(problem.diagnostic.at(at(n, source_col + problem.col), text));
-                // Still a block: its `:::` must not read as a stray close.
-                open = Some((n, Block {
-                    filter: Filter::Any(Vec::new()),
-                    label: String::new(),
-                    source: String::new(),
-                    fields: Vec::new(),
-                    location: at(n, indent),
-                    open: n,
-                    close: n,
-                }));
+                open = Some((n, refused(at(n, indent), n)));
             }
         }
     }
@@ -258,6 +258,19 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
         );
     }
     (Blocks { blocks }, problems)
+}
+
+/// A block whose opening line was refused: it matches nobody, and its `:::` still closes it.
+fn refused(location: Location, line: usize) -> Block {
+    Block {
+        filter: Filter::Any(Vec::new()),
+        label: String::new(),
+        source: String::new(),
+        fields: Vec::new(),
+        location,
+        open: line,
+        close: line,
+    }
 }
 
 /// The fence character and length of a line that opens or closes fenced code.
