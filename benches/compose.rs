@@ -11,6 +11,7 @@
 //! Run with `cargo bench --bench compose`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -23,8 +24,11 @@ use letterpress::token::Keys;
 const ISSUE: &str = "commissioner/2016-12-09-stp-plans-published";
 const REGIONS: [&str; 5] = ["North West", "London", "Midlands", "South East", "Yorkshire and the Humber"];
 
+/// A generated subscriber: address, name, attributes.
+type Reader = (String, String, BTreeMap<String, String>);
+
 /// Generated subscribers: distinct addresses, names (some non-ASCII) and regions.
-fn recipients(n: usize) -> Vec<(String, String, BTreeMap<String, String>)> {
+fn recipients(n: usize) -> Vec<Reader> {
     (0..n)
         .map(|i| {
             let name = if i % 3 == 0 { format!("Zoë Reader {i}") } else { format!("Reader {i}") };
@@ -39,12 +43,13 @@ const SIX: [&str; 6] = ["North West", "London", "Midlands", "South East", "Yorks
 
 /// The example issue with one regional block per region of [`SIX`] appended, its template with
 /// the editions the generated recipients need, and those recipients.
-fn editions(project: &Project) -> (MessageTemplate, Vec<(String, String, BTreeMap<String, String>)>) {
+fn editions(project: &Project) -> (MessageTemplate, Vec<Reader>) {
     let mut issue = project.find(ISSUE).expect("example issue").clone();
     for (i, region) in SIX.iter().enumerate() {
-        issue.body.push_str(&format!(
+        let _ = write!(
+            issue.body,
             "\n::: only region=\"{region}\"\n## In {region}\n\nWhat the plan means for {region}: [read more](https://example.org/{i}).\n:::\n"
-        ));
+        );
     }
     let checked = letterpress::check::issue(project, &issue);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
@@ -86,12 +91,7 @@ fn bench(c: &mut Criterion, name: &str, template: &MessageTemplate) {
     bench_with(c, name, template, &recipients(10_000));
 }
 
-fn bench_with(
-    c: &mut Criterion,
-    name: &str,
-    template: &MessageTemplate,
-    recipients: &[(String, String, BTreeMap<String, String>)],
-) {
+fn bench_with(c: &mut Criterion, name: &str, template: &MessageTemplate, recipients: &[Reader]) {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut group = c.benchmark_group("compose");
     group.throughput(Throughput::Elements(1));

@@ -16,12 +16,12 @@ use std::collections::BTreeSet;
 
 use crate::check::CheckedIssue;
 use crate::compose::Recipient;
-use crate::error::Error;
-use crate::state::State;
 use crate::content::Issue;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::error::Error;
 use crate::project::{Project, RenderedIssue, Unrendered};
 use crate::segment::blocks::{self, BlockSet, Blocks};
+use crate::state::State;
 use crate::subscribers::{Members, list_columns};
 
 /// The blocks of `issue`'s body, and the problems in writing them.
@@ -166,6 +166,8 @@ pub fn check(project: &Project, issue: &Issue, found: &Blocks) -> Vec<Diagnostic
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     /// Markdown parses of a whole send of the editions fixture, with `extra` more readers (in
@@ -176,7 +178,7 @@ mod tests {
         let mut rows = std::fs::read_to_string(&csv).unwrap();
         for i in 0..extra {
             let region = ["London", "North West", "Kent", ""][i % 4];
-            rows.push_str(&format!("reader{i}@example.org,Reader {i},{region}\n"));
+            let _ = writeln!(rows, "reader{i}@example.org,Reader {i},{region}");
         }
         std::fs::write(&csv, rows).unwrap();
         let project = Project::load(dir.path()).unwrap();

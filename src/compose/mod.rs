@@ -43,12 +43,12 @@ use crate::check::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
+use crate::segment::blocks::BlockSet;
 use crate::token::return_path::ReturnPath;
 use crate::token::{Keys, hex};
-use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use editions::{Bodies, Editions};
+use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;
-use crate::segment::blocks::BlockSet;
 use sender::Sender;
 use slots::{EMAIL, FIRST_ATTR, NAME, UNSUBSCRIBE};
 
@@ -178,7 +178,8 @@ impl MessageTemplate {
         // With regional blocks, the subject and the content hash come from the full issue (every
         // block): the hash then changes with any block, whoever the audience is.
         let full = (!blocks.is_empty()).then(|| crate::editions::edition(project, checked, &blocks, blocks.all()));
-        let parts = Parts::render(project, full.as_ref().unwrap_or(checked), publication, &options.attr_columns, options.test)?;
+        let parts =
+            Parts::render(project, full.as_ref().unwrap_or(checked), publication, &options.attr_columns, options.test)?;
         let mut content_hash = parts.content_hash(&options.attr_columns);
         let editions = if blocks.is_empty() {
             Editions::single(Bodies::of(&parts))

@@ -29,9 +29,7 @@ pub(super) fn choose(
     let sets = crate::editions::needed(project, &checked.issue, &blocks);
     let mut email = email;
     let selected: Option<BlockSet> = match (subscriber, edition.filter(|e| !e.is_empty())) {
-        (Some(s), _) => {
-            Some(blocks.set_of(&Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: "" }))
-        }
+        (Some(s), _) => Some(blocks.set_of(&Recipient { email: &s.email, name: &s.name, attrs: &s.attrs, list: "" })),
         (None, Some(wanted)) => {
             let set = wanted.parse::<BlockSet>().ok().filter(|set| sets.contains(set)).ok_or_else(|| {
                 format!("`{}` has no edition `{wanted}`; choose one in the edition selector", checked.issue.id())

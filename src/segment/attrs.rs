@@ -43,8 +43,7 @@ pub fn parse(text: &str) -> Result<Vec<Term>, Problem> {
     if terms.is_empty() {
         return Err(Problem {
             col: parser.at,
-            diagnostic: shape("this block has no filter")
-                .help("say who sees it, e.g. `::: only region=\"London\"`"),
+            diagnostic: shape("this block has no filter").help("say who sees it, e.g. `::: only region=\"London\"`"),
         });
     }
     Ok(terms)
@@ -110,7 +109,7 @@ impl Parser {
         }
     }
 
-    fn fail<T>(&self, col: usize, diagnostic: Diagnostic) -> Result<T, Problem> {
+    fn fail<T>(col: usize, diagnostic: Diagnostic) -> Result<T, Problem> {
         Err(Problem { col, diagnostic })
     }
 
@@ -122,7 +121,7 @@ impl Parser {
             self.at += 1;
         }
         if field.is_empty() {
-            return self.fail(
+            return Self::fail(
                 col,
                 shape(format!("expected a column name, found `{}`", self.peek().unwrap_or(' ')))
                     .help("write `column=\"value\"`, e.g. `region=\"London\"`"),
@@ -135,7 +134,7 @@ impl Parser {
             _ => None,
         };
         if let Some(why) = why {
-            return self.fail(
+            return Self::fail(
                 col,
                 Diagnostic::error("block/field", format!("a block cannot filter on `{field}`"))
                     .help(format!("{why}; filter on `name` or an attribute column")),
@@ -149,7 +148,7 @@ impl Parser {
                 true
             }
             _ => {
-                return self.fail(
+                return Self::fail(
                     self.at,
                     shape(format!("expected `=` or `!=` after `{field}`"))
                         .help(format!("write `{field}=\"value\"`, or `{field}!=\"value\"` for everyone else")),
@@ -171,7 +170,7 @@ impl Parser {
             self.skip_spaces();
             match self.peek() {
                 Some(']') if values.is_empty() => {
-                    return self.fail(
+                    return Self::fail(
                         open,
                         shape(format!("`{field}` is given no values, so the block reaches nobody"))
                             .help(format!("list the values, e.g. `{field}=[\"London\",\"North West\"]`")),
@@ -182,7 +181,7 @@ impl Parser {
                     return Ok(values);
                 }
                 None => {
-                    return self.fail(open, shape("unclosed `[`").help("end the list of values with `]`"));
+                    return Self::fail(open, shape("unclosed `[`").help("end the list of values with `]`"));
                 }
                 _ => {}
             }
@@ -191,9 +190,9 @@ impl Parser {
             match self.peek() {
                 Some(',') => self.at += 1,
                 Some(']') => {}
-                None => return self.fail(open, shape("unclosed `[`").help("end the list of values with `]`")),
+                None => return Self::fail(open, shape("unclosed `[`").help("end the list of values with `]`")),
                 _ => {
-                    return self.fail(
+                    return Self::fail(
                         self.at,
                         shape("expected `,` or `]` in the list of values")
                             .help(format!("separate values with commas: `{field}=[\"London\",\"North West\"]`")),
@@ -212,8 +211,10 @@ impl Parser {
             loop {
                 match self.peek() {
                     None => {
-                        return self
-                            .fail(start, shape("unclosed quote").help("end the value with `\"` on the same line"));
+                        return Self::fail(
+                            start,
+                            shape("unclosed quote").help("end the value with `\"` on the same line"),
+                        );
                     }
                     Some('"') => {
                         self.at += 1;
@@ -236,7 +237,7 @@ impl Parser {
             }
         }
         if value.trim().is_empty() {
-            return self.fail(
+            return Self::fail(
                 start,
                 shape(format!("`{field}` has no value to match"))
                     .help(format!("write a value in quotes, e.g. `{field}=\"London\"`")),

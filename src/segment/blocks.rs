@@ -80,19 +80,18 @@ impl Blocks {
     /// their fence lines.
     pub fn select(&self, body: &str, set: BlockSet) -> String {
         self.rewrite(body, |i, block, line, out| {
-            if set & (1 << i) != 0 && line != block.open && line != block.close {
-                Some(out)
-            } else {
-                None
-            }
+            if set & (1 << i) != 0 && line != block.open && line != block.close { Some(out) } else { None }
         })
     }
 
     /// The full body with the fence lines blank: every line where the file has it.
     pub fn blanked(&self, body: &str) -> String {
-        self.rewrite(body, |_, block, line, out| {
-            if line == block.open || line == block.close { Some("") } else { Some(out) }
-        })
+        self.rewrite(
+            body,
+            |_, block, line, out| {
+                if line == block.open || line == block.close { Some("") } else { Some(out) }
+            },
+        )
     }
 
     /// The full body with each block in a `<div class="only">` under its label.
@@ -102,10 +101,9 @@ impl Blocks {
         for (n, line) in body.split_inclusive('\n').enumerate() {
             match blocks.peek() {
                 Some(block) if n == block.open => {
-                    out.push_str(&format!(
-                        "\n<div class=\"only\">\n<p class=\"only-label\"><strong>{}</strong></p>\n\n",
-                        escape(&block.label)
-                    ));
+                    out.push_str("\n<div class=\"only\">\n<p class=\"only-label\"><strong>");
+                    out.push_str(&escape(&block.label));
+                    out.push_str("</strong></p>\n\n");
                 }
                 Some(block) if n == block.close => {
                     out.push_str("\n</div>\n\n");
@@ -155,7 +153,9 @@ pub fn parse(body: &str, path: &Path, text: &str, first_line: usize) -> (Blocks,
     for (n, line) in body.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches(' ').len();
         let trimmed = line.trim();
-        if indent <= 3 && let Some(fence) = code_fence_of(trimmed) {
+        if indent <= 3
+            && let Some(fence) = code_fence_of(trimmed)
+        {
             match code_fence {
                 None => code_fence = Some(fence),
                 Some((c, len)) if fence.0 == c && fence.1 >= len && trimmed.chars().all(|x| x == c) => {

@@ -121,7 +121,11 @@ fn the_preview_offers_each_edition_and_view_as_picks_the_subscribers() {
     let html = server.get(&page).text();
     assert!(html.contains("<select id=\"edition\" name=\"edition\""), "{html}");
     // Ruth: block 1; Li: blocks 2 and 3; Jo and Amir (and a test copy): block 3.
-    for (value, label) in [("1", "With 1. in London"), ("4", "With 3. outside London"), ("6", "With 2. in North West or Lancashire; 3. outside London")] {
+    for (value, label) in [
+        ("1", "With 1. in London"),
+        ("4", "With 3. outside London"),
+        ("6", "With 2. in North West or Lancashire; 3. outside London"),
+    ] {
         assert!(html.contains(&format!("<option value=\"{value}\">{label}</option>")), "{value}: {html}");
     }
     let london = server.get(&format!("{page}email.txt?edition=1")).text();
