@@ -8,6 +8,7 @@
 #
 #   benches/send_editions.sh                      # N=100000, EDITIONS=6, CONC=8, ROUNDS=1
 #   ROUNDS=3 benches/send_editions.sh             # alternate the two sends three times
+#   BIN=target/release/letterpress benches/send_editions.sh   # without building first
 #
 # Needs postfix (smtp-sink) and GNU time: apt-get install postfix time.
 set -euo pipefail
@@ -24,8 +25,11 @@ for tool in smtp-sink /usr/bin/time bc; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix time bc" >&2; exit 2; }
 done
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/letterpress"
+# BIN: an already built release binary (skips the build).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+fi
+bin=${BIN:-"$root/target/release/letterpress"}
 
 work=$(mktemp -d)
 sink=""
