@@ -206,7 +206,9 @@ pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
             .help("the archive URL uses the file name; rename the file or drop `date`"),
         );
     }
-    let rendered = project.render(issue);
+    let (blocks, problems) = crate::editions::judge(project, issue);
+    diagnostics.extend(problems);
+    let rendered = crate::editions::render_full(project, issue, &blocks);
     match &rendered {
         Ok(rendered) => {
             diagnostics.extend(rendered.diagnostics.iter().cloned());

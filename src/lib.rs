@@ -23,6 +23,7 @@ pub mod compose;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
+pub mod editions;
 pub mod entropy;
 pub mod env;
 pub mod error;

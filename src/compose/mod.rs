@@ -24,6 +24,7 @@
 
 mod dkim;
 mod dkim_canon;
+mod editions;
 mod headers;
 mod render;
 mod sender;
@@ -42,12 +43,14 @@ use crate::check::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
+use crate::segment::blocks::BlockSet;
 use crate::token::return_path::ReturnPath;
 use crate::token::{Keys, hex};
+use editions::{Bodies, Editions};
 use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;
 use sender::Sender;
-use slots::{EMAIL, EncodedPart, Escape, FIRST_ATTR, NAME, UNSUBSCRIBE};
+use slots::{EMAIL, FIRST_ATTR, NAME, UNSUBSCRIBE};
 
 /// A display name longer than this is left out of `To` (the address alone is used), so a
 /// header line never outgrows the 998-character limit.
@@ -123,8 +126,10 @@ pub struct MessageTemplate {
     from_domain: String,
     content_hash: String,
     headers: SharedHeaders,
-    text: EncodedPart,
-    html: EncodedPart,
+    /// The bodies of each edition (one when the issue has no regional blocks).
+    editions: Editions,
+    /// A test send (kept to render editions added later the same way).
+    test: bool,
     unsubscribe_prefix: String,
     /// What every recipient's unsubscribe token leaves when the issue goes to several lists:
     /// all of them, joined with `+` (see [`UNSUBSCRIBE_SCOPE_SEPARATOR`]).
@@ -169,7 +174,23 @@ impl MessageTemplate {
             ));
         }
         let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
-        let parts = Parts::render(project, checked, publication, &options.attr_columns, options.test)?;
+        let (blocks, _) = crate::editions::blocks(issue);
+        // With regional blocks, the subject and the content hash come from the full issue (every
+        // block): the hash then changes with any block, whoever the audience is.
+        let full = (!blocks.is_empty()).then(|| crate::editions::edition(project, checked, &blocks, blocks.all()));
+        let parts =
+            Parts::render(project, full.as_ref().unwrap_or(checked), publication, &options.attr_columns, options.test)?;
+        let mut content_hash = parts.content_hash(&options.attr_columns);
+        let editions = if blocks.is_empty() {
+            Editions::single(Bodies::of(&parts))
+        } else {
+            content_hash = editions::hash_with_filters(&content_hash, &blocks);
+            let sets = crate::editions::needed(project, issue, &blocks);
+            let mut editions = Editions::of_blocks(blocks);
+            editions.add(editions.blocks.all(), Bodies::of(&parts));
+            add_editions(&mut editions, project, checked, &options.attr_columns, options.test, sets)?;
+            editions
+        };
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
         let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
         let headers = sender.shared_headers(
@@ -195,10 +216,10 @@ impl MessageTemplate {
             subject,
             envelope_from,
             from_domain: sender.domain,
-            content_hash: parts.content_hash(&options.attr_columns),
+            content_hash,
             headers,
-            text: EncodedPart::new(&parts.text, Escape::Text),
-            html: EncodedPart::new(&parts.html, Escape::Html),
+            editions,
+            test: options.test,
             unsubscribe_prefix,
             unsubscribe_scope,
             mailto_prefix: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe%20")),
@@ -246,15 +267,16 @@ impl MessageTemplate {
             UNSUBSCRIBE => url.as_str(),
             n => self.attr_columns.get(n - FIRST_ATTR).and_then(|c| recipient.attrs.get(c)).map_or("", String::as_str),
         };
+        let bodies = self.editions.of(recipient)?;
         self.headers.write_delimiter(boundary, Delimiter::First, out);
         out.extend_from_slice(&self.headers.text_part);
         let start = out.len();
-        self.text.write(value, out);
+        bodies.text.write(value, out);
         let mut text = start..out.len();
         self.headers.write_delimiter(boundary, Delimiter::Next, out);
         out.extend_from_slice(&self.headers.html_part);
         let start = out.len();
-        self.html.write(value, out);
+        bodies.html.write(value, out);
         let mut html = start..out.len();
         self.headers.write_delimiter(boundary, Delimiter::Close, out);
         if let Some(dkim) = &self.dkim {
@@ -289,6 +311,29 @@ impl MessageTemplate {
         &self.content_hash
     }
 
+    /// Prepare the editions of `sets` not prepared yet (a send adds those its journal's rows
+    /// need: rows added by an earlier run may carry attributes the lists no longer have).
+    ///
+    /// Errors: as [`Self::new`], for an edition's templates.
+    pub fn add_editions(
+        &mut self,
+        project: &Project,
+        checked: &CheckedIssue,
+        sets: impl IntoIterator<Item = BlockSet>,
+    ) -> Result<(), Error> {
+        add_editions(&mut self.editions, project, checked, &self.attr_columns, self.test, sets)
+    }
+
+    /// The issue's regional blocks, when it has some.
+    pub fn blocks(&self) -> Option<&crate::segment::blocks::Blocks> {
+        Some(&self.editions.blocks).filter(|b| !b.is_empty())
+    }
+
+    /// How many editions are prepared (1 for an issue without regional blocks).
+    pub fn edition_count(&self) -> usize {
+        self.editions.len()
+    }
+
     /// Whether each message is DKIM-signed (then worth composing on every core).
     pub fn signs(&self) -> bool {
         self.dkim.is_some()
@@ -298,6 +343,27 @@ impl MessageTemplate {
     pub fn subject(&self) -> &str {
         &self.subject
     }
+}
+
+/// Render, split and encode the editions of `sets` that `editions` lacks.
+fn add_editions(
+    editions: &mut Editions,
+    project: &Project,
+    checked: &CheckedIssue,
+    columns: &[String],
+    test: bool,
+    sets: impl IntoIterator<Item = BlockSet>,
+) -> Result<(), Error> {
+    let Some(publication) = project.config.publication(&checked.issue.publication) else { return Ok(()) };
+    for set in sets {
+        if editions.has(set) {
+            continue;
+        }
+        let edition = crate::editions::edition(project, checked, &editions.blocks, set);
+        let parts = Parts::render(project, &edition, publication, columns, test)?;
+        editions.add(set, Bodies::of(&parts));
+    }
+    Ok(())
 }
 
 fn invalid(code: &'static str, message: String) -> Error {

@@ -58,6 +58,10 @@ struct Prepared<'a> {
     email: EmailBody,
     /// The raw message (or why it cannot be composed), when asked for.
     eml: Option<String>,
+    /// The editions of an issue with regional blocks (none without), the shown one selected.
+    editions: Vec<Choice>,
+    /// The edition asked for by `?edition=`, when one was.
+    edition: Option<String>,
 }
 
 /// What the issue page shows.
@@ -76,6 +80,7 @@ struct IssuePage<'a> {
     size: Size,
     diagnostics: Vec<DiagnosticView>,
     choices: Vec<Choice>,
+    editions: Vec<Choice>,
     eml: String,
     email_src: String,
     text_src: String,
@@ -98,12 +103,12 @@ struct EmailSummary<'a> {
     text: &'a str,
 }
 
-/// One choice in the "view as" selector.
+/// One choice in the "view as" or the edition selector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct Choice {
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
 /// Load, check and personalise an issue, or the page to show instead. The message is
@@ -111,7 +116,7 @@ struct Choice {
 fn prepare<'a>(
     ui: &Ui,
     snapshot: &'a Snapshot,
-    (id, as_): (&str, Option<&str>),
+    (id, (as_, edition)): (&str, (Option<&str>, Option<&str>)),
     eml: bool,
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
@@ -156,7 +161,10 @@ fn prepare<'a>(
         _ => rendered.email.clone(),
     };
     let eml = composed.map(|c| c.map_or_else(|why| why.to_string(), |c| c.eml));
-    Ok(Prepared { project, issue, publication, checked, lists, choices, subscriber, email, eml })
+    let (editions, email) = super::editions::choose(project, &checked, subscriber.as_ref(), edition, email)
+        .map_err(|why| ui.missing(snapshot, &why))?;
+    let edition = edition.filter(|e| !e.is_empty() && subscriber.is_none()).map(str::to_owned);
+    Ok(Prepared { project, issue, publication, checked, lists, choices, subscriber, email, eml, editions, edition })
 }
 
 /// The issue page of `id` (`publication/slug`), as `as_` when given.
@@ -164,15 +172,19 @@ pub fn page(
     ui: &Ui,
     snapshot: &Snapshot,
     id: &str,
-    as_: Option<&str>,
+    shown: (Option<&str>, Option<&str>),
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
 ) -> Page {
-    let p = match prepare(ui, snapshot, (id, as_), true, clock, env) {
+    let p = match prepare(ui, snapshot, (id, shown), true, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };
-    let query = p.subscriber.as_ref().map(|s| format!("?as={}", encode(&s.email))).unwrap_or_default();
+    let query = match (&p.subscriber, &p.edition) {
+        (Some(s), _) => format!("?as={}", encode(&s.email)),
+        (None, Some(edition)) => format!("?edition={}", encode(edition)),
+        (None, None) => String::new(),
+    };
     let base = format!("/issue/{}/{}/", p.issue.publication, p.issue.slug);
     let selected = p.subscriber.as_ref().map_or("", |s| s.email.as_str());
     let choices: Vec<Choice> = std::iter::once(Choice {
@@ -209,6 +221,7 @@ pub fn page(
         size: Size::of(&p.email.html),
         diagnostics: p.checked.diagnostics.iter().map(DiagnosticView::new).collect(),
         choices,
+        editions: p.editions,
         eml: p.eml.unwrap_or_default(),
         email_src: format!("{base}email.html{query}"),
         text_src: format!("{base}email.txt{query}"),
@@ -222,12 +235,12 @@ pub fn part(
     ui: &Ui,
     snapshot: &Snapshot,
     id: &str,
-    as_: Option<&str>,
+    shown: (Option<&str>, Option<&str>),
     part: Part,
     clock: &crate::clock::Clock,
     env: &crate::env::Env,
 ) -> Page {
-    let p = match prepare(ui, snapshot, (id, as_), part == Part::Eml, clock, env) {
+    let p = match prepare(ui, snapshot, (id, shown), part == Part::Eml, clock, env) {
         Ok(prepared) => prepared,
         Err(page) => return page,
     };

@@ -11,6 +11,7 @@
 
 mod audience;
 mod delivery;
+mod editions;
 mod email;
 mod index;
 mod issue;

@@ -64,6 +64,8 @@ pub fn router(app: Arc<App>) -> Router {
 struct ViewAs {
     #[serde(rename = "as")]
     address: Option<String>,
+    /// The edition to show (an issue with regional blocks), by its block set.
+    edition: Option<String>,
 }
 
 async fn index(State(app): State<Arc<App>>) -> Response {
@@ -77,7 +79,8 @@ async fn issue_page(
 ) -> Response {
     blocking(app, move |app, snapshot| {
         let id = format!("{publication}/{slug}");
-        issue::page(&app.ui, snapshot, &id, view.address.as_deref(), app.live.clock(), app.live.env())
+        let shown = (view.address.as_deref(), view.edition.as_deref());
+        issue::page(&app.ui, snapshot, &id, shown, app.live.clock(), app.live.env())
     })
     .await
 }
@@ -91,7 +94,8 @@ async fn issue_part(
         let id = format!("{publication}/{slug}");
         match Part::from_name(&name) {
             Some(part) => {
-                issue::part(&app.ui, snapshot, &id, view.address.as_deref(), part, app.live.clock(), app.live.env())
+                let shown = (view.address.as_deref(), view.edition.as_deref());
+                issue::part(&app.ui, snapshot, &id, shown, part, app.live.clock(), app.live.env())
             }
             None => app.ui.missing(snapshot, &format!("issues have no part `{name}`")),
         }

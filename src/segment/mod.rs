@@ -20,8 +20,11 @@
 //! site's time zone (for plain dates). Leaves: a [`Segment`] that [`Segment::matches`] a
 //! subscriber's [`Fields`], or located [`Diagnostic`](crate::diagnostic::Diagnostic)s. This module is a leaf: the audience
 //! stream (`subscribers::audience`) applies it, `check` validates its fields against the lists'
-//! columns.
+//! columns. The same filters select the regional blocks of a body ([`blocks`]: `::: only
+//! region="London"`), which make an issue's editions.
 
+mod attrs;
+pub mod blocks;
 mod compile;
 mod raw;
 #[cfg(test)]
@@ -115,5 +118,11 @@ impl Filter {
 /// Equal after trimming, ignoring case.
 fn same(wanted: &str, value: &str) -> bool {
     let wanted = wanted.trim();
-    wanted == value || wanted.to_lowercase() == value.to_lowercase()
+    // The ASCII comparison allocates nothing: editions evaluate blocks for every recipient.
+    wanted == value
+        || if wanted.is_ascii() && value.is_ascii() {
+            wanted.eq_ignore_ascii_case(value)
+        } else {
+            wanted.to_lowercase() == value.to_lowercase()
+        }
 }

@@ -140,7 +140,7 @@ pub fn send_issue(
     let Outbound { signing, transport } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
     let keys = signing.keys.clone();
-    let template = Arc::new(template(project, &checked, &lists, signing, clock, !options.test.is_empty())?);
+    let mut template = template(project, &checked, &lists, signing, clock, !options.test.is_empty())?;
     if !options.test.is_empty() {
         run::spend_for_tests(project, options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
@@ -170,6 +170,11 @@ pub fn send_issue(
         eprintln!("{requeued} failed recipients (not bounced, not suppressed) are pending again");
     }
     let skipped = prepare(&mut state, &id, &lists, &keys, clock)?;
+    if let Some(blocks) = template.blocks() {
+        // Every journal row's edition (regional blocks), rendered before the first message.
+        let sets = crate::editions::journal_sets(&state, &id, blocks)?;
+        template.add_editions(project, &checked, sets)?;
+    }
     let recovered = state.recover(&id, options.resend_uncertain, clock.now())?;
     if recovered.uncertain > 0 {
         eprintln!(
@@ -180,7 +185,7 @@ pub fn send_issue(
     confirm(&state, &id, &template, options.yes, skipped)?;
     let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    let run = Delivery { template, transport, only_list: options.list.clone(), left_out, careful };
+    let run = Delivery { template: Arc::new(template), transport, only_list: options.list.clone(), left_out, careful };
     deliver(project, state, &id, run, clock, &state_path)
 }
 

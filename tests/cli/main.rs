@@ -7,6 +7,7 @@ mod bounces_scan;
 mod build;
 mod check;
 mod dovecot;
+mod editions;
 mod harness;
 mod init;
 mod preview;
