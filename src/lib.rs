@@ -88,8 +88,8 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             commands::send(root, issue.as_deref(), due, &options, &clock, env)
         }
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
-        Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock),
-        Command::Log { issue, format } => commands::log(root, &issue, format),
+        Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock, env),
+        Command::Log { issue, format } => commands::log(root, &issue, format, env),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
         Command::Unsubscribe { email, list, reason, note } => {

@@ -12,10 +12,10 @@
 //! one message in one transaction, so a process killed at any instant left either all of a
 //! message's effects or none.
 
-use jiff::Timestamp;
 use super::db::{DbError, Row, params};
 use super::{Stamp, State};
 use crate::error::Error;
+use jiff::Timestamp;
 
 /// One event to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,21 +279,23 @@ impl State {
                    AND (CAST(?3 AS TEXT) IS NULL OR at >= ?3)
                  ORDER BY at, id",
                 params![filter.send.as_deref(), filter.verdict.as_deref(), since],
-                |row| Ok(BounceEvent {
-                    at: row.get::<Stamp>(0)?.0,
-                    send: row.get(1)?,
-                    seq: row.get(2)?,
-                    address: row.get(3)?,
-                    verdict: row.get(4)?,
-                    status: row.get(5)?,
-                    reply: row.get(6)?,
-                    diagnostic: row.get(7)?,
-                    reason: row.get(8)?,
-                    source: row.get(9)?,
-                    origin: row.get(10)?,
-                    provider: row.get(11)?,
-                    attributed: row.get(12)?,
-                }),
+                |row| {
+                    Ok(BounceEvent {
+                        at: row.get::<Stamp>(0)?.0,
+                        send: row.get(1)?,
+                        seq: row.get(2)?,
+                        address: row.get(3)?,
+                        verdict: row.get(4)?,
+                        status: row.get(5)?,
+                        reply: row.get(6)?,
+                        diagnostic: row.get(7)?,
+                        reason: row.get(8)?,
+                        source: row.get(9)?,
+                        origin: row.get(10)?,
+                        provider: row.get(11)?,
+                        attributed: row.get(12)?,
+                    })
+                },
             )
             .map_err(|e| self.error("read", e))
     }

@@ -232,9 +232,7 @@ impl Conn {
     /// Run one statement; returns how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
         match self {
-            Conn::Sqlite(conn) => {
-                Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params.iter()))?)
-            }
+            Conn::Sqlite(conn) => Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params.iter()))?),
             Conn::Pg(conn) => conn.execute(sql, params),
         }
     }

@@ -161,7 +161,9 @@ impl State {
 
     /// Every send record, oldest first.
     pub fn sends(&self) -> Result<Vec<SendRecord>, Error> {
-        self.conn.query(select_sends!("ORDER BY started_at, issue"), &[], send_record).map_err(|e| self.error("read", e))
+        self.conn
+            .query(select_sends!("ORDER BY started_at, issue"), &[], send_record)
+            .map_err(|e| self.error("read", e))
     }
 
     /// Add audience members to `issue`'s journal as `pending`, in the iterator's order, with

@@ -297,14 +297,16 @@ impl State {
             let mut moved = 0;
             for table in &tables {
                 let quoted = table.replace('"', "\"\"");
-                let taken: bool = self
-                    .conn
-                    .query_value(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), params![to])?;
+                let taken: bool = self.conn.query_value(
+                    &format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"),
+                    params![to],
+                )?;
                 if taken {
                     return Ok(Err(table.clone()));
                 }
-                moved +=
-                    self.conn.execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), params![from, to])?;
+                moved += self
+                    .conn
+                    .execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), params![from, to])?;
             }
             tx.commit()?;
             Ok(Ok(moved))

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use super::db::Conn;
 use super::pg::{PgConn, redact};
 use super::{BUSY_TIMEOUT, SCHEMA_VERSION, State, migrations, newer, retry_busy, sql_error};
+use crate::config::StateConfig;
+use crate::env::{Env, STATE_URL};
 use crate::error::Error;
 
 /// Where the state store is.
@@ -53,6 +55,43 @@ impl Store {
     pub fn shown(&self) -> PathBuf {
         match self {
             Store::Sqlite { shown, .. } => shown.clone(),
+            Store::Postgres { url, .. } => PathBuf::from(redact(url)),
+        }
+    }
+
+    /// The store the project's configuration and environment name: `LETTERPRESS_STATE_URL`,
+    /// else `state.url`, else the SQLite file `state.path` under `root`. A URL must be
+    /// `postgres://` or `postgresql://`; the password comes from the variable
+    /// `state.password-env` names (which must then be set), or the URL's own.
+    pub fn from_config(config: &StateConfig, root: &Path, env: &Env) -> Result<Self, Error> {
+        let url = env.get(STATE_URL).filter(|u| !u.is_empty()).map(str::to_owned).or_else(|| config.url.clone());
+        let Some(url) = url else {
+            let shown = config.db_path();
+            return Ok(Self::sqlite(&root.join(&shown), &shown));
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::usage(format!(
+                "`{}` is not a PostgreSQL URL: `state.url` (or {STATE_URL}) must start with `postgres://`; \
+                 leave it out to keep the store in the SQLite file `state.path`",
+                redact(&url)
+            )));
+        }
+        let password = match &config.password_env {
+            None => None,
+            Some(name) => Some(env.get(name).map(str::to_owned).ok_or_else(|| {
+                Error::usage(format!(
+                    "`state.password-env` names `{name}`, which is not set; export the PostgreSQL password in it"
+                ))
+            })?),
+        };
+        Ok(Self::Postgres { url, password })
+    }
+
+    /// The path messages about the store name: the SQLite file's full path, or the URL
+    /// without its password.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Store::Sqlite { path, .. } => path.clone(),
             Store::Postgres { url, .. } => PathBuf::from(redact(url)),
         }
     }
@@ -152,6 +191,21 @@ impl State {
     /// The open connection (for the store's own modules and `state migrate`).
     pub(crate) fn conn(&self) -> &Conn {
         &self.conn
+    }
+}
+
+impl State {
+    /// Take PostgreSQL's session advisory lock `key` on this connection without waiting:
+    /// whether it was free. Held until the connection closes (the process exits or dies).
+    /// Always `true` on SQLite, which has no such lock (the caller locks a file instead).
+    pub fn try_session_lock(&self, key: i64) -> Result<bool, Error> {
+        match self.conn.backend() {
+            super::db::Backend::Sqlite => Ok(true),
+            super::db::Backend::Postgres => self
+                .conn
+                .query_value("SELECT pg_try_advisory_lock(?1)", super::db::params![key])
+                .map_err(|e| self.error("lock", e)),
+        }
     }
 }
 

@@ -300,7 +300,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_rewritten_outside_quotes_only() {
-        assert_eq!(placeholders("SELECT ?1, '?2', \"?3\", ?10 WHERE a = ?"), "SELECT $1, '?2', \"?3\", $10 WHERE a = ?");
+        assert_eq!(
+            placeholders("SELECT ?1, '?2', \"?3\", ?10 WHERE a = ?"),
+            "SELECT $1, '?2', \"?3\", $10 WHERE a = ?"
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl Fresh {
     }
 
     /// Whether the store is PostgreSQL.
+    #[allow(dead_code, reason = "for tests of one backend's behaviour")]
     pub fn is_postgres(&self) -> bool {
         self.store.is_postgres()
     }

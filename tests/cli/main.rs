@@ -9,6 +9,7 @@ mod check;
 mod dovecot;
 mod harness;
 mod init;
+mod postgres;
 mod preview;
 mod readme;
 mod rename;

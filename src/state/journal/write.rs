@@ -38,22 +38,16 @@ pub(super) fn add_chunk(
         conn.query_value("SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE issue = ?1", params![issue])?;
     let mut added = 0;
     {
-        let insert = "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
+        let insert =
+            "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)
              ON CONFLICT (issue, address_key) DO NOTHING";
         for r in recipients.take(CHUNK) {
             let attrs = serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?;
-            let new = conn.execute(insert, params![
-                issue,
-                r.address_key,
-                r.email,
-                r.name,
-                attrs,
-                r.list,
-                seq + 1,
-                at,
-                r.token_id
-            ])?;
+            let new = conn.execute(
+                insert,
+                params![issue, r.address_key, r.email, r.name, attrs, r.list, seq + 1, at, r.token_id],
+            )?;
             if new == 1 {
                 seq += 1;
                 added += 1;
@@ -70,12 +64,7 @@ pub(super) fn add_chunk(
 /// A `pending` row about to become `inflight` whose address is now suppressed (globally or for
 /// its list) becomes `suppressed` instead, in the same statement's transaction; its key is
 /// returned, and the caller must not send to it.
-pub(super) fn apply_all(
-    conn: &Conn,
-    issue: &str,
-    updates: &[Update],
-    at: &str,
-) -> Result<Vec<String>, Failure> {
+pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
     let tx = conn.begin(true)?;
     let mut withheld = Vec::new();
     {
@@ -88,31 +77,35 @@ pub(super) fn apply_all(
                  attempts = attempts + ?8, updated_at = ?9
              WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
         for u in updates {
-            if u.status == DeliveryStatus::Inflight && conn.execute(if_suppressed, params![issue, &u.address_key, at])? == 1
+            if u.status == DeliveryStatus::Inflight
+                && conn.execute(if_suppressed, params![issue, &u.address_key, at])? == 1
             {
                 withheld.push(u.address_key.clone());
                 continue;
             }
             let from = u.status.predecessors();
-            let changed = conn.execute(update, params![
-                issue,
-                &u.address_key,
-                u.status.as_str(),
-                u.code,
-                u.reply.as_deref(),
-                u.message_id.as_deref(),
-                u.token_id.as_deref(),
-                u.attempted,
-                at,
-                from[0],
-                from[1],
-                from[2],
-                from[3],
-                from[4],
-                from[5],
-                from[6],
-                from[7]
-            ])?;
+            let changed = conn.execute(
+                update,
+                params![
+                    issue,
+                    &u.address_key,
+                    u.status.as_str(),
+                    u.code,
+                    u.reply.as_deref(),
+                    u.message_id.as_deref(),
+                    u.token_id.as_deref(),
+                    u.attempted,
+                    at,
+                    from[0],
+                    from[1],
+                    from[2],
+                    from[3],
+                    from[4],
+                    from[5],
+                    from[6],
+                    from[7]
+                ],
+            )?;
             if changed == 0 {
                 return Err(refusal(conn, issue, u));
             }

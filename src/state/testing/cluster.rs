@@ -39,9 +39,7 @@ fn bindir() -> Result<PathBuf, String> {
         .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
         .filter(|dir| dir.join("initdb").is_file())
         .collect();
-    dirs.sort_by_key(|dir| {
-        dir.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()).unwrap_or(0)
-    });
+    dirs.sort_by_key(|dir| dir.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()).unwrap_or(0));
     dirs.pop().ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".to_owned())
 }
 
@@ -52,10 +50,8 @@ fn is_root() -> bool {
 fn start() -> Result<Cluster, String> {
     let bin = bindir()?;
     let dir = tempfile::Builder::new().prefix("letterpress-pg-").tempdir().map_err(|e| e.to_string())?.keep();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let root = is_root();
     if root {
         let chown = Command::new("chown").arg("nobody:nogroup").arg(&dir).status().map_err(|e| e.to_string())?;
