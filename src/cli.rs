@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bounces;
+mod state;
 pub use bounces::{BouncesArgs, BouncesCommand, EventFormat, ScanFormat};
+pub use state::StateCommand;
 
 /// letterpress: check, render, archive and send newsletters written in Markdown.
 #[derive(Debug, Parser)]
@@ -200,6 +202,12 @@ pub enum Command {
     },
     /// Bounces and complaints: list the recorded events, or read new ones (`ingest`).
     Bounces(BouncesArgs),
+    /// The state store: copy it to PostgreSQL or back (`migrate --to`).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
 }
 
 /// `letterpress subscribers …`

@@ -17,12 +17,14 @@ mod bounces_fetch;
 mod bounces_scan;
 mod send;
 mod serve;
+mod state;
 mod subscribers;
 pub use bounces::bounces;
 pub use bounces_fetch::bounces_fetch;
 pub use bounces_scan::bounces_scan;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
+pub use state::state;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 
 /// `letterpress init <dir>`.

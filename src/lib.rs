@@ -102,5 +102,6 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)
         }
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
+        Command::State { command } => commands::state(root, command, env),
     }
 }

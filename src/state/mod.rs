@@ -19,6 +19,7 @@
 
 pub mod bounces;
 pub mod budgets;
+mod copy;
 pub mod db;
 pub mod journal;
 mod migrations;

@@ -187,11 +187,6 @@ impl State {
         check_version(shown, version)?;
         Ok(Self { conn: Conn::Sqlite(conn), path: path.to_path_buf(), shown: shown.to_path_buf() })
     }
-
-    /// The open connection (for the store's own modules and `state migrate`).
-    pub(crate) fn conn(&self) -> &Conn {
-        &self.conn
-    }
 }
 
 impl State {

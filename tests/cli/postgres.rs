@@ -108,3 +108,27 @@ fn list_unsubscribe(project: &Project, email: &str) -> String {
     value.extend(lines.take_while(|l| l.starts_with([' ', '\t'])).map(str::trim));
     value.split('<').nth(1).and_then(|v| v.split('>').next()).expect("a <URI>").to_owned()
 }
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn state_migrate_copies_a_sqlite_store_into_postgres_which_then_serves_the_resume() {
+    let (project, server) = setup(ServerConfig::default(), 5);
+    let smtp = server.url();
+    let sqlite = [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
+    let out = project.run_env(&["send", ISSUE, "--yes"], &sqlite);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let url = cluster::fresh_database();
+    let out = project.run(&["state", "migrate", "--to", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("deliveries 8") && out.stdout.contains("verified"), "{}", out.stdout);
+    let again = project.run(&["state", "migrate", "--to", &url]);
+    assert_eq!(again.code, 2, "a non-empty target is refused: {}", again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let on_pg = [sqlite[0], sqlite[1], ("LETTERPRESS_STATE_URL", url.as_str())];
+    let resumed = project.run_env(&["send", ISSUE, "--yes"], &on_pg);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(server.received().len(), 8, "the copied journal knows who was sent to");
+    let back = project.run_env(&["state", "migrate", "--to", "copy.db"], &on_pg);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(project.path().join("copy.db").is_file());
+}
