@@ -237,6 +237,16 @@ impl Conn {
         }
     }
 
+    /// Run several statements in order, in the caller's transaction; returns how many rows each
+    /// changed. On PostgreSQL they go in one round trip (the simple query protocol, parameters
+    /// written as literals: [`super::pg::inline`]); on SQLite one after the other.
+    pub fn execute_many(&self, statements: &[(&str, Vec<Value>)]) -> Result<Vec<usize>, DbError> {
+        match self {
+            Conn::Sqlite(_) => statements.iter().map(|(sql, params)| self.execute(sql, params)).collect(),
+            Conn::Pg(conn) => conn.execute_many(statements),
+        }
+    }
+
     /// Run a query and map every row with `f`.
     pub fn query<T>(
         &self,

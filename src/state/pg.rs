@@ -40,7 +40,7 @@ const _: () = assert!(WRITE_LOCK == 1_819_279_361, "BEGIN_WRITE names WRITE_LOCK
 
 /// How long a statement waits for a lock (another process's write transaction) before failing,
 /// as SQLite's busy timeout does; long enough for a chunk of the audience.
-const LOCK_TIMEOUT: &str = "SET lock_timeout = '30s'";
+const LOCK_TIMEOUT: &str = "SET lock_timeout = '30s'; SET standard_conforming_strings = on";
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
@@ -211,6 +211,30 @@ impl PgConn {
         })
     }
 
+    /// Run statements with their parameters inlined, in one round trip; the rows each changed.
+    pub fn execute_many(&self, statements: &[(&str, Vec<Value>)]) -> Result<Vec<usize>, DbError> {
+        let mut script = String::new();
+        for (sql, params) in statements {
+            script.push_str(&inline(sql, params)?);
+            script.push_str(";\n");
+        }
+        let expected = statements.len();
+        let counts = self.call(move |w| {
+            let messages = w.client.simple_query(&script)?;
+            Ok(messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::CommandComplete(n) => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>())
+        })?;
+        if counts.len() != expected {
+            return Err(DbError::Pg(format!("{expected} statements answered {} times", counts.len())));
+        }
+        Ok(counts)
+    }
+
     /// Run statements without parameters (the simple query protocol).
     pub fn batch(&self, sql: &str) -> Result<(), DbError> {
         let sql = sql.to_owned();
@@ -251,6 +275,49 @@ pub fn placeholders(sql: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `sql` with each `?N` (outside quotes) replaced by `params[N - 1]` as a SQL literal: integers
+/// as digits, text and bytes quoted with `'` doubled (the connection sets
+/// `standard_conforming_strings`, so a backslash is an ordinary character). Text holding a NUL,
+/// which PostgreSQL cannot store, is refused.
+pub fn inline(sql: &str, params: &[Value]) -> Result<String, DbError> {
+    let mut out = String::with_capacity(sql.len() + 16 * params.len());
+    let mut quote = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '?') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                let n: usize = digits.parse().map_err(|_| DbError::Value(format!("bad placeholder ?{digits}")))?;
+                let value = n.checked_sub(1).and_then(|i| params.get(i));
+                let value = value.ok_or_else(|| DbError::Value(format!("no parameter for ?{n}")))?;
+                out.push_str(&literal(value)?);
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn literal(value: &Value) -> Result<String, DbError> {
+    Ok(match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Int(i) => format!("CAST({i} AS BIGINT)"),
+        Value::Text(s) if s.contains('\0') => return Err(DbError::Value("text holds a NUL character".to_owned())),
+        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Blob(b) => {
+            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+            format!("'\\x{hex}'::bytea")
+        }
+    })
 }
 
 /// Column `i` of `row` as a [`Value`].
@@ -304,6 +371,17 @@ mod tests {
             placeholders("SELECT ?1, '?2', \"?3\", ?10 WHERE a = ?"),
             "SELECT $1, '?2', \"?3\", $10 WHERE a = ?"
         );
+    }
+
+    #[test]
+    fn parameters_are_inlined_as_literals() {
+        let params = [Value::Text("it's \\ ?1".to_owned()), Value::Int(-7), Value::Null];
+        assert_eq!(
+            inline("SELECT ?1, '?2', ?2, ?3, ?1", &params).unwrap(),
+            "SELECT 'it''s \\ ?1', '?2', CAST(-7 AS BIGINT), NULL, 'it''s \\ ?1'"
+        );
+        assert!(inline("SELECT ?4", &params).is_err());
+        assert!(inline("SELECT ?1", &[Value::Text("a\0b".to_owned())]).is_err());
     }
 
     #[test]
