@@ -237,8 +237,8 @@ mod tests {
         assert_eq!(target.deliveries("weekly/a", &[]).unwrap(), source.deliveries("weekly/a", &[]).unwrap());
         assert_eq!(target.suppressions().unwrap(), source.suppressions().unwrap());
         assert_eq!(
-            target.bounce_events(&Default::default()).unwrap(),
-            source.bounce_events(&Default::default()).unwrap()
+            target.bounce_events(&crate::state::EventFilter::default()).unwrap(),
+            source.bounce_events(&crate::state::EventFilter::default()).unwrap()
         );
         assert_eq!(target.find_token("tok-b@x.org").unwrap(), Some(("b@x.org".to_owned(), "news".to_owned())));
         let again = source.copy_into(&target, false).unwrap_err().to_string();

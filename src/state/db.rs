@@ -192,14 +192,6 @@ impl Row<'_> {
         };
         T::from_value(value).map_err(|e| DbError::Value(format!("column {i}: {e}")))
     }
-
-    /// How many columns the row has.
-    pub fn len(&self) -> usize {
-        match self {
-            Row::Sqlite(row) => row.as_ref().column_count(),
-            Row::Pg(row) => row.len(),
-        }
-    }
 }
 
 /// Which database a connection talks to.

@@ -314,7 +314,11 @@ fn literal(value: &Value) -> Result<String, DbError> {
         Value::Text(s) if s.contains('\0') => return Err(DbError::Value("text holds a NUL character".to_owned())),
         Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
         Value::Blob(b) => {
-            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+            let hex: String = b.iter().fold(String::new(), |mut hex, byte| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            });
             format!("'\\x{hex}'::bytea")
         }
     })

@@ -102,7 +102,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
 ];
 
-const _: () = assert!(MIGRATIONS.len() as u32 == LATEST, "one PostgreSQL migration per SQLite migration");
+const _: () = assert!(MIGRATIONS.len() == LATEST as usize, "one PostgreSQL migration per SQLite migration");
 
 /// Create the version table if needed and read the version (0 for a new database).
 fn ensure_version(conn: &Conn) -> Result<i64, DbError> {
