@@ -14,7 +14,7 @@
 # PostgreSQL >= 0.8x SQLite). `auto` starts a throwaway cluster on loopback (initdb and pg_ctl
 # from /usr/lib/postgresql/*/bin, as `nobody` when run as root); any other value is the URL of
 # an EMPTY database (a database holding this send would resume it and send nothing).
-# SKIP_SOURCE=1 leaves out the smtp-source comparison.
+# SKIP_SOURCE=1 leaves out the smtp-source comparison; BIN=path uses that binary, unbuilt.
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
@@ -29,8 +29,12 @@ for tool in smtp-sink smtp-source /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix time" >&2; exit 2; }
 done
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/letterpress"
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN   # a letterpress binary built already (BIN=path benches/send.sh)
+else
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin="$root/target/release/letterpress"
+fi
 
 work=$(mktemp -d)
 sink=""
