@@ -63,7 +63,7 @@ if [ "$STATE_URL" = auto ]; then
   pgport=$((PORT + 1))
   as_pg "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 >/dev/null
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir ${PG_OPTS:-}" start >/dev/null
   as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc "CREATE DATABASE bench" postgres
   STATE_URL="postgres://postgres@127.0.0.1:$pgport/bench"
 fi

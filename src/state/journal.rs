@@ -18,6 +18,9 @@
 //! any instant. A power loss or an OS crash may lose the last few transactions (never corrupt
 //! the file); a lost `inflight` mark could then mean a second delivery. `PRAGMA synchronous =
 //! FULL` on the connection would close that gap at the cost of an fsync per commit.
+//! On PostgreSQL the journal's batches (`add_recipients`, `apply`) commit with
+//! `synchronous_commit = off`, the same promise: safe against letterpress being killed, the
+//! last fraction of a second lost if the database server crashes.
 //!
 //! Errors: SQLite failures are [`Error::Io`] on the database file, as elsewhere in the state
 //! store; so is a refused status change or an update of an unknown recipient, whose reason names
