@@ -7,6 +7,14 @@
 #
 #   benches/send.sh                    # N=100000, CONC=8
 #   N=1000000 CONC=8 benches/send.sh   # the peak-RSS run
+#   STATE_URL=auto benches/send.sh     # also with the state store on PostgreSQL (issue 14)
+#
+# With STATE_URL, letterpress sends the same issue a second time with its state store on
+# PostgreSQL (LETTERPRESS_STATE_URL) to the same sink, and the two rates are compared (target:
+# PostgreSQL >= 0.8x SQLite). `auto` starts a throwaway cluster on loopback (initdb and pg_ctl
+# from /usr/lib/postgresql/*/bin, as `nobody` when run as root); any other value is the URL of
+# an EMPTY database (a database holding this send would resume it and send nothing).
+# SKIP_SOURCE=1 leaves out the smtp-source comparison; BIN=path uses that binary, unbuilt.
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
@@ -21,16 +29,44 @@ for tool in smtp-sink smtp-source /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix time" >&2; exit 2; }
 done
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/letterpress"
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN   # a letterpress binary built already (BIN=path benches/send.sh)
+else
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin="$root/target/release/letterpress"
+fi
 
 work=$(mktemp -d)
 sink=""
+pgdir=""
+pgbin=""
 cleanup() {
   [ -n "$sink" ] && kill "$sink" 2>/dev/null || true
+  if [ -n "$pgdir" ]; then
+    as_pg "$pgbin/pg_ctl" -D "$pgdir/data" stop -m immediate >/dev/null 2>&1 || true
+    rm -rf "$pgdir"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; else "$@"; fi
+}
+
+STATE_URL=${STATE_URL:-}
+if [ "$STATE_URL" = auto ]; then
+  pgbin=$(pg_config --bindir 2>/dev/null || true)
+  [ -x "$pgbin/initdb" ] || pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$pgbin/initdb" ] || { echo "no initdb: apt-get install postgresql" >&2; exit 2; }
+  pgdir=$(mktemp -d)
+  [ "$(id -u)" = 0 ] && chown nobody:nogroup "$pgdir"
+  pgport=$((PORT + 1))
+  as_pg "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir ${PG_OPTS:-}" start >/dev/null
+  as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc "CREATE DATABASE bench" postgres
+  STATE_URL="postgres://postgres@127.0.0.1:$pgport/bench"
+fi
 
 smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
 sink=$!
@@ -56,6 +92,18 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 lp_rate=$(echo "$N / ($end - $start)" | bc -l)
 printf "letterpress: %.0f msg/s over the whole command (audience into the journal included)\n" "$lp_rate"
+
+if [ -n "$STATE_URL" ]; then
+  echo "== letterpress, state store on PostgreSQL: $N messages, $CONC connections"
+  start=$(date +%s.%N)
+  LETTERPRESS_STATE_URL="$STATE_URL" /usr/bin/time -f "letterpress (PostgreSQL): %e s wall, %U s user, %S s system, peak RSS %M KB" \
+    "$bin" -C "$work" send "$ISSUE" --yes 2>&1 | grep -v '^\s*$' | tail -3
+  end=$(date +%s.%N)
+  pg_rate=$(echo "$N / ($end - $start)" | bc -l)
+  printf "letterpress (PostgreSQL): %.0f msg/s over the whole command\n" "$pg_rate"
+  printf "ratio PostgreSQL / SQLite: %.2f (target >= 0.80)\n" "$(echo "$pg_rate / $lp_rate" | bc -l)"
+fi
+[ -n "${SKIP_SOURCE:-}" ] && exit 0
 
 bytes=$(( size + size / 2 ))
 echo "== smtp-source: $N messages of $bytes bytes, $CONC sessions"

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bounces;
+mod state;
 pub use bounces::{BouncesArgs, BouncesCommand, EventFormat, ScanFormat};
+pub use state::StateCommand;
 
 /// letterpress: check, render, archive and send newsletters written in Markdown.
 #[derive(Debug, Parser)]
@@ -215,7 +217,7 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// The state store (`.letterpress/state.db`): backups.
+    /// The state store: backups, and copying it to PostgreSQL or back (`migrate --to`).
     State {
         /// What to do with the store.
         #[command(subcommand)]
@@ -229,17 +231,6 @@ pub enum KeysCommand {
     /// Print the project's keys as one value for `LETTERPRESS_KEYS` on another host (to standard
     /// output; a secret: anyone who has it can forge unsubscribe and confirmation links).
     Export,
-}
-
-/// `letterpress state …`
-#[derive(Debug, Subcommand)]
-pub enum StateCommand {
-    /// Write a consistent copy of the SQLite store to FILE (atomically), while sends and `serve`
-    /// carry on.
-    Backup {
-        /// Where to write the copy.
-        file: PathBuf,
-    },
 }
 
 /// `letterpress subscribers …`

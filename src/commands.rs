@@ -17,6 +17,7 @@ mod bounces_fetch;
 mod bounces_scan;
 mod send;
 mod serve;
+mod state;
 mod store;
 mod subscribers;
 pub use bounces::bounces;
@@ -24,7 +25,8 @@ pub use bounces_fetch::bounces_fetch;
 pub use bounces_scan::bounces_scan;
 pub use send::{cancel, log, send, status};
 pub use serve::serve;
-pub use store::{keys, state};
+pub use state::state;
+pub use store::keys;
 pub use subscribers::{audience, resubscribe, subscribers, suppressions, unsubscribe};
 
 /// `letterpress init <dir>`.

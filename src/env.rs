@@ -4,12 +4,17 @@
 //! letterpress reads `LETTERPRESS_SMTP_URL` (a relay for this run), the SMTP password from the
 //! variable `sending.smtp.password-env` names, `LETTERPRESS_KEYS` (or its older name
 //! `LETTERPRESS_UNSUBSCRIBE_KEYS`; see [`crate::token::Keys::load`]) and
-//! `LETTERPRESS_NOW` (through [`crate::clock::Clock`]). The password variable's name is in the
+//! `LETTERPRESS_NOW` (through [`crate::clock::Clock`]), `LETTERPRESS_STATE_URL` (a PostgreSQL
+//! state store for this run, [`STATE_URL`]) and the state store's password from the variable
+//! `state.password-env` names. The password variable's name is in the
 //! configuration, read later than the environment, so the whole environment is kept.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
+
+/// The variable naming a PostgreSQL state store, over `state.url`.
+pub const STATE_URL: &str = "LETTERPRESS_STATE_URL";
 
 /// A snapshot of environment variables.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -112,8 +112,8 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             commands::send(root, issue.as_deref(), due, &options, &clock, env)
         }
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
-        Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock),
-        Command::Log { issue, format } => commands::log(root, &issue, format),
+        Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock, env),
+        Command::Log { issue, format } => commands::log(root, &issue, format, env),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock, env),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
         Command::Unsubscribe { email, list, reason, note } => {
@@ -127,6 +127,6 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         }
         Command::Serve { bind, public, build } => commands::serve(root, bind, &public, build, &clock, env),
         Command::Keys { command } => commands::keys(root, &command, env),
-        Command::State { command } => commands::state(root, &command),
+        Command::State { command } => commands::state(root, command, env),
     }
 }

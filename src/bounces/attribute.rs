@@ -87,8 +87,8 @@ impl Attributor {
     /// project has no state store yet (nothing was sent, so nothing can be attributed). Creates
     /// no store and no key file.
     pub fn open(project: &Project, env: &Env) -> Result<Option<(State, Self)>, Error> {
-        let shown = project.config.state.db_path();
-        let Some(state) = State::open_existing(&project.root.join(&shown), &shown)? else { return Ok(None) };
+        let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
+        let Some(state) = State::open_store_existing(&store)? else { return Ok(None) };
         let keys = Keys::load_or_throwaway(&project.root.join(crate::state::DIR), env)?;
         let return_path =
             project.config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;

@@ -61,8 +61,7 @@ impl StoreSink {
     /// path verifies) and its `bounces` settings. `clock` times the events.
     pub fn open(project: &Project, clock: &Clock, env: &Env) -> Result<Self> {
         let config = &project.config;
-        let shown = config.state.db_path();
-        let state = State::open(&project.root.join(&shown), &shown)?;
+        let state = State::open_store(&crate::state::Store::from_config(&config.state, &project.root, env)?)?;
         let keys = Keys::load_or_throwaway(&project.root.join(crate::state::DIR), env)?;
         let return_path =
             config.bounces.return_path().map_err(|why| Error::usage(format!("`bounces.address`: {why}")))?;

@@ -58,16 +58,20 @@ pub fn cancel(root: &Path, issue: Option<&str>, yes: bool, clock: &Clock) -> Res
     send::cancel::cancel(&project, project.find(name)?, yes, clock)
 }
 
-fn open_state(root: &Path) -> Result<Option<State>> {
+fn open_state(root: &Path, env: &crate::env::Env) -> Result<Option<State>> {
     let config = project::load_config(root)?;
-    let shown = config.state.db_path();
-    let path = root.join(&shown);
-    if path.exists() { State::open(&path, &shown).map(Some) } else { Ok(None) }
+    State::open_store_existing(&crate::state::Store::from_config(&config.state, root, env)?)
 }
 
 /// `letterpress status [<issue>] [--format json]`.
-pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat, clock: &Clock) -> Result<()> {
-    let state = open_state(root)?;
+pub fn status(
+    root: &Path,
+    issue: Option<&str>,
+    format: ReportFormat,
+    clock: &Clock,
+    env: &crate::env::Env,
+) -> Result<()> {
+    let state = open_state(root, env)?;
     let text = match (issue, state) {
         (None, None) => match format {
             ReportFormat::Json => "{\n  \"sends\": []\n}\n".to_owned(),
@@ -226,9 +230,9 @@ fn bounce_line(c: &crate::state::BounceCounts) -> Option<String> {
 }
 
 /// `letterpress log <issue> --format jsonl|csv`, streamed.
-pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
+pub fn log(root: &Path, name: &str, format: LogFormat, env: &crate::env::Env) -> Result<()> {
     let id = journal_of(&Project::load(root)?, name)?;
-    let state = open_state(root)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
+    let state = open_state(root, env)?.ok_or_else(|| Error::usage(format!("`{id}` has not been sent")))?;
     let failed = |e: std::io::Error| Error::io("write", Path::new("<stdout>"), e);
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
     match format {

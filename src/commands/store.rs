@@ -1,15 +1,15 @@
-//! Handlers for `keys …` and `state …`: adapters to [`crate::token`] (the shared keys) and
+//! Handlers for `keys …` and `state backup`: adapters to [`crate::token`] (the shared keys) and
 //! [`crate::state`] (backups).
 
 use std::io::IsTerminal as _;
 use std::path::Path;
 
 use super::write_stdout;
-use crate::cli::{KeysCommand, StateCommand};
+use crate::cli::KeysCommand;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::project;
-use crate::state::State;
+use crate::state::{State, Store};
 use crate::token::{self, Keys};
 
 /// `letterpress keys export`: the keys on standard output, never in a log; a warning first when
@@ -31,22 +31,22 @@ pub fn keys(root: &Path, command: &KeysCommand, env: &Env) -> Result<()> {
     }
 }
 
-/// `letterpress state backup FILE`.
-pub fn state(root: &Path, command: &StateCommand) -> Result<()> {
-    match command {
-        StateCommand::Backup { file } => {
-            let config = project::load_config(root)?;
-            let shown = config.state.db_path();
-            let Some(state) = State::open_existing(&root.join(&shown), &shown)? else {
-                return Err(Error::usage(format!(
-                    "there is no state store at `{}` yet: nothing to back up",
-                    shown.display()
-                )));
-            };
-            let target = if file.is_absolute() { file.clone() } else { root.join(file) };
-            let bytes = state.backup(&target)?;
-            eprintln!("backed up `{}` to `{}` ({bytes} bytes)", shown.display(), file.display());
-            Ok(())
-        }
+/// `letterpress state backup FILE`: SQLite only (PostgreSQL has its own tools, `pg_dump`).
+pub fn backup(root: &Path, file: &Path, env: &Env) -> Result<()> {
+    let config = project::load_config(root)?;
+    let store = Store::from_config(&config.state, root, env)?;
+    if store.is_postgres() {
+        return Err(Error::usage(format!(
+            "`state backup` copies a SQLite store, and `{}` is PostgreSQL: use `pg_dump` (see docs/deploy.md)",
+            store.shown().display()
+        )));
     }
+    let shown = store.shown();
+    let Some(state) = State::open_store_existing(&store)? else {
+        return Err(Error::usage(format!("there is no state store at `{}` yet: nothing to back up", shown.display())));
+    };
+    let target = if file.is_absolute() { file.to_path_buf() } else { root.join(file) };
+    let bytes = state.backup(&target)?;
+    eprintln!("backed up `{}` to `{}` ({bytes} bytes)", shown.display(), file.display());
+    Ok(())
 }

@@ -11,6 +11,13 @@ pub struct StateConfig {
     /// SQLite database path relative to the project root; defaults to `.letterpress/state.db`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL store, `postgres://user@host/db` (`LETTERPRESS_STATE_URL` wins over it);
+    /// absent: the SQLite file at `path`. Keep the password out of it: see `password_env`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password.
+    #[serde(default)]
+    pub password_env: Option<String>,
 }
 
 impl StateConfig {

@@ -71,11 +71,10 @@ fn due_issues(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> 
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let state_path = project.root.join(project.config.state.db_path());
-    let records = if state_path.exists() {
-        State::open(&state_path, &project.config.state.db_path())?.sends()?
-    } else {
-        Vec::new()
+    let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
+    let records = match State::open_store_existing(&store)? {
+        Some(state) => state.sends()?,
+        None => Vec::new(),
     };
     let window = project.config.sending.due_window().map_err(Error::usage)?;
     let mut reports = Vec::new();

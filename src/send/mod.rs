@@ -130,8 +130,8 @@ pub fn send_issue(
     let checked = crate::check::issue(project, issue);
     gate::gate(project, &checked, &options.allow)?;
     let (lists, left_out) = lists_for(project, issue, options.list.as_deref())?;
-    let state_path = project.root.join(project.config.state.db_path());
-    let shown = project.config.state.db_path();
+    let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
+    let state_path = store.path();
     let state_dir = project.root.join(crate::state::DIR);
     if options.dry_run {
         // A dry run creates no state: no key file, no store.
@@ -145,8 +145,8 @@ pub fn send_issue(
         run::spend_for_tests(project, options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
-    let _lock = lock::acquire(&state_dir)?;
-    let mut state = State::open(&state_path, &shown)?;
+    let _lock = lock::acquire_for(&store, &state_dir)?;
+    let mut state = State::open_store(&store)?;
     crate::token::check_shared(&state, &keys, clock.now())?;
     let id = issue.id();
     let previous = state.send_record(&id)?;

@@ -91,8 +91,7 @@ fn prepare(
     let config = project.config;
     let routes = Routes::of(&config)?;
     check_paths(&routes)?;
-    let shown = config.state.db_path();
-    let pool = pool::Pool::open(&root.join(&shown), &shown)?;
+    let pool = pool::Pool::open(crate::state::Store::from_config(&config.state, root, env)?)?;
     let outbox = Path::new(mail::OUTBOX_FOLDER);
     let Outbound { signing: Signing { keys, dkim }, transport } =
         Outbound::load(root, &config, env, KeyUse::Send, outbox)?;

@@ -1,17 +1,16 @@
 //! A small pool of state store connections for request handlers.
 //!
-//! Enters: the database's path (and the path to show in messages). Leaves: a [`State`] lent to
+//! Enters: where the store is (a SQLite file, or PostgreSQL). Leaves: a [`State`] lent to
 //! one closure at a time, on the calling (blocking) thread. Handlers call [`Pool::with`] inside
 //! `spawn_blocking`, so SQLite never blocks the async runtime; each connection has the store's
 //! WAL mode and 5 s busy timeout, so requests and a running `send` (another process) wait for
 //! each other's short write transactions instead of failing. Idle connections are kept up to
 //! [`MAX_IDLE`]; under a burst, more are opened and the extra ones closed afterwards.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use crate::error::Result;
-use crate::state::State;
+use crate::state::{State, Store};
 
 /// Idle connections kept open between requests.
 pub const MAX_IDLE: usize = 16;
@@ -19,23 +18,22 @@ pub const MAX_IDLE: usize = 16;
 /// Open state store connections, lent one per request.
 #[derive(Debug)]
 pub struct Pool {
-    path: PathBuf,
-    shown: PathBuf,
+    store: Store,
     idle: Mutex<Vec<State>>,
 }
 
 impl Pool {
     /// Open the store at `path` once (creating and migrating it if needed) and keep the
     /// connection; an error here means the server cannot work at all.
-    pub fn open(path: &Path, shown: &Path) -> Result<Self> {
-        let first = State::open(path, shown)?;
-        Ok(Self { path: path.to_path_buf(), shown: shown.to_path_buf(), idle: Mutex::new(vec![first]) })
+    pub fn open(store: Store) -> Result<Self> {
+        let first = State::open_store(&store)?;
+        Ok(Self { store, idle: Mutex::new(vec![first]) })
     }
 
     /// Open a fresh connection and ask it something: whether the store works right now (for
     /// `/healthz`; an idle connection would keep working after its file was removed).
     pub fn check(&self) -> Result<()> {
-        State::open(&self.path, &self.shown)?.is_suppressed("healthz@example.invalid", "healthz").map(|_| ())
+        State::open_store(&self.store)?.is_suppressed("healthz@example.invalid", "healthz").map(|_| ())
     }
 
     /// Run `work` with a connection: an idle one, or a new one when all are busy. Blocks (on
@@ -44,7 +42,7 @@ impl Pool {
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let state = match idle {
             Some(state) => state,
-            None => State::open(&self.path, &self.shown)?,
+            None => State::open_store(&self.store)?,
         };
         let result = work(&state);
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -58,13 +56,11 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::testing::Fresh;
     use crate::state::{Reason, Scope};
 
-    #[test]
-    fn connections_are_reused_and_see_each_others_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let pool = Pool::open(&path, Path::new("state.db")).unwrap();
+    fn connections_are_reused_and_see_each_others_writes(t: &Fresh) {
+        let pool = Pool::open(t.store.clone()).unwrap();
         let at = jiff::Timestamp::from_second(0).unwrap();
         std::thread::scope(|scope| {
             for i in 0..8 {
@@ -80,4 +76,6 @@ mod tests {
         let idle = pool.idle.lock().unwrap().len();
         assert!((1..=MAX_IDLE).contains(&idle), "{idle}");
     }
+
+    crate::state::testing::both!(connections_are_reused_and_see_each_others_writes);
 }

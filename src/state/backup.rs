@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use super::State;
+use super::db::params;
 use crate::error::Error;
 
 impl State {
@@ -19,7 +20,7 @@ impl State {
             let target = temp.to_str().ok_or_else(|| {
                 Error::usage(format!("`{}`: the backup's directory must have a UTF-8 path", file.display()))
             })?;
-            self.conn.execute("VACUUM INTO ?1", [target]).map_err(|e| self.error("back up", e))?;
+            self.conn.execute("VACUUM INTO ?1", params![target]).map_err(|e| self.error("back up", e))?;
             Ok(())
         })?;
         std::fs::metadata(file).map(|m| m.len()).map_err(|e| Error::io("read", file, e))

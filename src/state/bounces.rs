@@ -12,11 +12,10 @@
 //! one message in one transaction, so a process killed at any instant left either all of a
 //! message's effects or none.
 
-use jiff::Timestamp;
-use rusqlite::{OptionalExtension as _, Row, Transaction, TransactionBehavior, params};
-
+use super::db::{DbError, Row, params};
 use super::{Stamp, State};
 use crate::error::Error;
+use jiff::Timestamp;
 
 /// One event to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +133,7 @@ impl BounceCounts {
 
 const ROW: &str = "SELECT issue, seq, address_key, email FROM deliveries ";
 
-fn journal_row(row: &Row<'_>) -> rusqlite::Result<JournalRow> {
+fn journal_row(row: &Row<'_>) -> Result<JournalRow, DbError> {
     Ok(JournalRow { issue: row.get(0)?, seq: row.get(1)?, address_key: row.get(2)?, email: row.get(3)? })
 }
 
@@ -142,8 +141,7 @@ impl State {
     /// Run `f` in one `IMMEDIATE` transaction: committed when it returns `Ok`, rolled back
     /// otherwise. `f` must not call methods that open their own transaction.
     pub fn atomically<T>(&self, f: impl FnOnce(&State) -> Result<T, Error>) -> Result<T, Error> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| self.error("update", e))?;
+        let tx = self.conn.begin(true).map_err(|e| self.error("update", e))?;
         let value = f(self)?;
         tx.commit().map_err(|e| self.error("update", e))?;
         Ok(value)
@@ -155,30 +153,28 @@ impl State {
         let row = event.row.as_ref();
         let added = self
             .conn
-            .prepare_cached(
+            .execute(
                 "INSERT INTO bounce_events (at, issue, seq, address_key, address, verdict, status, reply, diagnostic,
                      reason, source, origin, provider, attributed)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (source, address_key) DO NOTHING",
-            )
-            .and_then(|mut insert| {
-                insert.execute(params![
+                params![
                     super::journal::stamp(event.at),
                     row.map(|r| &r.issue),
                     row.map(|r| r.seq),
-                    event.address_key,
-                    event.address,
+                    &event.address_key,
+                    &event.address,
                     event.verdict,
-                    event.status,
+                    event.status.as_deref(),
                     event.reply,
-                    event.diagnostic,
-                    event.reason,
-                    event.source,
-                    event.origin,
+                    event.diagnostic.as_deref(),
+                    &event.reason,
+                    &event.source,
+                    &event.origin,
                     event.provider,
                     event.attributed,
-                ])
-            })
+                ],
+            )
             .map_err(|e| self.error("update", e))?;
         Ok(added == 1)
     }
@@ -186,8 +182,7 @@ impl State {
     /// Whether any event from `source` was recorded.
     pub fn bounce_source_seen(&self, source: &str) -> Result<bool, Error> {
         self.conn
-            .prepare_cached("SELECT 1 FROM bounce_events WHERE source = ?1 LIMIT 1")
-            .and_then(|mut stmt| stmt.query_row([source], |_| Ok(())).optional())
+            .query_opt("SELECT 1 FROM bounce_events WHERE source = ?1 LIMIT 1", params![source], |_| Ok(()))
             .map(|found| found.is_some())
             .map_err(|e| self.error("read", e))
     }
@@ -198,14 +193,12 @@ impl State {
     /// Returns whether the row changed.
     pub fn mark_bounced(&self, row: &JournalRow, code: Option<u16>, reply: &str, at: Timestamp) -> Result<bool, Error> {
         self.conn
-            .prepare_cached(
+            .execute(
                 "UPDATE deliveries SET status = 'bounced', code = COALESCE(?3, code),
-                     reply = 'sent: ' || COALESCE(reply, '') || '; bounced: ' || ?4, updated_at = ?5
+                     reply = 'sent: ' || COALESCE(reply, '') || '; bounced: ' || CAST(?4 AS TEXT), updated_at = ?5
                  WHERE issue = ?1 AND address_key = ?2 AND status IN ('sent', 'uncertain')",
+                params![&row.issue, &row.address_key, code, reply, super::journal::stamp(at)],
             )
-            .and_then(|mut update| {
-                update.execute(params![row.issue, row.address_key, code, reply, super::journal::stamp(at)])
-            })
             .map(|changed| changed == 1)
             .map_err(|e| self.error("update", e))
     }
@@ -213,8 +206,7 @@ impl State {
     /// The journal row `seq` of `issue`.
     pub fn row_by_seq(&self, issue: &str, seq: i64) -> Result<Option<JournalRow>, Error> {
         self.conn
-            .prepare_cached(&format!("{ROW} WHERE issue = ?1 AND seq = ?2"))
-            .and_then(|mut stmt| stmt.query_row(params![issue, seq], journal_row).optional())
+            .query_opt(&format!("{ROW} WHERE issue = ?1 AND seq = ?2"), params![issue, seq], journal_row)
             .map_err(|e| self.error("read", e))
     }
 
@@ -222,19 +214,25 @@ impl State {
     pub fn row_by_message_id(&self, message_id: &str) -> Result<Option<JournalRow>, Error> {
         let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
         self.conn
-            .prepare_cached(&format!("{ROW} WHERE message_id IN (?1, '<' || ?1 || '>') LIMIT 1"))
-            .and_then(|mut stmt| stmt.query_row([bare], journal_row).optional())
+            .query_opt(
+                &format!("{ROW} WHERE message_id IN (CAST(?1 AS TEXT), '<' || CAST(?1 AS TEXT) || '>') LIMIT 1"),
+                params![bare],
+                journal_row,
+            )
             .map_err(|e| self.error("read", e))
     }
 
     /// The latest delivered row of the recipient with unsubscribe token id `token_id`.
     pub fn row_by_token_id(&self, token_id: &str) -> Result<Option<JournalRow>, Error> {
         self.conn
-            .prepare_cached(&format!(
-                "{ROW} WHERE token_id = ?1 AND status IN ('sent', 'uncertain', 'bounced')
-                 ORDER BY updated_at DESC, rowid DESC LIMIT 1"
-            ))
-            .and_then(|mut stmt| stmt.query_row([token_id], journal_row).optional())
+            .query_opt(
+                &format!(
+                    "{ROW} WHERE token_id = ?1 AND status IN ('sent', 'uncertain', 'bounced')
+                     ORDER BY updated_at DESC, rowid DESC LIMIT 1"
+                ),
+                params![token_id],
+                journal_row,
+            )
             .map_err(|e| self.error("read", e))
     }
 
@@ -242,13 +240,15 @@ impl State {
     /// delivered to it.
     pub fn latest_row_in(&self, publication: Option<&str>, address_key: &str) -> Result<Option<JournalRow>, Error> {
         self.conn
-            .prepare_cached(
+            .query_opt(
                 "SELECT d.issue, d.seq, d.address_key, d.email FROM deliveries AS d JOIN sends AS s ON s.issue = d.issue
-                 WHERE d.address_key = ?2 AND (?1 IS NULL OR substr(d.issue, 1, length(?1) + 1) = ?1 || '/')
+                 WHERE d.address_key = ?2 AND (CAST(?1 AS TEXT) IS NULL
+                     OR substr(d.issue, 1, length(CAST(?1 AS TEXT)) + 1) = CAST(?1 AS TEXT) || '/')
                    AND d.status IN ('sent', 'uncertain', 'bounced')
                  ORDER BY s.started_at DESC, d.issue DESC LIMIT 1",
+                params![publication, address_key],
+                journal_row,
             )
-            .and_then(|mut stmt| stmt.query_row(params![publication, address_key], journal_row).optional())
             .map_err(|e| self.error("read", e))
     }
 
@@ -256,54 +256,54 @@ impl State {
     /// soft-bounced on.
     pub fn soft_bounces_within(&self, address_key: &str, window: u32) -> Result<u32, Error> {
         self.conn
-            .prepare_cached(
+            .query_value(
                 "SELECT COUNT(DISTINCT e.issue) FROM bounce_events AS e
                  WHERE e.address_key = ?1 AND e.verdict = 'soft' AND e.issue IN (
                      SELECT d.issue FROM deliveries AS d JOIN sends AS s ON s.issue = d.issue
                      WHERE d.address_key = ?1 AND d.status IN ('sent', 'uncertain', 'bounced')
                      ORDER BY s.started_at DESC, d.issue DESC LIMIT ?2)",
+                params![address_key, window],
             )
-            .and_then(|mut stmt| stmt.query_row(params![address_key, window], |row| row.get(0)))
             .map_err(|e| self.error("read", e))
     }
 
     /// The recorded events, oldest first, as `filter` asks.
     pub fn bounce_events(&self, filter: &EventFilter) -> Result<Vec<BounceEvent>, Error> {
-        let read = || -> rusqlite::Result<Vec<BounceEvent>> {
-            let mut stmt = self.conn.prepare(
+        let since = filter.since.map(super::journal::stamp);
+        self.conn
+            .query(
                 "SELECT at, issue, seq, address, verdict, status, reply, diagnostic, reason, source, origin, provider,
                         attributed
                  FROM bounce_events
-                 WHERE (?1 IS NULL OR issue = ?1) AND (?2 IS NULL OR verdict = ?2) AND (?3 IS NULL OR at >= ?3)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR issue = ?1) AND (CAST(?2 AS TEXT) IS NULL OR verdict = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR at >= ?3)
                  ORDER BY at, id",
-            )?;
-            let since = filter.since.map(super::journal::stamp);
-            let rows = stmt.query_map(params![filter.send, filter.verdict, since], |row| {
-                Ok(BounceEvent {
-                    at: row.get::<_, Stamp>(0)?.0,
-                    send: row.get(1)?,
-                    seq: row.get(2)?,
-                    address: row.get(3)?,
-                    verdict: row.get(4)?,
-                    status: row.get(5)?,
-                    reply: row.get(6)?,
-                    diagnostic: row.get(7)?,
-                    reason: row.get(8)?,
-                    source: row.get(9)?,
-                    origin: row.get(10)?,
-                    provider: row.get(11)?,
-                    attributed: row.get(12)?,
-                })
-            })?;
-            rows.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+                params![filter.send.as_deref(), filter.verdict.as_deref(), since],
+                |row| {
+                    Ok(BounceEvent {
+                        at: row.get::<Stamp>(0)?.0,
+                        send: row.get(1)?,
+                        seq: row.get(2)?,
+                        address: row.get(3)?,
+                        verdict: row.get(4)?,
+                        status: row.get(5)?,
+                        reply: row.get(6)?,
+                        diagnostic: row.get(7)?,
+                        reason: row.get(8)?,
+                        source: row.get(9)?,
+                        origin: row.get(10)?,
+                        provider: row.get(11)?,
+                        attributed: row.get(12)?,
+                    })
+                },
+            )
+            .map_err(|e| self.error("read", e))
     }
 
     /// Each send's bounce figures, oldest send first.
     pub fn bounce_counts(&self) -> Result<Vec<BounceCounts>, Error> {
-        let read = || -> rusqlite::Result<Vec<BounceCounts>> {
-            let mut stmt = self.conn.prepare(
+        self.conn
+            .query(
                 "SELECT s.issue,
                     (SELECT COUNT(*) FROM deliveries AS d WHERE d.issue = s.issue AND d.status IN ('sent', 'bounced')),
                     (SELECT COUNT(DISTINCT address_key) FROM bounce_events WHERE issue = s.issue AND verdict = 'hard'),
@@ -312,19 +312,16 @@ impl State {
                                         AND h.address_key = e.address_key AND h.verdict = 'hard')),
                     (SELECT COUNT(DISTINCT address_key) FROM bounce_events WHERE issue = s.issue AND verdict = 'complaint')
                  FROM sends AS s ORDER BY s.started_at, s.issue",
-            )?;
-            let rows = stmt.query_map([], |row| {
-                Ok(BounceCounts {
+                &[],
+                |row| Ok(BounceCounts {
                     send: row.get(0)?,
                     delivered: row.get(1)?,
                     hard: row.get(2)?,
                     soft: row.get(3)?,
                     complaints: row.get(4)?,
-                })
-            })?;
-            rows.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+                }),
+            )
+            .map_err(|e| self.error("read", e))
     }
 }
 

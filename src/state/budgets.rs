@@ -9,7 +9,8 @@
 //! last messages of a budget never get more than it holds between them.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::db::{Conn, DbError, params};
 use serde::Serialize;
 
 use super::State;
@@ -114,13 +115,15 @@ impl State {
         if limits.is_empty() || want == 0 {
             return Ok(Reserved::Granted(want));
         }
-        let run = |conn: &rusqlite::Connection| -> rusqlite::Result<Reserved> {
+        let run = |conn: &Conn| -> Result<Reserved, DbError> {
             // `&self`, so that `serve`'s shared connections reserve too; dropped uncommitted on
-            // an early return, which rolls back.
-            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            // an early return, which rolls back. The write lock (SQLite's, or the advisory one
+            // on PostgreSQL) is taken at `begin`, before the read: two processes never both
+            // read the same budget left.
+            let tx = conn.begin(true)?;
             let mut granted = want;
             for limit in limits {
-                let used = used(&tx, relay, limit.window, at)?;
+                let used = used(conn, relay, limit.window, at)?;
                 let left = limit.max.saturating_sub(used);
                 if left == 0 {
                     return Ok(Reserved::Exhausted { limit: *limit, resets_at: limit.window.resets_at(at) });
@@ -129,10 +132,11 @@ impl State {
             }
             for limit in limits {
                 let start = limit.window.start(at);
-                tx.execute(
-                    "INSERT INTO budgets (relay, window, start, used) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (relay, window) DO UPDATE SET
-                        used = CASE WHEN start = excluded.start THEN used + excluded.used ELSE excluded.used END,
+                conn.execute(
+                    "INSERT INTO budgets (relay, \"window\", start, used) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (relay, \"window\") DO UPDATE SET
+                        used = CASE WHEN budgets.start = excluded.start THEN budgets.used + excluded.used
+                                    ELSE excluded.used END,
                         start = excluded.start",
                     params![relay, limit.window.as_str(), start, count(granted)],
                 )?;
@@ -159,7 +163,8 @@ impl State {
         for limit in limits.iter().filter(|l| l.window.start(reserved_at) == l.window.start(at)) {
             self.conn
                 .execute(
-                    "UPDATE budgets SET used = MAX(used - ?4, 0) WHERE relay = ?1 AND window = ?2 AND start = ?3",
+                    "UPDATE budgets SET used = CASE WHEN used > ?4 THEN used - ?4 ELSE 0 END
+                     WHERE relay = ?1 AND \"window\" = ?2 AND start = ?3",
                     params![relay, limit.window.as_str(), limit.window.start(at), count(n)],
                 )
                 .map_err(|e| self.error("update the sending budgets in", e))?;
@@ -180,14 +185,12 @@ impl State {
 }
 
 /// Messages counted in `relay`'s current `window` at `at`.
-fn used(conn: &rusqlite::Connection, relay: &str, window: Window, at: Timestamp) -> rusqlite::Result<u64> {
-    let row: Option<(i64, i64)> = conn
-        .query_row(
-            "SELECT start, used FROM budgets WHERE relay = ?1 AND window = ?2",
-            params![relay, window.as_str()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
+fn used(conn: &Conn, relay: &str, window: Window, at: Timestamp) -> Result<u64, DbError> {
+    let row: Option<(i64, i64)> = conn.query_opt(
+        "SELECT start, used FROM budgets WHERE relay = ?1 AND \"window\" = ?2",
+        params![relay, window.as_str()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     Ok(match row {
         Some((start, used)) if start == window.start(at) => u64::try_from(used).unwrap_or(0),
         _ => 0,
@@ -200,18 +203,15 @@ fn count(n: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::state::testing::Fresh;
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn a_budget_grants_what_is_left_and_resets_with_its_window() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(&dir.path().join("s.db"), Path::new("s.db")).unwrap();
+    fn a_budget_grants_what_is_left_and_resets_with_its_window(t: &Fresh) {
+        let state = t.open();
         let limits = [Limit { window: Window::Day, max: 10 }, Limit { window: Window::Minute, max: 4 }];
         let now = at("2026-11-22T09:30:10Z");
         assert_eq!(state.reserve("main", &limits, 3, now).unwrap(), Reserved::Granted(3));
@@ -229,19 +229,16 @@ mod tests {
         assert_eq!(state.reserve("other", &limits, 9, later).unwrap(), Reserved::Granted(4), "per relay");
     }
 
-    #[test]
-    fn two_connections_racing_for_the_last_ten_get_ten_between_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
+    fn two_connections_racing_for_the_last_ten_get_ten_between_them(t: &Fresh) {
         let limits = [Limit { window: Window::Day, max: 1000 }];
         let now = at("2026-11-22T09:30:10Z");
-        let state = State::open(&path, Path::new("s.db")).unwrap();
+        let state = t.open();
         assert_eq!(state.reserve("main", &limits, 990, now).unwrap(), Reserved::Granted(990));
         let racers: Vec<_> = (0..2)
             .map(|_| {
-                let path = path.clone();
+                let store = t.store.clone();
                 std::thread::spawn(move || {
-                    let state = State::open(&path, Path::new("s.db")).unwrap();
+                    let state = State::open_store(&store).unwrap();
                     let mut got = 0;
                     while let Reserved::Granted(n) = state.reserve("main", &limits, 1, now).unwrap() {
                         got += n;
@@ -254,4 +251,9 @@ mod tests {
         assert_eq!(total, 10);
         assert_eq!(state.budget_use("main", &limits, now).unwrap()[0].used, 1000, "never past the budget");
     }
+
+    crate::state::testing::both!(
+        a_budget_grants_what_is_left_and_resets_with_its_window,
+        two_connections_racing_for_the_last_ten_get_ten_between_them,
+    );
 }

@@ -18,6 +18,9 @@
 //! any instant. A power loss or an OS crash may lose the last few transactions (never corrupt
 //! the file); a lost `inflight` mark could then mean a second delivery. `PRAGMA synchronous =
 //! FULL` on the connection would close that gap at the cost of an fsync per commit.
+//! On PostgreSQL the journal's batches (`add_recipients`, `apply`) commit with
+//! `synchronous_commit = off`, the same promise: safe against letterpress being killed, the
+//! last fraction of a second lost if the database server crashes.
 //!
 //! Errors: SQLite failures are [`Error::Io`] on the database file, as elsewhere in the state
 //! store; so is a refused status change or an update of an unknown recipient, whose reason names
@@ -30,12 +33,14 @@ use std::collections::HashSet;
 use std::io;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
+
+use super::db::{Conn, DbError, params};
 
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 
 use super::State;
 use crate::error::Error;
+pub(crate) use rows::Attrs;
 use rows::{delivery, send_record};
 use write::{Failure, add_chunk, apply_all};
 
@@ -77,12 +82,12 @@ impl State {
         replace_hash: bool,
     ) -> Result<Option<SendRecord>, Error> {
         let run = || -> Result<Option<SendRecord>, Failure> {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-            let before = read_send(&tx, issue)?;
+            let tx = self.conn.begin(true)?;
+            let before = read_send(&self.conn, issue)?;
             match &before {
-                None => tx.execute(
+                None => self.conn.execute(
                     "INSERT INTO sends (issue, content_hash, started_at, state) VALUES (?1, ?2, ?3, 'running')",
-                    (issue, content_hash, stamp(at)),
+                    params![issue, content_hash, stamp(at)],
                 )?,
                 Some(old) if old.content_hash != content_hash && !replace_hash => {
                     return Err(Failure::Usage(format!(
@@ -91,10 +96,10 @@ impl State {
                         old.started_at
                     )));
                 }
-                Some(_) => tx.execute(
+                Some(_) => self.conn.execute(
                     "UPDATE sends SET state = 'running', finished_at = NULL, note = NULL, content_hash = ?2
                      WHERE issue = ?1",
-                    (issue, content_hash),
+                    params![issue, content_hash],
                 )?,
             };
             tx.commit()?;
@@ -107,12 +112,11 @@ impl State {
     /// recipient is pending, in flight or deferred: a finished send has nobody left out.
     pub fn finish_send(&self, issue: &str, state: SendState, note: Option<&str>, at: Timestamp) -> Result<(), Error> {
         let run = || -> Result<(), Failure> {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let tx = self.conn.begin(true)?;
             if state == SendState::Complete {
-                let open: i64 = tx.query_row(
+                let open: i64 = self.conn.query_value(
                     "SELECT COUNT(*) FROM deliveries WHERE issue = ?1 AND status IN ('pending', 'inflight', 'deferred')",
-                    [issue],
-                    |row| row.get(0),
+                    params![issue],
                 )?;
                 if open > 0 {
                     return Err(Failure::Refused(format!(
@@ -122,9 +126,9 @@ impl State {
                 }
             }
             let finished = (state != SendState::Running).then(|| stamp(at));
-            let changed = tx.execute(
+            let changed = self.conn.execute(
                 "UPDATE sends SET state = ?2, note = ?3, finished_at = ?4 WHERE issue = ?1",
-                (issue, state.as_str(), note, finished),
+                params![issue, state.as_str(), note, finished],
             )?;
             if changed == 0 {
                 return Err(Failure::Refused(format!("`{issue}` has no send record")));
@@ -140,17 +144,17 @@ impl State {
     /// One transaction. Returns whether the send was cancelled (`false`: no such send, or it is
     /// complete or cancelled already).
     pub fn cancel_send(&self, issue: &str, note: &str, at: Timestamp) -> Result<bool, Error> {
-        let run = || -> rusqlite::Result<bool> {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-            let changed = tx.execute(
+        let run = || -> Result<bool, DbError> {
+            let tx = self.conn.begin(true)?;
+            let changed = self.conn.execute(
                 "UPDATE sends SET state = 'cancelled', note = ?2, finished_at = ?3
                  WHERE issue = ?1 AND state IN ('running', 'stopped')",
-                (issue, note, stamp(at)),
+                params![issue, note, stamp(at)],
             )?;
             if changed > 0 {
-                tx.execute(
+                self.conn.execute(
                     "UPDATE deliveries SET status = 'uncertain', updated_at = ?2 WHERE issue = ?1 AND status = 'inflight'",
-                    (issue, stamp(at)),
+                    params![issue, stamp(at)],
                 )?;
             }
             tx.commit()?;
@@ -161,11 +165,9 @@ impl State {
 
     /// Every send record, oldest first.
     pub fn sends(&self) -> Result<Vec<SendRecord>, Error> {
-        let read = || -> rusqlite::Result<Vec<SendRecord>> {
-            let mut stmt = self.conn.prepare(select_sends!("ORDER BY started_at, issue"))?;
-            stmt.query_map([], send_record)?.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+        self.conn
+            .query(select_sends!("ORDER BY started_at, issue"), &[], send_record)
+            .map_err(|e| self.error("read", e))
     }
 
     /// Add audience members to `issue`'s journal as `pending`, in the iterator's order, with
@@ -184,7 +186,7 @@ impl State {
         let mut recipients = recipients.peekable();
         let mut added = 0;
         while recipients.peek().is_some() {
-            added += add_chunk(&mut self.conn, issue, &mut recipients, &at).map_err(|e| self.error("update", e))?;
+            added += add_chunk(&self.conn, issue, &mut recipients, &at).map_err(|e| self.error("update", e))?;
         }
         Ok(added)
     }
@@ -193,12 +195,12 @@ impl State {
     /// `deferred` rows become `pending`; with `resend_uncertain`, `uncertain` rows (the new ones
     /// included) become `pending` too. One transaction.
     pub fn recover(&self, issue: &str, resend_uncertain: bool, at: Timestamp) -> Result<Recovered, Error> {
-        let run = || -> rusqlite::Result<Recovered> {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let run = || -> Result<Recovered, DbError> {
+            let tx = self.conn.begin(true)?;
             let set = |from: DeliveryStatus, to: DeliveryStatus| {
-                tx.execute(
+                self.conn.execute(
                     "UPDATE deliveries SET status = ?3, updated_at = ?4 WHERE issue = ?1 AND status = ?2",
-                    (issue, from.as_str(), to.as_str(), stamp(at)),
+                    params![issue, from.as_str(), to.as_str(), stamp(at)],
                 )
             };
             let uncertain = set(DeliveryStatus::Inflight, DeliveryStatus::Uncertain)?;
@@ -215,14 +217,14 @@ impl State {
     /// Up to `limit` `pending` rows of `issue` with `seq` above `after_seq` (0 for the start),
     /// in `seq` order. Changes nothing: the engine pages through and marks rows itself.
     pub fn pending(&self, issue: &str, after_seq: i64, limit: usize) -> Result<Vec<Delivery>, Error> {
-        let read = || -> rusqlite::Result<Vec<Delivery>> {
-            let mut stmt = self.conn.prepare_cached(select_deliveries!(
-                "WHERE issue = ?1 AND status = 'pending' AND seq > ?2 ORDER BY seq LIMIT ?3"
-            ))?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            stmt.query_map((issue, after_seq, limit), delivery)?.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conn
+            .query(
+                select_deliveries!("WHERE issue = ?1 AND status = 'pending' AND seq > ?2 ORDER BY seq LIMIT ?3"),
+                params![issue, after_seq, limit],
+                delivery,
+            )
+            .map_err(|e| self.error("read", e))
     }
 
     /// Apply `updates` to `issue`'s journal in order, in one transaction (the engine's group
@@ -234,22 +236,22 @@ impl State {
     /// `suppressed` instead and must not be sent to. Checking in the same transaction as the
     /// mark means an unsubscribe committed before a recipient's mark is always honoured.
     pub fn apply(&mut self, issue: &str, updates: &[Update], at: Timestamp) -> Result<Vec<String>, Error> {
-        apply_all(&mut self.conn, issue, updates, &stamp(at)).map_err(|f| self.fail("update", f))
+        apply_all(&self.conn, issue, updates, &stamp(at)).map_err(|f| self.fail("update", f))
     }
 
     /// How many of `issue`'s recipients are in each status.
     pub fn counts(&self, issue: &str) -> Result<Counts, Error> {
-        let read = || -> rusqlite::Result<Counts> {
-            let mut stmt =
-                self.conn.prepare_cached("SELECT status, COUNT(*) FROM deliveries WHERE issue = ?1 GROUP BY status")?;
-            let mut counts = Counts::default();
-            for row in stmt.query_map([issue], |row| Ok((row.get(0)?, row.get::<_, i64>(1)?)))? {
-                let (status, n) = row?;
-                counts.add(status, usize::try_from(n).unwrap_or(0));
-            }
-            Ok(counts)
-        };
-        read().map_err(|e| self.error("read", e))
+        let rows = self
+            .conn
+            .query("SELECT status, COUNT(*) FROM deliveries WHERE issue = ?1 GROUP BY status", params![issue], |row| {
+                Ok((row.get(0)?, row.get::<i64>(1)?))
+            })
+            .map_err(|e| self.error("read", e))?;
+        let mut counts = Counts::default();
+        for (status, n) in rows {
+            counts.add(status, usize::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
     }
 
     /// `issue`'s rows in the given statuses (every row when `statuses` is empty), in `seq` order.
@@ -263,46 +265,54 @@ impl State {
             return Ok(rows);
         }
         let wanted = DeliveryStatus::ALL.map(|s| statuses.contains(&s).then_some(s.as_str()));
-        let read = || -> rusqlite::Result<Vec<Delivery>> {
-            // No status index (a send would rewrite it on every commit): one pass in `seq` order.
-            let mut stmt = self.conn.prepare_cached(select_deliveries!(
-                "WHERE issue = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ORDER BY seq"
-            ))?;
-            stmt.query_map(
+        // No status index (a send would rewrite it on every commit): one pass in `seq` order.
+        self.conn
+            .query(
+                select_deliveries!("WHERE issue = ?1 AND status IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ORDER BY seq"),
                 params![issue, wanted[0], wanted[1], wanted[2], wanted[3], wanted[4], wanted[5], wanted[6], wanted[7]],
                 delivery,
-            )?
-            .collect()
-        };
-        read().map_err(|e| self.error("read", e))
+            )
+            .map_err(|e| self.error("read", e))
     }
 
-    /// Call `f` on every row of `issue` in `seq` order, one row in memory at a time; stops at
-    /// the first error `f` returns.
+    /// Call `f` on every row of `issue` in `seq` order, a page of [`PAGE`] rows in memory at a
+    /// time; stops at the first error `f` returns. `f` may use the store (no statement is open
+    /// while it runs).
     pub fn for_each_delivery(
         &self,
         issue: &str,
         mut f: impl FnMut(Delivery) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let read = |e| self.error("read", e);
-        let mut stmt = self.conn.prepare_cached(select_deliveries!("WHERE issue = ?1 ORDER BY seq")).map_err(read)?;
-        let mut rows = stmt.query([issue]).map_err(read)?;
-        while let Some(row) = rows.next().map_err(read)? {
-            f(delivery(row).map_err(read)?)?;
+        let mut after = 0;
+        loop {
+            let page = self
+                .conn
+                .query(
+                    select_deliveries!("WHERE issue = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+                    params![issue, after, PAGE],
+                    delivery,
+                )
+                .map_err(|e| self.error("read", e))?;
+            let full = page.len() == usize::try_from(PAGE).unwrap_or(usize::MAX);
+            for row in page {
+                after = row.seq;
+                f(row)?;
+            }
+            if !full {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// The address and list a message with unsubscribe token `token_id` was sent to (the most
     /// recently updated row carrying it), for the unsubscribe endpoint.
     pub fn find_token(&self, token_id: &str) -> Result<Option<(String, String)>, Error> {
         self.conn
-            .query_row(
+            .query_opt(
                 "SELECT email, list FROM deliveries WHERE token_id = ?1 ORDER BY updated_at DESC, rowid DESC LIMIT 1",
-                [token_id],
+                params![token_id],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .optional()
             .map_err(|e| self.error("read", e))
     }
 
@@ -311,22 +321,24 @@ impl State {
     /// addresses it was sent to; `None` when there is no such send.
     pub fn previous_audience(&self, issue: &str) -> Result<Option<(String, HashSet<String>)>, Error> {
         let publication = issue.split_once('/').map_or(issue, |(publication, _)| publication);
-        let read = || -> rusqlite::Result<Option<(String, HashSet<String>)>> {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
-            let previous: Option<String> = tx
-                .query_row(
-                    "SELECT issue FROM sends
-                     WHERE state = 'complete' AND issue <> ?2 AND substr(issue, 1, length(?1) + 1) = ?1 || '/'
-                       AND finished_at <= COALESCE((SELECT started_at FROM sends WHERE issue = ?2), finished_at)
-                     ORDER BY finished_at DESC, issue DESC LIMIT 1",
-                    (publication, issue),
-                    |row| row.get(0),
-                )
-                .optional()?;
+        let read = || -> Result<Option<(String, HashSet<String>)>, DbError> {
+            let _snapshot = self.conn.begin(false)?;
+            let previous: Option<String> = self.conn.query_opt(
+                "SELECT issue FROM sends
+                 WHERE state = 'complete' AND issue <> ?2
+                   AND substr(issue, 1, length(CAST(?1 AS TEXT)) + 1) = CAST(?1 AS TEXT) || '/'
+                   AND finished_at <= COALESCE((SELECT started_at FROM sends WHERE issue = ?2), finished_at)
+                 ORDER BY finished_at DESC, issue DESC LIMIT 1",
+                params![publication, issue],
+                |row| row.get(0),
+            )?;
             let Some(previous) = previous else { return Ok(None) };
-            let mut stmt = tx.prepare("SELECT address_key FROM deliveries WHERE issue = ?1 AND status = 'sent'")?;
-            let sent = stmt.query_map([&previous], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
-            Ok(Some((previous, sent)))
+            let sent = self.conn.query(
+                "SELECT address_key FROM deliveries WHERE issue = ?1 AND status = 'sent'",
+                params![&previous],
+                |row| row.get(0),
+            )?;
+            Ok(Some((previous, sent.into_iter().collect())))
         };
         read().map_err(|e| self.error("read", e))
     }
@@ -340,9 +352,12 @@ impl State {
     }
 }
 
-fn read_send(conn: &Connection, issue: &str) -> rusqlite::Result<Option<SendRecord>> {
-    conn.query_row(select_sends!("WHERE issue = ?1"), [issue], send_record).optional()
+fn read_send(conn: &Conn, issue: &str) -> Result<Option<SendRecord>, DbError> {
+    conn.query_opt(select_sends!("WHERE issue = ?1"), params![issue], send_record)
 }
+
+/// Rows per page of [`State::for_each_delivery`].
+const PAGE: i64 = 2_000;
 
 /// `at` as stored: RFC 3339 in UTC, to the second.
 pub(super) fn stamp(at: Timestamp) -> String {

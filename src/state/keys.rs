@@ -6,11 +6,10 @@
 //! they agree with what the store has seen ([`KeyCheck`]). Table `key_fingerprint` (migration 10):
 //! one row per name; portable SQL.
 
-use jiff::Timestamp;
-use rusqlite::OptionalExtension as _;
-
 use super::State;
+use super::db::{DbError, params};
 use crate::error::Error;
+use jiff::Timestamp;
 
 /// What the store says about a host's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,18 +33,18 @@ pub enum KeyCheck {
 impl State {
     /// Compare `fingerprints` (the signing key's first, then the other verifying keys') with the
     /// fingerprint recorded under `name`, recording or updating it as [`KeyCheck`] says, in one
-    /// `IMMEDIATE` transaction so two hosts starting at once record one.
+    /// write transaction so two hosts starting at once record one.
     pub fn check_key_fingerprint(&self, name: &str, fingerprints: &[String], at: Timestamp) -> Result<KeyCheck, Error> {
         let Some(signing) = fingerprints.first() else {
             return Err(Error::usage("no keys to check"));
         };
-        let run = || -> rusqlite::Result<KeyCheck> {
-            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
-            let stored: Option<(String, String)> = tx
-                .query_row("SELECT fingerprint, recorded_at FROM key_fingerprint WHERE name = ?1", [name], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
+        let run = || -> Result<KeyCheck, DbError> {
+            let tx = self.conn.begin(true)?;
+            let stored: Option<(String, String)> = self.conn.query_opt(
+                "SELECT fingerprint, recorded_at FROM key_fingerprint WHERE name = ?1",
+                params![name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             let check = match stored {
                 None => KeyCheck::Recorded,
                 Some((stored, _)) if stored == *signing => KeyCheck::Same,
@@ -55,10 +54,10 @@ impl State {
                 }
             };
             if matches!(check, KeyCheck::Recorded | KeyCheck::Rotated) {
-                tx.execute(
+                self.conn.execute(
                     "INSERT INTO key_fingerprint (name, fingerprint, recorded_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at",
-                    (name, signing, at.to_string()),
+                    params![name, signing, at.to_string()],
                 )?;
             }
             tx.commit()?;

@@ -1,4 +1,6 @@
-//! The project's state: a SQLite database at `.letterpress/state.db` (git-ignored).
+//! The project's state: a SQLite database at `.letterpress/state.db` (git-ignored), or a
+//! PostgreSQL database when `state.url` names one ([`Store`]; see [`db`] for how one SQL text
+//! serves both, and `docs/state.md`).
 //!
 //! It owns the suppression list (addresses that must not be mailed, globally or for one list)
 //! and the delivery journal ([`journal`]: one row per issue and recipient). Enters: the database's path and plain values (addresses,
@@ -18,10 +20,16 @@
 mod backup;
 pub mod bounces;
 pub mod budgets;
+mod copy;
+pub mod db;
 pub mod journal;
 pub mod keys;
 mod migrations;
+mod open;
+pub mod pg;
 pub mod signups;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod welcome;
 
 use std::collections::HashSet;
@@ -30,13 +38,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
-use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
+use rusqlite::ErrorCode;
 
 pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
+pub use open::Store;
 pub use signups::{NewSignup, Signup};
+
+use db::{Conn, DbError, FromColumn, Value, params};
 
 use crate::address::{self, address_key};
 use crate::config::is_slug;
@@ -63,12 +73,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// calling the busy handler, where waiting could deadlock: two connections that both read a new
 /// database and both want the exclusive lock that switching it to WAL takes. One of them must
 /// let go and try again, which is what this does.
-fn retry_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+fn retry_busy<T>(mut step: impl FnMut() -> Result<T, DbError>) -> Result<T, DbError> {
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = Duration::from_millis(1);
     loop {
         match step() {
-            Err(e)
+            Err(DbError::Sqlite(e))
                 if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(pause);
@@ -82,7 +92,7 @@ fn retry_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Res
 /// An open state database.
 #[derive(Debug)]
 pub struct State {
-    conn: Connection,
+    conn: Conn,
     path: PathBuf,
     shown: PathBuf,
 }
@@ -142,62 +152,6 @@ impl serde::Serialize for Reason {
 }
 
 impl State {
-    /// Open (creating if needed) the state database at `path`; `shown` names it in messages.
-    pub fn open(path: &Path, shown: &Path) -> Result<Self, Error> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-        }
-        create_private(path)?;
-        let fail = |action, e| sql_error(action, path, shown, e);
-        let mut conn = Connection::open(path).map_err(|e| fail("open", e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("open", e))?;
-        retry_busy(|| {
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-            conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 20000; PRAGMA cache_size = -16384;")
-        })
-        .map_err(|e| fail("open", e))?;
-        match migrations::run(&mut conn) {
-            Ok(_) => {}
-            Err(migrations::Problem::Sql(e)) => return Err(fail("migrate", e)),
-            Err(migrations::Problem::Newer(version)) => return Err(newer(shown, version)),
-        }
-        Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
-    }
-
-    /// Open the state database at `path` if there is one, for a command that only reads: a
-    /// project without a store has no suppressions and no journal, and reading must not create
-    /// one (a command that fails, or only looks, leaves `.letterpress/` as it found it).
-    pub fn open_existing(path: &Path, shown: &Path) -> Result<Option<Self>, Error> {
-        match std::fs::metadata(path) {
-            Ok(_) => Self::open(path, shown).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read", path, e)),
-        }
-    }
-
-    /// Open an existing state database for reading only: nothing is created, migrated or
-    /// written (the preview reads delivery states this way). A database of another schema
-    /// version than this letterpress's is refused.
-    pub fn open_read_only(path: &Path, shown: &Path) -> Result<Self, Error> {
-        use rusqlite::OpenFlags;
-        let fail = |action, e| sql_error(action, path, shown, e);
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("open", e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("open", e))?;
-        let version: i64 =
-            conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(|e| fail("read", e))?;
-        if version > i64::from(SCHEMA_VERSION) {
-            return Err(newer(shown, version));
-        }
-        if version < i64::from(SCHEMA_VERSION) {
-            return Err(Error::usage(format!(
-                "`{}` was written by an older letterpress; any command that writes it (e.g. `letterpress send`) updates it",
-                shown.display()
-            )));
-        }
-        Ok(Self { conn, path: path.to_path_buf(), shown: shown.to_path_buf() })
-    }
-
     /// Suppress `address` for `scope`, recorded as of `at`. Returns whether a new suppression
     /// was recorded: repeating one keeps the first reason, source and time.
     ///
@@ -239,7 +193,7 @@ impl State {
             .execute(
                 "INSERT INTO suppressions (address, scope, reason, source, created_at, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (address, scope) DO NOTHING",
-                (address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string(), note),
+                params![address_key(&normal), scope.as_str(), reason.as_str(), source, at.to_string(), note],
             )
             .map_err(|e| self.error("update", e))?;
         Ok(added == 1)
@@ -251,9 +205,9 @@ impl State {
     pub fn unsuppress(&self, address: &str, scope: &Scope) -> Result<usize, Error> {
         let key = address_key(address);
         let deleted = match scope {
-            Scope::All => self.conn.execute("DELETE FROM suppressions WHERE address = ?1", [&key]),
+            Scope::All => self.conn.execute("DELETE FROM suppressions WHERE address = ?1", params![&key]),
             Scope::List(slug) => {
-                self.conn.execute("DELETE FROM suppressions WHERE address = ?1 AND scope = ?2", [&key, slug])
+                self.conn.execute("DELETE FROM suppressions WHERE address = ?1 AND scope = ?2", params![&key, slug])
             }
         };
         deleted.map_err(|e| self.error("update", e))
@@ -264,19 +218,18 @@ impl State {
     pub fn unsuppress_global(&self, address: &str) -> Result<usize, Error> {
         let key = address_key(address);
         self.conn
-            .execute("DELETE FROM suppressions WHERE address = ?1 AND scope = '*'", [&key])
+            .execute("DELETE FROM suppressions WHERE address = ?1 AND scope = '*'", params![&key])
             .map_err(|e| self.error("update", e))
     }
 
     /// Whether `address` must not be mailed through `list`: suppressed globally or for `list`.
     pub fn is_suppressed(&self, address: &str, list: &str) -> Result<bool, Error> {
         self.conn
-            .query_row(
+            .query_opt(
                 "SELECT 1 FROM suppressions WHERE address = ?1 AND scope IN ('*', ?2) LIMIT 1",
-                [address_key(address).as_str(), list],
+                params![address_key(address), list],
                 |_| Ok(()),
             )
-            .optional()
             .map(|found| found.is_some())
             .map_err(|e| self.error("read", e))
     }
@@ -292,46 +245,41 @@ impl State {
     }
 
     fn suppressions_where(&self, key: Option<&str>) -> Result<Vec<Suppression>, Error> {
-        let read = || -> rusqlite::Result<Vec<Suppression>> {
-            let mut stmt = self.conn.prepare(
+        self.conn
+            .query(
                 "SELECT address, scope, reason, source, created_at, note FROM suppressions
-                 WHERE ?1 IS NULL OR address = ?1 ORDER BY address, scope",
-            )?;
-            let rows = stmt.query_map([key], |row| {
-                Ok(Suppression {
-                    address: row.get(0)?,
-                    scope: row.get(1)?,
-                    reason: row.get(2)?,
-                    source: row.get(3)?,
-                    created_at: row.get::<_, Stamp>(4)?.0,
-                    note: row.get(5)?,
-                })
-            })?;
-            rows.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+                 WHERE CAST(?1 AS TEXT) IS NULL OR address = ?1 ORDER BY address, scope",
+                params![key],
+                |row| {
+                    Ok(Suppression {
+                        address: row.get(0)?,
+                        scope: row.get(1)?,
+                        reason: row.get(2)?,
+                        source: row.get(3)?,
+                        created_at: row.get::<Stamp>(4)?.0,
+                        note: row.get(5)?,
+                    })
+                },
+            )
+            .map_err(|e| self.error("read", e))
     }
 
     /// The keys of every address suppressed for `list` (globally or for it), to test each row
     /// of a list against in memory instead of querying per row.
     pub fn suppressed_set(&self, list: &str) -> Result<HashSet<String>, Error> {
-        let read = || -> rusqlite::Result<HashSet<String>> {
-            let mut stmt = self.conn.prepare("SELECT address FROM suppressions WHERE scope IN ('*', ?1)")?;
-            let rows = stmt.query_map([list], |row| row.get(0))?;
-            rows.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+        self.conn
+            .query("SELECT address FROM suppressions WHERE scope IN ('*', ?1)", params![list], |row| row.get(0))
+            .map(HashSet::from_iter)
+            .map_err(|e| self.error("read", e))
     }
 
     /// The keys suppressed for exactly `scope`: [`Scope::All`] gives the global suppressions
     /// only, [`Scope::List`] that list's own (see [`State::suppressed_set`] for both at once).
     pub fn suppressed_keys(&self, scope: &Scope) -> Result<HashSet<String>, Error> {
-        let read = || -> rusqlite::Result<HashSet<String>> {
-            let mut stmt = self.conn.prepare("SELECT address FROM suppressions WHERE scope = ?1")?;
-            let rows = stmt.query_map([scope.as_str()], |row| row.get(0))?;
-            rows.collect()
-        };
-        read().map_err(|e| self.error("read", e))
+        self.conn
+            .query("SELECT address FROM suppressions WHERE scope = ?1", params![scope.as_str()], |row| row.get(0))
+            .map(HashSet::from_iter)
+            .map_err(|e| self.error("read", e))
     }
 
     /// Re-key every row of issue `from` to `to` (`rename`): in every table with an `issue`
@@ -339,26 +287,32 @@ impl State {
     /// one transaction, so the journal follows the issue or stays where it was. Refused if `to`
     /// already has rows. Returns how many rows moved.
     pub fn rename_issue(&self, from: &str, to: &str) -> Result<usize, Error> {
-        let run = || -> rusqlite::Result<Result<usize, String>> {
-            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
-            let tables: Vec<String> = {
-                let mut stmt = tx.prepare(
+        let run = || -> Result<Result<usize, String>, DbError> {
+            let tx = self.conn.begin(true)?;
+            let tables_with_issue = match self.conn.backend() {
+                db::Backend::Sqlite => {
                     "SELECT m.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS c
-                     WHERE m.type = 'table' AND c.name = 'issue' ORDER BY m.name",
-                )?;
-                stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?
+                     WHERE m.type = 'table' AND c.name = 'issue' ORDER BY m.name"
+                }
+                db::Backend::Postgres => {
+                    "SELECT CAST(table_name AS TEXT) FROM information_schema.columns
+                     WHERE table_schema = current_schema() AND column_name = 'issue' ORDER BY table_name"
+                }
             };
+            let tables: Vec<String> = self.conn.query(tables_with_issue, &[], |row| row.get(0))?;
             let mut moved = 0;
             for table in &tables {
                 let quoted = table.replace('"', "\"\"");
-                let taken: bool =
-                    tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"), [to], |r| {
-                        r.get(0)
-                    })?;
+                let taken: bool = self.conn.query_value(
+                    &format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\" WHERE issue = ?1)"),
+                    params![to],
+                )?;
                 if taken {
                     return Ok(Err(table.clone()));
                 }
-                moved += tx.execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), [from, to])?;
+                moved += self
+                    .conn
+                    .execute(&format!("UPDATE \"{quoted}\" SET issue = ?2 WHERE issue = ?1"), params![from, to])?;
             }
             tx.commit()?;
             Ok(Ok(moved))
@@ -369,7 +323,7 @@ impl State {
         }
     }
 
-    fn error(&self, action: &'static str, error: rusqlite::Error) -> Error {
+    fn error(&self, action: &'static str, error: DbError) -> Error {
         sql_error(action, &self.path, &self.shown, error)
     }
 }
@@ -404,25 +358,25 @@ impl Reason {
     }
 }
 
-impl FromSql for Scope {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value.as_str().map(|s| if s == "*" { Self::All } else { Self::List(s.to_owned()) })
+impl FromColumn for Scope {
+    fn from_value(value: Value) -> Result<Self, String> {
+        String::from_value(value).map(|s| if s == "*" { Self::All } else { Self::List(s) })
     }
 }
 
-impl FromSql for Reason {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Self::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown reason `{text}`").into()))
+impl FromColumn for Reason {
+    fn from_value(value: Value) -> Result<Self, String> {
+        let text = String::from_value(value)?;
+        Self::parse(&text).ok_or_else(|| format!("unknown reason `{text}`"))
     }
 }
 
 /// An RFC 3339 `TEXT` column.
 struct Stamp(Timestamp);
 
-impl FromSql for Stamp {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value.as_str()?.parse().map(Stamp).map_err(|e| FromSqlError::Other(Box::new(e)))
+impl FromColumn for Stamp {
+    fn from_value(value: Value) -> Result<Self, String> {
+        String::from_value(value)?.parse().map(Stamp).map_err(|e: jiff::Error| e.to_string())
     }
 }
 
@@ -440,22 +394,12 @@ pub fn check_note(note: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Create the database file readable only by its owner, unless it exists (SQLite gives its
-/// `-wal` and `-shm` files the same mode).
-fn create_private(path: &Path) -> Result<(), Error> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io("create", path, e)),
-    }
-}
-
-fn sql_error(action: &'static str, path: &Path, shown: &Path, error: rusqlite::Error) -> Error {
-    match error.sqlite_error_code() {
+fn sql_error(action: &'static str, path: &Path, shown: &Path, error: DbError) -> Error {
+    let code = match &error {
+        DbError::Sqlite(e) => e.sqlite_error_code(),
+        _ => None,
+    };
+    match code {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Error::Invalid(vec![
             Diagnostic::error("state/corrupt", "this file is not a letterpress state database, or it is damaged")
                 .in_file(Location::new(shown, 1, 1))

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::db::{DbError, params};
+use super::journal::Attrs;
 use super::{Stamp, State};
 use crate::address::{self, address_key};
 use crate::config::is_slug;
@@ -74,7 +76,7 @@ impl State {
                  ON CONFLICT (list, address_key) DO UPDATE SET email = excluded.email, name = excluded.name,
                      attrs = excluded.attrs, confirmed_at = excluded.confirmed_at, pulled_at = NULL,
                      source = excluded.source",
-                (signup.list, address_key(&email), &email, signup.name, attrs, at.to_string(), signup.source),
+                params![signup.list, address_key(&email), &email, signup.name, attrs, at.to_string(), signup.source],
             )
             .map_err(|e| self.error("update", e))?;
         Ok(())
@@ -101,17 +103,15 @@ impl State {
     /// Mark `signups` pulled at `at`: each only if it is still as it was read (not confirmed
     /// again since, which makes it due for the next pull). Returns how many were marked.
     pub fn mark_pulled(&self, signups: &[Signup], at: Timestamp) -> Result<usize, Error> {
-        let run = || -> rusqlite::Result<usize> {
-            let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        let run = || -> Result<usize, DbError> {
+            let tx = self.conn.begin(true)?;
             let mut marked = 0;
-            {
-                let mut stmt = tx.prepare(
+            for s in signups {
+                marked += self.conn.execute(
                     "UPDATE signups SET pulled_at = ?3
                      WHERE list = ?1 AND address_key = ?2 AND confirmed_at = ?4 AND pulled_at IS NULL",
+                    params![&s.list, &s.key, at.to_string(), s.confirmed_at.to_string()],
                 )?;
-                for s in signups {
-                    marked += stmt.execute((&s.list, &s.key, at.to_string(), s.confirmed_at.to_string()))?;
-                }
             }
             tx.commit()?;
             Ok(marked)
@@ -123,29 +123,24 @@ impl State {
     /// or 1).
     pub fn remove_signup(&self, list: &str, address: &str) -> Result<usize, Error> {
         self.conn
-            .execute("DELETE FROM signups WHERE list = ?1 AND address_key = ?2", (list, address_key(address)))
+            .execute("DELETE FROM signups WHERE list = ?1 AND address_key = ?2", params![list, address_key(address)])
             .map_err(|e| self.error("update", e))
     }
 
     fn signups_where(&self, sql: &str, list: &str) -> Result<Vec<Signup>, Error> {
-        let read = || -> rusqlite::Result<Vec<Signup>> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let rows = stmt.query_map([list], |row| {
-                let attrs: String = row.get(4)?;
+        let read = || -> Result<Vec<Signup>, DbError> {
+            self.conn.query(sql, params![list], |row| {
                 Ok(Signup {
                     list: row.get(0)?,
                     key: row.get(1)?,
                     email: row.get(2)?,
                     name: row.get(3)?,
-                    attrs: serde_json::from_str(&attrs).map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
-                    })?,
-                    confirmed_at: row.get::<_, Stamp>(5)?.0,
-                    pulled_at: row.get::<_, Option<Stamp>>(6)?.map(|s| s.0),
+                    attrs: row.get::<Attrs>(4)?.0,
+                    confirmed_at: row.get::<Stamp>(5)?.0,
+                    pulled_at: row.get::<Option<Stamp>>(6)?.map(|s| s.0),
                     source: row.get(7)?,
                 })
-            })?;
-            rows.collect()
+            })
         };
         read().map_err(|e| self.error("read", e))
     }

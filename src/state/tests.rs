@@ -1,5 +1,6 @@
 use std::time::Instant;
 
+use super::testing::Fresh;
 use super::*;
 
 fn at(text: &str) -> Timestamp {
@@ -24,9 +25,9 @@ fn migrations_run_once_and_data_survives_reopening() {
     assert!(state.suppress("a@example.org", &Scope::All, Reason::Manual, "cli", at("2024-01-01T00:00:00Z")).unwrap());
     drop(state);
     let state = open(dir.path());
-    let version: u32 = state.conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    let version: u32 = state.sqlite().pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    let mode: String = state.conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
+    let mode: String = state.sqlite().pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(state.suppressions().unwrap().len(), 1);
     #[cfg(unix)]
@@ -41,7 +42,7 @@ fn migrations_run_once_and_data_survives_reopening() {
 fn a_second_handle_waits_for_the_first_instead_of_failing() {
     let dir = tempfile::tempdir().unwrap();
     let first = open(dir.path());
-    first.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    first.sqlite().execute_batch("BEGIN IMMEDIATE").unwrap();
     first.suppress("a@example.org", &Scope::All, Reason::Manual, "first", at("2024-01-01T00:00:00Z")).unwrap();
     let root = dir.path().to_path_buf();
     let started = Instant::now();
@@ -50,7 +51,7 @@ fn a_second_handle_waits_for_the_first_instead_of_failing() {
         state.suppress("b@example.org", &Scope::All, Reason::Manual, "second", at("2024-01-02T00:00:00Z"))
     });
     std::thread::sleep(Duration::from_millis(300));
-    first.conn.execute_batch("COMMIT").unwrap();
+    first.sqlite().execute_batch("COMMIT").unwrap();
     assert!(second.join().unwrap().unwrap(), "the second suppression is new");
     assert!(started.elapsed() >= Duration::from_millis(300), "the second writer waited for the lock");
     assert_eq!(first.suppressions().unwrap().len(), 2);
@@ -74,7 +75,7 @@ fn processes_opening_a_new_database_at_once_all_succeed() {
 fn a_newer_schema_is_refused_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
-    let conn = Connection::open(path_in(dir.path())).unwrap();
+    let conn = rusqlite::Connection::open(path_in(dir.path())).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let d = invalid(State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")));
@@ -105,10 +106,8 @@ fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "email,name\n".repeat(200), "the file is left alone");
 }
 
-#[test]
-fn suppressing_twice_keeps_the_first_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn suppressing_twice_keeps_the_first_record(t: &Fresh) {
+    let state = t.open();
     let list = Scope::List("weekly".to_owned());
     assert!(
         state.suppress(" Bob@Example.ORG", &list, Reason::Unsubscribed, "link", at("2024-01-01T00:00:00Z")).unwrap()
@@ -127,10 +126,8 @@ fn suppressing_twice_keeps_the_first_record() {
     );
 }
 
-#[test]
-fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused(t: &Fresh) {
+    let state = t.open();
     let note = Some("asked by phone, 3 March — “no more”");
     assert!(
         state
@@ -152,10 +149,8 @@ fn a_note_is_kept_with_its_suppression_and_control_characters_are_refused() {
     assert_eq!(state.suppressions().unwrap().len(), 1, "nothing recorded for a refused note");
 }
 
-#[test]
-fn bad_addresses_and_list_names_are_usage_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn bad_addresses_and_list_names_are_usage_errors(t: &Fresh) {
+    let state = t.open();
     let now = at("2024-01-01T00:00:00Z");
     let e = state.suppress("bob", &Scope::All, Reason::Manual, "cli", now).unwrap_err();
     assert_eq!(e.to_string(), "`bob` is not a valid address: it has no `@`");
@@ -166,9 +161,11 @@ fn bad_addresses_and_list_names_are_usage_errors() {
 /// Apply `ops` (`+` suppress, `-` unsuppress; scope `*` or a slug) to a fresh database, then
 /// check which of the lists `a`, `b` the address is suppressed for.
 #[track_caller]
-fn case(ops: &[(char, &str)], suppressed_for: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn case(t: &Fresh, ops: &[(char, &str)], suppressed_for: &[&str]) {
+    let state = t.open();
+    for scope in [Scope::All, Scope::List("a".to_owned()), Scope::List("b".to_owned())] {
+        state.unsuppress("x@example.org", &scope).unwrap();
+    }
     let scope = |s: &str| if s == "*" { Scope::All } else { Scope::List(s.to_owned()) };
     for &(op, s) in ops {
         if op == '+' {
@@ -185,28 +182,25 @@ fn case(ops: &[(char, &str)], suppressed_for: &[&str]) {
     }
 }
 
-#[test]
-fn scopes_combine_global_and_per_list_suppressions() {
-    case(&[], &[]);
-    case(&[('+', "*")], &["a", "b"]);
-    case(&[('+', "a")], &["a"]);
-    case(&[('+', "a"), ('-', "a")], &[]);
-    case(&[('+', "a"), ('-', "b")], &["a"]);
-    case(&[('+', "*"), ('-', "a")], &["a", "b"]);
-    case(&[('+', "*"), ('+', "a"), ('-', "*")], &[]);
-    case(&[('+', "a"), ('+', "b"), ('-', "a")], &["b"]);
+fn scopes_combine_global_and_per_list_suppressions(t: &Fresh) {
+    case(t, &[], &[]);
+    case(t, &[('+', "*")], &["a", "b"]);
+    case(t, &[('+', "a")], &["a"]);
+    case(t, &[('+', "a"), ('-', "a")], &[]);
+    case(t, &[('+', "a"), ('-', "b")], &["a"]);
+    case(t, &[('+', "*"), ('-', "a")], &["a", "b"]);
+    case(t, &[('+', "*"), ('+', "a"), ('-', "*")], &[]);
+    case(t, &[('+', "a"), ('+', "b"), ('-', "a")], &["b"]);
 }
 
-#[test]
-fn renaming_an_issue_moves_its_rows_in_every_table_or_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn renaming_an_issue_moves_its_rows_in_every_table_or_none(t: &Fresh) {
+    let state = t.open();
     let send = |issue: &str| {
         state
             .conn
             .execute(
                 "INSERT INTO sends (issue, content_hash, started_at, state) VALUES (?1, 'h', '2024-01-01T00:00:00Z', 'complete')",
-                [issue],
+                db::params![issue],
             )
             .unwrap();
         state
@@ -214,7 +208,7 @@ fn renaming_an_issue_moves_its_rows_in_every_table_or_none() {
             .execute(
                 "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at)
                  VALUES (?1, 'a@example.org', 'a@example.org', '', '{}', 'weekly', 1, 'sent', '2024-01-01T00:00:00Z')",
-                [issue],
+                db::params![issue],
             )
             .unwrap();
     };
@@ -227,3 +221,26 @@ fn renaming_an_issue_moves_its_rows_in_every_table_or_none() {
     assert!(matches!(taken, Err(Error::Usage { .. })), "{taken:?}");
     assert!(state.send_record("weekly/2016-12-09-c").unwrap().is_some(), "nothing moved");
 }
+
+/// Processes starting at once against a new store all succeed; it is migrated once.
+fn processes_opening_a_new_store_at_once_all_succeed(t: &Fresh) {
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let store = t.store.clone();
+            std::thread::spawn(move || State::open_store(&store).map(|_| ()))
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap().unwrap();
+    }
+    assert!(t.open().suppressions().unwrap().is_empty());
+}
+
+crate::state::testing::both!(
+    suppressing_twice_keeps_the_first_record,
+    a_note_is_kept_with_its_suppression_and_control_characters_are_refused,
+    bad_addresses_and_list_names_are_usage_errors,
+    scopes_combine_global_and_per_list_suppressions,
+    renaming_an_issue_moves_its_rows_in_every_table_or_none,
+    processes_opening_a_new_store_at_once_all_succeed,
+);

@@ -14,12 +14,11 @@
 //! All SQL is portable (numbered placeholders, `ON CONFLICT`, RFC 3339 text times) for the
 //! PostgreSQL backend.
 
-use jiff::Timestamp;
-use rusqlite::params;
-
 use super::State;
-use super::journal::{NewRecipient, stamp};
+use super::db::{DbError, params};
+use super::journal::{Attrs, NewRecipient, stamp};
 use crate::error::Error;
+use jiff::Timestamp;
 
 /// A welcome waiting to be put into its journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +39,7 @@ impl State {
                 "INSERT INTO welcome_queue (list, address_key, email, name, attrs, queued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (list, address_key) DO NOTHING",
-                params![recipient.list, recipient.address_key, recipient.email, recipient.name, attrs, stamp(at)],
+                params![&recipient.list, &recipient.address_key, &recipient.email, &recipient.name, attrs, stamp(at)],
             )
             .map(|n| n > 0)
             .map_err(|e| self.error("update", e))
@@ -48,27 +47,26 @@ impl State {
 
     /// The welcomes queued and not yet in their journal, oldest first.
     pub fn queued_welcomes(&self) -> Result<Vec<QueuedWelcome>, Error> {
-        let read = || -> rusqlite::Result<Vec<QueuedWelcome>> {
-            let mut stmt = self.conn.prepare(
+        let read = || -> Result<Vec<QueuedWelcome>, DbError> {
+            self.conn.query(
                 "SELECT list, address_key, email, name, attrs FROM welcome_queue
                  WHERE done_at IS NULL ORDER BY queued_at, list, address_key",
-            )?;
-            stmt.query_map([], |row| {
-                let attrs: String = row.get(4)?;
-                let list: String = row.get(0)?;
-                Ok(QueuedWelcome {
-                    recipient: NewRecipient {
-                        address_key: row.get(1)?,
-                        email: row.get(2)?,
-                        name: row.get(3)?,
-                        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
-                        list: list.clone(),
-                        token_id: None,
-                    },
-                    list,
-                })
-            })?
-            .collect()
+                &[],
+                |row| {
+                    let list: String = row.get(0)?;
+                    Ok(QueuedWelcome {
+                        recipient: NewRecipient {
+                            address_key: row.get(1)?,
+                            email: row.get(2)?,
+                            name: row.get(3)?,
+                            attrs: row.get::<Option<Attrs>>(4).ok().flatten().map(|a| a.0).unwrap_or_default(),
+                            list: list.clone(),
+                            token_id: None,
+                        },
+                        list,
+                    })
+                },
+            )
         };
         read().map_err(|e| self.error("read", e))
     }
@@ -105,14 +103,15 @@ impl State {
 
     /// The complete sends that delivered to `list`, latest first (at most `limit`).
     pub fn sends_to_list(&self, list: &str, limit: usize) -> Result<Vec<String>, Error> {
-        let read = || -> rusqlite::Result<Vec<String>> {
-            let mut stmt = self.conn.prepare(
+        let read = || -> Result<Vec<String>, DbError> {
+            self.conn.query(
                 "SELECT s.issue FROM sends s
                  WHERE s.state = 'complete'
                    AND EXISTS (SELECT 1 FROM deliveries d WHERE d.issue = s.issue AND d.list = ?1 AND d.status = 'sent')
                  ORDER BY s.started_at DESC, s.issue DESC LIMIT ?2",
-            )?;
-            stmt.query_map(params![list, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))?.collect()
+                params![list, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| row.get(0),
+            )
         };
         read().map_err(|e| self.error("read", e))
     }
@@ -172,8 +171,8 @@ mod tests {
         let issue = "weekly/2026-11-30-a";
         let rows = ["content@example.org", "bounced@example.org", "later@example.org"];
         state.add_recipients(issue, rows.iter().map(|e| reader(e, "weekly")), AT).unwrap();
-        state.conn.execute("UPDATE deliveries SET status = 'failed', attempts = 10", []).unwrap();
-        state.conn.execute("UPDATE deliveries SET status = 'bounced' WHERE email = 'later@example.org'", []).unwrap();
+        state.conn.execute("UPDATE deliveries SET status = 'failed', attempts = 10", &[]).unwrap();
+        state.conn.execute("UPDATE deliveries SET status = 'bounced' WHERE email = 'later@example.org'", &[]).unwrap();
         state
             .suppress(
                 "bounced@example.org",

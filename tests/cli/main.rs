@@ -10,6 +10,7 @@ mod dovecot;
 mod editions;
 mod harness;
 mod init;
+mod postgres;
 mod preview;
 mod readme;
 mod rename;

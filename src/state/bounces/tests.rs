@@ -1,16 +1,11 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::*;
 use crate::state::journal::{DeliveryStatus, NewRecipient, Update};
-use crate::state::path_in;
+use crate::state::testing::Fresh;
 
 fn t(text: &str) -> Timestamp {
     text.parse().unwrap()
-}
-
-fn open(dir: &Path) -> State {
-    State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap()
 }
 
 /// The keys the tests' journal rows carry token ids of.
@@ -66,10 +61,8 @@ fn event(source: &str, address: &str, verdict: &'static str, row: Option<Journal
     }
 }
 
-#[test]
-fn an_event_is_recorded_once_per_source_and_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn an_event_is_recorded_once_per_source_and_address(store: &Fresh) {
+    let mut state = store.open();
     sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org", "bob@example.org"]);
     let row = state.row_by_seq("weekly/a", 1).unwrap().unwrap();
     assert_eq!(row.email, "ann@example.org");
@@ -92,10 +85,8 @@ fn an_event_is_recorded_once_per_source_and_address() {
     assert_eq!(state.bounce_events(&of_send).unwrap().len(), 1);
 }
 
-#[test]
-fn a_bounced_row_keeps_the_log_of_its_send_and_its_bounce() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn a_bounced_row_keeps_the_log_of_its_send_and_its_bounce(store: &Fresh) {
+    let mut state = store.open();
     sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org"]);
     let row = state.row_by_message_id("ann@example.org/weekly/a@news.example.org").unwrap().unwrap();
     assert!(state.mark_bounced(&row, Some(550), "550 5.1.1 no such user", t("2024-03-02T00:00:00Z")).unwrap());
@@ -106,10 +97,8 @@ fn a_bounced_row_keeps_the_log_of_its_send_and_its_bounce() {
     assert_eq!(state.counts("weekly/a").unwrap().bounced, 1);
 }
 
-#[test]
-fn rows_are_found_by_token_id_and_by_publication() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn rows_are_found_by_token_id_and_by_publication(store: &Fresh) {
+    let mut state = store.open();
     sent(&mut state, "weekly/a", "2024-03-01T09:00:00Z", &["ann@example.org"]);
     sent(&mut state, "weekly/b", "2024-03-08T09:00:00Z", &["ann@example.org"]);
     sent(&mut state, "daily/c", "2024-03-09T09:00:00Z", &["ann@example.org"]);
@@ -121,10 +110,8 @@ fn rows_are_found_by_token_id_and_by_publication() {
     assert_eq!(state.row_by_token_id("other").unwrap(), None);
 }
 
-#[test]
-fn soft_bounces_count_within_the_addresses_last_sends() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn soft_bounces_count_within_the_addresses_last_sends(store: &Fresh) {
+    let mut state = store.open();
     for (i, day) in ["01", "02", "03", "04"].iter().enumerate() {
         sent(&mut state, &format!("weekly/{i}"), &format!("2024-03-{day}T09:00:00Z"), &["ann@example.org"]);
     }
@@ -142,10 +129,8 @@ fn soft_bounces_count_within_the_addresses_last_sends() {
     assert_eq!((counts[3].send.as_str(), counts[3].delivered, counts[3].soft, counts[3].hard), ("weekly/3", 1, 1, 0));
 }
 
-#[test]
-fn atomically_rolls_back_on_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn atomically_rolls_back_on_error(store: &Fresh) {
+    let state = store.open();
     let failed: Result<(), Error> = state.atomically(|state| {
         state.record_bounce_event(&event("<b@mx>", "ann@example.org", "hard", None))?;
         Err(Error::usage("stop"))
@@ -153,3 +138,11 @@ fn atomically_rolls_back_on_error() {
     assert!(failed.is_err());
     assert!(!state.bounce_source_seen("<b@mx>").unwrap());
 }
+
+crate::state::testing::both!(
+    an_event_is_recorded_once_per_source_and_address,
+    a_bounced_row_keeps_the_log_of_its_send_and_its_bounce,
+    rows_are_found_by_token_id_and_by_publication,
+    soft_bounces_count_within_the_addresses_last_sends,
+    atomically_rolls_back_on_error,
+);

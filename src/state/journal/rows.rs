@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use rusqlite::Row;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 
 use crate::state::Stamp;
+use crate::state::db::{DbError, FromColumn, Row, Value};
 
 /// Where one recipient of one issue stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -247,25 +246,25 @@ impl Counts {
 }
 
 /// A `sends` row, columns as in `journal.rs`'s `select_sends!`.
-pub(super) fn send_record(row: &Row<'_>) -> rusqlite::Result<SendRecord> {
+pub(super) fn send_record(row: &Row<'_>) -> Result<SendRecord, DbError> {
     Ok(SendRecord {
         issue: row.get(0)?,
         content_hash: row.get(1)?,
-        started_at: row.get::<_, Stamp>(2)?.0,
-        finished_at: row.get::<_, Option<Stamp>>(3)?.map(|s| s.0),
+        started_at: row.get::<Stamp>(2)?.0,
+        finished_at: row.get::<Option<Stamp>>(3)?.map(|s| s.0),
         state: row.get(4)?,
         note: row.get(5)?,
     })
 }
 
 /// A `deliveries` row, columns as in `journal.rs`'s `select_deliveries!`.
-pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+pub(super) fn delivery(row: &Row<'_>) -> Result<Delivery, DbError> {
     Ok(Delivery {
         issue: row.get(0)?,
         address_key: row.get(1)?,
         email: row.get(2)?,
         name: row.get(3)?,
-        attrs: row.get::<_, Attrs>(4)?.0,
+        attrs: row.get::<Attrs>(4)?.0,
         list: row.get(5)?,
         seq: row.get(6)?,
         status: row.get(7)?,
@@ -274,30 +273,30 @@ pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         reply: row.get(10)?,
         message_id: row.get(11)?,
         token_id: row.get(12)?,
-        updated_at: row.get::<_, Stamp>(13)?.0,
+        updated_at: row.get::<Stamp>(13)?.0,
     })
 }
 
 /// The `attrs` column: a JSON object of strings.
-struct Attrs(BTreeMap<String, String>);
+pub(crate) struct Attrs(pub(crate) BTreeMap<String, String>);
 
-impl FromSql for Attrs {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        serde_json::from_str(value.as_str()?).map(Attrs).map_err(|e| FromSqlError::Other(Box::new(e)))
+impl FromColumn for Attrs {
+    fn from_value(value: Value) -> Result<Self, String> {
+        serde_json::from_str(&String::from_value(value)?).map(Attrs).map_err(|e| e.to_string())
     }
 }
 
-impl FromSql for DeliveryStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Self::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown delivery status `{text}`").into()))
+impl FromColumn for DeliveryStatus {
+    fn from_value(value: Value) -> Result<Self, String> {
+        let text = String::from_value(value)?;
+        Self::parse(&text).ok_or_else(|| format!("unknown delivery status `{text}`"))
     }
 }
 
-impl FromSql for SendState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Self::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown send state `{text}`").into()))
+impl FromColumn for SendState {
+    fn from_value(value: Value) -> Result<Self, String> {
+        let text = String::from_value(value)?;
+        Self::parse(&text).ok_or_else(|| format!("unknown send state `{text}`"))
     }
 }
 

@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::state::{Reason, Scope, path_in};
+use crate::state::testing::Fresh;
+use crate::state::{Reason, Scope};
 use DeliveryStatus as S;
 
 const ISSUE: &str = "weekly/hello";
@@ -16,8 +16,8 @@ fn t0() -> Timestamp {
     at("2024-03-01T09:00:00Z")
 }
 
-fn open(dir: &Path) -> State {
-    State::open(&path_in(dir), Path::new(".letterpress/state.db")).unwrap()
+fn open(t: &Fresh) -> State {
+    t.open()
 }
 
 fn recipient(key: &str, list: &str) -> NewRecipient {
@@ -48,8 +48,8 @@ fn update(key: &str, status: DeliveryStatus) -> Update {
 }
 
 /// A journal for [`ISSUE`] holding `keys`, all pending.
-fn journal(dir: &Path, keys: &[&str]) -> State {
-    let mut state = open(dir);
+fn journal(t: &Fresh, keys: &[&str]) -> State {
+    let mut state = open(t);
     assert_eq!(state.start_send(ISSUE, "hash-1", t0(), false).unwrap(), None);
     assert_eq!(state.add_recipients(ISSUE, audience(keys).into_iter(), t0()).unwrap(), keys.len());
     state
@@ -72,13 +72,11 @@ fn path_to(status: DeliveryStatus) -> &'static [DeliveryStatus] {
     }
 }
 
-#[test]
-fn apply_allows_exactly_the_transitions_of_the_table() {
-    let dir = tempfile::tempdir().unwrap();
+fn apply_allows_exactly_the_transitions_of_the_table(t: &Fresh) {
     let keys: Vec<String> =
         S::ALL.iter().flat_map(|from| S::ALL.iter().map(move |to| format!("{from:?}-{to:?}@example.org"))).collect();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let mut state = journal(dir.path(), &keys);
+    let mut state = journal(t, &keys);
     // `bounced` is set by the bounce loop (`state/bounces.rs`), never reached through `apply`.
     for from in S::ALL.into_iter().filter(|s| *s != S::Bounced) {
         for to in S::ALL {
@@ -100,14 +98,12 @@ fn apply_allows_exactly_the_transitions_of_the_table() {
     }
 }
 
-#[test]
-fn a_sent_recipient_cannot_be_sent_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["bob@example.org"]);
+fn a_sent_recipient_cannot_be_sent_again(t: &Fresh) {
+    let mut state = journal(t, &["bob@example.org"]);
     let sent = [update("bob@example.org", S::Inflight), update("bob@example.org", S::Sent)];
     state.apply(ISSUE, &sent, t0()).unwrap();
     let e = state.apply(ISSUE, &[update("bob@example.org", S::Inflight)], t0()).unwrap_err();
-    let shown = path_in(dir.path());
+    let shown = t.path();
     assert_eq!(
         e.to_string(),
         format!(
@@ -120,10 +116,8 @@ fn a_sent_recipient_cannot_be_sent_again() {
     assert!(e.to_string().ends_with(": `nobody@example.org` is not in the journal of `weekly/hello`"), "{e}");
 }
 
-#[test]
-fn a_refused_change_rolls_back_the_whole_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["a@x.org", "b@x.org", "c@x.org"]);
+fn a_refused_change_rolls_back_the_whole_batch(t: &Fresh) {
+    let mut state = journal(t, &["a@x.org", "b@x.org", "c@x.org"]);
     state.apply(ISSUE, &[update("b@x.org", S::Suppressed)], t0()).unwrap();
     let batch = [update("a@x.org", S::Inflight), update("b@x.org", S::Inflight), update("c@x.org", S::Failed)];
     let e = state.apply(ISSUE, &batch, t0()).unwrap_err();
@@ -133,10 +127,8 @@ fn a_refused_change_rolls_back_the_whole_batch() {
     assert_eq!(state.deliveries(ISSUE, &[S::Pending]).unwrap().iter().map(|d| d.attempts).sum::<u32>(), 0);
 }
 
-#[test]
-fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["bob@example.org"]);
+fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say(t: &Fresh) {
+    let mut state = journal(t, &["bob@example.org"]);
     let inflight = Update {
         message_id: Some("<x@example.org>".to_owned()),
         token_id: Some("tok-1".to_owned()),
@@ -182,10 +174,8 @@ fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say() {
     assert_eq!(json["updated_at"], "2024-03-01T09:05:00Z", "RFC 3339, to the second");
 }
 
-#[test]
-fn adding_the_audience_again_adds_nothing_and_duplicates_fold() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn adding_the_audience_again_adds_nothing_and_duplicates_fold(t: &Fresh) {
+    let mut state = open(t);
     state.start_send(ISSUE, "hash-1", t0(), false).unwrap();
     let first = [
         recipient("Ann@example.org", "news"),
@@ -206,13 +196,11 @@ fn adding_the_audience_again_adds_nothing_and_duplicates_fold() {
     assert_eq!(state.deliveries("weekly/other", &[]).unwrap()[0].seq, 1, "each issue counts from 1");
 }
 
-#[test]
-fn audience_order_is_stable_across_chunks_and_resumes() {
+fn audience_order_is_stable_across_chunks_and_resumes(t: &Fresh) {
     const N: usize = 25_000;
-    let dir = tempfile::tempdir().unwrap();
     let keys: Vec<String> = (0..N).map(|i| format!("r{:05}@example.org", N - i)).collect();
     let members = || keys.iter().map(|k| recipient(k, "news"));
-    let mut state = open(dir.path());
+    let mut state = open(t);
     state.start_send(ISSUE, "hash-1", t0(), false).unwrap();
     assert_eq!(state.add_recipients(ISSUE, members().take(12_345), t0()).unwrap(), 12_345);
     let first_page: Vec<_> = state.pending(ISSUE, 0, 3).unwrap().into_iter().map(|d| (d.seq, d.address_key)).collect();
@@ -221,7 +209,7 @@ fn audience_order_is_stable_across_chunks_and_resumes() {
     state.apply(ISSUE, &done, t0()).unwrap();
     drop(state);
 
-    let mut state = open(dir.path());
+    let mut state = open(t);
     assert_eq!(state.add_recipients(ISSUE, members(), t0()).unwrap(), N - 12_345, "the killed run's rows stay");
     let mut seqs = Vec::with_capacity(N);
     state
@@ -239,10 +227,8 @@ fn audience_order_is_stable_across_chunks_and_resumes() {
     assert_eq!(state.counts(ISSUE).unwrap(), Counts { pending: N - 100, sent: 100, total: N, ..Counts::default() });
 }
 
-#[test]
-fn for_each_delivery_stops_at_the_first_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = journal(dir.path(), &["a@example.org", "b@example.org", "c@example.org"]);
+fn for_each_delivery_stops_at_the_first_error(t: &Fresh) {
+    let state = journal(t, &["a@example.org", "b@example.org", "c@example.org"]);
     let mut seen = Vec::new();
     let result = state.for_each_delivery(ISSUE, |d| {
         seen.push(d.seq);
@@ -252,11 +238,9 @@ fn for_each_delivery_stops_at_the_first_error() {
     assert_eq!(seen, [1, 2]);
 }
 
-#[test]
-fn recover_marks_the_killed_runs_messages_uncertain_and_requeues_deferred() {
-    let dir = tempfile::tempdir().unwrap();
+fn recover_marks_the_killed_runs_messages_uncertain_and_requeues_deferred(t: &Fresh) {
     let keys = ["p@x.org", "i1@x.org", "i2@x.org", "s@x.org", "d@x.org", "u@x.org", "f@x.org"];
-    let mut state = journal(dir.path(), &keys);
+    let mut state = journal(t, &keys);
     let to = |key: &str, status| path_to(status).iter().map(|&s| update(key, s)).collect::<Vec<_>>();
     for (key, status) in
         keys.iter().zip([S::Pending, S::Inflight, S::Inflight, S::Sent, S::Deferred, S::Uncertain, S::Failed])
@@ -276,10 +260,8 @@ fn recover_marks_the_killed_runs_messages_uncertain_and_requeues_deferred() {
     assert_eq!(state.counts(ISSUE).unwrap(), Counts { pending: 5, sent: 1, failed: 1, total: 7, ..Counts::default() });
 }
 
-#[test]
-fn deliveries_filter_by_status_in_audience_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["a@x.org", "b@x.org", "c@x.org", "d@x.org"]);
+fn deliveries_filter_by_status_in_audience_order(t: &Fresh) {
+    let mut state = journal(t, &["a@x.org", "b@x.org", "c@x.org", "d@x.org"]);
     let batch = [update("d@x.org", S::Failed), update("b@x.org", S::Suppressed), update("a@x.org", S::Failed)];
     state.apply(ISSUE, &batch, t0()).unwrap();
     let keys = |statuses: &[S]| -> Vec<String> {
@@ -291,10 +273,8 @@ fn deliveries_filter_by_status_in_audience_order() {
     assert!(keys(&[S::Sent]).is_empty());
 }
 
-#[test]
-fn a_send_record_freezes_the_content_hash_unless_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = open(dir.path());
+fn a_send_record_freezes_the_content_hash_unless_allowed(t: &Fresh) {
+    let state = open(t);
     assert_eq!(state.send_record(ISSUE).unwrap(), None);
     assert_eq!(state.start_send(ISSUE, "h1", t0(), false).unwrap(), None);
     state.finish_send(ISSUE, SendState::Stopped, Some("3 deferred"), at("2024-03-01T10:00:00Z")).unwrap();
@@ -321,10 +301,8 @@ fn a_send_record_freezes_the_content_hash_unless_allowed() {
     assert_eq!(state.sends().unwrap().len(), 1);
 }
 
-#[test]
-fn a_send_is_complete_only_when_nobody_is_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["a@x.org", "b@x.org"]);
+fn a_send_is_complete_only_when_nobody_is_left(t: &Fresh) {
+    let mut state = journal(t, &["a@x.org", "b@x.org"]);
     state.apply(ISSUE, &[update("a@x.org", S::Inflight), update("a@x.org", S::Uncertain)], t0()).unwrap();
     let e = state.finish_send(ISSUE, SendState::Complete, None, t0()).unwrap_err();
     assert!(e.to_string().ends_with("1 recipients are still pending, in flight or deferred"), "{e}");
@@ -335,23 +313,21 @@ fn a_send_is_complete_only_when_nobody_is_left() {
     assert!(e.to_string().ends_with("`weekly/nothing` has no send record"), "{e}");
 }
 
-#[test]
-fn a_reader_sees_committed_counts_while_a_writer_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let writer = journal(dir.path(), &["a@x.org", "b@x.org"]);
-    let reader = open(dir.path());
-    writer.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    writer.conn.execute("UPDATE deliveries SET status = 'failed' WHERE address_key = 'a@x.org'", []).unwrap();
+fn a_reader_sees_committed_counts_while_a_writer_runs(t: &Fresh) {
+    let writer = journal(t, &["a@x.org", "b@x.org"]);
+    let reader = open(t);
+    let tx = writer.conn.begin(true).unwrap();
+    writer.conn.execute("UPDATE deliveries SET status = 'failed' WHERE address_key = 'a@x.org'", &[]).unwrap();
     let started = Instant::now();
     assert_eq!(reader.counts(ISSUE).unwrap(), Counts { pending: 2, total: 2, ..Counts::default() });
     assert!(started.elapsed() < Duration::from_secs(1), "WAL readers do not wait for the writer");
-    writer.conn.execute_batch("COMMIT").unwrap();
+    tx.commit().unwrap();
     assert_eq!(reader.counts(ISSUE).unwrap().failed, 1);
 
     // A writer adding 50,000 rows in another thread: a reader only ever sees whole chunks.
-    let root = dir.path().to_path_buf();
+    let store = t.store.clone();
     let adding = std::thread::spawn(move || {
-        let mut state = open(&root);
+        let mut state = State::open_store(&store).unwrap();
         let members = (0..50_000).map(|i| recipient(&format!("m{i}@x.org"), "news"));
         state.add_recipients(ISSUE, members, t0()).unwrap()
     });
@@ -363,10 +339,8 @@ fn a_reader_sees_committed_counts_while_a_writer_runs() {
     assert_eq!(reader.counts(ISSUE).unwrap().total, 50_002);
 }
 
-#[test]
-fn a_token_finds_the_address_and_list_it_was_sent_to() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["Ann@x.org", "bob@x.org"]);
+fn a_token_finds_the_address_and_list_it_was_sent_to(t: &Fresh) {
+    let mut state = journal(t, &["Ann@x.org", "bob@x.org"]);
     let with_token = |key: &str, token: &str| Update { token_id: Some(token.to_owned()), ..update(key, S::Inflight) };
     state.apply(ISSUE, &[with_token("ann@x.org", "t-ann"), with_token("bob@x.org", "t-bob")], t0()).unwrap();
     state.start_send("weekly/later", "h", t0(), false).unwrap();
@@ -377,10 +351,8 @@ fn a_token_finds_the_address_and_list_it_was_sent_to() {
     assert_eq!(state.find_token("t-nobody").unwrap(), None);
 }
 
-#[test]
-fn the_previous_audience_is_the_last_complete_send_of_the_publication() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = open(dir.path());
+fn the_previous_audience_is_the_last_complete_send_of_the_publication(t: &Fresh) {
+    let mut state = open(t);
     let mut send = |issue: &str, day: u8, sent: &[&str], end: SendState| {
         state.start_send(issue, "h", at(&format!("2024-03-{day:02}T09:00:00Z")), false).unwrap();
         state.add_recipients(issue, audience(&["x@x.org"]).into_iter().chain(audience(sent)), t0()).unwrap();
@@ -410,10 +382,8 @@ fn the_previous_audience_is_the_last_complete_send_of_the_publication() {
     assert_eq!(previous("weekl/one"), None, "the publication is the whole part before `/`");
 }
 
-#[test]
-fn an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_taken() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["ann@x.org", "bob@x.org", "cat@x.org", "dan@x.org"]);
+fn an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_taken(t: &Fresh) {
+    let mut state = journal(t, &["ann@x.org", "bob@x.org", "cat@x.org", "dan@x.org"]);
     let unsubscribed = Reason::Unsubscribed;
     state.suppress("bob@x.org", &Scope::All, unsubscribed, "test", t0()).unwrap();
     state.suppress("cat@x.org", &Scope::List("news".to_owned()), unsubscribed, "test", t0()).unwrap();
@@ -435,10 +405,8 @@ fn an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_take
     assert_eq!(state.apply(ISSUE, &[update("ann@x.org", S::Sent)], t0()).unwrap(), Vec::<String>::new());
 }
 
-#[test]
-fn a_cancelled_send_keeps_its_rows_left_and_only_a_started_unfinished_send_can_be_cancelled() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut state = journal(dir.path(), &["a@x.org", "b@x.org", "c@x.org", "d@x.org"]);
+fn a_cancelled_send_keeps_its_rows_left_and_only_a_started_unfinished_send_can_be_cancelled(t: &Fresh) {
+    let mut state = journal(t, &["a@x.org", "b@x.org", "c@x.org", "d@x.org"]);
     assert!(!state.cancel_send("weekly/other", "cancelled", t0()).unwrap(), "never started");
     let batch = [
         update("a@x.org", S::Inflight),
@@ -459,3 +427,22 @@ fn a_cancelled_send_keeps_its_rows_left_and_only_a_started_unfinished_send_can_b
     assert!(!state.cancel_send(ISSUE, "again", t0()).unwrap(), "already cancelled");
     assert_eq!(state.send_record(ISSUE).unwrap().unwrap().note.as_deref(), Some("cancelled by hand"));
 }
+
+crate::state::testing::both!(
+    apply_allows_exactly_the_transitions_of_the_table,
+    a_sent_recipient_cannot_be_sent_again,
+    a_refused_change_rolls_back_the_whole_batch,
+    updates_record_replies_and_attempts_and_keep_what_they_do_not_say,
+    adding_the_audience_again_adds_nothing_and_duplicates_fold,
+    audience_order_is_stable_across_chunks_and_resumes,
+    for_each_delivery_stops_at_the_first_error,
+    recover_marks_the_killed_runs_messages_uncertain_and_requeues_deferred,
+    deliveries_filter_by_status_in_audience_order,
+    a_send_record_freezes_the_content_hash_unless_allowed,
+    a_send_is_complete_only_when_nobody_is_left,
+    a_reader_sees_committed_counts_while_a_writer_runs,
+    a_token_finds_the_address_and_list_it_was_sent_to,
+    the_previous_audience_is_the_last_complete_send_of_the_publication,
+    an_inflight_mark_withholds_a_recipient_suppressed_since_the_audience_was_taken,
+    a_cancelled_send_keeps_its_rows_left_and_only_a_started_unfinished_send_can_be_cancelled,
+);

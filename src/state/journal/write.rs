@@ -4,60 +4,56 @@
 //! Enters: the connection, an issue, recipients or [`Update`]s, and the time as stored. Leaves:
 //! how many rows were added, or why a batch was refused (then nothing of it was written).
 
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
-
 use super::{DeliveryStatus, NewRecipient, Update};
+use crate::state::db::{Backend, Conn, DbError, Value, params};
 
 /// Rows added per transaction by [`super::State::add_recipients`].
 const CHUNK: usize = 10_000;
 
 /// Why a journal write did not happen.
 pub(super) enum Failure {
-    /// SQLite failed.
-    Sql(rusqlite::Error),
+    /// The database failed.
+    Sql(DbError),
     /// The journal refused the change (the reason names the recipient or issue).
     Refused(String),
     /// The request needs the user's leave (a flag).
     Usage(String),
 }
 
-impl From<rusqlite::Error> for Failure {
-    fn from(error: rusqlite::Error) -> Self {
+impl From<DbError> for Failure {
+    fn from(error: DbError) -> Self {
         Self::Sql(error)
     }
 }
 
 /// Insert up to [`CHUNK`] recipients in one transaction; returns how many were new.
 pub(super) fn add_chunk(
-    conn: &mut Connection,
+    conn: &Conn,
     issue: &str,
     recipients: &mut impl Iterator<Item = NewRecipient>,
     at: &str,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+) -> Result<usize, DbError> {
+    let tx = conn.begin(true)?;
+    if conn.backend() == Backend::Postgres {
+        conn.batch(RELAXED)?;
+        let added = add_batched(conn, issue, recipients, at)?;
+        tx.commit()?;
+        return Ok(added);
+    }
     let mut seq: i64 =
-        tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE issue = ?1", [issue], |row| row.get(0))?;
+        conn.query_value("SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE issue = ?1", params![issue])?;
     let mut added = 0;
     {
-        let mut insert = tx.prepare_cached(
+        let insert =
             "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)
-             ON CONFLICT (issue, address_key) DO NOTHING",
-        )?;
+             ON CONFLICT (issue, address_key) DO NOTHING";
         for r in recipients.take(CHUNK) {
-            let attrs =
-                serde_json::to_string(&r.attrs).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-            let new = insert.execute(params![
-                issue,
-                r.address_key,
-                r.email,
-                r.name,
-                attrs,
-                r.list,
-                seq + 1,
-                at,
-                r.token_id
-            ])?;
+            let attrs = serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?;
+            let new = conn.execute(
+                insert,
+                params![issue, r.address_key, r.email, r.name, attrs, r.list, seq + 1, at, r.token_id],
+            )?;
             if new == 1 {
                 seq += 1;
                 added += 1;
@@ -68,60 +64,72 @@ pub(super) fn add_chunk(
     Ok(added)
 }
 
+/// The journal's batches on PostgreSQL commit without waiting for the WAL flush: the
+/// durability of SQLite's `synchronous = NORMAL` that the journal documents (a committed batch
+/// survives letterpress being killed at any instant; a crash of the database server or its
+/// machine may lose the last fraction of a second). Only these transactions: a suppression or
+/// anything `serve` records commits fully.
+const RELAXED: &str = "SET LOCAL synchronous_commit = off";
+
+/// Statements per round trip on PostgreSQL.
+const BATCH: usize = 500;
+
+/// [`add_chunk`] on PostgreSQL, [`BATCH`] rows per round trip: each row's `seq` is computed by
+/// its own statement (one past the issue's maximum, through the `(issue, seq)` index), so a row
+/// that is already there leaves no gap.
+fn add_batched(
+    conn: &Conn,
+    issue: &str,
+    recipients: &mut impl Iterator<Item = NewRecipient>,
+    at: &str,
+) -> Result<usize, DbError> {
+    const INSERT: &str =
+        "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, COALESCE(MAX(seq), 0) + 1, 'pending', ?7, ?8 FROM deliveries WHERE issue = ?1
+         ON CONFLICT (issue, address_key) DO NOTHING";
+    let mut added = 0;
+    let mut recipients = recipients.take(CHUNK).peekable();
+    while recipients.peek().is_some() {
+        let mut statements = Vec::with_capacity(BATCH);
+        for r in recipients.by_ref().take(BATCH) {
+            let attrs = serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?;
+            statements
+                .push((INSERT, params![issue, r.address_key, r.email, r.name, attrs, r.list, at, r.token_id].to_vec()));
+        }
+        added += conn.execute_many(&statements)?.iter().sum::<usize>();
+    }
+    Ok(added)
+}
+
 /// [`super::State::apply`] on the connection: each update is one `UPDATE` guarded by the statuses the
 /// row may come from; when it changes nothing, [`refusal`] says why and the batch rolls back.
 ///
 /// A `pending` row about to become `inflight` whose address is now suppressed (globally or for
 /// its list) becomes `suppressed` instead, in the same statement's transaction; its key is
 /// returned, and the caller must not send to it.
-pub(super) fn apply_all(
-    conn: &mut Connection,
-    issue: &str,
-    updates: &[Update],
-    at: &str,
-) -> Result<Vec<String>, Failure> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
+    if conn.backend() == Backend::Postgres {
+        let tx = conn.begin(true)?;
+        if let Some(withheld) = apply_batched(conn, issue, updates, at)? {
+            tx.commit()?;
+            return Ok(withheld);
+        }
+        // Something was refused: roll back and run it one statement at a time, which stops at
+        // the refused update and says why.
+    }
+    let tx = conn.begin(true)?;
     let mut withheld = Vec::new();
     {
-        let mut if_suppressed = tx.prepare_cached(
-            "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
-             WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
-               AND EXISTS (SELECT 1 FROM suppressions s
-                           WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))",
-        )?;
-        let mut update = tx.prepare_cached(
-            "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
-                 message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
-                 attempts = attempts + ?8, updated_at = ?9
-             WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )?;
+        let if_suppressed = IF_SUPPRESSED;
+        let update = UPDATE;
         for u in updates {
-            if u.status == DeliveryStatus::Inflight && if_suppressed.execute(params![issue, u.address_key, at])? == 1 {
+            if u.status == DeliveryStatus::Inflight && conn.execute(if_suppressed, &marks(issue, u, at))? == 1 {
                 withheld.push(u.address_key.clone());
                 continue;
             }
-            let from = u.status.predecessors();
-            let changed = update.execute(params![
-                issue,
-                u.address_key,
-                u.status.as_str(),
-                u.code,
-                u.reply,
-                u.message_id,
-                u.token_id,
-                u.attempted,
-                at,
-                from[0],
-                from[1],
-                from[2],
-                from[3],
-                from[4],
-                from[5],
-                from[6],
-                from[7]
-            ])?;
+            let changed = conn.execute(update, &changes(issue, u, at))?;
             if changed == 0 {
-                return Err(refusal(&tx, issue, u));
+                return Err(refusal(conn, issue, u));
             }
         }
     }
@@ -129,16 +137,83 @@ pub(super) fn apply_all(
     Ok(withheld)
 }
 
+/// [`apply_all`] in [`BATCH`]-statement round trips; `None` when an update changed no row (the
+/// caller rolls back).
+fn apply_batched(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Option<Vec<String>>, Failure> {
+    let mut withheld = Vec::new();
+    for chunk in updates.chunks(BATCH / 2) {
+        let mut statements = Vec::with_capacity(chunk.len() * 2 + 1);
+        statements.push((RELAXED, Vec::new()));
+        for u in chunk {
+            if u.status == DeliveryStatus::Inflight {
+                statements.push((IF_SUPPRESSED, marks(issue, u, at)));
+            }
+            statements.push((UPDATE, changes(issue, u, at)));
+        }
+        let mut counts = conn.execute_many(&statements)?.into_iter().skip(1);
+        for u in chunk {
+            let suppressed = u.status == DeliveryStatus::Inflight && counts.next() == Some(1);
+            let changed = counts.next().unwrap_or(0);
+            match (suppressed, changed) {
+                (true, 0) => withheld.push(u.address_key.clone()),
+                (false, 1) => {}
+                _ => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(withheld))
+}
+
+fn marks(issue: &str, u: &Update, at: &str) -> Vec<Value> {
+    params![issue, &u.address_key, at].to_vec()
+}
+
+fn changes(issue: &str, u: &Update, at: &str) -> Vec<Value> {
+    let from = u.status.predecessors();
+    params![
+        issue,
+        &u.address_key,
+        u.status.as_str(),
+        u.code,
+        u.reply.as_deref(),
+        u.message_id.as_deref(),
+        u.token_id.as_deref(),
+        u.attempted,
+        at,
+        from[0],
+        from[1],
+        from[2],
+        from[3],
+        from[4],
+        from[5],
+        from[6],
+        from[7]
+    ]
+    .to_vec()
+}
+
+/// Marks a pending row whose address is suppressed `suppressed` instead of `inflight`.
+const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
+             WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
+               AND EXISTS (SELECT 1 FROM suppressions s
+                           WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))";
+
+/// One update, guarded by the statuses the row may come from.
+const UPDATE: &str = "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
+         message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
+         attempts = attempts + ?8, updated_at = ?9
+     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
 /// become the new one.
-fn refusal(conn: &Connection, issue: &str, update: &Update) -> Failure {
-    let current = conn.query_row(
+fn refusal(conn: &Conn, issue: &str, update: &Update) -> Failure {
+    let current = conn.query_opt(
         "SELECT status FROM deliveries WHERE issue = ?1 AND address_key = ?2",
-        (issue, &update.address_key),
-        |row| row.get::<_, DeliveryStatus>(0),
+        params![issue, &update.address_key],
+        |row| row.get::<DeliveryStatus>(0),
     );
     let (key, to) = (&update.address_key, update.status.as_str());
-    match current.optional() {
+    match current {
         Err(e) => Failure::Sql(e),
         Ok(None) => Failure::Refused(format!("`{key}` is not in the journal of `{issue}`")),
         Ok(Some(DeliveryStatus::Sent)) => Failure::Refused(format!(

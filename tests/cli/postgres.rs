@@ -1,0 +1,134 @@
+//! The PostgreSQL state store end to end: `send` to the suite's SMTP server and `serve`'s
+//! one-click unsubscribe with `LETTERPRESS_STATE_URL` naming a database on a throwaway cluster
+//! (`src/state/testing/cluster.rs`), checked in the database itself. Ignored unless asked for:
+//! they need PostgreSQL's server binaries, which `.ci/run` installs.
+
+#[path = "../../src/state/testing/cluster.rs"]
+#[allow(dead_code, reason = "shared with the unit tests, which use all of it")]
+mod cluster;
+
+use crate::harness::{NOW, Project};
+use crate::send::{ISSUE, PASSWORD, setup};
+use crate::serve::client::Server;
+use crate::smtp::ServerConfig;
+
+/// Rows of `sql` on `url`, each column as text.
+fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test database");
+        let rows = client.simple_query(&sql).expect("query");
+        rows.iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => {
+                    Some((0..row.len()).map(|i| row.get(i).unwrap_or("NULL").to_owned()).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    })
+    .join()
+    .expect("query the test database")
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn a_send_journals_in_postgres_and_a_second_run_sends_nothing_twice() {
+    let (project, server) = setup(ServerConfig::default(), 20);
+    let url = cluster::fresh_database();
+    let smtp = server.url();
+    let env =
+        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
+    let out = project.run_env(&["send", ISSUE, "--yes"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.received().len(), 23);
+    assert!(!project.path().join(".letterpress/state.db").exists(), "no SQLite store beside PostgreSQL");
+    let sent = rows(&url, &format!("SELECT status, COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' GROUP BY status"));
+    assert_eq!(sent, [vec!["sent".to_owned(), "23".to_owned()]]);
+    assert_eq!(rows(&url, "SELECT state FROM sends"), [vec!["complete".to_owned()]]);
+    let status = project.run_env(&["status", ISSUE, "--format", "json"], &env);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(status["counts"]["sent"], 23, "{status:#}");
+    let again = project.run_env(&["send", ISSUE, "--yes"], &env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(server.received().len(), 23, "a second run sends nothing twice");
+}
+
+#[test]
+fn a_remote_url_without_tls_is_refused_and_the_password_is_never_shown() {
+    let project = Project::fixture("send");
+    let url = "postgres://lp:hunter2@db.example.invalid/news?sslmode=disable";
+    let out = project.run_env(&["status"], &[("LETTERPRESS_STATE_URL", url)]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("without TLS"), "{}", out.stderr);
+    assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"), "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn serve_records_a_one_click_unsubscribe_in_postgres_and_the_next_send_skips_the_address() {
+    const KEYS: (&str, &str) =
+        ("LETTERPRESS_UNSUBSCRIBE_KEYS", "0707070707070707070707070707070707070707070707070707070707070707");
+    let project = Project::fixture("serve");
+    let url = cluster::fresh_database();
+    let env = [KEYS, ("LETTERPRESS_STATE_URL", url.as_str())];
+    let out = project.run_env(&["send", ISSUE, "--yes"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let link = list_unsubscribe(&project, "ruth@example.org");
+    let server = Server::start(&project, &env);
+    let target = link.strip_prefix("https://serve.example.org").expect("on the fixture's origin");
+    let done = server.post(target, "List-Unsubscribe=One-Click", &[]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let recorded = rows(&url, "SELECT address, scope, reason, source, created_at FROM suppressions");
+    let expected = ["ruth@example.org", "readers", "unsubscribed", "one-click", NOW];
+    assert_eq!(recorded, [expected.map(str::to_owned).to_vec()]);
+    assert!(!project.path().join(".letterpress/state.db").exists(), "serve kept nothing in SQLite");
+    let out = project.run_env(&["send", "weekly/2016-12-16-winter", "--yes"], &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let next = rows(&url, "SELECT email FROM deliveries WHERE issue = 'weekly/2016-12-16-winter' ORDER BY seq");
+    assert!(!next.iter().any(|r| r[0] == "ruth@example.org"), "the next send skips the address: {next:?}");
+    assert!(!next.is_empty());
+}
+
+/// The https URI of the `List-Unsubscribe` header of the message `email` got from [`ISSUE`].
+fn list_unsubscribe(project: &Project, email: &str) -> String {
+    let dir = project.path().join("outbox").join(ISSUE);
+    let path = std::fs::read_dir(&dir)
+        .expect("the outbox")
+        .map(|e| e.expect("an entry").path())
+        .find(|p| {
+            p.file_stem().and_then(|n| n.to_str()).and_then(|n| n.split_once('-')).is_some_and(|(_, to)| to == email)
+        })
+        .unwrap_or_else(|| panic!("no message to {email} in {}", dir.display()));
+    let text = std::fs::read_to_string(path).expect("the message");
+    let mut lines =
+        text.split("\r\n").take_while(|l| !l.is_empty()).skip_while(|l| !l.starts_with("List-Unsubscribe:"));
+    let mut value = lines.next().expect("a List-Unsubscribe header")["List-Unsubscribe:".len()..].trim().to_owned();
+    value.extend(lines.take_while(|l| l.starts_with([' ', '\t'])).map(str::trim));
+    value.split('<').nth(1).and_then(|v| v.split('>').next()).expect("a <URI>").to_owned()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn state_migrate_copies_a_sqlite_store_into_postgres_which_then_serves_the_resume() {
+    let (project, server) = setup(ServerConfig::default(), 5);
+    let smtp = server.url();
+    let sqlite = [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD)];
+    let out = project.run_env(&["send", ISSUE, "--yes"], &sqlite);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let url = cluster::fresh_database();
+    let out = project.run(&["state", "migrate", "--to", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("deliveries 8") && out.stdout.contains("verified"), "{}", out.stdout);
+    let again = project.run(&["state", "migrate", "--to", &url]);
+    assert_eq!(again.code, 2, "a non-empty target is refused: {}", again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let on_pg = [sqlite[0], sqlite[1], ("LETTERPRESS_STATE_URL", url.as_str())];
+    let resumed = project.run_env(&["send", ISSUE, "--yes"], &on_pg);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(server.received().len(), 8, "the copied journal knows who was sent to");
+    let back = project.run_env(&["state", "migrate", "--to", "copy.db"], &on_pg);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(project.path().join("copy.db").is_file());
+}
