@@ -63,7 +63,7 @@ pub fn status(root: &Path, issue: Option<&str>, format: ReportFormat, clock: &Cl
         },
         (None, Some(state)) => {
             let config = project::load_config(root)?;
-            overview(&state, format)? + &budgets(&state, &config.sending.limits, format, clock)?
+            overview(&state, format)? + &budgets(&state, &config, format, clock)?
         }
         (Some(name), state) => {
             let project = Project::load(root)?;
@@ -118,12 +118,14 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
 
 /// Each budget's use and reset time (text only; JSON readers have `status --format json`'s
 /// sends and compute nothing from the budgets yet).
-fn budgets(state: &State, limits: &crate::config::Limits, format: ReportFormat, clock: &Clock) -> Result<String> {
+fn budgets(state: &State, config: &crate::config::Config, format: ReportFormat, clock: &Clock) -> Result<String> {
     if format == ReportFormat::Json {
         return Ok(String::new());
     }
-    let limits = send::budget_limits(limits);
-    let used = state.budget_use(send::RELAY, &limits, clock.now())?;
+    let mut used = Vec::new();
+    for (relay, limits) in crate::mail::quota::budgets(config) {
+        used.extend(state.budget_use(&relay, &limits, clock.now())?);
+    }
     Ok(used.iter().fold(String::new(), |mut out, u| {
         let _ = writeln!(
             out,

@@ -77,6 +77,14 @@ impl Pace {
         Self::starting_at(ceiling, Some(ceiling.map_or(CAREFUL_RATE, |c| c.min(CAREFUL_RATE))))
     }
 
+    /// Start again at [`CAREFUL_RATE`]: the relay was marked down and is coming back.
+    pub fn restart_careful(&self) {
+        let fresh = Self::careful(self.ceiling).state.into_inner().ok();
+        if let (Ok(mut state), Some(fresh)) = (self.state.lock(), fresh) {
+            *state = fresh;
+        }
+    }
+
     fn starting_at(ceiling: Option<f64>, rate: Option<f64>) -> Self {
         let state = PaceState {
             rate,

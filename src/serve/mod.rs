@@ -83,7 +83,7 @@ fn prepare(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<Ap
     let shown = config.state.db_path();
     let pool = pool::Pool::open(&root.join(&shown), &shown)?;
     let outbox = Path::new(mail::OUTBOX_FOLDER);
-    let Outbound { signing: Signing { keys, dkim }, transport } =
+    let Outbound { signing: Signing { keys, dkim }, transport, .. } =
         Outbound::load(root, &config, env, KeyUse::Send, outbox)?;
     let ui = pages::Ui::new(root, &config, format!("{}/", routes.prefix))?;
     let mailer = mail::Mailer::new(transport, dkim);

@@ -44,7 +44,7 @@ macro_rules! select_deliveries {
     ($rest:literal) => {
         concat!(
             "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id, \
-             token_id, updated_at FROM deliveries ",
+             token_id, updated_at, relay FROM deliveries ",
             $rest
         )
     };
@@ -58,6 +58,22 @@ macro_rules! select_sends {
 }
 
 impl State {
+    /// How many of `issue`'s messages each relay took (`sent`, `bounced` or `uncertain` rows
+    /// that name one), by relay name.
+    pub fn relay_counts(&self, issue: &str) -> Result<Vec<(String, usize)>, Error> {
+        let read = |e| self.error("read", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT relay, COUNT(*) FROM deliveries WHERE issue = ?1 AND relay IS NOT NULL
+                 GROUP BY relay ORDER BY relay",
+            )
+            .map_err(read)?;
+        let rows =
+            stmt.query_map([issue], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).map_err(read)?;
+        rows.map(|r| r.map(|(relay, n)| (relay, usize::try_from(n).unwrap_or(0))).map_err(read)).collect()
+    }
+
     /// The send record of `issue`, if it was ever started.
     pub fn send_record(&self, issue: &str) -> Result<Option<SendRecord>, Error> {
         read_send(&self.conn, issue).map_err(|e| self.error("read", e))

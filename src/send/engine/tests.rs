@@ -8,6 +8,7 @@ use std::path::Path;
 use super::*;
 use crate::clock::Clock;
 use crate::compose::ComposeOptions;
+use crate::mail::Connection as _;
 use crate::mail::recorder::{Recorder, reply};
 use crate::project::Project;
 use crate::send::actor;
@@ -35,7 +36,6 @@ fn settings(concurrency: usize) -> Settings {
         retry_delay: Duration::from_secs(60),
         max_attempts: 3,
         only_list: None,
-        budget: None,
     }
 }
 
@@ -130,7 +130,7 @@ fn a_relay_answering_451_to_a_few_leaves_them_deferred_after_their_retry_and_slo
     assert_eq!((ran.counts.deferred, ran.counts.sent, ran.counts.pending), (5, 0, 0), "{:?}", ran.counts);
     assert_eq!(recorder.messages().len(), 10, "each tried twice: once, then its one retry");
     assert!(ran.elapsed >= Duration::from_secs(10), "the retry waited for `retry-delay`: {:?}", ran.elapsed);
-    assert!(ran.shared.pace.rate().is_some(), "451 asks every worker to slow down");
+    assert!(ran.shared.lanes[0].pace.rate().is_some(), "451 asks every worker to slow down");
     assert!(ran.shared.take_reason().is_none(), "ten refusals in ten seconds: not dead yet");
     let row = &ran.state.deliveries(ISSUE, &[DeliveryStatus::Deferred]).unwrap()[0];
     assert_eq!(row.reply.as_deref(), Some("451 4.3.0 try again later"));

@@ -92,7 +92,7 @@ pub(super) fn apply_all(
         let mut update = tx.prepare_cached(
             "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
                  message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
-                 attempts = attempts + ?8, updated_at = ?9
+                 attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
              WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         for u in updates {
@@ -118,7 +118,8 @@ pub(super) fn apply_all(
                 from[4],
                 from[5],
                 from[6],
-                from[7]
+                from[7],
+                u.relay
             ])?;
             if changed == 0 {
                 return Err(refusal(&tx, issue, u));
