@@ -193,6 +193,8 @@ struct Job {
     tries: u32,
     /// The message, composed and signed ahead by the sign pool (signed sends only).
     prepared: Prepared,
+    /// The lane that tried it last: its retry goes elsewhere when another relay is up.
+    last_lane: Option<usize>,
 }
 
 /// A message composed ahead of its job's turn, or why it could not be. A clone (a retry) is
@@ -365,6 +367,8 @@ fn sign_ahead(
 }
 
 mod dispatch;
+#[cfg(test)]
+mod pool_tests;
 mod settle;
 #[cfg(test)]
 mod tests;

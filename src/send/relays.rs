@@ -120,6 +120,17 @@ impl Selector {
         Some(best)
     }
 
+    /// As [`Self::pick`], but not lane `avoid` (the one that just failed the message) while
+    /// another lane is up.
+    pub fn pick_avoiding(&mut self, now: Instant, avoid: Option<usize>) -> Option<usize> {
+        let Some(avoid) = avoid.filter(|&a| self.others_up(a, now)) else { return self.pick(now) };
+        let until = self.down_until[avoid];
+        self.down_until[avoid] = Some(now + MAX_BACKOFF);
+        let picked = self.pick(now);
+        self.down_until[avoid] = until;
+        picked
+    }
+
     /// Take lane `i` out until its backoff has passed; returns the backoff.
     pub fn mark_down(&mut self, i: usize, now: Instant) -> Duration {
         let Some(downs) = self.downs.get_mut(i) else { return Duration::ZERO };
@@ -173,6 +184,17 @@ mod tests {
             selector.mark_down(0, now);
         }
         assert_eq!(selector.mark_down(0, now), MAX_BACKOFF);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_goes_to_another_relay_while_one_is_up() {
+        let now = Instant::now();
+        let mut selector = Selector::new(&[1, 1, 1]);
+        assert!((0..6).all(|_| selector.pick_avoiding(now, Some(2)) != Some(2)));
+        selector.mark_down(0, now);
+        selector.mark_down(1, now);
+        assert_eq!(selector.pick_avoiding(now, Some(2)), Some(2), "the only one up");
+        assert!(selector.is_up(2, now));
     }
 
     #[tokio::test(start_paused = true)]

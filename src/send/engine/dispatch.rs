@@ -143,7 +143,7 @@ async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -
         if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
             updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
         } else {
-            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default() });
+            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default(), last_lane: None });
         }
     }
     context.shared.suppressed.fetch_add(updates.len(), Ordering::Relaxed);

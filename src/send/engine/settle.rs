@@ -172,7 +172,13 @@ pub(super) async fn retry_or_defer<T: Transport>(
         delivery.attempts = attempts;
         let _ = context.retries.send(Retry {
             due,
-            job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() },
+            job: Job {
+                delivery,
+                deferred: deferred_in_journal,
+                tries,
+                prepared: Prepared::default(),
+                last_lane: job.last_lane,
+            },
         });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);

@@ -24,14 +24,36 @@ pub(super) async fn route<T: Transport>(
     lanes: Vec<mpsc::Sender<Job>>,
 ) -> Result<()> {
     while let Some(job) = work.recv().await {
-        let lane = context.shared.selector().pick(Instant::now()).unwrap_or(0);
-        let Some(sender) = lanes.get(lane) else { break };
-        if let Err(mpsc::error::SendError(_)) = sender.send(job).await {
-            context.outstanding.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::sender("every worker stopped"));
+        let lane = context.shared.selector().pick_avoiding(Instant::now(), job.last_lane).unwrap_or(0);
+        // A relay that is slowed down (it asked to) does not hold the others up: when its
+        // workers are busy the job goes to the next relay up with room, and waits only when
+        // none has any. Healthy relays keep to their weights.
+        let mut job = Some(job);
+        let slowed = context.shared.lanes.get(lane).is_some_and(|l| l.pace.slowed());
+        let spill = if slowed { lanes.len() } else { 1 };
+        for other in (0..spill).map(|k| (lane + k) % lanes.len()) {
+            if other != lane && !context.shared.is_up(other) {
+                continue;
+            }
+            match job.take().map(|j| lanes[other].try_send(j)) {
+                Some(Err(mpsc::error::TrySendError::Full(back))) => job = Some(back),
+                Some(Err(mpsc::error::TrySendError::Closed(back))) if other != lane => job = Some(back),
+                Some(Err(mpsc::error::TrySendError::Closed(_))) => return stopped(&context),
+                Some(Ok(())) | None => break,
+            }
+        }
+        if let Some(job) = job
+            && lanes[lane].send(job).await.is_err()
+        {
+            return stopped(&context);
         }
     }
     Ok(())
+}
+
+fn stopped<T: Transport>(context: &Context<T>) -> Result<()> {
+    context.outstanding.fetch_sub(1, Ordering::SeqCst);
+    Err(Error::sender("every worker stopped"))
 }
 
 /// One connection's loop.
@@ -86,6 +108,7 @@ async fn deliver<T: Transport>(
         // Never marked: the row stays as it is for the next run.
         return Ok(());
     }
+    job.last_lane = Some(lane);
     if !shared.is_up(lane) {
         // Its relay went down after the router chose it: to another relay, at once, as no try.
         reroute(context, job);
