@@ -149,12 +149,15 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
         &[DeliveryStatus::Failed, DeliveryStatus::Deferred, DeliveryStatus::Uncertain, DeliveryStatus::Bounced],
     )?;
     let bounces = state.bounce_counts()?.into_iter().find(|b| b.send == id);
+    let relays = state.relay_counts(id)?;
     Ok(match format {
         ReportFormat::Json => {
             let bounces = bounce_json(bounces.as_ref());
+            let relays: serde_json::Map<String, serde_json::Value> =
+                relays.into_iter().map(|(relay, n)| (relay, n.into())).collect();
             format!(
                 "{:#}\n",
-                serde_json::json!({ "send": record, "counts": counts, "bounces": bounces, "recipients": problems })
+                serde_json::json!({ "send": record, "counts": counts, "relays": relays, "bounces": bounces, "recipients": problems })
             )
         }
         ReportFormat::Text => {
@@ -177,6 +180,10 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
             }
             if let Some(line) = bounces.as_ref().and_then(bounce_line) {
                 let _ = writeln!(out, "  {line}");
+            }
+            if !relays.is_empty() {
+                let per: Vec<String> = relays.iter().map(|(relay, n)| format!("{relay} {n}")).collect();
+                let _ = writeln!(out, "  by relay: {}", per.join(", "));
             }
             for d in problems {
                 let _ = writeln!(out, "  {:<10} {:<40} {}", d.status.as_str(), d.email, d.reply.unwrap_or_default());
@@ -226,7 +233,17 @@ pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
             let mut writer = csv::Writer::from_writer(stdout);
             let csv_failed = |e: csv::Error| failed(std::io::Error::other(e.to_string()));
             writer
-                .write_record(["email", "list", "status", "attempts", "code", "reply", "message_id", "updated_at"])
+                .write_record([
+                    "email",
+                    "list",
+                    "status",
+                    "attempts",
+                    "code",
+                    "reply",
+                    "message_id",
+                    "updated_at",
+                    "relay",
+                ])
                 .map_err(csv_failed)?;
             state.for_each_delivery(&id, |d| {
                 writer
@@ -239,6 +256,7 @@ pub fn log(root: &Path, name: &str, format: LogFormat) -> Result<()> {
                         d.reply.unwrap_or_default(),
                         d.message_id.unwrap_or_default(),
                         d.updated_at.to_string(),
+                        d.relay.unwrap_or_default(),
                     ])
                     .map_err(csv_failed)
             })?;
