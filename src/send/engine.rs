@@ -298,9 +298,9 @@ pub async fn run_pool<T: Transport>(
     // with it the dispatcher's, instead of waiting forever for room.
     let router = tokio::spawn(route(Arc::clone(&context), work_rx, lanes));
     let mut dispatched = dispatch(&context, work_tx, retry_rx).await;
-    let routed = router.await.unwrap_or(Ok(()));
+    let route_result = router.await.unwrap_or_else(|e| Err(Error::sender(format!("the router task failed: {e}"))));
     if dispatched.is_ok() {
-        dispatched = routed;
+        dispatched = route_result;
     }
     // When every worker stopped, the first one's error is the run's, not "every worker stopped".
     let mut replace = dispatched.is_err();

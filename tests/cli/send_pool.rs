@@ -3,6 +3,7 @@
 //! once, the journal names the relay that took each, nothing is lost. No assertion on time.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,10 +22,11 @@ fn with_relays(project: &Project, relays: &[(&str, &SmtpServer, &str, &str)], ex
     let mut block = String::from("  relays:\n");
     for (name, server, variable, lines) in relays {
         server.write_ca_file(&project.path().join(format!("ca-{name}.pem")));
-        block.push_str(&format!(
+        let _ = write!(
+            block,
             "    - name: {name}\n      url: \"{}\"\n      username: editor\n      password-env: {variable}\n      ca-file: ca-{name}.pem\n{lines}",
             server.url()
-        ));
+        );
     }
     let config = project.read("letterpress.yaml");
     let start = config.find("  smtp:\n").expect("the fixture's smtp block");
