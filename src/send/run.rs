@@ -55,13 +55,16 @@ pub(super) fn deliver(
     let Delivery { template, relays, only_list, left_out, careful } = run;
     let writes_files = relays.iter().any(|r| r.transport.writes_files());
     // Relays whose hourly or daily budget is used up sit this run out; when all are, it stops.
+    let several = relays.len() > 1;
     let mut usable = Vec::new();
     let mut spent = None;
     for relay in relays {
         match used_up(&state, &relay.name, &limits_of(&relay.limits), clock)? {
             Some((limit, resets_at)) => {
                 let error = exhausted(&relay.name, limit, resets_at);
-                eprintln!("{error}");
+                if several {
+                    eprintln!("{error}; the other relays take its share");
+                }
                 spent.get_or_insert(error);
             }
             None => usable.push(relay),
