@@ -24,7 +24,8 @@ pub(super) async fn route<T: Transport>(
     lanes: Vec<mpsc::Sender<Job>>,
 ) -> Result<()> {
     while let Some(job) = work.recv().await {
-        let lane = context.shared.selector().pick_avoiding(Instant::now(), job.last_lane).unwrap_or(0);
+        let last = job.last_lane;
+        let lane = context.shared.selector().pick_avoiding(Instant::now(), last).unwrap_or(0);
         // A relay that is slowed down (it asked to) does not hold the others up: when its
         // workers are busy the job goes to the next relay up with room, and waits only when
         // none has any. Healthy relays keep to their weights.
@@ -32,7 +33,7 @@ pub(super) async fn route<T: Transport>(
         let slowed = context.shared.lanes.get(lane).is_some_and(|l| l.pace.slowed());
         let spill = if slowed { lanes.len() } else { 1 };
         for other in (0..spill).map(|k| (lane + k) % lanes.len()) {
-            if other != lane && !context.shared.is_up(other) {
+            if other != lane && (!context.shared.is_up(other) || Some(other) == last) {
                 continue;
             }
             match job.take().map(|j| lanes[other].try_send(j)) {
