@@ -75,3 +75,43 @@ pub fn spend(state: &State, relay: &str, limits: &[Limit], n: u64, now: Timestam
         Reserved::Exhausted { limit, resets_at } => Err(exhausted(relay, limit, resets_at)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(sending: &str) -> Config {
+        let text = format!(
+            "site:\n  title: T\n  base-url: https://n.example.org\npublications:\n  - slug: weekly\n    name: W\n    from: W <w@n.example.org>\nsending:\n{sending}"
+        );
+        Config::parse(Path::new("letterpress.yaml"), &text).unwrap()
+    }
+
+    #[test]
+    fn each_relay_has_its_budgets_under_its_name() {
+        let one = config("  limits: { per-day: 10 }\n");
+        assert_eq!(budgets(&one), [(RELAY.to_owned(), vec![Limit { window: Window::Day, max: 10 }])]);
+        assert_eq!(single(&one, Some("n.example.org")).0, RELAY);
+        let pool = config(
+            "  transport: smtp\n  relays:\n    - name: other\n      url: smtp://127.0.0.1:1\n      from-domains: [elsewhere.example.org]\n      limits: { per-hour: 5 }\n    - name: main\n      url: smtp://127.0.0.1:2\n",
+        );
+        let names: Vec<String> = budgets(&pool).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["other", "main"]);
+        assert_eq!(single(&pool, Some("n.example.org")), ("main".to_owned(), Vec::new()), "the first that carries it");
+    }
+
+    #[test]
+    fn spending_takes_all_or_nothing_from_the_named_relay() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("s.db"), Path::new("s.db")).unwrap();
+        let limits = [Limit { window: Window::Day, max: 3 }];
+        let now: Timestamp = "2026-11-22T09:30:00Z".parse().unwrap();
+        spend(&state, "main", &limits, 2, now).unwrap();
+        let refused = spend(&state, "main", &limits, 2, now).unwrap_err().to_string();
+        assert!(refused.contains("relay `main` has room for 1 of 2"), "{refused}");
+        spend(&state, "other", &limits, 3, now).unwrap();
+        assert_eq!(state.budget_use("main", &limits, now).unwrap()[0].used, 2, "nothing taken by the refusal");
+    }
+}
