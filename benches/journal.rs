@@ -55,6 +55,7 @@ fn update(i: usize, status: DeliveryStatus) -> Update {
         message_id: None,
         token_id: None,
         attempted: status == DeliveryStatus::Sent,
+        relay: None,
     }
 }
 

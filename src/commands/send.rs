@@ -79,7 +79,7 @@ pub fn status(
         },
         (None, Some(state)) => {
             let config = project::load_config(root)?;
-            overview(&state, format)? + &budgets(&state, &config.sending.limits, format, clock)?
+            overview(&state, format)? + &budgets(&state, &config, format, clock)?
         }
         (Some(name), state) => {
             let project = Project::load(root)?;
@@ -134,12 +134,14 @@ fn overview(state: &State, format: ReportFormat) -> Result<String> {
 
 /// Each budget's use and reset time (text only; JSON readers have `status --format json`'s
 /// sends and compute nothing from the budgets yet).
-fn budgets(state: &State, limits: &crate::config::Limits, format: ReportFormat, clock: &Clock) -> Result<String> {
+fn budgets(state: &State, config: &crate::config::Config, format: ReportFormat, clock: &Clock) -> Result<String> {
     if format == ReportFormat::Json {
         return Ok(String::new());
     }
-    let limits = send::budget_limits(limits);
-    let used = state.budget_use(send::RELAY, &limits, clock.now())?;
+    let mut used = Vec::new();
+    for (relay, limits) in crate::mail::quota::budgets(config) {
+        used.extend(state.budget_use(&relay, &limits, clock.now())?);
+    }
     Ok(used.iter().fold(String::new(), |mut out, u| {
         let _ = writeln!(
             out,
@@ -163,12 +165,15 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
         &[DeliveryStatus::Failed, DeliveryStatus::Deferred, DeliveryStatus::Uncertain, DeliveryStatus::Bounced],
     )?;
     let bounces = state.bounce_counts()?.into_iter().find(|b| b.send == id);
+    let relays = state.relay_counts(id)?;
     Ok(match format {
         ReportFormat::Json => {
             let bounces = bounce_json(bounces.as_ref());
+            let relays: serde_json::Map<String, serde_json::Value> =
+                relays.into_iter().map(|(relay, n)| (relay, n.into())).collect();
             format!(
                 "{:#}\n",
-                serde_json::json!({ "send": record, "counts": counts, "bounces": bounces, "recipients": problems })
+                serde_json::json!({ "send": record, "counts": counts, "relays": relays, "bounces": bounces, "recipients": problems })
             )
         }
         ReportFormat::Text => {
@@ -191,6 +196,10 @@ fn one(state: &State, id: &str, zone: Option<&jiff::tz::TimeZone>, format: Repor
             }
             if let Some(line) = bounces.as_ref().and_then(bounce_line) {
                 let _ = writeln!(out, "  {line}");
+            }
+            if !relays.is_empty() {
+                let per: Vec<String> = relays.iter().map(|(relay, n)| format!("{relay} {n}")).collect();
+                let _ = writeln!(out, "  by relay: {}", per.join(", "));
             }
             for d in problems {
                 let _ = writeln!(out, "  {:<10} {:<40} {}", d.status.as_str(), d.email, d.reply.unwrap_or_default());
@@ -240,7 +249,17 @@ pub fn log(root: &Path, name: &str, format: LogFormat, env: &crate::env::Env) ->
             let mut writer = csv::Writer::from_writer(stdout);
             let csv_failed = |e: csv::Error| failed(std::io::Error::other(e.to_string()));
             writer
-                .write_record(["email", "list", "status", "attempts", "code", "reply", "message_id", "updated_at"])
+                .write_record([
+                    "email",
+                    "list",
+                    "status",
+                    "attempts",
+                    "code",
+                    "reply",
+                    "message_id",
+                    "updated_at",
+                    "relay",
+                ])
                 .map_err(csv_failed)?;
             state.for_each_delivery(&id, |d| {
                 writer
@@ -253,6 +272,7 @@ pub fn log(root: &Path, name: &str, format: LogFormat, env: &crate::env::Env) ->
                         d.reply.unwrap_or_default(),
                         d.message_id.unwrap_or_default(),
                         d.updated_at.to_string(),
+                        d.relay.unwrap_or_default(),
                     ])
                     .map_err(csv_failed)
             })?;

@@ -68,6 +68,9 @@ pub struct Sending {
     /// state store across runs and processes.
     #[serde(default)]
     pub limits: Limits,
+    /// Several relays instead of `smtp:` (see `docs/sending.md`, "Several relays").
+    #[serde(default)]
+    pub relays: Vec<super::relays::Relay>,
 }
 
 /// Quotas of a relay; each unset one is no limit.
@@ -174,6 +177,7 @@ impl Default for Sending {
             block_on: Vec::new(),
             feedback_id_sender: None,
             limits: Limits::default(),
+            relays: Vec::new(),
         }
     }
 }
@@ -288,11 +292,11 @@ impl Config {
                     .help("write `smtps://smtp.example.org:465` or `smtp://smtp.example.org:587`"),
             );
         }
-        if sending.transport == TransportKind::Smtp && sending.smtp.is_none() {
+        if sending.transport == TransportKind::Smtp && sending.smtp.is_none() && sending.relays.is_empty() {
             fail(
                 "transport",
                 "smtp",
-                Diagnostic::error("config/smtp-missing", "`transport: smtp` needs an `smtp:` section")
+                Diagnostic::error("config/smtp-missing", "`transport: smtp` needs an `smtp:` or a `relays:` section")
                     .help("add `smtp:` with at least `url:` under `sending:`"),
             );
         }

@@ -15,6 +15,8 @@
 
 mod outbound;
 pub mod outbox;
+pub mod pool;
+pub mod quota;
 pub mod recorder;
 pub mod smtp;
 pub mod tls;
@@ -26,6 +28,7 @@ use std::future::Future;
 use serde::Serialize;
 
 pub use outbound::{KeyUse, Outbound, Signing};
+pub use pool::{Pool, PoolRelay};
 pub use transport::{Configured, ConfiguredConnection, SMTP_URL_ENV};
 
 /// A way to deliver: opens connections, each owned by one worker.

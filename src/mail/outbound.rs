@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::Configured;
+use super::{Configured, Pool};
 use crate::compose::DkimKey;
 use crate::config::Config;
 use crate::env::Env;
@@ -58,8 +58,10 @@ impl Signing {
 pub struct Outbound {
     /// Keys and DKIM.
     pub signing: Signing,
-    /// Where messages go.
+    /// Where single messages go (test copies, confirmations): the pool's first relay.
     pub transport: Configured,
+    /// Every relay a send spreads its messages over.
+    pub pool: Pool,
 }
 
 impl Outbound {
@@ -67,7 +69,8 @@ impl Outbound {
     /// outbox directory this use writes to when the project sends to the outbox.
     pub fn load(root: &Path, config: &Config, env: &Env, keys: KeyUse, outbox_sub: &Path) -> Result<Self> {
         let signing = Signing::load(root, config, env, keys)?;
-        let transport = Configured::from_config(root, config, env, outbox_sub)?;
-        Ok(Self { signing, transport })
+        let pool = Pool::from_config(root, config, env, outbox_sub)?;
+        let transport = pool.relays()[0].transport.clone();
+        Ok(Self { signing, transport, pool })
     }
 }

@@ -45,19 +45,29 @@ impl Configured {
             (Some(url), _, _) => url.to_owned(),
             (None, TransportKind::Smtp, Some(smtp)) => smtp.url.clone(),
             (None, TransportKind::Smtp, None) => {
-                return Err(Error::usage("`transport: smtp` needs an `smtp:` section"));
+                return Err(Error::usage("`transport: smtp` needs an `smtp:` or a `relays:` section"));
             }
             (None, TransportKind::Outbox, _) => {
                 return Ok(Self::Outbox(Outbox::new(root.join(&sending.outbox).join(outbox_sub))));
             }
         };
-        let parsed = SmtpUrl::parse(&url).map_err(|why| {
-            let source = if env_url.is_some() { format!("`{SMTP_URL_ENV}`") } else { "`sending.smtp.url`".to_owned() };
-            Error::usage(format!("{source} {why}"))
-        })?;
-        let smtp = sending.smtp.clone();
-        let tls_none = smtp.as_ref().is_some_and(|s| s.tls == TlsPolicy::None);
-        let ca = match smtp.as_ref().and_then(|s| s.ca_file.as_ref()) {
+        let source = if env_url.is_some() { format!("`{SMTP_URL_ENV}`") } else { "`sending.smtp.url`".to_owned() };
+        Self::smtp(root, config, env, &url, &source, sending.smtp.as_ref())
+    }
+
+    /// An SMTP relay at `url` (named `source` in errors) with the settings of `smtp`: the
+    /// password only from the variable its `password-env` names.
+    pub fn smtp(
+        root: &Path,
+        config: &Config,
+        env: &Env,
+        url: &str,
+        source: &str,
+        smtp: Option<&crate::config::Smtp>,
+    ) -> Result<Self> {
+        let parsed = SmtpUrl::parse(url).map_err(|why| Error::usage(format!("{source} {why}")))?;
+        let tls_none = smtp.is_some_and(|s| s.tls == TlsPolicy::None);
+        let ca = match smtp.and_then(|s| s.ca_file.as_ref()) {
             Some(file) => Some(std::fs::read(root.join(file)).map_err(|e| Error::io("read", file, e))?),
             None => None,
         };
@@ -68,9 +78,9 @@ impl Configured {
             host: parsed.host,
             port: parsed.port,
             implicit_tls: parsed.implicit_tls,
-            credentials: credentials(smtp.as_ref(), env)?,
-            helo: helo(config, smtp.as_ref()),
-            timeout: Duration::from_secs_f64(sending.timeout),
+            credentials: credentials(smtp, env)?,
+            helo: helo(config, smtp),
+            timeout: Duration::from_secs_f64(config.sending.timeout),
             connector,
         }))
     }

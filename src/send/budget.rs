@@ -12,22 +12,9 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::actor::{Journal, Reservation};
-use crate::config::Limits;
 use crate::error::{Error, Result};
+use crate::mail::quota::exhausted;
 use crate::state::budgets::{Limit, Reserved, Window};
-
-/// The limits of `limits` as the state store counts them.
-pub fn limits_of(limits: &Limits) -> Vec<Limit> {
-    [
-        (Window::Second, limits.per_second),
-        (Window::Minute, limits.per_minute),
-        (Window::Hour, limits.per_hour),
-        (Window::Day, limits.per_day),
-    ]
-    .into_iter()
-    .filter_map(|(window, max)| max.map(|max| Limit { window, max }))
-    .collect()
-}
 
 /// Why a message may not go now.
 #[derive(Debug)]
@@ -125,16 +112,5 @@ impl Budget {
             at: self.now(),
         };
         journal.reserve(reservation).await.map(drop)
-    }
-}
-
-/// The error of a run stopped by a used-up hourly or daily budget.
-pub fn exhausted(relay: &str, limit: Limit, resets_at: Timestamp) -> Error {
-    Error::Incomplete {
-        message: format!(
-            "the `{}: {}` budget of relay `{relay}` is used up; it frees up at {resets_at}, and `send --due` resumes the send then (the rest stay pending)",
-            limit.window.key(),
-            limit.max
-        ),
     }
 }

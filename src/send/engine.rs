@@ -19,16 +19,16 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
 use super::actor::Journal;
-use super::breaker::Breaker;
-use super::budget::{Budget, Denied};
+#[cfg(test)]
 use super::pace::Pace;
+use super::relays::{Lane, Selector};
 use crate::compose::{Composed, MessageTemplate, Recipient};
 use crate::error::{Error, Result};
-use crate::mail::{ConnectError, Connection, Transport};
+use crate::mail::Transport;
 use crate::state::journal::{Delivery, DeliveryStatus, Update};
 use dispatch::{dispatch, fail_bounced, fail_refused};
 pub use settle::is_dead_relay;
-use settle::{retry_or_defer, settle};
+use worker::{route, worker};
 
 /// Rows fetched from the journal at a time.
 const PAGE: usize = 256;
@@ -38,7 +38,7 @@ const LINGER: Duration = Duration::from_millis(50);
 /// Settings of one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Workers (connections).
+    /// Workers (connections) of each relay without a `concurrency` of its own.
     pub concurrency: usize,
     /// Messages per connection before reconnecting.
     pub max_per_connection: Option<usize>,
@@ -50,11 +50,9 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Send only to rows of this list (`send --list`); others stay pending.
     pub only_list: Option<String>,
-    /// The relay's quotas, when it has some.
-    pub budget: Option<Arc<Budget>>,
 }
 
-/// Consecutive failed connections after which a run gives up (the relay is down).
+/// Consecutive failed connections to the last relay up after which a run gives up.
 const MAX_CONNECT_FAILURES: usize = 5;
 
 /// Counters and the stop signal, shared by all tasks.
@@ -75,15 +73,30 @@ pub struct Shared {
     stop: AtomicBool,
     /// The highest `seq` a worker has taken, for telling which deliveries follow a bounce.
     taken: AtomicI64,
-    connect_failures: AtomicUsize,
     reason: std::sync::Mutex<Option<Error>>,
-    pub(super) pace: Pace,
-    breaker: Breaker,
+    /// The relays, each with its pace, breaker and budget.
+    pub lanes: Vec<Lane>,
+    selector: std::sync::Mutex<Selector>,
 }
 
 impl Shared {
-    /// Fresh counters for a run, paced by `pace`.
+    /// Fresh counters for a run through one relay ([`crate::mail::quota::RELAY`]), paced by
+    /// `pace`.
+    #[cfg(test)]
     pub fn new(pace: Pace, circuit_breaker: usize) -> Self {
+        Self::with_lanes(vec![Lane::new(crate::mail::quota::RELAY, pace, circuit_breaker)])
+    }
+
+    /// Fresh counters for a run through `lanes`.
+    pub fn with_lanes(lanes: Vec<Lane>) -> Self {
+        let weights: Vec<u32> = lanes.iter().map(|l| l.weight).collect();
+        let mut selector = Selector::new(&weights);
+        let now = Instant::now();
+        for (i, lane) in lanes.iter().enumerate() {
+            if lane.start_down {
+                selector.mark_down(i, now);
+            }
+        }
         Self {
             sent: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
@@ -93,11 +106,61 @@ impl Shared {
             bounced: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             taken: AtomicI64::new(i64::MIN),
-            connect_failures: AtomicUsize::new(0),
             reason: std::sync::Mutex::new(None),
-            pace,
-            breaker: Breaker::new(circuit_breaker),
+            lanes,
+            selector: std::sync::Mutex::new(selector),
         }
+    }
+
+    /// Lock the selector (a poisoned lock still holds a usable selector).
+    fn selector(&self) -> std::sync::MutexGuard<'_, Selector> {
+        self.selector.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether lane `i` takes messages now.
+    fn is_up(&self, i: usize) -> bool {
+        self.selector().is_up(i, Instant::now())
+    }
+
+    /// Whether a lane other than `i` takes messages now.
+    fn others_up(&self, i: usize) -> bool {
+        self.selector().others_up(i, Instant::now())
+    }
+
+    /// Lane `i` failed in a way that takes a relay out (`why`): while another lane is up, mark
+    /// it down (its share goes to the others, it comes back after a backoff at a careful pace);
+    /// when it is the last one up, stop the run with `why`, as for a single relay.
+    pub(super) fn relay_failed(&self, i: usize, why: Error) {
+        let now = Instant::now();
+        let mut selector = self.selector();
+        if !selector.others_up(i, now) {
+            drop(selector);
+            self.stop(why);
+            return;
+        }
+        if !selector.is_up(i, now) {
+            return;
+        }
+        let backoff = selector.mark_down(i, now);
+        drop(selector);
+        if let Some(lane) = self.lanes.get(i) {
+            lane.pace.restart_careful();
+            lane.breaker.reset();
+            lane.connect_failures.store(0, Ordering::SeqCst);
+            eprintln!(
+                "relay `{}` is down ({why}); its messages go to the other relays, and it is tried again in {} s",
+                lane.name,
+                backoff.as_secs()
+            );
+        }
+    }
+
+    /// Lane `i` delivered a message.
+    fn delivered_by(&self, i: usize) {
+        if let Some(lane) = self.lanes.get(i) {
+            lane.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        self.selector().delivered(i);
     }
 
     /// Stop the run; the first reason wins.
@@ -130,6 +193,8 @@ struct Job {
     tries: u32,
     /// The message, composed and signed ahead by the sign pool (signed sends only).
     prepared: Prepared,
+    /// The lane that tried it last: its retry goes elsewhere when another relay is up.
+    last_lane: Option<usize>,
 }
 
 /// A message composed ahead of its job's turn, or why it could not be. A clone (a retry) is
@@ -172,15 +237,17 @@ impl Ord for Retry {
 struct Context<T> {
     journal: Journal,
     template: Arc<MessageTemplate>,
-    transport: Arc<T>,
+    /// One per lane of [`Shared::lanes`].
+    transports: Vec<Arc<T>>,
     shared: Arc<Shared>,
     settings: Settings,
     outstanding: AtomicUsize,
     retries: mpsc::UnboundedSender<Retry>,
 }
 
-/// Deliver every pending row of the journal. `first` is a connection opened (and so
-/// authenticated) before any row changed state.
+/// Deliver every pending row of the journal through one relay. `first` is a connection opened
+/// (and so authenticated) before any row changed state.
+#[cfg(test)]
 pub async fn run<T: Transport>(
     journal: Journal,
     template: Arc<MessageTemplate>,
@@ -189,28 +256,52 @@ pub async fn run<T: Transport>(
     settings: Settings,
     first: T::Connection,
 ) -> Result<()> {
+    run_pool(journal, template, vec![transport], shared, settings, vec![Some(first)]).await
+}
+
+/// Deliver every pending row of the journal through the relays of `transports` (one per lane
+/// of `shared`), each with its own workers. `first` holds a connection per relay opened (and
+/// so authenticated) before any row changed state, `None` for one that could not connect.
+pub async fn run_pool<T: Transport>(
+    journal: Journal,
+    template: Arc<MessageTemplate>,
+    transports: Vec<Arc<T>>,
+    shared: Arc<Shared>,
+    settings: Settings,
+    first: Vec<Option<T::Connection>>,
+) -> Result<()> {
     let (retry_tx, retry_rx) = mpsc::unbounded_channel();
     let (work_tx, work_rx) = mpsc::channel::<Job>(settings.concurrency * 2);
     let work_rx = sign_ahead(&template, &shared, settings.concurrency, work_rx)?;
-    let work_rx = Arc::new(Mutex::new(work_rx));
     let context = Arc::new(Context {
         journal,
         template,
-        transport,
+        transports,
         shared: Arc::clone(&shared),
         settings: settings.clone(),
         outstanding: AtomicUsize::new(0),
         retries: retry_tx,
     });
-    let mut first = Some(first);
-    let workers: Vec<_> = (0..settings.concurrency)
-        .map(|_| tokio::spawn(worker(Arc::clone(&context), Arc::clone(&work_rx), first.take())))
-        .collect();
-    // Only the workers hold the queue's receiving end: when every one of them has stopped (the
-    // journal failing, say, as when the disk fills), the dispatcher's next hand-out fails
-    // instead of waiting forever for room.
-    drop(work_rx);
+    let mut workers = Vec::new();
+    let mut lanes = Vec::new();
+    for (i, mut first) in first.into_iter().enumerate().take(shared.lanes.len()) {
+        let concurrency = shared.lanes[i].concurrency.unwrap_or(settings.concurrency).max(1);
+        let (lane_tx, lane_rx) = mpsc::channel::<Job>(concurrency);
+        let lane_rx = Arc::new(Mutex::new(lane_rx));
+        for _ in 0..concurrency {
+            workers.push(tokio::spawn(worker(Arc::clone(&context), i, Arc::clone(&lane_rx), first.take())));
+        }
+        lanes.push(lane_tx);
+    }
+    // Only the workers hold the lanes' receiving ends: when every one of them has stopped (the
+    // journal failing, say, as when the disk fills), the router's next hand-out fails, and
+    // with it the dispatcher's, instead of waiting forever for room.
+    let router = tokio::spawn(route(Arc::clone(&context), work_rx, lanes));
     let mut dispatched = dispatch(&context, work_tx, retry_rx).await;
+    let route_result = router.await.unwrap_or_else(|e| Err(Error::sender(format!("the router task failed: {e}"))));
+    if dispatched.is_ok() {
+        dispatched = route_result;
+    }
     // When every worker stopped, the first one's error is the run's, not "every worker stopped".
     let mut replace = dispatched.is_err();
     for worker in workers {
@@ -223,8 +314,10 @@ pub async fn run<T: Transport>(
             }
         }
     }
-    if let Some(budget) = &context.settings.budget {
-        budget.release(&context.journal).await?;
+    for lane in &shared.lanes {
+        if let Some(budget) = &lane.budget {
+            budget.release(&context.journal).await?;
+        }
     }
     // Every worker has committed its results, so the rows below are `deferred` in the journal.
     let refused = fail_refused(&context).await;
@@ -241,43 +334,8 @@ fn update(delivery: &Delivery, status: DeliveryStatus, reply: Option<&super::ret
         message_id: None,
         token_id: None,
         attempted,
+        relay: None,
     }
-}
-
-/// One connection's loop.
-async fn worker<T: Transport>(
-    context: Arc<Context<T>>,
-    work: Arc<Mutex<mpsc::Receiver<Job>>>,
-    mut connection: Option<T::Connection>,
-) -> Result<()> {
-    let mut held: Vec<Update> = Vec::new();
-    let mut buffer = Vec::with_capacity(64 * 1024);
-    let result = loop {
-        let job = {
-            let mut work = work.lock().await;
-            match tokio::time::timeout(LINGER, work.recv()).await {
-                Ok(Some(job)) => job,
-                Ok(None) => break Ok(()),
-                Err(_) => {
-                    drop(work);
-                    if let Err(e) = context.journal.apply(std::mem::take(&mut held)).await {
-                        break Err(e);
-                    }
-                    continue;
-                }
-            }
-        };
-        let outcome = deliver(&context, &mut connection, job, &mut held, &mut buffer).await;
-        context.outstanding.fetch_sub(1, Ordering::SeqCst);
-        if let Err(e) = outcome {
-            break Err(e);
-        }
-    };
-    let flushed = context.journal.apply(held).await;
-    if let Some(connection) = connection {
-        connection.close().await;
-    }
-    result.and(flushed.map(drop))
 }
 
 /// For a signed send, put the sign pool between the dispatcher and the workers: messages are
@@ -308,119 +366,10 @@ fn sign_ahead(
     .map_err(|e| Error::sender(format!("could not start the signing threads: {e}")))
 }
 
-/// Send one job; its result joins `held`, to be committed with the next mark.
-async fn deliver<T: Transport>(
-    context: &Context<T>,
-    connection: &mut Option<T::Connection>,
-    mut job: Job,
-    held: &mut Vec<Update>,
-    buffer: &mut Vec<u8>,
-) -> Result<()> {
-    if context.shared.stopped() {
-        // Never marked: the row stays as it is for the next run.
-        return Ok(());
-    }
-    context.shared.pace.wait().await;
-    if context.shared.stopped() {
-        return Ok(());
-    }
-    if let Some(budget) = &context.settings.budget {
-        loop {
-            match budget.take(&context.journal).await? {
-                Ok(()) => break,
-                Err(Denied::Wait(wait)) => tokio::time::sleep(wait).await,
-                Err(Denied::Stop(why)) => {
-                    context.shared.stop(why);
-                    return Ok(());
-                }
-            }
-            if context.shared.stopped() {
-                return Ok(());
-            }
-        }
-    }
-    let started = Instant::now();
-    if connection.is_none() {
-        match context.transport.connect().await {
-            Ok(fresh) => {
-                context.shared.connect_failures.store(0, Ordering::SeqCst);
-                *connection = Some(fresh);
-            }
-            Err(ConnectError::Fatal(message)) => {
-                context.shared.stop(Error::sender(message));
-                return Ok(());
-            }
-            Err(ConnectError::Network(message)) => {
-                if context.shared.connect_failures.fetch_add(1, Ordering::SeqCst) + 1 >= MAX_CONNECT_FAILURES {
-                    context.shared.stop(Error::Incomplete {
-                        message: format!(
-                            "{message}; giving up after {MAX_CONNECT_FAILURES} failed connections, the next run resumes"
-                        ),
-                    });
-                }
-                // Nothing was marked; try the row again later like a temporary failure.
-                settle::temporary_failure(context, started, &message);
-                return retry_or_defer(context, job, held, None, &message, false).await;
-            }
-        }
-    }
-    let delivery = &job.delivery;
-    context.shared.taken.fetch_max(delivery.seq, Ordering::Relaxed);
-    let recipient =
-        Recipient { email: &delivery.email, name: &delivery.name, attrs: &delivery.attrs, list: &delivery.list };
-    let composed = match job.prepared.0.take() {
-        Some((composed, message)) => {
-            *buffer = message;
-            composed?
-        }
-        None => context.template.compose(&recipient, buffer)?,
-    };
-    let mut mark = std::mem::take(held);
-    if job.deferred {
-        mark.push(update(delivery, DeliveryStatus::Pending, None, false));
-    }
-    mark.push(Update {
-        message_id: Some(composed.message_id.clone()),
-        // Stored when the recipient was added; setting it again would rewrite the token index.
-        token_id: None,
-        ..update(delivery, DeliveryStatus::Inflight, None, true)
-    });
-    let Some(open) = connection.as_mut() else { return Ok(()) };
-    let name = format!("{:07}-{}", delivery.seq, safe_file_name(&delivery.email));
-    // The in-flight mark must be durable before the message itself goes out; the MAIL, RCPT and
-    // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
-    let envelope = context.template.envelope_from_for(delivery.seq);
-    let (marked, begun) = tokio::join!(context.journal.apply(mark), open.begin(&envelope, &delivery.email));
-    if marked?.contains(&delivery.address_key) {
-        // Unsubscribed after the page was read: the mark made the row `suppressed` instead. The
-        // relay may already be waiting for the body; closing without sending it makes it drop
-        // the transaction (RFC 5321 §4.1.1.4), so nothing reaches the recipient.
-        context.shared.suppressed.fetch_add(1, Ordering::Relaxed);
-        if begun.is_none() {
-            connection.take();
-        }
-        return Ok(());
-    }
-    let outcome = match begun {
-        Some(refused) => refused,
-        None => open.data(buffer, &name).await,
-    };
-    let reconnect = settle(context, &job, outcome, started, held).await?;
-    let cap = context.settings.max_per_connection;
-    if (reconnect || cap.is_some_and(|cap| connection.as_ref().is_some_and(|c| c.sent() >= cap)))
-        && let Some(old) = connection.take()
-    {
-        old.close().await;
-    }
-    Ok(())
-}
-
-/// The address as a file name for the outbox.
-fn safe_file_name(email: &str) -> String {
-    email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
-}
-
 mod dispatch;
+#[cfg(test)]
+mod pool_tests;
 mod settle;
 #[cfg(test)]
 mod tests;
+mod worker;

@@ -14,17 +14,16 @@ pub mod catch_up;
 mod copies;
 mod due;
 mod run;
-pub use budget::limits_of as budget_limits;
 use copies::{dry_run, test_send};
 pub use due::send_due;
 use run::{Delivery, deliver, relay_was_dead};
-pub use run::{RELAY, spend};
 pub mod cancel;
 mod engine;
 pub mod gate;
 pub mod lock;
 mod pace;
 mod progress;
+mod relays;
 pub mod retry;
 mod sign_pool;
 mod signal;
@@ -137,12 +136,18 @@ pub fn send_issue(
         // A dry run creates no state: no key file, no store.
         return dry_run(project, &checked, &lists, clock, env).map(|()| SendReport::empty(issue));
     }
-    let Outbound { signing, transport } =
+    let Outbound { signing, transport, pool } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
+    let domain = from_domain_of(project, issue);
+    let relays = pool.for_domain(domain.as_deref())?;
+    let transport = match pool.single(domain.as_deref()) {
+        Ok(relay) => relay.transport,
+        Err(_) => transport,
+    };
     let keys = signing.keys.clone();
     let mut template = template(project, &checked, &lists, signing, clock, !options.test.is_empty())?;
     if !options.test.is_empty() {
-        run::spend_for_tests(project, options.test.len(), clock)?;
+        run::spend_for_tests(project, from_domain_of(project, issue).as_deref(), options.test.len(), clock)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire_for(&store, &state_dir)?;
@@ -185,7 +190,8 @@ pub fn send_issue(
     confirm(&state, &id, &template, options.yes, skipped)?;
     let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    let run = Delivery { template: Arc::new(template), transport, only_list: options.list.clone(), left_out, careful };
+    warn_about_relays(project);
+    let run = Delivery { template: Arc::new(template), relays, only_list: options.list.clone(), left_out, careful };
     deliver(project, state, &id, run, clock, &state_path)
 }
 
@@ -298,4 +304,21 @@ fn confirm(state: &State, issue: &str, template: &MessageTemplate, yes: bool, sk
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::usage("not sent")) }
+}
+
+/// The domain of the issue's publication's `From`, which picks the relays that carry it.
+fn from_domain_of(project: &Project, issue: &Issue) -> Option<String> {
+    project.config.publication(&issue.publication).and_then(|p| crate::config::from_domain(&p.from))
+}
+
+/// Print the warnings about `sending.relays` (a `from-domains` entry no publication uses).
+fn warn_about_relays(project: &Project) {
+    if project.config.sending.relays.is_empty() {
+        return;
+    }
+    let text = std::fs::read_to_string(crate::config::path_in(&project.root)).unwrap_or_default();
+    let warnings = project.config.relay_warnings(std::path::Path::new(crate::config::FILE_NAME), &text);
+    if !warnings.is_empty() {
+        eprint!("{}", diagnostic::render_all(&warnings));
+    }
 }

@@ -77,6 +77,24 @@ impl Pace {
         Self::starting_at(ceiling, Some(ceiling.map_or(CAREFUL_RATE, |c| c.min(CAREFUL_RATE))))
     }
 
+    /// Whether the relay asked to slow down and the pace is below its ceiling now.
+    pub fn slowed(&self) -> bool {
+        let rate = self.state.lock().ok().and_then(|s| s.rate);
+        match (rate, self.ceiling) {
+            (Some(rate), Some(ceiling)) => rate < ceiling,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Start again at [`CAREFUL_RATE`]: the relay was marked down and is coming back.
+    pub fn restart_careful(&self) {
+        let fresh = Self::careful(self.ceiling).state.into_inner().ok();
+        if let (Ok(mut state), Some(fresh)) = (self.state.lock(), fresh) {
+            *state = fresh;
+        }
+    }
+
     fn starting_at(ceiling: Option<f64>, rate: Option<f64>) -> Self {
         let state = PaceState {
             rate,

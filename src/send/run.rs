@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::relays::Lane;
 use super::{SendReport, actor, budget, engine, pace, progress, signal};
 use crate::clock::Clock;
 use crate::compose::MessageTemplate;
 use crate::error::{Error, Result};
-use crate::mail::{Configured, ConnectError, Transport as _};
+use crate::mail::quota::{exhausted, limits_of};
+use crate::mail::{ConnectError, PoolRelay, Transport as _};
 use crate::project::Project;
 use crate::state::State;
 use crate::state::journal::{Counts, SendState};
@@ -24,7 +26,8 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 /// What one run delivers, and how.
 pub(super) struct Delivery {
     pub(super) template: Arc<MessageTemplate>,
-    pub(super) transport: Configured,
+    /// The relays that carry the From domain (one, without `sending.relays`).
+    pub(super) relays: Vec<PoolRelay>,
     pub(super) only_list: Option<String>,
     /// The lists a `--list` run leaves out: the send cannot be complete after it.
     pub(super) left_out: Vec<String>,
@@ -49,44 +52,83 @@ pub(super) fn deliver(
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
     let runtime = runtime()?;
-    let Delivery { template, transport, only_list, left_out, careful } = run;
-    let transport = Arc::new(transport);
-    let limits = budget::limits_of(&sending.limits);
-    if let Some((limit, resets_at)) = used_up(&state, &limits, clock)? {
-        let error = budget::exhausted(RELAY, limit, resets_at);
+    let Delivery { template, relays, only_list, left_out, careful } = run;
+    let writes_files = relays.iter().any(|r| r.transport.writes_files());
+    // Relays whose hourly or daily budget is used up sit this run out; when all are, it stops.
+    let several = relays.len() > 1;
+    let mut usable = Vec::new();
+    let mut spent = None;
+    for relay in relays {
+        match used_up(&state, &relay.name, &limits_of(&relay.limits), clock)? {
+            Some((limit, resets_at)) => {
+                let error = exhausted(&relay.name, limit, resets_at);
+                if several {
+                    eprintln!("{error}; the other relays take its share");
+                }
+                spent.get_or_insert(error);
+            }
+            None => usable.push(relay),
+        }
+    }
+    if usable.is_empty() {
+        let error = spent.unwrap_or_else(|| Error::usage("no relay to send through"));
         state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
         return Err(error);
     }
-    let budget = budget::Budget::new(RELAY, limits, clock.now()).map(Arc::new);
-    // The first connection proves TLS and authentication before any recipient changes state.
-    let first = match runtime.block_on(transport.connect()) {
-        Ok(first) => first,
-        Err(e) => {
-            let error = match e {
-                ConnectError::Fatal(m) => Error::sender(m),
-                ConnectError::Network(m) => {
-                    Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") }
+    // The first connection to each relay proves TLS and authentication before any recipient
+    // changes state. A relay that cannot be reached starts the run down; all of them: stop.
+    let transports: Vec<Arc<_>> = usable.iter().map(|r| Arc::new(r.transport.clone())).collect();
+    let opened = runtime.block_on(futures_join(&transports));
+    let mut first = Vec::new();
+    let mut unreachable = None;
+    for (relay, opened) in usable.iter().zip(opened) {
+        match opened {
+            Ok(connection) => first.push(Some(connection)),
+            Err(ConnectError::Fatal(m)) => {
+                let m = if usable.len() > 1 { format!("relay `{}`: {m}", relay.name) } else { m };
+                let error = Error::sender(m);
+                state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
+                return Err(error);
+            }
+            Err(ConnectError::Network(m)) => {
+                if usable.len() > 1 {
+                    eprintln!("relay `{}` cannot be reached ({m}); the others take its share", relay.name);
                 }
-            };
-            state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
-            return Err(error);
+                unreachable.get_or_insert(m);
+                first.push(None);
+            }
         }
-    };
-    let pace = if careful {
+    }
+    if first.iter().all(Option::is_none) {
+        let m = unreachable.unwrap_or_default();
+        let error = Error::Incomplete { message: format!("{m}; nothing was sent, the next run retries") };
+        state.finish_send(id, SendState::Stopped, Some(&error.to_string()), clock.now())?;
+        return Err(error);
+    }
+    if careful {
         eprintln!("the relay was not accepting mail when the last send stopped: starting at a careful pace");
-        pace::Pace::careful(sending.rate)
-    } else {
-        pace::Pace::new(sending.rate)
-    };
-    let shared = Arc::new(engine::Shared::new(pace, sending.circuit_breaker));
+    }
+    let lanes = usable
+        .iter()
+        .zip(&first)
+        .map(|(relay, first)| {
+            let pace = if careful { pace::Pace::careful(sending.rate) } else { pace::Pace::new(sending.rate) };
+            let mut lane = Lane::new(&relay.name, pace, sending.circuit_breaker);
+            lane.weight = relay.weight;
+            lane.concurrency = if writes_files { Some(1) } else { relay.concurrency };
+            lane.budget = budget::Budget::new(&relay.name, limits_of(&relay.limits), clock.now()).map(Arc::new);
+            lane.start_down = first.is_none();
+            lane
+        })
+        .collect();
+    let shared = Arc::new(engine::Shared::with_lanes(lanes));
     let settings = engine::Settings {
-        concurrency: if transport.writes_files() { 1 } else { sending.concurrency },
+        concurrency: if writes_files { 1 } else { sending.concurrency },
         max_per_connection: sending.max_per_connection,
         retries: sending.retries,
         retry_delay: Duration::from_secs_f64(sending.retry_delay),
         max_attempts: sending.max_attempts,
         only_list: only_list.clone(),
-        budget,
     };
     let total = state.counts(id)?;
     let started = Instant::now();
@@ -94,7 +136,7 @@ pub(super) fn deliver(
     let (ran, state) = runtime.block_on(async {
         let signals = signal::watch(Arc::clone(&shared));
         let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
-        let ran = engine::run(journal, template, Arc::clone(&transport), Arc::clone(&shared), settings, first).await;
+        let ran = engine::run_pool(journal, template, transports, Arc::clone(&shared), settings, first).await;
         signals.abort();
         (ran, task.await)
     });
@@ -121,6 +163,10 @@ pub(super) fn deliver(
         complete,
     };
     eprintln!("{}", report.summary());
+    if shared.lanes.len() > 1 {
+        let per: Vec<String> = shared.lanes.iter().map(|l| format!("{} {}", l.name, l.sent())).collect();
+        eprintln!("sent this run by relay: {}", per.join(", "));
+    }
     ran?;
     if let Some(reason) = stop {
         return Err(reason);
@@ -139,49 +185,55 @@ pub(super) fn deliver(
     Ok(report)
 }
 
-/// The name a single relay (`sending.smtp`, `LETTERPRESS_SMTP_URL`, the outbox) has in the
-/// budgets and the journal.
-pub const RELAY: &str = "default";
-
 /// An hourly or daily budget used up now, and when it frees up: a run would only stop at once.
 fn used_up(
     state: &State,
+    relay: &str,
     limits: &[crate::state::budgets::Limit],
     clock: &Clock,
 ) -> Result<Option<(crate::state::budgets::Limit, jiff::Timestamp)>> {
     use crate::state::budgets::Window;
-    let used = state.budget_use(RELAY, limits, clock.now())?;
+    let used = state.budget_use(relay, limits, clock.now())?;
     Ok(used
         .into_iter()
         .find(|u| matches!(u.limit.window, Window::Hour | Window::Day) && u.used >= u.limit.max)
         .map(|u| (u.limit, u.resets_at)))
 }
 
-/// `send --test` draws on the relay's budgets too: all its copies, or none.
-pub(super) fn spend_for_tests(project: &Project, copies: usize, clock: &Clock) -> Result<()> {
-    let limits = budget::limits_of(&project.config.sending.limits);
+/// `send --test` draws on the budgets of the relay its copies go through: all of them, or none.
+pub(super) fn spend_for_tests(
+    project: &Project,
+    from_domain: Option<&str>,
+    copies: usize,
+    clock: &Clock,
+) -> Result<()> {
+    let (relay, limits) = crate::mail::quota::single(&project.config, from_domain);
     if limits.is_empty() {
         return Ok(());
     }
     let shown = project.config.state.db_path();
     let state = State::open(&project.root.join(&shown), &shown)?;
-    spend(&state, &limits, copies as u64, clock.now())
+    crate::mail::quota::spend(&state, &relay, &limits, copies as u64, clock.now())
 }
 
-/// Take `n` messages sent outside a journaled send (test copies, `serve`'s confirmation mails)
-/// from the relay's budgets: all of them, or none and why not.
-pub fn spend(state: &State, limits: &[crate::state::budgets::Limit], n: u64, now: jiff::Timestamp) -> Result<()> {
-    use crate::state::budgets::Reserved;
-    match state.reserve(RELAY, limits, n, now)? {
-        Reserved::Granted(granted) if granted == n => Ok(()),
-        Reserved::Granted(granted) => {
-            state.release(RELAY, limits, granted, now, now)?;
-            Err(Error::Incomplete {
-                message: format!("the relay's budget has room for {granted} of {n} messages now; nothing was sent"),
-            })
-        }
-        Reserved::Exhausted { limit, resets_at } => Err(budget::exhausted(RELAY, limit, resets_at)),
+/// Open the first connection to each relay, all at once.
+async fn futures_join<T: crate::mail::Transport>(
+    transports: &[Arc<T>],
+) -> Vec<std::result::Result<T::Connection, ConnectError>> {
+    let tasks: Vec<_> = transports
+        .iter()
+        .map(|t| {
+            let t = Arc::clone(t);
+            tokio::spawn(async move { t.connect().await })
+        })
+        .collect();
+    let mut opened = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        opened.push(
+            task.await.unwrap_or_else(|e| Err(ConnectError::Network(format!("the connecting task failed: {e}")))),
+        );
     }
+    opened
 }
 
 /// What keeps a send from being complete after a run that was not stopped: recipients still

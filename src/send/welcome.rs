@@ -81,8 +81,9 @@ pub(super) fn deliver_pending(
     env: &Env,
 ) -> Result<SendReport> {
     let issue = &checked.issue;
-    let Outbound { signing, transport } =
+    let Outbound { signing, pool, .. } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
+    let relays = pool.for_domain(super::from_domain_of(project, issue).as_deref())?;
     let template = Arc::new(template(project, checked, lists, signing, clock, false)?);
     let shown = project.config.state.db_path();
     let state_path = project.root.join(&shown);
@@ -96,7 +97,7 @@ pub(super) fn deliver_pending(
     }
     state.recover(id, false, clock.now())?;
     let careful = relay_was_dead(&state)?;
-    let run = Delivery { template, transport, only_list: None, left_out: Vec::new(), careful };
+    let run = Delivery { template, relays, only_list: None, left_out: Vec::new(), careful };
     deliver(project, state, id, run, clock, &state_path)
 }
 

@@ -93,7 +93,7 @@ fn prepare(
     check_paths(&routes)?;
     let pool = pool::Pool::open(crate::state::Store::from_config(&config.state, root, env)?)?;
     let outbox = Path::new(mail::OUTBOX_FOLDER);
-    let Outbound { signing: Signing { keys, dkim }, transport } =
+    let Outbound { signing: Signing { keys, dkim }, transport, .. } =
         Outbound::load(root, &config, env, KeyUse::Send, outbox)?;
     pool.with(|state| crate::token::check_shared(state, &keys, clock.now()))?;
     let ui = pages::Ui::new(root, &config, format!("{}/", routes.prefix))?;

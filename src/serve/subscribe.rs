@@ -90,12 +90,15 @@ async fn request(app: &Arc<App>, client: IpAddr, body: &[u8]) -> Result<Page, Fa
     let outgoing = app.mailer.compose(&app.ui, sender, &mail).map_err(|e| Failure::Internal(e.to_string()))?;
     // The relay's quotas (`sending.limits`) count confirmation mails too.
     let now = app.clock.now();
+    let domain = crate::config::from_domain(&sender.from);
     blocking(app, move |app| {
-        let limits = crate::send::budget_limits(&app.config.sending.limits);
+        let (relay, limits) = crate::mail::quota::single(&app.config, domain.as_deref());
         if limits.is_empty() {
             return Ok(());
         }
-        app.pool.with(|state| crate::send::spend(state, &limits, 1, now)).map_err(|e| Failure::Internal(e.to_string()))
+        app.pool
+            .with(|state| crate::mail::quota::spend(state, &relay, &limits, 1, now))
+            .map_err(|e| Failure::Internal(e.to_string()))
     })
     .await?;
     app.mailer

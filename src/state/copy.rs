@@ -203,6 +203,7 @@ mod tests {
             message_id: Some(format!("<{k}>")),
             token_id: None,
             attempted: true,
+            relay: Some("default".to_owned()),
         };
         state
             .apply("weekly/a", &[sent("a@x.org", DeliveryStatus::Inflight), sent("a@x.org", DeliveryStatus::Sent)], now)

@@ -49,7 +49,7 @@ macro_rules! select_deliveries {
     ($rest:literal) => {
         concat!(
             "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id, \
-             token_id, updated_at FROM deliveries ",
+             token_id, updated_at, relay FROM deliveries ",
             $rest
         )
     };
@@ -63,6 +63,19 @@ macro_rules! select_sends {
 }
 
 impl State {
+    /// How many of `issue`'s messages each relay took (`sent`, `bounced` or `uncertain` rows
+    /// that name one), by relay name.
+    pub fn relay_counts(&self, issue: &str) -> Result<Vec<(String, usize)>, Error> {
+        self.conn
+            .query(
+                "SELECT relay, COUNT(*) FROM deliveries WHERE issue = ?1 AND relay IS NOT NULL
+                 GROUP BY relay ORDER BY relay",
+                params![issue],
+                |row| Ok((row.get::<String>(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0))),
+            )
+            .map_err(|e| self.error("read", e))
+    }
+
     /// The send record of `issue`, if it was ever started.
     pub fn send_record(&self, issue: &str) -> Result<Option<SendRecord>, Error> {
         read_send(&self.conn, issue).map_err(|e| self.error("read", e))

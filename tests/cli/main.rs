@@ -23,6 +23,7 @@ mod send_crash;
 mod send_dkim;
 mod send_dry_run;
 mod send_gate;
+mod send_pool;
 mod send_relays;
 mod send_transport;
 mod serve;

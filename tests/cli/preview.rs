@@ -361,6 +361,7 @@ fn journal_a_complete_send(project: &Project) {
                 message_id: None,
                 token_id: None,
                 attempted: status == DeliveryStatus::Sent,
+                relay: None,
             })
             .collect();
         state.apply(issue, &updates, at).expect("apply");

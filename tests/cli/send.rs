@@ -296,7 +296,7 @@ fn the_outbox_transport_writes_one_eml_per_recipient() {
     }
     let log = project.run(&["log", ISSUE, "--format", "csv"]);
     assert_eq!(log.stdout.lines().count(), 4, "{}", log.stdout);
-    assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at\n"));
+    assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at,relay\n"));
 }
 
 #[test]

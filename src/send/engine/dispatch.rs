@@ -19,7 +19,7 @@ use crate::state::journal::{Delivery, DeliveryStatus, Update};
 ///
 /// [`Breaker::believed_bounces`]: super::pace::Breaker::believed_bounces
 pub(super) async fn fail_bounced<T: Transport>(context: &Context<T>) -> Result<()> {
-    let believed = context.shared.breaker.believed_bounces();
+    let believed: Vec<_> = context.shared.lanes.iter().flat_map(|l| l.breaker.believed_bounces()).collect();
     if believed.is_empty() {
         return Ok(());
     }
@@ -44,6 +44,7 @@ fn failed_by_way_of_pending(key: &str, reply: &crate::send::retry::Reply) -> [Up
         message_id: None,
         token_id: None,
         attempted: false,
+        relay: None,
     };
     [row(DeliveryStatus::Pending, None), row(DeliveryStatus::Failed, Some(reply))]
 }
@@ -52,7 +53,7 @@ fn failed_by_way_of_pending(key: &str, reply: &crate::send::retry::Reply) -> [Up
 /// recipient's message refused, not a broken issue. (`deferred` becomes `failed` by way of
 /// `pending`, both in one transaction.)
 pub(super) async fn fail_refused<T: Transport>(context: &Context<T>) -> Result<()> {
-    let refused = context.shared.breaker.refused();
+    let refused: Vec<_> = context.shared.lanes.iter().flat_map(|l| l.breaker.refused()).collect();
     if refused.is_empty() {
         return Ok(());
     }
@@ -142,7 +143,7 @@ async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -
         if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
             updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
         } else {
-            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default() });
+            jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default(), last_lane: None });
         }
     }
     context.shared.suppressed.fetch_add(updates.len(), Ordering::Relaxed);

@@ -15,6 +15,7 @@ use crate::state::journal::{DeliveryStatus, Update};
 /// `started` is when the message's turn came, for the pace.
 pub(super) async fn settle<T: Transport>(
     context: &Context<T>,
+    lane: usize,
     job: &Job,
     outcome: Outcome,
     started: Instant,
@@ -22,21 +23,30 @@ pub(super) async fn settle<T: Transport>(
 ) -> Result<bool> {
     let delivery = &job.delivery;
     let shared = &context.shared;
+    let Some(own) = shared.lanes.get(lane) else { return Ok(true) };
+    let relay = Some(own.name.clone());
     let (reply, stage) = match outcome {
         Outcome::Lost { after_data: true, error } => {
             shared.uncertain.fetch_add(1, Ordering::Relaxed);
+            if shared.others_up(lane) {
+                shared.relay_failed(lane, Error::Incomplete { message: format!("connection lost: {error}") });
+            }
             let lost = crate::send::retry::Reply {
                 code: 0,
                 enhanced: None,
                 text: format!("connection lost after the message: {error}"),
             };
-            held.push(update(delivery, DeliveryStatus::Uncertain, Some(&lost), false));
+            held.push(Update { relay, ..update(delivery, DeliveryStatus::Uncertain, Some(&lost), false) });
             return Ok(true);
         }
         Outcome::Lost { after_data: false, error } => {
             let job = Job { deferred: false, ..job.clone() };
             let why = format!("connection lost: {error}");
-            temporary_failure(context, started, &why);
+            if shared.others_up(lane) {
+                shared.relay_failed(lane, Error::Incomplete { message: why.clone() });
+            } else {
+                temporary_failure(context, lane, started, &why);
+            }
             retry_or_defer(context, job, held, None, &why, true).await?;
             return Ok(true);
         }
@@ -45,17 +55,23 @@ pub(super) async fn settle<T: Transport>(
     match classify(&reply) {
         Verdict::Delivered => {
             shared.sent.fetch_add(1, Ordering::Relaxed);
-            shared.pace.success();
-            shared.breaker.reset();
-            shared.breaker.delivered(delivery.seq);
-            held.push(update(delivery, DeliveryStatus::Sent, Some(&reply), false));
+            shared.delivered_by(lane);
+            own.pace.success();
+            own.breaker.reset();
+            own.breaker.delivered(delivery.seq);
+            held.push(Update { relay, ..update(delivery, DeliveryStatus::Sent, Some(&reply), false) });
             Ok(false)
         }
         Verdict::Retry { throttle } => {
             if throttle {
-                shared.pace.throttle(started);
+                own.pace.throttle(started);
             }
-            temporary_failure(context, started, &reply.summary());
+            if reply.code == 421 && shared.others_up(lane) {
+                // The relay is closing the session: down for a while, its share to the others.
+                shared.relay_failed(lane, Error::Incomplete { message: reply.summary() });
+            } else {
+                temporary_failure(context, lane, started, &reply.summary());
+            }
             retry_or_defer(context, job.clone(), held, Some(&reply), &reply.summary(), true).await?;
             Ok(reply.code == 421)
         }
@@ -64,10 +80,10 @@ pub(super) async fn settle<T: Transport>(
             // relay refusing every address must not get the whole list suppressed.
             shared.deferred.fetch_add(1, Ordering::Relaxed);
             held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.bounce(&delivery.address_key, &reply, shared.taken.load(Ordering::Relaxed)) {
-                shared.stop(Error::sender(format!(
+            if own.breaker.bounce(&delivery.address_key, &reply, shared.taken.load(Ordering::Relaxed)) {
+                shared.relay_failed(lane, Error::sender(format!(
                     "stopped for a bounce streak: the relay refused {} recipients in a row as unknown addresses, with no delivery between them ({}); that is more likely the relay (its routing, domain or account) than the list — check it, then run again; those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
+                    own.breaker.limit(),
                     reply.summary()
                 )));
             }
@@ -87,10 +103,10 @@ pub(super) async fn settle<T: Transport>(
             // get the fixed issue; the others become `failed` when the run ends (see `run`).
             shared.deferred.fetch_add(1, Ordering::Relaxed);
             held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.content_rejection(&delivery.address_key, &reply) {
-                shared.stop(Error::sender(format!(
+            if own.breaker.content_rejection(&delivery.address_key, &reply) {
+                shared.relay_failed(lane, Error::sender(format!(
                     "the relay rejected the same message content {} times in a row: {}; fix the issue or template, then run again — those recipients are deferred, not suppressed",
-                    shared.breaker.limit(),
+                    own.breaker.limit(),
                     reply.summary()
                 )));
             }
@@ -104,8 +120,8 @@ pub(super) async fn settle<T: Transport>(
         Verdict::SenderProblem => {
             shared.deferred.fetch_add(1, Ordering::Relaxed);
             held.push(update(delivery, DeliveryStatus::Deferred, Some(&reply), false));
-            if shared.breaker.sender_problem() {
-                shared.stop(Error::sender(format!(
+            if own.breaker.sender_problem() {
+                shared.relay_failed(lane, Error::sender(format!(
                     "the relay keeps refusing us, not the recipients: {}; check SPF, DKIM and DMARC for the From domain and the relay account — the recipients are deferred, not suppressed",
                     reply.summary()
                 )));
@@ -156,7 +172,13 @@ pub(super) async fn retry_or_defer<T: Transport>(
         delivery.attempts = attempts;
         let _ = context.retries.send(Retry {
             due,
-            job: Job { delivery, deferred: deferred_in_journal, tries, prepared: Prepared::default() },
+            job: Job {
+                delivery,
+                deferred: deferred_in_journal,
+                tries,
+                prepared: Prepared::default(),
+                last_lane: job.last_lane,
+            },
         });
     } else {
         context.shared.deferred.fetch_add(1, Ordering::Relaxed);
@@ -167,9 +189,15 @@ pub(super) async fn retry_or_defer<T: Transport>(
 /// A temporary refusal: when it makes the relay dead (see [`crate::send::pace`]), stop the
 /// run with the relay's last reply; the rows not sent wait for the next run, which starts at a
 /// careful pace.
-pub(super) fn temporary_failure<T: Transport>(context: &Context<T>, started: Instant, last: &str) {
-    if context.shared.pace.failure(started) {
-        context.shared.stop(Error::Incomplete { message: dead_relay(&context.transport.describe(), last) });
+pub(super) fn temporary_failure<T: Transport>(context: &Context<T>, lane: usize, started: Instant, last: &str) {
+    let (Some(own), Some(transport)) = (context.shared.lanes.get(lane), context.transports.get(lane)) else { return };
+    if own.pace.failure(started) {
+        let relay = if context.shared.lanes.len() > 1 {
+            format!("relay `{}`, {}", own.name, transport.describe())
+        } else {
+            transport.describe()
+        };
+        context.shared.relay_failed(lane, Error::Incomplete { message: dead_relay(&relay, last) });
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::*;
 use crate::clock::Clock;
 use crate::compose::ComposeOptions;
+use crate::mail::Connection as _;
 use crate::mail::recorder::{Recorder, reply};
 use crate::project::Project;
 use crate::send::actor;
@@ -15,7 +16,7 @@ use crate::state::State;
 use crate::state::journal::{Counts, NewRecipient};
 use crate::token::Keys;
 
-const ISSUE: &str = "weekly/2016-12-09-plans";
+pub(super) const ISSUE: &str = "weekly/2016-12-09-plans";
 
 struct Ran {
     counts: Counts,
@@ -27,7 +28,7 @@ struct Ran {
     _dir: tempfile::TempDir,
 }
 
-fn settings(concurrency: usize) -> Settings {
+pub(super) fn settings(concurrency: usize) -> Settings {
     Settings {
         concurrency,
         max_per_connection: None,
@@ -35,11 +36,10 @@ fn settings(concurrency: usize) -> Settings {
         retry_delay: Duration::from_secs(60),
         max_attempts: 3,
         only_list: None,
-        budget: None,
     }
 }
 
-fn email(i: usize) -> String {
+pub(super) fn email(i: usize) -> String {
     format!("reader{i:03}@example.org")
 }
 
@@ -62,6 +62,36 @@ fn run_engine_with(
     breaker: usize,
     prepare: impl FnOnce(&Path),
 ) -> Ran {
+    let Journaled { template, state, path, dir, clock } = journaled(recipients);
+    prepare(&path);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    let shared = Arc::new(Shared::new(pace, breaker));
+    let (result, state, elapsed) = runtime.block_on(async {
+        let started = Instant::now();
+        let (journal, task) = actor::start(state, ISSUE.to_owned(), clock.clone(), path.clone());
+        let transport = Arc::new(recorder.clone());
+        let first = transport.connect().await.unwrap();
+        // A day of virtual time: on the paused clock a run that hangs reaches it at once.
+        let running = run(journal, Arc::new(template), transport, Arc::clone(&shared), settings, first);
+        let result = tokio::time::timeout(Duration::from_secs(86_400), running).await.expect("the run hung");
+        let elapsed = started.elapsed();
+        (result, task.await.unwrap(), elapsed)
+    });
+    let counts = state.counts(ISSUE).unwrap();
+    Ran { counts, state, result, shared, elapsed, _dir: dir }
+}
+
+/// The send fixture's issue as a message template, and a journal in a temporary directory
+/// with `recipients` rows, its send started.
+pub(super) struct Journaled {
+    pub(super) template: MessageTemplate,
+    pub(super) state: State,
+    pub(super) path: std::path::PathBuf,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) clock: Clock,
+}
+
+pub(super) fn journaled(recipients: usize) -> Journaled {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send");
     let project = Project::load(&root).unwrap();
     let issue = project.find(ISSUE).unwrap();
@@ -83,22 +113,7 @@ fn run_engine_with(
     });
     state.add_recipients(ISSUE, rows, clock.now()).unwrap();
     state.start_send(ISSUE, template.content_hash(), clock.now(), false).unwrap();
-    prepare(&path);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
-    let shared = Arc::new(Shared::new(pace, breaker));
-    let (result, state, elapsed) = runtime.block_on(async {
-        let started = Instant::now();
-        let (journal, task) = actor::start(state, ISSUE.to_owned(), clock.clone(), path.clone());
-        let transport = Arc::new(recorder.clone());
-        let first = transport.connect().await.unwrap();
-        // A day of virtual time: on the paused clock a run that hangs reaches it at once.
-        let running = run(journal, Arc::new(template), transport, Arc::clone(&shared), settings, first);
-        let result = tokio::time::timeout(Duration::from_secs(86_400), running).await.expect("the run hung");
-        let elapsed = started.elapsed();
-        (result, task.await.unwrap(), elapsed)
-    });
-    let counts = state.counts(ISSUE).unwrap();
-    Ran { counts, state, result, shared, elapsed, _dir: dir }
+    Journaled { template, state, path, dir, clock }
 }
 
 fn statuses(ran: &Ran, status: DeliveryStatus) -> Vec<String> {
@@ -130,7 +145,7 @@ fn a_relay_answering_451_to_a_few_leaves_them_deferred_after_their_retry_and_slo
     assert_eq!((ran.counts.deferred, ran.counts.sent, ran.counts.pending), (5, 0, 0), "{:?}", ran.counts);
     assert_eq!(recorder.messages().len(), 10, "each tried twice: once, then its one retry");
     assert!(ran.elapsed >= Duration::from_secs(10), "the retry waited for `retry-delay`: {:?}", ran.elapsed);
-    assert!(ran.shared.pace.rate().is_some(), "451 asks every worker to slow down");
+    assert!(ran.shared.lanes[0].pace.rate().is_some(), "451 asks every worker to slow down");
     assert!(ran.shared.take_reason().is_none(), "ten refusals in ten seconds: not dead yet");
     let row = &ran.state.deliveries(ISSUE, &[DeliveryStatus::Deferred]).unwrap()[0];
     assert_eq!(row.reply.as_deref(), Some("451 4.3.0 try again later"));

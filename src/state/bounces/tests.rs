@@ -35,6 +35,7 @@ pub(crate) fn sent(state: &mut State, issue: &str, at: &str, addresses: &[&str])
             message_id,
             token_id: None,
             attempted: status == DeliveryStatus::Sent,
+            relay: None,
         };
         updates.push(update(DeliveryStatus::Inflight, Some(format!("<{a}/{issue}@news.example.org>"))));
         updates.push(update(DeliveryStatus::Sent, None));

@@ -97,6 +97,8 @@ pub struct Delivery {
     pub token_id: Option<String>,
     /// When the row last changed.
     pub updated_at: Timestamp,
+    /// The relay that accepted (or may have accepted) the message.
+    pub relay: Option<String>,
 }
 
 /// A status change for one recipient, as the send engine reports it.
@@ -116,6 +118,8 @@ pub struct Update {
     pub token_id: Option<String>,
     /// Whether this change ends an attempt (adds one to `attempts`).
     pub attempted: bool,
+    /// The relay that took the message (`sent`, `uncertain`); `None` keeps the stored one.
+    pub relay: Option<String>,
 }
 
 /// How many recipients of an issue are in each status.
@@ -274,6 +278,7 @@ pub(super) fn delivery(row: &Row<'_>) -> Result<Delivery, DbError> {
         message_id: row.get(11)?,
         token_id: row.get(12)?,
         updated_at: row.get::<Stamp>(13)?.0,
+        relay: row.get(14)?,
     })
 }
 

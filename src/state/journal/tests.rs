@@ -44,6 +44,7 @@ fn update(key: &str, status: DeliveryStatus) -> Update {
         message_id: None,
         token_id: None,
         attempted: false,
+        relay: None,
     }
 }
 
@@ -167,6 +168,7 @@ fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say(t: &Fresh) 
             message_id: Some("<x@example.org>".to_owned()),
             token_id: Some("tok-1".to_owned()),
             updated_at: at("2024-03-01T09:05:00Z"),
+            relay: None,
         }
     );
     let json = serde_json::to_value(&row).unwrap();

@@ -187,7 +187,8 @@ fn changes(issue: &str, u: &Update, at: &str) -> Vec<Value> {
         from[4],
         from[5],
         from[6],
-        from[7]
+        from[7],
+        u.relay.as_deref()
     ]
     .to_vec()
 }
@@ -201,7 +202,7 @@ const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', update
 /// One update, guarded by the statuses the row may come from.
 const UPDATE: &str = "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
          message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
-         attempts = attempts + ?8, updated_at = ?9
+         attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
      WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
