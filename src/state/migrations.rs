@@ -251,6 +251,18 @@ fn version(conn: &Connection) -> Result<u32, Problem> {
 mod tests {
     use super::*;
 
+    /// The tables of a store at [`LATEST`], by name.
+    const EVERY_TABLE: [&str; 8] = [
+        "bounce_events",
+        "budgets",
+        "deliveries",
+        "key_fingerprint",
+        "sends",
+        "signups",
+        "suppressions",
+        "welcome_queue",
+    ];
+
     fn tables(conn: &Connection) -> Vec<String> {
         let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
         stmt.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
@@ -262,19 +274,7 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(
-            tables(&conn),
-            [
-                "bounce_events",
-                "budgets",
-                "deliveries",
-                "key_fingerprint",
-                "sends",
-                "signups",
-                "suppressions",
-                "welcome_queue"
-            ]
-        );
+        assert_eq!(tables(&conn), EVERY_TABLE);
     }
 
     #[test]
@@ -289,19 +289,7 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(
-            tables(&conn),
-            [
-                "bounce_events",
-                "budgets",
-                "deliveries",
-                "key_fingerprint",
-                "sends",
-                "signups",
-                "suppressions",
-                "welcome_queue"
-            ]
-        );
+        assert_eq!(tables(&conn), EVERY_TABLE);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }
