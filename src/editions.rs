@@ -7,7 +7,7 @@
 //! ([`crate::compose::MessageTemplate`]) and each recipient is routed to their edition's.
 //!
 //! Enters: a [`Project`] and an [`Issue`] (and its [`CheckedIssue`] for [`edition`]). Leaves:
-//! the issue's [`Blocks`] and their diagnostics ([`blocks`], [`check`]); the full rendering
+//! the issue's [`Blocks`] and their diagnostics ([`blocks()`], [`check`]); the full rendering
 //! `check` keeps ([`render_full`]: the archive's, each block labelled, with the diagnostics of
 //! the body at the file's positions); the block sets the audience needs ([`needed`]); an
 //! edition's [`CheckedIssue`].
