@@ -158,13 +158,12 @@ fn used_up(
 }
 
 /// `send --test` draws on the relay's budgets too: all its copies, or none.
-pub(super) fn spend_for_tests(project: &Project, copies: usize, clock: &Clock) -> Result<()> {
+pub(super) fn spend_for_tests(project: &Project, copies: usize, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let limits = budget::limits_of(&project.config.sending.limits);
     if limits.is_empty() {
         return Ok(());
     }
-    let shown = project.config.state.db_path();
-    let state = State::open(&project.root.join(&shown), &shown)?;
+    let state = State::open_configured(&project.config.state, &project.root, env)?;
     spend(&state, &limits, copies as u64, clock.now())
 }
 
