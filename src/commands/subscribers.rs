@@ -57,7 +57,9 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env:
             }
             Ok(())
         }
-        SubscribersCommand::Remove { list, email } => signups::remove(root, &config, config.list_named(&list)?, &email, env),
+        SubscribersCommand::Remove { list, email } => {
+            signups::remove(root, &config, config.list_named(&list)?, &email, env)
+        }
         SubscribersCommand::Import { list, file, resubscribe, welcome } => {
             let list = config.list_named(&list)?;
             if welcome {

@@ -26,8 +26,8 @@ use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
-use crate::state::Store;
 use crate::segment::Segment;
+use crate::state::Store;
 
 /// The archive as `build --drafts` would write it: file contents by path relative to its root.
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
@@ -58,7 +58,9 @@ impl Snapshot {
     fn load(root: &Path, version: u64, env: &crate::env::Env) -> Self {
         let project = Project::load(root);
         let store = match &project {
-            Ok(project) => Store::from_config(&project.config.state, root, env).map_err(|e| e.to_string().trim().to_owned()),
+            Ok(project) => {
+                Store::from_config(&project.config.state, root, env).map_err(|e| e.to_string().trim().to_owned())
+            }
             Err(_) => Err("the project did not load".to_owned()),
         };
         Self::new(version, project, store)
@@ -91,7 +93,11 @@ impl Snapshot {
         } else {
             HashMap::new()
         };
-        Some(Self { reach: Mutex::new(reach), checked: Mutex::new(checked), ..Self::new(version, Ok(project), self.store.clone()) })
+        Some(Self {
+            reach: Mutex::new(reach),
+            checked: Mutex::new(checked),
+            ..Self::new(version, Ok(project), self.store.clone())
+        })
     }
 
     /// [`check::issue`] of `issue` of this snapshot's project, once per snapshot: requests
@@ -108,7 +114,10 @@ impl Snapshot {
         let Ok(project) = &self.project else { return None };
         let filter = segment.map(|s| serde_json::to_string(&s.filter).unwrap_or_default()).unwrap_or_default();
         let mut cache = self.reach.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.entry((lists.to_vec(), filter)).or_insert_with(|| audience::reach(project, &self.store, lists, segment)).clone()
+        cache
+            .entry((lists.to_vec(), filter))
+            .or_insert_with(|| audience::reach(project, &self.store, lists, segment))
+            .clone()
     }
 
     /// The archive's files, rendered on first use.
@@ -193,8 +202,9 @@ impl Live {
     pub fn reload(&self, changed: &[PathBuf]) {
         let version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         let previous = self.current();
-        let snapshot =
-            previous.after_issue_edits(version, changed).unwrap_or_else(|| Snapshot::load(&self.root, version, &self.env));
+        let snapshot = previous
+            .after_issue_edits(version, changed)
+            .unwrap_or_else(|| Snapshot::load(&self.root, version, &self.env));
         let snapshot = Arc::new(snapshot);
         let errors = snapshot.load_errors().len();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = snapshot;

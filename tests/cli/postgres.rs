@@ -167,7 +167,11 @@ fn every_command_reads_and_writes_the_postgres_store() {
     assert!(counted.starts_with("readers\t5 rows\t5 active\t") && counted.contains("\t2 signed up"), "{counted}");
     let audience: serde_json::Value =
         serde_json::from_str(&run(&["audience", NEXT, "--format", "json"]).stdout).expect("json");
-    assert_eq!((audience["total"].as_u64(), audience["lists"][0]["signups"].as_u64()), (Some(5), Some(2)), "{audience}");
+    assert_eq!(
+        (audience["total"].as_u64(), audience["lists"][0]["signups"].as_u64()),
+        (Some(5), Some(2)),
+        "{audience}"
+    );
 
     run(&["subscribers", "remove", "readers", "gone@example.org"]);
     let pulled = run(&["subscribers", "pull", "readers"]);
