@@ -77,11 +77,12 @@ fn compute(
         .collect::<Result<Vec<_>, String>>()?;
     let store = store.as_ref().map_err(Clone::clone)?;
     let scratch;
-    let state = if !matches!(store, Store::Sqlite { path, .. } if !path.is_file()) {
-        State::open_store(store)
-    } else {
+    // A project without a SQLite store yet gets a scratch one: the preview creates no state.
+    let state = if matches!(store, Store::Sqlite { path, .. } if !path.is_file()) {
         scratch = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
         State::open(&scratch.path().join("state.db"), Path::new("(no state yet)"))
+    } else {
+        State::open_store(store)
     }
     .map_err(|e| e.to_string().trim().to_owned())?;
     let problem = |e: crate::error::Error| e.to_string().trim().to_owned();
