@@ -95,7 +95,7 @@ pub fn new(root: &Path, publication: &str, title: &str, clock: &Clock) -> Result
 }
 
 /// `letterpress check`: exit 1 when any error is found.
-pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
+pub fn check(root: &Path, format: ReportFormat, env: &crate::env::Env) -> Result<()> {
     let mut diagnostics = match Project::load(root) {
         Ok(project) => {
             let (checked, mut diagnostics) = check::check(&project);
@@ -105,7 +105,7 @@ pub fn check(root: &Path, format: ReportFormat) -> Result<()> {
         Err(Error::Invalid(diagnostics)) => diagnostics,
         Err(other) => return Err(other),
     };
-    diagnostics.extend(bounces::rate_warning(root));
+    diagnostics.extend(bounces::rate_warning(root, env));
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     match format {
         ReportFormat::Text => {
@@ -160,10 +160,10 @@ pub fn build(root: &Path, out: &Path, drafts: bool) -> Result<()> {
 }
 
 /// `letterpress rename <issue> <new-slug> [--force]`.
-pub fn rename(root: &Path, name: &str, new_slug: &str, force: bool) -> Result<()> {
+pub fn rename(root: &Path, name: &str, new_slug: &str, force: bool, env: &crate::env::Env) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
-    let done = crate::rename::rename(&project, issue, new_slug, force)?;
+    let done = crate::rename::rename(&project, issue, new_slug, force, env)?;
     eprintln!(
         "renamed `{}` to `{}` ({}); {} links rewritten in {} files; {} journal rows moved",
         done.from,

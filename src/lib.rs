@@ -78,10 +78,10 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
     match cli.command {
         Command::Init { dir } => commands::init(&root.join(dir), &clock),
         Command::New { publication, title } => commands::new(root, &publication, &title, &clock),
-        Command::Check { format } => commands::check(root, format),
+        Command::Check { format } => commands::check(root, format, env),
         Command::Render { issue, format } => commands::render(root, &issue, format),
         Command::Build { out, drafts } => commands::build(root, &out, drafts),
-        Command::Send { issue, cancel: true, yes, .. } => commands::cancel(root, issue.as_deref(), yes, &clock),
+        Command::Send { issue, cancel: true, yes, .. } => commands::cancel(root, issue.as_deref(), yes, &clock, env),
         Command::Send {
             issue,
             due,
@@ -111,16 +111,16 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
             };
             commands::send(root, issue.as_deref(), due, &options, &clock, env)
         }
-        Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
+        Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force, env),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock, env),
         Command::Log { issue, format } => commands::log(root, &issue, format, env),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock, env),
-        Command::Audience { issue, format } => commands::audience(root, &issue, format),
+        Command::Audience { issue, format } => commands::audience(root, &issue, format, env),
         Command::Unsubscribe { email, list, reason, note } => {
-            commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock)
+            commands::unsubscribe(root, &email, list.as_deref(), reason, note.as_deref(), &clock, env)
         }
-        Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force),
-        Command::Suppressions { format } => commands::suppressions(root, format),
+        Command::Resubscribe { email, list, force } => commands::resubscribe(root, &email, list.as_deref(), force, env),
+        Command::Suppressions { format } => commands::suppressions(root, format, env),
         Command::Bounces(args) => commands::bounces(root, args, &clock, env),
         Command::Preview { bind, port, open } => {
             commands::preview(root, preview::Options { bind, port, open }, &clock, env)

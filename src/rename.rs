@@ -41,7 +41,7 @@ pub struct Renamed {
 
 /// Rename `issue` to `new_slug` (the date prefix stays); see the module docs. An issue whose
 /// send has begun is refused unless `force`.
-pub fn rename(project: &Project, issue: &Issue, new_slug: &str, force: bool) -> Result<Renamed> {
+pub fn rename(project: &Project, issue: &Issue, new_slug: &str, force: bool, env: &crate::env::Env) -> Result<Renamed> {
     let stem = new_stem(issue, new_slug)?;
     let from = issue.id();
     let to = format!("{}/{stem}", issue.publication);
@@ -51,11 +51,11 @@ pub fn rename(project: &Project, issue: &Issue, new_slug: &str, force: bool) -> 
     if new_path.exists() {
         return Err(Error::usage(format!("`{}` already exists", relative.display())));
     }
-    let shown = project.config.state.db_path();
-    let state = State::open_existing(&project.root.join(&shown), &shown)?;
+    let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
+    let state = State::open_store_existing(&store)?;
     // A send in progress writes the journal under the old name: wait for none (as `send` does).
     let _lock = match &state {
-        Some(_) => Some(crate::send::lock::acquire(&project.root.join(crate::state::DIR))?),
+        Some(_) => Some(crate::send::lock::acquire_for(&store, &project.root.join(crate::state::DIR))?),
         None => None,
     };
     let sent = match &state {

@@ -23,16 +23,15 @@ pub fn bounces(root: &Path, args: BouncesArgs, clock: &Clock, env: &Env) -> Resu
         Some(BouncesCommand::Ingest { paths }) => ingest(root, &paths, clock, env),
         Some(BouncesCommand::Fetch { dry_run }) => super::bounces_fetch(root, dry_run, clock, env),
         Some(BouncesCommand::Scan { paths, format }) => super::bounces_scan(root, &paths, format, env),
-        None => list(root, &args),
+        None => list(root, &args, env),
     }
 }
 
 /// The `bounces/rate` warning about the last send, for `check` and `send`; nothing when there
 /// is no state store or it cannot be read (`check` reports on the project, not the store).
-pub fn rate_warning(root: &Path) -> Option<crate::diagnostic::Diagnostic> {
+pub fn rate_warning(root: &Path, env: &Env) -> Option<crate::diagnostic::Diagnostic> {
     let config = project::load_config(root).ok()?;
-    let shown = config.state.db_path();
-    let state = State::open_existing(&root.join(&shown), &shown).ok()??;
+    let state = State::open_configured_existing(&config.state, root, env).ok()??;
     crate::bounces::rates::last_send_warning(&state).ok()?
 }
 
@@ -110,15 +109,14 @@ fn crash_after(_: &Env) -> Option<u64> {
     None
 }
 
-fn list(root: &Path, args: &BouncesArgs) -> Result<()> {
+fn list(root: &Path, args: &BouncesArgs, env: &Env) -> Result<()> {
     let config = project::load_config(root)?;
-    let shown = config.state.db_path();
     let filter = EventFilter {
         send: args.send.clone(),
         verdict: args.verdict.map(|v| v.as_str().to_owned()),
         since: args.since.as_deref().map(parse_since).transpose()?,
     };
-    let events = match State::open_existing(&root.join(&shown), &shown)? {
+    let events = match State::open_configured_existing(&config.state, root, env)? {
         Some(state) => state.bounce_events(&filter)?,
         None => Vec::new(),
     };

@@ -24,7 +24,7 @@ pub fn send(
     env: &crate::env::Env,
 ) -> Result<()> {
     let project = Project::load(root)?;
-    if let Some(warning) = super::bounces::rate_warning(root) {
+    if let Some(warning) = super::bounces::rate_warning(root, env) {
         eprint!("{}", crate::diagnostic::render_all(&[warning]));
     }
     if due {
@@ -52,10 +52,10 @@ fn journal_of(project: &Project, name: &str) -> Result<String> {
 }
 
 /// `letterpress send <issue> --cancel`.
-pub fn cancel(root: &Path, issue: Option<&str>, yes: bool, clock: &Clock) -> Result<()> {
+pub fn cancel(root: &Path, issue: Option<&str>, yes: bool, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let project = Project::load(root)?;
     let name = issue.ok_or_else(|| Error::usage("name the issue whose send to cancel"))?;
-    send::cancel::cancel(&project, project.find(name)?, yes, clock)
+    send::cancel::cancel(&project, project.find(name)?, yes, clock, env)
 }
 
 fn open_state(root: &Path, env: &crate::env::Env) -> Result<Option<State>> {

@@ -29,8 +29,8 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env:
     let config = project::load_config(root)?;
     match command {
         SubscribersCommand::Check { list } => check(root, &config, list.as_deref()),
-        SubscribersCommand::List { list } => signups::print_list(root, &config, config.list_named(&list)?),
-        SubscribersCommand::Count { list } => count(root, &config, list.as_deref()),
+        SubscribersCommand::List { list } => signups::print_list(root, &config, config.list_named(&list)?, env),
+        SubscribersCommand::Count { list } => count(root, &config, list.as_deref(), env),
         SubscribersCommand::Columns { list, add, rename } => {
             columns(root, config.list_named(&list)?, add.as_deref(), rename.as_deref())
         }
@@ -47,9 +47,9 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env:
             if welcome {
                 require_welcome(list)?;
             }
-            add(root, &config, list, &subscriber)?;
+            add(root, &config, list, &subscriber, env)?;
             if welcome {
-                let state = open_state(root, &config)?;
+                let state = open_state(root, &config, env)?;
                 let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
                 let subscriber = Subscriber { email, ..subscriber };
                 let queued = crate::send::welcome::queue(&state, list, &subscriber, clock.now())?;
@@ -57,17 +57,19 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env:
             }
             Ok(())
         }
-        SubscribersCommand::Remove { list, email } => signups::remove(root, &config, config.list_named(&list)?, &email),
+        SubscribersCommand::Remove { list, email } => {
+            signups::remove(root, &config, config.list_named(&list)?, &email, env)
+        }
         SubscribersCommand::Import { list, file, resubscribe, welcome } => {
             let list = config.list_named(&list)?;
             if welcome {
                 require_welcome(list)?;
             }
-            let queued = import::import(root, &config, list, &file, resubscribe, clock, welcome)?;
+            let queued = import::import(root, &config, list, &file, resubscribe, clock, welcome, env)?;
             if welcome { welcome_now(root, list, queued, clock, env) } else { Ok(()) }
         }
-        SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?),
-        SubscribersCommand::Pull { list } => signups::pull(root, &config, config.list_named(&list)?, clock),
+        SubscribersCommand::Export { list } => export(root, &config, config.list_named(&list)?, env),
+        SubscribersCommand::Pull { list } => signups::pull(root, &config, config.list_named(&list)?, clock, env),
     }
 }
 
@@ -97,16 +99,14 @@ fn require_welcome(list: &List) -> Result<()> {
 }
 
 /// The state store, created if missing: for commands that record something.
-fn open_state(root: &Path, config: &Config) -> Result<State> {
-    let shown = config.state.db_path();
-    State::open(&root.join(&shown), &shown)
+fn open_state(root: &Path, config: &Config, env: &crate::env::Env) -> Result<State> {
+    State::open_configured(&config.state, root, env)
 }
 
 /// The state store if there is one: for commands that only read it (no store, nothing
 /// suppressed), so they create nothing, and a command that fails leaves no store behind.
-fn read_state(root: &Path, config: &Config) -> Result<Option<State>> {
-    let shown = config.state.db_path();
-    State::open_existing(&root.join(&shown), &shown)
+fn read_state(root: &Path, config: &Config, env: &crate::env::Env) -> Result<Option<State>> {
+    State::open_configured_existing(&config.state, root, env)
 }
 
 fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
@@ -128,11 +128,11 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
 /// One line per list (or for `only`); a list that cannot be counted (missing, unreadable, a
 /// broken header) is reported on standard error, the others are still counted, and the command
 /// fails at the end. Active rows whose address is suppressed count as suppressed.
-fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
+fn count(root: &Path, config: &Config, only: Option<&str>, env: &crate::env::Env) -> Result<()> {
     if let Some(name) = only {
         config.list_named(name)?;
     }
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let mut out = String::new();
     let mut failed = false;
     for list in config.lists.iter().filter(|l| only.is_none_or(|name| l.slug == name)) {
@@ -185,9 +185,9 @@ fn count(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
 
 /// The effective list: exactly who a send to this list alone would mail (the audience rules:
 /// active rows, duplicates folded, suppressions applied), streamed: memory holds the keys seen.
-fn export(root: &Path, config: &Config, list: &List) -> Result<()> {
+fn export(root: &Path, config: &Config, list: &List, env: &crate::env::Env) -> Result<()> {
     let shown = list.csv_path();
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let columns = signups::columns(&root.join(&shown), &shown, state.as_ref(), &list.slug)?;
     let file = subscribers::ListFile { slug: list.slug.clone(), path: root.join(&shown), shown, segment: None };
     let recipients = subscribers::Members::against(std::slice::from_ref(&file), state.as_ref())?.one_per_address();
@@ -271,11 +271,11 @@ fn new_attribute_columns(path: &Path, shown: &Path, list: &List, subscriber: &Su
     Ok(new)
 }
 
-fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber) -> Result<()> {
+fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber, env: &crate::env::Env) -> Result<()> {
     let shown = list.csv_path();
     let path = root.join(&shown);
     let new_columns = new_attribute_columns(&path, &shown, list, subscriber)?;
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let (result, suppressed) =
         subscriptions::subscribe(state.as_ref(), &path, &shown, &list.slug, subscriber, &new_columns)?;
     for column in &new_columns {

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::content::Issue;
 use crate::project::Project;
 use crate::segment::Segment;
-use crate::state::State;
+use crate::state::{State, Store};
 use crate::subscribers::{ListFile, Members, Subscriber};
 use crate::template::view::SubscriberView;
 
@@ -47,15 +47,25 @@ impl From<String> for Unavailable {
 
 /// The audience of `lists` now, narrowed by the issue's audience filter `segment`; `None` when there are no lists, `Err` when one is unknown or
 /// cannot be read.
-pub fn reach(project: &Project, lists: &[String], segment: Option<&Segment>) -> Option<Result<Reach, Unavailable>> {
+pub fn reach(
+    project: &Project,
+    store: &Result<Store, String>,
+    lists: &[String],
+    segment: Option<&Segment>,
+) -> Option<Result<Reach, Unavailable>> {
     if lists.is_empty() {
         return None;
     }
-    Some(compute(project, lists, segment))
+    Some(compute(project, store, lists, segment))
 }
 
 /// The audience, or why it cannot be counted.
-fn compute(project: &Project, lists: &[String], segment: Option<&Segment>) -> Result<Reach, Unavailable> {
+fn compute(
+    project: &Project,
+    store: &Result<Store, String>,
+    lists: &[String],
+    segment: Option<&Segment>,
+) -> Result<Reach, Unavailable> {
     let segment = segment.cloned().map(std::sync::Arc::new);
     let files = lists
         .iter()
@@ -65,14 +75,14 @@ fn compute(project: &Project, lists: &[String], segment: Option<&Segment>) -> Re
             Ok(ListFile { slug: slug.clone(), path: project.root.join(&shown), shown, segment: segment.clone() })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let shown = project.config.state.db_path();
-    let path = project.root.join(&shown);
+    let store = store.as_ref().map_err(Clone::clone)?;
     let scratch;
-    let state = if path.is_file() {
-        State::open(&path, &shown)
-    } else {
+    // A project without a SQLite store yet gets a scratch one: the preview creates no state.
+    let state = if matches!(store, Store::Sqlite { path, .. } if !path.is_file()) {
         scratch = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
         State::open(&scratch.path().join("state.db"), Path::new("(no state yet)"))
+    } else {
+        State::open_store(store)
     }
     .map_err(|e| e.to_string().trim().to_owned())?;
     let problem = |e: crate::error::Error| e.to_string().trim().to_owned();

@@ -1,6 +1,6 @@
 //! Where each issue's send stands, read from the delivery journal without changing it.
 //!
-//! Enters: a loaded [`Project`]. Leaves: a [`DeliveryView`] per issue that has a send record
+//! Enters: the project's state store ([`Store`]). Leaves: a [`DeliveryView`] per issue that has a send record
 //! (every other issue is not sent), or why the state store cannot be read. The database is
 //! opened read-only, and only when it exists: the preview never creates state. It is read again
 //! for each page, so a send running beside the preview shows as it goes.
@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::project::Project;
-use crate::state::{Counts, SendRecord, SendState, State};
+use crate::state::{Counts, SendRecord, SendState, State, Store};
 
 /// One issue's delivery state, for the index and the issue page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,13 +72,11 @@ impl DeliveryView {
 
 /// Every issue's delivery state by id (`publication/slug`); issues missing here are not sent.
 /// `Err` says why the state store cannot be read.
-pub fn read(project: &Project) -> Result<BTreeMap<String, DeliveryView>, String> {
-    let shown = project.config.state.db_path();
-    let path = project.root.join(&shown);
-    if !path.is_file() {
+pub fn read(store: &Result<Store, String>) -> Result<BTreeMap<String, DeliveryView>, String> {
+    let store = store.as_ref().map_err(Clone::clone)?;
+    let Some(state) = State::open_store_read_only(store).map_err(|e| e.to_string())? else {
         return Ok(BTreeMap::new());
-    }
-    let state = State::open_read_only(&path, &shown).map_err(|e| e.to_string())?;
+    };
     let mut views = BTreeMap::new();
     for record in state.sends().map_err(|e| e.to_string())? {
         let counts = state.counts(&record.issue).map_err(|e| e.to_string())?;

@@ -66,7 +66,7 @@ pub struct IssueRow {
 
 /// The index of `project`.
 pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
-    let deliveries = delivery::read(project);
+    let deliveries = delivery::read(&snapshot.store);
     let publications = project
         .config
         .publications

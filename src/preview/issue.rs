@@ -215,7 +215,7 @@ pub fn page(
         reply_to: p.publication.reply_to.as_deref(),
         to,
         send_at: index::send_at(p.project, p.issue),
-        delivery: super::delivery::of(&super::delivery::read(p.project), &p.issue.id()),
+        delivery: super::delivery::of(&super::delivery::read(&snapshot.store), &p.issue.id()),
         audience,
         audience_note,
         size: Size::of(&p.email.html),

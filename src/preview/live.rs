@@ -27,6 +27,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
 use crate::segment::Segment;
+use crate::state::Store;
 
 /// The archive as `build --drafts` would write it: file contents by path relative to its root.
 pub type ArchiveFiles = BTreeMap<PathBuf, Vec<u8>>;
@@ -49,15 +50,24 @@ pub struct Snapshot {
     archive: OnceLock<Result<ArchiveFiles, Error>>,
     reach: Mutex<BTreeMap<ReachKey, Option<ReachResult>>>,
     checked: Mutex<HashMap<String, Arc<OnceLock<Checked>>>>,
+    /// The state store the project's configuration and the environment name, or why not.
+    pub store: Result<Store, String>,
 }
 
 impl Snapshot {
-    fn load(root: &Path, version: u64) -> Self {
-        Self::new(version, Project::load(root))
+    fn load(root: &Path, version: u64, env: &crate::env::Env) -> Self {
+        let project = Project::load(root);
+        let store = match &project {
+            Ok(project) => {
+                Store::from_config(&project.config.state, root, env).map_err(|e| e.to_string().trim().to_owned())
+            }
+            Err(_) => Err("the project did not load".to_owned()),
+        };
+        Self::new(version, project, store)
     }
 
-    fn new(version: u64, project: Result<Project, Error>) -> Self {
-        Self { version, project, archive: OnceLock::new(), reach: Mutex::default(), checked: Mutex::default() }
+    fn new(version: u64, project: Result<Project, Error>, store: Result<Store, String>) -> Self {
+        Self { version, project, archive: OnceLock::new(), reach: Mutex::default(), checked: Mutex::default(), store }
     }
 
     /// The next snapshot after only the issue files `changed` changed, or `None` when a full
@@ -83,7 +93,11 @@ impl Snapshot {
         } else {
             HashMap::new()
         };
-        Some(Self { reach: Mutex::new(reach), checked: Mutex::new(checked), ..Self::new(version, Ok(project)) })
+        Some(Self {
+            reach: Mutex::new(reach),
+            checked: Mutex::new(checked),
+            ..Self::new(version, Ok(project), self.store.clone())
+        })
     }
 
     /// [`check::issue`] of `issue` of this snapshot's project, once per snapshot: requests
@@ -100,7 +114,10 @@ impl Snapshot {
         let Ok(project) = &self.project else { return None };
         let filter = segment.map(|s| serde_json::to_string(&s.filter).unwrap_or_default()).unwrap_or_default();
         let mut cache = self.reach.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.entry((lists.to_vec(), filter)).or_insert_with(|| audience::reach(project, lists, segment)).clone()
+        cache
+            .entry((lists.to_vec(), filter))
+            .or_insert_with(|| audience::reach(project, &self.store, lists, segment))
+            .clone()
     }
 
     /// The archive's files, rendered on first use.
@@ -150,7 +167,7 @@ pub struct Live {
 impl Live {
     /// Load the project at `root` as version 1.
     pub fn new(root: PathBuf, clock: Clock, env: crate::env::Env) -> Self {
-        let snapshot = Snapshot::load(&root, 1);
+        let snapshot = Snapshot::load(&root, 1, &env);
         let (versions, _) = watch::channel(1);
         Self { root, clock, env, current: RwLock::new(Arc::new(snapshot)), counter: AtomicU64::new(1), versions }
     }
@@ -185,8 +202,9 @@ impl Live {
     pub fn reload(&self, changed: &[PathBuf]) {
         let version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         let previous = self.current();
-        let snapshot =
-            previous.after_issue_edits(version, changed).unwrap_or_else(|| Snapshot::load(&self.root, version));
+        let snapshot = previous
+            .after_issue_edits(version, changed)
+            .unwrap_or_else(|| Snapshot::load(&self.root, version, &self.env));
         let snapshot = Arc::new(snapshot);
         let errors = snapshot.load_errors().len();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = snapshot;

@@ -13,14 +13,16 @@ use crate::state::State;
 use crate::state::journal::SendState;
 
 /// Cancel `issue`'s stopped, or running but dead, send.
-pub fn cancel(project: &Project, issue: &Issue, yes: bool, clock: &Clock) -> Result<()> {
+pub fn cancel(project: &Project, issue: &Issue, yes: bool, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let id = issue.id();
     let state_dir = project.root.join(crate::state::DIR);
     // A live run holds the lock: it must stop (SIGTERM) before its send can be cancelled.
-    let _lock = super::lock::acquire(&state_dir)?;
-    let shown = project.config.state.db_path();
-    let path = project.root.join(&shown);
-    let record = if path.exists() { State::open(&path, &shown)?.send_record(&id)? } else { None };
+    let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
+    let _lock = super::lock::acquire_for(&store, &state_dir)?;
+    let record = match State::open_store_existing(&store)? {
+        Some(state) => state.send_record(&id)?,
+        None => None,
+    };
     let Some(record) = record else {
         return Err(Error::usage(format!(
             "`{id}` has no send to cancel: it never started. To keep `send --due` from starting it, set `status: draft`"
@@ -38,7 +40,7 @@ pub fn cancel(project: &Project, issue: &Issue, yes: bool, clock: &Clock) -> Res
         }
         SendState::Running | SendState::Stopped => {}
     }
-    let state = State::open(&path, &shown)?;
+    let state = State::open_store(&store)?;
     let counts = state.counts(&id)?;
     let left = format!(
         "{} pending and {} deferred recipients will never be sent ({} sent already)",

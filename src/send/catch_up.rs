@@ -75,9 +75,9 @@ pub(super) fn run(
     quiet: bool,
 ) -> Result<SendReport> {
     let id = issue.id();
-    let shown = project.config.state.db_path();
+    let store = crate::state::Store::from_config(&project.config.state, &project.root, env)?;
     let not_sent = || Error::usage(format!("`{id}` has not been sent; `letterpress send {id}` sends it to everyone"));
-    let state = State::open_existing(&project.root.join(&shown), &shown)?.ok_or_else(not_sent)?;
+    let state = State::open_store_existing(&store)?.ok_or_else(not_sent)?;
     let record = state.send_record(&id)?.ok_or_else(not_sent)?;
     if record.state == SendState::Cancelled {
         return Err(Error::usage(format!("the send of `{id}` was cancelled; nobody else gets this issue")));
@@ -86,9 +86,9 @@ pub(super) fn run(
     let checked = crate::check::issue(project, issue);
     gate::gate(project, &checked, &options.allow)?;
     let (lists, _) = lists_for(project, issue, options.list.as_deref())?;
-    let _lock = lock::acquire(&project.root.join(state::DIR))?;
+    let _lock = lock::acquire_for(&store, &project.root.join(state::DIR))?;
     let Signing { keys, .. } = Signing::load(&project.root, &project.config, env, KeyUse::Send)?;
-    let mut state = State::open(&project.root.join(&shown), &shown)?;
+    let mut state = State::open_store(&store)?;
     let until = record.started_at.checked_add(window).unwrap_or(Timestamp::MAX).min(clock.now());
     let joined = |at: Option<Timestamp>| at.is_some_and(|at| at > record.started_at && at <= until);
     let mut members = Members::new(&lists, &state)?;

@@ -27,8 +27,7 @@ pub(super) fn dry_run(
     let Outbound { signing, .. } =
         Outbound::load(&project.root, &project.config, env, KeyUse::Throwaway, &outbox_sub(issue))?;
     let template = template(project, checked, lists, signing, clock, false)?;
-    let state =
-        State::open_existing(&project.root.join(project.config.state.db_path()), &project.config.state.db_path())?;
+    let state = State::open_configured_existing(&project.config.state, &project.root, env)?;
     let mut recipients = Members::against(lists, state.as_ref())?.one_per_address();
     let (mut messages, mut bytes, mut largest) = (0usize, 0usize, 0usize);
     let mut buffer = Vec::new();

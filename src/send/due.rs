@@ -39,8 +39,9 @@ pub fn send_due(project: &Project, allow: &[String], clock: &Clock, env: &Env) -
 /// The catch-up of every complete send whose publication has `catch-up` and whose window is
 /// still open: only those with new subscribers are delivered.
 fn catch_ups(project: &Project, allow: &[String], clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
-    let shown = project.config.state.db_path();
-    let Some(state) = State::open_existing(&project.root.join(&shown), &shown)? else { return Ok(Vec::new()) };
+    let Some(state) = State::open_configured_existing(&project.config.state, &project.root, env)? else {
+        return Ok(Vec::new());
+    };
     let records = state.sends()?;
     drop(state);
     let now = clock.now();

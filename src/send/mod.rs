@@ -147,7 +147,7 @@ pub fn send_issue(
     let keys = signing.keys.clone();
     let mut template = template(project, &checked, &lists, signing, clock, !options.test.is_empty())?;
     if !options.test.is_empty() {
-        run::spend_for_tests(project, from_domain_of(project, issue).as_deref(), options.test.len(), clock)?;
+        run::spend_for_tests(project, from_domain_of(project, issue).as_deref(), options.test.len(), clock, env)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
     let _lock = lock::acquire_for(&store, &state_dir)?;

@@ -206,13 +206,13 @@ pub(super) fn spend_for_tests(
     from_domain: Option<&str>,
     copies: usize,
     clock: &Clock,
+    env: &crate::env::Env,
 ) -> Result<()> {
     let (relay, limits) = crate::mail::quota::single(&project.config, from_domain);
     if limits.is_empty() {
         return Ok(());
     }
-    let shown = project.config.state.db_path();
-    let state = State::open(&project.root.join(&shown), &shown)?;
+    let state = State::open_configured(&project.config.state, &project.root, env)?;
     crate::mail::quota::spend(&state, &relay, &limits, copies as u64, clock.now())
 }
 

@@ -30,7 +30,7 @@ use crate::mail::{KeyUse, Outbound};
 use crate::project::Project;
 use crate::state::journal::NewRecipient;
 use crate::state::welcome::QueuedWelcome;
-use crate::state::{self, State};
+use crate::state::{self, State, Store};
 use crate::subscribers::{ListFile, Subscriber};
 
 /// Queue the welcome of `subscriber`, just confirmed on `list`, when the list has a welcome
@@ -85,9 +85,9 @@ pub(super) fn deliver_pending(
         Outbound::load(&project.root, &project.config, env, KeyUse::Send, &outbox_sub(issue))?;
     let relays = pool.for_domain(super::from_domain_of(project, issue).as_deref())?;
     let template = Arc::new(template(project, checked, lists, signing, clock, false)?);
-    let shown = project.config.state.db_path();
-    let state_path = project.root.join(&shown);
-    let state = State::open(&state_path, &shown)?;
+    let store = Store::from_config(&project.config.state, &project.root, env)?;
+    let state_path = store.path();
+    let state = State::open_store(&store)?;
     match record {
         Record::Replace => state.start_send(id, template.content_hash(), clock.now(), true).map(drop)?,
         Record::Check { allow_changed } => {
@@ -147,8 +147,8 @@ pub fn load(
 /// welcome's trouble (a broken welcome issue, a relay down) does not hold back the others: the
 /// first error is returned after all were tried, and the waiting rows stay for the next pass.
 pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<SendReport>> {
-    let shown = project.config.state.db_path();
-    let Some(state) = State::open_existing(&project.root.join(&shown), &shown)? else { return Ok(Vec::new()) };
+    let store = Store::from_config(&project.config.state, &project.root, env)?;
+    let Some(state) = State::open_store_existing(&store)? else { return Ok(Vec::new()) };
     let welcomes = welcomes(project);
     if welcomes.is_empty() {
         return Ok(Vec::new());
@@ -170,7 +170,7 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
         return Ok(Vec::new());
     }
     drop(state);
-    let _lock = lock::acquire(&project.root.join(state::DIR))?;
+    let _lock = lock::acquire_for(&store, &project.root.join(state::DIR))?;
     let mut reports = Vec::new();
     let mut first_error = None;
     let mut latest = latest_waiting;
@@ -192,8 +192,7 @@ pub fn send_welcomes(project: &Project, clock: &Clock, env: &Env) -> Result<Vec<
     for id in latest {
         let Some(issue) = project.issues.iter().find(|i| i.id() == id) else { continue };
         // Welcomed subscribers who had the issue already added nothing: no run, no connection.
-        let shown = project.config.state.db_path();
-        let counts = State::open(&project.root.join(&shown), &shown)?.counts(&id)?;
+        let counts = State::open_store(&store)?.counts(&id)?;
         if counts.pending + counts.deferred == 0 {
             continue;
         }
@@ -226,8 +225,7 @@ fn send_one(
     let checked = crate::check::issue(project, issue);
     gate::gate(project, &checked, &[])?;
     let keys = crate::mail::Signing::load(&project.root, &project.config, env, KeyUse::Send)?.keys;
-    let shown = project.config.state.db_path();
-    let mut state = State::open(&project.root.join(&shown), &shown)?;
+    let mut state = State::open_configured(&project.config.state, &project.root, env)?;
     let with_token =
         |q: &QueuedWelcome| NewRecipient { token_id: Some(keys.token_id(&q.recipient.email)), ..q.recipient.clone() };
     let id = journal_id(issue);
@@ -322,7 +320,7 @@ impl Worker {
                     }
                     // Another process (`subscribers add --welcome` while a send held the lock)
                     // may have queued one: a cheap look at the queue decides.
-                    Err(mpsc::RecvTimeoutError::Timeout) if again || waiting(&root) => {
+                    Err(mpsc::RecvTimeoutError::Timeout) if again || waiting(&root, &env) => {
                         again = pass(&root, &clock, &env);
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -340,10 +338,9 @@ impl Worker {
 }
 
 /// Whether the queue of the project at `root` has welcomes waiting (no store: none).
-fn waiting(root: &Path) -> bool {
+fn waiting(root: &Path, env: &Env) -> bool {
     let Ok(config) = crate::project::load_config(root) else { return false };
-    let shown = config.state.db_path();
-    State::open_existing(&root.join(&shown), &shown)
+    State::open_configured_existing(&config.state, root, env)
         .ok()
         .flatten()
         .is_some_and(|state| state.queued_welcomes().is_ok_and(|q| !q.is_empty()))

@@ -69,14 +69,13 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::state::testing::Fresh;
 
-    #[test]
-    fn records_once_accepts_the_same_and_a_rotation_and_refuses_other_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(&super::super::path_in(dir.path()), Path::new("state.db")).unwrap();
+    crate::state::testing::both!(records_once_accepts_the_same_and_a_rotation_and_refuses_other_keys);
+
+    fn records_once_accepts_the_same_and_a_rotation_and_refuses_other_keys(t: &Fresh) {
+        let state = t.open();
         let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let fp = |s: &str| s.to_owned();
         assert_eq!(state.check_key_fingerprint("signing", &[fp("a")], t).unwrap(), KeyCheck::Recorded);

@@ -119,6 +119,29 @@ impl State {
         }
     }
 
+    /// The store the project configures (`state` under `root`, `LETTERPRESS_STATE_URL` in
+    /// `env`), opened as [`State::open_store`] does: for commands that record something.
+    pub fn open_configured(config: &StateConfig, root: &Path, env: &Env) -> Result<Self, Error> {
+        Self::open_store(&Store::from_config(config, root, env)?)
+    }
+
+    /// The store the project configures if there is one (see [`State::open_store_existing`]):
+    /// for commands that only read, so a project without a SQLite store gets none created.
+    pub fn open_configured_existing(config: &StateConfig, root: &Path, env: &Env) -> Result<Option<Self>, Error> {
+        Self::open_store_existing(&Store::from_config(config, root, env)?)
+    }
+
+    /// The store `store` names, for reading only, if there is one: an existing SQLite file
+    /// opened as [`State::open_read_only`], or a PostgreSQL connection that migrates nothing
+    /// and refuses another schema version.
+    pub fn open_store_read_only(store: &Store) -> Result<Option<Self>, Error> {
+        match store {
+            Store::Sqlite { path, .. } if !path.is_file() => Ok(None),
+            Store::Sqlite { path, shown } => Self::open_read_only(path, shown).map(Some),
+            Store::Postgres { url, password } => Self::connect(url, password.as_deref(), true).map(Some),
+        }
+    }
+
     /// Connect to the PostgreSQL store at `url` and bring its schema up to date (unless
     /// `read_only`, which refuses another version than this letterpress's instead).
     pub fn connect(url: &str, password: Option<&str>, read_only: bool) -> Result<Self, Error> {

@@ -148,9 +148,8 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::state::testing::Fresh;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -162,14 +161,13 @@ mod tests {
         state.record_signup(&signup, at(when)).unwrap();
     }
 
-    fn open(dir: &Path) -> State {
-        State::open(&super::super::path_in(dir), Path::new(".letterpress/state.db")).unwrap()
-    }
+    crate::state::testing::both!(
+        a_sign_up_is_one_row_per_list_and_address_and_a_new_confirmation_unpulls_it,
+        refuses_a_bad_address_or_list,
+    );
 
-    #[test]
-    fn a_sign_up_is_one_row_per_list_and_address_and_a_new_confirmation_unpulls_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = open(dir.path());
+    fn a_sign_up_is_one_row_per_list_and_address_and_a_new_confirmation_unpulls_it(t: &Fresh) {
+        let state = t.open();
         record(&state, "weekly", "Ann@Example.ORG", "Ann", "2026-01-01T00:00:00Z");
         record(&state, "daily", "ann@example.org", "", "2026-01-02T00:00:00Z");
         let rows = state.unpulled_signups("weekly").unwrap();
@@ -193,10 +191,8 @@ mod tests {
         assert_eq!(state.signups("daily").unwrap().len(), 1);
     }
 
-    #[test]
-    fn refuses_a_bad_address_or_list() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = open(dir.path());
+    fn refuses_a_bad_address_or_list(t: &Fresh) {
+        let state = t.open();
         let attrs = BTreeMap::new();
         let bad = NewSignup { list: "weekly", email: "nope", name: "", attrs: &attrs, source: "x" };
         assert!(matches!(state.record_signup(&bad, at("2026-01-01T00:00:00Z")), Err(Error::Usage { .. })));

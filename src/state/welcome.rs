@@ -121,12 +121,13 @@ impl State {
 mod tests {
     use super::*;
     use crate::state::DeliveryStatus;
+    use crate::state::testing::Fresh;
 
-    fn state() -> (tempfile::TempDir, State) {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(&dir.path().join("state.db"), std::path::Path::new("state.db")).unwrap();
-        (dir, state)
-    }
+    crate::state::testing::both!(
+        a_welcome_is_queued_once_per_list_and_stays_done,
+        a_queued_welcome_survives_reopening_the_store,
+        retry_failed_requeues_only_failures_that_were_not_bounces,
+    );
 
     fn reader(email: &str, list: &str) -> NewRecipient {
         NewRecipient {
@@ -141,9 +142,8 @@ mod tests {
 
     const AT: Timestamp = Timestamp::constant(1_800_000_000, 0);
 
-    #[test]
-    fn a_welcome_is_queued_once_per_list_and_stays_done() {
-        let (_dir, state) = state();
+    fn a_welcome_is_queued_once_per_list_and_stays_done(t: &Fresh) {
+        let state = t.open();
         assert!(state.queue_welcome(&reader("a@example.org", "weekly"), AT).unwrap());
         assert!(!state.queue_welcome(&reader("a@example.org", "weekly"), AT).unwrap(), "confirmed twice");
         assert!(state.queue_welcome(&reader("a@example.org", "daily"), AT).unwrap(), "another list");
@@ -156,18 +156,16 @@ mod tests {
         assert_eq!(state.queued_welcomes().unwrap().len(), 1);
     }
 
-    #[test]
-    fn a_queued_welcome_survives_reopening_the_store() {
-        let (dir, state) = state();
+    fn a_queued_welcome_survives_reopening_the_store(t: &Fresh) {
+        let state = t.open();
         state.queue_welcome(&reader("a@example.org", "weekly"), AT).unwrap();
         drop(state);
-        let state = State::open(&dir.path().join("state.db"), std::path::Path::new("state.db")).unwrap();
+        let state = t.open();
         assert_eq!(state.queued_welcomes().unwrap().len(), 1);
     }
 
-    #[test]
-    fn retry_failed_requeues_only_failures_that_were_not_bounces() {
-        let (_dir, mut state) = state();
+    fn retry_failed_requeues_only_failures_that_were_not_bounces(t: &Fresh) {
+        let mut state = t.open();
         let issue = "weekly/2026-11-30-a";
         let rows = ["content@example.org", "bounced@example.org", "later@example.org"];
         state.add_recipients(issue, rows.iter().map(|e| reader(e, "weekly")), AT).unwrap();

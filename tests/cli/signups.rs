@@ -28,7 +28,7 @@ fn run(project: &Project, args: &[&str]) -> Output {
 }
 
 /// Sign `email` up to `readers` through `server` and follow the confirmation link.
-fn sign_up(project: &Project, server: &Server, email: &str, name: &str, client: &str) {
+pub fn sign_up(project: &Project, server: &Server, email: &str, name: &str, client: &str) {
     let form = format!("email={}&name={}&list=readers&website=", email.replace('@', "%40"), name.replace(' ', "+"));
     let asked = server.post("/subscribe", &form, &[&format!("X-Forwarded-For: {client}")]);
     assert_eq!(asked.status, 200, "{}", asked.body);

@@ -14,12 +14,12 @@ use crate::state::State;
 use crate::subscribers;
 
 /// `letterpress audience <issue> [--format json]`.
-pub fn audience(root: &Path, name: &str, format: ReportFormat) -> Result<()> {
+pub fn audience(root: &Path, name: &str, format: ReportFormat, env: &crate::env::Env) -> Result<()> {
     let project = Project::load(root)?;
     let issue = project.find(name)?;
     let files = project.lists_of(issue)?;
     let filtered_by = files.first().and_then(|f| f.segment.as_ref()).map(|s| s.location.clone());
-    let state = read_state(root, &project.config)?;
+    let state = read_state(root, &project.config, env)?;
     // Streamed: memory holds the recipients' keys, not their rows.
     let mut recipients = subscribers::Members::against(&files, state.as_ref())?.one_per_address();
     for recipient in recipients.by_ref() {

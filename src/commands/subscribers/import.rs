@@ -25,6 +25,7 @@ struct ImportReport {
     resubscribed: usize,
 }
 
+#[allow(clippy::too_many_arguments, reason = "the command's arguments, and the environment naming the store")]
 pub(super) fn import(
     root: &Path,
     config: &Config,
@@ -33,6 +34,7 @@ pub(super) fn import(
     resubscribe: bool,
     clock: &Clock,
     welcome: bool,
+    env: &crate::env::Env,
 ) -> Result<usize> {
     let shown = list.csv_path();
     let list_path = root.join(&shown);
@@ -41,7 +43,7 @@ pub(super) fn import(
         columns.iter().flatten().filter(|c| !subscribers::COLUMNS.contains(&c.as_str())).cloned().collect();
     let export = read_export(file, file, &attrs)?;
     let export_dated = export.rows.iter().any(|r| matches!(r.subscribed_at, Ok(Some(_))));
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let mut report = ImportReport::default();
     let mut rows = Vec::new();
     let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
@@ -120,7 +122,7 @@ pub(super) fn import(
     if !to_suppress.is_empty() || !to_lift.is_empty() {
         let state = match state {
             Some(state) => state,
-            None => open_state(root, config)?,
+            None => open_state(root, config, env)?,
         };
         for (email, reason) in to_suppress {
             if subscriptions::unsubscribe(&state, &email, &scope, reason, &source, None, clock.now())? {
@@ -139,7 +141,7 @@ pub(super) fn import(
     if welcomed.is_empty() {
         return Ok(0);
     }
-    let state = open_state(root, config)?;
+    let state = open_state(root, config, env)?;
     let mut queued = 0;
     for subscriber in welcomed {
         queued += usize::from(crate::send::welcome::queue(&state, list, subscriber, clock.now())?);

@@ -34,10 +34,10 @@ fn members(root: &Path, state: Option<&State>, list: &List) -> Result<Vec<subscr
 
 /// `subscribers list <list>`: every valid row of the file, streamed, then the sign-ups that are
 /// members on their own.
-pub(super) fn print_list(root: &Path, config: &Config, list: &List) -> Result<()> {
+pub(super) fn print_list(root: &Path, config: &Config, list: &List, env: &crate::env::Env) -> Result<()> {
     let shown = list.csv_path();
     let path = root.join(&shown);
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let signed_up = members(root, state.as_ref(), list)?;
     let columns = columns(&path, &shown, state.as_ref(), &list.slug)?;
     if !path.exists() && !signed_up.is_empty() {
@@ -72,9 +72,9 @@ pub(super) fn count(root: &Path, state: Option<&State>, list: &List, suppressed:
 }
 
 /// `subscribers remove <list> <email>`: its rows in the file and its sign-up in the store.
-pub(super) fn remove(root: &Path, config: &Config, list: &List, email: &str) -> Result<()> {
+pub(super) fn remove(root: &Path, config: &Config, list: &List, email: &str, env: &crate::env::Env) -> Result<()> {
     let shown = list.csv_path();
-    let state = read_state(root, config)?;
+    let state = read_state(root, config, env)?;
     let removed = subscriptions::remove(state.as_ref(), &root.join(&shown), &shown, &list.slug, email)?;
     if !removed.lines.is_empty() {
         let at: Vec<String> = removed.lines.iter().map(ToString::to_string).collect();
@@ -87,9 +87,9 @@ pub(super) fn remove(root: &Path, config: &Config, list: &List, email: &str) -> 
 }
 
 /// `subscribers pull <list>`.
-pub(super) fn pull(root: &Path, config: &Config, list: &List, clock: &Clock) -> Result<()> {
+pub(super) fn pull(root: &Path, config: &Config, list: &List, clock: &Clock, env: &crate::env::Env) -> Result<()> {
     let shown = list.csv_path();
-    let state = open_state(root, config)?;
+    let state = open_state(root, config, env)?;
     let pulled = subscriptions::pull(&state, &root.join(&shown), &shown, &list.slug, clock.now())?;
     for (row, done) in &pulled.written {
         let (verb, line) = match done {

@@ -23,6 +23,7 @@ pub fn unsubscribe(
     reason: SuppressionReason,
     note: Option<&str>,
     clock: &Clock,
+    env: &crate::env::Env,
 ) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
@@ -37,7 +38,7 @@ pub fn unsubscribe(
         SuppressionReason::Complained => Reason::Complained,
         SuppressionReason::Manual => Reason::Manual,
     };
-    let state = open_state(root, &config)?;
+    let state = open_state(root, &config, env)?;
     let new = subscriptions::unsubscribe(&state, &address, &scope, reason, "cli", note, clock.now())?;
     let what = describe(&scope);
     if new {
@@ -50,12 +51,12 @@ pub fn unsubscribe(
 
 /// `letterpress resubscribe <email> [--list] [--force]`: the editor's resubscribe, by the rule in
 /// [`subscriptions::outcome`].
-pub fn resubscribe(root: &Path, email: &str, list: Option<&str>, force: bool) -> Result<()> {
+pub fn resubscribe(root: &Path, email: &str, list: Option<&str>, force: bool, env: &crate::env::Env) -> Result<()> {
     let config = project::load_config(root)?;
     let scope = scope(&config, list)?;
     let address = address::parse(email)?;
     let lists: Vec<String> = config.lists.iter().map(|l| l.slug.clone()).collect();
-    let done = match read_state(root, &config)? {
+    let done = match read_state(root, &config, env)? {
         Some(state) => subscriptions::resubscribe(&state, &address, &scope, Actor::Editor { force }, &lists)?,
         None => Resubscribed::default(),
     };
@@ -100,9 +101,9 @@ fn describe(scope: &Scope) -> String {
 }
 
 /// `letterpress suppressions [--format json]`.
-pub fn suppressions(root: &Path, format: ReportFormat) -> Result<()> {
+pub fn suppressions(root: &Path, format: ReportFormat, env: &crate::env::Env) -> Result<()> {
     let config = project::load_config(root)?;
-    let all = match read_state(root, &config)? {
+    let all = match read_state(root, &config, env)? {
         Some(state) => state.suppressions()?,
         None => Vec::new(),
     };
