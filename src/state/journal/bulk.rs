@@ -41,32 +41,30 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
     if recipients.is_empty() {
         return Ok(0);
     }
-    let n = recipients.len();
-    let (mut k, mut e, mut name, mut a, mut l, mut t) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::<Option<String>>::with_capacity(n),
-    );
+    let len = recipients.len();
+    let mut keys = Vec::with_capacity(len);
+    let mut emails = Vec::with_capacity(len);
+    let mut names = Vec::with_capacity(len);
+    let mut attrs = Vec::with_capacity(len);
+    let mut lists = Vec::with_capacity(len);
+    let mut tokens: Vec<Option<String>> = Vec::with_capacity(len);
     for r in recipients {
-        a.push(serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?);
-        k.push(r.address_key);
-        e.push(r.email);
-        name.push(r.name);
-        l.push(r.list);
-        t.push(r.token_id);
+        attrs.push(serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?);
+        keys.push(r.address_key);
+        emails.push(r.email);
+        names.push(r.name);
+        lists.push(r.list);
+        tokens.push(r.token_id);
     }
     let params: Params = vec![
         Box::new(issue.to_owned()),
         Box::new(at.to_owned()),
-        Box::new(k),
-        Box::new(e),
-        Box::new(name),
-        Box::new(a),
-        Box::new(l),
-        Box::new(t),
+        Box::new(keys),
+        Box::new(emails),
+        Box::new(names),
+        Box::new(attrs),
+        Box::new(lists),
+        Box::new(tokens),
     ];
     Ok(conn.query_typed(INSERT, params)?.len())
 }
