@@ -79,8 +79,7 @@ const RELAXED: &str = "SET LOCAL synchronous_commit = off";
 /// returned, and the caller must not send to it.
 pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
     if let Conn::Pg(pg) = conn {
-        let tx = conn.begin(true)?;
-        conn.batch(RELAXED)?;
+        let tx = conn.begin_write_with(RELAXED)?;
         if let Some(withheld) = super::bulk::apply(pg, issue, updates, at)? {
             tx.commit()?;
             return Ok(withheld);
