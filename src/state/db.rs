@@ -303,6 +303,18 @@ impl Conn {
         self.batch(sql)?;
         Ok(Tx { conn: self, open: true })
     }
+
+    /// A write transaction whose `setup` (PostgreSQL statements such as `SET LOCAL …`) runs in
+    /// the same round trip as its start; SQLite runs a plain write transaction and not `setup`.
+    pub fn begin_write_with(&self, setup: &str) -> Result<Tx<'_>, DbError> {
+        match self {
+            Conn::Sqlite(_) => self.begin(true),
+            Conn::Pg(_) => {
+                self.batch(&format!("{}; {setup}", super::pg::BEGIN_WRITE))?;
+                Ok(Tx { conn: self, open: true })
+            }
+        }
+    }
 }
 
 /// An open transaction on a [`Conn`]; statements run on the connection itself.

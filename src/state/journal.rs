@@ -26,6 +26,7 @@
 //! store; so is a refused status change or an update of an unknown recipient, whose reason names
 //! the address. Resuming with changed content without leave is an [`Error::Usage`].
 
+mod bulk;
 mod rows;
 mod write;
 

@@ -211,6 +211,21 @@ impl PgConn {
         })
     }
 
+    /// Run a query whose parameters are any PostgreSQL type (arrays for `unnest`), prepared once
+    /// per connection like the others; every row.
+    pub fn query_typed(
+        &self,
+        sql: &str,
+        params: Vec<Box<dyn ToSql + Send + Sync>>,
+    ) -> Result<Vec<postgres::Row>, DbError> {
+        let sql = sql.to_owned();
+        self.call(move |w| {
+            let statement = w.statement(&sql)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            w.client.query(&statement, &refs)
+        })
+    }
+
     /// Run statements with their parameters inlined, in one round trip; the rows each changed.
     pub fn execute_many(&self, statements: &[(&str, Vec<Value>)]) -> Result<Vec<usize>, DbError> {
         let mut script = String::new();

@@ -147,6 +147,7 @@ fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say(t: &Fresh) 
         code: Some(250),
         reply: Some("2.0.0 queued".to_owned()),
         attempted: true,
+        relay: Some("backup".to_owned()),
         ..update("bob@example.org", S::Sent)
     };
     state.apply(ISSUE, &[update("bob@example.org", S::Inflight), sent], at("2024-03-01T09:05:00.5Z")).unwrap();
@@ -168,7 +169,7 @@ fn updates_record_replies_and_attempts_and_keep_what_they_do_not_say(t: &Fresh) 
             message_id: Some("<x@example.org>".to_owned()),
             token_id: Some("tok-1".to_owned()),
             updated_at: at("2024-03-01T09:05:00Z"),
-            relay: None,
+            relay: Some("backup".to_owned()),
         }
     );
     let json = serde_json::to_value(&row).unwrap();

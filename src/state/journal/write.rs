@@ -5,7 +5,7 @@
 //! how many rows were added, or why a batch was refused (then nothing of it was written).
 
 use super::{DeliveryStatus, NewRecipient, Update};
-use crate::state::db::{Backend, Conn, DbError, Value, params};
+use crate::state::db::{Conn, DbError, Value, params};
 
 /// Rows added per transaction by [`super::State::add_recipients`].
 const CHUNK: usize = 10_000;
@@ -34,9 +34,9 @@ pub(super) fn add_chunk(
     at: &str,
 ) -> Result<usize, DbError> {
     let tx = conn.begin(true)?;
-    if conn.backend() == Backend::Postgres {
+    if let Conn::Pg(pg) = conn {
         conn.batch(RELAXED)?;
-        let added = add_batched(conn, issue, recipients, at)?;
+        let added = super::bulk::add(pg, issue, recipients.take(CHUNK).collect(), at)?;
         tx.commit()?;
         return Ok(added);
     }
@@ -71,36 +71,6 @@ pub(super) fn add_chunk(
 /// anything `serve` records commits fully.
 const RELAXED: &str = "SET LOCAL synchronous_commit = off";
 
-/// Statements per round trip on PostgreSQL.
-const BATCH: usize = 500;
-
-/// [`add_chunk`] on PostgreSQL, [`BATCH`] rows per round trip: each row's `seq` is computed by
-/// its own statement (one past the issue's maximum, through the `(issue, seq)` index), so a row
-/// that is already there leaves no gap.
-fn add_batched(
-    conn: &Conn,
-    issue: &str,
-    recipients: &mut impl Iterator<Item = NewRecipient>,
-    at: &str,
-) -> Result<usize, DbError> {
-    const INSERT: &str =
-        "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, COALESCE(MAX(seq), 0) + 1, 'pending', ?7, ?8 FROM deliveries WHERE issue = ?1
-         ON CONFLICT (issue, address_key) DO NOTHING";
-    let mut added = 0;
-    let mut recipients = recipients.take(CHUNK).peekable();
-    while recipients.peek().is_some() {
-        let mut statements = Vec::with_capacity(BATCH);
-        for r in recipients.by_ref().take(BATCH) {
-            let attrs = serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?;
-            statements
-                .push((INSERT, params![issue, r.address_key, r.email, r.name, attrs, r.list, at, r.token_id].to_vec()));
-        }
-        added += conn.execute_many(&statements)?.iter().sum::<usize>();
-    }
-    Ok(added)
-}
-
 /// [`super::State::apply`] on the connection: each update is one `UPDATE` guarded by the statuses the
 /// row may come from; when it changes nothing, [`refusal`] says why and the batch rolls back.
 ///
@@ -108,9 +78,9 @@ fn add_batched(
 /// its list) becomes `suppressed` instead, in the same statement's transaction; its key is
 /// returned, and the caller must not send to it.
 pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
-    if conn.backend() == Backend::Postgres {
-        let tx = conn.begin(true)?;
-        if let Some(withheld) = apply_batched(conn, issue, updates, at)? {
+    if let Conn::Pg(pg) = conn {
+        let tx = conn.begin_write_with(RELAXED)?;
+        if let Some(withheld) = super::bulk::apply(pg, issue, updates, at)? {
             tx.commit()?;
             return Ok(withheld);
         }
@@ -135,33 +105,6 @@ pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) 
     }
     tx.commit()?;
     Ok(withheld)
-}
-
-/// [`apply_all`] in [`BATCH`]-statement round trips; `None` when an update changed no row (the
-/// caller rolls back).
-fn apply_batched(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Option<Vec<String>>, Failure> {
-    let mut withheld = Vec::new();
-    for chunk in updates.chunks(BATCH / 2) {
-        let mut statements = Vec::with_capacity(chunk.len() * 2 + 1);
-        statements.push((RELAXED, Vec::new()));
-        for u in chunk {
-            if u.status == DeliveryStatus::Inflight {
-                statements.push((IF_SUPPRESSED, marks(issue, u, at)));
-            }
-            statements.push((UPDATE, changes(issue, u, at)));
-        }
-        let mut counts = conn.execute_many(&statements)?.into_iter().skip(1);
-        for u in chunk {
-            let suppressed = u.status == DeliveryStatus::Inflight && counts.next() == Some(1);
-            let changed = counts.next().unwrap_or(0);
-            match (suppressed, changed) {
-                (true, 0) => withheld.push(u.address_key.clone()),
-                (false, 1) => {}
-                _ => return Ok(None),
-            }
-        }
-    }
-    Ok(Some(withheld))
 }
 
 fn marks(issue: &str, u: &Update, at: &str) -> Vec<Value> {
