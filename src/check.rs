@@ -71,6 +71,7 @@ fn issue_id<S: serde::Serializer>(issue: &Issue, serializer: S) -> Result<S::Ok,
 /// are judged separately ([`crate::archive::check_pages`] over the returned issues).
 pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
     let mut diagnostics = project.diagnostics.clone();
+    diagnostics.extend(project.config.relay_warnings_in(&project.root));
     for list in &project.config.lists {
         diagnostics.extend(check_list(&project.root, list).1);
     }

@@ -10,6 +10,10 @@ use super::{Config, TransportKind};
 use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 
 /// One relay of `sending.relays`.
+///
+/// Its connection fields repeat [`Smtp`]'s by hand, and [`Relay::smtp`] copies them across:
+/// serde's `flatten` would share them but cannot be combined with `deny_unknown_fields`, which
+/// is what turns a misspelt relay key into a located error.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Relay {
@@ -187,6 +191,16 @@ impl Config {
             );
         }
         problems
+    }
+
+    /// [`Config::relay_warnings`] of the project at `root`, located in its `letterpress.yaml`
+    /// (unlocated if the file cannot be read again).
+    pub fn relay_warnings_in(&self, root: &Path) -> Vec<Diagnostic> {
+        if self.sending.relays.is_empty() {
+            return Vec::new();
+        }
+        let text = std::fs::read_to_string(super::path_in(root)).unwrap_or_default();
+        self.relay_warnings(Path::new(super::FILE_NAME), &text)
     }
 
     /// Warnings about `sending.relays` that do not stop a send: a `from-domains` entry no

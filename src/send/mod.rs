@@ -313,11 +313,7 @@ fn from_domain_of(project: &Project, issue: &Issue) -> Option<String> {
 
 /// Print the warnings about `sending.relays` (a `from-domains` entry no publication uses).
 fn warn_about_relays(project: &Project) {
-    if project.config.sending.relays.is_empty() {
-        return;
-    }
-    let text = std::fs::read_to_string(crate::config::path_in(&project.root)).unwrap_or_default();
-    let warnings = project.config.relay_warnings(std::path::Path::new(crate::config::FILE_NAME), &text);
+    let warnings = project.config.relay_warnings_in(&project.root);
     if !warnings.is_empty() {
         eprint!("{}", diagnostic::render_all(&warnings));
     }

@@ -173,6 +173,11 @@ fn a_from_domain_no_publication_uses_is_a_located_warning() {
         ],
         "  retries: 1\n",
     );
+    let checked = project.run(&["check"]);
+    assert_eq!(checked.code, 0, "a warning does not fail `check`: {}", checked.stderr);
+    let shown = format!("{}{}", checked.stdout, checked.stderr);
+    assert!(shown.contains("relay `typo` lists `send.exmaple.org` in `from-domains`"), "{shown}");
+    assert!(shown.contains("letterpress.yaml:"), "located: {shown}");
     let out = send(&project, &["send", ISSUE, "--yes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("relay `typo` lists `send.exmaple.org` in `from-domains`"), "{}", out.stderr);
