@@ -15,7 +15,6 @@
 use std::collections::BTreeSet;
 
 use crate::check::CheckedIssue;
-use crate::compose::Recipient;
 use crate::content::Issue;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
@@ -94,11 +93,43 @@ pub fn journal_sets(state: &State, issue: &str, found: &Blocks) -> Result<BTreeS
         return Ok(sets);
     }
     state.for_each_delivery(issue, |row| {
-        let recipient = Recipient { email: &row.email, name: &row.name, attrs: &row.attrs, list: &row.list };
-        sets.insert(found.set_of(&recipient));
+        sets.insert(found.set_of(&Reader { name: &row.name, attrs: &row.attrs }));
         Ok(())
     })?;
     Ok(sets)
+}
+
+/// What the blocks' filters see of a reader: the name and the list's other columns.
+pub struct Reader<'a> {
+    /// Display name, or an empty string.
+    pub name: &'a str,
+    /// The subscriber's other columns, by header.
+    pub attrs: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl Reader<'_> {
+    /// The value of `field`: `name`, or a column.
+    pub fn field<'a>(
+        name: &'a str,
+        attrs: &'a std::collections::BTreeMap<String, String>,
+        field: &str,
+    ) -> Option<&'a str> {
+        match field {
+            "name" => Some(name),
+            _ => attrs.get(field).map(String::as_str),
+        }
+    }
+}
+
+impl crate::segment::Fields for Reader<'_> {
+    fn value(&self, field: &str) -> Option<&str> {
+        Reader::field(self.name, self.attrs, field)
+    }
+
+    fn subscribed_at(&self) -> Option<jiff::Timestamp> {
+        // Blocks cannot compare `subscribed_at` (see `segment::attrs`).
+        None
+    }
 }
 
 /// A reader without attributes: who a `send --test` copy is for.

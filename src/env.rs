@@ -16,6 +16,13 @@ use std::fmt;
 /// The variable naming a PostgreSQL state store, over `state.url`.
 pub const STATE_URL: &str = "LETTERPRESS_STATE_URL";
 
+/// The variable holding the keys: comma-separated, each hex or base64url. The same on every
+/// host of a project (see `docs/deploy.md`).
+pub const KEYS: &str = "LETTERPRESS_KEYS";
+
+/// [`KEYS`]'s older name, still read when [`KEYS`] is not set.
+pub const OLD_KEYS: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
+
 /// A snapshot of environment variables.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {

@@ -34,15 +34,9 @@ use crate::error::Error;
 mod confirm;
 pub mod return_path;
 mod shared;
+pub use crate::env::{KEYS as KEYS_VAR, OLD_KEYS as OLD_KEYS_VAR};
 pub use confirm::{Refused, Subscription};
-pub use shared::{check_shared, export};
-
-/// The environment variable holding the keys: comma-separated, each hex or base64url. The same
-/// on every host of a project (see `docs/deploy.md`).
-pub const KEYS_VAR: &str = "LETTERPRESS_KEYS";
-
-/// The variable's older name, still read when [`KEYS_VAR`] is not set.
-pub const OLD_KEYS_VAR: &str = "LETTERPRESS_UNSUBSCRIBE_KEYS";
+pub use shared::export;
 
 /// Whether the environment gives keys (under either name).
 pub fn keys_in_env(env: &crate::env::Env) -> bool {

@@ -91,16 +91,13 @@ fn numbers(set: BlockSet) -> String {
     if n.is_empty() { "none".to_owned() } else { n.join(", ") }
 }
 
+/// A recipient is routed as the [`crate::editions::Reader`] it is, the journal's rows too.
 impl Fields for Recipient<'_> {
     fn value(&self, field: &str) -> Option<&str> {
-        match field {
-            "name" => Some(self.name),
-            _ => self.attrs.get(field).map(String::as_str),
-        }
+        crate::editions::Reader::field(self.name, self.attrs, field)
     }
 
     fn subscribed_at(&self) -> Option<jiff::Timestamp> {
-        // Blocks cannot compare `subscribed_at` (see `segment::attrs`).
         None
     }
 }

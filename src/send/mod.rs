@@ -152,7 +152,7 @@ pub fn send_issue(
     }
     let _lock = lock::acquire_for(&store, &state_dir)?;
     let mut state = State::open_store(&store)?;
-    crate::token::check_shared(&state, &keys, clock.now())?;
+    state.check_shared_keys(&keys.fingerprints(), clock.now())?;
     let id = issue.id();
     let previous = state.send_record(&id)?;
     if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {

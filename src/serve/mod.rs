@@ -95,7 +95,7 @@ fn prepare(
     let outbox = Path::new(mail::OUTBOX_FOLDER);
     let Outbound { signing: Signing { keys, dkim }, transport, .. } =
         Outbound::load(root, &config, env, KeyUse::Send, outbox)?;
-    pool.with(|state| crate::token::check_shared(state, &keys, clock.now()))?;
+    pool.with(|state| state.check_shared_keys(&keys.fingerprints(), clock.now()))?;
     let ui = pages::Ui::new(root, &config, format!("{}/", routes.prefix))?;
     let mailer = mail::Mailer::new(transport, dkim);
     let site = site::Site::new(public, &config, &routes, &ui);
