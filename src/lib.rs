@@ -15,6 +15,7 @@ pub mod address;
 pub mod archive;
 pub mod bounces;
 pub mod check;
+pub mod clicks;
 pub mod cli;
 pub mod clock;
 pub mod codes;
@@ -90,6 +91,7 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock),
         Command::Log { issue, format } => commands::log(root, &issue, format),
+        Command::Clicks { issue, format } => commands::clicks(root, &issue, format),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock),
         Command::Audience { issue, format } => commands::audience(root, &issue, format),
         Command::Unsubscribe { email, list, reason, note } => {

@@ -31,8 +31,10 @@ use crate::address::address_key;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 
+mod click;
 mod confirm;
 pub mod return_path;
+pub use click::{CLICK_TOKEN_CHARS, IssueKey};
 pub use confirm::{Refused, Subscription};
 
 /// The environment variable holding the keys: comma-separated, each hex or base64url.

@@ -22,6 +22,7 @@
 //! `mailto:` when configured) and `List-Unsubscribe-Post` (EMAIL.md BS-1…BS-5, FMT-1…FMT-14).
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
 
+mod clicks;
 mod dkim;
 mod dkim_canon;
 mod headers;
@@ -136,6 +137,8 @@ pub struct MessageTemplate {
     /// The per-recipient return paths (`bounces.address`), and the issue they name; none for a
     /// test send, which goes out from the plain bounce address.
     return_path: Option<(ReturnPath, String)>,
+    /// With `clicks: true` (not in a test send): the issue's click key and counted links.
+    clicks: Option<(crate::token::IssueKey, Vec<crate::clicks::Link>)>,
 }
 
 impl fmt::Debug for MessageTemplate {
@@ -170,6 +173,14 @@ impl MessageTemplate {
         }
         let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
         let parts = Parts::render(project, checked, publication, &options.attr_columns, options.test)?;
+        let content_hash = parts.content_hash(&options.attr_columns);
+        let (parts, clicks) = if publication.clicks && !options.test {
+            let columns = options.attr_columns.len();
+            let (parts, key, links) = clicks::rewrite(config, &options.keys, &issue.id(), parts, columns)?;
+            (parts, Some((key, links)))
+        } else {
+            (parts, None)
+        };
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
         let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
         let headers = sender.shared_headers(
@@ -195,7 +206,7 @@ impl MessageTemplate {
             subject,
             envelope_from,
             from_domain: sender.domain,
-            content_hash: parts.content_hash(&options.attr_columns),
+            content_hash,
             headers,
             text: EncodedPart::new(&parts.text, Escape::Text),
             html: EncodedPart::new(&parts.html, Escape::Html),
@@ -206,6 +217,7 @@ impl MessageTemplate {
             keys: options.keys,
             dkim: options.dkim,
             return_path,
+            clicks,
         })
     }
 
@@ -287,6 +299,12 @@ impl MessageTemplate {
     /// identifies the issue's content, so a resume can tell whether it changed.
     pub fn content_hash(&self) -> &str {
         &self.content_hash
+    }
+
+    /// With `clicks: true` (outside test sends): the issue's click key and the links its
+    /// messages point at through `serve`, which a send records in the state store.
+    pub fn click_links(&self) -> Option<(crate::token::IssueKey, &[crate::clicks::Link])> {
+        self.clicks.as_ref().map(|(key, links)| (*key, links.as_slice()))
     }
 
     /// Whether each message is DKIM-signed (then worth composing on every core).

@@ -33,6 +33,10 @@ pub struct Publication {
     /// [`crate::segment`]. Kept as written, compiled by [`Publication::segment`].
     #[serde(default)]
     pub audience: Option<crate::segment::Raw>,
+    /// Count clicks in aggregate (off by default): links in sent issues point at `serve`'s
+    /// `/l/<token>`, which redirects and counts per issue, link and hour; see `docs/clicks.md`.
+    #[serde(default)]
+    pub clicks: bool,
 }
 
 impl Publication {

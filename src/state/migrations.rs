@@ -145,6 +145,30 @@ const MIGRATIONS: &[&str] = &[
     // 8: the journal rows of one address across sends, for the soft-bounce rule and for
     // attributing a provider event by its recipient (without it each bounce scanned every row).
     "CREATE INDEX deliveries_by_address ON deliveries (address_key);",
+    // 12: aggregate click counts (`clicks.rs`). One `click_issues` row per issue sent with
+    // `clicks: true`: `key` is the public issue key of its click tokens (hex), `sent_at` when its
+    // send began (seconds since the Unix epoch). `click_links` is its link table; `click_counts`
+    // the clicks per link and hour (`hour` is the hour's first second). Nothing about who clicked.
+    "CREATE TABLE click_issues (
+        issue TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        sent_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE click_links (
+        issue TEXT NOT NULL,
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        url TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (issue, idx)
+    ) STRICT;
+    CREATE TABLE click_counts (
+        issue TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        counted INTEGER NOT NULL CHECK (counted >= 0),
+        filtered INTEGER NOT NULL CHECK (filtered >= 0),
+        PRIMARY KEY (issue, idx, hour)
+    ) STRICT;",
 ];
 
 /// The schema version this build writes and understands.
@@ -207,7 +231,7 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "click_counts", "click_issues", "click_links", "deliveries", "sends", "suppressions"]);
     }
 
     #[test]
@@ -222,7 +246,7 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "deliveries", "sends", "suppressions"]);
+        assert_eq!(tables(&conn), ["bounce_events", "budgets", "click_counts", "click_issues", "click_links", "deliveries", "sends", "suppressions"]);
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }
