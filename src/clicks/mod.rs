@@ -269,5 +269,28 @@ fn decode_entities(raw: &str) -> String {
     out
 }
 
+/// For each publication with `clicks: true`, an info diagnostic at its `clicks` key: its links
+/// lead through `serve`, which must be up at the site's base URL for them to work.
+pub fn serve_needed(project: &crate::project::Project) -> Vec<crate::diagnostic::Diagnostic> {
+    let base = project.config.site.base();
+    project
+        .config
+        .publications
+        .iter()
+        .filter(|p| p.clicks)
+        .map(|p| {
+            let d = crate::diagnostic::Diagnostic::info(
+                "config/clicks",
+                format!(
+                    "publication `{}` counts clicks: the links of its emails lead to `{base}{PATH}…` and work only while `letterpress serve` answers there",
+                    p.slug
+                ),
+            )
+            .help("run `letterpress serve` behind the site's base URL (see docs/clicks.md), or set `clicks: false`");
+            crate::config::at_entry(&project.root, d, "publications", &p.slug, "clicks", "true")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

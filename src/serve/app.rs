@@ -54,6 +54,8 @@ pub struct App {
     pub in_flight: Arc<super::limit::InFlight>,
     /// Provider webhooks (`bounces.webhooks`).
     pub webhooks: Arc<super::webhooks::Hooks>,
+    /// Click counting (`GET /l/<token>`).
+    pub clicks: super::clicks::Clicks,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).

@@ -36,10 +36,10 @@ pub struct ClickCount {
     pub index: u16,
     /// The hour's first second since the epoch.
     pub hour: i64,
-    /// Clicks that look like people.
-    pub counted: u64,
+    /// Clicks that look like people (negative when a burst's first clicks move to `filtered`).
+    pub counted: i64,
     /// Clicks the bot filter dropped.
-    pub filtered: u64,
+    pub filtered: i64,
 }
 
 /// One link of a sent issue with its totals.
@@ -111,7 +111,7 @@ impl State {
             .map_err(|e| self.error("read", e))
     }
 
-    /// Add a batch of counts in one transaction.
+    /// Add a batch of counts (deltas) in one transaction.
     pub fn add_clicks(&self, batch: &[ClickCount]) -> Result<(), Error> {
         let run = || -> rusqlite::Result<()> {
             let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
@@ -122,9 +122,7 @@ impl State {
                          filtered = click_counts.filtered + excluded.filtered",
                 )?;
                 for c in batch {
-                    let counted = i64::try_from(c.counted).unwrap_or(i64::MAX);
-                    let filtered = i64::try_from(c.filtered).unwrap_or(i64::MAX);
-                    upsert.execute((&c.issue, c.index, c.hour, counted, filtered))?;
+                    upsert.execute((&c.issue, c.index, c.hour, c.counted, c.filtered))?;
                 }
             }
             tx.commit()

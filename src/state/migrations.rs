@@ -148,7 +148,8 @@ const MIGRATIONS: &[&str] = &[
     // 12: aggregate click counts (`clicks.rs`). One `click_issues` row per issue sent with
     // `clicks: true`: `key` is the public issue key of its click tokens (hex), `sent_at` when its
     // send began (seconds since the Unix epoch). `click_links` is its link table; `click_counts`
-    // the clicks per link and hour (`hour` is the hour's first second). Nothing about who clicked.
+    // the clicks per link and hour (`hour` is the hour's first second; `counted` takes a negative
+    // delta when a burst's first clicks move to `filtered`). Nothing about who clicked.
     "CREATE TABLE click_issues (
         issue TEXT PRIMARY KEY,
         key TEXT NOT NULL UNIQUE,
@@ -165,7 +166,7 @@ const MIGRATIONS: &[&str] = &[
         issue TEXT NOT NULL,
         idx INTEGER NOT NULL,
         hour INTEGER NOT NULL,
-        counted INTEGER NOT NULL CHECK (counted >= 0),
+        counted INTEGER NOT NULL,
         filtered INTEGER NOT NULL CHECK (filtered >= 0),
         PRIMARY KEY (issue, idx, hour)
     ) STRICT;",

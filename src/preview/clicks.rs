@@ -1,0 +1,65 @@
+//! Aggregate click counts in the preview: each sent issue's total on the index, and on the
+//! issue page the table of `letterpress clicks` with a bar per link.
+//!
+//! Enters: a loaded [`Project`]. Leaves: the totals by issue id, or one issue's [`ClicksView`];
+//! the state store is opened read-only and only when it exists (the preview never creates state).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::project::Project;
+use crate::state::State;
+
+/// One issue's clicks for the issue page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClicksView {
+    /// E.g. `12 clicks counted, 40 filtered`.
+    pub label: String,
+    /// Each link, in issue order.
+    pub links: Vec<LinkBar>,
+}
+
+/// One link and its bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkBar {
+    /// The report's row.
+    #[serde(flatten)]
+    pub row: crate::clicks::Row,
+    /// The bar's width in percent of the most clicked link's.
+    pub width: u32,
+}
+
+fn open(project: &Project) -> Option<State> {
+    let shown = project.config.state.db_path();
+    let path = project.root.join(&shown);
+    path.is_file().then(|| State::open_read_only(&path, &shown).ok()).flatten()
+}
+
+/// The index cell of each issue sent with clicks on, by id: `12 clicks`.
+pub fn totals(project: &Project) -> BTreeMap<String, String> {
+    let Some(state) = open(project) else { return BTreeMap::new() };
+    state
+        .click_totals()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.issue, if t.counted == 1 { "1 click".to_owned() } else { format!("{} clicks", t.counted) }))
+        .collect()
+}
+
+/// The clicks of issue `id`, if it was sent with clicks on.
+pub fn of_issue(project: &Project, id: &str) -> Option<ClicksView> {
+    let links = open(project)?.click_report(id).ok()??;
+    let rows = crate::clicks::rows(&links);
+    let counted: u64 = rows.iter().map(|r| r.counted).sum();
+    let filtered: u64 = rows.iter().map(|r| r.filtered).sum();
+    let most = rows.iter().map(|r| r.counted).max().unwrap_or(0).max(1);
+    let links = rows
+        .into_iter()
+        .map(|row| {
+            let width = u32::try_from(row.counted.saturating_mul(100) / most).unwrap_or(100);
+            LinkBar { row, width }
+        })
+        .collect();
+    Some(ClicksView { label: format!("{counted} clicks counted, {filtered} filtered"), links })
+}
