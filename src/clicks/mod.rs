@@ -140,9 +140,10 @@ impl<'a> Rewriter<'a> {
             let body = line.trim_end_matches(['\n', '\r']);
             let indent = body.len() - body.trim_start().len();
             let rest = &body[indent..];
-            let number = rest.strip_prefix('[').and_then(|r| r.split_once("] ")).filter(|(n, _)| {
-                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-            });
+            let number = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
             let (lead, url) = match number {
                 Some((n, url)) => (n.len() + 3, url),
                 None => (0, rest),
@@ -201,7 +202,8 @@ impl Table {
             .into_iter()
             .map(|mut link| {
                 let cleaned: String = strip_markers(&link.text);
-                link.text = cleaned.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_TEXT_CHARS).collect();
+                link.text =
+                    cleaned.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_TEXT_CHARS).collect();
                 link
             })
             .collect()
@@ -254,16 +256,9 @@ fn decode_entities(raw: &str) -> String {
             };
             c.map(|c| (c, end + 1))
         });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &after[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &after[1..];
-            }
-        }
+        let (c, len) = decoded.unwrap_or(('&', 1));
+        out.push(c);
+        rest = &after[len..];
     }
     out.push_str(rest);
     out

@@ -2,6 +2,7 @@
 //! its share of the counted ones, in issue order — as text, JSON or CSV (`letterpress clicks`),
 //! and as rows for the preview.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use serde::Serialize;
@@ -100,13 +101,14 @@ pub fn write_report(issue: &str, links: &[LinkCounts], format: Format, out: &mut
         }
         Format::Text => {
             let mut text = format!("{issue}: {counted} clicks counted, {filtered} filtered\n\n");
-            text.push_str(&format!("{:>3}  {:>7}  {:>8}  {:>6}  link\n", "#", "counted", "filtered", "share"));
+            let _ = writeln!(text, "{:>3}  {:>7}  {:>8}  {:>6}  link", "#", "counted", "filtered", "share");
             for r in &rows {
                 let label = if r.text.is_empty() { "(no text)" } else { r.text.as_str() };
-                text.push_str(&format!(
-                    "{:>3}  {:>7}  {:>8}  {:>5.1}%  {label}\n{:>34}{}\n",
+                let _ = writeln!(
+                    text,
+                    "{:>3}  {:>7}  {:>8}  {:>5.1}%  {label}\n{:>34}{}",
                     r.number, r.counted, r.filtered, r.share, "", r.url
-                ));
+                );
             }
             out.write_all(text.as_bytes()).map_err(stdout)
         }
@@ -130,9 +132,9 @@ mod tests {
     #[test]
     fn shares_are_of_counted_clicks_and_formats_agree() {
         let links = [link(0, 3, 10), link(1, 1, 0), link(2, 0, 2)];
-        let shares: Vec<f64> = rows(&links).iter().map(|r| r.share).collect();
-        assert_eq!(shares, [75.0, 25.0, 0.0]);
-        assert_eq!(rows(&[link(0, 0, 4)])[0].share, 0.0, "nothing counted is no division by zero");
+        let shares: Vec<String> = rows(&links).iter().map(|r| format!("{:.1}", r.share)).collect();
+        assert_eq!(shares, ["75.0", "25.0", "0.0"]);
+        assert_eq!(format!("{}", rows(&[link(0, 0, 4)])[0].share), "0", "nothing counted is no division by zero");
         let render = |format| {
             let mut out = Vec::new();
             write_report("weekly/x", &links, format, &mut out).unwrap();

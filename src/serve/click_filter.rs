@@ -36,10 +36,38 @@ const MAX_TRACKED: usize = 200_000;
 
 /// User agents of scanners, link previews and HTTP libraries (lower case, matched anywhere).
 pub const AGENTS: &[&str] = &[
-    "bot", "crawl", "spider", "slurp", "preview", "scanner", "facebookexternalhit", "whatsapp", "skypeuripreview",
-    "bingpreview", "google-safety", "googleimageproxy", "barracuda", "mimecast", "proofpoint", "urldefense",
-    "safelinks", "symantec", "trendmicro", "forcepoint", "existence discovery", "headlesschrome", "phantomjs",
-    "python-", "curl/", "wget/", "go-http-client", "java/", "libwww", "okhttp", "axios", "node-fetch",
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "preview",
+    "scanner",
+    "facebookexternalhit",
+    "whatsapp",
+    "skypeuripreview",
+    "bingpreview",
+    "google-safety",
+    "googleimageproxy",
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+    "urldefense",
+    "safelinks",
+    "symantec",
+    "trendmicro",
+    "forcepoint",
+    "existence discovery",
+    "headlesschrome",
+    "phantomjs",
+    "python-",
+    "curl/",
+    "wget/",
+    "go-http-client",
+    "java/",
+    "libwww",
+    "okhttp",
+    "axios",
+    "node-fetch",
 ];
 
 /// What a click counts as.
@@ -98,7 +126,8 @@ impl Filter {
     /// The verdict on `click`, and the clicks to move from `counted` to `filtered` when it
     /// reveals a burst.
     pub fn judge(&self, click: &Click<'_>) -> (Verdict, Recount) {
-        let plainly_not_a_person = *click.method == Method::HEAD || is_prefetch(click.headers) || is_agent(click.headers);
+        let plainly_not_a_person =
+            *click.method == Method::HEAD || is_prefetch(click.headers) || is_agent(click.headers);
         let key = self.network_key(click.client, click.issue);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         prune(&mut windows, click.now);
@@ -157,7 +186,10 @@ fn is_prefetch(headers: &HeaderMap) -> bool {
     let has = |name: &str, needle: &str| {
         headers.get_all(name).iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains(needle)))
     };
-    has("purpose", "prefetch") || has("sec-purpose", "prefetch") || has("x-moz", "prefetch") || has("x-purpose", "preview")
+    has("purpose", "prefetch")
+        || has("sec-purpose", "prefetch")
+        || has("x-moz", "prefetch")
+        || has("x-purpose", "preview")
 }
 
 fn is_agent(headers: &HeaderMap) -> bool {
@@ -170,7 +202,8 @@ fn is_agent(headers: &HeaderMap) -> bool {
 mod tests {
     use super::*;
 
-    const BROWSER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15";
+    const BROWSER: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15";
     const SENT: i64 = 1_795_000_000;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -209,6 +242,7 @@ mod tests {
 
     #[test]
     fn people_on_different_networks_count_and_a_late_network_burst_does_not() {
+        use Verdict::{Counted, Filtered};
         let filter = Filter::new([1; 16]);
         let browser = headers(&[("user-agent", BROWSER)]);
         let later = SENT + 3600;
@@ -220,7 +254,6 @@ mod tests {
             .map(|_| judge(&filter, &Method::GET, &browser, "2001:db8:1:2::7", later))
             .map(|(v, r)| (v, r.len()))
             .collect();
-        use Verdict::{Counted, Filtered};
         assert_eq!(verdicts, [(Counted, 0), (Counted, 0), (Counted, 0), (Filtered, 3), (Filtered, 0)]);
         assert_eq!(judge(&filter, &Method::GET, &browser, "2001:db8:1:2::7", later + BURST_SECONDS).0, Counted);
         assert_eq!(judge(&filter, &Method::GET, &browser, "2001:db8:1:3::7", later).0, Counted, "another /48");

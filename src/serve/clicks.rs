@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use tokio::sync::{Notify, mpsc};
 
 use super::app::{App, Failure, blocking};
@@ -32,22 +32,25 @@ const BATCH: usize = 2048;
 /// Link targets kept in memory, at most (each one a verified token's: real links only).
 const MAX_CACHED: usize = 50_000;
 
-/// One verdict on its way to the store: `counted` may be negative when a burst's earlier
+/// One verdict on its way to the store: `people` (the counted clicks) may be negative when a burst's earlier
 /// clicks move to `filtered`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counted {
     issue: Arc<str>,
     index: u16,
     hour: i64,
-    counted: i64,
+    people: i64,
     filtered: i64,
 }
+
+/// A link's issue id, URL and send time (seconds since the epoch), cached after the first click.
+type Target = (Arc<str>, String, i64);
 
 /// The counting side of `serve`: filter, target cache, queue.
 #[derive(Debug)]
 pub struct Clicks {
     filter: Filter,
-    targets: Mutex<HashMap<(IssueKey, u16), Arc<(Arc<str>, String, i64)>>>,
+    targets: Mutex<HashMap<(IssueKey, u16), Arc<Target>>>,
     queue: mpsc::Sender<Counted>,
     receiver: Mutex<Option<mpsc::Receiver<Counted>>>,
     stop: Notify,
@@ -100,18 +103,22 @@ pub async fn follow(
     let cached = app.clicks.targets.lock().unwrap_or_else(PoisonError::into_inner).get(&(issue, index)).cloned();
     let target = match cached {
         Some(target) => target,
-        None => match blocking(&app, move |app| app.pool.with(|s| s.click_target(&issue.hex(), index)).map_err(Into::into)).await {
-            Ok(Some(ClickTarget { issue: id, url, sent_at })) => {
-                let target = Arc::new((Arc::from(id), url, sent_at));
-                let mut targets = app.clicks.targets.lock().unwrap_or_else(PoisonError::into_inner);
-                if targets.len() < MAX_CACHED {
-                    targets.insert((issue, index), Arc::clone(&target));
+        None => {
+            match blocking(&app, move |app| app.pool.with(|s| s.click_target(&issue.hex(), index)).map_err(Into::into))
+                .await
+            {
+                Ok(Some(ClickTarget { issue: id, url, sent_at })) => {
+                    let target = Arc::new((Arc::from(id), url, sent_at));
+                    let mut targets = app.clicks.targets.lock().unwrap_or_else(PoisonError::into_inner);
+                    if targets.len() < MAX_CACHED {
+                        targets.insert((issue, index), Arc::clone(&target));
+                    }
+                    target
                 }
-                target
+                Ok(None) => return not_found(&app),
+                Err(failure) => return app.respond(Err(failure), None),
             }
-            Ok(None) => return not_found(&app),
-            Err(failure) => return app.respond(Err(failure), None),
-        },
+        }
     };
     let (id, url, sent_at) = &*target;
     let Some(location) = location(url) else { return not_found(&app) };
@@ -120,10 +127,16 @@ pub async fn follow(
     let (verdict, recount) = app.clicks.filter.judge(&click);
     let hour = |at: i64| at.div_euclid(3600) * 3600;
     for (earlier, at) in recount {
-        app.clicks.enqueue(Counted { issue: Arc::clone(id), index: earlier, hour: hour(at), counted: -1, filtered: 1 });
+        app.clicks.enqueue(Counted { issue: Arc::clone(id), index: earlier, hour: hour(at), people: -1, filtered: 1 });
     }
     let counted = i64::from(verdict == Verdict::Counted);
-    app.clicks.enqueue(Counted { issue: Arc::clone(id), index, hour: hour(now), counted, filtered: 1 - counted });
+    app.clicks.enqueue(Counted {
+        issue: Arc::clone(id),
+        index,
+        hour: hour(now),
+        people: counted,
+        filtered: 1 - counted,
+    });
     redirect(location)
 }
 
@@ -188,7 +201,7 @@ async fn write(app: &Arc<App>, batch: Vec<Counted>) {
     let mut sums: HashMap<(Arc<str>, u16, i64), (i64, i64)> = HashMap::new();
     for c in batch {
         let sum = sums.entry((c.issue, c.index, c.hour)).or_default();
-        sum.0 += c.counted;
+        sum.0 += c.people;
         sum.1 += c.filtered;
     }
     let rows: Vec<ClickCount> = sums

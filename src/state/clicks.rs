@@ -4,7 +4,7 @@
 //! Enters: at send time, an issue's id, its public key (see [`crate::token::IssueKey`]) and its
 //! links (index, URL, text); from `serve`, batches of per-hour counts. Leaves: the target of a
 //! click token, and per link the `counted` and `filtered` totals for `letterpress clicks` and the
-//! preview. Three tables (migration 12): `click_issues` (issue, key, sent_at in seconds since
+//! preview. Three tables (migration 12): `click_issues` (issue, key, `sent_at` in seconds since
 //! the epoch), `click_links` (issue, idx, url, text) and `click_counts` (issue, idx, hour,
 //! counted, filtered). No address, IP address, user agent or cookie is ever stored; the SQL is
 //! portable (numbered placeholders, `ON CONFLICT … DO`, integer times).
@@ -134,10 +134,8 @@ impl State {
     /// never sent with clicks on.
     pub fn click_report(&self, issue: &str) -> Result<Option<Vec<LinkCounts>>, Error> {
         let read = || -> rusqlite::Result<Option<Vec<LinkCounts>>> {
-            let known = self
-                .conn
-                .query_row("SELECT 1 FROM click_issues WHERE issue = ?1", [issue], |_| Ok(()))
-                .optional()?;
+            let known =
+                self.conn.query_row("SELECT 1 FROM click_issues WHERE issue = ?1", [issue], |_| Ok(())).optional()?;
             if known.is_none() {
                 return Ok(None);
             }

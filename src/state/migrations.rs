@@ -232,7 +232,19 @@ mod tests {
         assert_eq!(run(&mut conn).unwrap(), 0);
         assert_eq!(run(&mut conn).unwrap(), LATEST);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "click_counts", "click_issues", "click_links", "deliveries", "sends", "suppressions"]);
+        assert_eq!(
+            tables(&conn),
+            [
+                "bounce_events",
+                "budgets",
+                "click_counts",
+                "click_issues",
+                "click_links",
+                "deliveries",
+                "sends",
+                "suppressions"
+            ]
+        );
     }
 
     #[test]
@@ -247,7 +259,19 @@ mod tests {
         .unwrap();
         assert_eq!(run(&mut conn).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), LATEST);
-        assert_eq!(tables(&conn), ["bounce_events", "budgets", "click_counts", "click_issues", "click_links", "deliveries", "sends", "suppressions"]);
+        assert_eq!(
+            tables(&conn),
+            [
+                "bounce_events",
+                "budgets",
+                "click_counts",
+                "click_issues",
+                "click_links",
+                "deliveries",
+                "sends",
+                "suppressions"
+            ]
+        );
         let kept: i64 = conn.query_row("SELECT COUNT(*) FROM suppressions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
     }

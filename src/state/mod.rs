@@ -30,8 +30,8 @@ use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _};
 
-pub use clicks::{ClickCount, ClickTarget, IssueClicks, LinkCounts};
 pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
+pub use clicks::{ClickCount, ClickTarget, IssueClicks, LinkCounts};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 

@@ -48,7 +48,8 @@ fn bodies(project: &Project) -> BTreeMap<String, (String, String)> {
 fn click_urls(text: &str) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     for (at, _) in text.match_indices("https://news.example.org/l/") {
-        let url: String = text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/.-_".contains(*c)).collect();
+        let url: String =
+            text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/.-_".contains(*c)).collect();
         if !urls.contains(&url) {
             urls.push(url);
         }
@@ -77,7 +78,7 @@ fn sent_links_point_at_serve_in_both_parts_the_same_for_everyone() {
     let bodies = bodies(&project);
     assert_eq!(bodies.len(), 3);
     let (text, html) = bodies.values().next().expect("a message").clone();
-    for (_, (other_text, other_html)) in &bodies {
+    for (other_text, other_html) in bodies.values() {
         assert_eq!(click_urls(other_html), click_urls(&html), "every recipient gets the same URLs");
         assert_eq!(click_urls(other_text), click_urls(&text));
     }
@@ -181,7 +182,8 @@ fn redact_token(text: &str, marker: &str) -> String {
     while let Some(at) = rest.find(marker) {
         out.push_str(&rest[..at + marker.len()]);
         out.push_str("[token]");
-        rest = rest[at + marker.len()..].trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        rest =
+            rest[at + marker.len()..].trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     }
     out.push_str(rest);
     out
