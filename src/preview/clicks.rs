@@ -63,3 +63,35 @@ pub fn of_issue(project: &Project, id: &str) -> Option<ClicksView> {
         .collect();
     Some(ClicksView { label: format!("{counted} clicks counted, {filtered} filtered"), links })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ClickCount;
+
+    #[test]
+    fn the_index_total_and_the_issue_bars_come_from_the_store() {
+        let dir = crate::project::copy_of_fixture("clicks");
+        let project = Project::load(dir.path()).unwrap();
+        assert_eq!(totals(&project), BTreeMap::new(), "no store, nothing shown, nothing created");
+        assert!(!project.root.join(project.config.state.db_path()).exists());
+        let shown = project.config.state.db_path();
+        let state = State::open(&project.root.join(&shown), &shown).unwrap();
+        let at = jiff::Timestamp::from_second(0).unwrap();
+        let links = [(0, "https://example.org/a", "A"), (1, "https://example.org/b", "B")];
+        state.record_click_links("weekly/2016-12-09-plans", "00", links, at).unwrap();
+        let count = |index, counted| ClickCount {
+            issue: "weekly/2016-12-09-plans".into(),
+            index,
+            hour: 0,
+            counted,
+            filtered: 1,
+        };
+        state.add_clicks(&[count(0, 4), count(1, 1)]).unwrap();
+        assert_eq!(totals(&project)["weekly/2016-12-09-plans"], "5 clicks");
+        let view = of_issue(&project, "weekly/2016-12-09-plans").unwrap();
+        assert_eq!(view.label, "5 clicks counted, 2 filtered");
+        assert_eq!(view.links.iter().map(|l| l.width).collect::<Vec<_>>(), [100, 25]);
+        assert_eq!(of_issue(&project, "weekly/2016-12-02-last"), None);
+    }
+}
