@@ -31,9 +31,11 @@ use crate::address::address_key;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 
+mod click;
 mod confirm;
 pub mod return_path;
 mod shared;
+pub use click::{CLICK_TOKEN_CHARS, IssueKey};
 pub use confirm::{Refused, Subscription};
 pub use shared::{check_shared, export};
 
