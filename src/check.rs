@@ -75,6 +75,7 @@ pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
     for list in &project.config.lists {
         diagnostics.extend(check_list(&project.root, list).1);
     }
+    diagnostics.extend(crate::clicks::serve_needed(project));
     let checked = all(project, project.issues.iter());
     diagnostics.extend(checked.iter().flat_map(|c| c.diagnostics.iter().cloned()));
     diagnostics.extend(welcome::check_welcomes(project));

@@ -154,6 +154,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Aggregate clicks on a sent issue's links (`clicks: true`): each link with its text,
+    /// URL, counted and filtered clicks and share, in issue order.
+    Clicks {
+        /// The issue: `<publication>/<file name without .md>` or a path to its file.
+        issue: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ClicksFormat::Text)]
+        format: ClicksFormat,
+    },
     /// Export an issue's delivery journal: one row per recipient.
     Log {
         /// The issue.
@@ -363,4 +372,15 @@ pub enum Rendition {
     Html,
     /// The plain-text email.
     Text,
+}
+
+/// How `clicks` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClicksFormat {
+    /// A table for people.
+    Text,
+    /// One JSON document.
+    Json,
+    /// CSV with a header row.
+    Csv,
 }

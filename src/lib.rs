@@ -16,6 +16,7 @@ pub mod archive;
 pub mod bounces;
 pub mod check;
 pub mod cli;
+pub mod clicks;
 pub mod clock;
 pub mod codes;
 mod commands;
@@ -114,6 +115,7 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         Command::Rename { issue, new_slug, force } => commands::rename(root, &issue, &new_slug, force, env),
         Command::Status { issue, format } => commands::status(root, issue.as_deref(), format, &clock, env),
         Command::Log { issue, format } => commands::log(root, &issue, format, env),
+        Command::Clicks { issue, format } => commands::clicks(root, &issue, format, env),
         Command::Subscribers { command } => commands::subscribers(root, command, &clock, env),
         Command::Audience { issue, format } => commands::audience(root, &issue, format, env),
         Command::Unsubscribe { email, list, reason, note } => {

@@ -31,10 +31,12 @@ use crate::address::address_key;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::error::Error;
 
+mod click;
 mod confirm;
 pub mod return_path;
 mod shared;
 pub use crate::env::{KEYS as KEYS_VAR, OLD_KEYS as OLD_KEYS_VAR};
+pub use click::{CLICK_TOKEN_CHARS, IssueKey};
 pub use confirm::{Refused, Subscription};
 pub use shared::export;
 

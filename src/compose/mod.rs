@@ -22,6 +22,7 @@
 //! `mailto:` when configured) and `List-Unsubscribe-Post` (EMAIL.md BS-1…BS-5, FMT-1…FMT-14).
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
 
+mod clicks;
 mod dkim;
 mod dkim_canon;
 mod editions;
@@ -45,7 +46,7 @@ use crate::error::Error;
 use crate::project::Project;
 use crate::segment::blocks::BlockSet;
 use crate::token::return_path::ReturnPath;
-use crate::token::{Keys, hex};
+use crate::token::{IssueKey, Keys, hex};
 use editions::{Bodies, Editions};
 use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;
@@ -141,6 +142,8 @@ pub struct MessageTemplate {
     /// The per-recipient return paths (`bounces.address`), and the issue they name; none for a
     /// test send, which goes out from the plain bounce address.
     return_path: Option<(ReturnPath, String)>,
+    /// With `clicks: true` (not in a test send): the issue's click key and counted links.
+    clicks: Option<(IssueKey, Vec<crate::clicks::Link>)>,
 }
 
 impl fmt::Debug for MessageTemplate {
@@ -181,6 +184,16 @@ impl MessageTemplate {
         let parts =
             Parts::render(project, full.as_ref().unwrap_or(checked), publication, &options.attr_columns, options.test)?;
         let mut content_hash = parts.content_hash(&options.attr_columns);
+        // The click rewrite comes after the content hash (which stays that of the original
+        // links) and runs on each edition's parts, the full issue's first: its links are numbered
+        // in the full issue's order, and an edition's links keep those numbers.
+        let mut clicks = (publication.clicks && !options.test).then(|| (IssueKey::of(&issue.id()), Vec::new()));
+        let parts = match clicks.as_mut() {
+            Some((_, links)) => {
+                clicks::rewrite(config, &options.keys, &issue.id(), parts, &options.attr_columns, links)?
+            }
+            None => parts,
+        };
         let editions = if blocks.is_empty() {
             Editions::single(Bodies::of(&parts))
         } else {
@@ -188,7 +201,13 @@ impl MessageTemplate {
             let sets = crate::editions::needed(project, issue, &blocks);
             let mut editions = Editions::of_blocks(blocks);
             editions.add(editions.blocks.all(), Bodies::of(&parts));
-            add_editions(&mut editions, project, checked, &options.attr_columns, options.test, sets)?;
+            let ctx = EditionContext {
+                columns: &options.attr_columns,
+                test: options.test,
+                keys: &options.keys,
+                clicks: clicks.as_mut().map(|(_, links)| links),
+            };
+            add_editions(&mut editions, project, checked, ctx, sets)?;
             editions
         };
         let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
@@ -227,6 +246,7 @@ impl MessageTemplate {
             keys: options.keys,
             dkim: options.dkim,
             return_path,
+            clicks,
         })
     }
 
@@ -321,7 +341,13 @@ impl MessageTemplate {
         checked: &CheckedIssue,
         sets: impl IntoIterator<Item = BlockSet>,
     ) -> Result<(), Error> {
-        add_editions(&mut self.editions, project, checked, &self.attr_columns, self.test, sets)
+        let ctx = EditionContext {
+            columns: &self.attr_columns,
+            test: self.test,
+            keys: &self.keys,
+            clicks: self.clicks.as_mut().map(|(_, links)| links),
+        };
+        add_editions(&mut self.editions, project, checked, ctx, sets)
     }
 
     /// The issue's regional blocks, when it has some.
@@ -332,6 +358,12 @@ impl MessageTemplate {
     /// How many editions are prepared (1 for an issue without regional blocks).
     pub fn edition_count(&self) -> usize {
         self.editions.len()
+    }
+
+    /// With `clicks: true` (outside test sends): the issue's click key and the links its
+    /// messages point at through `serve`, which a send records in the state store.
+    pub fn click_links(&self) -> Option<(IssueKey, &[crate::clicks::Link])> {
+        self.clicks.as_ref().map(|(key, links)| (*key, links.as_slice()))
     }
 
     /// Whether each message is DKIM-signed (then worth composing on every core).
@@ -345,13 +377,22 @@ impl MessageTemplate {
     }
 }
 
-/// Render, split and encode the editions of `sets` that `editions` lacks.
+/// What each edition is rendered with: the recipients' columns, whether it is a test send, and
+/// with clicks on, the keys and the issue's link table (which an edition's new links extend).
+struct EditionContext<'a> {
+    columns: &'a [String],
+    test: bool,
+    keys: &'a Keys,
+    clicks: Option<&'a mut Vec<crate::clicks::Link>>,
+}
+
+/// Render, split and encode the editions of `sets` that `editions` lacks; with clicks on, each
+/// with its links rewritten.
 fn add_editions(
     editions: &mut Editions,
     project: &Project,
     checked: &CheckedIssue,
-    columns: &[String],
-    test: bool,
+    mut ctx: EditionContext<'_>,
     sets: impl IntoIterator<Item = BlockSet>,
 ) -> Result<(), Error> {
     let Some(publication) = project.config.publication(&checked.issue.publication) else { return Ok(()) };
@@ -360,7 +401,11 @@ fn add_editions(
             continue;
         }
         let edition = crate::editions::edition(project, checked, &editions.blocks, set);
-        let parts = Parts::render(project, &edition, publication, columns, test)?;
+        let parts = Parts::render(project, &edition, publication, ctx.columns, ctx.test)?;
+        let parts = match ctx.clicks.as_deref_mut() {
+            Some(links) => clicks::rewrite(&project.config, ctx.keys, &checked.issue.id(), parts, ctx.columns, links)?,
+            None => parts,
+        };
         editions.add(set, Bodies::of(&parts));
     }
     Ok(())

@@ -37,6 +37,10 @@ pub struct Publication {
     /// joined its lists since (`7d`, `48h`); unset = no catch-up.
     #[serde(default)]
     pub catch_up: Option<String>,
+    /// Count clicks in aggregate (off by default): links in sent issues point at `serve`'s
+    /// `/l/<token>`, which redirects and counts per issue, link and hour; see `docs/clicks.md`.
+    #[serde(default)]
+    pub clicks: bool,
 }
 
 impl Publication {

@@ -54,6 +54,8 @@ pub struct IssueRow {
     pub send_at: String,
     /// Where its send stands.
     pub delivery: DeliveryView,
+    /// Its clicks counted when it was sent with clicks on (`12 clicks`), or empty.
+    pub clicks: String,
     /// Recipients now, `—` without lists, or `unavailable`.
     pub audience: String,
     /// Which lists, or why the audience is unavailable.
@@ -67,6 +69,7 @@ pub struct IssueRow {
 /// The index of `project`.
 pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
     let deliveries = delivery::read(&snapshot.store);
+    let clicks = super::clicks::totals(&snapshot.store);
     let publications = project
         .config
         .publications
@@ -78,7 +81,11 @@ pub fn context(snapshot: &Snapshot, project: &Project) -> Index {
                 .issues
                 .iter()
                 .filter(|i| i.publication == publication.slug)
-                .map(|issue| row(snapshot, project, issue, delivery::of(&deliveries, &issue.id())))
+                .map(|issue| {
+                    let mut row = row(snapshot, project, issue, delivery::of(&deliveries, &issue.id()));
+                    row.clicks = clicks.get(&row.id).cloned().unwrap_or_default();
+                    row
+                })
                 .collect(),
         })
         .collect();
@@ -103,6 +110,7 @@ fn row(snapshot: &Snapshot, project: &Project, issue: &Issue, delivery: Delivery
         status: status(issue.front.status),
         send_at: send_at(project, issue),
         delivery,
+        clicks: String::new(),
         audience,
         audience_note,
         errors: count(errors, "error", "errors"),

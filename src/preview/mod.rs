@@ -10,6 +10,7 @@
 //! inside the project.
 
 mod audience;
+mod clicks;
 mod delivery;
 mod editions;
 mod email;

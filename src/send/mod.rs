@@ -190,6 +190,10 @@ pub fn send_issue(
     confirm(&state, &id, &template, options.yes, skipped)?;
     let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
+    if let Some((key, links)) = template.click_links() {
+        let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
+        state.record_click_links(&id, &key.hex(), rows, clock.now())?;
+    }
     warn_about_relays(project);
     let run = Delivery { template: Arc::new(template), relays, only_list: options.list.clone(), left_out, careful };
     deliver(project, state, &id, run, clock, &state_path)

@@ -56,6 +56,8 @@ pub struct App {
     pub webhooks: Arc<super::webhooks::Hooks>,
     /// Wakes the welcome sender when a confirmation queued a welcome.
     pub welcomes: crate::send::welcome::Nudge,
+    /// Click counting (`GET /l/<token>`).
+    pub clicks: super::clicks::Clicks,
 }
 
 /// The paths `serve` answers at, from the site's URLs (a reverse proxy passes paths unchanged).

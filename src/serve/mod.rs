@@ -11,11 +11,15 @@
 //! - [`subscribe`] and [`confirm`]: `POST /subscribe` sends a signed, expiring link ([`mail`]);
 //!   `GET /confirm` adds the address to the list. [`limit`] rate-limits per client address.
 //! - [`site`]: the built archive, a subscribe form on its pages ([`pages`] renders both).
+//! - [`clicks`]: `GET /l/<token>` redirects a counted link and counts it in aggregate, after
+//!   the bot filter ([`click_filter`]).
 //! - [`router`] and [`listener`]: limits, timeouts, the access log, `/healthz`.
 //!
 //! See `docs/serve.md` for running it behind nginx or Caddy.
 
 mod app;
+mod click_filter;
+mod clicks;
 mod confirm;
 mod form;
 mod headers;
@@ -120,6 +124,7 @@ fn prepare(
         in_flight: Arc::default(),
         webhooks,
         welcomes,
+        clicks: clicks::Clicks::new()?,
     })
 }
 
@@ -130,7 +135,8 @@ fn check_paths(routes: &Routes) -> Result<()> {
         && !path.contains(['{', '}'])
         && !path.split('/').any(|segment| segment.starts_with([':', '*']));
     let taken = ["subscribe", "confirm", "healthz"].iter().any(|name| routes.path(name) == *path)
-        || path.starts_with(&routes.path("webhooks/"));
+        || path.starts_with(&routes.path("webhooks/"))
+        || path.starts_with(&routes.path(crate::clicks::PATH));
     if !plain || taken || *path == format!("{}/", routes.prefix) {
         return Err(Error::usage(format!(
             "`serve` cannot answer at the unsubscribe URL's path `{path}`; set `site.unsubscribe-url` to e.g. `…/unsubscribe`"
@@ -156,7 +162,12 @@ async fn listen(app: Arc<App>, bind: SocketAddr) -> Result<()> {
         app.mailer.describe()
     );
     let limits = listener::Limits::of(&app.config.serve);
-    listener::run(listener, router::router(app), limits, stopped()).await;
+    let writer = clicks::Clicks::start(&app);
+    listener::run(listener, router::router(Arc::clone(&app)), limits, stopped()).await;
+    app.clicks.finish();
+    if let Some(writer) = writer {
+        let _ = writer.await;
+    }
     eprintln!("serve: stopped");
     Ok(())
 }

@@ -25,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::app::{App, blocking, html};
 use super::subscribe::ClientAddr;
-use super::{confirm, headers, limit, site, subscribe, unsubscribe, webhooks};
+use super::{clicks, confirm, headers, limit, site, subscribe, unsubscribe, webhooks};
 
 /// Largest request body accepted: a subscribe form is well under a kilobyte.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -42,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&routes.path("subscribe"), post(subscribe::subscribe))
         .route(&routes.path("confirm"), get(confirm::confirm))
         .route(&routes.path("healthz"), get(healthz))
+        .route(&format!("{}{{token}}", routes.path(crate::clicks::PATH)), get(clicks::follow))
         .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(webhooks::routes(&app))
         .fallback(site::archive)

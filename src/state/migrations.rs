@@ -194,6 +194,31 @@ const MIGRATIONS: &[&str] = &[
         done_at TEXT,
         PRIMARY KEY (list, address_key)
     ) STRICT;",
+    // 11: aggregate click counts (`clicks.rs`). One `click_issues` row per issue sent with
+    // `clicks: true`: `key` is the public issue key of its click tokens (hex), `sent_at` when its
+    // send began (seconds since the Unix epoch). `click_links` is its link table; `click_counts`
+    // the clicks per link and hour (`hour` is the hour's first second; `counted` takes a negative
+    // delta when a burst's first clicks move to `filtered`). Nothing about who clicked.
+    "CREATE TABLE click_issues (
+        issue TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        sent_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE click_links (
+        issue TEXT NOT NULL,
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        url TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (issue, idx)
+    ) STRICT;
+    CREATE TABLE click_counts (
+        issue TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        counted INTEGER NOT NULL,
+        filtered INTEGER NOT NULL CHECK (filtered >= 0),
+        PRIMARY KEY (issue, idx, hour)
+    ) STRICT;",
 ];
 
 /// The schema version this build writes and understands.
@@ -252,9 +277,12 @@ mod tests {
     use super::*;
 
     /// The tables of a store at [`LATEST`], by name.
-    const EVERY_TABLE: [&str; 8] = [
+    const EVERY_TABLE: [&str; 11] = [
         "bounce_events",
         "budgets",
+        "click_counts",
+        "click_issues",
+        "click_links",
         "deliveries",
         "key_fingerprint",
         "sends",

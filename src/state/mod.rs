@@ -20,6 +20,7 @@
 mod backup;
 pub mod bounces;
 pub mod budgets;
+pub mod clicks;
 mod copy;
 pub mod db;
 pub mod journal;
@@ -41,6 +42,7 @@ use jiff::Timestamp;
 use rusqlite::ErrorCode;
 
 pub use bounces::{BounceCounts, BounceEvent, EventFilter, JournalRow, NewEvent};
+pub use clicks::{ClickCount, ClickTarget, IssueClicks, LinkCounts};
 pub use journal::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use open::Store;

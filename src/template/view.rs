@@ -39,6 +39,9 @@ pub struct PublicationView {
     pub feed_url: String,
     /// Sender mailbox as configured.
     pub from: String,
+    /// Whether links in its emails are counted in aggregate (`clicks: true`): the default
+    /// footer then says so.
+    pub clicks: bool,
 }
 
 /// A link in `issue.related`.
@@ -126,6 +129,7 @@ impl PublicationView {
             feed_url: format!("{url}atom.xml"),
             url,
             from: publication.from.clone(),
+            clicks: publication.clicks,
         }
     }
 }

@@ -6,6 +6,7 @@ mod bounces_fetch;
 mod bounces_scan;
 mod build;
 mod check;
+mod clicks;
 mod dovecot;
 mod editions;
 mod harness;

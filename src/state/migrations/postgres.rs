@@ -128,6 +128,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         done_at TEXT,
         PRIMARY KEY (list, address_key)
     );",
+    // 11: aggregate click counts.
+    "CREATE TABLE click_issues (
+        issue TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        sent_at BIGINT NOT NULL
+    );
+    CREATE TABLE click_links (
+        issue TEXT NOT NULL,
+        idx BIGINT NOT NULL CHECK (idx >= 0),
+        url TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (issue, idx)
+    );
+    CREATE TABLE click_counts (
+        issue TEXT NOT NULL,
+        idx BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        counted BIGINT NOT NULL,
+        filtered BIGINT NOT NULL CHECK (filtered >= 0),
+        PRIMARY KEY (issue, idx, hour)
+    );",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == LATEST as usize, "one PostgreSQL migration per SQLite migration");

@@ -58,6 +58,13 @@ impl Server {
         server
     }
 
+    /// Stop the server as a service manager does (SIGTERM) and wait until it has exited.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        self.child.wait().expect("serve exits")
+    }
+
     /// The first stderr line containing `needle`, waiting up to `timeout`.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
