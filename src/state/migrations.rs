@@ -194,6 +194,9 @@ const MIGRATIONS: &[&str] = &[
         done_at TEXT,
         PRIMARY KEY (list, address_key)
     ) STRICT;",
+    // 11: the run that claimed a journal row (`journal/claim.rs`): several senders share one
+    // send on PostgreSQL, each claiming pages of `pending` rows; NULL = never claimed.
+    "ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;",
 ];
 
 /// The schema version this build writes and understands.

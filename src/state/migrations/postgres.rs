@@ -128,6 +128,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         done_at TEXT,
         PRIMARY KEY (list, address_key)
     );",
+    // 11: the run that claimed a journal row.
+    "ALTER TABLE deliveries ADD COLUMN claimed_by BIGINT;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == LATEST as usize, "one PostgreSQL migration per SQLite migration");
