@@ -101,11 +101,15 @@ fn claim(
         Backend::Sqlite => "",
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
     };
+    // The page is picked once, in a materialised CTE: as `IN (SELECT … LIMIT … FOR UPDATE SKIP
+    // LOCKED)` PostgreSQL may rescan the subquery, which skips the rows it just updated and
+    // claims page after page.
     let sql = format!(
-        "UPDATE deliveries SET claimed_by = ?2 WHERE issue = ?1 AND address_key IN (
+        "WITH picked AS MATERIALIZED (
              SELECT address_key FROM deliveries
              WHERE issue = ?1 AND status = 'pending' AND seq > ?3 AND {free}
              ORDER BY seq LIMIT ?4{skip_locked})
+         UPDATE deliveries SET claimed_by = ?2 WHERE issue = ?1 AND address_key IN (SELECT address_key FROM picked)
          RETURNING issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id,
              token_id, updated_at, relay",
         free = free_for_claim(backend)
