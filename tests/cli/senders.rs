@@ -68,6 +68,7 @@ fn two_senders_share_a_send_and_deliver_each_recipient_once() {
     let claims = rows(&url, &format!("SELECT claimed_by, COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' GROUP BY 1"));
     assert!(claims.iter().all(|r| r[0] != "NULL"), "{claims:?}");
     assert!((1..=2).contains(&claims.len()), "{claims:?}");
+    eprintln!("rows claimed by each run: {claims:?}");
 }
 
 #[test]
