@@ -49,7 +49,7 @@ pub(super) fn deliver(
     run: Delivery,
     clock: &Clock,
     state_path: &Path,
-    mut lock: Option<&mut super::lock::SendLock>,
+    lock: Option<&mut super::lock::SendLock>,
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
     let run_id = match &lock {
@@ -152,7 +152,7 @@ pub(super) fn deliver(
     })?;
     let stop = shared.take_reason();
     // Other senders still at work on this send (PostgreSQL): the last one out records its end.
-    let last = match lock.as_deref_mut() {
+    let last = match lock {
         Some(lock) => lock.last_out()?,
         None => true,
     };
