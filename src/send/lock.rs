@@ -177,4 +177,34 @@ mod tests {
         drop(first);
         assert!(acquire_for(&t.store, t.dir.path()).is_ok());
     }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn on_postgres_senders_share_after_the_set_up_and_the_last_out_records_the_end() {
+        let t = Fresh::postgres();
+        let mut first = acquire_sender(&t.store, t.dir.path()).unwrap();
+        assert_eq!(first.role(), Role::Alone);
+        first.share().unwrap();
+        let mut second = acquire_sender(&t.store, t.dir.path()).unwrap();
+        assert_eq!(second.role(), Role::Sharing);
+        assert_ne!(first.run(), second.run());
+        let live = t.open().live_runs().unwrap();
+        assert!(live.contains(&first.run()) && live.contains(&second.run()), "{live:?}");
+        // While senders share, nothing else takes the lock alone.
+        assert!(matches!(acquire_for(&t.store, t.dir.path()), Err(Error::Locked { .. })));
+        assert!(!first.last_out().unwrap(), "the second is still sending");
+        assert!(second.last_out().unwrap(), "the second is the last out");
+    }
+
+    #[test]
+    fn on_sqlite_a_second_sender_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = Store::sqlite(&path, &path);
+        let mut first = acquire_sender(&store, dir.path()).unwrap();
+        assert_eq!(first.role(), Role::Alone);
+        first.share().unwrap();
+        assert!(matches!(acquire_sender(&store, dir.path()), Err(Error::Locked { .. })));
+        assert!(first.last_out().unwrap());
+    }
 }
