@@ -1,6 +1,6 @@
 //! The journal's one writer: a task on the send's runtime that owns the state database.
 //!
-//! Enters: requests from async tasks (updates to apply, pages of pending rows, suppression
+//! Enters: requests from async tasks (updates to apply, pages of pending rows to claim, suppression
 //! sets, bounce suppressions). Leaves: replies on oneshot channels. Every update queued while a
 //! transaction runs goes into the next one, so eight workers waiting for their "in flight" mark
 //! share one commit (group commit) — durable before the worker sends, as the crash guarantee
@@ -22,7 +22,7 @@ use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 
 enum Request {
     Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
-    Pending(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
+    Claim(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
     Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
     Reserve(Box<Reservation>, oneshot::Sender<std::result::Result<Reserved, String>>),
@@ -57,13 +57,30 @@ pub struct Journal {
 /// dropped, giving the state back. It runs on the workers' own thread: while a transaction
 /// runs no worker does, which is fine (each is waiting on it or on the network), and no commit
 /// needs a thread switch.
+#[cfg(test)]
 pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
+    // A fresh run id, as the send lock gives one; the operating system's randomness failing
+    // leaves run 0, which only a second run in the same instant could mistake for its own.
+    let id = crate::state::journal::new_run_id().unwrap_or(0);
+    start_run(state, Run { issue, id }, clock, path)
+}
+
+/// Whose journal rows the task claims: `issue`'s, for run `id` (see `state/journal/claim.rs`).
+pub struct Run {
+    /// The issue's journal id.
+    pub issue: String,
+    /// The run's id, which the run's send lock holds alive on PostgreSQL.
+    pub id: i64,
+}
+
+/// Start the journal task for run `run.id` of `run.issue` (see `start`), whose pages of pending rows are claimed under that id.
+pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
     let (requests, inbox) = mpsc::unbounded_channel();
-    let task = tokio::spawn(serve(state, issue, clock, inbox));
+    let task = tokio::spawn(serve(state, run, clock, inbox));
     (Journal { requests, path }, task)
 }
 
-async fn serve(mut state: State, issue: String, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
+async fn serve(mut state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
     while let Some(first) = inbox.recv().await {
         // Everything queued while the workers ran goes into one transaction.
         let mut batch = vec![first];
@@ -73,12 +90,13 @@ async fn serve(mut state: State, issue: String, clock: Clock, mut inbox: mpsc::U
                 Err(_) => break,
             }
         }
-        handle(&mut state, &issue, &clock, batch);
+        handle(&mut state, &run, &clock, batch);
     }
     state
 }
 
-fn handle(state: &mut State, issue: &str, clock: &Clock, batch: Vec<Request>) {
+fn handle(state: &mut State, run: &Run, clock: &Clock, batch: Vec<Request>) {
+    let issue = run.issue.as_str();
     let mut updates = Vec::new();
     let mut waiting = Vec::new();
     for request in batch {
@@ -87,8 +105,8 @@ fn handle(state: &mut State, issue: &str, clock: &Clock, batch: Vec<Request>) {
                 updates.append(&mut more);
                 waiting.push(reply);
             }
-            Request::Pending(after, limit, reply) => {
-                let _ = reply.send(state.pending(issue, after, limit).map_err(|e| e.to_string()));
+            Request::Claim(after, limit, reply) => {
+                let _ = reply.send(state.claim(issue, run.id, after, limit).map_err(|e| e.to_string()));
             }
             Request::Suppressed(lists, reply) => {
                 let sets = lists
@@ -139,9 +157,9 @@ impl Journal {
         self.ask(|reply| Request::Apply(updates, reply)).await
     }
 
-    /// The next pending rows after `after` (by seq).
-    pub async fn pending(&self, after: i64, limit: usize) -> Result<Vec<Delivery>> {
-        self.ask(|reply| Request::Pending(after, limit, reply)).await
+    /// Claim the next pending rows after `after` (by seq) that no live run holds.
+    pub async fn claim(&self, after: i64, limit: usize) -> Result<Vec<Delivery>> {
+        self.ask(|reply| Request::Claim(after, limit, reply)).await
     }
 
     /// The addresses suppressed for each list, read now (unsubscribes during a run count).

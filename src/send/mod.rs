@@ -150,11 +150,23 @@ pub fn send_issue(
         run::spend_for_tests(project, from_domain_of(project, issue).as_deref(), options.test.len(), clock, env)?;
         return test_send(&project.root, &template, &transport, &options.test).map(|()| SendReport::empty(issue));
     }
-    let _lock = lock::acquire_for(&store, &state_dir)?;
+    let mut lock = lock::acquire_sender(&store, &state_dir)?;
     let mut state = State::open_store(&store)?;
     state.check_shared_keys(&keys.fingerprints(), clock.now())?;
     let id = issue.id();
     let previous = state.send_record(&id)?;
+    if lock.role() == lock::Role::Sharing {
+        // Another sender set this send up and is sending it (PostgreSQL): join it, or, for
+        // another issue or other content, leave it to finish as a second `send` always did.
+        let running = previous.as_ref().is_some_and(|r| {
+            r.state == SendState::Running && r.content_hash == template.content_hash() && options.list.is_none()
+        });
+        if !running || options.retry_failed || options.resend_uncertain {
+            return Err(lock::locked(&store));
+        }
+        eprintln!("joining the senders of `{id}`");
+        return join(project, state, &id, (template, &checked), (relays, left_out), clock, &state_path, lock);
+    }
     if let Some(cancelled) = previous.as_ref().filter(|r| r.state == SendState::Cancelled) {
         return Err(Error::usage(format!(
             "the send of `{id}` was cancelled ({}); nobody else gets this issue",
@@ -194,9 +206,37 @@ pub fn send_issue(
         let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
         state.record_click_links(&id, &key.hex(), rows, clock.now())?;
     }
+    // Set up: other senders (PostgreSQL) may join from here.
+    lock.share()?;
     warn_about_relays(project);
     let run = Delivery { template: Arc::new(template), relays, only_list: options.list.clone(), left_out, careful };
-    deliver(project, state, &id, run, clock, &state_path)
+    deliver(project, state, &id, run, clock, &state_path, Some(&mut lock))
+}
+
+/// Send a share of `id`, set up and running under another sender: no audience, no recovery.
+#[allow(clippy::too_many_arguments, reason = "the parts of `send_issue` a joining sender uses")]
+fn join(
+    project: &Project,
+    state: State,
+    id: &str,
+    (mut template, checked): (MessageTemplate, &crate::check::CheckedIssue),
+    (relays, left_out): (Vec<crate::mail::PoolRelay>, Vec<String>),
+    clock: &Clock,
+    state_path: &std::path::Path,
+    mut lock: lock::SendLock,
+) -> Result<SendReport> {
+    if let Some(blocks) = template.blocks() {
+        let sets = crate::editions::journal_sets(&state, id, blocks)?;
+        template.add_editions(project, checked, sets)?;
+    }
+    // The editions this sender prepared may link where the others' do not.
+    if let Some((key, links)) = template.click_links() {
+        let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
+        state.record_click_links(id, &key.hex(), rows, clock.now())?;
+    }
+    let careful = relay_was_dead(&state)?;
+    let run = Delivery { template: Arc::new(template), relays, only_list: None, left_out, careful };
+    deliver(project, state, id, run, clock, state_path, Some(&mut lock))
 }
 
 impl SendReport {

@@ -49,8 +49,13 @@ pub(super) fn deliver(
     run: Delivery,
     clock: &Clock,
     state_path: &Path,
+    lock: Option<&mut super::lock::SendLock>,
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
+    let run_id = match &lock {
+        Some(lock) => lock.run(),
+        None => crate::state::journal::new_run_id()?,
+    };
     let runtime = runtime()?;
     let Delivery { template, relays, only_list, left_out, careful } = run;
     let writes_files = relays.iter().any(|r| r.transport.writes_files());
@@ -135,7 +140,8 @@ pub(super) fn deliver(
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
     let (ran, state) = runtime.block_on(async {
         let signals = signal::watch(Arc::clone(&shared));
-        let (journal, task) = actor::start(state, id.to_owned(), clock.clone(), state_path.to_path_buf());
+        let run = actor::Run { issue: id.to_owned(), id: run_id };
+        let (journal, task) = actor::start_run(state, run, clock.clone(), state_path.to_path_buf());
         let ran = engine::run_pool(journal, template, transports, Arc::clone(&shared), settings, first).await;
         signals.abort();
         (ran, task.await)
@@ -144,15 +150,24 @@ pub(super) fn deliver(
     let state = state.map_err(|_| {
         Error::io("finish the journal in", state_path, std::io::Error::other("the journal task panicked"))
     })?;
-    let counts = state.counts(id)?;
     let stop = shared.take_reason();
+    // Other senders still at work on this send (PostgreSQL): the last one out records its end.
+    let last = match lock {
+        Some(lock) => lock.last_out()?,
+        None => true,
+    };
+    let counts = state.counts(id)?;
     let remains = remains(&counts, only_list.as_deref(), &left_out);
     let (final_state, note) = match (&stop, &remains) {
         (Some(reason), _) => (SendState::Stopped, Some(reason.to_string())),
         (None, None) => (SendState::Complete, None),
         (None, Some(what)) => (SendState::Stopped, Some(what.clone())),
     };
-    state.finish_send(id, final_state, note.as_deref(), clock.now())?;
+    if last {
+        state.finish_send(id, final_state, note.as_deref(), clock.now())?;
+    } else {
+        eprintln!("other senders are still sending `{id}`; the last to finish records the end of the send");
+    }
     let complete = remains.is_none();
     let report = SendReport {
         issue: id.to_owned(),
@@ -170,6 +185,10 @@ pub(super) fn deliver(
     ran?;
     if let Some(reason) = stop {
         return Err(reason);
+    }
+    if !last {
+        // This run's share is done; what remains is the others'.
+        return Ok(report);
     }
     if !left_out.is_empty() {
         return Err(Error::Incomplete {

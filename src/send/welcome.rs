@@ -98,7 +98,7 @@ pub(super) fn deliver_pending(
     state.recover(id, false, clock.now())?;
     let careful = relay_was_dead(&state)?;
     let run = Delivery { template, relays, only_list: None, left_out: Vec::new(), careful };
-    deliver(project, state, id, run, clock, &state_path)
+    deliver(project, state, id, run, clock, &state_path, None)
 }
 
 /// One welcome file and the lists that name it.

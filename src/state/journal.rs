@@ -27,6 +27,7 @@
 //! the address. Resuming with changed content without leave is an [`Error::Usage`].
 
 mod bulk;
+mod claim;
 mod rows;
 mod write;
 
@@ -37,6 +38,7 @@ use jiff::Timestamp;
 
 use super::db::{Conn, DbError, params};
 
+pub use claim::{RUN_LOCKS, new_run_id};
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 
 use super::State;
@@ -207,15 +209,18 @@ impl State {
 
     /// Prepare `issue` for a run: rows left `inflight` by a killed run become `uncertain`;
     /// `deferred` rows become `pending`; with `resend_uncertain`, `uncertain` rows (the new ones
-    /// included) become `pending` too. One transaction.
+    /// included) become `pending` too. One transaction. Rows claimed by a run that is still
+    /// alive (another sender sharing the send on PostgreSQL, see `journal/claim.rs`) are left
+    /// alone: its `inflight` rows are being sent, its `deferred` ones wait in its retry queue.
     pub fn recover(&self, issue: &str, resend_uncertain: bool, at: Timestamp) -> Result<Recovered, Error> {
+        let unheld = format!(
+            "UPDATE deliveries SET status = ?3, updated_at = ?4 WHERE issue = ?1 AND status = ?2 AND {}",
+            claim::not_held(self.conn.backend())
+        );
         let run = || -> Result<Recovered, DbError> {
             let tx = self.conn.begin(true)?;
             let set = |from: DeliveryStatus, to: DeliveryStatus| {
-                self.conn.execute(
-                    "UPDATE deliveries SET status = ?3, updated_at = ?4 WHERE issue = ?1 AND status = ?2",
-                    params![issue, from.as_str(), to.as_str(), stamp(at)],
-                )
+                self.conn.execute(&unheld, params![issue, from.as_str(), to.as_str(), stamp(at)])
             };
             let uncertain = set(DeliveryStatus::Inflight, DeliveryStatus::Uncertain)?;
             let mut requeued = set(DeliveryStatus::Deferred, DeliveryStatus::Pending)?;

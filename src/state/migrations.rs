@@ -219,6 +219,9 @@ const MIGRATIONS: &[&str] = &[
         filtered INTEGER NOT NULL CHECK (filtered >= 0),
         PRIMARY KEY (issue, idx, hour)
     ) STRICT;",
+    // 12: the run that claimed a journal row (`journal/claim.rs`): several senders share one
+    // send on PostgreSQL, each claiming pages of `pending` rows; NULL = never claimed.
+    "ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;",
 ];
 
 /// The schema version this build writes and understands.

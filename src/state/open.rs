@@ -225,6 +225,19 @@ impl State {
                 .map_err(|e| self.error("lock", e)),
         }
     }
+
+    /// Call one of PostgreSQL's session advisory lock functions on this connection: `call` is
+    /// its SQL with the key as `?1` (e.g. `pg_try_advisory_lock_shared(?1)`, `pg_advisory_unlock(?1)`,
+    /// or a two-key form with `?2`), giving a boolean. `true` on SQLite without a query.
+    pub fn session_lock_call(&self, call: &'static str, keys: &[i64]) -> Result<bool, Error> {
+        match self.conn.backend() {
+            super::db::Backend::Sqlite => Ok(true),
+            super::db::Backend::Postgres => {
+                let params: Vec<super::db::Value> = keys.iter().map(|&k| super::db::Value::Int(k)).collect();
+                self.conn.query_value(&format!("SELECT {call}"), &params).map_err(|e| self.error("lock", e))
+            }
+        }
+    }
 }
 
 fn check_version(shown: &Path, version: i64) -> Result<(), Error> {

@@ -4,7 +4,7 @@
 //! [`crate::clock`] by the caller. Leaves: the welcomes waiting, whether a welcome was queued,
 //! how many failed rows went back to pending, the latest complete send to a list.
 //!
-//! `welcome_queue` (migration 11) holds one row per (list, subscriber) ever queued. Queueing is
+//! `welcome_queue` (migration 10) holds one row per (list, subscriber) ever queued. Queueing is
 //! `INSERT … ON CONFLICT DO NOTHING`: a second confirmation, or a crash and a retry, queues
 //! nothing more, so a subscriber is welcomed to a list at most once. A row is *done* once its
 //! subscriber is in the welcome issue's journal (whose primary key makes adding twice a no-op):

@@ -27,6 +27,7 @@ mod send_gate;
 mod send_pool;
 mod send_relays;
 mod send_transport;
+mod senders;
 mod serve;
 mod signups;
 mod smtp;

@@ -5,7 +5,7 @@
 
 #[path = "../../src/state/testing/cluster.rs"]
 #[allow(dead_code, reason = "shared with the unit tests, which use all of it")]
-mod cluster;
+pub(crate) mod cluster;
 
 use crate::harness::{NOW, Project};
 use crate::send::{ISSUE, PASSWORD, setup};
@@ -13,7 +13,7 @@ use crate::serve::client::Server;
 use crate::smtp::ServerConfig;
 
 /// Rows of `sql` on `url`, each column as text.
-fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
     let (url, sql) = (url.to_owned(), sql.to_owned());
     std::thread::spawn(move || {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test database");

@@ -1,4 +1,4 @@
-//! The dispatcher (pages of pending rows and due retries to the workers) and the end-of-run
+//! The dispatcher (claimed pages of pending rows and due retries to the workers) and the end-of-run
 //! verdicts on what the breaker held back.
 
 use std::collections::BinaryHeap;
@@ -71,6 +71,10 @@ pub(super) async fn dispatch<T: Transport>(
 ) -> Result<()> {
     let mut after = i64::MIN;
     let mut exhausted = false;
+    // Whether the page after `after` came back short once: the next claim starts from the
+    // beginning, to pick up rows a dead sender claimed behind the cursor. Exhausted when that
+    // sweep finds nothing either.
+    let mut swept = false;
     let mut waiting: BinaryHeap<Retry> = BinaryHeap::new();
     loop {
         while let Ok(retry) = retry_rx.try_recv() {
@@ -86,9 +90,14 @@ pub(super) async fn dispatch<T: Transport>(
             continue;
         }
         if !exhausted {
-            let page = context.journal.pending(after, PAGE).await?;
-            exhausted = page.len() < PAGE;
-            if let Some(last) = page.last() {
+            let page = context.journal.claim(after, PAGE).await?;
+            if page.len() < PAGE {
+                if swept && page.is_empty() {
+                    exhausted = true;
+                }
+                swept = true;
+                after = i64::MIN;
+            } else if let Some(last) = page.last() {
                 after = last.seq;
             }
             for job in unsuppressed(context, page).await? {

@@ -149,6 +149,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         filtered BIGINT NOT NULL CHECK (filtered >= 0),
         PRIMARY KEY (issue, idx, hour)
     );",
+    // 12: the run that claimed a journal row.
+    "ALTER TABLE deliveries ADD COLUMN claimed_by BIGINT;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == LATEST as usize, "one PostgreSQL migration per SQLite migration");

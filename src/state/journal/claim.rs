@@ -1,0 +1,184 @@
+//! Claims: which run is working on which journal rows, so several senders can share one send.
+//!
+//! Every run of the send engine has a run id ([`new_run_id`]). Its dispatcher takes `pending`
+//! rows by *claiming* a page of them ([`State::claim`]): one `UPDATE` that sets `claimed_by` to
+//! the run's id on rows nobody alive has claimed, returning them. On PostgreSQL the page is
+//! chosen with `FOR UPDATE SKIP LOCKED`, and the claim runs in a write transaction, so two
+//! senders never take the same row; the row then goes `inflight` and on as before, keeping its
+//! claim, so the journal says which run took it.
+//!
+//! *Alive* is told by PostgreSQL itself: a run holds the session advisory lock
+//! `(RUN_LOCKS, run id)` on its lock connection for as long as it runs (`send/lock.rs`), and the
+//! server drops it when that session ends, `kill -9` included. A row claimed by a run whose
+//! lock is gone is free again, and [`State::recover`] turns only such runs' `inflight` rows
+//! `uncertain` — never a live sender's. On SQLite one sender runs at a time (the file lock), so
+//! every claim but the caller's own is a dead run's.
+
+use super::super::db::{Backend, Conn, params};
+use super::rows::delivery;
+use super::{Delivery, State};
+use crate::error::Error;
+
+/// The first key of the two-key advisory locks that mark live runs (the second is the run id).
+pub const RUN_LOCKS: i32 = 0x6c70_0004;
+
+/// The ids of live runs on PostgreSQL: the run locks granted in this database.
+macro_rules! live_runs {
+    () => {
+        "SELECT CAST(objid AS BIGINT) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objsubid = 2 AND CAST(classid AS BIGINT) = 1819279364 \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    };
+}
+const _: () = assert!(RUN_LOCKS == 1_819_279_364, "live_runs! names RUN_LOCKS");
+
+/// A new run id: random, positive, fits PostgreSQL's `integer` (the advisory lock's key).
+pub fn new_run_id() -> Result<i64, Error> {
+    let mut bytes = [0u8; 4];
+    crate::entropy::fill(&mut bytes)?;
+    Ok(i64::from(u32::from_le_bytes(bytes) & 0x7fff_ffff).max(1))
+}
+
+/// The predicate (on `deliveries`) of rows whose claim is free for run `?2`: never claimed, or
+/// claimed by a run that is not alive.
+fn free_for_claim(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "(claimed_by IS NULL OR claimed_by <> ?2)",
+        Backend::Postgres => {
+            concat!("(claimed_by IS NULL OR (claimed_by <> ?2 AND claimed_by NOT IN (", live_runs!(), ")))")
+        }
+    }
+}
+
+/// The predicate of rows no live run holds (for recovery, which runs before its run claims).
+pub(super) fn not_held(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "1 = 1",
+        Backend::Postgres => concat!("(claimed_by IS NULL OR claimed_by NOT IN (", live_runs!(), "))"),
+    }
+}
+
+impl State {
+    /// Claim for run `run` up to `limit` `pending` rows of `issue` with `seq` above `after_seq`
+    /// that no live run holds, in `seq` order, and return them. One write transaction.
+    pub fn claim(&self, issue: &str, run: i64, after_seq: i64, limit: usize) -> Result<Vec<Delivery>, Error> {
+        claim(&self.conn, issue, run, after_seq, limit).map_err(|e| self.error("update", e))
+    }
+
+    /// The live runs' ids (PostgreSQL); on SQLite, none: its one sender holds the file lock.
+    pub fn live_runs(&self) -> Result<Vec<i64>, Error> {
+        match self.conn.backend() {
+            Backend::Sqlite => Ok(Vec::new()),
+            Backend::Postgres => {
+                self.conn.query(live_runs!(), &[], |row| row.get(0)).map_err(|e| self.error("read", e))
+            }
+        }
+    }
+
+    /// How many of `issue`'s rows each run claimed (sent, in flight, … — every claimed row), by
+    /// run id.
+    pub fn claims(&self, issue: &str) -> Result<Vec<(i64, usize)>, Error> {
+        self.conn
+            .query(
+                "SELECT claimed_by, COUNT(*) FROM deliveries WHERE issue = ?1 AND claimed_by IS NOT NULL
+                 GROUP BY claimed_by ORDER BY claimed_by",
+                params![issue],
+                |row| Ok((row.get(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0))),
+            )
+            .map_err(|e| self.error("read", e))
+    }
+}
+
+fn claim(
+    conn: &Conn,
+    issue: &str,
+    run: i64,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<Delivery>, super::super::db::DbError> {
+    let backend = conn.backend();
+    let skip_locked = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    // The page is picked once, in a materialised CTE: as `IN (SELECT … LIMIT … FOR UPDATE SKIP
+    // LOCKED)` PostgreSQL may rescan the subquery, which skips the rows it just updated and
+    // claims page after page.
+    let sql = format!(
+        "WITH picked AS MATERIALIZED (
+             SELECT address_key FROM deliveries
+             WHERE issue = ?1 AND status = 'pending' AND seq > ?3 AND {free}
+             ORDER BY seq LIMIT ?4{skip_locked})
+         UPDATE deliveries SET claimed_by = ?2 WHERE issue = ?1 AND address_key IN (SELECT address_key FROM picked)
+         RETURNING issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id,
+             token_id, updated_at, relay",
+        free = free_for_claim(backend)
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let tx = conn.begin(true)?;
+    let mut rows = conn.query(&sql, params![issue, run, after_seq, limit], delivery)?;
+    tx.commit()?;
+    rows.sort_by_key(|d| d.seq);
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::journal::{DeliveryStatus, NewRecipient, Update};
+    use crate::state::testing::{Fresh, both};
+
+    fn recipients(n: usize) -> impl Iterator<Item = NewRecipient> {
+        (0..n).map(|i| NewRecipient {
+            address_key: format!("r{i:03}@example.com"),
+            email: format!("r{i:03}@example.com"),
+            name: String::new(),
+            attrs: std::collections::BTreeMap::new(),
+            list: "main".to_owned(),
+            token_id: None,
+        })
+    }
+
+    fn at() -> jiff::Timestamp {
+        "2026-12-06T10:00:00Z".parse().unwrap()
+    }
+
+    fn inflight(key: &str) -> Update {
+        Update {
+            address_key: key.to_owned(),
+            status: DeliveryStatus::Inflight,
+            code: None,
+            reply: None,
+            message_id: None,
+            token_id: None,
+            attempted: true,
+            relay: None,
+        }
+    }
+
+    fn seqs(rows: &[Delivery]) -> Vec<i64> {
+        rows.iter().map(|d| d.seq).collect()
+    }
+
+    both!(two_runs_claim_disjoint_pages, a_dead_runs_rows_are_free_again_and_its_inflight_uncertain);
+
+    fn two_runs_claim_disjoint_pages(t: &Fresh) {
+        let mut state = t.open();
+        state.add_recipients("w/a", recipients(10), at()).unwrap();
+        assert_eq!(seqs(&state.claim("w/a", 11, i64::MIN, 4).unwrap()), [1, 2, 3, 4]);
+        // A run's own rows are not free to it again, from the start either.
+        assert_eq!(seqs(&state.claim("w/a", 11, i64::MIN, 4).unwrap()), [5, 6, 7, 8]);
+        assert_eq!(state.claims("w/a").unwrap(), [(11, 8)]);
+    }
+
+    fn a_dead_runs_rows_are_free_again_and_its_inflight_uncertain(t: &Fresh) {
+        let mut state = t.open();
+        state.add_recipients("w/a", recipients(6), at()).unwrap();
+        let page = state.claim("w/a", 21, i64::MIN, 3).unwrap();
+        state.apply("w/a", &[inflight(&page[0].address_key)], at()).unwrap();
+        // Run 21 holds no run lock (it died): its in-flight row becomes uncertain, and the two
+        // rows it claimed but never marked go to the next run.
+        assert_eq!(state.recover("w/a", false, at()).unwrap().uncertain, 1);
+        assert_eq!(seqs(&state.claim("w/a", 22, i64::MIN, 10).unwrap()), [2, 3, 4, 5, 6]);
+    }
+}

@@ -1,0 +1,105 @@
+//! Several `send` processes on one send, with the state store on PostgreSQL (issue 14): each
+//! claims pages of pending rows, so every recipient is delivered exactly once; one killed with
+//! `kill -9` mid-run leaves at most its in-flight rows `uncertain`, and the rerun sends the rest.
+//! Ignored unless asked for: they need PostgreSQL's server binaries, which `.ci/run` installs.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::harness::Project;
+use crate::postgres::{cluster, rows};
+use crate::send::{ISSUE, PASSWORD, setup};
+use crate::smtp::{ServerConfig, SmtpServer};
+
+const EXTRA: usize = 400;
+/// The fixture's own readers plus `EXTRA`.
+const AUDIENCE: usize = EXTRA + 3;
+
+fn spawn(project: &Project, env: &[(&str, &str)]) -> Child {
+    project
+        .command(&["send", ISSUE, "--yes"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn letterpress send")
+}
+
+fn copies(server: &SmtpServer) -> BTreeMap<String, usize> {
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    for message in server.received() {
+        for rcpt in message.rcpt_to {
+            *received.entry(rcpt).or_default() += 1;
+        }
+    }
+    received
+}
+
+/// `(status, count)` of the journal.
+fn statuses(url: &str) -> BTreeMap<String, usize> {
+    rows(url, &format!("SELECT status, COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' GROUP BY status"))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].parse().expect("a count")))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn two_senders_share_a_send_and_deliver_each_recipient_once() {
+    // A slow relay keeps the first sender busy while the second starts.
+    let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(5)), EXTRA);
+    let url = cluster::fresh_database();
+    let smtp = server.url();
+    let env =
+        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
+    let (a, b) = (spawn(&project, &env), spawn(&project, &env));
+    let (a, b) = (a.wait_with_output().expect("wait"), b.wait_with_output().expect("wait"));
+    let said = format!("{}\n---\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    // Each either shared the send or found it running for another reason (exit 4); never both 4.
+    let codes = (a.status.code(), b.status.code());
+    assert!(matches!(codes, (Some(0), Some(0 | 4)) | (Some(4), Some(0))), "{codes:?}\n{said}");
+    let received = copies(&server);
+    assert_eq!(received.len(), AUDIENCE, "{said}");
+    assert!(received.values().all(|&n| n == 1), "a recipient got two copies: {said}");
+    assert_eq!(statuses(&url), BTreeMap::from([("sent".to_owned(), AUDIENCE)]), "{said}");
+    assert_eq!(rows(&url, "SELECT state FROM sends"), [vec!["complete".to_owned()]], "{said}");
+    // The journal says which run took each row: every row has a claim, from one or two runs.
+    let claims = rows(&url, &format!("SELECT claimed_by, COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' GROUP BY 1"));
+    assert!(claims.iter().all(|r| r[0] != "NULL"), "{claims:?}");
+    assert!((1..=2).contains(&claims.len()), "{claims:?}");
+    eprintln!("rows claimed by each run: {claims:?}");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn a_sender_killed_mid_run_leaves_at_most_its_in_flight_rows_uncertain() {
+    let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(5)), EXTRA);
+    let url = cluster::fresh_database();
+    let smtp = server.url();
+    let env =
+        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
+    let (mut a, b) = (spawn(&project, &env), spawn(&project, &env));
+    // Synchronise on the relay having taken messages, not on time.
+    assert!(server.wait_for(60, Duration::from_secs(60)), "the senders never got going");
+    let _ = a.kill(); // SIGKILL
+    let _ = a.wait();
+    let b = b.wait_with_output().expect("wait");
+    assert!(matches!(b.status.code(), Some(0 | 3 | 4)), "{}", String::from_utf8_lossy(&b.stderr));
+    let rerun = project.run_env(&["send", ISSUE, "--yes"], &env);
+    assert!(matches!(rerun.code, 0 | 3), "{}", rerun.stderr);
+    let journal = statuses(&url);
+    let uncertain = journal.get("uncertain").copied().unwrap_or(0);
+    assert_eq!(journal.get("sent").copied().unwrap_or(0) + uncertain, AUDIENCE, "{journal:?}\n{}", rerun.stderr);
+    assert!(uncertain <= 4, "at most the killed sender's concurrency in flight: {journal:?}");
+    let received = copies(&server);
+    let uncertain_rows =
+        rows(&url, &format!("SELECT email FROM deliveries WHERE issue = '{ISSUE}' AND status = 'uncertain'"));
+    let missing = (0..EXTRA)
+        .map(|i| format!("reader{i:05}@example.org"))
+        .filter(|a| !received.contains_key(a) && !uncertain_rows.iter().any(|r| &r[0] == a))
+        .count();
+    assert_eq!(missing, 0, "{journal:?}");
+    let duplicates: usize = received.values().map(|&n| n.saturating_sub(1)).sum();
+    assert!(duplicates <= uncertain, "{duplicates} duplicates, {uncertain} uncertain");
+}
