@@ -53,16 +53,23 @@ impl Parts {
         context.subscriber = slots::marked_subscriber(columns);
         let failed = |d| Error::Invalid(vec![d]);
         let (marked, marked_layout) = project.templates.email_and_layout(publication, &context).map_err(failed)?;
-        context.subscriber.name.clear();
-        context.subscriber.attrs.values_mut().for_each(String::clear);
-        // The comparison needs no stylesheet: the layouts as rendered differ exactly where the
-        // inlined ones would (and inlining would only hide a difference in `<style>` or comments).
-        let (plain_layout, plain_text) = project.templates.email_layouts(publication, &context).map_err(failed)?;
+        // When the templates' source shows they only print names and attributes, the render
+        // with those values empty is known without making it.
+        let plain = if project.templates.only_print_subscriber_values() {
+            None
+        } else {
+            context.subscriber.name.clear();
+            context.subscriber.attrs.values_mut().for_each(String::clear);
+            // The comparison needs no stylesheet: the layouts as rendered differ exactly where the
+            // inlined ones would (and inlining would only hide a difference in `<style>` or comments).
+            Some(project.templates.email_layouts(publication, &context).map_err(failed)?)
+        };
+        let (plain_layout, plain_text) =
+            plain.as_ref().map(|(l, t)| (Some(l.as_str()), Some(t.as_str()))).unwrap_or_default();
         let names = Names::of(publication);
         let count = FIRST_ATTR + columns.len();
-        let text = checked_split(&marked.text, None, &plain_text, names.email_text, count, test_send)?;
-        let html =
-            checked_split(&marked.html, Some(&marked_layout), &plain_layout, names.email_html, count, test_send)?;
+        let text = checked_split(&marked.text, None, plain_text, names.email_text, count, test_send)?;
+        let html = checked_split(&marked.html, Some(&marked_layout), plain_layout, names.email_html, count, test_send)?;
         if marked.subject.trim().is_empty() || !super::headers::is_header_safe(&marked.subject) {
             return Err(invalid(
                 "compose/subject",
@@ -86,12 +93,12 @@ impl Parts {
 }
 
 /// One layout split at its slots, checked against its render with empty subscriber values:
-/// `plain`, compared with `marked` or, when given, with `compared` (the same render before a
-/// step that `plain` did not go through).
+/// `plain` (none when the templates are known to only print them), compared with `marked` or,
+/// when given, with `compared` (the same render before a step that `plain` did not go through).
 fn checked_split(
     marked: &str,
     compared: Option<&str>,
-    plain: &str,
+    plain: Option<&str>,
     name: &str,
     count: usize,
     test_send: bool,
@@ -101,13 +108,15 @@ fn checked_split(
     let split = split_of(marked)?;
     let before;
     let compared = match compared {
-        Some(text) => {
+        Some(text) if plain.is_some() => {
             before = split_of(text)?;
             &before
         }
-        None => &split,
+        _ => &split,
     };
-    if squeeze(&compared.without_slots(|s| s == EMAIL || s == UNSUBSCRIBE)) != squeeze(plain) {
+    if let Some(plain) = plain
+        && squeeze(&compared.without_slots(|s| s == EMAIL || s == UNSUBSCRIBE)) != squeeze(plain)
+    {
         return Err(Error::Invalid(vec![
             Diagnostic::error(
                 "template/slots",

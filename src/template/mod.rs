@@ -8,6 +8,7 @@
 pub mod budget;
 mod errors;
 mod filters;
+mod prints;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod renders;
 pub mod ui;
@@ -84,6 +85,9 @@ pub struct Templates {
     /// The template of each loop, by the index [`budget::TICK`] is given.
     loops: Vec<String>,
     budget: Budget,
+    /// Whether the templates only print subscriber names and attributes, as their source shows
+    /// ([`prints`]): a send then need not render them again to prove it.
+    only_print_subscriber: bool,
 }
 
 impl std::fmt::Debug for Templates {
@@ -147,7 +151,12 @@ impl Templates {
             problems.push(to_diagnostic(error.as_ref().unwrap_or(&e), &sources, &texts, &BTreeMap::new()));
         }
         let budget = config.templates.budget();
-        if problems.is_empty() { Ok(Self { tera, sources, texts, compiled, loops, budget }) } else { Err(problems) }
+        let only_print_subscriber = prints::only_prints_subscriber_values(texts.values().map(String::as_str));
+        if problems.is_empty() {
+            Ok(Self { tera, sources, texts, compiled, loops, budget, only_print_subscriber })
+        } else {
+            Err(problems)
+        }
     }
 
     fn render(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
@@ -233,6 +242,14 @@ impl Templates {
         let layout = self.render(names.email_html, &ctx)?;
         let text = self.render(names.email_text, &ctx)?;
         Ok((layout, normalise_text(&text)))
+    }
+
+    /// Whether every template, read as written, only prints `subscriber.name` and
+    /// `subscriber.attrs` (whole `{{ … }}` tags, no test, loop or filter on them), so that an
+    /// email rendered with those values empty is the one rendered with them, the values left
+    /// out. `false` means "not shown this way": render both and compare.
+    pub fn only_print_subscriber_values(&self) -> bool {
+        self.only_print_subscriber
     }
 
     /// Render an archive page template with any serialisable context.

@@ -281,6 +281,19 @@ fn templates_may_print_subscriber_values_but_not_test_or_change_them() {
 }
 
 #[test]
+fn the_comparing_render_runs_only_when_the_source_does_not_show_plain_prints() {
+    let html_renders = |html: &str| {
+        let (_dir, project) = temp_project(&[("templates/email.html", html)]);
+        let checked = crate::check::issue(&project, project.find("weekly/2016-12-09-first").unwrap());
+        let before = crate::template::renders::count().get("email.html").copied().unwrap_or(0);
+        MessageTemplate::new(&project, &checked, options()).map_err(|e| e.to_string()).unwrap();
+        crate::template::renders::count().get("email.html").copied().unwrap_or(0) - before
+    };
+    assert_eq!(html_renders("Dear {{ subscriber.name }} {{ unsubscribe_url }}"), 1, "the marked render only");
+    assert_eq!(html_renders("Dear {{ subscriber.name | upper }} {{ unsubscribe_url }}"), 2, "and the comparing one");
+}
+
+#[test]
 fn list_sends_need_an_https_unsubscribe_link_in_both_parts() {
     let code =
         |project: &Project, options: ComposeOptions| match try_template(project, "weekly/2016-12-09-first", options) {
