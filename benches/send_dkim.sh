@@ -8,6 +8,8 @@
 #
 #   benches/send_dkim.sh                    # N=100000, CONC=8
 #   N=1000000 CONC=8 benches/send_dkim.sh   # the peak-RSS run
+#   BIN=path benches/send_dkim.sh           # that binary, unbuilt
+#   ONLY=rsa benches/send_dkim.sh           # only the rsa-sha256 send (no unsigned, ed25519, smtp-source)
 #
 # Needs postfix (smtp-sink, smtp-source), openssl and GNU time: apt-get install postfix time openssl.
 set -euo pipefail
@@ -22,8 +24,13 @@ for tool in smtp-sink smtp-source openssl /usr/bin/time bc; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install postfix time openssl bc" >&2; exit 2; }
 done
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/letterpress"
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin="$root/target/release/letterpress"
+fi
+ONLY=${ONLY:-}
 
 work=$(mktemp -d)
 sink=""
@@ -82,6 +89,14 @@ dkim() {
 }
 
 echo "== letterpress: $N messages, $CONC connections"
+if [ "$ONLY" = rsa ]; then
+  rsa_dir=$(project rsa "$(dkim rsa rsa-sha256)")
+  cp "$work/rsa.pem" "$rsa_dir/secrets/rsa.pem"
+  rsa=$(run "$rsa_dir" rsa-sha256)
+  printf "rsa-sha256 2048: %.0f msg/s\n" "$rsa"
+  printf "rsa / openssl speed:  %.2f (target >= 0.80)\n" "$(echo "$rsa / $ossl" | bc -l)"
+  exit 0
+fi
 plain=$(project plain "")
 unsigned=$(run "$plain" unsigned)
 printf "unsigned: %.0f msg/s\n" "$unsigned"

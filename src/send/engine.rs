@@ -282,25 +282,39 @@ pub async fn run_pool<T: Transport>(
         outstanding: AtomicUsize::new(0),
         retries: retry_tx,
     });
+    // With one relay there is nothing to route: its workers take jobs straight from the
+    // dispatcher's (or the sign pool's) queue, without a router task and a second queue in
+    // between (a task hop per message, the suspect for a pool of one sending slower than the
+    // single-relay engine did; not measured yet).
+    let (direct, to_route) =
+        if shared.lanes.len() == 1 { (Some(Arc::new(Mutex::new(work_rx))), None) } else { (None, Some(work_rx)) };
     let mut workers = Vec::new();
     let mut lanes = Vec::new();
     for (i, mut first) in first.into_iter().enumerate().take(shared.lanes.len()) {
         let concurrency = shared.lanes[i].concurrency.unwrap_or(settings.concurrency).max(1);
-        let (lane_tx, lane_rx) = mpsc::channel::<Job>(concurrency);
-        let lane_rx = Arc::new(Mutex::new(lane_rx));
+        let lane_rx = if let Some(queue) = &direct {
+            Arc::clone(queue)
+        } else {
+            let (lane_tx, lane_rx) = mpsc::channel::<Job>(concurrency);
+            lanes.push(lane_tx);
+            Arc::new(Mutex::new(lane_rx))
+        };
         for _ in 0..concurrency {
             workers.push(tokio::spawn(worker(Arc::clone(&context), i, Arc::clone(&lane_rx), first.take())));
         }
-        lanes.push(lane_tx);
     }
-    // Only the workers hold the lanes' receiving ends: when every one of them has stopped (the
-    // journal failing, say, as when the disk fills), the router's next hand-out fails, and
-    // with it the dispatcher's, instead of waiting forever for room.
-    let router = tokio::spawn(route(Arc::clone(&context), work_rx, lanes));
+    // Only the workers hold the receiving ends (the lanes', or the one queue of a single
+    // relay): when every one of them has stopped (the journal failing, say, as when the disk
+    // fills), the next hand-out fails — the router's, then the dispatcher's — instead of
+    // waiting forever for room.
+    drop(direct);
+    let router = to_route.map(|work_rx| tokio::spawn(route(Arc::clone(&context), work_rx, lanes)));
     let mut dispatched = dispatch(&context, work_tx, retry_rx).await;
-    let route_result = router.await.unwrap_or_else(|e| Err(Error::sender(format!("the router task failed: {e}"))));
-    if dispatched.is_ok() {
-        dispatched = route_result;
+    if let Some(router) = router {
+        let route_result = router.await.unwrap_or_else(|e| Err(Error::sender(format!("the router task failed: {e}"))));
+        if dispatched.is_ok() {
+            dispatched = route_result;
+        }
     }
     // When every worker stopped, the first one's error is the run's, not "every worker stopped".
     let mut replace = dispatched.is_err();
