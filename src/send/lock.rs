@@ -62,6 +62,18 @@ pub(super) fn locked(store: &Store) -> Error {
     Error::Locked { path: PathBuf::from(format!("{} (its send lock)", store.path().display())) }
 }
 
+/// Why a run stopped early when its lock session ended (the connection holding the send and
+/// run locks dropped, or its backend was terminated): PostgreSQL let its locks go, so its
+/// claimed rows are free to other senders; it claims nothing more and leaves its in-flight
+/// rows to the next run's recovery.
+pub fn lost() -> Error {
+    Error::Incomplete {
+        message: "this run lost its send lock (the PostgreSQL session holding it ended), so it stopped claiming \
+                  recipients; the other senders, or the next `send`, deliver the rest and recover what it had in flight"
+            .to_owned(),
+    }
+}
+
 /// Take the send lock of `store` alone: the file lock in `state_dir` for SQLite, the session
 /// lock on PostgreSQL (on every host sharing the database).
 pub fn acquire_for(store: &Store, state_dir: &Path) -> Result<SendLock> {
@@ -140,7 +152,10 @@ impl SendLock {
         if self.role == Role::Alone {
             return Ok(true);
         }
-        session.session_lock_call("pg_advisory_unlock_shared(?1)", &[SEND_LOCK])?;
+        if session.session_lock_call("pg_advisory_unlock_shared(?1)", &[SEND_LOCK]).is_err() {
+            // The session is gone, and its locks with it: this run is no one's last out.
+            return Ok(false);
+        }
         let alone = session.try_session_lock(SEND_LOCK)?;
         if alone {
             self.role = Role::Alone;
