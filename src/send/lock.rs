@@ -14,6 +14,11 @@
 //! the advisory lock `(RUN_LOCKS, run id)`, which tells the journal its claims are alive (see
 //! `state/journal/claim.rs`). At the end, the last sender out (the one that gets the lock
 //! exclusively again) records the send's end.
+//!
+//! A run whose lock session ends while the process lives (the connection to the database cut,
+//! its backend terminated) has lost both locks: the others now see it as dead and may claim its
+//! rows. Its journal checks the run lock before each claim ([`crate::state::State::run_alive`]),
+//! so it claims and hands out nothing more, finishes what is in flight and stops with [`lost`].
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
