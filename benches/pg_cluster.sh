@@ -178,7 +178,9 @@ for run in $(seq "$RUNS"); do
   # know answers 404) and stream while the senders work.
   until [ "$(sql "$db" "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'" 2>/dev/null || echo 0)" -gt 0 ]; do sleep 0.02; done
   first=$(((RANDOM * 32768 + RANDOM) % (N - UNSUBS + 1)))
-  python3 "$work/client.py" "$KEY" "$LIST" "$replicas" "$CLIENTS" "$first" "$UNSUBS" "$UNSUBS" "$work/unsubscribed" >"$work/posts" &
+  # When the last POST is answered, rows still pending show the send ran throughout the stream.
+  { python3 "$work/client.py" "$KEY" "$LIST" "$replicas" "$CLIENTS" "$first" "$UNSUBS" "$UNSUBS" "$work/unsubscribed" >"$work/posts"
+    sql "$db" "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'" >"$work/pending"; } &
   posts=$!
   # Kill one sender, chosen at random, once a random share (20-60%) of the send is done.
   victim=$a; [ $((RANDOM % 2)) = 0 ] && victim=$b
@@ -223,7 +225,7 @@ for run in $(seq "$RUNS"); do
   printf 'run %d: %s; %d rows, %d received, missing %d, duplicates %d, uncertain %d; unsubscribes: %d answered 2xx, %d recorded, %s 5xx, %d skipped as suppressed, %d sent (%d of them finished after the POST: in flight); send --due exit %d; %.1f s: %s\n' \
     "$run" "$killed" "$rows" "$(wc -l < "$work/received")" "$missing" "$duplicates" "$uncertain" \
     "$answered" "$recorded" "$five" "$skipped" "$((answered - skipped))" "$late" "$rerun" "$elapsed" "$verdict"
-  echo "  one-click during the send: $(cat "$work/posts")"
+  echo "  one-click during the send ($(cat "$work/pending") rows still pending when the last was answered): $(cat "$work/posts")"
   if [ "$verdict" != ok ]; then tail -n 3 "$work/a.log" "$work/b.log" "$work/rerun.log" "$work"/serve-*.log >&2; fi
   [ "$run" = "$RUNS" ] || sql postgres "DROP DATABASE $db"
 done
