@@ -69,12 +69,13 @@ pub(super) fn locked(store: &Store) -> Error {
 
 /// Why a run stopped early when its lock session ended (the connection holding the send and
 /// run locks dropped, or its backend was terminated): PostgreSQL let its locks go, so its
-/// claimed rows are free to other senders; it claims nothing more and leaves its in-flight
-/// rows to the next run's recovery.
+/// claimed rows are free to other senders; it claims and hands out nothing more and finishes
+/// only the messages already in flight.
 pub fn lost() -> Error {
     Error::Incomplete {
-        message: "this run lost its send lock (the PostgreSQL session holding it ended), so it stopped claiming \
-                  recipients; the other senders, or the next `send`, deliver the rest and recover what it had in flight"
+        message: "this run lost its send lock (the PostgreSQL session holding it ended; check the connection to the \
+                  database), so it finished only the messages in flight; the other senders, or the next `send`, \
+                  deliver the rest"
             .to_owned(),
     }
 }
