@@ -22,7 +22,7 @@ use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 
 enum Request {
     Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
-    Claim(i64, usize, oneshot::Sender<std::result::Result<Vec<Delivery>, String>>),
+    Claim(i64, usize, oneshot::Sender<std::result::Result<Option<Vec<Delivery>>, String>>),
     Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
     Reserve(Box<Reservation>, oneshot::Sender<std::result::Result<Reserved, String>>),
@@ -62,7 +62,7 @@ pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journ
     // A fresh run id, as the send lock gives one; the operating system's randomness failing
     // leaves run 0, which only a second run in the same instant could mistake for its own.
     let id = crate::state::journal::new_run_id().unwrap_or(0);
-    start_run(state, Run { issue, id }, clock, path)
+    start_run(state, Run { issue, id, locked: false }, clock, path)
 }
 
 /// Whose journal rows the task claims: `issue`'s, for run `id` (see `state/journal/claim.rs`).
@@ -71,6 +71,9 @@ pub struct Run {
     pub issue: String,
     /// The run's id, which the run's send lock holds alive on PostgreSQL.
     pub id: i64,
+    /// Whether a run lock holds `id` (a run under the send lock): then each claim first checks
+    /// that the lock is still held, and claims nothing once its session is gone.
+    pub locked: bool,
 }
 
 /// Start the journal task for run `run.id` of `run.issue` (see `start`), whose pages of pending rows are claimed under that id.
@@ -106,7 +109,12 @@ fn handle(state: &mut State, run: &Run, clock: &Clock, batch: Vec<Request>) {
                 waiting.push(reply);
             }
             Request::Claim(after, limit, reply) => {
-                let _ = reply.send(state.claim(issue, run.id, after, limit).map_err(|e| e.to_string()));
+                let claimed = match run.locked.then(|| state.run_alive(run.id)) {
+                    Some(Ok(false)) => Ok(None),
+                    Some(Err(e)) => Err(e),
+                    None | Some(Ok(true)) => state.claim(issue, run.id, after, limit).map(Some),
+                };
+                let _ = reply.send(claimed.map_err(|e| e.to_string()));
             }
             Request::Suppressed(lists, reply) => {
                 let sets = lists
@@ -157,8 +165,9 @@ impl Journal {
         self.ask(|reply| Request::Apply(updates, reply)).await
     }
 
-    /// Claim the next pending rows after `after` (by seq) that no live run holds.
-    pub async fn claim(&self, after: i64, limit: usize) -> Result<Vec<Delivery>> {
+    /// Claim the next pending rows after `after` (by seq) that no live run holds; `None` when
+    /// this run's lock is gone (see [`Run::locked`]): it must claim and hand out nothing more.
+    pub async fn claim(&self, after: i64, limit: usize) -> Result<Option<Vec<Delivery>>> {
         self.ask(|reply| Request::Claim(after, limit, reply)).await
     }
 

@@ -14,6 +14,11 @@
 //! the advisory lock `(RUN_LOCKS, run id)`, which tells the journal its claims are alive (see
 //! `state/journal/claim.rs`). At the end, the last sender out (the one that gets the lock
 //! exclusively again) records the send's end.
+//!
+//! A run whose lock session ends while the process lives (the connection to the database cut,
+//! its backend terminated) has lost both locks: the others now see it as dead and may claim its
+//! rows. Its journal checks the run lock before each claim ([`crate::state::State::run_alive`]),
+//! so it claims and hands out nothing more, finishes what is in flight and stops with [`lost`].
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -60,6 +65,19 @@ pub fn acquire(state_dir: &Path) -> Result<SendLock> {
 /// The answer to a sender that finds the send lock held (by another issue's send, say).
 pub(super) fn locked(store: &Store) -> Error {
     Error::Locked { path: PathBuf::from(format!("{} (its send lock)", store.path().display())) }
+}
+
+/// Why a run stopped early when its lock session ended (the connection holding the send and
+/// run locks dropped, or its backend was terminated): PostgreSQL let its locks go, so its
+/// claimed rows are free to other senders; it claims and hands out nothing more and finishes
+/// only the messages already in flight.
+pub fn lost() -> Error {
+    Error::Incomplete {
+        message: "this run lost its send lock (the PostgreSQL session holding it ended; check the connection to the \
+                  database), so it finished only the messages in flight; the other senders, or the next `send`, \
+                  deliver the rest"
+            .to_owned(),
+    }
 }
 
 /// Take the send lock of `store` alone: the file lock in `state_dir` for SQLite, the session
@@ -140,7 +158,10 @@ impl SendLock {
         if self.role == Role::Alone {
             return Ok(true);
         }
-        session.session_lock_call("pg_advisory_unlock_shared(?1)", &[SEND_LOCK])?;
+        if session.session_lock_call("pg_advisory_unlock_shared(?1)", &[SEND_LOCK]).is_err() {
+            // The session is gone, and its locks with it: this run is no one's last out.
+            return Ok(false);
+        }
         let alone = session.try_session_lock(SEND_LOCK)?;
         if alone {
             self.role = Role::Alone;

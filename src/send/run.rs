@@ -52,9 +52,9 @@ pub(super) fn deliver(
     lock: Option<&mut super::lock::SendLock>,
 ) -> Result<SendReport> {
     let sending = &project.config.sending;
-    let run_id = match &lock {
-        Some(lock) => lock.run(),
-        None => crate::state::journal::new_run_id()?,
+    let (run_id, locked) = match &lock {
+        Some(lock) => (lock.run(), true),
+        None => (crate::state::journal::new_run_id()?, false),
     };
     let runtime = runtime()?;
     let Delivery { template, relays, only_list, left_out, careful } = run;
@@ -140,7 +140,7 @@ pub(super) fn deliver(
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
     let (ran, state) = runtime.block_on(async {
         let signals = signal::watch(Arc::clone(&shared));
-        let run = actor::Run { issue: id.to_owned(), id: run_id };
+        let run = actor::Run { issue: id.to_owned(), id: run_id, locked };
         let (journal, task) = actor::start_run(state, run, clock.clone(), state_path.to_path_buf());
         let ran = engine::run_pool(journal, template, transports, Arc::clone(&shared), settings, first).await;
         signals.abort();
@@ -165,7 +165,7 @@ pub(super) fn deliver(
     };
     if last {
         state.finish_send(id, final_state, note.as_deref(), clock.now())?;
-    } else {
+    } else if stop.is_none() {
         eprintln!("other senders are still sending `{id}`; the last to finish records the end of the send");
     }
     let complete = remains.is_none();

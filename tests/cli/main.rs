@@ -28,6 +28,7 @@ mod send_pool;
 mod send_relays;
 mod send_transport;
 mod senders;
+mod senders_due;
 mod serve;
 mod signups;
 mod smtp;

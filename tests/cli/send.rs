@@ -420,7 +420,7 @@ fn sigterm_finishes_the_messages_in_flight_and_the_rerun_sends_the_rest_once() {
 }
 
 /// Moves the fixture issue's `send_at` to half an hour before the tests' fixed now.
-fn due_recently(project: &Project) {
+pub(crate) fn due_recently(project: &Project) {
     let text = project.read("content/weekly/2016-12-09-plans.md");
     project.write(
         "content/weekly/2016-12-09-plans.md",

@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::harness::Project;
 use crate::postgres::{cluster, rows};
 use crate::send::{ISSUE, PASSWORD, setup};
-use crate::smtp::{ServerConfig, SmtpServer};
+use crate::senders_due::{claiming_runs, until_claimed_by};
+use crate::smtp::{Gate, ServerConfig, SmtpServer};
 
 const EXTRA: usize = 400;
 /// The fixture's own readers plus `EXTRA`.
@@ -102,4 +103,54 @@ fn a_sender_killed_mid_run_leaves_at_most_its_in_flight_rows_uncertain() {
     assert_eq!(missing, 0, "{journal:?}");
     let duplicates: usize = received.values().map(|&n| n.saturating_sub(1)).sum();
     assert!(duplicates <= uncertain, "{duplicates} duplicates, {uncertain} uncertain");
+}
+
+/// A sender whose lock session ends (its connection to the database dropped; here its backend
+/// is terminated) notices at its next claim: it claims nothing more, finishes what it has in
+/// flight, and exits 3; the next run sends the rest, each recipient once.
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn a_sender_that_loses_its_lock_session_stops_claiming_and_the_next_run_sends_the_rest() {
+    const MORE: usize = 600;
+    let gate = Gate::closed();
+    let (project, server) = setup(ServerConfig::default().hold(&gate), MORE);
+    let config = project.read("letterpress.yaml").replace("timeout: 10", "timeout: 300");
+    project.write("letterpress.yaml", &config);
+    let url = cluster::fresh_database();
+    let smtp = server.url();
+    let env =
+        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
+    let mut sender = spawn(&project, &env);
+    // Held at the relay, the run has claimed its first page and waits for room to hand it out.
+    until_claimed_by(1, &url, &mut [&mut sender]);
+    assert_eq!(claiming_runs(&url), 1, "the sender never claimed a page");
+    let claimed = |url: &str| -> usize {
+        let sql = format!("SELECT COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' AND claimed_by IS NOT NULL");
+        rows(url, &sql)[0][0].parse().expect("a count")
+    };
+    let first_page = claimed(&url);
+    let ended = rows(
+        &url,
+        "SELECT pg_terminate_backend(pid, 60000) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objsubid = 2 AND CAST(classid AS BIGINT) = 1819279364 \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    gate.open();
+    let out = sender.wait_with_output().expect("wait");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(ended, [vec!["t".to_owned()]], "one run lock, its session ended: {said}");
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("lost its send lock"), "{said}");
+    assert_eq!(claimed(&url), first_page, "nothing claimed after the lock was lost");
+    let journal = statuses(&url);
+    let sent = journal.get("sent").copied().unwrap_or(0);
+    assert!(sent <= first_page, "only rows of its first page were sent: {journal:?}");
+    assert_eq!(journal.get("pending").copied().unwrap_or(0), MORE + 3 - sent, "the rest waits: {journal:?}");
+
+    let rerun = project.run_env(&["send", ISSUE, "--yes"], &env);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let received = copies(&server);
+    assert_eq!(received.len(), MORE + 3, "{}", rerun.stderr);
+    assert!(received.values().all(|&n| n == 1), "a recipient got two copies");
+    assert_eq!(statuses(&url), BTreeMap::from([("sent".to_owned(), MORE + 3)]));
 }

@@ -157,6 +157,31 @@ pub struct ServerConfig {
     pub log_file: Option<PathBuf>,
     /// Optional extensions EHLO advertises.
     pub extensions: Extensions,
+    /// While closed, end-of-data replies wait for it (see [`Gate`]).
+    pub hold: Option<Gate>,
+}
+
+/// A gate end-of-data replies wait at until the test opens it: clients that must overlap (two
+/// senders sharing a send) are held mid-message, on a condition the test checks, never on time.
+/// The message is recorded, or not, when its reply is sent, after the gate.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn closed() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    /// Opens the gate for good: held replies go out, later ones are not held.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let mut open = self.0.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+    }
 }
 
 /// Optional SMTP extensions the server offers; `Default` offers them all.
@@ -187,6 +212,7 @@ impl Default for ServerConfig {
             max_message_size: 10 * 1024 * 1024,
             log_file: None,
             extensions: Extensions::default(),
+            hold: None,
         }
     }
 }
@@ -250,6 +276,12 @@ impl ServerConfig {
     #[must_use]
     pub fn log_file(self, path: &Path) -> Self {
         Self { log_file: Some(path.to_owned()), ..self }
+    }
+
+    /// Holds every end-of-data reply until `gate` opens.
+    #[must_use]
+    pub fn hold(self, gate: &Gate) -> Self {
+        Self { hold: Some(gate.clone()), ..self }
     }
 
     /// Does not advertise PIPELINING (RFC 2920), like `smtp-sink -p`.
@@ -702,6 +734,11 @@ impl Session {
                         return Ok(End::StartTls);
                     }
                     Step::Final { reply, message } => {
+                        if let Some(gate) = &self.shared.config.hold {
+                            stream.write_all(&out).await?;
+                            out.clear();
+                            gate.passed().await;
+                        }
                         if let Some(delay) = self.shared.config.delay {
                             stream.write_all(&out).await?;
                             out.clear();

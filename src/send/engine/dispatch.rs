@@ -90,7 +90,11 @@ pub(super) async fn dispatch<T: Transport>(
             continue;
         }
         if !exhausted {
-            let page = context.journal.claim(after, PAGE).await?;
+            let Some(page) = context.journal.claim(after, PAGE).await? else {
+                // This run's lock session ended: other senders may take its claims now.
+                context.shared.stop(crate::send::lock::lost());
+                break;
+            };
             if page.len() < PAGE {
                 if swept && page.is_empty() {
                     exhausted = true;

@@ -65,6 +65,20 @@ impl State {
         claim(&self.conn, issue, run, after_seq, limit).map_err(|e| self.error("update", e))
     }
 
+    /// Whether run `run` still holds its run lock: false once the session that held it ended
+    /// (the connection dropped, or its backend was terminated), when the server has let the
+    /// lock go and other runs may take the run's claims. Always true on SQLite, whose one
+    /// sender holds the file lock.
+    pub fn run_alive(&self, run: i64) -> Result<bool, Error> {
+        match self.conn.backend() {
+            Backend::Sqlite => Ok(true),
+            Backend::Postgres => self
+                .conn
+                .query_value(concat!("SELECT EXISTS (", live_runs!(), " AND CAST(objid AS BIGINT) = ?1)"), params![run])
+                .map_err(|e| self.error("read", e)),
+        }
+    }
+
     /// The live runs' ids (PostgreSQL); on SQLite, none: its one sender holds the file lock.
     pub fn live_runs(&self) -> Result<Vec<i64>, Error> {
         match self.conn.backend() {
@@ -160,7 +174,11 @@ mod tests {
         rows.iter().map(|d| d.seq).collect()
     }
 
-    both!(two_runs_claim_disjoint_pages, a_dead_runs_rows_are_free_again_and_its_inflight_uncertain);
+    both!(
+        two_runs_claim_disjoint_pages,
+        a_dead_runs_rows_are_free_again_and_its_inflight_uncertain,
+        a_run_is_alive_as_long_as_the_session_holding_its_lock
+    );
 
     fn two_runs_claim_disjoint_pages(t: &Fresh) {
         let mut state = t.open();
@@ -180,5 +198,30 @@ mod tests {
         // rows it claimed but never marked go to the next run.
         assert_eq!(state.recover("w/a", false, at()).unwrap().uncertain, 1);
         assert_eq!(seqs(&state.claim("w/a", 22, i64::MIN, 10).unwrap()), [2, 3, 4, 5, 6]);
+    }
+
+    fn a_run_is_alive_as_long_as_the_session_holding_its_lock(t: &Fresh) {
+        let state = t.open();
+        let session = t.open();
+        let lock = "pg_try_advisory_lock(?1, CAST(?2 AS INTEGER))";
+        assert!(session.session_lock_call(lock, &[RUN_LOCKS.into(), 31]).unwrap());
+        assert!(state.run_alive(31).unwrap());
+        if state.conn.backend() == Backend::Sqlite {
+            return;
+        }
+        assert!(!state.run_alive(32).unwrap(), "a run nobody holds");
+        // The session's backend ends, as when its connection drops (waiting until it has gone).
+        let ended: bool = state
+            .conn
+            .query_value(
+                "SELECT bool_and(pg_terminate_backend(pid, 60000)) FROM pg_locks
+                 WHERE locktype = 'advisory' AND objsubid = 2 AND CAST(objid AS BIGINT) = ?1
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                params![31_i64],
+            )
+            .unwrap();
+        assert!(ended);
+        assert!(!state.run_alive(31).unwrap(), "the server let the lock go with the session");
+        assert!(session.try_session_lock(1).is_err(), "the session is gone");
     }
 }
