@@ -63,7 +63,9 @@ fn main() {
         .map(|i| {
             let token = keys.click_token(issue, u16::try_from(i % 3).unwrap());
             let from = format!("10.{}.{}.7", i / 250 % 250, i % 250);
-            format!("GET /l/{token} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: {BROWSER}\r\nX-Forwarded-For: {from}\r\n\r\n")
+            format!(
+                "GET /l/{token} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: {BROWSER}\r\nX-Forwarded-For: {from}\r\n\r\n"
+            )
         })
         .collect();
     let (results, wall) = load(&address, &targets, clients);

@@ -98,9 +98,18 @@ pub(crate) fn follow(server: &Server, url: &str, network: &str) -> Response {
     ))
 }
 
-/// `letterpress clicks <issue> --format json` with `env`: (URL, text, counted, filtered) per
-/// link in issue order, and the totals.
-pub(crate) fn report(project: &Project, env: &[(&str, &str)]) -> (Vec<(String, String, u64, u64)>, (u64, u64)) {
+/// One link of `letterpress clicks`'s report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LinkRow {
+    pub url: String,
+    pub text: String,
+    pub counted: u64,
+    pub filtered: u64,
+}
+
+/// `letterpress clicks <issue> --format json` with `env`: each link in issue order, and the
+/// totals (counted, filtered).
+pub(crate) fn report(project: &Project, env: &[(&str, &str)]) -> (Vec<LinkRow>, (u64, u64)) {
     let out = project.run_env(&["clicks", ISSUE, "--format", "json"], env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
@@ -113,7 +122,7 @@ pub(crate) fn report(project: &Project, env: &[(&str, &str)]) -> (Vec<(String, S
             assert_eq!(l["number"].as_u64(), Some(i as u64 + 1), "{json}");
             let text = |k: &str| l[k].as_str().expect("a string").to_owned();
             let count = |k: &str| l[k].as_u64().expect("a count");
-            (text("url"), text("text"), count("counted"), count("filtered"))
+            LinkRow { url: text("url"), text: text("text"), counted: count("counted"), filtered: count("filtered") }
         })
         .collect();
     (links, (json["counted"].as_u64().expect("counted"), json["filtered"].as_u64().expect("filtered")))
@@ -198,10 +207,15 @@ fn a_click_in_either_edition_redirects_and_counts_against_its_link() {
     assert!(server.stop().success());
     assert!(!server.log().iter().any(|l| l.contains("\" 5")), "{:?}", server.log());
     let (links, totals) = report(&project, &env);
-    let expected: Vec<(String, String, u64, u64)> = LINKS
+    let expected: Vec<LinkRow> = LINKS
         .iter()
         .zip([(2, 0), (1, 1), (2, 1), (2, 0)])
-        .map(|((url, text), (counted, filtered))| ((*url).to_owned(), (*text).to_owned(), counted, filtered))
+        .map(|((url, text), (counted, filtered))| LinkRow {
+            url: (*url).to_owned(),
+            text: (*text).to_owned(),
+            counted,
+            filtered,
+        })
         .collect();
     assert_eq!(links, expected, "each click counts against the link it was for, in issue order");
     assert_eq!(totals, (7, 2));

@@ -23,7 +23,8 @@ fn two_serve_processes_on_one_postgres_database_count_clicks_that_add_up() {
     assert_eq!(click_urls(&london), [click_url(0), click_url(1), click_url(2)]);
     assert_eq!(click_urls(&north_west), [click_url(0), click_url(2), click_url(3)]);
     let recorded = rows(&url, &format!("SELECT idx, url FROM click_links WHERE issue = '{ISSUE}' ORDER BY idx"));
-    let expected: Vec<Vec<String>> = LINKS.iter().enumerate().map(|(i, (u, _))| vec![i.to_string(), (*u).to_owned()]).collect();
+    let expected: Vec<Vec<String>> =
+        LINKS.iter().enumerate().map(|(i, (u, _))| vec![i.to_string(), (*u).to_owned()]).collect();
     assert_eq!(recorded, expected, "the send recorded every edition's links in the full issue's numbering");
 
     let env = [(KEY_VAR, KEY), ("LETTERPRESS_NOW", LATER), store];
@@ -45,12 +46,14 @@ fn two_serve_processes_on_one_postgres_database_count_clicks_that_add_up() {
         assert!(!server.log().iter().any(|l| l.contains("\" 5")), "{:?}", server.log());
     }
     let (links, totals) = report(&project, &[store]);
-    let counted: Vec<u64> = links.iter().map(|l| l.2).collect();
+    let counted: Vec<u64> = links.iter().map(|l| l.counted).collect();
     assert_eq!(counted, [5, 1, 3, 4], "both servers' clicks, per link: {links:?}");
     assert_eq!(totals, (13, 0));
     let stored = rows(
         &url,
-        &format!("SELECT idx, SUM(counted), SUM(filtered) FROM click_counts WHERE issue = '{ISSUE}' GROUP BY idx ORDER BY idx"),
+        &format!(
+            "SELECT idx, SUM(counted), SUM(filtered) FROM click_counts WHERE issue = '{ISSUE}' GROUP BY idx ORDER BY idx"
+        ),
     );
     let stored: Vec<(String, String)> = stored.into_iter().map(|r| (r[1].clone(), r[2].clone())).collect();
     let want = ["5", "1", "3", "4"].map(|c| (c.to_owned(), "0".to_owned()));
