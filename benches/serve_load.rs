@@ -4,7 +4,8 @@
 //!
 //! Bounded and loopback only: the server, a tiny SMTP sink and the clients all use 127.0.0.1, the
 //! request count is fixed, every socket has a timeout, and the send is stopped after
-//! [`SEND_LIMIT`] if it is still running.
+//! [`SEND_LIMIT`] if it is still running. The load client is `support/http_load.rs` (shared
+//! with `serve_clicks`).
 //!
 //! ```sh
 //! cargo bench --bench serve_load                      # 10,000 requests, 16 clients
@@ -13,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark: a failure is a panic")]
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,7 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use http_load::{copy_fixture, env_number, figures, load, start_server};
 use letterpress::token::Keys;
+
+#[path = "support/http_load.rs"]
+mod http_load;
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 const SEND_LIMIT: Duration = Duration::from_secs(300);
@@ -54,7 +59,7 @@ fn main() {
     );
     let first = letterpress(root, &["send", "weekly/2016-12-09-plans", "--yes"], &sink).output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let (mut server, address) = start_server(root, &sink);
+    let (mut server, address) = start_server(letterpress(root, &["serve", "--bind", "127.0.0.1:0"], &sink));
     delay.store(SINK_DELAY_MS, Ordering::SeqCst);
     let before = accepted.load(Ordering::SeqCst);
     let mut sending = letterpress(root, &["send", "weekly/2016-12-16-winter", "--yes"], &sink)
@@ -68,16 +73,17 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let keys = Keys::from_secrets(vec![vec![7; 32]]).unwrap();
-    let paths: Vec<String> = (0..requests)
-        .map(|i| format!("/unsubscribe?t={}", keys.token(&format!("load{i:06}@example.org"), "readers")))
+    let body = "List-Unsubscribe=One-Click";
+    let posts: Vec<String> = (0..requests)
+        .map(|i| {
+            let token = keys.token(&format!("load{i:06}@example.org"), "readers");
+            format!(
+                "POST /unsubscribe?t={token} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        })
         .collect();
-    let started = Instant::now();
-    let results: Vec<(u16, Duration)> = std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            paths.chunks(requests.div_ceil(clients)).map(|chunk| scope.spawn(|| client(&address, chunk))).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    let wall = started.elapsed();
+    let (results, wall) = load(&address, &posts, clients);
     let send_was_running = sending.try_wait().unwrap().is_none();
     let sent_status = wait_or_stop(&mut sending);
     let _ = server.kill();
@@ -90,23 +96,6 @@ fn main() {
     assert!(send_was_running, "the send ran during the whole load");
 }
 
-#[allow(clippy::disallowed_methods, reason = "tests and benches take their settings from the environment")]
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn copy_fixture(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The release `letterpress` in `root`, keyed, pinned in time, sending to `sink`.
 fn letterpress(root: &Path, args: &[&str], sink: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_letterpress"));
@@ -117,75 +106,6 @@ fn letterpress(root: &Path, args: &[&str], sink: &str) -> Command {
         .env("LETTERPRESS_NOW", "2026-11-22T09:30:00Z")
         .env("LETTERPRESS_SMTP_URL", format!("smtp://{sink}"));
     command
-}
-
-/// `serve --bind 127.0.0.1:0`; returns it and its address. Its access log is read and dropped.
-fn start_server(root: &Path, sink: &str) -> (Child, String) {
-    let mut child = letterpress(root, &["serve", "--bind", "127.0.0.1:0"], sink)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(at) = line.find("http://") {
-            break line[at + 7..].split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, address)
-}
-
-/// One keep-alive connection posting every path in turn: (status, latency) per request.
-fn client(address: &str, paths: &[String]) -> Vec<(u16, Duration)> {
-    let connect = || {
-        let stream = TcpStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        stream.set_nodelay(true).unwrap();
-        BufReader::new(stream)
-    };
-    let mut reader = connect();
-    let body = "List-Unsubscribe=One-Click";
-    paths
-        .iter()
-        .map(|path| {
-            let request = format!(
-                "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let started = Instant::now();
-            reader.get_mut().write_all(request.as_bytes()).unwrap();
-            let (status, close) = read_response(&mut reader);
-            let elapsed = started.elapsed();
-            if close {
-                reader = connect();
-            }
-            (status, elapsed)
-        })
-        .collect()
-}
-
-/// Read one response; returns its status and whether the server closes the connection.
-fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, bool) {
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status line");
-    let (mut length, mut close) = (0, false);
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let Some((name, value)) = line.trim_end().split_once(':') else { break };
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().unwrap(),
-            "connection" => close = value.trim().eq_ignore_ascii_case("close"),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (status, close)
 }
 
 /// Wait for the send up to [`SEND_LIMIT`], then stop it.
@@ -203,19 +123,10 @@ fn wait_or_stop(sending: &mut Child) -> String {
 }
 
 fn report(results: &[(u16, Duration)], wall: Duration, clients: usize, running: bool, send: &str, recorded: usize) {
-    let mut latencies: Vec<Duration> = results.iter().map(|(_, d)| *d).collect();
-    latencies.sort();
-    let at = |permille: usize| latencies[(latencies.len() * permille).div_ceil(1000).clamp(1, latencies.len()) - 1];
-    let errors = results.iter().filter(|(s, _)| *s >= 500).count();
-    let other = results.iter().filter(|(s, _)| *s != 200 && *s < 500).count();
     println!(
-        "serve_load: {} one-click POSTs from {clients} clients in {:.2} s = {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {errors} 5xx, {other} other non-200; {recorded} suppressions recorded; send running throughout: {running}, then {send}",
+        "serve_load: {} one-click POSTs {}; {recorded} suppressions recorded; send running throughout: {running}, then {send}",
         results.len(),
-        wall.as_secs_f64(),
-        results.len() as f64 / wall.as_secs_f64(),
-        at(500).as_secs_f64() * 1000.0,
-        at(990).as_secs_f64() * 1000.0,
-        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        figures(results, wall, clients, 200),
     );
 }
 

@@ -202,10 +202,7 @@ pub fn send_issue(
     confirm(&state, &id, &template, options.yes, skipped)?;
     let careful = relay_was_dead(&state)?;
     state.start_send(&id, template.content_hash(), clock.now(), options.allow_changed)?;
-    if let Some((key, links)) = template.click_links() {
-        let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
-        state.record_click_links(&id, &key.hex(), rows, clock.now())?;
-    }
+    record_click_links(&state, &id, &template, clock)?;
     // Set up: other senders (PostgreSQL) may join from here.
     lock.share()?;
     warn_about_relays(project);
@@ -230,13 +227,19 @@ fn join(
         template.add_editions(project, checked, sets)?;
     }
     // The editions this sender prepared may link where the others' do not.
-    if let Some((key, links)) = template.click_links() {
-        let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
-        state.record_click_links(id, &key.hex(), rows, clock.now())?;
-    }
+    record_click_links(&state, id, &template, clock)?;
     let careful = relay_was_dead(&state)?;
     let run = Delivery { template: Arc::new(template), relays, only_list: None, left_out, careful };
     deliver(project, state, id, run, clock, state_path, Some(&mut lock))
+}
+
+/// With clicks on, record the link table of the editions `template` has prepared, for `serve`
+/// (a link already recorded keeps its first record): by the sender that sets the send up and by
+/// each one that joins it.
+fn record_click_links(state: &State, id: &str, template: &MessageTemplate, clock: &Clock) -> Result<()> {
+    let Some((key, links)) = template.click_links() else { return Ok(()) };
+    let rows = links.iter().map(|l| (l.index, l.url.as_str(), l.text.as_str()));
+    state.record_click_links(id, &key.hex(), rows, clock.now())
 }
 
 impl SendReport {

@@ -7,6 +7,8 @@ mod bounces_scan;
 mod build;
 mod check;
 mod clicks;
+mod clicks_editions;
+mod clicks_postgres;
 mod dovecot;
 mod editions;
 mod harness;
