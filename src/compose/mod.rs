@@ -40,7 +40,7 @@ pub use crate::header::has_encoded_word;
 pub use dkim::{DkimKey, SIGNED_HEADERS};
 
 use crate::address::address_key;
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
