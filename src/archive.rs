@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fsutil::write_if_changed;

@@ -12,14 +12,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
+use crate::checked::{CheckedIssue, RenderedIssue};
 pub use crate::codes::ISSUE_CODES;
 use crate::config::List;
 use crate::content::{Issue, Related};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::project::{Project, RenderedIssue, Unrendered};
-use crate::template::view::IssueView;
+use crate::project::Project;
 
 mod welcome;
 
@@ -29,42 +27,6 @@ pub const HTML_LIMIT: usize = 100 * 1024;
 pub const HTML_WARN: usize = 80 * 1024;
 /// Subjects longer than this are cut off in most inboxes.
 pub const SUBJECT_LIMIT: usize = 80;
-
-/// One issue rendered once and judged: what every later stage takes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CheckedIssue {
-    /// The issue as loaded (serialised as its `publication/slug`).
-    #[serde(serialize_with = "issue_id")]
-    pub issue: Issue,
-    /// Its rendering, or what stopped it (a template, or an unknown publication).
-    pub rendered: Result<RenderedIssue, Unrendered>,
-    /// Every diagnostic of the issue: front matter, body, templates and lints, in that order.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl CheckedIssue {
-    /// The rendering, when the templates could render the issue.
-    pub fn output(&self) -> Option<&RenderedIssue> {
-        self.rendered.as_ref().ok()
-    }
-
-    /// The template view (the rendered body in it), even when the generic email failed.
-    pub fn view(&self) -> Option<&IssueView> {
-        match &self.rendered {
-            Ok(rendered) => Some(&rendered.view),
-            Err(unrendered) => unrendered.view.as_ref(),
-        }
-    }
-
-    /// Whether any diagnostic is an error: such an issue is neither published nor sent.
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
-
-fn issue_id<S: serde::Serializer>(issue: &Issue, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&issue.id())
-}
 
 /// Check a whole project, drafts included: every issue (returned, in archive order) and every
 /// list; the diagnostics are the loading ones, the lists' and the issues'. The archive pages

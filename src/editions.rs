@@ -14,11 +14,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::check::CheckedIssue;
+use crate::checked::{CheckedIssue, RenderedIssue, Unrendered};
 use crate::content::Issue;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Error;
-use crate::project::{Project, RenderedIssue, Unrendered};
+use crate::project::Project;
 use crate::segment::blocks::{self, BlockSet, Blocks};
 use crate::state::State;
 use crate::subscribers::{Members, list_columns};
@@ -197,38 +197,7 @@ pub fn check(project: &Project, issue: &Issue, found: &Blocks) -> Vec<Diagnostic
 
 #[cfg(test)]
 mod tests {
-    use std::fmt::Write as _;
-
     use super::*;
-
-    /// Markdown parses of a whole send of the editions fixture, with `extra` more readers (in
-    /// the regions the fixture already has).
-    fn parses_of_a_send(extra: usize) -> usize {
-        let dir = crate::project::copy_of_fixture("editions");
-        let csv = dir.path().join("subscribers/readers.csv");
-        let mut rows = std::fs::read_to_string(&csv).unwrap();
-        for i in 0..extra {
-            let region = ["London", "North West", "Kent", ""][i % 4];
-            let _ = writeln!(rows, "reader{i}@example.org,Reader {i},{region}");
-        }
-        std::fs::write(&csv, rows).unwrap();
-        let project = Project::load(dir.path()).unwrap();
-        let issue = project.find("weekly/2026-02-05-local-plans").unwrap();
-        let clock = crate::clock::Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap());
-        let options = crate::send::SendOptions { yes: true, ..Default::default() };
-        let before = crate::render::parses::count();
-        let report = crate::send::send_issue(&project, issue, &options, &clock, &crate::env::Env::default()).unwrap();
-        assert_eq!(report.sent_now, 4 + extra, "{report:?}");
-        crate::render::parses::count() - before
-    }
-
-    #[test]
-    fn a_send_renders_once_per_edition_not_per_recipient() {
-        // check: the blanked body (diagnostics) and the labelled one (the archive's); compose:
-        // the full edition (subject, content hash) and the three editions the readers need.
-        assert_eq!(parses_of_a_send(0), 2 + 1 + 3);
-        assert_eq!(parses_of_a_send(40), 2 + 1 + 3, "forty more readers, no more renders");
-    }
 
     #[test]
     fn the_editions_are_the_block_sets_the_audience_needs() {
@@ -239,7 +208,9 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         // Ruth (London): block 1; Li (North West): 2 and 3; Jo, Amir and a test copy: 3.
         assert_eq!(needed(&project, issue, &found), BTreeSet::from([0b001, 0b100, 0b110]));
-        let checked = crate::check::issue(&project, issue);
+        // What `check` keeps for the issue: its full rendering.
+        let rendered = render_full(&project, issue, &found);
+        let checked = CheckedIssue { issue: issue.clone(), rendered, diagnostics: Vec::new() };
         let london = edition(&project, &checked, &found, 0b001);
         let text = &london.output().unwrap().email.text;
         assert!(text.contains("The London plan") && !text.contains("merges") && !text.contains(":::"), "{text}");

@@ -3,7 +3,7 @@
 //! Issues are Markdown files with YAML front matter. The pipeline reads as the module tree:
 //! [`config`] and [`content`] load a project, [`render`] turns Markdown into an HTML fragment and
 //! plain text, [`template`] lays them out as an email (CSS inlined), and [`check`] runs those
-//! two once per issue and lints the result: a [`check::CheckedIssue`], plain data, which
+//! two once per issue and lints the result: a [`checked::CheckedIssue`], plain data, which
 //! [`archive`] (the static web archive, from a slice of them), [`compose`] (per-recipient
 //! messages, filling slots only), `send` and `preview` all take. Every problem is a located
 //! [`diagnostic::Diagnostic`]; every fatal one is an [`error::Error`].
@@ -15,6 +15,7 @@ pub mod address;
 pub mod archive;
 pub mod bounces;
 pub mod check;
+pub mod checked;
 pub mod cli;
 pub mod clicks;
 pub mod clock;
@@ -132,3 +133,6 @@ fn dispatch(cli: Cli, env: &env::Env) -> error::Result<()> {
         Command::State { command } => commands::state(root, command, env),
     }
 }
+
+#[cfg(test)]
+mod tests;

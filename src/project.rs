@@ -5,29 +5,17 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
+use crate::checked::{RenderedIssue, Unrendered};
 use crate::config::{self, Config};
 use crate::content::{self, Issue, Status};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::render::{self, Links};
 use crate::template::view::IssueView;
-use crate::template::{self, EmailBody, Templates};
+use crate::template::{self, Templates};
 
 /// The static directory, copied to the archive root.
 pub const STATIC_DIR: &str = "static";
-
-/// An issue whose email could not be rendered: why, and its view when the body rendered (a
-/// send's templates may print subscriber values the generic email does not have, so composing
-/// still starts from it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unrendered {
-    /// The template view, unless the issue's publication is unknown.
-    pub view: Option<IssueView>,
-    /// What stopped the render.
-    pub error: Diagnostic,
-}
 
 /// Everything read from a project directory.
 #[derive(Debug)]
@@ -43,18 +31,6 @@ pub struct Project {
     /// Link targets for resolving internal and relative links.
     pub links: Links,
     /// Problems found while loading content (files that did not parse).
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// One issue rendered: the body (in the view: archive HTML, copy HTML, text, headings), and
-/// the generic email, as in the archive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RenderedIssue {
-    /// The template view of the issue, the rendered body in it.
-    pub view: IssueView,
-    /// The (not yet personalised) email.
-    pub email: EmailBody,
-    /// Problems found in the body's links, images and text.
     pub diagnostics: Vec<Diagnostic>,
 }
 

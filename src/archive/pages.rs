@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::feed;
+use crate::checked::RenderedIssue;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
-use crate::project::{Project, RenderedIssue};
+use crate::project::Project;
 use crate::template::Names;
 use crate::template::view::{IssueView, PublicationView, SiteView};
 

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use super::*;
 
 #[test]
@@ -9,35 +7,6 @@ fn every_issue_code_in_the_docs_is_known() {
         let code = line.split('`').nth(1).unwrap_or_default();
         assert!(ISSUE_CODES.contains(&code), "`{code}` is documented but not in ISSUE_CODES");
     }
-}
-
-#[test]
-fn a_send_parses_the_issue_once() {
-    let dir = crate::project::copy_of_fixture("send");
-    let config = dir.path().join("letterpress.yaml");
-    let text = std::fs::read_to_string(&config).unwrap().replace("transport: smtp", "transport: outbox");
-    std::fs::write(&config, text).unwrap();
-    let project = Project::load(dir.path()).unwrap();
-    let issue = project.find("weekly/2016-12-09-plans").unwrap();
-    let clock = crate::clock::Clock::fixed("2026-11-22T09:30:00Z".parse().unwrap());
-    let options = crate::send::SendOptions { yes: true, ..Default::default() };
-    let before = crate::render::parses::count();
-    let renders_before = crate::template::renders::count();
-    let report = crate::send::send_issue(&project, issue, &options, &clock, &crate::env::Env::default()).unwrap();
-    assert_eq!(report.sent_now, 3, "{report:?}");
-    assert_eq!(crate::render::parses::count() - before, 1, "one Markdown parse for the whole send");
-    // The email templates: the generic email (`check`) and the marked one that composing fills
-    // in per message. The templates' source shows they only print subscriber values, so the
-    // layouts are not rendered a third time with those values empty to prove it.
-    let renders: BTreeMap<String, usize> = crate::template::renders::count()
-        .into_iter()
-        .map(|(name, n)| (name.clone(), n - renders_before.get(&name).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    let expected = [("email.html", 2), ("email.txt", 2), ("email.css", 2), (crate::template::renders::INLINE, 2)];
-    assert_eq!(renders, expected.map(|(name, n)| (name.to_owned(), n)).into(), "per template, for the whole send");
-    let sent = std::fs::read_dir(dir.path().join("outbox/weekly/2016-12-09-plans")).unwrap().count();
-    assert_eq!(sent, 3);
 }
 
 #[test]

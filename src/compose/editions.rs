@@ -2,18 +2,21 @@
 //! needs, laid out, CSS-inlined and encoded once; a recipient is routed to theirs by the
 //! blocks' filters.
 //!
-//! Enters: the issue's [`Blocks`] and, per edition, its [`Parts`]. Leaves: the encoded bodies of
-//! the edition a [`Recipient`] gets. An issue without blocks has one edition, found without
-//! evaluating anything.
+//! Enters: the issue's [`Blocks`] and, per edition, its [`Parts`] ([`add_editions`] renders
+//! them from the checked issue). Leaves: the encoded bodies of the edition a [`Recipient`]
+//! gets. An issue without blocks has one edition, found without evaluating anything.
 
 use std::collections::BTreeMap;
 
 use super::render::Parts;
 use super::slots::{EncodedPart, Escape};
 use super::{Recipient, invalid};
+use crate::checked::CheckedIssue;
 use crate::error::Error;
+use crate::project::Project;
 use crate::segment::Fields;
 use crate::segment::blocks::{BlockSet, Blocks};
+use crate::token::Keys;
 
 /// One edition's encoded bodies.
 pub(crate) struct Bodies {
@@ -71,6 +74,42 @@ impl Editions {
             )
         })
     }
+}
+
+/// What each edition is rendered with: the recipients' columns, whether it is a test send, and
+/// with clicks on, the keys and the issue's link table (which an edition's new links extend).
+pub(super) struct EditionContext<'a> {
+    pub columns: &'a [String],
+    pub test: bool,
+    pub keys: &'a Keys,
+    pub clicks: Option<&'a mut Vec<crate::clicks::Link>>,
+}
+
+/// Render, split and encode the editions of `sets` that `editions` lacks; with clicks on, each
+/// with its links rewritten.
+pub(super) fn add_editions(
+    editions: &mut Editions,
+    project: &Project,
+    checked: &CheckedIssue,
+    mut ctx: EditionContext<'_>,
+    sets: impl IntoIterator<Item = BlockSet>,
+) -> Result<(), Error> {
+    let Some(publication) = project.config.publication(&checked.issue.publication) else { return Ok(()) };
+    for set in sets {
+        if editions.has(set) {
+            continue;
+        }
+        let edition = crate::editions::edition(project, checked, &editions.blocks, set);
+        let parts = Parts::render(project, &edition, publication, ctx.columns, ctx.test)?;
+        let parts = match ctx.clicks.as_deref_mut() {
+            Some(links) => {
+                super::clicks::rewrite(&project.config, ctx.keys, &checked.issue.id(), parts, ctx.columns, links)?
+            }
+            None => parts,
+        };
+        editions.add(set, Bodies::of(&parts));
+    }
+    Ok(())
 }
 
 /// `hash` combined with the blocks' filters as written: moving a reader to another edition

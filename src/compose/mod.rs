@@ -40,14 +40,14 @@ pub use crate::header::has_encoded_word;
 pub use dkim::{DkimKey, SIGNED_HEADERS};
 
 use crate::address::address_key;
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::project::Project;
 use crate::segment::blocks::BlockSet;
 use crate::token::return_path::ReturnPath;
 use crate::token::{IssueKey, Keys, hex};
-use editions::{Bodies, Editions};
+use editions::{Bodies, EditionContext, Editions, add_editions};
 use headers::{BOUNDARY_SUFFIX, Delimiter, SharedHeaders};
 use render::Parts;
 use sender::Sender;
@@ -375,40 +375,6 @@ impl MessageTemplate {
     pub fn subject(&self) -> &str {
         &self.subject
     }
-}
-
-/// What each edition is rendered with: the recipients' columns, whether it is a test send, and
-/// with clicks on, the keys and the issue's link table (which an edition's new links extend).
-struct EditionContext<'a> {
-    columns: &'a [String],
-    test: bool,
-    keys: &'a Keys,
-    clicks: Option<&'a mut Vec<crate::clicks::Link>>,
-}
-
-/// Render, split and encode the editions of `sets` that `editions` lacks; with clicks on, each
-/// with its links rewritten.
-fn add_editions(
-    editions: &mut Editions,
-    project: &Project,
-    checked: &CheckedIssue,
-    mut ctx: EditionContext<'_>,
-    sets: impl IntoIterator<Item = BlockSet>,
-) -> Result<(), Error> {
-    let Some(publication) = project.config.publication(&checked.issue.publication) else { return Ok(()) };
-    for set in sets {
-        if editions.has(set) {
-            continue;
-        }
-        let edition = crate::editions::edition(project, checked, &editions.blocks, set);
-        let parts = Parts::render(project, &edition, publication, ctx.columns, ctx.test)?;
-        let parts = match ctx.clicks.as_deref_mut() {
-            Some(links) => clicks::rewrite(&project.config, ctx.keys, &checked.issue.id(), parts, ctx.columns, links)?,
-            None => parts,
-        };
-        editions.add(set, Bodies::of(&parts));
-    }
-    Ok(())
 }
 
 fn invalid(code: &'static str, message: String) -> Error {

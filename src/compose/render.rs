@@ -9,7 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::invalid;
 use super::slots::{self, EMAIL, FIRST_ATTR, Split, UNSUBSCRIBE};
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::config::Publication;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;

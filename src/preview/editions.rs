@@ -7,7 +7,7 @@
 //! own message, whose edition is then the one selected).
 
 use super::issue::Choice;
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::compose::Recipient;
 use crate::project::Project;
 use crate::segment::blocks::{BlockSet, Blocks};

@@ -9,8 +9,8 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::check::CheckedIssue;
 use crate::check::{HTML_LIMIT, HTML_WARN};
+use crate::checked::CheckedIssue;
 use crate::compose::{ComposeOptions, MessageTemplate, Recipient};
 use crate::env::Env;
 use crate::error::Error;

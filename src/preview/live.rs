@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::audience::{self, Reach, Unavailable};
 use crate::archive;
 use crate::check;
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::clock::Clock;
 use crate::content::Issue;
 use crate::diagnostic::Diagnostic;

@@ -16,7 +16,7 @@ use crate::subscribers::{ListFile, Member, Members};
 /// `--dry-run`: compose every message, deliver none, report counts and sizes.
 pub(super) fn dry_run(
     project: &Project,
-    checked: &crate::check::CheckedIssue,
+    checked: &crate::checked::CheckedIssue,
     lists: &[ListFile],
     clock: &Clock,
     env: &Env,

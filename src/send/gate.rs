@@ -6,7 +6,8 @@
 //! codes `sending.block-on` names — and `Ok` when no error remains, else [`Error::Blocked`]
 //! naming the first. It runs once per issue, never per recipient.
 
-use crate::check::{CheckedIssue, ISSUE_CODES};
+use crate::check::ISSUE_CODES;
+use crate::checked::CheckedIssue;
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::error::{Error, Result};
 use crate::project::Project;

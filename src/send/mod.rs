@@ -216,7 +216,7 @@ fn join(
     project: &Project,
     state: State,
     id: &str,
-    (mut template, checked): (MessageTemplate, &crate::check::CheckedIssue),
+    (mut template, checked): (MessageTemplate, &crate::checked::CheckedIssue),
     (relays, left_out): (Vec<crate::mail::PoolRelay>, Vec<String>),
     clock: &Clock,
     state_path: &std::path::Path,
@@ -270,7 +270,7 @@ fn lists_for(project: &Project, issue: &Issue, only: Option<&str>) -> Result<(Ve
 
 fn template(
     project: &Project,
-    checked: &crate::check::CheckedIssue,
+    checked: &crate::checked::CheckedIssue,
     lists: &[ListFile],
     signing: Signing,
     clock: &Clock,

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::run::{Delivery, deliver, relay_was_dead};
 use super::{SendReport, gate, lock, outbox_sub, template};
-use crate::check::CheckedIssue;
+use crate::checked::CheckedIssue;
 use crate::clock::Clock;
 use crate::config::List;
 use crate::content::{self, Issue};

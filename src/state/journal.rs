@@ -36,7 +36,7 @@ use std::io;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, DbError, params};
+use super::db::{Conn, DbError, FromColumn, params};
 
 pub use claim::{RUN_LOCKS, new_run_id};
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
@@ -69,13 +69,19 @@ impl State {
     /// How many of `issue`'s messages each relay took (`sent`, `bounced` or `uncertain` rows
     /// that name one), by relay name.
     pub fn relay_counts(&self, issue: &str) -> Result<Vec<(String, usize)>, Error> {
+        self.counts_by(issue, "relay")
+    }
+
+    /// How many of `issue`'s rows hold each value of `column` (a column of `deliveries`; rows
+    /// where it is `NULL` left out), in the column's order: what [`State::relay_counts`] and
+    /// [`State::claims`] count.
+    fn counts_by<K: FromColumn>(&self, issue: &str, column: &'static str) -> Result<Vec<(K, usize)>, Error> {
+        let sql = format!(
+            "SELECT {column}, COUNT(*) FROM deliveries WHERE issue = ?1 AND {column} IS NOT NULL
+             GROUP BY {column} ORDER BY {column}"
+        );
         self.conn
-            .query(
-                "SELECT relay, COUNT(*) FROM deliveries WHERE issue = ?1 AND relay IS NOT NULL
-                 GROUP BY relay ORDER BY relay",
-                params![issue],
-                |row| Ok((row.get::<String>(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0))),
-            )
+            .query(&sql, params![issue], |row| Ok((row.get::<K>(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0))))
             .map_err(|e| self.error("read", e))
     }
 

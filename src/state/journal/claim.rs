@@ -92,14 +92,7 @@ impl State {
     /// How many of `issue`'s rows each run claimed (sent, in flight, … — every claimed row), by
     /// run id.
     pub fn claims(&self, issue: &str) -> Result<Vec<(i64, usize)>, Error> {
-        self.conn
-            .query(
-                "SELECT claimed_by, COUNT(*) FROM deliveries WHERE issue = ?1 AND claimed_by IS NOT NULL
-                 GROUP BY claimed_by ORDER BY claimed_by",
-                params![issue],
-                |row| Ok((row.get(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0))),
-            )
-            .map_err(|e| self.error("read", e))
+        self.counts_by(issue, "claimed_by")
     }
 }
 
@@ -177,7 +170,8 @@ mod tests {
     both!(
         two_runs_claim_disjoint_pages,
         a_dead_runs_rows_are_free_again_and_its_inflight_uncertain,
-        a_run_is_alive_as_long_as_the_session_holding_its_lock
+        a_run_is_alive_as_long_as_the_session_holding_its_lock,
+        claims_and_relays_count_each_value_and_leave_out_rows_without_one
     );
 
     fn two_runs_claim_disjoint_pages(t: &Fresh) {
@@ -198,6 +192,36 @@ mod tests {
         // rows it claimed but never marked go to the next run.
         assert_eq!(state.recover("w/a", false, at()).unwrap().uncertain, 1);
         assert_eq!(seqs(&state.claim("w/a", 22, i64::MIN, 10).unwrap()), [2, 3, 4, 5, 6]);
+    }
+
+    fn claims_and_relays_count_each_value_and_leave_out_rows_without_one(t: &Fresh) {
+        let mut state = t.open();
+        state.add_recipients("w/a", recipients(5), at()).unwrap();
+        state.add_recipients("w/b", recipients(2), at()).unwrap();
+        assert_eq!(seqs(&state.claim("w/a", 12, i64::MIN, 2).unwrap()), [1, 2]);
+        assert_eq!(seqs(&state.claim("w/a", 11, 2, 2).unwrap()), [3, 4]);
+        state.claim("w/b", 11, i64::MIN, 2).unwrap();
+        let sent = |key: &str, relay: &str| Update {
+            status: DeliveryStatus::Sent,
+            relay: Some(relay.to_owned()),
+            ..inflight(key)
+        };
+        let updates = [
+            inflight("r000@example.com"),
+            inflight("r001@example.com"),
+            inflight("r002@example.com"),
+            inflight("r003@example.com"),
+            sent("r000@example.com", "primary"),
+            sent("r001@example.com", "backup"),
+            sent("r002@example.com", "primary"),
+        ];
+        state.apply("w/a", &updates, at()).unwrap();
+        state.apply("w/b", &[inflight("r000@example.com"), sent("r000@example.com", "backup")], at()).unwrap();
+        // By run id and by relay name, in that order; the unclaimed row, the one still in
+        // flight (no relay yet) and the other issue's rows are not counted.
+        assert_eq!(state.claims("w/a").unwrap(), [(11, 2), (12, 2)]);
+        assert_eq!(state.relay_counts("w/a").unwrap(), [("backup".to_owned(), 1), ("primary".to_owned(), 2)]);
+        assert!(state.relay_counts("w/c").unwrap().is_empty());
     }
 
     fn a_run_is_alive_as_long_as_the_session_holding_its_lock(t: &Fresh) {
