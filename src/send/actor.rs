@@ -83,7 +83,19 @@ pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journa
     (Journal { requests, path }, task)
 }
 
-async fn serve(mut state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
+/// What the journal task owns: the store, whose rows it claims, and the time.
+struct Writer {
+    state: State,
+    run: Run,
+    clock: Clock,
+}
+
+async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
+    // On PostgreSQL a transaction waits on the network: it runs on a blocking thread so the
+    // workers' connections keep moving meanwhile (their next updates queue for the next
+    // transaction). SQLite's commits are local and short: on the workers' thread.
+    let offload = state.is_postgres();
+    let mut writer = Writer { state, run, clock };
     while let Some(first) = inbox.recv().await {
         // Everything queued while the workers ran goes into one transaction.
         let mut batch = vec![first];
@@ -93,12 +105,28 @@ async fn serve(mut state: State, run: Run, clock: Clock, mut inbox: mpsc::Unboun
                 Err(_) => break,
             }
         }
-        handle(&mut state, &run, &clock, batch);
+        writer = if offload {
+            let done = tokio::task::spawn_blocking(move || {
+                handle(&mut writer, batch);
+                writer
+            })
+            .await;
+            match done {
+                Ok(writer) => writer,
+                // A blocking task is cancelled only when the runtime shuts down, which drops
+                // this task too; a panic goes on as a panic of this task.
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        } else {
+            handle(&mut writer, batch);
+            writer
+        };
     }
-    state
+    writer.state
 }
 
-fn handle(state: &mut State, run: &Run, clock: &Clock, batch: Vec<Request>) {
+fn handle(writer: &mut Writer, batch: Vec<Request>) {
+    let Writer { state, run, clock } = writer;
     let issue = run.issue.as_str();
     let mut updates = Vec::new();
     let mut waiting = Vec::new();

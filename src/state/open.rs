@@ -213,6 +213,11 @@ impl State {
 }
 
 impl State {
+    /// Whether the store is PostgreSQL (its writes wait on the network).
+    pub fn is_postgres(&self) -> bool {
+        self.conn.backend() == super::db::Backend::Postgres
+    }
+
     /// Take PostgreSQL's session advisory lock `key` on this connection without waiting:
     /// whether it was free. Held until the connection closes (the process exits or dies).
     /// Always `true` on SQLite, which has no such lock (the caller locks a file instead).
