@@ -66,6 +66,7 @@ pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journ
 }
 
 /// Whose journal rows the task claims: `issue`'s, for run `id` (see `state/journal/claim.rs`).
+#[derive(Debug, Clone)]
 pub struct Run {
     /// The issue's journal id.
     pub issue: String,
@@ -83,7 +84,11 @@ pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journa
     (Journal { requests, path }, task)
 }
 
-/// What the journal task owns: the store, whose rows it claims, and the time.
+/// How many transactions the journal runs at once on PostgreSQL, each on a connection of its
+/// own: while one waits on the network the next batch commits beside it.
+const PG_WRITERS: usize = 2;
+
+/// What a journal writer owns: a connection to the store, whose rows it claims, and the time.
 struct Writer {
     state: State,
     run: Run,
@@ -91,38 +96,71 @@ struct Writer {
 }
 
 async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
-    // On PostgreSQL a transaction waits on the network: it runs on a blocking thread so the
-    // workers' connections keep moving meanwhile (their next updates queue for the next
-    // transaction). SQLite's commits are local and short: on the workers' thread.
-    let offload = state.is_postgres();
     let mut writer = Writer { state, run, clock };
-    while let Some(first) = inbox.recv().await {
-        // Everything queued while the workers ran goes into one transaction.
-        let mut batch = vec![first];
-        while batch.len() < 512 {
-            match inbox.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
+    if !writer.state.is_postgres() {
+        // SQLite's commits are local and short, and its file takes one writer at a time: on
+        // the workers' own thread.
+        while let Some(first) = inbox.recv().await {
+            handle(&mut writer, drain(first, &mut inbox));
         }
-        writer = if offload {
-            let done = tokio::task::spawn_blocking(move || {
-                handle(&mut writer, batch);
-                writer
-            })
-            .await;
-            match done {
-                Ok(writer) => writer,
+        return writer.state;
+    }
+    // On PostgreSQL a transaction waits on the network: it runs on a blocking thread, so the
+    // workers' connections keep moving meanwhile (their next updates queue for the next
+    // transaction), and a second connection commits the next batch beside it.
+    let mut idle = Vec::with_capacity(PG_WRITERS);
+    for _ in 1..PG_WRITERS {
+        match writer.state.another() {
+            Ok(Some(state)) => idle.push(Writer { state, run: writer.run.clone(), clock: writer.clock.clone() }),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {e}; the journal writes on one connection"),
+        }
+    }
+    idle.push(writer);
+    let mut running = tokio::task::JoinSet::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            request = inbox.recv(), if open && !idle.is_empty() => match (request, idle.pop()) {
+                (Some(first), Some(mut writer)) => {
+                    let batch = drain(first, &mut inbox);
+                    running.spawn_blocking(move || {
+                        handle(&mut writer, batch);
+                        writer
+                    });
+                }
+                (_, writer) => {
+                    open = false;
+                    idle.extend(writer);
+                }
+            },
+            Some(done) = running.join_next() => match done {
+                Ok(writer) => idle.push(writer),
                 // A blocking task is cancelled only when the runtime shuts down, which drops
                 // this task too; a panic goes on as a panic of this task.
                 Err(error) => std::panic::resume_unwind(error.into_panic()),
-            }
-        } else {
-            handle(&mut writer, batch);
-            writer
-        };
+            },
+            else => break,
+        }
     }
-    writer.state
+    // Every connection reaches the same store: the caller carries on with any of them.
+    match idle.pop() {
+        Some(writer) => writer.state,
+        None => unreachable!("every writer is idle once the journal task ends"),
+    }
+}
+
+/// `first` and whatever else is queued (up to a batch): everything queued while the workers ran
+/// goes into one transaction.
+fn drain(first: Request, inbox: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Request> {
+    let mut batch = vec![first];
+    while batch.len() < 512 {
+        match inbox.try_recv() {
+            Ok(request) => batch.push(request),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 fn handle(writer: &mut Writer, batch: Vec<Request>) {
