@@ -54,9 +54,10 @@ pub struct Journal {
 }
 
 /// Start the journal task for `issue` on the current runtime; it ends when every handle is
-/// dropped, giving the state back. It runs on the workers' own thread: while a transaction
-/// runs no worker does, which is fine (each is waiting on it or on the network), and no commit
-/// needs a thread switch.
+/// dropped, giving the state back. On SQLite it runs on the workers' own thread: while a
+/// transaction runs no worker does, which is fine (each is waiting on it or on the network),
+/// and no commit needs a thread switch. On PostgreSQL its transactions run on blocking
+/// threads, two at a time (see `serve`).
 #[cfg(test)]
 pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
     // A fresh run id, as the send lock gives one; the operating system's randomness failing
