@@ -54,9 +54,10 @@ pub struct Journal {
 }
 
 /// Start the journal task for `issue` on the current runtime; it ends when every handle is
-/// dropped, giving the state back. It runs on the workers' own thread: while a transaction
-/// runs no worker does, which is fine (each is waiting on it or on the network), and no commit
-/// needs a thread switch.
+/// dropped, giving the state back. On SQLite it runs on the workers' own thread: while a
+/// transaction runs no worker does, which is fine (each is waiting on it or on the network),
+/// and no commit needs a thread switch. On PostgreSQL its transactions run on blocking
+/// threads, two at a time (see `serve`).
 #[cfg(test)]
 pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
     // A fresh run id, as the send lock gives one; the operating system's randomness failing
@@ -66,6 +67,7 @@ pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journ
 }
 
 /// Whose journal rows the task claims: `issue`'s, for run `id` (see `state/journal/claim.rs`).
+#[derive(Debug, Clone)]
 pub struct Run {
     /// The issue's journal id.
     pub issue: String,
@@ -83,22 +85,87 @@ pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journa
     (Journal { requests, path }, task)
 }
 
-async fn serve(mut state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
-    while let Some(first) = inbox.recv().await {
-        // Everything queued while the workers ran goes into one transaction.
-        let mut batch = vec![first];
-        while batch.len() < 512 {
-            match inbox.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
-        handle(&mut state, &run, &clock, batch);
-    }
-    state
+/// How many transactions the journal runs at once on PostgreSQL, each on a connection of its
+/// own: while one waits on the network the next batch commits beside it.
+const PG_WRITERS: usize = 2;
+
+/// What a journal writer owns: a connection to the store, whose rows it claims, and the time.
+struct Writer {
+    state: State,
+    run: Run,
+    clock: Clock,
 }
 
-fn handle(state: &mut State, run: &Run, clock: &Clock, batch: Vec<Request>) {
+async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
+    let mut writer = Writer { state, run, clock };
+    if !writer.state.is_postgres() {
+        // SQLite's commits are local and short, and its file takes one writer at a time: on
+        // the workers' own thread.
+        while let Some(first) = inbox.recv().await {
+            handle(&mut writer, drain(first, &mut inbox));
+        }
+        return writer.state;
+    }
+    // On PostgreSQL a transaction waits on the network: it runs on a blocking thread, so the
+    // workers' connections keep moving meanwhile (their next updates queue for the next
+    // transaction), and a second connection commits the next batch beside it.
+    let mut idle = Vec::with_capacity(PG_WRITERS);
+    for _ in 1..PG_WRITERS {
+        match writer.state.another() {
+            Ok(Some(state)) => idle.push(Writer { state, run: writer.run.clone(), clock: writer.clock.clone() }),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {e}; the journal writes on one connection"),
+        }
+    }
+    idle.push(writer);
+    let mut running = tokio::task::JoinSet::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            request = inbox.recv(), if open && !idle.is_empty() => match (request, idle.pop()) {
+                (Some(first), Some(mut writer)) => {
+                    let batch = drain(first, &mut inbox);
+                    running.spawn_blocking(move || {
+                        handle(&mut writer, batch);
+                        writer
+                    });
+                }
+                (_, writer) => {
+                    open = false;
+                    idle.extend(writer);
+                }
+            },
+            Some(done) = running.join_next() => match done {
+                Ok(writer) => idle.push(writer),
+                // A blocking task is cancelled only when the runtime shuts down, which drops
+                // this task too; a panic goes on as a panic of this task.
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            },
+            else => break,
+        }
+    }
+    // Every connection reaches the same store: the caller carries on with any of them.
+    match idle.pop() {
+        Some(writer) => writer.state,
+        None => unreachable!("every writer is idle once the journal task ends"),
+    }
+}
+
+/// `first` and whatever else is queued (up to a batch): everything queued while the workers ran
+/// goes into one transaction.
+fn drain(first: Request, inbox: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Request> {
+    let mut batch = vec![first];
+    while batch.len() < 512 {
+        match inbox.try_recv() {
+            Ok(request) => batch.push(request),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn handle(writer: &mut Writer, batch: Vec<Request>) {
+    let Writer { state, run, clock } = writer;
     let issue = run.issue.as_str();
     let mut updates = Vec::new();
     let mut waiting = Vec::new();

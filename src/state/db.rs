@@ -304,6 +304,19 @@ impl Conn {
         Ok(Tx { conn: self, open: true })
     }
 
+    /// A write transaction, as [`Conn::begin_write_with`], that takes no store write lock on
+    /// PostgreSQL: for writes that only change rows their statement guards itself (the
+    /// journal's batches, each run's own claimed rows), so that several can commit at once.
+    pub fn begin_rows_with(&self, setup: &str) -> Result<Tx<'_>, DbError> {
+        match self {
+            Conn::Sqlite(_) => self.begin(true),
+            Conn::Pg(_) => {
+                self.batch(&format!("BEGIN; {setup}"))?;
+                Ok(Tx { conn: self, open: true })
+            }
+        }
+    }
+
     /// A write transaction whose `setup` (PostgreSQL statements such as `SET LOCAL …`) runs in
     /// the same round trip as its start; SQLite runs a plain write transaction and not `setup`.
     pub fn begin_write_with(&self, setup: &str) -> Result<Tx<'_>, DbError> {

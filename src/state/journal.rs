@@ -36,7 +36,7 @@ use std::io;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, DbError, FromColumn, params};
+use super::db::{Backend, Conn, DbError, FromColumn, params};
 
 pub use claim::{RUN_LOCKS, new_run_id};
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
@@ -209,6 +209,12 @@ impl State {
         let mut added = 0;
         while recipients.peek().is_some() {
             added += add_chunk(&self.conn, issue, &mut recipients, &at).map_err(|e| self.error("update", e))?;
+        }
+        if added > 0 && self.conn.backend() == Backend::Postgres {
+            // Fresh statistics, so that claiming a page walks the `(issue, seq)` index and stops
+            // after the page: planned on the empty table's statistics, each claim scans every
+            // row after the last page and sorts them (quadratic in the audience).
+            self.conn.batch("ANALYZE deliveries").map_err(|e| self.error("update", e))?;
         }
         Ok(added)
     }

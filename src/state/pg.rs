@@ -45,9 +45,12 @@ const LOCK_TIMEOUT: &str = "SET lock_timeout = '30s'; SET standard_conforming_st
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// A connection to PostgreSQL, served by its own thread.
-#[derive(Debug)]
 pub struct PgConn {
     jobs: mpsc::Sender<Job>,
+    /// What the connection was made with (its password included, kept in memory only), for
+    /// [`PgConn::another`].
+    config: Config,
+    tls: bool,
 }
 
 struct Worker {
@@ -117,6 +120,13 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+impl std::fmt::Debug for PgConn {
+    // Never the configuration: it holds the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn").field("tls", &self.tls).finish_non_exhaustive()
+    }
+}
+
 impl PgConn {
     /// Connect to `url`, with `password` when given (it wins over one in the URL).
     pub fn connect(url: &str, password: Option<&str>) -> Result<Self, DbError> {
@@ -147,6 +157,17 @@ impl PgConn {
                 None
             }
         };
+        Self::start(config, tls)
+    }
+
+    /// A second connection to the same database, made as this one was.
+    pub fn another(&self) -> Result<Self, DbError> {
+        let tls = if self.tls { Some(tls()?) } else { None };
+        Self::start(self.config.clone(), tls)
+    }
+
+    fn start(config: Config, tls: Option<tokio_postgres_rustls::MakeRustlsConnect>) -> Result<Self, DbError> {
+        let made_with = (config.clone(), tls.is_some());
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, connected) = mpsc::sync_channel(1);
         std::thread::Builder::new()
@@ -175,7 +196,7 @@ impl PgConn {
             })
             .map_err(|e| DbError::Pg(format!("cannot start the connection's thread: {e}")))?;
         connected.recv().map_err(|_| DbError::Pg("the connection's thread stopped".to_owned()))??;
-        Ok(Self { jobs })
+        Ok(Self { jobs, config: made_with.0, tls: made_with.1 })
     }
 
     fn call<T: Send + 'static>(

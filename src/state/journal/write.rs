@@ -33,13 +33,13 @@ pub(super) fn add_chunk(
     recipients: &mut impl Iterator<Item = NewRecipient>,
     at: &str,
 ) -> Result<usize, DbError> {
-    let tx = conn.begin(true)?;
     if let Conn::Pg(pg) = conn {
-        conn.batch(RELAXED)?;
+        let tx = conn.begin_write_with(RELAXED)?;
         let added = super::bulk::add(pg, issue, recipients.take(CHUNK).collect(), at)?;
         tx.commit()?;
         return Ok(added);
     }
+    let tx = conn.begin(true)?;
     let mut seq: i64 =
         conn.query_value("SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE issue = ?1", params![issue])?;
     let mut added = 0;
@@ -68,8 +68,9 @@ pub(super) fn add_chunk(
 /// durability of SQLite's `synchronous = NORMAL` that the journal documents (a committed batch
 /// survives letterpress being killed at any instant; a crash of the database server or its
 /// machine may lose the last fraction of a second). Only these transactions: a suppression or
-/// anything `serve` records commits fully.
-const RELAXED: &str = "SET LOCAL synchronous_commit = off";
+/// anything `serve` records commits fully. Claims too (`claim.rs`): a claim lost with the
+/// server is free again, as a dead run's.
+pub(super) const RELAXED: &str = "SET LOCAL synchronous_commit = off";
 
 /// [`super::State::apply`] on the connection: each update is one `UPDATE` guarded by the statuses the
 /// row may come from; when it changes nothing, [`refusal`] says why and the batch rolls back.
@@ -79,7 +80,9 @@ const RELAXED: &str = "SET LOCAL synchronous_commit = off";
 /// returned, and the caller must not send to it.
 pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
     if let Conn::Pg(pg) = conn {
-        let tx = conn.begin_write_with(RELAXED)?;
+        // No store lock: each update is guarded by the statuses its row may come from, and the
+        // rows are the run's own claims, so the send's writers commit side by side.
+        let tx = conn.begin_rows_with(RELAXED)?;
         if let Some(withheld) = super::bulk::apply(pg, issue, updates, at)? {
             tx.commit()?;
             return Ok(withheld);
