@@ -63,6 +63,25 @@ impl fmt::Debug for SmtpTarget {
     }
 }
 
+/// `message` as DATA carries it, in `wire`: RFC 5321 §4.5.2's transparency (a dot that starts a
+/// line is doubled; like `mail-send`, a dot after a lone CR too), then the final `CRLF.CRLF`.
+/// One pass with `memchr` over the line ends, and one write on the connection: `mail-send`'s
+/// `write_message` looks at every byte in turn and writes the body and the dot apart.
+fn transparent(message: &[u8], wire: &mut Vec<u8>) {
+    wire.clear();
+    wire.reserve(message.len() + 8);
+    let mut from = 0;
+    for end in memchr::memchr2_iter(b'\r', b'\n', message) {
+        if message.get(end + 1) == Some(&b'.') {
+            wire.extend_from_slice(message.get(from..=end).unwrap_or_default());
+            wire.push(b'.');
+            from = end + 1;
+        }
+    }
+    wire.extend_from_slice(message.get(from..).unwrap_or_default());
+    wire.extend_from_slice(b"\r\n.\r\n");
+}
+
 /// An open, ready connection.
 pub struct SmtpConnection {
     client: Client,
@@ -71,6 +90,8 @@ pub struct SmtpConnection {
     timeout: Duration,
     /// Messages accepted on this connection.
     sent: usize,
+    /// The message as it goes on the wire (see [`transparent`]), reused from one to the next.
+    wire: Vec<u8>,
 }
 
 impl SmtpConnection {
@@ -109,6 +130,7 @@ impl SmtpConnection {
             smtputf8: capabilities.has_capability(EXT_SMTP_UTF8),
             timeout: target.timeout,
             sent: 0,
+            wire: Vec::new(),
         })
     }
 
@@ -207,7 +229,13 @@ impl SmtpConnection {
 
     /// After [`Self::begin`]: the message and its final dot, then the verdict.
     async fn message(&mut self, message: &[u8]) -> Outcome {
-        if let Err(e) = self.client.write_message(message).await {
+        transparent(message, &mut self.wire);
+        let stream = &mut self.client.stream;
+        let written = async {
+            stream.write_all(&self.wire).await?;
+            stream.flush().await
+        };
+        if let Err(e) = written.await {
             return Outcome::Lost { after_data: true, error: e.to_string() };
         }
         match tokio::time::timeout(self.timeout, self.client.read()).await {
