@@ -16,5 +16,12 @@ pub fn serve(
     clock: &Clock,
     env: &crate::env::Env,
 ) -> Result<()> {
-    serve::serve(root, &Options { bind, public: public.to_path_buf(), build }, clock.clone(), env)
+    let welcomes = {
+        let (root, clock, env) = (root.to_path_buf(), clock.clone(), env.clone());
+        Box::new(move |wakeups| {
+            let worker = crate::send::welcome::Worker::start(root, clock, env, wakeups);
+            Box::new(move || worker.finish()) as Box<dyn FnOnce()>
+        })
+    };
+    serve::serve(root, &Options { bind, public: public.to_path_buf(), build }, clock.clone(), env, welcomes)
 }

@@ -52,7 +52,7 @@ pub fn subscribers(root: &Path, command: SubscribersCommand, clock: &Clock, env:
                 let state = open_state(root, &config, env)?;
                 let email = normalise_address(&subscriber.email).unwrap_or_else(|_| subscriber.email.clone());
                 let subscriber = Subscriber { email, ..subscriber };
-                let queued = crate::send::welcome::queue(&state, list, &subscriber, clock.now())?;
+                let queued = crate::subscriptions::welcome::queue(&state, list, &subscriber, clock.now())?;
                 return welcome_now(root, list, usize::from(queued), clock, env);
             }
             Ok(())

@@ -31,24 +31,7 @@ use crate::project::Project;
 use crate::state::journal::NewRecipient;
 use crate::state::welcome::QueuedWelcome;
 use crate::state::{self, State, Store};
-use crate::subscribers::{ListFile, Subscriber};
-
-/// Queue the welcome of `subscriber`, just confirmed on `list`, when the list has a welcome
-/// issue. Returns whether it was queued now (`false`: no welcome, or queued before).
-pub fn queue(state: &State, list: &List, subscriber: &Subscriber, at: jiff::Timestamp) -> Result<bool> {
-    if list.welcome.is_none() {
-        return Ok(false);
-    }
-    let recipient = NewRecipient {
-        address_key: crate::address::address_key(&subscriber.email),
-        email: subscriber.email.clone(),
-        name: subscriber.name.clone(),
-        attrs: subscriber.attrs.clone(),
-        list: list.slug.clone(),
-        token_id: None,
-    };
-    state.queue_welcome(&recipient, at)
-}
+use crate::subscribers::ListFile;
 
 /// What a journal's run does with its send record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,25 +273,8 @@ pub struct Worker {
     thread: std::thread::JoinHandle<()>,
 }
 
-/// Wakes the [`Worker`]; dropping every `Nudge` stops it after its current pass.
-#[derive(Debug, Clone)]
-pub struct Nudge(mpsc::Sender<()>);
-
-impl Nudge {
-    /// Ask for a pass now.
-    pub fn nudge(&self) {
-        let _ = self.0.send(());
-    }
-}
-
-/// A [`Nudge`] and the wake-ups it sends, for [`Worker::start`].
-pub fn nudges() -> (Nudge, mpsc::Receiver<()>) {
-    let (tx, rx) = mpsc::channel();
-    (Nudge(tx), rx)
-}
-
 impl Worker {
-    /// Start the worker for the project at `root`, woken by `rx` (see [`nudges`]).
+    /// Start the worker for the project at `root`, woken by `rx` (see [`nudges`](crate::subscriptions::welcome::nudges)).
     pub fn start(root: PathBuf, clock: Clock, env: Env, rx: mpsc::Receiver<()>) -> Self {
         let thread = std::thread::spawn(move || {
             let mut again = pass(&root, &clock, &env);
@@ -331,7 +297,7 @@ impl Worker {
         Self { thread }
     }
 
-    /// Wait for the worker to finish its pass (once every [`Nudge`] is gone).
+    /// Wait for the worker to finish its pass (once every [`Nudge`](crate::subscriptions::welcome::Nudge) is gone).
     pub fn finish(self) {
         let _ = self.thread.join();
     }

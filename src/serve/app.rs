@@ -55,7 +55,7 @@ pub struct App {
     /// Provider webhooks (`bounces.webhooks`).
     pub webhooks: Arc<super::webhooks::Hooks>,
     /// Wakes the welcome sender when a confirmation queued a welcome.
-    pub welcomes: crate::send::welcome::Nudge,
+    pub welcomes: crate::subscriptions::welcome::Nudge,
     /// Click counting (`GET /l/<token>`).
     pub clicks: super::clicks::Clicks,
 }

@@ -95,7 +95,7 @@ fn welcome(app: &App, subscription: &Subscription, list: &List) -> Result<(), Fa
         subscribed_at: Some(app.clock.now()),
         line: 0,
     };
-    if app.pool.with(|state| crate::send::welcome::queue(state, list, &subscriber, app.clock.now()))? {
+    if app.pool.with(|state| crate::subscriptions::welcome::queue(state, list, &subscriber, app.clock.now()))? {
         app.welcomes.nudge();
     }
     Ok(())

@@ -36,7 +36,7 @@ mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 pub use app::Routes;
 pub use site::MARKER;
@@ -59,12 +59,16 @@ pub struct Options {
     pub build: bool,
 }
 
+/// Whoever sends the welcomes `/confirm` queues: given the wake-ups, it starts (on a thread of
+/// its own: a send must not hold up a request) and gives back how to finish it. The command
+/// passes the send stage's worker, so `serve` does not import `send`.
+pub type StartWelcomes<'a> = Box<dyn FnOnce(mpsc::Receiver<()>) -> Box<dyn FnOnce()> + 'a>;
+
 /// Serve the project at `root` until Ctrl-C or SIGTERM, on a runtime of its own.
-pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<()> {
-    let (nudge, wakeups) = crate::send::welcome::nudges();
-    let app = Arc::new(prepare(root, options, clock.clone(), env, nudge)?);
-    // Welcomes go out from a thread of their own: a send must not hold up a request.
-    let welcomes = crate::send::welcome::Worker::start(root.to_path_buf(), clock, env.clone(), wakeups);
+pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env, start_welcomes: StartWelcomes<'_>) -> Result<()> {
+    let (nudge, wakeups) = crate::subscriptions::welcome::nudges();
+    let app = Arc::new(prepare(root, options, clock, env, nudge)?);
+    let finish_welcomes = start_welcomes(wakeups);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(64)
@@ -73,7 +77,7 @@ pub fn serve(root: &Path, options: &Options, clock: Clock, env: &Env) -> Result<
     let result = runtime.block_on(listen(app, options.bind));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // Every `Nudge` went with the app: the worker ends after the pass it is in, if any.
-    welcomes.finish();
+    finish_welcomes();
     result
 }
 
@@ -83,7 +87,7 @@ fn prepare(
     options: &Options,
     clock: Clock,
     env: &Env,
-    welcomes: crate::send::welcome::Nudge,
+    welcomes: crate::subscriptions::welcome::Nudge,
 ) -> Result<App> {
     let project = Project::load(root)?;
     let public = if options.public.is_absolute() { options.public.clone() } else { root.join(&options.public) };

@@ -17,6 +17,7 @@
 use std::path::Path;
 
 mod pull;
+pub mod welcome;
 
 pub use pull::{Pulled, Removed, pull, remove};
 

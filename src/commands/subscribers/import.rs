@@ -144,7 +144,7 @@ pub(super) fn import(
     let state = open_state(root, config, env)?;
     let mut queued = 0;
     for subscriber in welcomed {
-        queued += usize::from(crate::send::welcome::queue(&state, list, subscriber, clock.now())?);
+        queued += usize::from(crate::subscriptions::welcome::queue(&state, list, subscriber, clock.now())?);
     }
     Ok(queued)
 }
