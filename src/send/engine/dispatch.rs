@@ -76,7 +76,6 @@ pub(super) async fn dispatch<T: Transport>(
     // sweep finds nothing either.
     let mut swept = false;
     let mut waiting: BinaryHeap<Retry> = BinaryHeap::new();
-    let mut prefetched: Option<tokio::task::JoinHandle<Result<Option<Vec<Delivery>>>>> = None;
     loop {
         while let Ok(retry) = retry_rx.try_recv() {
             waiting.push(retry);
@@ -91,11 +90,7 @@ pub(super) async fn dispatch<T: Transport>(
             continue;
         }
         if !exhausted {
-            let claimed = match prefetched.take() {
-                Some(next) => next.await.map_err(|e| Error::sender(format!("claiming the next page failed: {e}")))?,
-                None => context.journal.claim(after, PAGE).await,
-            };
-            let Some(page) = claimed? else {
+            let Some(page) = context.journal.claim(after, PAGE).await? else {
                 // This run's lock session ended: other senders may take its claims now.
                 context.shared.stop(crate::send::lock::lost());
                 break;
@@ -108,10 +103,6 @@ pub(super) async fn dispatch<T: Transport>(
                 after = i64::MIN;
             } else if let Some(last) = page.last() {
                 after = last.seq;
-                // Claim the next page while this one goes out, so the claim's transaction
-                // (milliseconds on PostgreSQL) never leaves the workers waiting.
-                let journal = context.journal.clone();
-                prefetched = Some(tokio::spawn(async move { journal.claim(after, PAGE).await }));
             }
             for job in unsuppressed(context, page).await? {
                 send_job(context, &work, job).await?;
