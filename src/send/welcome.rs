@@ -1,7 +1,7 @@
 //! Welcome issues (`lists[].welcome`, `welcome-latest`): queued when a subscription is
 //! confirmed, delivered through the same compose, sign and journal path as any send.
 //!
-//! Enters: a confirmed subscriber ([`queue`], from `serve`'s `/confirm`, `subscribers add
+//! Enters: a confirmed subscriber ([`queue`](crate::subscriptions::welcome::queue), from `serve`'s `/confirm`, `subscribers add
 //! --welcome` and `subscribers import --welcome`), or a [`Project`] with welcomes waiting
 //! ([`send_welcomes`], from `serve`'s background [`Worker`] and from `send --due`). Leaves: rows
 //! in the welcome issue's own journal (id `<publication>/<slug>` of the welcome file, so

@@ -49,7 +49,7 @@ pub struct PgConn {
     jobs: mpsc::Sender<Job>,
     /// What the connection was made with (its password included, kept in memory only), for
     /// [`PgConn::another`].
-    config: Config,
+    config: Box<Config>,
     tls: bool,
 }
 
@@ -163,7 +163,7 @@ impl PgConn {
     /// A second connection to the same database, made as this one was.
     pub fn another(&self) -> Result<Self, DbError> {
         let tls = if self.tls { Some(tls()?) } else { None };
-        Self::start(self.config.clone(), tls)
+        Self::start((*self.config).clone(), tls)
     }
 
     fn start(config: Config, tls: Option<tokio_postgres_rustls::MakeRustlsConnect>) -> Result<Self, DbError> {
@@ -196,7 +196,7 @@ impl PgConn {
             })
             .map_err(|e| DbError::Pg(format!("cannot start the connection's thread: {e}")))?;
         connected.recv().map_err(|_| DbError::Pg("the connection's thread stopped".to_owned()))??;
-        Ok(Self { jobs, config: made_with.0, tls: made_with.1 })
+        Ok(Self { jobs, config: Box::new(made_with.0), tls: made_with.1 })
     }
 
     fn call<T: Send + 'static>(
