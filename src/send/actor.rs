@@ -94,10 +94,12 @@ struct Writer {
     state: State,
     run: Run,
     clock: Clock,
+    /// The connection the task was given (the others it opened itself); it goes back.
+    given: bool,
 }
 
 async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
-    let mut writer = Writer { state, run, clock };
+    let mut writer = Writer { state, run, clock, given: true };
     if !writer.state.is_postgres() {
         // SQLite's commits are local and short, and its file takes one writer at a time: on
         // the workers' own thread.
@@ -112,7 +114,9 @@ async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedR
     let mut idle = Vec::with_capacity(PG_WRITERS);
     for _ in 1..PG_WRITERS {
         match writer.state.another() {
-            Ok(Some(state)) => idle.push(Writer { state, run: writer.run.clone(), clock: writer.clock.clone() }),
+            Ok(Some(state)) => {
+                idle.push(Writer { state, run: writer.run.clone(), clock: writer.clock.clone(), given: false });
+            }
             Ok(None) => {}
             Err(e) => eprintln!("warning: {e}; the journal writes on one connection"),
         }
@@ -144,8 +148,9 @@ async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedR
             else => break,
         }
     }
-    // Every connection reaches the same store: the caller carries on with any of them.
-    match idle.pop() {
+    // The caller carries on with the connection it gave; the others close here.
+    idle.sort_by_key(|w| !w.given);
+    match idle.into_iter().next() {
         Some(writer) => writer.state,
         None => unreachable!("every writer is idle once the journal task ends"),
     }
@@ -165,7 +170,7 @@ fn drain(first: Request, inbox: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Re
 }
 
 fn handle(writer: &mut Writer, batch: Vec<Request>) {
-    let Writer { state, run, clock } = writer;
+    let Writer { state, run, clock, .. } = writer;
     let issue = run.issue.as_str();
     let mut updates = Vec::new();
     let mut waiting = Vec::new();
