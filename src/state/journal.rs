@@ -36,7 +36,7 @@ use std::io;
 
 use jiff::Timestamp;
 
-use super::db::{Backend, Conn, DbError, FromColumn, params};
+use super::db::{Conn, DbError, FromColumn, params};
 
 pub use claim::{RUN_LOCKS, new_run_id};
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
@@ -64,6 +64,10 @@ macro_rules! select_sends {
         concat!("SELECT issue, content_hash, started_at, finished_at, state, note FROM sends ", $rest)
     };
 }
+
+/// How many rows one `add_recipients` must add before PostgreSQL's statistics of `deliveries`
+/// are refreshed (see there).
+const ANALYZE_AFTER: usize = 1_000;
 
 impl State {
     /// How many of `issue`'s messages each relay took (`sent`, `bounced` or `uncertain` rows
@@ -210,10 +214,12 @@ impl State {
         while recipients.peek().is_some() {
             added += add_chunk(&self.conn, issue, &mut recipients, &at).map_err(|e| self.error("update", e))?;
         }
-        if added > 0 && self.conn.backend() == Backend::Postgres {
+        if added >= ANALYZE_AFTER && self.is_postgres() {
             // Fresh statistics, so that claiming a page walks the `(issue, seq)` index and stops
             // after the page: planned on the empty table's statistics, each claim scans every
-            // row after the last page and sorts them (quadratic in the audience).
+            // row after the last page and sorts them (quadratic in the audience). Not for a
+            // welcome or a catch-up's few newcomers: a scan of a few rows costs nothing, and
+            // the statistics of the whole table would be read again on every such run.
             self.conn.batch("ANALYZE deliveries").map_err(|e| self.error("update", e))?;
         }
         Ok(added)
