@@ -43,6 +43,7 @@ fn audience(rows: usize) -> impl Iterator<Item = NewRecipient> {
         ]),
         list: "weekly".to_owned(),
         token_id: None,
+        message_id: None,
     })
 }
 

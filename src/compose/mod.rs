@@ -250,6 +250,23 @@ impl MessageTemplate {
         })
     }
 
+    /// The Message-ID (without angle brackets) of the message [`Self::compose`] writes for the
+    /// address with duplicate key `address_key`: the same for every attempt, so a send can store
+    /// it with the recipient's journal row before the message exists.
+    pub fn message_id(&self, address_key: &str) -> String {
+        format!("{}@{}", &self.digest(address_key)[..32], self.from_domain)
+    }
+
+    /// The recipient's digest: its first 32 hex digits name the message, the next ones end the
+    /// MIME boundary.
+    fn digest(&self, address_key: &str) -> String {
+        hex(&Sha256::new()
+            .chain_update(self.id_seed.as_bytes())
+            .chain_update([0])
+            .chain_update(address_key.as_bytes())
+            .finalize())
+    }
+
     /// Write the full message for one recipient into `out` (cleared first): CRLF line endings,
     /// no dot-stuffing. A name with a line break or control character, something shaped like an
     /// RFC 2047 encoded-word, or longer than [`MAX_NAME_CHARS`], is left out of `To` (it can
@@ -258,11 +275,7 @@ impl MessageTemplate {
         out.clear();
         let to = sender::mailbox(recipient)?;
         let key = address_key(recipient.email);
-        let digest = hex(&Sha256::new()
-            .chain_update(self.id_seed.as_bytes())
-            .chain_update([0])
-            .chain_update(key.as_bytes())
-            .finalize());
+        let digest = self.digest(&key);
         let message_id = format!("{}@{}", &digest[..32], self.from_domain);
         let boundary = &digest[32..32 + BOUNDARY_SUFFIX];
         let id = self.keys.id_of_key(&key);

@@ -99,6 +99,8 @@ pub(super) fn run(
             Ok(Member { subscriber: s, key, list }) if joined(s.subscribed_at) => Some(NewRecipient {
                 address_key: key,
                 token_id: Some(keys.token_id(&s.email)),
+                // A few newcomers: their `inflight` marks store it.
+                message_id: None,
                 email: s.email,
                 name: s.name,
                 attrs: s.attrs,

@@ -186,7 +186,7 @@ pub fn send_issue(
         let requeued = state.retry_failed(&id, clock.now())?;
         eprintln!("{requeued} failed recipients (not bounced, not suppressed) are pending again");
     }
-    let skipped = prepare(&mut state, &id, &lists, &keys, clock)?;
+    let skipped = prepare(&mut state, &id, &lists, (&keys, &template), clock)?;
     if let Some(blocks) = template.blocks() {
         // Every journal row's edition (regional blocks), rendered before the first message.
         let sets = crate::editions::journal_sets(&state, &id, blocks)?;
@@ -299,13 +299,20 @@ fn outbox_sub(issue: &Issue) -> PathBuf {
 /// Put every current audience member into the journal (new ones only); returns how many rows
 /// were skipped (suppressed or not active; rows outside the audience filter are not) for the confirmation. Streams: memory does not grow
 /// with the lists.
-fn prepare(state: &mut State, issue: &str, lists: &[ListFile], keys: &Keys, clock: &Clock) -> Result<usize> {
+fn prepare(
+    state: &mut State,
+    issue: &str,
+    lists: &[ListFile],
+    (keys, template): (&Keys, &MessageTemplate),
+    clock: &Clock,
+) -> Result<usize> {
     let mut members = Members::new(lists, state)?;
     let mut failure = None;
     let recipients = members.by_ref().map_while(|member| match member {
         Ok(Member { subscriber: s, key, list }) => Some(NewRecipient {
-            address_key: key,
             token_id: Some(keys.token_id(&s.email)),
+            message_id: Some(template.message_id(&key)),
+            address_key: key,
             email: s.email,
             name: s.name,
             attrs: s.attrs,

@@ -210,12 +210,16 @@ impl State {
             .map_err(|e| self.error("read", e))
     }
 
-    /// The journal row whose message had `message_id` (with or without angle brackets).
+    /// The journal row whose message had `message_id` (with or without angle brackets), once
+    /// it was tried: a row's Message-ID is stored when the recipient joins the journal, and a
+    /// report quoting the Message-ID of a message never sent is not about this row.
     pub fn row_by_message_id(&self, message_id: &str) -> Result<Option<JournalRow>, Error> {
         let bare = message_id.trim().trim_start_matches('<').trim_end_matches('>');
         self.conn
             .query_opt(
-                &format!("{ROW} WHERE message_id IN (CAST(?1 AS TEXT), '<' || CAST(?1 AS TEXT) || '>') LIMIT 1"),
+                &format!(
+                    "{ROW} WHERE message_id IN (CAST(?1 AS TEXT), '<' || CAST(?1 AS TEXT) || '>') AND attempts > 0 LIMIT 1"
+                ),
                 params![bare],
                 journal_row,
             )

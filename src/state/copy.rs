@@ -193,6 +193,7 @@ mod tests {
             attrs: BTreeMap::from([("plan".to_owned(), "pro".to_owned())]),
             list: "news".to_owned(),
             token_id: Some(format!("tok-{k}")),
+            message_id: None,
         });
         state.add_recipients("weekly/a", people.into_iter(), now).unwrap();
         let sent = |k: &str, s| Update {

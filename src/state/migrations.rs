@@ -222,6 +222,9 @@ const MIGRATIONS: &[&str] = &[
     // 12: the run that claimed a journal row (`journal/claim.rs`): several senders share one
     // send on PostgreSQL, each claiming pages of `pending` rows; NULL = never claimed.
     "ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;",
+    // 13: room in the journal's pages for the updates of their rows. PostgreSQL only (its
+    // `fillfactor`); SQLite rewrites a row in place and has nothing to change.
+    "-- nothing on SQLite",
 ];
 
 /// The schema version this build writes and understands.

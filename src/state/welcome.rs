@@ -62,6 +62,7 @@ impl State {
                             attrs: row.get::<Option<Attrs>>(4).ok().flatten().map(|a| a.0).unwrap_or_default(),
                             list: list.clone(),
                             token_id: None,
+                            message_id: None,
                         },
                         list,
                     })
@@ -137,6 +138,7 @@ mod tests {
             attrs: [("region".to_owned(), "London".to_owned())].into(),
             list: list.to_owned(),
             token_id: None,
+            message_id: None,
         }
     }
 

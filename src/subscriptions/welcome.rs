@@ -25,6 +25,7 @@ pub fn queue(state: &State, list: &List, subscriber: &Subscriber, at: jiff::Time
         attrs: subscriber.attrs.clone(),
         list: list.slug.clone(),
         token_id: None,
+        message_id: None,
     };
     state.queue_welcome(&recipient, at)
 }

@@ -348,6 +348,7 @@ fn journal_a_complete_send(project: &Project) {
         attrs: std::collections::BTreeMap::new(),
         list: "readers".to_owned(),
         token_id: None,
+        message_id: None,
     });
     state.add_recipients(issue, recipients, at).expect("recipients");
     for status in [DeliveryStatus::Inflight, DeliveryStatus::Sent] {

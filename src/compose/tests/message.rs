@@ -86,6 +86,8 @@ fn headers_meet_the_format_checklist() {
     let (left, right) = composed.message_id.split_once('@').unwrap();
     assert!(left.len() == 32 && left.bytes().all(|b| b.is_ascii_hexdigit()) && right == "news.example.org", "{id}");
     assert_eq!(compose(&template, "Ruth@Example.org", "R", "").0.message_id, composed.message_id);
+    // Known before the message exists (the journal stores it with the recipient).
+    assert_eq!(template.message_id(&crate::address::address_key("ruth@example.org")), composed.message_id);
     // FMT-4
     assert_eq!(one(&message, "To"), "\"Ruth Akande\" <ruth@example.org>");
     assert!(field(&message, "Cc").is_empty() && field(&message, "Bcc").is_empty());

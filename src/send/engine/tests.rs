@@ -106,6 +106,7 @@ pub(super) fn journaled(recipients: usize) -> Journaled {
     let rows = (0..recipients).map(|i| NewRecipient {
         address_key: email(i),
         token_id: Some(keys.token_id(&email(i))),
+        message_id: None,
         email: email(i),
         name: String::new(),
         attrs: BTreeMap::new(),

@@ -182,7 +182,10 @@ async fn deliver<T: Transport>(
         mark.push(update(delivery, DeliveryStatus::Pending, None, false));
     }
     mark.push(Update {
-        message_id: Some(composed.message_id.clone()),
+        // Stored when the recipient was added, as a rule: naming it again costs a write of the
+        // Message-ID index.
+        message_id: (delivery.message_id.as_deref() != Some(composed.message_id.as_str()))
+            .then(|| composed.message_id.clone()),
         // Stored when the recipient was added; setting it again would rewrite the token index.
         token_id: None,
         ..update(delivery, DeliveryStatus::Inflight, None, true)

@@ -23,6 +23,7 @@ pub(crate) fn sent(state: &mut State, issue: &str, at: &str, addresses: &[&str])
         attrs: BTreeMap::new(),
         list: "news".to_owned(),
         token_id: Some(test_keys().token_id(a)),
+        message_id: None,
     });
     state.add_recipients(issue, audience, t(at)).unwrap();
     let mut updates = Vec::new();
@@ -140,7 +141,45 @@ fn atomically_rolls_back_on_error(store: &Fresh) {
     assert!(!state.bounce_source_seen("<b@mx>").unwrap());
 }
 
+/// A send stores each recipient's Message-ID with its row up front; the row answers to it only
+/// once its message was tried, and marks that name no Message-ID keep it.
+fn a_message_id_stored_up_front_finds_its_row_only_once_the_message_was_tried(store: &Fresh) {
+    let mut state = store.open();
+    state.start_send("weekly/a", "hash", t("2024-03-01T09:00:00Z"), false).unwrap();
+    let reader = |a: &str| NewRecipient {
+        address_key: crate::address::address_key(a),
+        email: a.to_owned(),
+        name: String::new(),
+        attrs: BTreeMap::new(),
+        list: "news".to_owned(),
+        token_id: None,
+        message_id: Some(format!("{a}.id@news.example.org")),
+    };
+    let audience = [reader("ann@example.org"), reader("bob@example.org")];
+    assert_eq!(state.add_recipients("weekly/a", audience.into_iter(), t("2024-03-01T09:00:00Z")).unwrap(), 2);
+    assert!(state.row_by_message_id("<ann@example.org.id@news.example.org>").unwrap().is_none(), "never tried");
+    let mark = |status| Update {
+        address_key: "ann@example.org".to_owned(),
+        status,
+        code: None,
+        reply: None,
+        message_id: None,
+        token_id: None,
+        attempted: status == DeliveryStatus::Inflight,
+        relay: None,
+    };
+    state
+        .apply("weekly/a", &[mark(DeliveryStatus::Inflight), mark(DeliveryStatus::Sent)], t("2024-03-01T09:00:01Z"))
+        .unwrap();
+    let row = state.row_by_message_id("<ann@example.org.id@news.example.org>").unwrap().unwrap();
+    assert_eq!((row.email.as_str(), row.seq), ("ann@example.org", 1));
+    assert!(state.row_by_message_id("bob@example.org.id@news.example.org").unwrap().is_none());
+    let kept = state.deliveries("weekly/a", &[DeliveryStatus::Sent]).unwrap();
+    assert_eq!(kept[0].message_id.as_deref(), Some("ann@example.org.id@news.example.org"));
+}
+
 crate::state::testing::both!(
+    a_message_id_stored_up_front_finds_its_row_only_once_the_message_was_tried,
     an_event_is_recorded_once_per_source_and_address,
     a_bounced_row_keeps_the_log_of_its_send_and_its_bounce,
     rows_are_found_by_token_id_and_by_publication,

@@ -92,6 +92,7 @@ fn the_store_holds_aggregates_only(t: &Fresh) {
         attrs: [("region".to_owned(), "London".to_owned())].into(),
         list: "weekly".into(),
         token_id: None,
+        message_id: None,
     };
     state.add_recipients("w/x", std::iter::once(reader), AT).unwrap();
     let links = [(0, "https://example.net/story", "The story"), (1, "https://example.net/more", "More")];

@@ -24,11 +24,12 @@ type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 /// The audience chunk in one statement: rows not in the journal yet (the first of duplicates)
 /// get `seq` after the issue's maximum, in the chunk's order.
 const INSERT: &str =
-    "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
-     SELECT $1, u.k, u.e, u.n, u.a, u.l, m.base + row_number() OVER (ORDER BY u.ord), 'pending', $2, u.t
-     FROM (SELECT DISTINCT ON (k) k, e, n, a, l, t, ord
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                WITH ORDINALITY AS x(k, e, n, a, l, t, ord)
+    "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id,
+                             message_id)
+     SELECT $1, u.k, u.e, u.n, u.a, u.l, m.base + row_number() OVER (ORDER BY u.ord), 'pending', $2, u.t, u.m
+     FROM (SELECT DISTINCT ON (k) k, e, n, a, l, t, m, ord
+           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                WITH ORDINALITY AS x(k, e, n, a, l, t, m, ord)
            ORDER BY k, ord) AS u
      CROSS JOIN (SELECT COALESCE(MAX(seq), 0) AS base FROM deliveries WHERE issue = $1) AS m
      WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue = $1 AND d.address_key = u.k)
@@ -48,6 +49,7 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
     let mut attrs = Vec::with_capacity(len);
     let mut lists = Vec::with_capacity(len);
     let mut tokens: Vec<Option<String>> = Vec::with_capacity(len);
+    let mut message_ids: Vec<Option<String>> = Vec::with_capacity(len);
     for r in recipients {
         attrs.push(serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?);
         keys.push(r.address_key);
@@ -55,6 +57,7 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
         names.push(r.name);
         lists.push(r.list);
         tokens.push(r.token_id);
+        message_ids.push(r.message_id);
     }
     let params: Params = vec![
         Box::new(issue.to_owned()),
@@ -65,6 +68,7 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
         Box::new(attrs),
         Box::new(lists),
         Box::new(tokens),
+        Box::new(message_ids),
     ];
     Ok(conn.query_typed(INSERT, params)?.len())
 }

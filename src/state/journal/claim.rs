@@ -143,6 +143,7 @@ mod tests {
             attrs: std::collections::BTreeMap::new(),
             list: "main".to_owned(),
             token_id: None,
+            message_id: None,
         })
     }
 

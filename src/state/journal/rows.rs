@@ -64,6 +64,10 @@ pub struct NewRecipient {
     /// The opaque id in the recipient's unsubscribe token ([`crate::token::Keys::token_id`]),
     /// stored up front so a send never has to touch the token index.
     pub token_id: Option<String>,
+    /// The Message-ID its message will carry ([`crate::compose::MessageTemplate::message_id`]),
+    /// stored up front for the same reason: the `inflight` mark then leaves the Message-ID
+    /// index alone. `None` when the caller cannot tell; the mark stores it then.
+    pub message_id: Option<String>,
 }
 
 /// One journal row.

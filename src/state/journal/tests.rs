@@ -28,6 +28,7 @@ fn recipient(key: &str, list: &str) -> NewRecipient {
         attrs: BTreeMap::from([("plan".to_owned(), "pro".to_owned())]),
         list: list.to_owned(),
         token_id: None,
+        message_id: None,
     }
 }
 

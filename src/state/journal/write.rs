@@ -45,14 +45,15 @@ pub(super) fn add_chunk(
     let mut added = 0;
     {
         let insert =
-            "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)
+            "INSERT INTO deliveries (issue, address_key, email, name, attrs, list, seq, status, updated_at, token_id,
+                                     message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)
              ON CONFLICT (issue, address_key) DO NOTHING";
         for r in recipients.take(CHUNK) {
             let attrs = serde_json::to_string(&r.attrs).map_err(|e| DbError::Value(e.to_string()))?;
             let new = conn.execute(
                 insert,
-                params![issue, r.address_key, r.email, r.name, attrs, r.list, seq + 1, at, r.token_id],
+                params![issue, r.address_key, r.email, r.name, attrs, r.list, seq + 1, at, r.token_id, r.message_id],
             )?;
             if new == 1 {
                 seq += 1;
@@ -93,13 +94,14 @@ pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) 
     let tx = conn.begin(true)?;
     let mut withheld = Vec::new();
     {
-        let if_suppressed = IF_SUPPRESSED;
-        let update = UPDATE;
         for u in updates {
-            if u.status == DeliveryStatus::Inflight && conn.execute(if_suppressed, &marks(issue, u, at))? == 1 {
+            if u.status == DeliveryStatus::Inflight && conn.execute(IF_SUPPRESSED, &marks(issue, u, at))? == 1 {
                 withheld.push(u.address_key.clone());
                 continue;
             }
+            // A statement that names `message_id` rewrites its index entry even to the same
+            // value: a random page of the Message-ID index written (to the WAL) per message.
+            let update = if u.message_id.is_some() { UPDATE } else { UPDATE_KEEPING_ID };
             let changed = conn.execute(update, &changes(issue, u, at))?;
             if changed == 0 {
                 return Err(refusal(conn, issue, u));
@@ -150,6 +152,15 @@ const UPDATE: &str = "UPDATE deliveries SET status = ?3, code = COALESCE(?4, cod
          message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
          attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
      WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// [`UPDATE`] for an update without a Message-ID (`?6` is null): the same change, without
+/// naming the indexed column (`?6` is still read, as every parameter must be on PostgreSQL).
+const UPDATE_KEEPING_ID: &str =
+    "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
+         token_id = COALESCE(?7, token_id),
+         attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
+     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+       AND CAST(?6 AS TEXT) IS NULL";
 
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
 /// become the new one.
