@@ -209,7 +209,7 @@ fn handle(writer: &mut Writer, batch: Vec<Request>) {
         }
     }
     if !waiting.is_empty() {
-        let result = state.apply(issue, &updates, clock.now()).map_err(|e| e.to_string());
+        let result = state.apply_for(run.id, issue, &updates, clock.now()).map_err(|e| e.to_string());
         for reply in waiting {
             let _ = reply.send(result.clone());
         }

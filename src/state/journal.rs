@@ -273,7 +273,21 @@ impl State {
     /// `suppressed` instead and must not be sent to. Checking in the same transaction as the
     /// mark means an unsubscribe committed before a recipient's mark is always honoured.
     pub fn apply(&mut self, issue: &str, updates: &[Update], at: Timestamp) -> Result<Vec<String>, Error> {
-        apply_all(&self.conn, issue, updates, &stamp(at)).map_err(|f| self.fail("update", f))
+        apply_all(&self.conn, issue, updates, &stamp(at), None).map_err(|f| self.fail("update", f))
+    }
+
+    /// [`State::apply`] for the engine of run `run` (see `journal/claim.rs`): an `inflight`
+    /// mark of a row that another run has claimed is refused too, and the batch with it. A run
+    /// that lost its lock while its workers were busy must not send what the run that took its
+    /// rows over sends, nor make that run's own mark fail.
+    pub fn apply_for(
+        &mut self,
+        run: i64,
+        issue: &str,
+        updates: &[Update],
+        at: Timestamp,
+    ) -> Result<Vec<String>, Error> {
+        apply_all(&self.conn, issue, updates, &stamp(at), Some(run)).map_err(|f| self.fail("update", f))
     }
 
     /// How many of `issue`'s recipients are in each status.

@@ -75,7 +75,8 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
 
 /// A batch of updates in one statement. `status` becomes `suppressed` instead of `inflight`
 /// for a pending row whose address is suppressed; then nothing else changes, as in
-/// [`super::write`]'s `IF_SUPPRESSED`.
+/// [`super::write`]'s `IF_SUPPRESSED`. With a run (`$12`), an `inflight` mark of a row another
+/// run claimed matches nothing (and the caller says why).
 const UPDATE: &str = "UPDATE deliveries AS d SET
          status = CASE WHEN s.hit THEN 'suppressed' ELSE u.status END,
          code = CASE WHEN s.hit THEN d.code ELSE COALESCE(u.code, d.code) END,
@@ -92,11 +93,18 @@ const UPDATE: &str = "UPDATE deliveries AS d SET
               SELECT 1 FROM deliveries p JOIN suppressions x ON x.address = p.address_key AND x.scope IN ('*', p.list)
               WHERE p.issue = $1 AND p.address_key = u.address_key AND p.status = 'pending') AS hit) AS s
      WHERE d.issue = $1 AND d.address_key = u.address_key AND d.status = ANY(string_to_array(u.preds, ','))
+       AND NOT (u.status = 'inflight' AND COALESCE(d.claimed_by <> $12::bigint, FALSE))
      RETURNING d.address_key, s.hit";
 
 /// Apply `updates` in order: one statement per run of updates with distinct keys (a statement
 /// changes a row once). `None` when some update matched no row.
-pub(super) fn apply(conn: &PgConn, issue: &str, updates: &[Update], at: &str) -> Result<Option<Vec<String>>, DbError> {
+pub(super) fn apply(
+    conn: &PgConn,
+    issue: &str,
+    updates: &[Update],
+    at: &str,
+    run: Option<i64>,
+) -> Result<Option<Vec<String>>, DbError> {
     let mut withheld = Vec::new();
     let mut start = 0;
     while start < updates.len() {
@@ -107,7 +115,7 @@ pub(super) fn apply(conn: &PgConn, issue: &str, updates: &[Update], at: &str) ->
             .map_or(updates.len(), |i| start + i);
         let group = &updates[start..end];
         start = end;
-        let rows = conn.query_typed(UPDATE, params(issue, group, at))?;
+        let rows = conn.query_typed(UPDATE, params(issue, group, at, run))?;
         if rows.len() != group.len() {
             return Ok(None);
         }
@@ -121,7 +129,7 @@ pub(super) fn apply(conn: &PgConn, issue: &str, updates: &[Update], at: &str) ->
     Ok(Some(withheld))
 }
 
-fn params(issue: &str, group: &[Update], at: &str) -> Params {
+fn params(issue: &str, group: &[Update], at: &str, run: Option<i64>) -> Params {
     let text = |f: fn(&Update) -> Option<String>| group.iter().map(f).collect::<Vec<_>>();
     let keys: Vec<String> = group.iter().map(|u| u.address_key.clone()).collect();
     let statuses: Vec<&'static str> = group.iter().map(|u| u.status.as_str()).collect();
@@ -140,6 +148,7 @@ fn params(issue: &str, group: &[Update], at: &str) -> Params {
         Box::new(attempted),
         Box::new(preds),
         Box::new(text(|u| u.relay.clone())),
+        Box::new(run),
     ]
 }
 

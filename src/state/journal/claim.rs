@@ -172,8 +172,32 @@ mod tests {
         two_runs_claim_disjoint_pages,
         a_dead_runs_rows_are_free_again_and_its_inflight_uncertain,
         a_run_is_alive_as_long_as_the_session_holding_its_lock,
-        claims_and_relays_count_each_value_and_leave_out_rows_without_one
+        claims_and_relays_count_each_value_and_leave_out_rows_without_one,
+        a_run_cannot_mark_in_flight_a_row_another_run_claimed
     );
+
+    /// A run that lost its lock may still have workers with rows in hand; once another run has
+    /// claimed one of them, the first run's `inflight` mark is refused (its batch with it), and
+    /// the other run's own marks go through.
+    fn a_run_cannot_mark_in_flight_a_row_another_run_claimed(t: &Fresh) {
+        let mut state = t.open();
+        state.add_recipients("w/a", recipients(4), at()).unwrap();
+        assert_eq!(seqs(&state.claim("w/a", 41, i64::MIN, 2).unwrap()), [1, 2]);
+        assert_eq!(seqs(&state.claim("w/a", 42, 2, 2).unwrap()), [3, 4]);
+        let error = state
+            .apply_for(41, "w/a", &[inflight("r000@example.com"), inflight("r002@example.com")], at())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`r002@example.com`") && error.contains("another sender (run 42)"), "{error}");
+        let pending = state.deliveries("w/a", &[DeliveryStatus::Pending]).unwrap();
+        assert_eq!(seqs(&pending), [1, 2, 3, 4], "nothing of the refused batch was written");
+        state.apply_for(42, "w/a", &[inflight("r002@example.com")], at()).unwrap();
+        state.apply_for(41, "w/a", &[inflight("r000@example.com")], at()).unwrap();
+        // Without a run (repairs, tests) nothing is guarded by the claim.
+        state.apply("w/a", &[inflight("r003@example.com")], at()).unwrap();
+        let inflight_rows = state.deliveries("w/a", &[DeliveryStatus::Inflight]).unwrap();
+        assert_eq!(seqs(&inflight_rows), [1, 3, 4]);
+    }
 
     fn two_runs_claim_disjoint_pages(t: &Fresh) {
         let mut state = t.open();

@@ -79,12 +79,18 @@ pub(super) const RELAXED: &str = "SET LOCAL synchronous_commit = off";
 /// A `pending` row about to become `inflight` whose address is now suppressed (globally or for
 /// its list) becomes `suppressed` instead, in the same statement's transaction; its key is
 /// returned, and the caller must not send to it.
-pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) -> Result<Vec<String>, Failure> {
+pub(super) fn apply_all(
+    conn: &Conn,
+    issue: &str,
+    updates: &[Update],
+    at: &str,
+    run: Option<i64>,
+) -> Result<Vec<String>, Failure> {
     if let Conn::Pg(pg) = conn {
         // No store lock: each update is guarded by the statuses its row may come from, and the
         // rows are the run's own claims, so the send's writers commit side by side.
         let tx = conn.begin_rows_with(RELAXED)?;
-        if let Some(withheld) = super::bulk::apply(pg, issue, updates, at)? {
+        if let Some(withheld) = super::bulk::apply(pg, issue, updates, at, run)? {
             tx.commit()?;
             return Ok(withheld);
         }
@@ -95,16 +101,16 @@ pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) 
     let mut withheld = Vec::new();
     {
         for u in updates {
-            if u.status == DeliveryStatus::Inflight && conn.execute(IF_SUPPRESSED, &marks(issue, u, at))? == 1 {
+            if u.status == DeliveryStatus::Inflight && conn.execute(IF_SUPPRESSED, &marks(issue, u, at, run))? == 1 {
                 withheld.push(u.address_key.clone());
                 continue;
             }
             // A statement that names `message_id` rewrites its index entry even to the same
             // value: a random page of the Message-ID index written (to the WAL) per message.
             let update = if u.message_id.is_some() { UPDATE } else { UPDATE_KEEPING_ID };
-            let changed = conn.execute(update, &changes(issue, u, at))?;
+            let changed = conn.execute(update, &changes(issue, u, at, run))?;
             if changed == 0 {
-                return Err(refusal(conn, issue, u));
+                return Err(refusal(conn, issue, u, run));
             }
         }
     }
@@ -112,11 +118,11 @@ pub(super) fn apply_all(conn: &Conn, issue: &str, updates: &[Update], at: &str) 
     Ok(withheld)
 }
 
-fn marks(issue: &str, u: &Update, at: &str) -> Vec<Value> {
-    params![issue, &u.address_key, at].to_vec()
+fn marks(issue: &str, u: &Update, at: &str, run: Option<i64>) -> Vec<Value> {
+    params![issue, &u.address_key, at, run].to_vec()
 }
 
-fn changes(issue: &str, u: &Update, at: &str) -> Vec<Value> {
+fn changes(issue: &str, u: &Update, at: &str, run: Option<i64>) -> Vec<Value> {
     let from = u.status.predecessors();
     params![
         issue,
@@ -136,7 +142,8 @@ fn changes(issue: &str, u: &Update, at: &str) -> Vec<Value> {
         from[5],
         from[6],
         from[7],
-        u.relay.as_deref()
+        u.relay.as_deref(),
+        run
     ]
     .to_vec()
 }
@@ -144,6 +151,7 @@ fn changes(issue: &str, u: &Update, at: &str) -> Vec<Value> {
 /// Marks a pending row whose address is suppressed `suppressed` instead of `inflight`.
 const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
              WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
+               AND NOT COALESCE(claimed_by <> CAST(?4 AS BIGINT), FALSE)
                AND EXISTS (SELECT 1 FROM suppressions s
                            WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))";
 
@@ -151,7 +159,8 @@ const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', update
 const UPDATE: &str = "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
          message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
          attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
-     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) 
+       AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE))";
 
 /// [`UPDATE`] for an update without a Message-ID (`?6` is null): the same change, without
 /// naming the indexed column (`?6` is still read, as every parameter must be on PostgreSQL).
@@ -160,27 +169,38 @@ const UPDATE_KEEPING_ID: &str =
          token_id = COALESCE(?7, token_id),
          attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
      WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-       AND CAST(?6 AS TEXT) IS NULL";
+       
+       AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE)) AND CAST(?6 AS TEXT) IS NULL";
 
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
 /// become the new one.
-fn refusal(conn: &Conn, issue: &str, update: &Update) -> Failure {
+fn refusal(conn: &Conn, issue: &str, update: &Update, run: Option<i64>) -> Failure {
     let current = conn.query_opt(
-        "SELECT status FROM deliveries WHERE issue = ?1 AND address_key = ?2",
+        "SELECT status, claimed_by FROM deliveries WHERE issue = ?1 AND address_key = ?2",
         params![issue, &update.address_key],
-        |row| row.get::<DeliveryStatus>(0),
+        |row| Ok((row.get::<DeliveryStatus>(0)?, row.get::<Option<i64>>(1)?)),
     );
     let (key, to) = (&update.address_key, update.status.as_str());
+    let elsewhere = |by: Option<i64>| {
+        update.status == DeliveryStatus::Inflight && run.is_some_and(|run| by.is_some_and(|by| by != run))
+    };
     match current {
         Err(e) => Failure::Sql(e),
         Ok(None) => Failure::Refused(format!("`{key}` is not in the journal of `{issue}`")),
-        Ok(Some(DeliveryStatus::Sent)) => Failure::Refused(format!(
-            "refusing to mark `{key}` `{to}` in the journal of `{issue}`: it is already `sent`, and sending again \
-             would deliver it twice"
+        Ok(Some((_, by))) if elsewhere(by) => Failure::Refused(format!(
+            "refusing to mark `{key}` `{to}` in the journal of `{issue}`: another sender (run {}) has claimed it, \
+             since this run lost its lock; this run stops, the other one sends it",
+            by.unwrap_or_default()
         )),
-        Ok(Some(from)) => Failure::Refused(format!(
-            "refusing to mark `{key}` `{to}` in the journal of `{issue}`: a `{}` recipient cannot become `{to}`",
-            from.as_str()
-        )),
+        Ok(Some((from, _))) => Failure::Refused(match from {
+            DeliveryStatus::Sent => format!(
+                "refusing to mark `{key}` `{to}` in the journal of `{issue}`: it is already `sent`, and sending again \
+                 would deliver it twice"
+            ),
+            from => format!(
+                "refusing to mark `{key}` `{to}` in the journal of `{issue}`: a `{}` recipient cannot become `{to}`",
+                from.as_str()
+            ),
+        }),
     }
 }
