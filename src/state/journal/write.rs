@@ -105,9 +105,7 @@ pub(super) fn apply_all(
                 withheld.push(u.address_key.clone());
                 continue;
             }
-            // A statement that names `message_id` rewrites its index entry even to the same
-            // value: a random page of the Message-ID index written (to the WAL) per message.
-            let update = if u.message_id.is_some() { UPDATE } else { UPDATE_KEEPING_ID };
+            let update = UPDATES[usize::from(u.message_id.is_some())][usize::from(u.token_id.is_some())];
             let changed = conn.execute(update, &changes(issue, u, at, run))?;
             if changed == 0 {
                 return Err(refusal(conn, issue, u, run));
@@ -155,22 +153,32 @@ const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', update
                AND EXISTS (SELECT 1 FROM suppressions s
                            WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))";
 
-/// One update, guarded by the statuses the row may come from.
-const UPDATE: &str = "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
-         message_id = COALESCE(?6, message_id), token_id = COALESCE(?7, token_id),
-         attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
-     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) 
-       AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE))";
+/// One update, guarded by the statuses the row may come from and, for a run, by its claim.
+/// The indexed columns (`message_id`, `token_id`) are named only when the update sets them: a
+/// statement that names one rewrites its index entry even to the same value, which writes a
+/// random page of that index (to the WAL) per row. A parameter left out is still read
+/// (`CAST(… AS TEXT) IS NULL`, always true there), as PostgreSQL needs every one typed.
+macro_rules! update {
+    ($ids:literal, $unused:literal) => {
+        concat!(
+            "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply), ",
+            $ids,
+            "attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
+             WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+               AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE))",
+            $unused
+        )
+    };
+}
 
-/// [`UPDATE`] for an update without a Message-ID (`?6` is null): the same change, without
-/// naming the indexed column (`?6` is still read, as every parameter must be on PostgreSQL).
-const UPDATE_KEEPING_ID: &str =
-    "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply),
-         token_id = COALESCE(?7, token_id),
-         attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
-     WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-       
-       AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE)) AND CAST(?6 AS TEXT) IS NULL";
+/// [`update!`] by `[message_id given][token_id given]`.
+const UPDATES: [[&str; 2]; 2] = [
+    [
+        update!("", " AND CAST(?6 AS TEXT) IS NULL AND CAST(?7 AS TEXT) IS NULL"),
+        update!("token_id = ?7, ", " AND CAST(?6 AS TEXT) IS NULL"),
+    ],
+    [update!("message_id = ?6, ", " AND CAST(?7 AS TEXT) IS NULL"), update!("message_id = ?6, token_id = ?7, ", "")],
+];
 
 /// Why `update` changed no row: the recipient is not in the journal, or its status may not
 /// become the new one.
