@@ -304,26 +304,17 @@ impl Conn {
         Ok(Tx { conn: self, open: true })
     }
 
-    /// A write transaction, as [`Conn::begin_write_with`], that takes no store write lock on
-    /// PostgreSQL: for writes that only change rows their statement guards itself (the
-    /// journal's batches, each run's own claimed rows), so that several can commit at once.
-    pub fn begin_rows_with(&self, setup: &str) -> Result<Tx<'_>, DbError> {
-        match self {
-            Conn::Sqlite(_) => self.begin(true),
-            Conn::Pg(_) => {
-                self.batch(&format!("BEGIN; {setup}"))?;
-                Ok(Tx { conn: self, open: true })
-            }
-        }
-    }
-
     /// A write transaction whose `setup` (PostgreSQL statements such as `SET LOCAL …`) runs in
     /// the same round trip as its start; SQLite runs a plain write transaction and not `setup`.
-    pub fn begin_write_with(&self, setup: &str) -> Result<Tx<'_>, DbError> {
+    /// On PostgreSQL `lock` takes the store's write lock as [`Conn::begin`] does; without it,
+    /// for writes that only change rows their statement guards itself (the journal's batches,
+    /// each run's own claimed rows), several such transactions commit at once.
+    pub fn begin_write_with(&self, setup: &str, lock: bool) -> Result<Tx<'_>, DbError> {
         match self {
             Conn::Sqlite(_) => self.begin(true),
             Conn::Pg(_) => {
-                self.batch(&format!("{}; {setup}", super::pg::BEGIN_WRITE))?;
+                let begin = if lock { super::pg::BEGIN_WRITE } else { "BEGIN" };
+                self.batch(&format!("{begin}; {setup}"))?;
                 Ok(Tx { conn: self, open: true })
             }
         }

@@ -122,7 +122,7 @@ fn claim(
         free = free_for_claim(backend)
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let tx = conn.begin_write_with(super::write::RELAXED)?;
+    let tx = conn.begin_write_with(super::write::RELAXED, true)?;
     let mut rows = conn.query(&sql, params![issue, run, after_seq, limit], delivery)?;
     tx.commit()?;
     rows.sort_by_key(|d| d.seq);

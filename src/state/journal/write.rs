@@ -34,7 +34,7 @@ pub(super) fn add_chunk(
     at: &str,
 ) -> Result<usize, DbError> {
     if let Conn::Pg(pg) = conn {
-        let tx = conn.begin_write_with(RELAXED)?;
+        let tx = conn.begin_write_with(RELAXED, true)?;
         let added = super::bulk::add(pg, issue, recipients.take(CHUNK).collect(), at)?;
         tx.commit()?;
         return Ok(added);
@@ -89,7 +89,7 @@ pub(super) fn apply_all(
     if let Conn::Pg(pg) = conn {
         // No store lock: each update is guarded by the statuses its row may come from, and the
         // rows are the run's own claims, so the send's writers commit side by side.
-        let tx = conn.begin_rows_with(RELAXED)?;
+        let tx = conn.begin_write_with(RELAXED, false)?;
         if let Some(withheld) = super::bulk::apply(pg, issue, updates, at, run)? {
             tx.commit()?;
             return Ok(withheld);
