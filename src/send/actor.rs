@@ -6,7 +6,7 @@
 //! share one commit (group commit) — durable before the worker sends, as the crash guarantee
 //! needs, without one commit per message.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -23,7 +23,7 @@ use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 enum Request {
     Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
     Claim(i64, usize, oneshot::Sender<std::result::Result<Option<Vec<Delivery>>, String>>),
-    Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashMap<String, HashSet<String>>, String>>),
+    Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashSet<String>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
     Reserve(Box<Reservation>, oneshot::Sender<std::result::Result<Reserved, String>>),
 }
@@ -188,12 +188,8 @@ fn handle(writer: &mut Writer, batch: Vec<Request>) {
                 };
                 let _ = reply.send(claimed.map_err(|e| e.to_string()));
             }
-            Request::Suppressed(lists, reply) => {
-                let sets = lists
-                    .into_iter()
-                    .map(|list| state.suppressed_set(&list).map(|set| (list, set)))
-                    .collect::<Result<HashMap<_, _>>>();
-                let _ = reply.send(sets.map_err(|e| e.to_string()));
+            Request::Suppressed(keys, reply) => {
+                let _ = reply.send(state.suppressed_among(issue, &keys).map_err(|e| e.to_string()));
             }
             Request::Reserve(r, reply) => {
                 let done = state
@@ -243,9 +239,10 @@ impl Journal {
         self.ask(|reply| Request::Claim(after, limit, reply)).await
     }
 
-    /// The addresses suppressed for each list, read now (unsubscribes during a run count).
-    pub async fn suppressed(&self, lists: Vec<String>) -> Result<HashMap<String, HashSet<String>>> {
-        self.ask(|reply| Request::Suppressed(lists, reply)).await
+    /// Which of `keys` (the issue's recipients) are suppressed, read now (unsubscribes during
+    /// a run count), globally or for their row's list.
+    pub async fn suppressed(&self, keys: Vec<String>) -> Result<HashSet<String>> {
+        self.ask(|reply| Request::Suppressed(keys, reply)).await
     }
 
     /// Record a permanent bounce so no list mails the address again.

@@ -143,17 +143,14 @@ async fn send_job<T: Transport>(context: &Context<T>, work: &mpsc::Sender<Job>, 
 ///
 /// [`State::apply`]: crate::state::State::apply
 async fn unsuppressed<T: Transport>(context: &Context<T>, page: Vec<Delivery>) -> Result<Vec<Job>> {
-    let mut lists: Vec<String> = page.iter().map(|d| d.list.clone()).collect();
-    lists.sort();
-    lists.dedup();
-    let suppressed = context.journal.suppressed(lists).await?;
+    let suppressed = context.journal.suppressed(page.iter().map(|d| d.address_key.clone()).collect()).await?;
     let mut updates = Vec::new();
     let mut jobs = Vec::with_capacity(page.len());
     for delivery in page {
         if context.settings.only_list.as_ref().is_some_and(|only| *only != delivery.list) {
             continue;
         }
-        if suppressed.get(&delivery.list).is_some_and(|set| set.contains(&delivery.address_key)) {
+        if suppressed.contains(&delivery.address_key) {
             updates.push(update(&delivery, DeliveryStatus::Suppressed, None, false));
         } else {
             jobs.push(Job { delivery, deferred: false, tries: 0, prepared: Prepared::default(), last_lane: None });
