@@ -15,6 +15,13 @@
 # from /usr/lib/postgresql/*/bin, as `nobody` when run as root); any other value is the URL of
 # an EMPTY database (a database holding this send would resume it and send nothing).
 # SKIP_SOURCE=1 leaves out the smtp-source comparison; BIN=path uses that binary, unbuilt.
+# With `auto`, PG_OPTS adds server settings, PG_SQL and PG_REPORT run SQL before and after the
+# PostgreSQL send, and PERF_PG=file records the whole machine during it (perf), e.g. the
+# journal's statements and how many of its updates were heap-only:
+#   STATE_URL=auto SKIP_SOURCE=1 PG_OPTS="-c shared_preload_libraries=pg_stat_statements" \
+#     PG_SQL="CREATE EXTENSION pg_stat_statements" \
+#     PG_REPORT="SELECT calls, total_exec_time, rows, left(query, 60) FROM pg_stat_statements
+#                ORDER BY total_exec_time DESC LIMIT 5" benches/send.sh
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
@@ -95,12 +102,20 @@ printf "letterpress: %.0f msg/s over the whole command (audience into the journa
 
 if [ -n "$STATE_URL" ]; then
   echo "== letterpress, state store on PostgreSQL: $N messages, $CONC connections"
+  # PG_SQL runs in the database once letterpress has made its tables, before the send (e.g.
+  # `CREATE EXTENSION pg_stat_statements`, with PG_OPTS loading it); PG_REPORT after it.
+  if [ -n "${PG_SQL:-}" ]; then
+    LETTERPRESS_STATE_URL="$STATE_URL" "$bin" -C "$work" status >/dev/null 2>&1 || true
+    as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc "$PG_SQL" bench
+  fi
   start=$(date +%s.%N)
-  LETTERPRESS_STATE_URL="$STATE_URL" /usr/bin/time -f "letterpress (PostgreSQL): %e s wall, %U s user, %S s system, peak RSS %M KB" \
+  # PERF_PG=file records the whole machine during this send (`perf report -i file --sort comm`).
+  LETTERPRESS_STATE_URL="$STATE_URL" ${PERF_PG:+perf record -a -q -o "$PERF_PG" --} /usr/bin/time -f "letterpress (PostgreSQL): %e s wall, %U s user, %S s system, peak RSS %M KB" \
     "$bin" -C "$work" send "$ISSUE" --yes 2>&1 | grep -v '^\s*$' | tail -3
   end=$(date +%s.%N)
   pg_rate=$(echo "$N / ($end - $start)" | bc -l)
   printf "letterpress (PostgreSQL): %.0f msg/s over the whole command\n" "$pg_rate"
+  [ -z "${PG_REPORT:-}" ] || as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -c "$PG_REPORT" bench
   printf "ratio PostgreSQL / SQLite: %.2f (target >= 0.80)\n" "$(echo "$pg_rate / $lp_rate" | bc -l)"
 fi
 [ -n "${SKIP_SOURCE:-}" ] && exit 0
