@@ -96,6 +96,7 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
     let (uses, media) = scan(html);
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut lowered = None;
     for (found, in_media) in uses.iter().map(|u| (u, false)).chain(media.iter().map(|u| (u, true))) {
         let Some(feature) = index.get(&found.slug).and_then(|&i| data.features.get(i)) else { continue };
         if STRUCTURAL.contains(&found.slug.as_str()) || seen.contains(&found.slug) {
@@ -111,7 +112,8 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
             continue;
         }
         seen.insert(&found.slug);
-        let Some(location) = locate(&found.needle, sources) else { continue };
+        let lowered = lowered.get_or_insert_with(|| Lowered::of(sources));
+        let Some(location) = locate(&found.needle, sources, lowered) else { continue };
         let list = clients.join(", ");
         let diagnostic = if in_media {
             Diagnostic::info(CODE, format!("`{}` is ignored by {list}", feature.title))
@@ -128,11 +130,26 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
     out
 }
 
+/// The texts of [`Sources`] in ASCII lowercase, made once per email (when a feature needs
+/// locating), not once per feature.
+struct Lowered {
+    templates: [String; 2],
+    issue: String,
+}
+
+impl Lowered {
+    fn of(sources: &Sources<'_>) -> Self {
+        Self {
+            templates: sources.templates.map(|(_, text, _)| text.to_ascii_lowercase()),
+            issue: sources.issue.text.to_ascii_lowercase(),
+        }
+    }
+}
+
 /// Where `needle` first appears in the project's templates, else the issue; `None` when it is
 /// in a built-in template.
-fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&'a str>)> {
-    for (path, text, built_in) in sources.templates {
-        let lower = text.to_ascii_lowercase();
+fn locate<'a>(needle: &str, sources: &Sources<'a>, lowered: &Lowered) -> Option<(Location, Option<&'a str>)> {
+    for ((path, text, built_in), lower) in sources.templates.into_iter().zip(&lowered.templates) {
         if let Some(offset) = lower.find(needle) {
             if built_in {
                 return None;
@@ -142,7 +159,7 @@ fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&
         }
     }
     let issue = sources.issue;
-    let offset = issue.text.to_ascii_lowercase().find(needle.trim_start_matches('<'));
+    let offset = lowered.issue.find(needle.trim_start_matches('<'));
     let (line, col) = match offset {
         Some(offset) => LineIndex::new(&issue.text).position(&issue.text, offset),
         None => (issue.body_start_line, 1),

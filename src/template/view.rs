@@ -167,9 +167,16 @@ impl IssueView {
                 })
                 .collect(),
             headings: rendered.headings,
-            html: rendered.html,
-            email_html: rendered.email_html,
-            text: rendered.text,
+            html: fitted(rendered.html),
+            email_html: fitted(rendered.email_html),
+            text: fitted(rendered.text),
         }
     }
+}
+
+/// `text` holding no more memory than it needs: a `build` keeps every issue's view until the
+/// archive is written, and the renderers' buffers grow by doubling.
+fn fitted(mut text: String) -> String {
+    text.shrink_to_fit();
+    text
 }
