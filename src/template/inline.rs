@@ -26,8 +26,9 @@ pub(super) fn inline_css(html: &str, css: &str) -> Result<String, css_inline::In
 /// text decoded, where an HTML parser would decode them to that same character: between tags,
 /// outside comments and the elements whose text is raw (`<style>`, `<title>`, …), and only for
 /// characters no parser treats specially (not markup, whitespace, controls, surrogates or
-/// noncharacters). From anything it does not follow (`<script>`, SVG or MathML, CDATA, unusual
-/// comments) to the end, the text is left as written, which is always the same to a parser.
+/// noncharacters). From anything it does not follow (`<script>`, `<svg>` or `<math>`, `CDATA`,
+/// unusual comments) to the end, the text is left as written, which is always the same to a
+/// parser.
 pub(crate) fn decode_text_references(html: &str) -> Cow<'_, str> {
     let bytes = html.as_bytes();
     let mut out = String::new();
