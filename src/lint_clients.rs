@@ -172,8 +172,9 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
     let mut uses = Vec::new();
     let mut media = Vec::new();
     // Inlined CSS repeats the same few tags, attributes and style values thousands of times:
-    // each is looked at once (`names` holds tag names, and attribute names after a space).
-    let mut names = std::collections::HashSet::new();
+    // each is looked at once, and only a tag name not seen yet is copied.
+    let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut attribute_names = std::collections::HashSet::new();
     let mut styles = std::collections::HashSet::new();
     let mut rest = html;
     while let Some(start) = rest.find('<') {
@@ -192,15 +193,22 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
         if name.is_empty() {
             continue;
         }
-        let name = name.to_ascii_lowercase();
-        if names.insert(name.clone()) {
-            element(&name, &mut uses);
+        let lowered;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            name
+        };
+        if !names.contains(name) {
+            names.insert(name.to_owned());
+            element(name, &mut uses);
         }
         for (attribute, value) in attributes(&tag[name.len()..]) {
             let fresh = if attribute.eq_ignore_ascii_case("style") {
                 styles.insert(value)
             } else {
-                names.insert(format!(" {attribute}"))
+                attribute_names.insert(attribute)
             };
             if !fresh {
                 continue;
