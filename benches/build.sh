@@ -25,6 +25,18 @@
 # load average 17, `/usr/bin/time -v` on the same 1,000-issue project, before (3cd3f01)
 # and after: user 1.12 s and 1.12 s before, 1.05 s and 1.01 s after; max RSS 51 MiB before,
 # 53 MiB after; output byte-identical (`diff -r`). Wall 9–17 s for both at that load.
+# Then (issue 11, render2: the email layout's character references decoded before CSS
+# inlining, email renditions written on all cores, lint/email-support without a string per
+# attribute and lowercasing once per email), load average 1.8–1.9 (the lead building),
+# `/usr/bin/time` on the same 1,000-issue project, before (main at 45880a6) and after
+# (4bcc54c), three cold builds each in turn, then a rebuild: cold before wall 0.70–1.64 s,
+# user 0.96–1.00 s, sys 0.20–1.17 s, max RSS 51.0–51.8 MiB; after wall 0.63–1.02 s, user
+# 0.83–0.93 s, sys 0.25–0.85 s, max RSS 54.8–55.2 MiB (probably the malloc arena of the
+# renditions' second writer thread); rebuild before 0.59 s wall, 0.91 s user, 54.5 MiB; after 0.56 s, 0.87 s, 58.7 MiB. Output
+# byte-identical (`diff -r`). This script at the same load: cold before 0.74–2.39 s, after
+# 0.83–2.86 s, rebuild 0.95 and 0.94 s. Not 0.5 s yet: about 0.9 s of CPU on 2 shared cores,
+# and sys time (creating 3,000 files) swings with the machine's load. mimalloc cut user time
+# to 0.75–0.83 s but raised max RSS to 87–95 MiB, so it was left out.
 set -euo pipefail
 
 N=${N:-1000}

@@ -96,6 +96,7 @@ where
         count.fetch_add(1, Ordering::Relaxed);
         Ok(())
     };
+    let mut writes = Vec::with_capacity(renditions.len() * 2);
     for (c, kept) in checked.iter().zip(renditions) {
         let Some(kept) = kept.filter(|_| project.config.publication(&c.issue.publication).is_some()) else {
             continue;
@@ -103,12 +104,12 @@ where
         let dir = out.join(&c.issue.publication).join(&c.issue.slug);
         for (name, kept) in ["email.html", "email.txt"].into_iter().zip(kept) {
             let path = dir.join(name);
-            let bytes = spill.take(kept)?;
             if !plan.statics.contains_key(&path) {
-                sink(path, bytes)?;
+                writes.push((path, kept));
             }
         }
     }
+    write_renditions(&spill, writes, &sink)?;
     drop(spill);
     plan.make(project, out, &entries, Make::Pages, &sink)?;
     let mut report = BuildReport {
@@ -124,6 +125,27 @@ where
     }
     write_manifest(out, current.iter())?;
     Ok(report)
+}
+
+/// Read each rendition back from `spill` and hand it to `sink`, on all cores: two small files
+/// an issue, most of whose cost is the file system's, which one thread would wait on in turn.
+/// Stops at the first error of `sink`.
+fn write_renditions(spill: &Spill, writes: Vec<(PathBuf, Kept)>, sink: pages::Sink<'_>) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = writes.len().div_ceil(threads).max(1);
+    let mut rest = writes.into_iter();
+    let parts: Vec<Vec<(PathBuf, Kept)>> =
+        std::iter::from_fn(|| Some(rest.by_ref().take(chunk).collect::<Vec<_>>()).filter(|p| !p.is_empty())).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || part.into_iter().try_for_each(|(path, kept)| sink(path, spill.take(kept)?)))
+            })
+            .collect();
+        // A panic in a write is a bug; it surfaces here rather than as a missing file.
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// Every file of the archive of `checked`, keyed by its path under `out`, and the number of

@@ -96,6 +96,7 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
     let (uses, media) = scan(html);
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut lowered = None;
     for (found, in_media) in uses.iter().map(|u| (u, false)).chain(media.iter().map(|u| (u, true))) {
         let Some(feature) = index.get(&found.slug).and_then(|&i| data.features.get(i)) else { continue };
         if STRUCTURAL.contains(&found.slug.as_str()) || seen.contains(&found.slug) {
@@ -111,7 +112,8 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
             continue;
         }
         seen.insert(&found.slug);
-        let Some(location) = locate(&found.needle, sources) else { continue };
+        let lowered = lowered.get_or_insert_with(|| Lowered::of(sources));
+        let Some(location) = locate(&found.needle, sources, lowered) else { continue };
         let list = clients.join(", ");
         let diagnostic = if in_media {
             Diagnostic::info(CODE, format!("`{}` is ignored by {list}", feature.title))
@@ -128,11 +130,26 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
     out
 }
 
+/// The texts of [`Sources`] in ASCII lowercase, made once per email (when a feature needs
+/// locating), not once per feature.
+struct Lowered {
+    templates: [String; 2],
+    issue: String,
+}
+
+impl Lowered {
+    fn of(sources: &Sources<'_>) -> Self {
+        Self {
+            templates: sources.templates.map(|(_, text, _)| text.to_ascii_lowercase()),
+            issue: sources.issue.text.to_ascii_lowercase(),
+        }
+    }
+}
+
 /// Where `needle` first appears in the project's templates, else the issue; `None` when it is
 /// in a built-in template.
-fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&'a str>)> {
-    for (path, text, built_in) in sources.templates {
-        let lower = text.to_ascii_lowercase();
+fn locate<'a>(needle: &str, sources: &Sources<'a>, lowered: &Lowered) -> Option<(Location, Option<&'a str>)> {
+    for ((path, text, built_in), lower) in sources.templates.into_iter().zip(&lowered.templates) {
         if let Some(offset) = lower.find(needle) {
             if built_in {
                 return None;
@@ -142,7 +159,7 @@ fn locate<'a>(needle: &str, sources: &Sources<'a>) -> Option<(Location, Option<&
         }
     }
     let issue = sources.issue;
-    let offset = issue.text.to_ascii_lowercase().find(needle.trim_start_matches('<'));
+    let offset = lowered.issue.find(needle.trim_start_matches('<'));
     let (line, col) = match offset {
         Some(offset) => LineIndex::new(&issue.text).position(&issue.text, offset),
         None => (issue.body_start_line, 1),
@@ -155,8 +172,9 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
     let mut uses = Vec::new();
     let mut media = Vec::new();
     // Inlined CSS repeats the same few tags, attributes and style values thousands of times:
-    // each is looked at once (`names` holds tag names, and attribute names after a space).
-    let mut names = std::collections::HashSet::new();
+    // each is looked at once, and only a tag name not seen yet is copied.
+    let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut attribute_names = std::collections::HashSet::new();
     let mut styles = std::collections::HashSet::new();
     let mut rest = html;
     while let Some(start) = rest.find('<') {
@@ -175,15 +193,22 @@ fn scan(html: &str) -> (Vec<Use>, Vec<Use>) {
         if name.is_empty() {
             continue;
         }
-        let name = name.to_ascii_lowercase();
-        if names.insert(name.clone()) {
-            element(&name, &mut uses);
+        let lowered;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            name
+        };
+        if !names.contains(name) {
+            names.insert(name.to_owned());
+            element(name, &mut uses);
         }
         for (attribute, value) in attributes(&tag[name.len()..]) {
             let fresh = if attribute.eq_ignore_ascii_case("style") {
                 styles.insert(value)
             } else {
-                names.insert(format!(" {attribute}"))
+                attribute_names.insert(attribute)
             };
             if !fresh {
                 continue;

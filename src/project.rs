@@ -195,11 +195,12 @@ impl Project {
                 format!("`{}` is not a configured publication", issue.publication),
             ),
         })?;
-        let rendered = render::render(issue, &self.links);
-        let view = IssueView::new(issue, &rendered, &self.links);
+        let mut rendered = render::render(issue, &self.links);
+        let diagnostics = std::mem::take(&mut rendered.diagnostics);
+        let view = IssueView::new(issue, rendered, &self.links);
         let context = template::generic_context(&self.config, publication, view.clone());
         match self.templates.email(publication, &context) {
-            Ok(email) => Ok(RenderedIssue { view, email, diagnostics: rendered.diagnostics }),
+            Ok(email) => Ok(RenderedIssue { view, email, diagnostics }),
             Err(error) => Err(Unrendered { view: Some(view), error }),
         }
     }

@@ -8,6 +8,7 @@
 pub mod budget;
 mod errors;
 mod filters;
+mod inline;
 mod prints;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod renders;
@@ -24,6 +25,7 @@ use budget::{Budget, Instrumented, Limit, Overrun};
 use errors::to_diagnostic;
 pub use filters::{TITLE_LIMIT, shorten_title};
 use filters::{page_title, underline, wrap};
+use inline::inline_css;
 
 use crate::config::{Config, Publication};
 use crate::diagnostic::{Diagnostic, Location};
@@ -338,17 +340,6 @@ fn overrides(publication: &Publication) -> [(&'static str, Option<&str>); 4] {
         ("email-css", t.email_css.as_deref()),
         ("page", t.page.as_deref()),
     ]
-}
-
-/// Inline `css` into `html`; `<style data-css-inline="keep">` blocks (media queries) stay.
-fn inline_css(html: &str, css: &str) -> Result<String, css_inline::InlineError> {
-    #[cfg(any(test, feature = "test-hooks"))]
-    renders::record(renders::INLINE);
-    css_inline::CSSInliner::options()
-        .load_remote_stylesheets(false)
-        .extra_css(Some(std::borrow::Cow::Borrowed(css)))
-        .build()
-        .inline(html)
 }
 
 /// The line mail clients take as the start of a signature, which they grey out or cut when

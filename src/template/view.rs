@@ -135,10 +135,11 @@ impl PublicationView {
 }
 
 impl IssueView {
-    /// The view of a rendered issue. Related links that cannot be resolved are left as written
-    /// (`check` reports them); those whose URL may not be a link at all
-    /// ([`crate::href::judge`]) are left out, so no template can make them an `href`.
-    pub fn new(issue: &Issue, rendered: &Rendered, links: &Links) -> Self {
+    /// The view of a rendered issue (which it takes; its diagnostics are not part of it).
+    /// Related links that cannot be resolved are left as written (`check` reports them); those
+    /// whose URL may not be a link at all ([`crate::href::judge`]) are left out, so no template
+    /// can make them an `href`.
+    pub fn new(issue: &Issue, rendered: Rendered, links: &Links) -> Self {
         let front = &issue.front;
         Self {
             id: issue.id(),
@@ -165,10 +166,17 @@ impl IssueView {
                     url: links.resolve(&r.url.value).unwrap_or_else(|_| r.url.value.clone()),
                 })
                 .collect(),
-            headings: rendered.headings.clone(),
-            html: rendered.html.clone(),
-            email_html: rendered.email_html.clone(),
-            text: rendered.text.clone(),
+            headings: rendered.headings,
+            html: fitted(rendered.html),
+            email_html: fitted(rendered.email_html),
+            text: fitted(rendered.text),
         }
     }
+}
+
+/// `text` holding no more memory than it needs: a `build` keeps every issue's view until the
+/// archive is written, and the renderers' buffers grow by doubling.
+fn fitted(mut text: String) -> String {
+    text.shrink_to_fit();
+    text
 }

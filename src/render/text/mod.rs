@@ -257,6 +257,12 @@ impl<'a> Renderer<'a> {
     /// Appends inline text with every kind of whitespace made a plain space
     /// (that is what a browser would show) and control characters dropped.
     fn push_inline(&mut self, text: &str) {
+        // Most text has none of those: no byte below a space, no DEL, and no `0xC2`, the first
+        // byte of U+0080 to U+00BF (the C1 controls and the no-break space among them).
+        if !text.bytes().any(|b| b < b' ' || b == 0x7f || b == 0xc2) {
+            self.inline.push_str(text);
+            return;
+        }
         self.inline.extend(text.chars().filter_map(|c| match c {
             '\u{a0}' | '\t' | '\n' | '\r' => Some(' '),
             c if c.is_control() => None,
@@ -276,7 +282,10 @@ impl<'a> Renderer<'a> {
         let mut line: String =
             self.containers.iter().map(|c| if c.used { c.rest.as_str() } else { c.first.as_str() }).collect();
         line.push_str(content);
-        self.lines.push(line.replace(GLUE, " "));
+        if line.contains(GLUE) {
+            line = line.replace(GLUE, " ");
+        }
+        self.lines.push(line);
         for container in &mut self.containers {
             container.used = true;
         }
