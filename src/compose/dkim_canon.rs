@@ -14,7 +14,7 @@ pub(super) fn split(message: &[u8]) -> (&[u8], &[u8]) {
     if message.starts_with(b"\r\n") {
         return (&[], &message[2..]);
     }
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+    match memchr::memmem::find(message, b"\r\n\r\n") {
         Some(at) => (&message[..at + 2], &message[at + 4..]),
         None => (message, &[]),
     }
@@ -27,7 +27,7 @@ pub(super) fn fields(header: &[u8]) -> Vec<&[u8]> {
     let mut start = 0;
     let mut at = 0;
     while at < header.len() {
-        let end = header[at..].windows(2).position(|w| w == b"\r\n").map_or(header.len(), |p| at + p);
+        let end = CRLF.find(&header[at..]).map_or(header.len(), |p| at + p);
         let next = (end + 2).min(header.len());
         let continued = header.get(next).is_some_and(|&b| b == b' ' || b == b'\t');
         if !continued {
@@ -95,44 +95,72 @@ pub(super) fn signed_fields(fields: &[&[u8]], h: &[String], out: &mut Vec<u8>) {
     }
 }
 
+/// The line break of a message as compose writes it.
+static CRLF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n"));
+
+/// Two blanks in a row, which relaxed canonicalisation collapses.
+static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+
 /// SHA-256 of the relaxed canonical body, in one pass: blanks collapsed and trimmed at line
 /// ends, empty lines at the end dropped, a final CRLF added to a body without one.
+///
+/// Most lines (quoted-printable text) are canonical as they stand: a run of such lines, with
+/// the bare empty lines between them, goes to the hash as one slice of the body; only a line
+/// that changes, and the empty lines before it, are hashed piece by piece.
 pub(super) fn body_hash(body: &[u8]) -> digest::Digest {
     let mut hash = digest::Context::new(&digest::SHA256);
-    let mut empty_lines = 0usize;
-    let mut line_buffer = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (line, next) = match rest.windows(2).position(|w| w == b"\r\n") {
-            Some(at) => (&rest[..at], &rest[at + 2..]),
-            None => (rest, &[][..]),
+    // `body[run..kept]` is canonical as it stands and not hashed yet; `empty` empty lines come
+    // after it, hashed only if a non-empty line follows them; while `bare`, they are exactly
+    // `body[kept..at]` (CRLFs with nothing between them).
+    let (mut run, mut kept, mut at) = (0, 0, 0);
+    let (mut empty, mut bare) = (0usize, true);
+    let mut buffer = Vec::new();
+    while at < body.len() {
+        let (end, next) = match CRLF.find(&body[at..]) {
+            Some(found) => (at + found, at + found + 2),
+            None => (body.len(), body.len()),
         };
-        rest = next;
-        let line = canonical_line(line, &mut line_buffer);
+        let line = &body[at..end];
+        at = next;
         if line.is_empty() {
-            empty_lines += 1;
+            empty += 1;
             continue;
         }
-        for _ in 0..empty_lines {
+        let clean = is_canonical(line);
+        if clean && bare && next == end + 2 {
+            kept = next;
+            empty = 0;
+            continue;
+        }
+        let line = if clean { line } else { canonical_line(line, &mut buffer) };
+        if line.is_empty() {
+            // Blanks only: an empty line, but not bare in the body.
+            empty += 1;
+            bare = false;
+            continue;
+        }
+        hash.update(&body[run..kept]);
+        for _ in 0..empty {
             hash.update(b"\r\n");
         }
-        empty_lines = 0;
         hash.update(line);
         hash.update(b"\r\n");
+        (run, kept, empty, bare) = (next, next, 0, true);
     }
+    hash.update(&body[run..kept]);
     hash.finish()
 }
 
-/// One body line in relaxed form: borrowed when it is already canonical (the common case for
-/// quoted-printable text), else rewritten into `buffer`.
-fn canonical_line<'a>(line: &'a [u8], buffer: &'a mut Vec<u8>) -> &'a [u8] {
-    let clean = !line.ends_with(b" ")
-        && !line.ends_with(b"\t")
-        && !line.contains(&b'\t')
-        && !line.windows(2).any(|w| w == b"  ");
-    if clean {
-        return line;
-    }
+/// Whether a body line is already in relaxed form: no tab, no two blanks in a row, no blank
+/// at its end.
+fn is_canonical(line: &[u8]) -> bool {
+    !line.ends_with(b" ") && memchr::memchr(b'\t', line).is_none() && DOUBLE_SPACE.find(line).is_none()
+}
+
+/// One body line in relaxed form, rewritten into `buffer`.
+fn canonical_line<'a>(line: &[u8], buffer: &'a mut Vec<u8>) -> &'a [u8] {
     buffer.clear();
     let mut pending_space = false;
     for &b in line {
@@ -248,6 +276,46 @@ mod tests {
         assert_eq!(body_hash(b"\r\n\r\n").as_ref(), sha256(b""));
         assert_eq!(body_hash(b"x").as_ref(), sha256(b"x\r\n"));
         assert_eq!(body_hash(b"a\r\n \t\r\n\r\nb  c\r\n  \r\n").as_ref(), sha256(b"a\r\n\r\n\r\nb c\r\n"));
+    }
+
+    /// The relaxed body as RFC 6376 §3.4.4 words it, built whole: the reference `body_hash`
+    /// must hash the same bytes as.
+    fn canonical_body(body: &[u8]) -> Vec<u8> {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (line, next) = match rest.windows(2).position(|w| w == b"\r\n") {
+                Some(at) => (&rest[..at], &rest[at + 2..]),
+                None => (rest, &[][..]),
+            };
+            let mut out = Vec::new();
+            for word in line.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()) {
+                if !out.is_empty() || line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(word);
+            }
+            lines.push(out);
+            rest = next;
+        }
+        while lines.last().is_some_and(Vec::is_empty) {
+            lines.pop();
+        }
+        lines.into_iter().flat_map(|l| [l, b"\r\n".to_vec()]).flatten().collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_body_hash_is_the_hash_of_the_relaxed_body(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "bc", " ", "  ", "\t", "\r\n", "\r\n\r\n", "\r", "\n", " \r\n"]),
+                0..60,
+            )
+        ) {
+            let body = pieces.concat();
+            let (got, want) = (body_hash(body.as_bytes()), sha256(&canonical_body(body.as_bytes())));
+            proptest::prop_assert_eq!(got.as_ref(), want.as_slice(), "{:?}", body);
+        }
     }
 
     #[test]
