@@ -65,18 +65,32 @@ impl fmt::Debug for SmtpTarget {
 
 /// `message` as DATA carries it, in `wire`: RFC 5321 §4.5.2's transparency (a dot that starts a
 /// line is doubled; like `mail-send`, a dot after a lone CR too), then the final `CRLF.CRLF`.
-/// One pass with `memchr` over the line ends, and one write on the connection: `mail-send`'s
-/// `write_message` looks at every byte in turn and writes the body and the dot apart.
+/// memchr's searchers find the rare line-starting dots without stopping at every line end, and
+/// the message goes in one write on the connection: `mail-send`'s `write_message` looks at
+/// every byte in turn and writes the body and the dot apart.
 fn transparent(message: &[u8], wire: &mut Vec<u8>) {
+    static AFTER_LF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n."));
+    static AFTER_CR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r."));
     wire.clear();
     wire.reserve(message.len() + 8);
+    // Where a dot follows a line end, in order: the two searches merged (a byte is a CR or an
+    // LF, never both, so no place is found twice).
+    let mut after_lf = AFTER_LF.find_iter(message).peekable();
+    let mut after_cr = AFTER_CR.find_iter(message).peekable();
     let mut from = 0;
-    for end in memchr::memchr2_iter(b'\r', b'\n', message) {
-        if message.get(end + 1) == Some(&b'.') {
-            wire.extend_from_slice(message.get(from..=end).unwrap_or_default());
-            wire.push(b'.');
-            from = end + 1;
-        }
+    loop {
+        let end = match (after_lf.peek(), after_cr.peek()) {
+            (Some(&lf), Some(&cr)) if lf < cr => after_lf.next(),
+            (Some(_) | None, Some(_)) => after_cr.next(),
+            (Some(_), None) => after_lf.next(),
+            (None, None) => None,
+        };
+        let Some(end) = end else { break };
+        wire.extend_from_slice(message.get(from..=end).unwrap_or_default());
+        wire.push(b'.');
+        from = end + 1;
     }
     wire.extend_from_slice(message.get(from..).unwrap_or_default());
     wire.extend_from_slice(b"\r\n.\r\n");
