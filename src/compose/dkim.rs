@@ -120,6 +120,12 @@ impl DkimKey {
         }
     }
 
+    /// Whether a signature costs far more than composing the message (RSA), see
+    /// [`super::MessageTemplate::signs_slowly`].
+    pub fn is_slow(&self) -> bool {
+        matches!(self.key, Key::Rsa(_))
+    }
+
     /// The signing domain (`d=`).
     pub fn domain(&self) -> &str {
         &self.domain

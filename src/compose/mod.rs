@@ -379,9 +379,17 @@ impl MessageTemplate {
         self.clicks.as_ref().map(|(key, links)| (*key, links.as_slice()))
     }
 
-    /// Whether each message is DKIM-signed (then worth composing on every core).
+    /// Whether each message is DKIM-signed.
     pub fn signs(&self) -> bool {
         self.dkim.is_some()
+    }
+
+    /// Whether each message's signature costs enough to be worth composing and signing on
+    /// every core (RSA: about 240 µs), rather than in the connection's task as an unsigned
+    /// message is (Ed25519: the body hash and the signature cost about what handing the
+    /// message between threads does).
+    pub fn signs_slowly(&self) -> bool {
+        self.dkim.as_ref().is_some_and(DkimKey::is_slow)
     }
 
     /// The subject as sent (with `[TEST] ` for a test send).

@@ -361,7 +361,7 @@ fn sign_ahead(
     concurrency: usize,
     jobs: mpsc::Receiver<Job>,
 ) -> Result<mpsc::Receiver<Job>> {
-    if !template.signs() {
+    if !template.signs_slowly() {
         return Ok(jobs);
     }
     let threads = super::sign_pool::threads();
