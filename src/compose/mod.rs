@@ -254,7 +254,12 @@ impl MessageTemplate {
     /// address with duplicate key `address_key`: the same for every attempt, so a send can store
     /// it with the recipient's journal row before the message exists.
     pub fn message_id(&self, address_key: &str) -> String {
-        format!("{}@{}", &self.digest(address_key)[..32], self.from_domain)
+        self.message_id_of(&self.digest(address_key))
+    }
+
+    /// The Message-ID named by a recipient's [`Self::digest`].
+    fn message_id_of(&self, digest: &str) -> String {
+        format!("{}@{}", &digest[..32], self.from_domain)
     }
 
     /// The recipient's digest: its first 32 hex digits name the message, the next ones end the
@@ -276,7 +281,7 @@ impl MessageTemplate {
         let to = sender::mailbox(recipient)?;
         let key = address_key(recipient.email);
         let digest = self.digest(&key);
-        let message_id = format!("{}@{}", &digest[..32], self.from_domain);
+        let message_id = self.message_id_of(&digest);
         let boundary = &digest[32..32 + BOUNDARY_SUFFIX];
         let id = self.keys.id_of_key(&key);
         let mut url = String::with_capacity(self.unsubscribe_prefix.len() + 64);
@@ -377,11 +382,6 @@ impl MessageTemplate {
     /// messages point at through `serve`, which a send records in the state store.
     pub fn click_links(&self) -> Option<(IssueKey, &[crate::clicks::Link])> {
         self.clicks.as_ref().map(|(key, links)| (*key, links.as_slice()))
-    }
-
-    /// Whether each message is DKIM-signed.
-    pub fn signs(&self) -> bool {
-        self.dkim.is_some()
     }
 
     /// Whether each message's signature costs enough to be worth composing and signing on
