@@ -4,11 +4,15 @@
 //! sets, bounce suppressions). Leaves: replies on oneshot channels. Every update queued while a
 //! transaction runs goes into the next one, so eight workers waiting for their "in flight" mark
 //! share one commit (group commit) — durable before the worker sends, as the crash guarantee
-//! needs, without one commit per message.
+//! needs, without one commit per message. On PostgreSQL the updates go through a pipelined
+//! connection of their own (`state/journal/pipeline.rs`) and everything else through the
+//! store's connection, on a blocking thread.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,11 +21,13 @@ use crate::config::SoftRule;
 use crate::error::{Error, Result};
 use crate::state::State;
 use crate::state::budgets::{Limit, Reserved};
-use crate::state::journal::{Delivery, Update};
+use crate::state::journal::{Delivery, Pipeline, Update};
 use crate::subscriptions::{Bounce, BounceKind, record_bounce};
 
+type Reply<T> = oneshot::Sender<std::result::Result<T, String>>;
+
 enum Request {
-    Apply(Vec<Update>, oneshot::Sender<std::result::Result<Vec<String>, String>>),
+    Apply(Vec<Update>, Reply<Vec<String>>),
     Claim(i64, usize, oneshot::Sender<std::result::Result<Option<Vec<Delivery>>, String>>),
     Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashSet<String>, String>>),
     Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
@@ -50,6 +56,9 @@ pub struct Reservation {
 #[derive(Clone)]
 pub struct Journal {
     requests: mpsc::UnboundedSender<Request>,
+    /// Where updates go on PostgreSQL (the pipeline); `None` on SQLite, where they are
+    /// requests like the others.
+    updates: Option<mpsc::UnboundedSender<Request>>,
     path: PathBuf,
 }
 
@@ -81,84 +90,138 @@ pub struct Run {
 /// Start the journal task for run `run.id` of `run.issue` (see `start`), whose pages of pending rows are claimed under that id.
 pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
     let (requests, inbox) = mpsc::unbounded_channel();
-    let task = tokio::spawn(serve(state, run, clock, inbox));
-    (Journal { requests, path }, task)
+    let (updates, pipe) = if state.is_postgres() {
+        let (updates, pipe) = mpsc::unbounded_channel();
+        (Some(updates), Some((pipe, requests.clone())))
+    } else {
+        (None, None)
+    };
+    let task = tokio::spawn(serve(state, run, clock, inbox, pipe));
+    (Journal { requests, updates, path }, task)
 }
 
-/// How many transactions the journal runs at once on PostgreSQL, each on a connection of its
-/// own: while one waits on the network the next batch commits beside it.
-const PG_WRITERS: usize = 2;
+/// How many of the pipeline's transactions may be on their way at once: while the server runs
+/// one, the next is already there; updates queued meanwhile wait for a free place, and so go
+/// out in larger batches when the server is the slower side.
+const IN_FLIGHT: usize = 2;
 
 /// What a journal writer owns: a connection to the store, whose rows it claims, and the time.
 struct Writer {
     state: State,
     run: Run,
     clock: Clock,
-    /// The connection the task was given (the others it opened itself); it goes back.
-    given: bool,
 }
 
-async fn serve(state: State, run: Run, clock: Clock, mut inbox: mpsc::UnboundedReceiver<Request>) -> State {
-    let mut writer = Writer { state, run, clock, given: true };
-    if !writer.state.is_postgres() {
+/// `pipe`, on PostgreSQL: where updates come in, and where those the pipeline could not commit
+/// go on to (the requests' own queue).
+async fn serve(
+    state: State,
+    run: Run,
+    clock: Clock,
+    mut inbox: mpsc::UnboundedReceiver<Request>,
+    pipe: Option<(mpsc::UnboundedReceiver<Request>, mpsc::UnboundedSender<Request>)>,
+) -> State {
+    let mut writer = Writer { state, run, clock };
+    let Some((updates, fallback)) = pipe else {
         // SQLite's commits are local and short, and its file takes one writer at a time: on
         // the workers' own thread.
         while let Some(first) = inbox.recv().await {
             handle(&mut writer, drain(first, &mut inbox));
         }
         return writer.state;
-    }
-    // On PostgreSQL a transaction waits on the network: it runs on a blocking thread, so the
-    // workers' connections keep moving meanwhile (their next updates queue for the next
-    // transaction), and a second connection commits the next batch beside it.
-    let mut idle = Vec::with_capacity(PG_WRITERS);
-    for _ in 1..PG_WRITERS {
-        match writer.state.another() {
-            Ok(Some(state)) => {
-                idle.push(Writer { state, run: writer.run.clone(), clock: writer.clock.clone(), given: false });
-            }
-            Ok(None) => {}
-            Err(e) => eprintln!("warning: {e}; the journal writes on one connection"),
+    };
+    // On PostgreSQL a transaction waits on the network. The updates, which the workers wait
+    // for, go through the pipeline; the rest (claims, suppression lookups, bounces, budgets)
+    // run on the store's connection on a blocking thread, so the workers keep moving meanwhile.
+    let connect = writer.state.pipeline(&writer.run.issue, writer.run.id);
+    let pipeline = match connect {
+        Some(connect) => connect.await.map(Some),
+        None => Ok(None),
+    };
+    let pipeline = match pipeline {
+        Ok(pipeline) => pipeline,
+        Err(e) => {
+            eprintln!("warning: {e}; the journal's updates go through the store's connection");
+            None
         }
+    };
+    let clock = writer.clock.clone();
+    let others = tokio::task::spawn_blocking(move || {
+        while let Some(first) = inbox.blocking_recv() {
+            let batch = drain(first, &mut inbox);
+            handle(&mut writer, batch);
+        }
+        writer.state
+    });
+    pipelined(pipeline, updates, fallback, clock).await;
+    match others.await {
+        Ok(state) => state,
+        // A blocking task is cancelled only when the runtime shuts down, which drops this task
+        // too; a panic goes on as a panic of this task.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
     }
-    idle.push(writer);
-    let mut running = tokio::task::JoinSet::new();
+}
+
+/// Commit the updates that come in through `pipeline`, up to [`IN_FLIGHT`] batches at a
+/// time, all from this one task (so each transaction's statements go out together); a batch
+/// that did not commit, and every batch without a pipeline, goes on to `fallback`.
+async fn pipelined(
+    pipeline: Option<Pipeline>,
+    mut updates: mpsc::UnboundedReceiver<Request>,
+    fallback: mpsc::UnboundedSender<Request>,
+    clock: Clock,
+) {
+    let Some(pipeline) = pipeline else {
+        while let Some(request) = updates.recv().await {
+            let _ = fallback.send(request);
+        }
+        return;
+    };
+    let mut running = FuturesUnordered::new();
     let mut open = true;
     loop {
         tokio::select! {
-            request = inbox.recv(), if open && !idle.is_empty() => match (request, idle.pop()) {
-                (Some(first), Some(mut writer)) => {
-                    let batch = drain(first, &mut inbox);
-                    running.spawn_blocking(move || {
-                        handle(&mut writer, batch);
-                        writer
-                    });
-                }
-                (_, writer) => {
-                    open = false;
-                    idle.extend(writer);
-                }
+            first = updates.recv(), if open && running.len() < IN_FLIGHT => match first {
+                Some(first) => running.push(commit(&pipeline, drain(first, &mut updates), clock.now(), &fallback)),
+                None => open = false,
             },
-            Some(done) = running.join_next() => match done {
-                Ok(writer) => idle.push(writer),
-                // A blocking task is cancelled only when the runtime shuts down, which drops
-                // this task too; a panic goes on as a panic of this task.
-                Err(error) => std::panic::resume_unwind(error.into_panic()),
-            },
+            Some(()) = running.next() => {}
             else => break,
         }
     }
-    // The caller carries on with the connection it gave; the others close here.
-    idle.sort_by_key(|w| !w.given);
-    match idle.into_iter().next() {
-        Some(writer) => writer.state,
-        None => unreachable!("every writer is idle once the journal task ends"),
+}
+
+/// One pipelined transaction of `batch`'s updates; each requester gets the batch's withheld
+/// keys, or, when it did not commit, its request goes on to `fallback` as it came.
+async fn commit(pipeline: &Pipeline, batch: Vec<Request>, at: Timestamp, fallback: &mpsc::UnboundedSender<Request>) {
+    let mut updates = Vec::new();
+    let mut waiting = Vec::with_capacity(batch.len());
+    for request in batch {
+        match request {
+            Request::Apply(mut more, reply) => {
+                waiting.push((more.len(), reply));
+                updates.append(&mut more);
+            }
+            other => {
+                let _ = fallback.send(other);
+            }
+        }
+    }
+    if let Some(withheld) = pipeline.apply(&updates, at).await {
+        for (_, reply) in waiting {
+            let _ = reply.send(Ok(withheld.clone()));
+        }
+    } else {
+        let mut updates = updates.into_iter();
+        for (n, reply) in waiting {
+            let _ = fallback.send(Request::Apply(updates.by_ref().take(n).collect(), reply));
+        }
     }
 }
 
 /// `first` and whatever else is queued (up to a batch): everything queued while the workers ran
 /// goes into one transaction.
-fn drain(first: Request, inbox: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Request> {
+fn drain<T>(first: T, inbox: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
     let mut batch = vec![first];
     while batch.len() < 512 {
         match inbox.try_recv() {
@@ -213,9 +276,17 @@ fn handle(writer: &mut Writer, batch: Vec<Request>) {
 }
 
 impl Journal {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<std::result::Result<T, String>>) -> Request) -> Result<T> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        self.ask_on(&self.requests, make).await
+    }
+
+    async fn ask_on<T>(
+        &self,
+        to: &mpsc::UnboundedSender<Request>,
+        make: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(make(reply)).map_err(|_| self.failure("the journal task stopped".to_owned()))?;
+        to.send(make(reply)).map_err(|_| self.failure("the journal task stopped".to_owned()))?;
         answer.await.map_err(|_| self.failure("the journal task stopped".to_owned()))?.map_err(|e| self.failure(e))
     }
 
@@ -230,7 +301,7 @@ impl Journal {
         if updates.is_empty() {
             return Ok(Vec::new());
         }
-        self.ask(|reply| Request::Apply(updates, reply)).await
+        self.ask_on(self.updates.as_ref().unwrap_or(&self.requests), |reply| Request::Apply(updates, reply)).await
     }
 
     /// Claim the next pending rows after `after` (by seq) that no live run holds; `None` when
@@ -255,3 +326,6 @@ impl Journal {
         self.ask(|reply| Request::Reserve(Box::new(reservation), reply)).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,7 @@
 
 mod bulk;
 mod claim;
+mod pipeline;
 mod rows;
 mod write;
 
@@ -39,6 +40,7 @@ use jiff::Timestamp;
 use super::db::{Conn, DbError, FromColumn, params};
 
 pub use claim::{RUN_LOCKS, new_run_id};
+pub use pipeline::Pipeline;
 pub use rows::{Counts, Delivery, DeliveryStatus, NewRecipient, Recovered, SendRecord, SendState, Update};
 
 use super::State;

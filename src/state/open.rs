@@ -213,18 +213,6 @@ impl State {
 }
 
 impl State {
-    /// A second connection to the same PostgreSQL store, made as this one was (for a writer that
-    /// works beside this one); `None` on SQLite, whose file takes one writer at a time.
-    pub fn another(&self) -> Result<Option<Self>, Error> {
-        match &self.conn {
-            Conn::Sqlite(_) => Ok(None),
-            Conn::Pg(pg) => {
-                let conn = pg.another().map_err(|e| sql_error("connect to", &self.path, &self.shown, e))?;
-                Ok(Some(Self { conn: Conn::Pg(conn), path: self.path.clone(), shown: self.shown.clone() }))
-            }
-        }
-    }
-
     /// Whether the store is PostgreSQL (its writes wait on the network).
     pub fn is_postgres(&self) -> bool {
         self.conn.backend() == super::db::Backend::Postgres

@@ -20,9 +20,10 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use postgres::config::{Host, SslMode};
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, NoTls, Statement};
+use tokio_postgres::Config;
+use tokio_postgres::config::{Host, SslMode};
 
 use super::db::{DbError, Value};
 
@@ -40,7 +41,7 @@ const _: () = assert!(WRITE_LOCK == 1_819_279_361, "BEGIN_WRITE names WRITE_LOCK
 
 /// How long a statement waits for a lock (another process's write transaction) before failing,
 /// as SQLite's busy timeout does; long enough for a chunk of the audience.
-const LOCK_TIMEOUT: &str = "SET lock_timeout = '30s'; SET standard_conforming_strings = on";
+pub(in crate::state) const LOCK_TIMEOUT: &str = "SET lock_timeout = '30s'; SET standard_conforming_strings = on";
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
@@ -48,7 +49,7 @@ type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 pub struct PgConn {
     jobs: mpsc::Sender<Job>,
     /// What the connection was made with (its password included, kept in memory only), for
-    /// [`PgConn::another`].
+    /// [`PgConn::made_with`].
     config: Box<Config>,
     tls: bool,
 }
@@ -106,7 +107,7 @@ fn loopback_only(config: &Config) -> bool {
         })
 }
 
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+pub(in crate::state) fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
@@ -160,10 +161,10 @@ impl PgConn {
         Self::start(config, tls)
     }
 
-    /// A second connection to the same database, made as this one was.
-    pub fn another(&self) -> Result<Self, DbError> {
-        let tls = if self.tls { Some(tls()?) } else { None };
-        Self::start((*self.config).clone(), tls)
+    /// What the connection was made with, and whether with TLS: for a second connection made
+    /// as this one was (see `journal/pipeline.rs`).
+    pub(in crate::state) fn made_with(&self) -> (Config, bool) {
+        ((*self.config).clone(), self.tls)
     }
 
     fn start(config: Config, tls: Option<tokio_postgres_rustls::MakeRustlsConnect>) -> Result<Self, DbError> {
@@ -173,6 +174,7 @@ impl PgConn {
         std::thread::Builder::new()
             .name("letterpress-pg".to_owned())
             .spawn(move || {
+                let config = postgres::Config::from(config);
                 let client = match tls {
                     Some(tls) => config.connect(tls),
                     None => config.connect(NoTls),

@@ -69,12 +69,10 @@ pub(super) async fn dispatch<T: Transport>(
     work: mpsc::Sender<Job>,
     mut retry_rx: mpsc::UnboundedReceiver<Retry>,
 ) -> Result<()> {
-    let mut after = i64::MIN;
-    let mut exhausted = false;
-    // Whether the page after `after` came back short once: the next claim starts from the
-    // beginning, to pick up rows a dead sender claimed behind the cursor. Exhausted when that
-    // sweep finds nothing either.
-    let mut swept = false;
+    let mut cursor = Cursor { after: i64::MIN, swept: false, exhausted: false };
+    // The next page, claimed while the workers took the one before: a claim is a write
+    // transaction (milliseconds on PostgreSQL), which the workers' short queue would not cover.
+    let mut ahead: Option<Option<Vec<Job>>> = None;
     let mut waiting: BinaryHeap<Retry> = BinaryHeap::new();
     loop {
         while let Ok(retry) = retry_rx.try_recv() {
@@ -89,23 +87,22 @@ pub(super) async fn dispatch<T: Transport>(
             }
             continue;
         }
-        if !exhausted {
-            let Some(page) = context.journal.claim(after, PAGE).await? else {
+        if !cursor.exhausted || ahead.is_some() {
+            let page = match ahead.take() {
+                Some(page) => page,
+                None => next_page(context, &mut cursor).await?,
+            };
+            let Some(jobs) = page else {
                 // This run's lock session ended: other senders may take its claims now.
                 context.shared.stop(crate::send::lock::lost());
                 break;
             };
-            if page.len() < PAGE {
-                if swept && page.is_empty() {
-                    exhausted = true;
-                }
-                swept = true;
-                after = i64::MIN;
-            } else if let Some(last) = page.last() {
-                after = last.seq;
-            }
-            for job in unsuppressed(context, page).await? {
-                send_job(context, &work, job).await?;
+            if cursor.exhausted {
+                feed(context, &work, jobs).await?;
+            } else {
+                let (fed, next) = tokio::join!(feed(context, &work, jobs), next_page(context, &mut cursor));
+                fed?;
+                ahead = Some(next?);
             }
             continue;
         }
@@ -123,6 +120,40 @@ pub(super) async fn dispatch<T: Transport>(
             Some(retry) = retry_rx.recv() => waiting.push(retry),
             () = tokio::time::sleep_until(next_due.min(Instant::now() + Duration::from_millis(20))) => {}
         }
+    }
+    Ok(())
+}
+
+/// Where the dispatcher's claims have got to.
+struct Cursor {
+    /// The `seq` after which the next page is claimed.
+    after: i64,
+    /// Whether a page came back short once: the next claim starts from the beginning, to pick
+    /// up rows a dead sender claimed behind the cursor.
+    swept: bool,
+    /// Whether the sweep found nothing either: every row is claimed.
+    exhausted: bool,
+}
+
+/// Claim the page after `cursor` and drop its suppressed rows (see [`unsuppressed`]); `None`
+/// when this run's lock is gone.
+async fn next_page<T: Transport>(context: &Context<T>, cursor: &mut Cursor) -> Result<Option<Vec<Job>>> {
+    let Some(page) = context.journal.claim(cursor.after, PAGE).await? else { return Ok(None) };
+    if page.len() < PAGE {
+        if cursor.swept && page.is_empty() {
+            cursor.exhausted = true;
+        }
+        cursor.swept = true;
+        cursor.after = i64::MIN;
+    } else if let Some(last) = page.last() {
+        cursor.after = last.seq;
+    }
+    unsuppressed(context, page).await.map(Some)
+}
+
+async fn feed<T: Transport>(context: &Context<T>, work: &mpsc::Sender<Job>, jobs: Vec<Job>) -> Result<()> {
+    for job in jobs {
+        send_job(context, work, job).await?;
     }
     Ok(())
 }

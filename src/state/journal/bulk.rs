@@ -19,7 +19,7 @@ use super::{DeliveryStatus, NewRecipient, Update};
 use crate::state::db::DbError;
 use crate::state::pg::PgConn;
 
-type Params = Vec<Box<dyn ToSql + Send + Sync>>;
+pub(super) type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 
 /// The audience chunk in one statement: rows not in the journal yet (the first of duplicates)
 /// get `seq` after the issue's maximum, in the chunk's order.
@@ -73,28 +73,48 @@ pub(super) fn add(conn: &PgConn, issue: &str, recipients: Vec<NewRecipient>, at:
     Ok(conn.query_typed(INSERT, params)?.len())
 }
 
-/// A batch of updates in one statement. `status` becomes `suppressed` instead of `inflight`
-/// for a pending row whose address is suppressed; then nothing else changes, as in
-/// [`super::write`]'s `IF_SUPPRESSED`. With a run (`$12`), an `inflight` mark of a row another
-/// run claimed matches nothing (and the caller says why).
-const UPDATE: &str = "UPDATE deliveries AS d SET
-         status = CASE WHEN s.hit THEN 'suppressed' ELSE u.status END,
-         code = CASE WHEN s.hit THEN d.code ELSE COALESCE(u.code, d.code) END,
-         reply = CASE WHEN s.hit THEN d.reply ELSE COALESCE(u.reply, d.reply) END,
-         message_id = CASE WHEN s.hit THEN d.message_id ELSE COALESCE(u.message_id, d.message_id) END,
-         token_id = CASE WHEN s.hit THEN d.token_id ELSE COALESCE(u.token_id, d.token_id) END,
-         attempts = CASE WHEN s.hit THEN d.attempts ELSE d.attempts + u.attempted END,
-         relay = CASE WHEN s.hit THEN d.relay ELSE COALESCE(u.relay, d.relay) END,
-         updated_at = $2
-     FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
-                 $11::text[])
-          AS u(address_key, status, code, reply, message_id, token_id, attempted, preds, relay)
-     CROSS JOIN LATERAL (SELECT u.status = 'inflight' AND EXISTS (
-              SELECT 1 FROM deliveries p JOIN suppressions x ON x.address = p.address_key AND x.scope IN ('*', p.list)
-              WHERE p.issue = $1 AND p.address_key = u.address_key AND p.status = 'pending') AS hit) AS s
-     WHERE d.issue = $1 AND d.address_key = u.address_key AND d.status = ANY(string_to_array(u.preds, ','))
-       AND NOT (u.status = 'inflight' AND COALESCE(d.claimed_by <> $12::bigint, FALSE))
-     RETURNING d.address_key, s.hit";
+/// A batch of updates in one statement, followed by `$then` (a `SELECT` of `done`, the updated
+/// rows' keys and whether each was withheld). `status` becomes `suppressed` instead of
+/// `inflight` for a pending row whose address is suppressed (`hits`, looked up once per row);
+/// then nothing else changes, as in [`super::write`]'s `IF_SUPPRESSED`. With a run (`$12`), an
+/// `inflight` mark of a row another run claimed matches nothing (and the caller says why).
+macro_rules! batch_update {
+    ($then:literal) => {
+        concat!(
+            "WITH u AS (SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                                          $9::bigint[], $10::text[], $11::text[])
+                        AS u(address_key, status, code, reply, message_id, token_id, attempted, preds, relay)),
+                  hits AS MATERIALIZED (
+                      SELECT u.address_key FROM u
+                      JOIN deliveries p ON p.issue = $1 AND p.address_key = u.address_key AND p.status = 'pending'
+                      WHERE u.status = 'inflight' AND EXISTS (
+                          SELECT 1 FROM suppressions x WHERE x.address = p.address_key AND x.scope IN ('*', p.list))),
+                  done AS (
+                      UPDATE deliveries AS d SET
+                          status = CASE WHEN h.address_key IS NULL THEN u.status ELSE 'suppressed' END,
+                          code = CASE WHEN h.address_key IS NULL THEN COALESCE(u.code, d.code) ELSE d.code END,
+                          reply = CASE WHEN h.address_key IS NULL THEN COALESCE(u.reply, d.reply) ELSE d.reply END,
+                          message_id = CASE WHEN h.address_key IS NULL THEN COALESCE(u.message_id, d.message_id)
+                                            ELSE d.message_id END,
+                          token_id = CASE WHEN h.address_key IS NULL THEN COALESCE(u.token_id, d.token_id)
+                                          ELSE d.token_id END,
+                          attempts = CASE WHEN h.address_key IS NULL THEN d.attempts + u.attempted ELSE d.attempts END,
+                          relay = CASE WHEN h.address_key IS NULL THEN COALESCE(u.relay, d.relay) ELSE d.relay END,
+                          updated_at = $2
+                      FROM u LEFT JOIN hits h ON h.address_key = u.address_key
+                      WHERE d.issue = $1 AND d.address_key = u.address_key
+                        AND d.status = ANY(string_to_array(u.preds, ','))
+                        AND NOT (u.status = 'inflight' AND COALESCE(d.claimed_by <> $12::bigint, FALSE))
+                      RETURNING d.address_key, h.address_key IS NOT NULL AS hit)
+             ",
+            $then
+        )
+    };
+}
+pub(super) use batch_update;
+
+/// [`batch_update!`], every updated row.
+const UPDATE: &str = batch_update!("SELECT address_key, hit FROM done");
 
 /// Apply `updates` in order: one statement per run of updates with distinct keys (a statement
 /// changes a row once). `None` when some update matched no row.
@@ -106,15 +126,7 @@ pub(super) fn apply(
     run: Option<i64>,
 ) -> Result<Option<Vec<String>>, DbError> {
     let mut withheld = Vec::new();
-    let mut start = 0;
-    while start < updates.len() {
-        let mut keys = HashSet::new();
-        let end = updates[start..]
-            .iter()
-            .position(|u| !keys.insert(u.address_key.as_str()))
-            .map_or(updates.len(), |i| start + i);
-        let group = &updates[start..end];
-        start = end;
+    for group in groups(updates) {
         let rows = conn.query_typed(UPDATE, params(issue, group, at, run))?;
         if rows.len() != group.len() {
             return Ok(None);
@@ -129,7 +141,23 @@ pub(super) fn apply(
     Ok(Some(withheld))
 }
 
-fn params(issue: &str, group: &[Update], at: &str, run: Option<i64>) -> Params {
+/// `updates` cut into runs whose keys are distinct, in order: what one statement may change.
+pub(super) fn groups(updates: &[Update]) -> impl Iterator<Item = &[Update]> {
+    let mut rest = updates;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut keys = HashSet::new();
+        let end = rest.iter().position(|u| !keys.insert(u.address_key.as_str())).unwrap_or(rest.len());
+        let (group, after) = rest.split_at(end);
+        rest = after;
+        Some(group)
+    })
+}
+
+/// The parameters `$1` to `$12` of [`batch_update!`] for `group`.
+pub(super) fn params(issue: &str, group: &[Update], at: &str, run: Option<i64>) -> Params {
     let text = |f: fn(&Update) -> Option<String>| group.iter().map(f).collect::<Vec<_>>();
     let keys: Vec<String> = group.iter().map(|u| u.address_key.clone()).collect();
     let statuses: Vec<&'static str> = group.iter().map(|u| u.status.as_str()).collect();

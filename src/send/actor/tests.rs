@@ -1,0 +1,84 @@
+//! The journal task on both backends: on PostgreSQL its updates go through the pipeline, and
+//! a batch the pipeline could not commit is applied again on the store's connection.
+
+use super::*;
+use crate::state::journal::{DeliveryStatus as S, NewRecipient};
+use crate::state::testing::{Fresh, both};
+use crate::state::{Reason, Scope};
+
+const ISSUE: &str = "w/a";
+const RUN: i64 = 7;
+
+fn at() -> Timestamp {
+    "2026-12-06T10:00:00Z".parse().unwrap()
+}
+
+fn key(i: usize) -> String {
+    format!("r{i:03}@example.com")
+}
+
+fn update(i: usize, status: S) -> Update {
+    Update {
+        address_key: key(i),
+        status,
+        code: (status == S::Sent).then_some(250),
+        reply: (status == S::Sent).then(|| "250 ok".to_owned()),
+        message_id: None,
+        token_id: None,
+        attempted: status == S::Inflight,
+        relay: None,
+    }
+}
+
+both!(updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back);
+
+/// Eight workers' marks at once, one withheld (unsubscribed after its page was read), then a
+/// refused batch: its error names the row and why, and nothing of that batch is committed
+/// (row 1 stays in flight), while the batches before it are.
+fn updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back(t: &Fresh) {
+    let mut state = t.open();
+    let recipients = (0..9).map(|i| NewRecipient {
+        address_key: key(i),
+        email: key(i),
+        name: String::new(),
+        attrs: std::collections::BTreeMap::new(),
+        list: "main".to_owned(),
+        token_id: None,
+        message_id: None,
+    });
+    state.add_recipients(ISSUE, recipients, at()).unwrap();
+    assert_eq!(state.claim(ISSUE, RUN, i64::MIN, 9).unwrap().len(), 9);
+    state.suppress(&key(3), &Scope::All, Reason::Manual, "test", at()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let state = runtime.block_on(async {
+        let run = Run { issue: ISSUE.to_owned(), id: RUN, locked: false };
+        let (journal, task) = start_run(state, run, Clock::fixed(at()), "state.db".into());
+        let marks = (0..8).map(|i| {
+            let journal = journal.clone();
+            async move { journal.apply(vec![update(i, S::Inflight)]).await.unwrap() }
+        });
+        let withheld: Vec<Vec<String>> = futures_util::future::join_all(marks).await;
+        assert!(withheld.iter().any(|w| w.contains(&key(3))), "{withheld:?}");
+        journal.apply(vec![update(0, S::Sent)]).await.unwrap();
+        // `pending` cannot become `sent`.
+        let refused = journal.apply(vec![update(1, S::Sent), update(8, S::Sent)]).await.unwrap_err().to_string();
+        assert!(refused.contains(&format!("`{}` `sent`", key(8))), "{refused}");
+        assert!(refused.contains("a `pending` recipient cannot become `sent`"), "{refused}");
+        drop(journal);
+        task.await.unwrap()
+    });
+    let rows: Vec<(String, S)> =
+        state.deliveries(ISSUE, &[]).unwrap().into_iter().map(|d| (d.address_key, d.status)).collect();
+    let expected: Vec<(String, S)> = (0..9)
+        .map(|i| {
+            let status = match i {
+                0 => S::Sent,
+                3 => S::Suppressed,
+                8 => S::Pending,
+                _ => S::Inflight,
+            };
+            (key(i), status)
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}
