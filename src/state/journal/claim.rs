@@ -126,19 +126,21 @@ fn claim(
     limit: usize,
 ) -> Result<Vec<Delivery>, super::super::db::DbError> {
     let backend = conn.backend();
-    let skip_locked = match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    // The rows picked are found again by where they are (no second index lookup): SQLite's
+    // rowid; PostgreSQL's ctid, which stays put while the page's rows are locked for update.
+    let (skip_locked, id) = match backend {
+        Backend::Sqlite => ("", "rowid"),
+        Backend::Postgres => (" FOR UPDATE SKIP LOCKED", "ctid"),
     };
     // The page is picked once, in a materialised CTE: as `IN (SELECT … LIMIT … FOR UPDATE SKIP
     // LOCKED)` PostgreSQL may rescan the subquery, which skips the rows it just updated and
     // claims page after page.
     let sql = format!(
         "WITH picked AS MATERIALIZED (
-             SELECT address_key FROM deliveries
+             SELECT {id} AS id FROM deliveries
              WHERE issue = ?1 AND status = 'pending' AND seq > ?3 AND {free}
              ORDER BY seq LIMIT ?4{skip_locked})
-         UPDATE deliveries SET claimed_by = ?2 WHERE issue = ?1 AND address_key IN (SELECT address_key FROM picked)
+         UPDATE deliveries SET claimed_by = ?2 WHERE {id} IN (SELECT id FROM picked)
          RETURNING issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id,
              token_id, updated_at, relay",
         free = free_for_claim(backend)
