@@ -221,8 +221,12 @@ impl State {
             // after the page: planned on the empty table's statistics, each claim scans every
             // row after the last page and sorts them (quadratic in the audience). Not for a
             // welcome or a catch-up's few newcomers: a scan of a few rows costs nothing, and
-            // the statistics of the whole table would be read again on every such run.
-            self.conn.batch("ANALYZE deliveries").map_err(|e| self.error("update", e))?;
+            // the statistics of the whole table would be read again on every such run. Only
+            // the columns the send's statements filter and join on (a quarter of the time of
+            // the whole table's; autovacuum keeps the others' up to date as usual).
+            self.conn
+                .batch("ANALYZE deliveries (issue, status, seq, claimed_by, address_key)")
+                .map_err(|e| self.error("update", e))?;
         }
         Ok(added)
     }

@@ -201,6 +201,29 @@ mod tests {
         a_pages_suppressed_recipients_are_those_suppressed_globally_or_for_their_rows_list
     );
 
+    /// Once a large audience is added its statistics are fresh, so picking a page walks the
+    /// `(issue, seq)` index and stops after it, instead of sorting every later row (planned on
+    /// the empty table's statistics, claims grow quadratic in the audience).
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn after_a_large_audience_is_added_a_page_is_picked_along_the_seq_index() {
+        let t = Fresh::postgres();
+        let mut state = t.open();
+        state.add_recipients("w/a", recipients(2000), at()).unwrap();
+        let plan: Vec<String> = state
+            .conn
+            .query(
+                "EXPLAIN SELECT address_key FROM deliveries
+                 WHERE issue = 'w/a' AND status = 'pending' AND seq > 100 AND claimed_by IS NULL
+                 ORDER BY seq LIMIT 256",
+                params![],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(plan.iter().any(|line| line.contains("deliveries_by_seq")), "{plan:#?}");
+        assert!(!plan.iter().any(|line| line.contains("Sort")), "{plan:#?}");
+    }
+
     fn a_pages_suppressed_recipients_are_those_suppressed_globally_or_for_their_rows_list(t: &Fresh) {
         use crate::state::{Reason, Scope};
         let mut state = t.open();
