@@ -14,9 +14,7 @@
 //! `uncertain` — never a live sender's. On SQLite one sender runs at a time (the file lock), so
 //! every claim but the caller's own is a dead run's.
 
-use std::collections::HashSet;
-
-use super::super::db::{Backend, Conn, DbError, params};
+use super::super::db::{Backend, Conn, params};
 use super::rows::delivery;
 use super::{Delivery, State};
 use crate::error::Error;
@@ -89,26 +87,6 @@ impl State {
                 self.conn.query(live_runs!(), &[], |row| row.get(0)).map_err(|e| self.error("read", e))
             }
         }
-    }
-
-    /// Which of `keys` (recipients of `issue`, such as a page just claimed) are suppressed now,
-    /// globally or for the list of their row: the page's own addresses looked up in the
-    /// suppressions, not every list's whole set read for every page.
-    pub fn suppressed_among(&self, issue: &str, keys: &[String]) -> Result<HashSet<String>, Error> {
-        let keys_json = serde_json::to_string(keys).map_err(|e| self.error("read", DbError::Value(e.to_string())))?;
-        let among = match self.conn.backend() {
-            Backend::Sqlite => "SELECT value FROM json_each(?2)",
-            Backend::Postgres => "SELECT json_array_elements_text(CAST(?2 AS json))",
-        };
-        let sql = format!(
-            "SELECT d.address_key FROM deliveries d
-             WHERE d.issue = ?1 AND d.address_key IN ({among})
-               AND EXISTS (SELECT 1 FROM suppressions s WHERE s.address = d.address_key AND s.scope IN ('*', d.list))"
-        );
-        self.conn
-            .query(&sql, params![issue, keys_json], |row| row.get(0))
-            .map(HashSet::from_iter)
-            .map_err(|e| self.error("read", e))
     }
 
     /// How many of `issue`'s rows each run claimed (sent, in flight, … — every claimed row), by
@@ -197,8 +175,7 @@ mod tests {
         a_dead_runs_rows_are_free_again_and_its_inflight_uncertain,
         a_run_is_alive_as_long_as_the_session_holding_its_lock,
         claims_and_relays_count_each_value_and_leave_out_rows_without_one,
-        a_run_cannot_mark_in_flight_a_row_another_run_claimed,
-        a_pages_suppressed_recipients_are_those_suppressed_globally_or_for_their_rows_list
+        a_run_cannot_mark_in_flight_a_row_another_run_claimed
     );
 
     /// Once a large audience is added its statistics are fresh, so picking a page walks the
@@ -222,24 +199,6 @@ mod tests {
             .unwrap();
         assert!(plan.iter().any(|line| line.contains("deliveries_by_seq")), "{plan:#?}");
         assert!(!plan.iter().any(|line| line.contains("Sort")), "{plan:#?}");
-    }
-
-    fn a_pages_suppressed_recipients_are_those_suppressed_globally_or_for_their_rows_list(t: &Fresh) {
-        use crate::state::{Reason, Scope};
-        let mut state = t.open();
-        state.add_recipients("w/a", recipients(4), at()).unwrap();
-        let list = |l: &str| Scope::List(l.to_owned());
-        state.suppress("r000@example.com", &Scope::All, Reason::Manual, "test", at()).unwrap();
-        state.suppress("r001@example.com", &list("other"), Reason::Manual, "test", at()).unwrap();
-        state.suppress("r002@example.com", &list("main"), Reason::Manual, "test", at()).unwrap();
-        state.suppress("nobody@example.com", &Scope::All, Reason::Manual, "test", at()).unwrap();
-        let page: Vec<String> =
-            ["r000", "r001", "r002", "r003", "nobody"].iter().map(|k| format!("{k}@example.com")).collect();
-        let mut got: Vec<String> = state.suppressed_among("w/a", &page).unwrap().into_iter().collect();
-        got.sort();
-        assert_eq!(got, ["r000@example.com", "r002@example.com"]);
-        assert!(state.suppressed_among("w/a", &page[3..]).unwrap().is_empty());
-        assert!(state.suppressed_among("w/b", &page).unwrap().is_empty(), "another issue's journal");
     }
 
     /// A run that lost its lock may still have workers with rows in hand; once another run has
