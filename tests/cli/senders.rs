@@ -5,26 +5,55 @@
 
 use std::collections::BTreeMap;
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::harness::Project;
 use crate::postgres::{cluster, rows};
 use crate::send::{ISSUE, PASSWORD, setup};
-use crate::senders_due::{claiming_runs, until_claimed_by};
 use crate::smtp::{Gate, ServerConfig, SmtpServer};
 
 const EXTRA: usize = 400;
+/// The command each sender runs.
+const SEND: [&str; 3] = ["send", ISSUE, "--yes"];
 /// The fixture's own readers plus `EXTRA`.
 const AUDIENCE: usize = EXTRA + 3;
 
-fn spawn(project: &Project, env: &[(&str, &str)]) -> Child {
+/// A sender's environment: the suite's relay and its password, and the store on PostgreSQL.
+pub(crate) fn sender_env<'a>(smtp: &'a str, url: &'a str) -> [(&'static str, &'a str); 3] {
+    [("LETTERPRESS_SMTP_URL", smtp), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", url)]
+}
+
+/// `letterpress <args>` in `project` with `env`, its error output kept.
+pub(crate) fn spawn(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Child {
     project
-        .command(&["send", ISSUE, "--yes"])
+        .command(args)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn letterpress send")
+}
+
+/// The distinct runs holding claims on the send's rows (none before the schema is there).
+pub(crate) fn claiming_runs(url: &str) -> usize {
+    let schema = "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'deliveries' AND column_name = 'claimed_by'";
+    if rows(url, schema)[0][0] == "0" {
+        return 0;
+    }
+    let sql = format!("SELECT COUNT(DISTINCT claimed_by) FROM deliveries WHERE issue = '{ISSUE}'");
+    rows(url, &sql)[0][0].parse().expect("a count")
+}
+
+/// Polls the journal until `runs` runs hold claims, or a sender exited, or a minute passed
+/// (then the assertions after it say what happened).
+pub(crate) fn until_claimed_by(runs: usize, url: &str, senders: &mut [&mut Child]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && claiming_runs(url) < runs
+        && senders.iter_mut().all(|c| c.try_wait().is_ok_and(|s| s.is_none()))
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn copies(server: &SmtpServer) -> BTreeMap<String, usize> {
@@ -52,9 +81,8 @@ fn two_senders_share_a_send_and_deliver_each_recipient_once() {
     let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(5)), EXTRA);
     let url = cluster::fresh_database();
     let smtp = server.url();
-    let env =
-        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
-    let (a, b) = (spawn(&project, &env), spawn(&project, &env));
+    let env = sender_env(&smtp, &url);
+    let (a, b) = (spawn(&project, &SEND, &env), spawn(&project, &SEND, &env));
     let (a, b) = (a.wait_with_output().expect("wait"), b.wait_with_output().expect("wait"));
     let said = format!("{}\n---\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     // Each either shared the send or found it running for another reason (exit 4); never both 4.
@@ -78,9 +106,8 @@ fn a_sender_killed_mid_run_leaves_at_most_its_in_flight_rows_uncertain() {
     let (project, server) = setup(ServerConfig::default().delay(Duration::from_millis(5)), EXTRA);
     let url = cluster::fresh_database();
     let smtp = server.url();
-    let env =
-        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
-    let (mut a, b) = (spawn(&project, &env), spawn(&project, &env));
+    let env = sender_env(&smtp, &url);
+    let (mut a, b) = (spawn(&project, &SEND, &env), spawn(&project, &SEND, &env));
     // Synchronise on the relay having taken messages, not on time.
     assert!(server.wait_for(60, Duration::from_secs(60)), "the senders never got going");
     let _ = a.kill(); // SIGKILL
@@ -118,9 +145,8 @@ fn a_sender_that_loses_its_lock_session_stops_claiming_and_the_next_run_sends_th
     project.write("letterpress.yaml", &config);
     let url = cluster::fresh_database();
     let smtp = server.url();
-    let env =
-        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
-    let mut sender = spawn(&project, &env);
+    let env = sender_env(&smtp, &url);
+    let mut sender = spawn(&project, &SEND, &env);
     // Held at the relay, the run has claimed its first page and waits for room to hand it out.
     until_claimed_by(1, &url, &mut [&mut sender]);
     assert_eq!(claiming_runs(&url), 1, "the sender never claimed a page");

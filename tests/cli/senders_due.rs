@@ -7,12 +7,11 @@
 //! `.ci/run` installs.
 
 use std::collections::BTreeMap;
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-use crate::harness::Project;
 use crate::postgres::{cluster, rows};
-use crate::send::{ISSUE, PASSWORD, due_recently, per_recipient, setup};
+use crate::send::{ISSUE, due_recently, per_recipient, setup};
+use crate::senders::{claiming_runs, sender_env, spawn, until_claimed_by};
 use crate::smtp::{Gate, ServerConfig};
 
 /// More than one page of the journal (256 rows), so a first run held at the relay leaves rows
@@ -20,38 +19,6 @@ use crate::smtp::{Gate, ServerConfig};
 const EXTRA: usize = 600;
 /// The fixture's own readers plus `EXTRA`.
 const AUDIENCE: usize = EXTRA + 3;
-
-fn spawn_due(project: &Project, env: &[(&str, &str)]) -> Child {
-    project
-        .command(&["send", "--due"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn letterpress send --due")
-}
-
-/// The distinct runs holding claims on the send's rows (none before the schema is there).
-pub(crate) fn claiming_runs(url: &str) -> usize {
-    let schema = "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'deliveries' AND column_name = 'claimed_by'";
-    if rows(url, schema)[0][0] == "0" {
-        return 0;
-    }
-    let sql = format!("SELECT COUNT(DISTINCT claimed_by) FROM deliveries WHERE issue = '{ISSUE}'");
-    rows(url, &sql)[0][0].parse().expect("a count")
-}
-
-/// Polls the journal until `runs` runs hold claims, or a sender exited, or a minute passed
-/// (then the assertions after it say what happened).
-pub(crate) fn until_claimed_by(runs: usize, url: &str, senders: &mut [&mut Child]) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline
-        && claiming_runs(url) < runs
-        && senders.iter_mut().all(|c| c.try_wait().is_ok_and(|s| s.is_none()))
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn said(outputs: &[&Output]) -> String {
     outputs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect::<Vec<_>>().join("\n---\n")
@@ -68,9 +35,9 @@ fn two_due_runs_at_the_same_minute_share_the_send_and_deliver_each_recipient_onc
     project.write("letterpress.yaml", &config);
     let url = cluster::fresh_database();
     let smtp = server.url();
-    let env =
-        [("LETTERPRESS_SMTP_URL", smtp.as_str()), ("LP_TEST_SMTP_PASSWORD", PASSWORD), ("LETTERPRESS_STATE_URL", &url)];
-    let (mut a, mut b) = (spawn_due(&project, &env), spawn_due(&project, &env));
+    let env = sender_env(&smtp, &url);
+    let due = ["send", "--due"];
+    let (mut a, mut b) = (spawn(&project, &due, &env), spawn(&project, &due, &env));
     until_claimed_by(2, &url, &mut [&mut a, &mut b]);
     let overlapped = claiming_runs(&url);
     gate.open();
