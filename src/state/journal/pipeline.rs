@@ -1,6 +1,7 @@
 //! The send's journal batches on PostgreSQL, pipelined: each batch of `inflight` marks and
-//! outcomes is one transaction whose statements (`BEGIN`, the batch's `UPDATE`, `COMMIT`) go
-//! out together, on a connection of its own that the send's runtime drives.
+//! outcomes is one transaction, on a connection of its own that the send's runtime drives: one
+//! statement when the batch names each row once (a statement is a transaction of its own),
+//! else `BEGIN`, its statements and `COMMIT`, all written before any answer is read.
 //!
 //! Enters: batches of [`Update`]s and the time. Leaves: the withheld keys, as
 //! [`State::apply_for`] returns them, or `None` when the batch did not commit.
@@ -62,8 +63,9 @@ impl std::fmt::Debug for Pipeline {
 
 impl State {
     /// A pipeline for run `run`'s batches of `issue`'s journal, on a new connection to the
-    /// store made as this one was (TLS included), once the future is awaited; `None` on SQLite, whose commits are local and short.
-    /// Await it on the runtime that will use the pipeline: its connection runs there.
+    /// store made as this one was (TLS included), once the future is awaited; `None` on
+    /// SQLite, whose commits are local and short. Await it on the runtime that will use the
+    /// pipeline: its connection runs there.
     pub fn pipeline(
         &self,
         issue: &str,
