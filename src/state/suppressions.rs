@@ -282,24 +282,7 @@ pub fn check_note(note: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::journal::NewRecipient;
-    use crate::state::testing::{Fresh, both};
-
-    fn at() -> Timestamp {
-        "2026-12-06T10:00:00Z".parse().unwrap()
-    }
-
-    fn recipients(n: usize) -> impl Iterator<Item = NewRecipient> {
-        (0..n).map(|i| NewRecipient {
-            address_key: format!("r{i:03}@example.com"),
-            email: format!("r{i:03}@example.com"),
-            name: String::new(),
-            attrs: std::collections::BTreeMap::new(),
-            list: "main".to_owned(),
-            token_id: None,
-            message_id: None,
-        })
-    }
+    use crate::state::testing::{Fresh, at, both, recipients};
 
     both!(a_pages_suppressed_recipients_are_those_suppressed_globally_or_for_their_rows_list);
 

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
+use super::journal::{DeliveryStatus, NewRecipient, Update};
 use super::{State, Store, path_in};
 
 /// A new, empty store for one test.
@@ -62,6 +63,45 @@ impl State {
             super::db::Conn::Sqlite(conn) => conn,
             super::db::Conn::Pg(_) => panic!("not a SQLite store"),
         }
+    }
+}
+
+/// The time the journal's tests record.
+pub(crate) fn at() -> jiff::Timestamp {
+    "2026-12-06T10:00:00Z".parse().unwrap()
+}
+
+/// Recipient `i`'s address (and key): `r000@example.com`, `r001@example.com`, …
+pub(crate) fn key(i: usize) -> String {
+    format!("r{i:03}@example.com")
+}
+
+/// Recipients 0 to `n - 1` ([`key`]), on list `main`.
+pub(crate) fn recipients(n: usize) -> impl Iterator<Item = NewRecipient> {
+    (0..n).map(|i| NewRecipient {
+        address_key: key(i),
+        email: key(i),
+        name: String::new(),
+        attrs: std::collections::BTreeMap::new(),
+        list: "main".to_owned(),
+        token_id: None,
+        message_id: None,
+    })
+}
+
+/// Recipient `i` marked `status` as the send engine marks it: an `inflight` mark counts a try,
+/// a `sent` one carries the relay's 250.
+pub(crate) fn update(i: usize, status: DeliveryStatus) -> Update {
+    let sent = status == DeliveryStatus::Sent;
+    Update {
+        address_key: key(i),
+        status,
+        code: sent.then_some(250),
+        reply: sent.then(|| "250 ok".to_owned()),
+        message_id: None,
+        token_id: None,
+        attempted: status == DeliveryStatus::Inflight,
+        relay: None,
     }
 }
 

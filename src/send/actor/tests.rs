@@ -2,33 +2,12 @@
 //! a batch the pipeline could not commit is applied again on the store's connection.
 
 use super::*;
-use crate::state::journal::{DeliveryStatus as S, NewRecipient};
-use crate::state::testing::{Fresh, both};
+use crate::state::journal::DeliveryStatus as S;
+use crate::state::testing::{Fresh, at, both, key, recipients, update};
 use crate::state::{Reason, Scope};
 
 const ISSUE: &str = "w/a";
 const RUN: i64 = 7;
-
-fn at() -> Timestamp {
-    "2026-12-06T10:00:00Z".parse().unwrap()
-}
-
-fn key(i: usize) -> String {
-    format!("r{i:03}@example.com")
-}
-
-fn update(i: usize, status: S) -> Update {
-    Update {
-        address_key: key(i),
-        status,
-        code: (status == S::Sent).then_some(250),
-        reply: (status == S::Sent).then(|| "250 ok".to_owned()),
-        message_id: None,
-        token_id: None,
-        attempted: status == S::Inflight,
-        relay: None,
-    }
-}
 
 both!(updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back);
 
@@ -37,16 +16,7 @@ both!(updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back);
 /// (row 1 stays in flight), while the batches before it are.
 fn updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back(t: &Fresh) {
     let mut state = t.open();
-    let recipients = (0..9).map(|i| NewRecipient {
-        address_key: key(i),
-        email: key(i),
-        name: String::new(),
-        attrs: std::collections::BTreeMap::new(),
-        list: "main".to_owned(),
-        token_id: None,
-        message_id: None,
-    });
-    state.add_recipients(ISSUE, recipients, at()).unwrap();
+    state.add_recipients(ISSUE, recipients(9), at()).unwrap();
     assert_eq!(state.claim(ISSUE, RUN, i64::MIN, 9).unwrap().len(), 9);
     state.suppress(&key(3), &Scope::All, Reason::Manual, "test", at()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

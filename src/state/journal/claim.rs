@@ -134,24 +134,8 @@ fn claim(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::journal::{DeliveryStatus, NewRecipient, Update};
-    use crate::state::testing::{Fresh, both};
-
-    fn recipients(n: usize) -> impl Iterator<Item = NewRecipient> {
-        (0..n).map(|i| NewRecipient {
-            address_key: format!("r{i:03}@example.com"),
-            email: format!("r{i:03}@example.com"),
-            name: String::new(),
-            attrs: std::collections::BTreeMap::new(),
-            list: "main".to_owned(),
-            token_id: None,
-            message_id: None,
-        })
-    }
-
-    fn at() -> jiff::Timestamp {
-        "2026-12-06T10:00:00Z".parse().unwrap()
-    }
+    use crate::state::journal::{DeliveryStatus, Update};
+    use crate::state::testing::{Fresh, at, both, recipients};
 
     fn inflight(key: &str) -> Update {
         Update {

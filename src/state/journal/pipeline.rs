@@ -157,48 +157,18 @@ async fn in_order<F: Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::journal::{Delivery, DeliveryStatus as S, NewRecipient};
-    use crate::state::testing::Fresh;
+    use crate::state::journal::{Delivery, DeliveryStatus as S};
+    use crate::state::testing::{Fresh, at, key, recipients, update};
     use crate::state::{Reason, Scope};
 
     const ISSUE: &str = "w/a";
     const RUN: i64 = 7;
 
-    fn at() -> Timestamp {
-        "2026-12-06T10:00:00Z".parse().unwrap()
-    }
-
-    fn key(i: usize) -> String {
-        format!("r{i:03}@example.com")
-    }
-
-    fn update(i: usize, status: S) -> Update {
-        Update {
-            address_key: key(i),
-            status,
-            code: (status == S::Sent).then_some(250),
-            reply: (status == S::Sent).then(|| "250 ok".to_owned()),
-            message_id: None,
-            token_id: None,
-            attempted: status == S::Inflight,
-            relay: None,
-        }
-    }
-
     /// A PostgreSQL store with `n` pending recipients claimed by [`RUN`], and a pipeline.
     fn setup(n: usize) -> (Fresh, State, tokio::runtime::Runtime, Pipeline) {
         let t = Fresh::postgres();
         let mut state = t.open();
-        let recipients = (0..n).map(|i| NewRecipient {
-            address_key: key(i),
-            email: key(i),
-            name: String::new(),
-            attrs: std::collections::BTreeMap::new(),
-            list: "main".to_owned(),
-            token_id: None,
-            message_id: None,
-        });
-        state.add_recipients(ISSUE, recipients, at()).unwrap();
+        state.add_recipients(ISSUE, recipients(n), at()).unwrap();
         assert_eq!(state.claim(ISSUE, RUN, i64::MIN, n).unwrap().len(), n);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let pipeline = runtime.block_on(state.pipeline(ISSUE, RUN).unwrap()).unwrap();
