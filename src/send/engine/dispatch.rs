@@ -151,6 +151,7 @@ async fn next_page<T: Transport>(context: &Context<T>, cursor: &mut Cursor) -> R
     unsuppressed(context, page).await.map(Some)
 }
 
+/// Hand `jobs` to the workers in order, waiting for room in their queue.
 async fn feed<T: Transport>(context: &Context<T>, work: &mpsc::Sender<Job>, jobs: Vec<Job>) -> Result<()> {
     for job in jobs {
         send_job(context, work, job).await?;
