@@ -26,6 +26,16 @@
 //! store; so is a refused status change or an update of an unknown recipient, whose reason names
 //! the address. Resuming with changed content without leave is an [`Error::Usage`].
 
+/// The claim guard, in SQL: the row (`$claimed_by`, its column) is claimed by a run other than
+/// `$run` (a parameter; null for a write outside any run, which no claim stops). An `inflight`
+/// mark, or a suppressed page row's mark, is made only where this is false, so a sender that
+/// lost its lock cannot mark a row another sender has claimed (`State::apply_for`).
+macro_rules! claimed_by_another {
+    ($claimed_by:literal, $run:literal) => {
+        concat!("COALESCE(", $claimed_by, " <> CAST(", $run, " AS BIGINT), FALSE)")
+    };
+}
+
 mod bulk;
 mod claim;
 mod pipeline;

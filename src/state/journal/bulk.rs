@@ -104,7 +104,9 @@ macro_rules! batch_update {
                       FROM u LEFT JOIN hits h ON h.address_key = u.address_key
                       WHERE d.issue = $1 AND d.address_key = u.address_key
                         AND d.status = ANY(string_to_array(u.preds, ','))
-                        AND NOT (u.status = 'inflight' AND COALESCE(d.claimed_by <> $12::bigint, FALSE))
+                        AND NOT (u.status = 'inflight' AND ",
+            claimed_by_another!("d.claimed_by", "$12"),
+            ")
                       RETURNING d.address_key, h.address_key IS NOT NULL AS hit)
              ",
             $then

@@ -147,11 +147,15 @@ fn changes(issue: &str, u: &Update, at: &str, run: Option<i64>) -> Vec<Value> {
 }
 
 /// Marks a pending row whose address is suppressed `suppressed` instead of `inflight`.
-const IF_SUPPRESSED: &str = "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
-             WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
-               AND NOT COALESCE(claimed_by <> CAST(?4 AS BIGINT), FALSE)
-               AND EXISTS (SELECT 1 FROM suppressions s
-                           WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))";
+const IF_SUPPRESSED: &str = concat!(
+    "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
+     WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
+       AND NOT ",
+    claimed_by_another!("claimed_by", "?4"),
+    "
+       AND EXISTS (SELECT 1 FROM suppressions s
+                   WHERE s.address = deliveries.address_key AND s.scope IN ('*', deliveries.list))"
+);
 
 /// One update, guarded by the statuses the row may come from and, for a run, by its claim.
 /// The indexed columns (`message_id`, `token_id`) are named only when the update sets them: a
@@ -165,7 +169,9 @@ macro_rules! update {
             $ids,
             "attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
              WHERE issue = ?1 AND address_key = ?2 AND status IN (?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-               AND NOT (?3 = 'inflight' AND COALESCE(claimed_by <> CAST(?19 AS BIGINT), FALSE))",
+               AND NOT (?3 = 'inflight' AND ",
+            claimed_by_another!("claimed_by", "?19"),
+            ")",
             $unused
         )
     };
