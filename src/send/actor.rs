@@ -15,6 +15,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::SoftRule;
@@ -65,14 +66,15 @@ pub struct Journal {
 /// Start the journal task for `issue` on the current runtime; it ends when every handle is
 /// dropped, giving the state back. On SQLite it runs on the workers' own thread: while a
 /// transaction runs no worker does, which is fine (each is waiting on it or on the network),
-/// and no commit needs a thread switch. On PostgreSQL its transactions run on blocking
-/// threads, two at a time (see `serve`).
+/// and no commit needs a thread switch. On PostgreSQL its transactions wait on the network
+/// off the workers' threads: the updates through a pipeline of their own when the run has one,
+/// the rest on a blocking thread (see `serve`).
 #[cfg(test)]
-pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
+pub fn start(state: State, issue: String, clock: Clock, path: PathBuf) -> (Journal, JoinHandle<State>) {
     // A fresh run id, as the send lock gives one; the operating system's randomness failing
     // leaves run 0, which only a second run in the same instant could mistake for its own.
     let id = crate::state::journal::new_run_id().unwrap_or(0);
-    start_run(state, Run { issue, id, locked: false }, clock, path)
+    start_run(state, Run { issue, id, locked: false, pipelined: true }, clock, path)
 }
 
 /// Whose journal rows the task claims: `issue`'s, for run `id` (see `state/journal/claim.rs`).
@@ -85,12 +87,25 @@ pub struct Run {
     /// Whether a run lock holds `id` (a run under the send lock): then each claim first checks
     /// that the lock is still held, and claims nothing once its session is gone.
     pub locked: bool,
+    /// Whether, on PostgreSQL, the updates go through a pipelined connection of their own:
+    /// worth its set-up (a connection, TLS, a session) for a send of many recipients, not for a
+    /// welcome or a catch-up of a few ([`pipelines`]).
+    pub pipelined: bool,
+}
+
+/// From how many recipients to send a run's updates go through a pipeline of their own on
+/// PostgreSQL: one claimed page. Below that, the store's own connection takes them.
+pub const PIPELINE_FROM: usize = 256;
+
+/// Whether a run that may send to `recipients` pipelines its updates (on PostgreSQL).
+pub fn pipelines(recipients: usize) -> bool {
+    recipients >= PIPELINE_FROM
 }
 
 /// Start the journal task for run `run.id` of `run.issue` (see `start`), whose pages of pending rows are claimed under that id.
-pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journal, tokio::task::JoinHandle<State>) {
+pub fn start_run(state: State, run: Run, clock: Clock, path: PathBuf) -> (Journal, JoinHandle<State>) {
     let (requests, inbox) = mpsc::unbounded_channel();
-    let (updates, pipe) = if state.is_postgres() {
+    let (updates, pipe) = if state.is_postgres() && run.pipelined {
         let (updates, pipe) = mpsc::unbounded_channel();
         (Some(updates), Some((pipe, requests.clone())))
     } else {
@@ -112,8 +127,8 @@ struct Writer {
     clock: Clock,
 }
 
-/// `pipe`, on PostgreSQL: where updates come in, and where those the pipeline could not commit
-/// go on to (the requests' own queue).
+/// `pipe`, on PostgreSQL for a run that pipelines its updates: where updates come in, and
+/// where those the pipeline could not commit go on to (the requests' own queue).
 async fn serve(
     state: State,
     run: Run,
@@ -122,13 +137,18 @@ async fn serve(
     pipe: Option<(mpsc::UnboundedReceiver<Request>, mpsc::UnboundedSender<Request>)>,
 ) -> State {
     let mut writer = Writer { state, run, clock };
-    let Some((updates, fallback)) = pipe else {
-        // SQLite's commits are local and short, and its file takes one writer at a time: on
-        // the workers' own thread.
-        while let Some(first) = inbox.recv().await {
-            handle(&mut writer, drain(first, &mut inbox));
+    let (updates, fallback) = match pipe {
+        Some(pipe) => pipe,
+        None if !writer.state.is_postgres() => {
+            // SQLite's commits are local and short, and its file takes one writer at a time:
+            // on the workers' own thread.
+            while let Some(first) = inbox.recv().await {
+                handle(&mut writer, drain(first, &mut inbox));
+            }
+            return writer.state;
         }
-        return writer.state;
+        // PostgreSQL, a run of a few recipients: everything on the store's connection.
+        None => return joined(on_blocking_thread(writer, inbox)).await,
     };
     // On PostgreSQL a transaction waits on the network. The updates, which the workers wait
     // for, go through the pipeline; the rest (claims, suppression lookups, bounces, budgets)
@@ -146,15 +166,26 @@ async fn serve(
         }
     };
     let clock = writer.clock.clone();
-    let others = tokio::task::spawn_blocking(move || {
+    let others = on_blocking_thread(writer, inbox);
+    pipelined(pipeline, updates, fallback, clock).await;
+    joined(others).await
+}
+
+/// Handle the requests of `inbox` on a blocking thread (PostgreSQL's transactions wait on the
+/// network, which the workers need not), giving the store back when every handle is gone.
+fn on_blocking_thread(mut writer: Writer, mut inbox: mpsc::UnboundedReceiver<Request>) -> JoinHandle<State> {
+    tokio::task::spawn_blocking(move || {
         while let Some(first) = inbox.blocking_recv() {
             let batch = drain(first, &mut inbox);
             handle(&mut writer, batch);
         }
         writer.state
-    });
-    pipelined(pipeline, updates, fallback, clock).await;
-    match others.await {
+    })
+}
+
+/// The store, once the blocking thread gives it back.
+async fn joined(task: JoinHandle<State>) -> State {
+    match task.await {
         Ok(state) => state,
         // A blocking task is cancelled only when the runtime shuts down, which drops this task
         // too; a panic goes on as a panic of this task.

@@ -140,7 +140,8 @@ pub(super) fn deliver(
     let progress = progress::Progress::start(id, total.pending + total.deferred, Arc::clone(&shared));
     let (ran, state) = runtime.block_on(async {
         let signals = signal::watch(Arc::clone(&shared));
-        let run = actor::Run { issue: id.to_owned(), id: run_id, locked };
+        let pipelined = actor::pipelines(total.pending + total.deferred);
+        let run = actor::Run { issue: id.to_owned(), id: run_id, locked, pipelined };
         let (journal, task) = actor::start_run(state, run, clock.clone(), state_path.to_path_buf());
         let ran = engine::run_pool(journal, template, transports, Arc::clone(&shared), settings, first).await;
         signals.abort();

@@ -9,7 +9,10 @@ use crate::state::{Reason, Scope};
 const ISSUE: &str = "w/a";
 const RUN: i64 = 7;
 
-both!(updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back);
+both!(
+    updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back,
+    a_run_of_a_few_recipients_commits_its_updates_without_a_pipeline,
+);
 
 /// Eight workers' marks at once, one withheld (unsubscribed after its page was read), then a
 /// refused batch: its error names the row and why, and nothing of that batch is committed
@@ -21,7 +24,7 @@ fn updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back(t: &Fresh
     state.suppress(&key(3), &Scope::All, Reason::Manual, "test", at()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let state = runtime.block_on(async {
-        let run = Run { issue: ISSUE.to_owned(), id: RUN, locked: false };
+        let run = Run { issue: ISSUE.to_owned(), id: RUN, locked: false, pipelined: true };
         let (journal, task) = start_run(state, run, Clock::fixed(at()), "state.db".into());
         let marks = (0..8).map(|i| {
             let journal = journal.clone();
@@ -51,4 +54,33 @@ fn updates_commit_a_refusal_says_why_and_the_task_gives_the_store_back(t: &Fresh
         })
         .collect();
     assert_eq!(rows, expected);
+}
+
+/// A run of a few recipients (a welcome, a catch-up) opens no pipeline on PostgreSQL: its marks
+/// go through the store's own connection, off the workers' thread, and commit all the same,
+/// a suppressed address withheld and another run's claim refused as with a pipeline.
+fn a_run_of_a_few_recipients_commits_its_updates_without_a_pipeline(t: &Fresh) {
+    assert!(!pipelines(PIPELINE_FROM - 1) && pipelines(PIPELINE_FROM));
+    let mut state = t.open();
+    state.add_recipients(ISSUE, recipients(3), at()).unwrap();
+    let ours = state.claim(ISSUE, RUN, i64::MIN, 2).unwrap();
+    assert_eq!(ours.len(), 2);
+    assert_eq!(state.claim(ISSUE, RUN + 1, ours[1].seq, 1).unwrap().len(), 1);
+    state.suppress(&key(1), &Scope::All, Reason::Manual, "test", at()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let state = runtime.block_on(async {
+        let run = Run { issue: ISSUE.to_owned(), id: RUN, locked: false, pipelined: false };
+        let (journal, task) = start_run(state, run, Clock::fixed(at()), "state.db".into());
+        assert!(journal.updates.is_none());
+        let withheld = journal.apply(vec![update(0, S::Inflight), update(1, S::Inflight)]).await.unwrap();
+        assert_eq!(withheld, vec![key(1)]);
+        journal.apply(vec![update(0, S::Sent)]).await.unwrap();
+        let refused = journal.apply(vec![update(2, S::Inflight)]).await.unwrap_err().to_string();
+        assert!(refused.contains("another sender"), "{refused}");
+        drop(journal);
+        task.await.unwrap()
+    });
+    let rows: Vec<(String, S)> =
+        state.deliveries(ISSUE, &[]).unwrap().into_iter().map(|d| (d.address_key, d.status)).collect();
+    assert_eq!(rows, vec![(key(0), S::Sent), (key(1), S::Suppressed), (key(2), S::Pending)]);
 }
