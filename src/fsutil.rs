@@ -27,15 +27,7 @@ pub fn write_output(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".letterpress-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    let (dir, mut temp) = temp_beside(path)?;
     // The temporary file is created private. A private file stays so; otherwise the result
     // keeps the old file's permissions, or gets the usual ones for a new file.
     let permissions = if private {
@@ -55,19 +47,30 @@ fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result
     Ok(())
 }
 
-/// Create `path` atomically, durably and private (mode 0600) from what `fill` writes to an
-/// empty temporary file in the same directory (given by its path, for writers that open files by
-/// name, such as SQLite's `VACUUM INTO`): a failure or a crash leaves `path` as it was.
-pub fn create_private_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// A new temporary file in the directory of `path`, and that directory, created (with its
+/// parents) only when it is missing: a build writes thousands of files into directories that
+/// mostly exist already, where asking for each one again costs two system calls a file.
+fn temp_beside(path: &Path) -> Result<(&Path, tempfile::NamedTempFile)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".letterpress-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    let temp = || tempfile::Builder::new().prefix(".letterpress-").tempfile_in(dir);
+    let made = match temp() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            temp()
+        }
+        made => made,
+    };
+    Ok((dir, made.map_err(|e| Error::io("create a temporary file in", dir, e))?))
+}
+
+/// Create `path` atomically, durably and private (mode 0600) from what `fill` writes to an
+/// empty temporary file in the same directory (given by its path, for writers that open files by
+/// name, such as SQLite's `VACUUM INTO`): a failure or a crash leaves `path` as it was.
+pub fn create_private_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let (dir, temp) = temp_beside(path)?;
     private_permissions()
         .map_or(Ok(()), |p| temp.as_file().set_permissions(p))
         .map_err(|e| Error::io("write", path, e))?;
