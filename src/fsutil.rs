@@ -10,31 +10,31 @@ use crate::error::{Error, Result};
 /// Write `contents` to `path` atomically and durably (fsync of the file and its directory),
 /// creating parent directories as needed. For the user's own files.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, true, false)
+    replace(path, contents, true, kept_permissions(path))
 }
 
 /// Write `contents` to `path` atomically and durably, readable and writable by its owner only
 /// (mode 0600), whatever the file's mode was: for files that hold subscribers' names and
 /// addresses (outbox messages), like the state database.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, true, true)
+    replace(path, contents, true, private_permissions())
 }
 
 /// Write `contents` to `path` atomically but without waiting for the disk: for output that can
 /// be built again (the archive), where a thousand fsyncs would cost seconds.
 pub fn write_output(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, false, false)
+    replace(path, contents, false, kept_permissions(path))
 }
 
-fn replace(path: &Path, contents: &[u8], durable: bool, private: bool) -> Result<()> {
+/// The permissions a rewritten `path` keeps: the old file's, or the usual ones for a new file.
+fn kept_permissions(path: &Path) -> Option<std::fs::Permissions> {
+    std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions)
+}
+
+/// Replace `path` with `contents` through a temporary file, which is created private and gets
+/// `permissions` before it takes the old file's place (`None`: it stays private).
+fn replace(path: &Path, contents: &[u8], durable: bool, permissions: Option<std::fs::Permissions>) -> Result<()> {
     let (dir, mut temp) = temp_beside(path)?;
-    // The temporary file is created private. A private file stays so; otherwise the result
-    // keeps the old file's permissions, or gets the usual ones for a new file.
-    let permissions = if private {
-        private_permissions()
-    } else {
-        std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions)
-    };
     temp.write_all(contents)
         .and_then(|()| permissions.map_or(Ok(()), |p| temp.as_file().set_permissions(p)))
         .and_then(|()| if durable { temp.as_file().sync_all() } else { Ok(()) })
@@ -128,10 +128,20 @@ fn crash_point_before_rename() {}
 /// Write build output to `path` (atomically, see [`write_output`]) unless the file already
 /// holds exactly those bytes, so rebuilding an unchanged site touches nothing.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == contents) {
-        return Ok(false);
-    }
-    write_output(path, contents)?;
+    // The old file read once: its bytes, and the permissions the new one keeps.
+    let old = std::fs::File::open(path).and_then(|mut file| {
+        let permissions = file.metadata()?.permissions();
+        let mut bytes = Vec::with_capacity(contents.len());
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok((bytes, permissions))
+    });
+    let permissions = match old {
+        Ok((bytes, _)) if bytes == contents => return Ok(false),
+        Ok((_, permissions)) => Some(permissions),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_file_permissions(),
+        Err(_) => kept_permissions(path),
+    };
+    replace(path, contents, false, permissions)?;
     Ok(true)
 }
 
@@ -203,7 +213,14 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
             write_atomic(&path, b"three").unwrap();
             assert_eq!(mode(&path), 0o600, "a rewrite keeps the file's permissions");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+            assert!(write_if_changed(&path, b"four").unwrap());
+            assert_eq!(mode(&path), 0o640, "build output rewritten keeps its permissions");
+            let fresh = dir.path().join("c/d/e.html");
+            assert!(write_if_changed(&fresh, b"new").unwrap());
+            assert_eq!(mode(&fresh), 0o644, "new build output is not private");
         }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), if cfg!(unix) { "four" } else { "three" });
     }
 
     #[cfg(unix)]
