@@ -20,12 +20,6 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     replace(path, contents, true, private_permissions())
 }
 
-/// Write `contents` to `path` atomically but without waiting for the disk: for output that can
-/// be built again (the archive), where a thousand fsyncs would cost seconds.
-pub fn write_output(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, false, kept_permissions(path))
-}
-
 /// The permissions a rewritten `path` keeps: the old file's, or the usual ones for a new file.
 fn kept_permissions(path: &Path) -> Option<std::fs::Permissions> {
     std::fs::metadata(path).map(|m| m.permissions()).ok().or_else(new_file_permissions)
@@ -125,8 +119,9 @@ fn crash_point_before_rename() {
 #[cfg(not(feature = "test-hooks"))]
 fn crash_point_before_rename() {}
 
-/// Write build output to `path` (atomically, see [`write_output`]) unless the file already
-/// holds exactly those bytes, so rebuilding an unchanged site touches nothing.
+/// Write build output to `path` unless the file already holds exactly those bytes, so
+/// rebuilding an unchanged site touches nothing. Atomically but without waiting for the disk:
+/// output can be built again (the archive), where a thousand fsyncs would cost seconds.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool> {
     // The old file read once: its bytes, and the permissions the new one keeps.
     let old = std::fs::File::open(path).and_then(|mut file| {
