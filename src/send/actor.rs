@@ -29,10 +29,10 @@ type Reply<T> = oneshot::Sender<std::result::Result<T, String>>;
 
 enum Request {
     Apply(Vec<Update>, Reply<Vec<String>>),
-    Claim(i64, usize, oneshot::Sender<std::result::Result<Option<Vec<Delivery>>, String>>),
-    Suppressed(Vec<String>, oneshot::Sender<std::result::Result<HashSet<String>, String>>),
-    Bounce(String, String, oneshot::Sender<std::result::Result<(), String>>),
-    Reserve(Box<Reservation>, oneshot::Sender<std::result::Result<Reserved, String>>),
+    Claim(i64, usize, Reply<Option<Vec<Delivery>>>),
+    Suppressed(Vec<String>, Reply<HashSet<String>>),
+    Bounce(String, String, Reply<()>),
+    Reserve(Box<Reservation>, Reply<Reserved>),
 }
 
 /// A reservation of a relay's budgets (see [`State::reserve`]); `want: 0` gives `release`
