@@ -29,6 +29,11 @@ pub fn parse<T: DeserializeOwned>(
             .location()
             .map_or((1, 1), |l| (usize::try_from(l.line()).unwrap_or(1), usize::try_from(l.column()).unwrap_or(1)));
         let line = line.max(1) + first_line - 1;
+        if let Some((why, help)) = budget_breach(&error) {
+            return Diagnostic::error("yaml/too-large", format!("{what} is too large to read: {why}"))
+                .at(Location::new(path, line, col.max(1)), file_text)
+                .help(help);
+        }
         let raw = error.without_snippet().to_string();
         let message = strip_position(&raw);
         if message.contains("quote")
@@ -69,8 +74,41 @@ fn quoting(path: &Path, file_text: &str, first_line: usize, mismatch: &quotes::M
         .help(mismatch.help())
 }
 
-/// serde-saphyr appends " at line L, column C"; we print the location ourselves.
+/// What a limit against hostile input (serde-saphyr's budget) stopped, in words, and how to
+/// stay within it; `None` for every other error.
+fn budget_breach(error: &serde_saphyr::Error) -> Option<(String, &'static str)> {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    const ALIASES: &str = "anchors and aliases (`&name`, `*name`) may not expand it this far; write the values out";
+    let mut error = error;
+    while let Error::AliasError { error: inner, .. } | Error::WithSnippet { error: inner, .. } = error {
+        error = inner;
+    }
+    let Error::Budget { breach, .. } = error else { return None };
+    Some(match breach {
+        BudgetBreach::Nodes { nodes } => {
+            (format!("it expands to more than {} values", nodes.saturating_sub(1)), ALIASES)
+        }
+        BudgetBreach::Aliases { aliases } => {
+            (format!("it uses more than {} aliases", aliases.saturating_sub(1)), ALIASES)
+        }
+        BudgetBreach::Anchors { anchors } => {
+            (format!("it defines more than {} anchors", anchors.saturating_sub(1)), ALIASES)
+        }
+        BudgetBreach::AliasAnchorRatio { .. } | BudgetBreach::RecordedAnchorEvents { .. } => {
+            ("its aliases expand to too much".to_owned(), ALIASES)
+        }
+        BudgetBreach::Depth { depth } => {
+            (format!("it nests lists and maps deeper than {} levels", depth.saturating_sub(1)), "flatten the nesting")
+        }
+        _ => ("it is larger than any front matter or configuration needs".to_owned(), "make it shorter"),
+    })
+}
+
+/// serde-saphyr appends " at line L, column C" (and, for an alias, where it was defined and
+/// used); we print the location ourselves.
 fn strip_position(message: &str) -> &str {
+    let message = message.find(" (defined at line ").map_or(message, |i| &message[..i]);
     match message.rfind(" at line ") {
         Some(i) => &message[..i],
         None => message,
@@ -231,6 +269,36 @@ mod tests {
                 "use single quotes around text that contains double quotes, `title: 'Health \"news\"'`, or curly quotes (“ ”) inside it"
             )
         );
+    }
+
+    /// A "billion laughs" (aliases of aliases) stops at the parser's budget, in our words, and
+    /// an alias error's message keeps no position of serde-saphyr's (we print our own).
+    #[test]
+    fn aliases_that_expand_too_far_are_refused_in_our_words() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Tags {
+            tags: serde_json::Value,
+        }
+        let mut yaml = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (name, alias) in ["b", "c", "d", "e", "f", "g"].iter().zip(["a", "b", "c", "d", "e", "f"]) {
+            yaml.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{alias}"); 9].join(", ")));
+        }
+        let yaml = format!("tags: {{{}}}\n", yaml.lines().collect::<Vec<_>>().join(", "));
+        let d = parse::<Tags>(Path::new("a.md"), &yaml, &yaml, 1, "front matter").unwrap_err();
+        assert_eq!(d.code, "yaml/too-large", "{d}");
+        assert!(d.message.starts_with("front matter is too large to read: it expands to more than"), "{d}");
+        assert!(!d.message.contains("line"), "{d}");
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Aliased {
+            tags: Vec<String>,
+            title: String,
+        }
+        let yaml = "tags: &t [a]\ntitle: *t\n";
+        let d = parse::<Aliased>(Path::new("a.md"), yaml, yaml, 1, "front matter").unwrap_err();
+        assert_eq!(d.message, "wrong type for `title` in front matter: expected string scalar", "{d}");
+        assert_eq!(d.location.map(|l| (l.line, l.col)), Some((2, 8)));
     }
 
     #[test]
