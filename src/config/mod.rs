@@ -165,6 +165,7 @@ impl Config {
 
     fn validate(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut problems = self.validate_site_urls(path, text);
+        problems.extend(self.validate_language(path, text));
         problems.extend(self.validate_have_publications(path, text));
         problems.extend(self.validate_lists(path, text));
         problems.extend(self.one_line_texts(path, text));

@@ -153,7 +153,9 @@ impl Config {
                 );
             }
             for (key, value) in [("from", Some(&publication.from)), ("reply-to", publication.reply_to.as_ref())] {
-                if let Some(value) = value
+                // A line break or an encoded-word is reported once, by `one_line_texts`.
+                if let Some(value) =
+                    value.filter(|v| !v.contains(char::is_control) && !crate::header::has_encoded_word(v))
                     && let Err(e) = value.parse::<lettre::message::Mailbox>()
                 {
                     locate(

@@ -98,6 +98,22 @@ impl Config {
 }
 
 impl Config {
+    /// `config/language` when `language` is not a well-formed RFC 5646 (BCP 47) tag: it becomes
+    /// every page's `<html lang>` and the feeds' `xml:lang`, where a wrong one goes unnoticed.
+    pub(super) fn validate_language(&self, path: &Path, text: &str) -> Option<Diagnostic> {
+        let language = &self.site.language;
+        oxilangtag::LanguageTag::parse(language.as_str()).err()?;
+        let before = language.split(char::is_control).next().unwrap_or_default();
+        Some(
+            Diagnostic::error(
+                "config/language",
+                format!("`language` `{}` is not a language tag", language.escape_debug()),
+            )
+            .at(find(path, text, "language", before), text)
+            .help("write an RFC 5646 (BCP 47) tag such as `en`, `en-GB` or `cy`"),
+        )
+    }
+
     /// A URL parser drops line breaks and tabs without a word; these URLs end up in headers
     /// (`List-Unsubscribe`, `List-Archive`) and links, so a control character is an error.
     pub(super) fn url_control_characters(&self, path: &Path, text: &str) -> Vec<Diagnostic> {

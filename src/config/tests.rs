@@ -73,6 +73,34 @@ fn validates_urls_slugs_and_mailboxes() {
     assert_eq!(codes, ["config/url", "config/slug", "config/mailbox"]);
 }
 
+/// `language` is a well-formed RFC 5646 tag; a line break in it is located at its line.
+#[test]
+fn the_language_is_a_language_tag() {
+    for good in ["en", "en-GB", "cy", "zh-Hant-HK", "sgn-BE-FR", "x-house-style"] {
+        let text = GOOD.replace("  base-url:", &format!("  language: {good}\n  base-url:"));
+        assert!(Config::parse(Path::new("c.yaml"), &text).is_ok(), "{good}");
+    }
+    for (bad, shown) in [("e", "e"), ("en_GB", "en_GB"), ("\"en\\nX\"", "en\\nX"), ("en-", "en-")] {
+        let text = GOOD.replace("  base-url:", &format!("  language: {bad}\n  base-url:"));
+        let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
+        assert_eq!(errors[0].code, "config/language", "{bad}");
+        assert_eq!(errors[0].message, format!("`language` `{shown}` is not a language tag"));
+        assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 3)), "{bad}");
+    }
+}
+
+/// A `from` with a line break is one error (the line break), not a second, unlocated one
+/// about the mailbox it no longer is.
+#[test]
+fn a_mailbox_with_a_line_break_is_one_located_error() {
+    let text =
+        GOOD.replace("from: Weekly <w@news.example.org>", "from: \"Bad\\r\\nBcc: x@y.org <w@news.example.org>\"");
+    let errors = Config::parse(Path::new("c.yaml"), &text).unwrap_err();
+    assert_eq!(errors.iter().map(|d| d.code).collect::<Vec<_>>(), ["config/control-character"], "{errors:?}");
+    assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((7, 5)));
+}
+
 #[test]
 fn site_urls_follow_the_link_rule() {
     for (bad, why) in [
