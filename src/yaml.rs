@@ -115,6 +115,14 @@ fn strip_position(message: &str) -> &str {
     }
 }
 
+/// serde-saphyr's names for YAML's kinds of value, in an editor's words.
+fn in_words(message: &str) -> String {
+    message
+        .replace("expected string scalar", "expected text")
+        .replace("expected mapping start", "expected `key: value` lines")
+        .replace("expected sequence start", "expected a list")
+}
+
 /// The key written on a `key: value` line, if any.
 fn key_of(line: &str) -> Option<&str> {
     let trimmed = line.trim_start().trim_start_matches("- ");
@@ -164,7 +172,13 @@ fn explain(message: &str, source_line: &str, what: &str) -> (&'static str, Strin
     // "invalid trailing content after double-quoted scalar" is about syntax, not a type.
     let type_error =
         (message.starts_with("expected ") || message.starts_with("invalid ")) && !message.contains("quoted");
+    let message = &in_words(message);
     match (type_error, key_of(source_line)) {
+        (true, None) if message == "expected `key: value` lines" => (
+            "yaml/wrong-type",
+            format!("expected `key: value` lines in {what}"),
+            Some("write one setting per line, as `key: value`, e.g. `title: \"…\"`".to_owned()),
+        ),
         (true, Some(key)) => (
             "yaml/wrong-type",
             format!("wrong type for `{key}` in {what}: {message}"),
@@ -204,13 +218,7 @@ mod tests {
     #[test]
     fn errors_are_located_in_the_whole_file() {
         case("title: x\nsendat: 1\n", "yaml/unknown-key", 3, 1, "unknown front matter key `sendat`");
-        case(
-            "title: [a, b]\n",
-            "yaml/wrong-type",
-            2,
-            8,
-            "wrong type for `title` in front matter: expected string scalar",
-        );
+        case("title: [a, b]\n", "yaml/wrong-type", 2, 8, "wrong type for `title` in front matter: expected text");
         case("title: x\ntitle: y\n", "yaml/duplicate-key", 3, 1, "key `title` appears twice in front matter");
     }
 
@@ -304,8 +312,29 @@ mod tests {
         }
         let yaml = "tags: &t [a]\ntitle: *t\n";
         let d = parse::<Aliased>(Path::new("a.md"), yaml, yaml, 1, "front matter").unwrap_err();
-        assert_eq!(d.message, "wrong type for `title` in front matter: expected string scalar", "{d}");
+        assert_eq!(d.message, "wrong type for `title` in front matter: expected text", "{d}");
         assert_eq!(d.location.map(|l| (l.line, l.col)), Some((2, 8)));
+    }
+
+    /// Front matter that is a list or a bare line, or a key that needs a list or a mapping,
+    /// is told in an editor's words, not serde-saphyr's ("mapping start", "string scalar").
+    #[test]
+    fn wrong_kinds_of_value_are_told_in_words() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "fields exist to be parsed")]
+        struct Front {
+            title: Option<String>,
+            tags: Option<Vec<String>>,
+        }
+        for (yaml, code, message) in [
+            ("- a\n- b\n", "yaml/wrong-type", "expected `key: value` lines in front matter"),
+            ("just text\n", "yaml/wrong-type", "expected `key: value` lines in front matter"),
+            ("tags: stp\n", "yaml/wrong-type", "wrong type for `tags` in front matter: expected a list"),
+            ("title: [a]\n", "yaml/wrong-type", "wrong type for `title` in front matter: expected text"),
+        ] {
+            let d = parse::<Front>(Path::new("a.md"), yaml, yaml, 1, "front matter").unwrap_err();
+            assert_eq!((d.code, d.message.as_str()), (code, message), "{yaml}");
+        }
     }
 
     #[test]
