@@ -191,7 +191,7 @@ async fn deliver<T: Transport>(
         ..update(delivery, DeliveryStatus::Inflight, None, true)
     });
     let Some(open) = connection.as_mut() else { return Ok(()) };
-    let name = format!("{:07}-{}", delivery.seq, safe_file_name(&delivery.email));
+    let name = format!("{:07}-{}", delivery.seq, delivery.email);
     // The in-flight mark must be durable before the message itself goes out; the MAIL, RCPT and
     // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
     let envelope = context.template.envelope_from_for(delivery.seq);
@@ -221,10 +221,6 @@ async fn deliver<T: Transport>(
 }
 
 /// The address as a file name for the outbox.
-fn safe_file_name(email: &str) -> String {
-    email.chars().map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' }).collect()
-}
-
 /// Give `job` back to the dispatcher to go out at once through another relay: not a try, and
 /// its row unchanged.
 fn reroute<T: Transport>(context: &Context<T>, job: Job) {
