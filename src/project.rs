@@ -198,7 +198,7 @@ impl Project {
         let mut rendered = render::render(issue, &self.links);
         let diagnostics = std::mem::take(&mut rendered.diagnostics);
         let view = IssueView::new(issue, rendered, &self.links);
-        let context = template::generic_context(&self.config, publication, view.clone());
+        let context = template::generic_context(&self.config, &self.templates, publication, view.clone());
         match self.templates.email(publication, &context) {
             Ok(email) => Ok(RenderedIssue { view, email, diagnostics }),
             Err(error) => Err(Unrendered { view: Some(view), error }),
@@ -260,7 +260,7 @@ mod tests {
         let issue = project.find("weekly/2016-12-09-first").unwrap();
         let rendered = project.render(issue).unwrap();
         let publication = project.config.publication("weekly").unwrap();
-        let context = template::generic_context(&project.config, publication, rendered.view);
+        let context = template::generic_context(&project.config, &project.templates, publication, rendered.view);
         insta::assert_json_snapshot!(context);
     }
 

@@ -48,7 +48,7 @@ impl Parts {
                 unrendered.view.as_ref().ok_or_else(|| Error::Invalid(vec![unrendered.error.clone()]))?
             }
         };
-        let mut context = template::generic_context(&project.config, publication, view.clone());
+        let mut context = template::generic_context(&project.config, &project.templates, publication, view.clone());
         context.unsubscribe_url = slots::marker(UNSUBSCRIBE);
         context.subscriber = slots::marked_subscriber(columns);
         let failed = |d| Error::Invalid(vec![d]);

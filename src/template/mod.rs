@@ -90,6 +90,8 @@ pub struct Templates {
     /// Whether the templates only print subscriber names and attributes, as their source shows
     /// ([`prints`]): a send then need not render them again to prove it.
     only_print_subscriber: bool,
+    /// The `subscriber.attrs.<column>` the templates name, printed empty outside a send.
+    attribute_names: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -154,8 +156,9 @@ impl Templates {
         }
         let budget = config.templates.budget();
         let only_print_subscriber = prints::only_prints_subscriber_values(texts.values().map(String::as_str));
+        let attribute_names = prints::attribute_names(texts.values().map(String::as_str));
         if problems.is_empty() {
-            Ok(Self { tera, sources, texts, compiled, loops, budget, only_print_subscriber })
+            Ok(Self { tera, sources, texts, compiled, loops, budget, only_print_subscriber, attribute_names })
         } else {
             Err(problems)
         }
@@ -252,6 +255,11 @@ impl Templates {
     /// out. `false` means "not shown this way": render both and compare.
     pub fn only_print_subscriber_values(&self) -> bool {
         self.only_print_subscriber
+    }
+
+    /// The `subscriber.attrs.<column>` the templates name, sorted.
+    pub fn attribute_names(&self) -> &[String] {
+        &self.attribute_names
     }
 
     /// Render an archive page template with any serialisable context.
@@ -362,16 +370,25 @@ fn normalise_text(text: &str) -> String {
     out
 }
 
-/// The email context of an issue outside a send: no subscriber, the site's unsubscribe page.
-/// The issue's `html` there is its rendition for copies (see [`IssueView::email_html`]).
-pub fn generic_context(config: &Config, publication: &Publication, mut issue: IssueView) -> EmailContext {
+/// The email context of an issue outside a send: no subscriber (its `attrs` the columns the
+/// templates name, each empty), the site's unsubscribe page. The issue's `html` there is its
+/// rendition for copies (see [`IssueView::email_html`]).
+pub fn generic_context(
+    config: &Config,
+    templates: &Templates,
+    publication: &Publication,
+    mut issue: IssueView,
+) -> EmailContext {
     issue.html = std::mem::take(&mut issue.email_html);
     let preheader = if issue.summary.is_empty() { issue.standfirst.clone() } else { issue.summary.clone() };
     EmailContext {
         site: SiteView::new(config),
         publication: PublicationView::new(config, publication),
         issue,
-        subscriber: SubscriberView::default(),
+        subscriber: SubscriberView {
+            attrs: templates.attribute_names().iter().map(|name| (name.clone(), String::new())).collect(),
+            ..SubscriberView::default()
+        },
         unsubscribe_url: config.site.unsubscribe(),
         preheader,
     }

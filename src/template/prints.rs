@@ -17,6 +17,22 @@ pub(crate) fn only_prints_subscriber_values<'a>(mut texts: impl Iterator<Item = 
     texts.all(|text| !has_capturing_construct(text) && mentions_are_prints(text))
 }
 
+/// The columns `texts` name as `subscriber.attrs.<column>`, sorted, each once: outside a send
+/// they are printed empty (Tera refuses a field a map lacks).
+pub(crate) fn attribute_names<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
+    const PREFIX: &str = "subscriber.attrs.";
+    let mut names: Vec<String> = texts
+        .flat_map(|text| text.match_indices(PREFIX).map(move |(at, _)| &text[at + PREFIX.len()..]))
+        .filter_map(|rest| {
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            (end > 0 && !rest.starts_with(|c: char| c.is_ascii_digit())).then(|| rest[..end].to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// `__tera_context`, a `{% filter %}` section, a block `{% set %}` (closed by `endset`), a
 /// component or a macro.
 fn has_capturing_construct(text: &str) -> bool {
@@ -81,6 +97,16 @@ fn starts_with_word(text: &str, word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::only_prints_subscriber_values as only_prints;
+
+    #[test]
+    fn attribute_names_are_each_column_named_once() {
+        let texts = [
+            "{{ subscriber.attrs.region }} {{subscriber.attrs.team_2}}",
+            "{% if subscriber.attrs.region %}",
+            "subscriber.attrs.9x subscriber.attrs.",
+        ];
+        assert_eq!(super::attribute_names(texts.into_iter()), ["region", "team_2"]);
+    }
 
     #[test]
     fn plain_prints_and_email_tests_pass() {

@@ -299,6 +299,34 @@ fn the_outbox_transport_writes_one_eml_per_recipient() {
     assert!(log.stdout.starts_with("email,list,status,attempts,code,reply,message_id,updated_at,relay\n"));
 }
 
+/// A template may print a list's column as `subscriber.attrs.<column>`, as docs/templates.md
+/// shows: `check` and `render` (no subscriber) print it empty, and each message of a send its
+/// recipient's value.
+#[test]
+fn a_template_prints_a_list_column_empty_outside_a_send_and_each_value_in_it() {
+    let project = Project::fixture("send");
+    let config = project.read("letterpress.yaml").replace("transport: smtp", "transport: outbox");
+    project.write("letterpress.yaml", &config);
+    let text = include_str!("../../src/template/defaults/email.txt");
+    project.write("templates/email.txt", &format!("Region: [{{{{ subscriber.attrs.region }}}}]\n{text}"));
+    let check = project.run(&["check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let render = project.run(&["render", ISSUE, "--format", "text"]);
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(render.stdout.starts_with("Region: []\n"), "{}", render.stdout);
+    let out = project.run(&["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dir = project.path().join("outbox/weekly/2016-12-09-plans");
+    let mut regions: Vec<String> = std::fs::read_dir(&dir)
+        .expect("outbox")
+        // Quoted-printable: soft line breaks (`=` CRLF) may stand anywhere.
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("eml").replace("=\r\n", ""))
+        .filter_map(|m| m.split("Region: [").nth(1).and_then(|r| r.split(']').next()).map(str::to_owned))
+        .collect();
+    regions.sort();
+    assert_eq!(regions, ["London", "Midlands", "North West"]);
+}
+
 #[test]
 fn audience_reports_the_change_since_the_previous_send() {
     let project = Project::fixture("send");
