@@ -146,7 +146,9 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |info| info.0);
-    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    // Several field lines are one list in order (RFC 9110 §5.3): the last entry is in the last
+    // line, whether the proxy appended to the client's line or added its own.
+    let forwarded = request.headers().get_all("x-forwarded-for").iter().next_back().and_then(|v| v.to_str().ok());
     let serve = &app.config.serve;
     let client = limit::client_address(peer, forwarded, serve.trust_proxy);
     request.extensions_mut().insert(ClientAddr(client));

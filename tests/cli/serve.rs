@@ -313,6 +313,13 @@ fn subscribe_then_confirm_adds_the_address_exactly_once() {
     let limited =
         server.post("/subscribe", "email=r9%40example.org&list=readers", &["X-Forwarded-For: 6.6.6.6, 198.51.100.7"]);
     assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1200")), "the proxy's entry counts");
+    // A proxy that adds its own field line: the client's line before it counts for nothing.
+    let own_line = server.post(
+        "/subscribe",
+        "email=r10%40example.org&list=readers",
+        &["X-Forwarded-For: 6.6.6.7", "X-Forwarded-For: 198.51.100.7"],
+    );
+    assert_eq!(own_line.status, 429, "the last field line's entry counts");
 }
 
 #[test]
