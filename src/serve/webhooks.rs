@@ -166,7 +166,17 @@ fn refuse(provider: &str, rejected: &Rejected) -> Response {
 }
 
 /// Give `events` to the sink, on a blocking thread.
-async fn record(app: Arc<App>, provider: &'static str, events: Vec<ProviderEvent>) -> Response {
+async fn record(app: Arc<App>, provider: &'static str, mut events: Vec<ProviderEvent>) -> Response {
+    // An event about something that is not an address can suppress nobody: answered 200 with
+    // the rest, so the provider does not send it again and again (an error would be retried).
+    let before = events.len();
+    events.retain(|event| crate::address::normalise_address(&event.recipient).is_ok());
+    if events.len() < before {
+        eprintln!(
+            "serve: webhook {provider}: {} events ignored: their recipient is not an address",
+            before - events.len()
+        );
+    }
     let outcome = blocking(&app, move |app| {
         let Some(sink) = &app.webhooks.sink else { return Err(Failure::Internal("no webhook sink".to_owned())) };
         let mut sink = sink.lock().unwrap_or_else(PoisonError::into_inner);

@@ -141,6 +141,16 @@ fn postmark_needs_both_its_credentials_and_its_secret_path() {
     assert!(hooked.events().is_empty(), "nothing recorded from refused requests");
     assert_eq!(hooked.post(&secret, &body, &[&good]).status, 200);
     assert_eq!(hooked.post(&secret, &fixture("postmark-spam-complaint.json"), &[&good]).status, 200);
+    // An event whose recipient is not an address is answered 200 (a provider retries an error
+    // for ever) and recorded nowhere.
+    for (i, junk) in
+        ["", "ghost@localhost", "Ghost <ghost@example.net>", "ghost@example.net\r\nX: y"].iter().enumerate()
+    {
+        let body = body
+            .replace("\"ghost@example.net\"", &serde_json::to_string(junk).expect("json"))
+            .replace("36854775807", &format!("4{i}"));
+        assert_eq!(hooked.post(&secret, &body, &[&good]).status, 200, "{junk:?}");
+    }
     assert_eq!(
         hooked.events(),
         vec![
