@@ -99,10 +99,12 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// The whole body, read within `serve.body-timeout` (a total, not a time between bytes: a
-/// body trickled in a byte at a time is cut off all the same).
+/// body trickled in a byte at a time is cut off all the same), and within [`MAX_BODY`] except
+/// on a webhook's path: no page of the archive takes a body, so none is buffered past a form's.
 async fn read_body(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, usize::MAX)).await {
+    let limit = if webhooks::is_hook(&app, parts.uri.path()) { webhooks::body_limit(&app) } else { MAX_BODY };
+    let body = match tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) if is_too_large(&e) => return closing(StatusCode::PAYLOAD_TOO_LARGE),
         Ok(Err(_)) => return closing(StatusCode::BAD_REQUEST),

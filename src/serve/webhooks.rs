@@ -104,8 +104,13 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
     router
 }
 
-/// The largest body read before routing: [`webhook::MAX_BODY`] when a webhook is configured
-/// (the site's own routes keep [`super::router::MAX_BODY`] by a route layer), else that.
+/// Whether `path` is under the webhooks' paths (`<base path>webhooks/`), configured or not.
+pub fn is_hook(app: &App, path: &str) -> bool {
+    path.starts_with(&app.routes.path("webhooks/"))
+}
+
+/// The largest body a webhook's path reads: [`webhook::MAX_BODY`] when a webhook is configured,
+/// else [`super::router::MAX_BODY`] as every other path.
 pub fn body_limit(app: &App) -> usize {
     if app.webhooks.describe().is_empty() { super::router::MAX_BODY } else { webhook::MAX_BODY }
 }

@@ -180,4 +180,7 @@ fn webhook_bodies_may_be_larger_than_forms_but_are_still_limited() {
     assert_eq!(post_sized(address, "/webhooks/mailgun", 40 * 1024).status, 400);
     assert_eq!(post_sized(address, "/subscribe", 40 * 1024).status, 413);
     assert_eq!(post_sized(address, "/webhooks/mailgun", 300 * 1024).status, 413);
+    // Pages of the archive take no body: no more of one is read than of a form.
+    assert_eq!(post_sized(address, "/", 40 * 1024).status, 413);
+    assert_eq!(post_sized(address, "/nope", 40 * 1024).status, 413);
 }
