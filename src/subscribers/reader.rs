@@ -85,12 +85,13 @@ impl<R: io::Read> ListReader<R> {
                 break;
             }
         }
-        let line = usize::try_from(record.position().map_or(1, csv::Position::line)).unwrap_or(1);
         let span = record.position().map_or(0, csv::Position::byte)..csv.position().byte();
-        let columns = Columns::parse(&record).map_err(|(d, field)| {
-            let raw = csv.get_ref().bytes(&span);
-            Error::Invalid(vec![quote(d, raw, Location::new(shown, line.max(1), 1), field)])
-        })?;
+        let raw = csv.get_ref().bytes(&span);
+        // csv starts the record's position before the empty `\n` lines it skipped.
+        let start = to_usize(record.position().map_or(1, csv::Position::line)).max(1);
+        let line = start + count_newlines(&raw[..raw.iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count()]);
+        let columns = Columns::parse(&record)
+            .map_err(|(d, field)| Error::Invalid(vec![quote(d, raw, Location::new(shown, line, 1), field)]))?;
         Ok(Self { csv, path: path.to_path_buf(), shown: shown.to_path_buf(), columns, record, span, failure: None })
     }
 

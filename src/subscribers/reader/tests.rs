@@ -230,3 +230,13 @@ fn field_spans_respect_quotes_and_line_endings() {
     assert_eq!(field_spans(b"a,\"b\nc\",\n"), [0..1, 2..7, 8..8]);
     assert_eq!(field_spans(b""), vec![0..0]);
 }
+
+#[test]
+fn a_header_after_blank_lines_is_located_on_its_own_line() {
+    assert_eq!(
+        rendered("\n\nemail,name,Name\n"),
+        "error: column `name` appears twice in the header\n --> subscribers/list.csv:3:12\n  |\n3 | email,name,Name\n  |            ^\n  = help: rename or delete one of them\n"
+    );
+    let Err(Error::Invalid(d)) = read("\r\n\nemail,name,Name") else { panic!("header accepted") };
+    assert_eq!(d[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 12)));
+}
