@@ -18,7 +18,7 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::reader::{ListReader, count_newlines};
+use super::reader::{ListReader, count_newlines, refuse_unclosed_quote};
 use super::{COLUMNS, Subscriber, SubscriberStatus};
 use crate::address::fold;
 use crate::address::{self, address_key, normalise_address};
@@ -139,6 +139,7 @@ fn upsert_unlocked(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("read", path, e)),
     };
+    refuse_unclosed_quote(&old, shown)?;
     let mut widened = false;
     if !old.is_empty() && !new_columns.is_empty() {
         let columns = ListReader::new(old.as_slice(), path, shown)?.columns().to_vec();
@@ -273,6 +274,7 @@ pub fn remove_address(path: &Path, shown: &Path, email: &str) -> Result<Vec<usiz
     let key = address_key(email);
     let _lock = lock(path)?;
     let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    refuse_unclosed_quote(&old, shown)?;
     let mut reader = ListReader::new(old.as_slice(), path, shown)?;
     let (mut lines, mut cuts) = (Vec::new(), Vec::new());
     while let Some((row, span)) = reader.next_row() {

@@ -425,3 +425,37 @@ fn only_resubscribe_force_lifts_a_bounce_and_a_list_resubscribe_narrows_an_unsub
     assert!(after.contains("tom@example.net\tweekly\tunsubscribed"), "{after}");
     assert!(!after.contains("ruth@example.org") && !after.contains("tom@example.net\t*"), "{after}");
 }
+
+#[test]
+fn a_quote_never_closed_is_an_error_for_the_list_and_no_edit_lands_inside_it() {
+    let project = Project::fixture("lists");
+    let open = "email,name,region,status\nruth@example.org,\"Ruth Akande,London,\nboth@example.org,On Both Lists,North West,active\n";
+    project.write("subscribers/weekly.csv", open);
+    let expected = "subscribers/weekly.csv:2:18";
+    let check = project.run(&["subscribers", "check", "weekly"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("the quote opened at line 2, column 18 is never closed")
+            && check.stderr.contains(expected),
+        "{}",
+        check.stderr
+    );
+    let export = project.run(&["subscribers", "export", "weekly"]);
+    assert_eq!(export.code, 1, "the rest of the list is not silently dropped: {}", export.stderr);
+    let audience = project.run(&["audience", "weekly/2016-12-09-first"]);
+    assert_eq!(audience.code, 1, "{}", audience.stderr);
+    assert!(audience.stderr.contains(expected), "{}", audience.stderr);
+    project.write("export.csv", "email,name\nnew@example.org,New\n");
+    let export = project.path().join("export.csv");
+    for args in [
+        &["subscribers", "add", "weekly", "new@example.org", "--name", "New"][..],
+        &["subscribers", "import", "weekly", export.to_str().expect("utf-8")],
+        &["subscribers", "remove", "weekly", "both@example.org"],
+    ] {
+        let out = project.run(args);
+        assert_ne!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("added"), "{args:?}: {}", out.stderr);
+        assert_eq!(project.read("subscribers/weekly.csv"), open, "{args:?}: nothing written");
+    }
+}
