@@ -85,6 +85,18 @@ pub fn read_export(path: &Path, shown: &Path, list_attrs: &[String]) -> Result<E
     for record in records {
         match record {
             Ok(record) if record.iter().all(|f| cell(f).trim().is_empty()) => {}
+            // A row with more fields than the header has a value shifted into the wrong column
+            // (an unquoted comma); one with fewer was cut short. Tools write full rows.
+            Ok(record) if record.len() != header.len() => {
+                let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+                let hint = if record.len() > header.len() {
+                    "quote values that contain commas, e.g. `\"Smith, Anna\"`"
+                } else {
+                    "give every column a value, even an empty one"
+                };
+                let why = format!("row has {} fields but the header has {}: {hint}", record.len(), header.len());
+                rows.push(ExportRow::unreadable(line, why));
+            }
             Ok(record) => rows.push(map.row(&record)),
             Err(e) => {
                 let line = e.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
@@ -340,6 +352,27 @@ mod tests {
         );
         assert_eq!(times("email,created_at\na@x.org,2021-05-01T00:00:00.000Z\n"), [ok("2021-05-01T00:00:00Z")]);
         assert_eq!(times("email,creation_date\na@x.org,2022-07-01T08:00:00+01:00\n"), [ok("2022-07-01T07:00:00Z")]);
+    }
+
+    /// Each row's line and address, or why it cannot be imported.
+    fn rows(export: &Export) -> Vec<(usize, Result<String, String>)> {
+        export.rows.iter().map(|r| (r.line, r.email.clone())).collect()
+    }
+
+    #[test]
+    fn a_row_whose_field_count_is_not_the_headers_is_invalid() {
+        let export = export(
+            "email,name,region\nanna@example.org,Smith, Anna,Wales\nshort@example.org\nok@example.org,Ok,\n",
+            &["region"],
+        );
+        assert_eq!(
+            rows(&export),
+            [
+                (2, Err("row has 4 fields but the header has 3: quote values that contain commas, e.g. `\"Smith, Anna\"`".to_owned())),
+                (3, Err("row has 1 fields but the header has 3: give every column a value, even an empty one".to_owned())),
+                (4, Ok("ok@example.org".to_owned())),
+            ]
+        );
     }
 
     #[test]
