@@ -162,19 +162,34 @@ impl Mapping {
         })
     }
 
+    /// The columns something is taken from.
+    fn used(&self) -> Vec<usize> {
+        [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
+            .into_iter()
+            .flatten()
+            .chain(self.subscribed.iter().copied())
+            .chain(self.attrs.iter().map(|(i, _)| *i))
+            .collect()
+    }
+
     fn ignored(&self, header: &[String]) -> Vec<String> {
-        let used: Vec<usize> =
-            [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
-                .into_iter()
-                .flatten()
-                .chain(self.subscribed.iter().copied())
-                .chain(self.attrs.iter().map(|(i, _)| *i))
-                .collect();
+        let used = self.used();
         header.iter().enumerate().filter(|(i, _)| !used.contains(i)).map(|(_, h)| h.clone()).collect()
     }
 
     fn row(&self, record: &csv::ByteRecord) -> ExportRow {
         let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+        // A value that is not UTF-8 would be written with U+FFFD in place of its bytes: the row
+        // is skipped instead, as one with such an address is (below).
+        let not_utf8 = self
+            .used()
+            .into_iter()
+            .filter(|&i| i != self.email)
+            .find(|&i| record.get(i).is_some_and(|f| std::str::from_utf8(f).is_err()));
+        if let Some(i) = not_utf8 {
+            let column = self.header.get(i).map_or("", String::as_str);
+            return ExportRow::unreadable(line, format!("`{column}` is not valid UTF-8"));
+        }
         let get =
             |i: Option<usize>| i.and_then(|i| record.get(i)).map(|f| cell(f).trim().to_owned()).unwrap_or_default();
         let raw_email = record.get(self.email).map(|f| std::str::from_utf8(f).map(|s| s.trim().to_owned()));
@@ -220,7 +235,8 @@ impl ExportRow {
     }
 }
 
-/// A cell as text; invalid UTF-8 is replaced (only the email cell's validity matters).
+/// A cell as text; invalid UTF-8 is replaced (in the header, and in cells nothing is taken from:
+/// a row with such a value in a column that is used is invalid, see [`Mapping::row`]).
 fn cell(field: &[u8]) -> std::borrow::Cow<'_, str> {
     let text = String::from_utf8_lossy(field);
     match text {
@@ -372,6 +388,19 @@ mod tests {
                 (3, Err("row has 1 fields but the header has 3: give every column a value, even an empty one".to_owned())),
                 (4, Ok("ok@example.org".to_owned())),
             ]
+        );
+    }
+
+    #[test]
+    fn a_used_value_that_is_not_utf8_makes_the_row_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, b"email,name,notes\nf@example.org,Jos\xe9,\ng@example.org,G,caf\xe9\n").unwrap();
+        let export = read_export(&path, Path::new("export.csv"), &[]).unwrap();
+        assert_eq!(
+            rows(&export),
+            [(2, Err("`name` is not valid UTF-8".to_owned())), (3, Ok("g@example.org".to_owned()))],
+            "an ignored column's bytes do not matter"
         );
     }
 

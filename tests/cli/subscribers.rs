@@ -459,3 +459,23 @@ fn a_quote_never_closed_is_an_error_for_the_list_and_no_edit_lands_inside_it() {
         assert_eq!(project.read("subscribers/weekly.csv"), open, "{args:?}: nothing written");
     }
 }
+
+#[test]
+fn import_skips_rows_that_do_not_fit_the_header_or_are_not_utf8() {
+    let project = Project::fixture("lists");
+    let before = project.read("subscribers/briefing.csv");
+    let shift = project.path().join("shift.csv");
+    std::fs::write(
+        &shift,
+        b"email,name,region\nanna@example.org,Smith, Anna,Wales\nshort@example.org\nf@example.org,Jos\xe9,\n",
+    )
+    .expect("write");
+    let out = project.run(&["subscribers", "import", "briefing", shift.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 0 new"), "{}", out.stderr);
+    assert!(out.stderr.contains("skipped 3 invalid:"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:2: row has 4 fields but the header has 3"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:3: row has 1 fields but the header has 3"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:4: `name` is not valid UTF-8"), "{}", out.stderr);
+    assert_eq!(project.read("subscribers/briefing.csv"), before, "nothing written");
+}
