@@ -479,3 +479,17 @@ fn import_skips_rows_that_do_not_fit_the_header_or_are_not_utf8() {
     assert!(out.stderr.contains("shift.csv:4: `name` is not valid UTF-8"), "{}", out.stderr);
     assert_eq!(project.read("subscribers/briefing.csv"), before, "nothing written");
 }
+
+#[test]
+fn within_one_export_the_first_occurrence_of_an_address_wins() {
+    let project = Project::fixture("lists");
+    project.write("d2.csv", "email,name,status\ndup@example.org,First,\nDUP@example.org,Second,unsubscribed\n");
+    let export = project.path().join("d2.csv");
+    let out = project.run(&["subscribers", "import", "briefing", export.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 1 new, 0 updated, 1 unchanged"), "{}", out.stderr);
+    assert!(!out.stderr.contains("recorded"), "{}", out.stderr);
+    assert!(project.read("subscribers/briefing.csv").contains("dup@example.org,First,"));
+    let suppressions = project.run(&["suppressions"]);
+    assert!(!suppressions.stdout.contains("dup@example.org"), "{}", suppressions.stdout);
+}

@@ -48,6 +48,7 @@ pub(super) fn import(
     let mut rows = Vec::new();
     let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
     let source = format!("import:{}", file.display());
+    let mut seen = std::collections::HashSet::new();
     for row in export.rows {
         let email = match row.email.and_then(|e| normalise_address(&e)) {
             Ok(email) => email,
@@ -61,6 +62,12 @@ pub(super) fn import(
             .find_map(|(column, value)| subscribers::unwritable(column, value).map(|why| (column, why)));
         if let Some((column, why)) = bad {
             report.invalid.push((row.line, format!("the value of `{column}` {why}")));
+            continue;
+        }
+        // The first occurrence of an address in the export wins: a later one neither updates
+        // its row nor records a suppression for it.
+        if !seen.insert(subscribers::address_key(&email)) {
+            report.unchanged += 1;
             continue;
         }
         if let Some(reason) = subscriptions::import_suppression(row.status) {
