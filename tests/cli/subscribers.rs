@@ -493,3 +493,21 @@ fn within_one_export_the_first_occurrence_of_an_address_wins() {
     let suppressions = project.run(&["suppressions"]);
     assert!(!suppressions.stdout.contains("dup@example.org"), "{}", suppressions.stdout);
 }
+
+#[test]
+fn import_resubscribe_keeps_a_row_the_list_marks_bounced() {
+    let project = Project::fixture("lists");
+    project.write(
+        "subscribers/weekly.csv",
+        "email,name,region,status\nhard@example.org,Hard,,bounced\ngone@example.net,Gone Person,,unsubscribed\n",
+    );
+    project.write("export.csv", "email\nhard@example.org\ngone@example.net\n");
+    let export = project.path().join("export.csv");
+    let out = project.run(&["subscribers", "import", "weekly", export.to_str().expect("utf-8"), "--resubscribe"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 0 new, 1 updated, 0 unchanged"), "{}", out.stderr);
+    assert!(out.stderr.contains("kept 1 bounced"), "{}", out.stderr);
+    let list = project.read("subscribers/weekly.csv");
+    assert!(list.contains("hard@example.org,Hard,,bounced\n"), "{list}");
+    assert!(list.contains("gone@example.net,Gone Person,,active"), "an unsubscribe is lifted: {list}");
+}

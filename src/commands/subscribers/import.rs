@@ -23,6 +23,7 @@ struct ImportReport {
     blocked: Vec<(usize, String, &'static str)>,
     recorded_unsubscribed: usize,
     resubscribed: usize,
+    kept_bounced: usize,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the command's arguments, and the environment naming the store")]
@@ -122,6 +123,7 @@ pub(super) fn import(
             }
             Appended::Updated { .. } => report.updated += 1,
             Appended::AlreadyListed { .. } => report.unchanged += 1,
+            Appended::KeptBounced { .. } => report.kept_bounced += 1,
         }
     }
     let scope = Scope::List(list.slug.clone());
@@ -172,6 +174,12 @@ fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &
     }
     if report.resubscribed > 0 {
         eprintln!("lifted {} suppressions (--resubscribe)", report.resubscribed);
+    }
+    if report.kept_bounced > 0 {
+        eprintln!(
+            "kept {} bounced: the list marks the address `bounced`, which --resubscribe never lifts",
+            report.kept_bounced
+        );
     }
     eprintln!("skipped {} invalid:", report.invalid.len());
     for (line, why) in &report.invalid {

@@ -233,3 +233,28 @@ fn every_edit_refuses_a_list_with_a_quote_never_closed_and_writes_nothing() {
     refused(crate::subscribers::add_column(&path, shown, "plan"));
     refused(crate::subscribers::rename_column(&path, shown, "region", "area"));
 }
+
+#[test]
+fn reactivate_never_lifts_a_bounced_row() {
+    let header = "email,name,status\n";
+    let back = subscriber("hard@example.org", "", &[]);
+    let bounced = format!("{header}hard@example.org,Hard,bounced\n");
+    upsert_case(
+        &bounced,
+        std::slice::from_ref(&back),
+        Upsert::Reactivate,
+        &[Appended::KeptBounced { line: 2 }],
+        &bounced,
+    );
+    // Nor a later bounced row of the address, nor an unsubscribed first row beside it.
+    let split = format!("{header}hard@example.org,Hard,unsubscribed\nHARD@example.org,,bounced\n");
+    upsert_case(&split, &[back], Upsert::Reactivate, &[Appended::KeptBounced { line: 2 }], &split);
+    // A new name is still merged in; the status stays.
+    upsert_case(
+        &bounced,
+        &[subscriber("hard@example.org", "Hard Case", &[])],
+        Upsert::Reactivate,
+        &[Appended::KeptBounced { line: 2 }],
+        &format!("{header}hard@example.org,Hard Case,bounced\n"),
+    );
+}
