@@ -511,3 +511,18 @@ fn import_resubscribe_keeps_a_row_the_list_marks_bounced() {
     assert!(list.contains("hard@example.org,Hard,,bounced\n"), "{list}");
     assert!(list.contains("gone@example.net,Gone Person,,active"), "an unsubscribe is lifted: {list}");
 }
+
+#[cfg(unix)]
+#[test]
+fn editing_a_list_that_is_a_symbolic_link_keeps_the_link() {
+    let project = Project::fixture("lists");
+    std::fs::create_dir_all(project.path().join("data")).expect("mkdir");
+    std::fs::rename(project.path().join("subscribers/weekly.csv"), project.path().join("data/weekly.csv"))
+        .expect("move");
+    let link = project.path().join("subscribers/weekly.csv");
+    std::os::unix::fs::symlink("../data/weekly.csv", &link).expect("symlink");
+    let out = project.run(&["subscribers", "add", "weekly", "sym@example.org"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(std::fs::symlink_metadata(&link).expect("stat").file_type().is_symlink(), "still a link");
+    assert!(project.read("data/weekly.csv").contains("sym@example.org"), "the linked file was edited");
+}
