@@ -56,6 +56,9 @@ pub struct ExportRow {
     pub name: String,
     /// The export's idea of the subscriber's status.
     pub status: SubscriberStatus,
+    /// The export says the address complained (marked mail as spam: `complained`, `spammy`);
+    /// its status is then [`SubscriberStatus::Unsubscribed`], and its suppression a complaint.
+    pub complained: bool,
     /// When they subscribed, when the export says (`None` when the row has no time), or why
     /// the time it gives cannot be read.
     pub subscribed_at: Result<Option<Timestamp>, String>,
@@ -209,7 +212,9 @@ impl Mapping {
         if let Some(json) = self.listmonk_attrs.map(|i| get(Some(i))) {
             listmonk_attributes(&json, &self.list_attrs, &mut attrs);
         }
-        let status = self.status.map_or(SubscriberStatus::Active, |(i, kind)| status(kind, &get(Some(i))));
+        let status_cell = self.status.map(|(i, kind)| (kind, get(Some(i))));
+        let status = status_cell.as_ref().map_or(SubscriberStatus::Active, |(kind, value)| status(kind, value));
+        let complained = status_cell.is_some_and(|(kind, value)| complaint(kind, &value));
         let time = self.subscribed.iter().map(|&i| (i, get(Some(i)))).find(|(_, v)| !v.is_empty());
         let subscribed_at = match time {
             None => Ok(None),
@@ -218,7 +223,7 @@ impl Mapping {
                 format!("`{column}` value `{value}` is not a date and time")
             }),
         };
-        ExportRow { line, email, name, status, subscribed_at, attrs }
+        ExportRow { line, email, name, status, complained, subscribed_at, attrs }
     }
 }
 
@@ -229,6 +234,7 @@ impl ExportRow {
             email: Err(why),
             name: String::new(),
             status: SubscriberStatus::Active,
+            complained: false,
             subscribed_at: Ok(None),
             attrs: BTreeMap::new(),
         }
@@ -259,6 +265,11 @@ fn status(kind: &str, value: &str) -> SubscriberStatus {
         (_, "pending" | "unconfirmed" | "unactivated") => SubscriberStatus::Pending,
         _ => SubscriberStatus::Active,
     }
+}
+
+/// Whether the export's status word says the address complained (marked mail as spam).
+fn complaint(kind: &str, value: &str) -> bool {
+    kind != "email_disabled" && matches!(value.trim().to_ascii_lowercase().as_str(), "complained" | "spammy")
 }
 
 /// RFC 3339 (a space for the `T` too, as listmonk writes it: `2020-01-01 10:00:00.000000+00:00`),
@@ -368,6 +379,15 @@ mod tests {
         );
         assert_eq!(times("email,created_at\na@x.org,2021-05-01T00:00:00.000Z\n"), [ok("2021-05-01T00:00:00Z")]);
         assert_eq!(times("email,creation_date\na@x.org,2022-07-01T08:00:00+01:00\n"), [ok("2022-07-01T07:00:00Z")]);
+    }
+
+    #[test]
+    fn complaints_are_told_apart_from_unsubscribes() {
+        use SubscriberStatus::{Active, Unsubscribed};
+        let export =
+            export("email,status\na@x.org,complained\nb@x.org,Spammy\nc@x.org,unsubscribed\nd@x.org,active\n", &[]);
+        let got: Vec<_> = export.rows.iter().map(|r| (r.status, r.complained)).collect();
+        assert_eq!(got, [(Unsubscribed, true), (Unsubscribed, true), (Unsubscribed, false), (Active, false)]);
     }
 
     /// Each row's line and address, or why it cannot be imported.

@@ -526,3 +526,20 @@ fn editing_a_list_that_is_a_symbolic_link_keeps_the_link() {
     assert!(std::fs::symlink_metadata(&link).expect("stat").file_type().is_symlink(), "still a link");
     assert!(project.read("data/weekly.csv").contains("sym@example.org"), "the linked file was edited");
 }
+
+#[test]
+fn a_complaint_in_an_export_is_recorded_as_one_and_resubscribe_does_not_lift_it() {
+    let project = Project::fixture("lists");
+    project.write("spam.csv", "email,subscriber_type\nspam@example.org,spammy\n");
+    let spam = project.path().join("spam.csv");
+    let out = project.run(&["subscribers", "import", "briefing", spam.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let suppressions = project.run(&["suppressions"]).stdout;
+    assert!(suppressions.contains("spam@example.org\tbriefing\tcomplained"), "{suppressions}");
+    project.write("back.csv", "email\nspam@example.org\n");
+    let back = project.path().join("back.csv");
+    let out = project.run(&["subscribers", "import", "briefing", back.to_str().expect("utf-8"), "--resubscribe"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("back.csv:2: spam@example.org (complained)"), "{}", out.stderr);
+    assert!(!project.read("subscribers/briefing.csv").contains("spam@example.org"));
+}

@@ -71,7 +71,7 @@ pub(super) fn import(
             report.unchanged += 1;
             continue;
         }
-        if let Some(reason) = subscriptions::import_suppression(row.status) {
+        if let Some(reason) = subscriptions::import_suppression(row.status, row.complained) {
             to_suppress.push((email, reason));
             continue;
         }
