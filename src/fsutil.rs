@@ -8,9 +8,25 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Write `contents` to `path` atomically and durably (fsync of the file and its directory),
-/// creating parent directories as needed. For the user's own files.
+/// creating parent directories as needed. For the user's own files. If `path` is a symbolic
+/// link, the file it leads to is rewritten (the temporary file beside it) and the link stays.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    replace(path, contents, true, kept_permissions(path))
+    let path = followed(path);
+    replace(&path, contents, true, kept_permissions(&path))
+}
+
+/// `path`, or, if it is a symbolic link, the path it leads to, through any chain of links (the
+/// last one may lead nowhere yet: the write creates that file). A rename onto `path` would
+/// replace the link itself with a regular file.
+fn followed(path: &Path) -> std::path::PathBuf {
+    let mut path = path.to_path_buf();
+    // Linux gives up after 40 links; a loop ends here too, and the write then fails as it would.
+    for _ in 0..40 {
+        let Ok(link) = std::fs::read_link(&path) else { break };
+        // A relative link is relative to the directory holding it; `join` keeps an absolute one.
+        path = path.parent().map_or_else(|| link.clone(), |dir| dir.join(&link));
+    }
+    path
 }
 
 /// Write `contents` to `path` atomically and durably, readable and writable by its owner only
@@ -216,6 +232,28 @@ mod tests {
             assert_eq!(mode(&fresh), 0o644, "new build output is not private");
         }
         assert_eq!(std::fs::read_to_string(&path).unwrap(), if cfg!(unix) { "four" } else { "three" });
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_is_followed_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::create_dir_all(dir.path().join("subscribers")).unwrap();
+        let target = dir.path().join("data/weekly.csv");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("subscribers/weekly.csv");
+        std::os::unix::fs::symlink("../data/weekly.csv", &link).unwrap();
+        let chain = dir.path().join("subscribers/again.csv");
+        std::os::unix::fs::symlink("weekly.csv", &chain).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new", "the file it leads to is rewritten");
+        write_atomic(&chain, b"newer").unwrap();
+        assert!(std::fs::symlink_metadata(&chain).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"newer", "through a chain of links");
+        let names = |d: &str| std::fs::read_dir(dir.path().join(d)).unwrap().count();
+        assert_eq!((names("data"), names("subscribers")), (1, 2), "no temporary files left behind");
     }
 
     #[cfg(unix)]

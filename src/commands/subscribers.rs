@@ -286,6 +286,7 @@ fn add(root: &Path, config: &Config, list: &List, subscriber: &Subscriber, env: 
         Some(Appended::Added { line }) => ("added", *line),
         Some(Appended::Updated { line }) => ("updated", *line),
         Some(Appended::AlreadyListed { line }) => ("already listed", *line),
+        Some(Appended::KeptBounced { line }) => ("kept bounced", *line),
         None => ("already listed", 0),
     };
     eprintln!("{verb} `{email}` in `{}` ({}:{line})", list.slug, shown.display());

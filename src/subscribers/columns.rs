@@ -15,7 +15,7 @@ use csv::ByteRecord;
 
 use super::COLUMNS;
 use super::edit::{encode, lock};
-use super::reader::{ListReader, field_spans, is_blank};
+use super::reader::{ListReader, field_spans, is_blank, refuse_unclosed_quote};
 use crate::diagnostic::did_you_mean;
 use crate::error::Error;
 use crate::fsutil::write_atomic;
@@ -30,6 +30,7 @@ pub fn add_column(path: &Path, shown: &Path, name: &str) -> Result<(), Error> {
     let name = new_name(name)?;
     let _lock = lock(path)?;
     let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    refuse_unclosed_quote(&old, shown)?;
     let columns = ListReader::new(old.as_slice(), path, shown)?.columns().to_vec();
     refuse_taken(&name, &columns, shown, None)?;
     let new = widen(&old, path, &[name])?;
@@ -41,6 +42,7 @@ pub fn rename_column(path: &Path, shown: &Path, old: &str, new: &str) -> Result<
     let new = new_name(new)?;
     let _lock = lock(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    refuse_unclosed_quote(&bytes, shown)?;
     let columns = ListReader::new(bytes.as_slice(), path, shown)?.columns().to_vec();
     let old = old.trim();
     let index = columns.iter().position(|c| c == old || (reserved(c) && c.eq_ignore_ascii_case(old)));

@@ -18,7 +18,7 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::reader::{ListReader, count_newlines};
+use super::reader::{ListReader, count_newlines, refuse_unclosed_quote};
 use super::{COLUMNS, Subscriber, SubscriberStatus};
 use crate::address::fold;
 use crate::address::{self, address_key, normalise_address};
@@ -44,6 +44,13 @@ pub enum Appended {
         /// 1-based line of the existing row.
         line: usize,
     },
+    /// [`Upsert::Reactivate`] found a row of the address marked `bounced`: the address is known
+    /// not to work, so its rows keep their status (only a new name or attributes for empty
+    /// cells are merged into the first).
+    KeptBounced {
+        /// 1-based line of the address's first row.
+        line: usize,
+    },
 }
 
 /// How [`upsert_rows`] treats an address that is already listed.
@@ -56,6 +63,8 @@ pub enum Upsert {
     /// incoming active row, if any row of the address is not active, its first row is rewritten
     /// active with the incoming row's time, merged as above, and its other rows are removed, in
     /// the same one write. Incoming rows of another status are merged as by [`Upsert::Merge`].
+    /// A bounce is never lifted this way: if any row of the address is `bounced`, its rows keep
+    /// their status ([`Appended::KeptBounced`]).
     Reactivate,
 }
 
@@ -73,9 +82,11 @@ pub fn append_row(path: &Path, shown: &Path, subscriber: &Subscriber) -> Result<
 struct Existing {
     subscriber: Subscriber,
     span: Range<usize>,
-    /// The address's later rows, and whether any row of it (first or later) is not active.
+    /// The address's later rows, and whether any row of it (first or later) is not active, or
+    /// is bounced.
     others: Vec<Range<usize>>,
     any_inactive: bool,
+    any_bounced: bool,
 }
 
 /// Add every subscriber not yet listed and update the rows of those who are (see [`Upsert`]),
@@ -139,6 +150,7 @@ fn upsert_unlocked(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("read", path, e)),
     };
+    refuse_unclosed_quote(&old, shown)?;
     let mut widened = false;
     if !old.is_empty() && !new_columns.is_empty() {
         let columns = ListReader::new(old.as_slice(), path, shown)?.columns().to_vec();
@@ -170,7 +182,10 @@ fn upsert_unlocked(
         let Some(row) = existing.get_mut(&key) else {
             appended.extend(encode(&row_values(&columns, email, subscriber, shown)?, crlf, path)?);
             let subscriber = Subscriber { line, ..subscriber.clone() };
-            existing.insert(key, Existing { subscriber, span: 0..0, others: Vec::new(), any_inactive: false });
+            existing.insert(
+                key,
+                Existing { subscriber, span: 0..0, others: Vec::new(), any_inactive: false, any_bounced: false },
+            );
             results.push(Appended::Added { line });
             line += 1;
             continue;
@@ -178,7 +193,8 @@ fn upsert_unlocked(
         let mut merged = merge(&row.subscriber, subscriber);
         let mut cut = false;
         let reactivate = mode == Upsert::Reactivate && subscriber.status == SubscriberStatus::Active;
-        if reactivate && row.any_inactive && !row.span.is_empty() {
+        let kept_bounced = reactivate && row.any_bounced;
+        if reactivate && row.any_inactive && !row.any_bounced && !row.span.is_empty() {
             merged.status = SubscriberStatus::Active;
             merged.subscribed_at = subscriber.subscribed_at.or(merged.subscribed_at);
             for other in row.others.drain(..) {
@@ -187,14 +203,15 @@ fn upsert_unlocked(
             }
             row.any_inactive = false;
         }
+        let line = row.subscriber.line;
         if (merged == row.subscriber && !cut) || row.span.is_empty() {
-            results.push(Appended::AlreadyListed { line: row.subscriber.line });
+            results.push(if kept_bounced { Appended::KeptBounced { line } } else { Appended::AlreadyListed { line } });
             continue;
         }
         let bytes = encode(&row_values(&columns, &row.subscriber.email, &merged, shown)?, crlf, path)?;
         replacements.insert(row.span.start, (row.span.clone(), bytes));
         row.subscriber = merged;
-        results.push(Appended::Updated { line: row.subscriber.line });
+        results.push(if kept_bounced { Appended::KeptBounced { line } } else { Appended::Updated { line } });
     }
     if appended.is_empty() && replacements.is_empty() && !widened {
         return Ok(results);
@@ -235,14 +252,22 @@ fn existing_rows(
         // csv starts a row's span before any blank lines it skipped; keep those.
         let start = span.start + old[span.clone()].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
         let inactive = subscriber.status != SubscriberStatus::Active;
+        let bounced = subscriber.status == SubscriberStatus::Bounced;
         match rows.entry(key) {
             Entry::Occupied(mut first) => {
                 let first: &mut Existing = first.get_mut();
                 first.others.push(start..span.end);
                 first.any_inactive |= inactive;
+                first.any_bounced |= bounced;
             }
             Entry::Vacant(slot) => {
-                slot.insert(Existing { subscriber, span: start..span.end, others: Vec::new(), any_inactive: inactive });
+                slot.insert(Existing {
+                    subscriber,
+                    span: start..span.end,
+                    others: Vec::new(),
+                    any_inactive: inactive,
+                    any_bounced: bounced,
+                });
             }
         }
     }
@@ -273,6 +298,7 @@ pub fn remove_address(path: &Path, shown: &Path, email: &str) -> Result<Vec<usiz
     let key = address_key(email);
     let _lock = lock(path)?;
     let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    refuse_unclosed_quote(&old, shown)?;
     let mut reader = ListReader::new(old.as_slice(), path, shown)?;
     let (mut lines, mut cuts) = (Vec::new(), Vec::new());
     while let Some((row, span)) = reader.next_row() {

@@ -56,6 +56,9 @@ pub struct ExportRow {
     pub name: String,
     /// The export's idea of the subscriber's status.
     pub status: SubscriberStatus,
+    /// The export says the address complained (marked mail as spam: `complained`, `spammy`);
+    /// its status is then [`SubscriberStatus::Unsubscribed`], and its suppression a complaint.
+    pub complained: bool,
     /// When they subscribed, when the export says (`None` when the row has no time), or why
     /// the time it gives cannot be read.
     pub subscribed_at: Result<Option<Timestamp>, String>,
@@ -85,6 +88,18 @@ pub fn read_export(path: &Path, shown: &Path, list_attrs: &[String]) -> Result<E
     for record in records {
         match record {
             Ok(record) if record.iter().all(|f| cell(f).trim().is_empty()) => {}
+            // A row with more fields than the header has a value shifted into the wrong column
+            // (an unquoted comma); one with fewer was cut short. Tools write full rows.
+            Ok(record) if record.len() != header.len() => {
+                let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+                let hint = if record.len() > header.len() {
+                    "quote values that contain commas, e.g. `\"Smith, Anna\"`"
+                } else {
+                    "give every column a value, even an empty one"
+                };
+                let why = format!("row has {} fields but the header has {}: {hint}", record.len(), header.len());
+                rows.push(ExportRow::unreadable(line, why));
+            }
             Ok(record) => rows.push(map.row(&record)),
             Err(e) => {
                 let line = e.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
@@ -150,19 +165,34 @@ impl Mapping {
         })
     }
 
+    /// The columns something is taken from.
+    fn used(&self) -> Vec<usize> {
+        [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
+            .into_iter()
+            .flatten()
+            .chain(self.subscribed.iter().copied())
+            .chain(self.attrs.iter().map(|(i, _)| *i))
+            .collect()
+    }
+
     fn ignored(&self, header: &[String]) -> Vec<String> {
-        let used: Vec<usize> =
-            [Some(self.email), self.name, self.first, self.last, self.status.map(|s| s.0), self.listmonk_attrs]
-                .into_iter()
-                .flatten()
-                .chain(self.subscribed.iter().copied())
-                .chain(self.attrs.iter().map(|(i, _)| *i))
-                .collect();
+        let used = self.used();
         header.iter().enumerate().filter(|(i, _)| !used.contains(i)).map(|(_, h)| h.clone()).collect()
     }
 
     fn row(&self, record: &csv::ByteRecord) -> ExportRow {
         let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
+        // A value that is not UTF-8 would be written with U+FFFD in place of its bytes: the row
+        // is skipped instead, as one with such an address is (below).
+        let not_utf8 = self
+            .used()
+            .into_iter()
+            .filter(|&i| i != self.email)
+            .find(|&i| record.get(i).is_some_and(|f| std::str::from_utf8(f).is_err()));
+        if let Some(i) = not_utf8 {
+            let column = self.header.get(i).map_or("", String::as_str);
+            return ExportRow::unreadable(line, format!("`{column}` is not valid UTF-8"));
+        }
         let get =
             |i: Option<usize>| i.and_then(|i| record.get(i)).map(|f| cell(f).trim().to_owned()).unwrap_or_default();
         let raw_email = record.get(self.email).map(|f| std::str::from_utf8(f).map(|s| s.trim().to_owned()));
@@ -182,7 +212,9 @@ impl Mapping {
         if let Some(json) = self.listmonk_attrs.map(|i| get(Some(i))) {
             listmonk_attributes(&json, &self.list_attrs, &mut attrs);
         }
-        let status = self.status.map_or(SubscriberStatus::Active, |(i, kind)| status(kind, &get(Some(i))));
+        let status_cell = self.status.map(|(i, kind)| (kind, get(Some(i))));
+        let status = status_cell.as_ref().map_or(SubscriberStatus::Active, |(kind, value)| status(kind, value));
+        let complained = status_cell.is_some_and(|(kind, value)| complaint(kind, &value));
         let time = self.subscribed.iter().map(|&i| (i, get(Some(i)))).find(|(_, v)| !v.is_empty());
         let subscribed_at = match time {
             None => Ok(None),
@@ -191,7 +223,7 @@ impl Mapping {
                 format!("`{column}` value `{value}` is not a date and time")
             }),
         };
-        ExportRow { line, email, name, status, subscribed_at, attrs }
+        ExportRow { line, email, name, status, complained, subscribed_at, attrs }
     }
 }
 
@@ -202,13 +234,15 @@ impl ExportRow {
             email: Err(why),
             name: String::new(),
             status: SubscriberStatus::Active,
+            complained: false,
             subscribed_at: Ok(None),
             attrs: BTreeMap::new(),
         }
     }
 }
 
-/// A cell as text; invalid UTF-8 is replaced (only the email cell's validity matters).
+/// A cell as text; invalid UTF-8 is replaced (in the header, and in cells nothing is taken from:
+/// a row with such a value in a column that is used is invalid, see [`Mapping::row`]).
 fn cell(field: &[u8]) -> std::borrow::Cow<'_, str> {
     let text = String::from_utf8_lossy(field);
     match text {
@@ -231,6 +265,11 @@ fn status(kind: &str, value: &str) -> SubscriberStatus {
         (_, "pending" | "unconfirmed" | "unactivated") => SubscriberStatus::Pending,
         _ => SubscriberStatus::Active,
     }
+}
+
+/// Whether the export's status word says the address complained (marked mail as spam).
+fn complaint(kind: &str, value: &str) -> bool {
+    kind != "email_disabled" && matches!(value.trim().to_ascii_lowercase().as_str(), "complained" | "spammy")
 }
 
 /// RFC 3339 (a space for the `T` too, as listmonk writes it: `2020-01-01 10:00:00.000000+00:00`),
@@ -340,6 +379,49 @@ mod tests {
         );
         assert_eq!(times("email,created_at\na@x.org,2021-05-01T00:00:00.000Z\n"), [ok("2021-05-01T00:00:00Z")]);
         assert_eq!(times("email,creation_date\na@x.org,2022-07-01T08:00:00+01:00\n"), [ok("2022-07-01T07:00:00Z")]);
+    }
+
+    #[test]
+    fn complaints_are_told_apart_from_unsubscribes() {
+        use SubscriberStatus::{Active, Unsubscribed};
+        let export =
+            export("email,status\na@x.org,complained\nb@x.org,Spammy\nc@x.org,unsubscribed\nd@x.org,active\n", &[]);
+        let got: Vec<_> = export.rows.iter().map(|r| (r.status, r.complained)).collect();
+        assert_eq!(got, [(Unsubscribed, true), (Unsubscribed, true), (Unsubscribed, false), (Active, false)]);
+    }
+
+    /// Each row's line and address, or why it cannot be imported.
+    fn rows(export: &Export) -> Vec<(usize, Result<String, String>)> {
+        export.rows.iter().map(|r| (r.line, r.email.clone())).collect()
+    }
+
+    #[test]
+    fn a_row_whose_field_count_is_not_the_headers_is_invalid() {
+        let export = export(
+            "email,name,region\nanna@example.org,Smith, Anna,Wales\nshort@example.org\nok@example.org,Ok,\n",
+            &["region"],
+        );
+        assert_eq!(
+            rows(&export),
+            [
+                (2, Err("row has 4 fields but the header has 3: quote values that contain commas, e.g. `\"Smith, Anna\"`".to_owned())),
+                (3, Err("row has 1 fields but the header has 3: give every column a value, even an empty one".to_owned())),
+                (4, Ok("ok@example.org".to_owned())),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_used_value_that_is_not_utf8_makes_the_row_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, b"email,name,notes\nf@example.org,Jos\xe9,\ng@example.org,G,caf\xe9\n").unwrap();
+        let export = read_export(&path, Path::new("export.csv"), &[]).unwrap();
+        assert_eq!(
+            rows(&export),
+            [(2, Err("`name` is not valid UTF-8".to_owned())), (3, Ok("g@example.org".to_owned()))],
+            "an ignored column's bytes do not matter"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use csv::ByteRecord;
 mod raw;
 
 pub(crate) use raw::{Field, field_spans};
-use raw::{Recorder, quote};
+use raw::{Recorder, quote, unclosed_quote};
 
 use super::{COLUMNS, Subscriber, SubscriberStatus};
 use crate::address::{self, normalise_address};
@@ -85,12 +85,16 @@ impl<R: io::Read> ListReader<R> {
                 break;
             }
         }
-        let line = usize::try_from(record.position().map_or(1, csv::Position::line)).unwrap_or(1);
         let span = record.position().map_or(0, csv::Position::byte)..csv.position().byte();
-        let columns = Columns::parse(&record).map_err(|(d, field)| {
-            let raw = csv.get_ref().bytes(&span);
-            Error::Invalid(vec![quote(d, raw, Location::new(shown, line.max(1), 1), field)])
-        })?;
+        let raw = csv.get_ref().bytes(&span);
+        // csv starts the record's position before the empty `\n` lines it skipped.
+        let start = to_usize(record.position().map_or(1, csv::Position::line)).max(1);
+        let line = start + count_newlines(&raw[..raw.iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count()]);
+        if let Some(d) = unclosed_quote_at(raw, start, shown) {
+            return Err(Error::Invalid(vec![d]));
+        }
+        let columns = Columns::parse(&record)
+            .map_err(|(d, field)| Error::Invalid(vec![quote(d, raw, Location::new(shown, line, 1), field)]))?;
         Ok(Self { csv, path: path.to_path_buf(), shown: shown.to_path_buf(), columns, record, span, failure: None })
     }
 
@@ -129,6 +133,12 @@ impl<R: io::Read> ListReader<R> {
         self.span = start..end;
         let span = to_usize(start)..to_usize(end);
         let start_line = self.record.position().map_or(1, csv::Position::line);
+        // A quote never closed swallows the rest of the file into this row: an error for the
+        // whole list, not one bad row, or every row after it would silently go missing.
+        if let Some(d) = unclosed_quote_at(self.csv.get_ref().bytes(&self.span), to_usize(start_line), &self.shown) {
+            self.failure = Some(Error::Invalid(vec![d]));
+            return None;
+        }
         let inner_newlines = count_newlines(self.record.as_slice());
         let line = row_line(start_line, self.csv.position().line(), inner_newlines);
         Some((self.parse_row(line), span))
@@ -273,6 +283,33 @@ impl Columns {
         let (name, status, subscribed_at) = (index("name"), index("status"), index("subscribed_at"));
         Ok(Self { names, email, name, status, subscribed_at })
     }
+}
+
+/// Refuse to edit the list `bytes` (`shown` in messages) if a quote in it is never closed: csv
+/// reads the rest of the file as one value, so a row written after it would land inside the
+/// quote, and a row removed or updated after it would not be found.
+pub(crate) fn refuse_unclosed_quote(bytes: &[u8], shown: &Path) -> Result<(), Error> {
+    unclosed_quote_at(bytes, 1, shown).map_or(Ok(()), |d| Err(Error::Invalid(vec![d])))
+}
+
+/// The error for a quote opened in `raw` (rows of a list, the first of them on line `line`,
+/// counting any blank lines before it) and never closed, located at the quote.
+fn unclosed_quote_at(raw: &[u8], line: usize, shown: &Path) -> Option<Diagnostic> {
+    if !raw.contains(&b'"') {
+        return None;
+    }
+    // A byte-order mark before the header is not part of the first field.
+    let bom = if raw.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
+    let at = bom + unclosed_quote(&raw[bom..])?;
+    let line_start = raw[..at].iter().rposition(|&b| b == b'\n').map_or(bom, |i| i + 1);
+    let line = line + count_newlines(&raw[..at]);
+    let col = String::from_utf8_lossy(&raw[line_start..at]).chars().count() + 1;
+    let diagnostic = Diagnostic::error(
+        "subscribers/quote",
+        format!("the quote opened at line {line}, column {col} is never closed"),
+    )
+    .help("close the quote or remove the stray `\"`; until then every row after it is read as part of one value");
+    Some(quote(diagnostic, &raw[line_start..], Location::new(shown, line, 1), Field::Offset(at - line_start)))
 }
 
 /// Field `i` of `record`, without the `\r` of a `\r\n` line ending on the last field.

@@ -124,7 +124,11 @@ fn report_on<S: std::hash::BuildHasher>(
             }
         }
     }
-    reader.finish()?;
+    match reader.finish() {
+        // A quote never closed: reported with the rows' problems.
+        Err(Error::Invalid(diagnostics)) => report.diagnostics.extend(diagnostics),
+        done => done?,
+    }
     Ok(report)
 }
 

@@ -260,9 +260,12 @@ pub fn admit(
     Ok(if resubscribe { Admission::Lift } else { Admission::Refused(None) })
 }
 
-/// The suppression an imported row's `status` stands for, for the list it is imported into.
-pub fn import_suppression(status: SubscriberStatus) -> Option<Reason> {
+/// The suppression an imported row's `status` stands for, for the list it is imported into:
+/// a complaint (`complained`, which the export gives as unsubscribed) is one, which only
+/// `resubscribe --force` lifts.
+pub fn import_suppression(status: SubscriberStatus, complained: bool) -> Option<Reason> {
     match status {
+        SubscriberStatus::Unsubscribed if complained => Some(Reason::Complained),
         SubscriberStatus::Unsubscribed => Some(Reason::Unsubscribed),
         SubscriberStatus::Bounced => Some(Reason::Bounced),
         SubscriberStatus::Active | SubscriberStatus::Pending => None,

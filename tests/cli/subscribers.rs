@@ -425,3 +425,121 @@ fn only_resubscribe_force_lifts_a_bounce_and_a_list_resubscribe_narrows_an_unsub
     assert!(after.contains("tom@example.net\tweekly\tunsubscribed"), "{after}");
     assert!(!after.contains("ruth@example.org") && !after.contains("tom@example.net\t*"), "{after}");
 }
+
+#[test]
+fn a_quote_never_closed_is_an_error_for_the_list_and_no_edit_lands_inside_it() {
+    let project = Project::fixture("lists");
+    let open = "email,name,region,status\nruth@example.org,\"Ruth Akande,London,\nboth@example.org,On Both Lists,North West,active\n";
+    project.write("subscribers/weekly.csv", open);
+    let expected = "subscribers/weekly.csv:2:18";
+    let check = project.run(&["subscribers", "check", "weekly"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("the quote opened at line 2, column 18 is never closed")
+            && check.stderr.contains(expected),
+        "{}",
+        check.stderr
+    );
+    let export = project.run(&["subscribers", "export", "weekly"]);
+    assert_eq!(export.code, 1, "the rest of the list is not silently dropped: {}", export.stderr);
+    let audience = project.run(&["audience", "weekly/2016-12-09-first"]);
+    assert_eq!(audience.code, 1, "{}", audience.stderr);
+    assert!(audience.stderr.contains(expected), "{}", audience.stderr);
+    project.write("export.csv", "email,name\nnew@example.org,New\n");
+    let export = project.path().join("export.csv");
+    for args in [
+        &["subscribers", "add", "weekly", "new@example.org", "--name", "New"][..],
+        &["subscribers", "import", "weekly", export.to_str().expect("utf-8")],
+        &["subscribers", "remove", "weekly", "both@example.org"],
+    ] {
+        let out = project.run(args);
+        assert_ne!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("added"), "{args:?}: {}", out.stderr);
+        assert_eq!(project.read("subscribers/weekly.csv"), open, "{args:?}: nothing written");
+    }
+}
+
+#[test]
+fn import_skips_rows_that_do_not_fit_the_header_or_are_not_utf8() {
+    let project = Project::fixture("lists");
+    let before = project.read("subscribers/briefing.csv");
+    let shift = project.path().join("shift.csv");
+    std::fs::write(
+        &shift,
+        b"email,name,region\nanna@example.org,Smith, Anna,Wales\nshort@example.org\nf@example.org,Jos\xe9,\n",
+    )
+    .expect("write");
+    let out = project.run(&["subscribers", "import", "briefing", shift.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 0 new"), "{}", out.stderr);
+    assert!(out.stderr.contains("skipped 3 invalid:"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:2: row has 4 fields but the header has 3"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:3: row has 1 fields but the header has 3"), "{}", out.stderr);
+    assert!(out.stderr.contains("shift.csv:4: `name` is not valid UTF-8"), "{}", out.stderr);
+    assert_eq!(project.read("subscribers/briefing.csv"), before, "nothing written");
+}
+
+#[test]
+fn within_one_export_the_first_occurrence_of_an_address_wins() {
+    let project = Project::fixture("lists");
+    project.write("d2.csv", "email,name,status\ndup@example.org,First,\nDUP@example.org,Second,unsubscribed\n");
+    let export = project.path().join("d2.csv");
+    let out = project.run(&["subscribers", "import", "briefing", export.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 1 new, 0 updated, 1 unchanged"), "{}", out.stderr);
+    assert!(!out.stderr.contains("recorded"), "{}", out.stderr);
+    assert!(project.read("subscribers/briefing.csv").contains("dup@example.org,First,"));
+    let suppressions = project.run(&["suppressions"]);
+    assert!(!suppressions.stdout.contains("dup@example.org"), "{}", suppressions.stdout);
+}
+
+#[test]
+fn import_resubscribe_keeps_a_row_the_list_marks_bounced() {
+    let project = Project::fixture("lists");
+    project.write(
+        "subscribers/weekly.csv",
+        "email,name,region,status\nhard@example.org,Hard,,bounced\ngone@example.net,Gone Person,,unsubscribed\n",
+    );
+    project.write("export.csv", "email\nhard@example.org\ngone@example.net\n");
+    let export = project.path().join("export.csv");
+    let out = project.run(&["subscribers", "import", "weekly", export.to_str().expect("utf-8"), "--resubscribe"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("imported 0 new, 1 updated, 0 unchanged"), "{}", out.stderr);
+    assert!(out.stderr.contains("kept 1 bounced"), "{}", out.stderr);
+    let list = project.read("subscribers/weekly.csv");
+    assert!(list.contains("hard@example.org,Hard,,bounced\n"), "{list}");
+    assert!(list.contains("gone@example.net,Gone Person,,active"), "an unsubscribe is lifted: {list}");
+}
+
+#[cfg(unix)]
+#[test]
+fn editing_a_list_that_is_a_symbolic_link_keeps_the_link() {
+    let project = Project::fixture("lists");
+    std::fs::create_dir_all(project.path().join("data")).expect("mkdir");
+    std::fs::rename(project.path().join("subscribers/weekly.csv"), project.path().join("data/weekly.csv"))
+        .expect("move");
+    let link = project.path().join("subscribers/weekly.csv");
+    std::os::unix::fs::symlink("../data/weekly.csv", &link).expect("symlink");
+    let out = project.run(&["subscribers", "add", "weekly", "sym@example.org"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(std::fs::symlink_metadata(&link).expect("stat").file_type().is_symlink(), "still a link");
+    assert!(project.read("data/weekly.csv").contains("sym@example.org"), "the linked file was edited");
+}
+
+#[test]
+fn a_complaint_in_an_export_is_recorded_as_one_and_resubscribe_does_not_lift_it() {
+    let project = Project::fixture("lists");
+    project.write("spam.csv", "email,subscriber_type\nspam@example.org,spammy\n");
+    let spam = project.path().join("spam.csv");
+    let out = project.run(&["subscribers", "import", "briefing", spam.to_str().expect("utf-8")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let suppressions = project.run(&["suppressions"]).stdout;
+    assert!(suppressions.contains("spam@example.org\tbriefing\tcomplained"), "{suppressions}");
+    project.write("back.csv", "email\nspam@example.org\n");
+    let back = project.path().join("back.csv");
+    let out = project.run(&["subscribers", "import", "briefing", back.to_str().expect("utf-8"), "--resubscribe"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("back.csv:2: spam@example.org (complained)"), "{}", out.stderr);
+    assert!(!project.read("subscribers/briefing.csv").contains("spam@example.org"));
+}

@@ -23,6 +23,7 @@ struct ImportReport {
     blocked: Vec<(usize, String, &'static str)>,
     recorded_unsubscribed: usize,
     resubscribed: usize,
+    kept_bounced: usize,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the command's arguments, and the environment naming the store")]
@@ -48,6 +49,7 @@ pub(super) fn import(
     let mut rows = Vec::new();
     let (mut to_suppress, mut to_lift) = (Vec::new(), Vec::new());
     let source = format!("import:{}", file.display());
+    let mut seen = std::collections::HashSet::new();
     for row in export.rows {
         let email = match row.email.and_then(|e| normalise_address(&e)) {
             Ok(email) => email,
@@ -63,7 +65,13 @@ pub(super) fn import(
             report.invalid.push((row.line, format!("the value of `{column}` {why}")));
             continue;
         }
-        if let Some(reason) = subscriptions::import_suppression(row.status) {
+        // The first occurrence of an address in the export wins: a later one neither updates
+        // its row nor records a suppression for it.
+        if !seen.insert(subscribers::address_key(&email)) {
+            report.unchanged += 1;
+            continue;
+        }
+        if let Some(reason) = subscriptions::import_suppression(row.status, row.complained) {
             to_suppress.push((email, reason));
             continue;
         }
@@ -115,6 +123,7 @@ pub(super) fn import(
             }
             Appended::Updated { .. } => report.updated += 1,
             Appended::AlreadyListed { .. } => report.unchanged += 1,
+            Appended::KeptBounced { .. } => report.kept_bounced += 1,
         }
     }
     let scope = Scope::List(list.slug.clone());
@@ -165,6 +174,12 @@ fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &
     }
     if report.resubscribed > 0 {
         eprintln!("lifted {} suppressions (--resubscribe)", report.resubscribed);
+    }
+    if report.kept_bounced > 0 {
+        eprintln!(
+            "kept {} bounced: the list marks the address `bounced`, which --resubscribe never lifts",
+            report.kept_bounced
+        );
     }
     eprintln!("skipped {} invalid:", report.invalid.len());
     for (line, why) in &report.invalid {

@@ -96,6 +96,7 @@ pub(super) fn pull(root: &Path, config: &Config, list: &List, clock: &Clock, env
             subscribers::Appended::Added { line } => ("added", line),
             subscribers::Appended::Updated { line } => ("reactivated", line),
             subscribers::Appended::AlreadyListed { line } => ("already listed", line),
+            subscribers::Appended::KeptBounced { line } => ("kept bounced", line),
         };
         eprintln!("{verb} `{}` ({}:{line})", row.email, shown.display());
     }

@@ -211,3 +211,50 @@ fn only_reactivate_changes_a_status_and_it_leaves_one_active_row() {
         &fine,
     );
 }
+
+#[test]
+fn every_edit_refuses_a_list_with_a_quote_never_closed_and_writes_nothing() {
+    let open = "email,name,region\nruth@example.org,\"Ruth Akande,London\nboth@example.org,Both,North\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.csv");
+    std::fs::write(&path, open).unwrap();
+    let shown = Path::new("subscribers/list.csv");
+    let refused = |result: Result<(), Error>| {
+        let Err(Error::Invalid(d)) = result else { panic!("edited: {result:?}") };
+        assert_eq!(
+            d.iter().map(|d| (d.code, d.location.as_ref().map(|l| (l.line, l.col)))).collect::<Vec<_>>(),
+            [("subscribers/quote", Some((2, 18)))]
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), open, "nothing written");
+    };
+    refused(append_row(&path, shown, &subscriber("new@example.org", "New", &[])).map(drop));
+    refused(upsert_rows(&path, shown, &[subscriber("both@example.org", "Both", &[])], Upsert::Reactivate).map(drop));
+    refused(remove_address(&path, shown, "both@example.org").map(drop));
+    refused(crate::subscribers::add_column(&path, shown, "plan"));
+    refused(crate::subscribers::rename_column(&path, shown, "region", "area"));
+}
+
+#[test]
+fn reactivate_never_lifts_a_bounced_row() {
+    let header = "email,name,status\n";
+    let back = subscriber("hard@example.org", "", &[]);
+    let bounced = format!("{header}hard@example.org,Hard,bounced\n");
+    upsert_case(
+        &bounced,
+        std::slice::from_ref(&back),
+        Upsert::Reactivate,
+        &[Appended::KeptBounced { line: 2 }],
+        &bounced,
+    );
+    // Nor a later bounced row of the address, nor an unsubscribed first row beside it.
+    let split = format!("{header}hard@example.org,Hard,unsubscribed\nHARD@example.org,,bounced\n");
+    upsert_case(&split, &[back], Upsert::Reactivate, &[Appended::KeptBounced { line: 2 }], &split);
+    // A new name is still merged in; the status stays.
+    upsert_case(
+        &bounced,
+        &[subscriber("hard@example.org", "Hard Case", &[])],
+        Upsert::Reactivate,
+        &[Appended::KeptBounced { line: 2 }],
+        &format!("{header}hard@example.org,Hard Case,bounced\n"),
+    );
+}

@@ -15,6 +15,8 @@ pub(crate) enum Field {
     At(usize),
     /// Just past the end of the row's first line (something is missing).
     End,
+    /// This byte offset in the row's first line.
+    Offset(usize),
 }
 
 /// A reader that keeps the bytes read from `keep_from` on, so the raw text of the row being
@@ -69,6 +71,7 @@ pub(super) fn quote(diagnostic: Diagnostic, raw: &[u8], mut location: Location, 
         Field::Start => Some(0),
         Field::At(i) => field_spans(raw).get(i).map(|span| span.start),
         Field::End => Some(first.len()),
+        Field::Offset(offset) => Some(offset),
     };
     location.col = offset.filter(|&o| o <= first.len()).map_or(1, |o| chars(&first[..o]) + 1);
     let shown: String = String::from_utf8_lossy(first)
@@ -103,4 +106,33 @@ pub(crate) fn field_spans(raw: &[u8]) -> Vec<Range<usize>> {
     }
     spans.push(start..end.max(start));
     spans
+}
+
+/// The offset in `raw` of the `"` that opens a quoted field never closed, if one is: csv then
+/// reads the rest of the file as that one value. `raw` is whole rows read as the list format
+/// reads them (csv's rules): a `"` opens a quoted field only at the start of a field, `""` inside
+/// one is a quote, and after the closing `"` the field goes on unquoted.
+pub(crate) fn unclosed_quote(raw: &[u8]) -> Option<usize> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        Start,
+        Unquoted,
+        Quoted,
+        AfterQuote,
+    }
+    let (mut state, mut opened) = (State::Start, 0);
+    for (i, &b) in raw.iter().enumerate() {
+        state = match (state, b) {
+            (State::Start, b'"') => {
+                opened = i;
+                State::Quoted
+            }
+            (State::Start | State::Unquoted | State::AfterQuote, b',' | b'\n') => State::Start,
+            (State::Quoted, b'"') => State::AfterQuote,
+            // `""` inside a quoted field is a quote.
+            (State::Quoted, _) | (State::AfterQuote, b'"') => State::Quoted,
+            (State::Start | State::Unquoted | State::AfterQuote, _) => State::Unquoted,
+        };
+    }
+    (state == State::Quoted).then_some(opened)
 }

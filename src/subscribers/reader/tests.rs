@@ -230,3 +230,52 @@ fn field_spans_respect_quotes_and_line_endings() {
     assert_eq!(field_spans(b"a,\"b\nc\",\n"), [0..1, 2..7, 8..8]);
     assert_eq!(field_spans(b""), vec![0..0]);
 }
+
+#[test]
+fn a_header_after_blank_lines_is_located_on_its_own_line() {
+    assert_eq!(
+        rendered("\n\nemail,name,Name\n"),
+        "error: column `name` appears twice in the header\n --> subscribers/list.csv:3:12\n  |\n3 | email,name,Name\n  |            ^\n  = help: rename or delete one of them\n"
+    );
+    let Err(Error::Invalid(d)) = read("\r\n\nemail,name,Name") else { panic!("header accepted") };
+    assert_eq!(d[0].location.as_ref().map(|l| (l.line, l.col)), Some((3, 12)));
+}
+
+/// The error that ends the reading of `csv`, after the rows read before it.
+#[track_caller]
+fn unclosed(csv: &str) -> (Vec<Result<Subscriber, Diagnostic>>, Diagnostic) {
+    let mut reader = ListReader::new(csv.as_bytes(), Path::new("/abs/list.csv"), Path::new("subscribers/list.csv"))
+        .map_err(|e| match e {
+            Error::Invalid(mut d) if d.len() == 1 => d.remove(0),
+            other => panic!("{other}"),
+        });
+    let rows: Vec<_> = match &mut reader {
+        Ok(reader) => reader.by_ref().collect(),
+        Err(d) => return (Vec::new(), d.clone()),
+    };
+    match reader.map(ListReader::finish) {
+        Ok(Err(Error::Invalid(mut d))) if d.len() == 1 => (rows, d.remove(0)),
+        other => panic!("the list was read to its end: {other:?} {rows:?}"),
+    }
+}
+
+#[test]
+fn a_quote_never_closed_is_an_error_for_the_list_located_at_the_quote() {
+    let (rows, d) = unclosed(
+        "email,name,region,status\nruth@example.org,\"Ruth Akande,London,\nboth@example.org,On Both Lists,North West,active\n",
+    );
+    assert!(rows.is_empty(), "no row is read out of the swallowed text: {rows:?}");
+    assert_eq!(
+        d.to_string(),
+        "error: the quote opened at line 2, column 18 is never closed\n --> subscribers/list.csv:2:18\n  |\n2 | ruth@example.org,\"Ruth Akande,London,\n  |                  ^\n  = help: close the quote or remove the stray `\"`; until then every row after it is read as part of one value\n"
+    );
+    // Rows before it are read; a quote inside a value, `""` and a closed multi-line value are fine.
+    let (rows, d) = unclosed(
+        "email,name\na@example.org,Jo \"JJ\" Smith\nb@example.org,\"say \"\"hi\"\"\"\nc@example.org,\"x\ny\"\n\n\"d@example.org,D\ne@example.org,E\n",
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(d.location.as_ref().map(|l| (l.line, l.col)), Some((7, 1)));
+    // In the header, after a byte-order mark.
+    let (_, d) = unclosed("\u{feff}email,\"name\na@example.org,A\n");
+    assert_eq!((d.code, d.location.as_ref().map(|l| (l.line, l.col))), ("subscribers/quote", Some((1, 7))));
+}
