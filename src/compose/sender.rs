@@ -47,6 +47,13 @@ impl Sender {
             }
             value.parse::<Mailbox>().map_err(|_| bad())
         };
+        // The address in the headers is the normalised one: an internationalised domain as its
+        // A-label (`xn--…`), since a header is 7-bit outside an SMTPUTF8 transaction.
+        let parse = |key: &str, value: &str| {
+            let mailbox = parse(key, value)?;
+            let normal = normalise_address(mailbox.email.as_ref()).ok().and_then(|a| a.parse().ok());
+            Ok::<_, Error>(Mailbox::new(mailbox.name, normal.unwrap_or(mailbox.email)))
+        };
         let from = parse("from", &publication.from)?;
         let reply_to = publication.reply_to.as_deref().map(|r| parse("reply-to", r)).transpose()?;
         if !is_header_safe(&publication.name) {

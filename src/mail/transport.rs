@@ -167,5 +167,24 @@ fn helo(config: &Config, smtp: Option<&crate::config::Smtp>) -> String {
         return helo;
     }
     let from = config.publications.first().map(|p| p.from.as_str()).unwrap_or_default();
-    from.parse::<lettre::message::Mailbox>().map_or_else(|_| "localhost".to_owned(), |m| m.email.domain().to_owned())
+    // The A-label of an internationalised domain: EHLO takes an ASCII name (RFC 5321 §4.1.1.1).
+    from.parse::<lettre::message::Mailbox>()
+        .ok()
+        .and_then(|m| crate::address::normalise_address(m.email.as_ref()).ok())
+        .and_then(|a| a.rsplit_once('@').map(|(_, domain)| domain.to_owned()))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// EHLO names the first publication's From domain, an internationalised one as its A-label
+    /// (RFC 5321 §4.1.1.1 wants an ASCII name).
+    #[test]
+    fn ehlo_names_the_from_domain_in_ascii() {
+        let yaml = "site:\n  title: T\n  base-url: https://news.example.org\npublications:\n  - slug: weekly\n    name: Weekly\n    from: Weekly <w@Bücher.example>\n";
+        let config = Config::parse(std::path::Path::new("c.yaml"), yaml).unwrap();
+        assert_eq!(helo(&config, None), "xn--bcher-kva.example");
+    }
 }

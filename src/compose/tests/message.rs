@@ -352,3 +352,25 @@ fn a_message_template_is_shared_by_worker_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<MessageTemplate>();
 }
+
+/// An internationalised From or Reply-To domain goes into the headers as its A-label: a header
+/// is 7-bit outside an SMTPUTF8 transaction (RFC 5322 §2.2, RFC 6532), and it matches the
+/// Message-ID's and the envelope's domain.
+#[test]
+fn an_internationalised_sender_domain_is_written_as_its_a_label() {
+    let config =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal/letterpress.yaml"))
+            .unwrap()
+            .replace(
+                "weekly@minimal.example.org>\"",
+                "weekly@bücher.example>\"\n    reply-to: \"Desk <desk@Bücher.example>\"",
+            );
+    let (_dir, project) = temp_project(&[("letterpress.yaml", &config)]);
+    let template = template(&project, "weekly/2016-12-09-first");
+    let (_, message) = compose(&template, "zoe@example.org", "Zoë", "North West");
+    let head = message.split("\r\n\r\n").next().unwrap();
+    assert!(head.is_ascii(), "{head}");
+    assert_eq!(one(&message, "From"), "\"The Weekly\" <weekly@xn--bcher-kva.example>");
+    assert_eq!(one(&message, "Reply-To"), "Desk <desk@xn--bcher-kva.example>");
+    assert_eq!(template.envelope_from(), "weekly@xn--bcher-kva.example");
+}
