@@ -41,8 +41,7 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
                     if reason == "undefined" && !transient {
                         reason = "onhold";
                     }
-                    let permanent = status.as_deref().is_none_or(|s| s.starts_with('5'));
-                    let mut verdict = classify::verdict(reason, permanent);
+                    let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
                     if transient && verdict == Verdict::Hard {
                         verdict = Verdict::Soft;
                     }
