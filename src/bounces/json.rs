@@ -60,7 +60,9 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
             .iter()
             .map(|r| Finding {
                 recipient: text_of(r, "emailAddress"),
-                verdict: Verdict::Complaint,
+                verdict: super::arf::verdict_of(
+                    value.get("complaint").and_then(|c| c.get("complaintFeedbackType")).and_then(Value::as_str),
+                ),
                 status: None,
                 reply: None,
                 reason: "feedback".to_owned(),

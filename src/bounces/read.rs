@@ -295,6 +295,30 @@ mod tests {
     }
 
     #[test]
+    fn only_abuse_fraud_and_virus_reports_are_complaints() {
+        let text = String::from_utf8_lossy(ARF).into_owned();
+        assert!(text.contains("Feedback-Type: abuse"));
+        for (kind, verdict) in [
+            ("abuse", Verdict::Complaint),
+            ("fraud", Verdict::Complaint),
+            ("Virus", Verdict::Complaint),
+            ("not-spam", Verdict::Unknown),
+            ("auth-failure", Verdict::Unknown),
+            ("other", Verdict::Unknown),
+            ("opt-out", Verdict::Unknown),
+        ] {
+            let raw = text.replace("Feedback-Type: abuse", &format!("Feedback-Type: {kind}"));
+            let findings = analyse(raw.as_bytes()).findings;
+            assert_eq!(findings.len(), 1, "{kind}");
+            assert_eq!(findings[0].verdict, verdict, "{kind}");
+            assert_eq!(
+                findings[0].diagnostic.as_deref(),
+                Some(format!("feedback-type: {}", kind.to_lowercase()).as_str())
+            );
+        }
+    }
+
+    #[test]
     fn a_temporary_failure_is_soft_whatever_its_words_say() {
         let dsn = |status: &str, diagnostic: &str| {
             format!(
