@@ -38,6 +38,28 @@ fn dsn(id: &str, return_path: &str, recipient: &str, status: &str, diagnostic: &
     )
 }
 
+/// [`dsn`] sent to the plain bounce mailbox (no return-path token), quoting `headers` of the
+/// original (CRLF-terminated lines) beside its From, To and Subject.
+fn dsn_quoting(id: &str, recipient: &str, headers: &str) -> String {
+    dsn(id, BOUNCE_ADDRESS, recipient, "5.1.1", "550 5.1.1 user unknown")
+        .replace("Subject: Plans\r\n", &format!("Subject: Plans\r\n{headers}"))
+}
+
+/// An RFC 5965 abuse report from a feedback loop about the message to `recipient`, quoting it
+/// with `headers`.
+fn arf(id: &str, recipient: &str, headers: &str) -> String {
+    format!(
+        "From: feedback@isp.example\r\nTo: abuse@send.example.org\r\nSubject: FW: Plans\r\n\
+         Message-ID: <{id}@isp.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\r\n\
+         --A\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n\
+         --A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n\
+         User-Agent: FBL/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: {recipient}\r\n\r\n\
+         --A\r\nContent-Type: message/rfc822\r\n\r\nFrom: The Weekly <weekly@send.example.org>\r\n\
+         To: {recipient}\r\nSubject: Plans\r\n{headers}\r\nHello.\r\n--A--\r\n"
+    )
+}
+
 /// A Maildir under the project holding `messages` in `new/`.
 fn maildir(project: &Project, name: &str, messages: &[String]) -> String {
     for (i, message) in messages.iter().enumerate() {
@@ -160,6 +182,63 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
     assert!(text.contains("4 bounced (3 hard, 1 soft;"), "{text}");
     let csv = project.run(&["bounces", "--verdict", "hard", "--format", "csv"]).stdout;
     assert_eq!(csv.lines().count(), 4, "a header and three events: {csv}");
+}
+
+#[test]
+fn a_bounce_or_complaint_without_a_signed_token_suppresses_nobody() {
+    let (project, _server, received) = sent_with_return_paths(10);
+    let to = |address: &str| received.iter().find(|m| m.rcpt_to[0] == address).expect("sent to");
+    let header = |address: &str, name: &str| {
+        let value = to(address).header(name).unwrap_or_else(|| panic!("{name}"));
+        format!("{name}: {value}\r\n")
+    };
+    let victims = ["reader00001@example.org", "reader00002@example.org", "reader00003@example.org"];
+    // What anyone can write: the Message-ID (derived from the issue and the address), the
+    // public List-Id, and a feedback report quoting the Message-ID.
+    let forged = [
+        dsn_quoting("forged-mid", victims[0], &header(victims[0], "Message-ID")),
+        dsn_quoting("forged-list-id", victims[1], &header(victims[1], "List-Id")),
+        arf("forged-arf", victims[2], &header(victims[2], "Message-ID")),
+    ];
+    // The same, quoting the original's signed List-Unsubscribe: only its recipient had it.
+    let genuine = ["reader00004@example.org", "reader00005@example.org"];
+    let quoted = |address: &str| format!("{}{}", header(address, "Message-ID"), header(address, "List-Unsubscribe"));
+    let mut messages = forged.to_vec();
+    messages.push(dsn_quoting("genuine-dsn", genuine[0], &quoted(genuine[0])));
+    messages.push(arf("genuine-arf", genuine[1], &quoted(genuine[1])));
+    let dir = maildir(&project, "Maildir", &messages);
+
+    let out = project.run(&["bounces", "ingest", &dir]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("5 recorded (5 events)"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 journal rows marked bounced, 2 addresses suppressed"), "{}", out.stderr);
+    let suppressions = project.run(&["suppressions"]).stdout;
+    for victim in victims {
+        assert!(!suppressions.contains(victim), "a made-up bounce suppresses nobody: {suppressions}");
+    }
+    assert!(suppressions.contains(&format!("{}\t*\tbounced", genuine[0])), "{suppressions}");
+    assert!(suppressions.contains(&format!("{}\t*\tcomplained", genuine[1])), "{suppressions}");
+    let attributed: Vec<(String, String, String)> = events(&project)
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or("-").to_owned();
+            (text("address"), text("send"), text("attributed"))
+        })
+        .collect();
+    let row = |address: &str, send: &str, how: &str| (address.to_owned(), send.to_owned(), how.to_owned());
+    assert_eq!(
+        attributed,
+        [
+            row(victims[0], "-", "unverified-message-id"),
+            row(victims[1], "-", "unverified-list-id"),
+            row(victims[2], "-", "unverified-message-id"),
+            row(genuine[0], ISSUE, "message-id"),
+            row(genuine[1], ISSUE, "message-id"),
+        ]
+    );
+    let status = journal_status(&project);
+    assert_eq!(status["bounces"]["hard"], 1, "unverified claims count towards no rate: {status:#}");
+    assert_eq!(status["bounces"]["complaints"], 1, "{status:#}");
 }
 
 #[test]
