@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::bounces::printable;
 use crate::bounces::attribute::Attributor;
 use crate::bounces::{self, Analysis, Finding, files};
 use crate::cli::ScanFormat;
@@ -91,18 +92,19 @@ pub fn scan(paths: &[PathBuf], format: ScanFormat, attribute: Attribute<'_>) -> 
                         serde_json::to_string(&row).unwrap_or_default()
                     }
                     ScanFormat::Text => format!(
-                        "{origin}\t{}\t{}\t{}\t{}",
-                        finding.recipient.as_deref().unwrap_or("-"),
+                        "{}\t{}\t{}\t{}\t{}",
+                        printable(origin),
+                        printable(finding.recipient.as_deref().unwrap_or("-")),
                         finding.verdict.as_str(),
-                        finding.reason,
-                        finding.status.as_deref().unwrap_or("-"),
+                        printable(&finding.reason),
+                        printable(finding.status.as_deref().unwrap_or("-")),
                     ),
                 };
                 write_line(&mut stdout, &line)?;
             }
             Ok(())
         },
-        |problem| eprintln!("{}: skipped: {}", problem.origin, problem.why),
+        |problem| eprintln!("{}: skipped: {}", printable(&problem.origin), printable(&problem.why)),
     )?;
     let summary: Vec<String> = counts.iter().map(|(verdict, n)| format!("{n} {verdict}")).collect();
     eprintln!(

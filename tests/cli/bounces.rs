@@ -141,6 +141,27 @@ fn ingest_reads_maildirs_mboxes_and_eml_files_and_names_what_it_cannot_read() {
 }
 
 #[test]
+fn terminal_escapes_in_a_bounce_never_reach_the_terminal() {
+    let project = Project::fixture("send");
+    let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2Jevil";
+    project.write("esc.eml", &dsn("esc1", "postmaster@example.org", hostile, "5.1.1", "550 5.1.1 user unknown"));
+    project.write("csi.eml", &dsn("csi1", "postmaster@example.org", "ok\u{9b}2J@example.org", "5.1.1", "550 no"));
+    project
+        .write("odd/\u{1b}[2Jname.eml", &dsn("odd1", "postmaster@example.org", "ann@example.org", "5.1.1", "550 no"));
+    let ingest = project.run(&["bounces", "ingest", "esc.eml", "csi.eml", "odd"]);
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    let scan = project.run(&["bounces", "scan", "esc.eml", "csi.eml", "odd"]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    assert!(scan.stdout.contains("odd/\\u{1b}[2Jname.eml\tann@example.org\thard"), "escaped: {}", scan.stdout);
+    let listed = project.run(&["bounces"]);
+    let csv = project.run(&["bounces", "--format", "csv"]);
+    assert!(listed.stdout.contains("ann@example.org"), "{}", listed.stdout);
+    for out in [&ingest.stderr, &scan.stdout, &scan.stderr, &listed.stdout, &csv.stdout] {
+        assert!(!out.contains(['\u{1b}', '\u{7}', '\u{9b}']), "a control character reached the terminal: {out:?}");
+    }
+}
+
+#[test]
 fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addresses() {
     let (project, _server, received) = sent_with_return_paths(20);
     let dead: Vec<&Received> = received.iter().filter(|m| m.rcpt_to[0].starts_with("reader0000")).take(3).collect();
