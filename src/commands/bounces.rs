@@ -48,13 +48,19 @@ struct Tally {
     suppressed: usize,
 }
 
+/// `paths` as given on the command line, read against the project directory `root` (`-C`),
+/// as every other path of the project is; absolute ones as they are.
+pub(super) fn in_project(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths.iter().map(|p| if p.is_absolute() || root == Path::new(".") { p.clone() } else { root.join(p) }).collect()
+}
+
 fn ingest(root: &Path, paths: &[PathBuf], clock: &Clock, env: &Env) -> Result<()> {
     let project = Project::load(root)?;
     let mut sink = StoreSink::open(&project, clock, env)?.crash_after(crash_after(env));
     let mut tally = Tally::default();
     let unreadable = Cell::new(0usize);
     for_each_message(
-        paths,
+        &in_project(root, paths),
         |origin, raw| {
             tally.messages += 1;
             let (handled, effects) = sink.message_effects(raw, origin)?;

@@ -39,10 +39,7 @@ pub fn bounces_scan(root: &Path, paths: &[PathBuf], format: ScanFormat, env: &En
         Ok(project) => Attributor::open(&project, env)?,
         Err(_) => None,
     };
-    let paths: Vec<PathBuf> = paths
-        .iter()
-        .map(|p| if p.is_absolute() || root == Path::new(".") { p.clone() } else { root.join(p) })
-        .collect();
+    let paths = super::bounces::in_project(root, paths);
     match attributor {
         Some((state, mut attributor)) => scan(&paths, format, &mut |analysis, finding| {
             attributor.attribute(&state, analysis, finding).ok().and_then(|a| a.send().map(str::to_owned))

@@ -2,7 +2,7 @@
 //! ingest` over a Maildir, an mbox and `.eml` files, exactly once across a `kill -9`, the
 //! journal and suppressions it changes, and `bounces` listing the events.
 
-use crate::harness::Project;
+use crate::harness::{Project, run_in};
 use crate::send::{ISSUE, journal_status, send, setup};
 use crate::smtp::{Received, ServerConfig, SmtpServer};
 
@@ -138,6 +138,19 @@ fn ingest_reads_maildirs_mboxes_and_eml_files_and_names_what_it_cannot_read() {
     let listed = project.run(&["bounces", "--since", "yesterday"]);
     assert_eq!(listed.code, 2, "{}", listed.stderr);
     assert!(listed.stderr.contains("--since yesterday"), "{}", listed.stderr);
+}
+
+#[test]
+fn ingest_reads_relative_paths_in_the_project_directory_of_dash_c() {
+    let project = Project::fixture("send");
+    project.write("one.eml", &dsn("c1", "postmaster@example.org", "ann@example.org", "5.1.1", "550 no"));
+    let dir = project.path().to_str().expect("utf-8");
+    let parent = project.path().parent().expect("parent");
+    let out = run_in(parent, &["-C", dir, "bounces", "ingest", "one.eml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("read 1 messages: 1 recorded"), "{}", out.stderr);
+    let scan = run_in(parent, &["-C", dir, "bounces", "scan", "one.eml"]);
+    assert_eq!(scan.code, 0, "as `scan` does: {}", scan.stderr);
 }
 
 #[test]
