@@ -279,9 +279,13 @@ fn event(
     }
 }
 
-/// The bounce as one line for the journal row: reply code, status, diagnostic.
+/// The bounce as one line for the journal row: reply code, status, diagnostic; a code the
+/// diagnostic already gives (`550 5.1.1 user unknown`) is not written twice.
 fn reply_text(event: &NewEvent) -> String {
-    let parts = [event.reply.map(|r| r.to_string()), event.status.clone(), event.diagnostic.clone()];
+    let diagnostic = event.diagnostic.as_deref().unwrap_or_default();
+    let reply = event.reply.filter(|&r| super::codes::find_reply(diagnostic) != Some(r));
+    let status = event.status.clone().filter(|s| super::codes::find_status(diagnostic).as_ref() != Some(s));
+    let parts = [reply.map(|r| r.to_string()), status, event.diagnostic.clone()];
     let text = parts.into_iter().flatten().collect::<Vec<_>>().join(" ");
     let text = if text.is_empty() { event.reason.clone() } else { text };
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()

@@ -108,6 +108,32 @@ fn a_hard_bounce_to_a_return_path_marks_the_row_and_suppresses_once() {
 }
 
 #[test]
+fn the_journal_row_gives_each_code_once() {
+    let event = |reply: Option<u16>, status: Option<&str>, diagnostic: Option<&str>| NewEvent {
+        at: AT.parse().unwrap(),
+        row: None,
+        attributed: None,
+        address_key: String::new(),
+        address: String::new(),
+        verdict: "hard",
+        status: status.map(str::to_owned),
+        reply,
+        diagnostic: diagnostic.map(str::to_owned),
+        reason: "userunknown".to_owned(),
+        source: String::new(),
+        origin: String::new(),
+        provider: None,
+    };
+    let text = |reply, status, diagnostic| reply_text(&event(reply, status, diagnostic));
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("550 5.1.1 user unknown")), "550 5.1.1 user unknown");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("550-5.1.1 The email account")), "550-5.1.1 The email account");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("no such user")), "550 5.1.1 no such user");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("5.1.1 no such user")), "550 5.1.1 no such user");
+    assert_eq!(text(None, Some("5.1.1"), Some("550 mailbox unavailable")), "5.1.1 550 mailbox unavailable");
+    assert_eq!(text(None, None, None), "userunknown");
+}
+
+#[test]
 fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
