@@ -59,6 +59,11 @@ fn valid(local: &str, domain: &str) -> bool {
     if local.is_empty() || local.len() > 64 || domain.len() > 253 || local.ends_with('.') || local.contains("..") {
         return false;
     }
+    // A C1 control (U+0080 to U+009F, such as the one-character CSI U+009B) passes `local_char`
+    // as UTF-8 bytes; it never belongs in an address and a terminal would obey it.
+    if local.contains(char::is_control) {
+        return false;
+    }
     let Some((_, tld)) = domain.rsplit_once('.') else {
         // `user@localhost`-style addresses appear in some transcripts; keep bracket-less hosts
         // only when they have a dot.

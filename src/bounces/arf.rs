@@ -22,11 +22,27 @@ fn floor(text: &str, at: usize) -> usize {
     at
 }
 
-/// One complaint finding per complaining recipient.
+/// What a feedback report of type `kind` says about its recipient (RFC 5965 §3.5 and §7.3, the
+/// IANA registry with RFC 6591 and RFC 6650): `abuse`, `fraud` and `virus` are complaints about
+/// our message, and so is a report without a type (the older feedback loops). Every other type is
+/// [`Verdict::Unknown`], recorded and never acted on: `not-spam` says the opposite of a
+/// complaint, `auth-failure` is a receiving system's SPF/DKIM/DMARC failure report and not a
+/// reader's word, and `other` (or a type not registered) names nothing the reader asked for.
+pub fn verdict_of(kind: Option<&str>) -> Verdict {
+    match kind.map(|k| k.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "abuse" | "fraud" | "virus") => Verdict::Complaint,
+        Some(_) => Verdict::Unknown,
+    }
+}
+
+/// One finding per recipient the report names: a complaint, or `unknown` for a report of a type
+/// that is not one (see [`verdict_of`]).
 pub fn findings(parsed: &Parsed, original_to: Option<&str>) -> Vec<Finding> {
     let report = if parsed.feedback.is_empty() { &parsed.text } else { &parsed.feedback };
     let fields = fields(report);
-    let kind = get(&fields, "feedback-type").unwrap_or("abuse").to_ascii_lowercase();
+    let kind = get(&fields, "feedback-type");
+    let verdict = verdict_of(kind);
+    let kind = kind.map(str::trim).filter(|k| !k.is_empty()).unwrap_or("abuse").to_ascii_lowercase();
     let mut recipients: Vec<String> = fields
         .iter()
         .filter(|(n, _)| n == "original-rcpt-to" || n == "removal-recipient")
@@ -40,7 +56,7 @@ pub fn findings(parsed: &Parsed, original_to: Option<&str>) -> Vec<Finding> {
     let diagnostic = Some(format!("feedback-type: {kind}"));
     let make = |recipient: Option<String>| Finding {
         recipient,
-        verdict: Verdict::Complaint,
+        verdict,
         status: None,
         reply: None,
         reason: "feedback".to_owned(),

@@ -1,17 +1,24 @@
-//! Which send and which recipient a bounce answers.
+//! Which send and which recipient a bounce answers, and whether anything signed says so.
 //!
 //! Enters: an [`Analysis`] and one of its [`Finding`]s, the state store's journal, the signing
 //! [`Keys`] and the configured [`ReturnPath`]. Leaves: an [`Attribution`]: the journal row and
-//! how it was found, or that the message carries a forged return path.
+//! how it was found, a row the bounce only claims, or that the message carries a forged return
+//! path.
 //!
-//! In order, the first that answers wins:
+//! Only what is signed with our keys is acted on. In order:
 //! 1. the token of a per-recipient return path among the addresses the bounce was delivered
 //!    to (`To`, `Delivered-To`, `X-Original-To`, …): signed, so exact;
-//! 2. the original message's `Message-ID` quoted in the bounce, against the journal;
+//! 2. the original message's `Message-ID` quoted in the bounce, against the journal, when the
+//!    original's `List-Unsubscribe` also carries a signed unsubscribe token of the same
+//!    recipient (the `Message-ID` then picks the send among the recipient's);
 //! 3. the unsubscribe token in the original's `List-Unsubscribe` (signed): the recipient's
-//!    latest delivered row;
-//! 4. the finding's recipient and the original's `List-Id` (`<publication>.<domain>`): the
-//!    recipient's row in the latest send of that publication.
+//!    latest delivered row.
+//!
+//! A `Message-ID` is derived from the issue and the address, and a `List-Id` is public: anyone
+//! can write a bounce that quotes them. So a row found only by the `Message-ID`, or by the
+//! finding's recipient and the original's `List-Id` (`<publication>.<domain>`, the recipient's
+//! row in the latest send of that publication), is [`Attribution::Unverified`]: shown and
+//! recorded, never acted on.
 //!
 //! A message delivered to one of our return paths whose token does not verify is
 //! [`Attribution::Forged`]: nothing it says is acted on.
@@ -40,6 +47,17 @@ pub enum Method {
     ListId,
 }
 
+/// What the return paths a bounce was delivered to say.
+enum ByReturnPath {
+    /// A verified token naming this row.
+    Row(JournalRow),
+    /// A return path of ours whose token does not verify.
+    Forged,
+    /// None of ours, or a verified one whose send is no longer in the journal (an issue renamed
+    /// after its send): the quoted headers decide.
+    Absent,
+}
+
 impl Method {
     /// The word stored and shown.
     pub fn as_str(self) -> &'static str {
@@ -50,13 +68,26 @@ impl Method {
             Self::ListId => "list-id",
         }
     }
+
+    /// The word stored for an [`Attribution::Unverified`] claim by this method.
+    pub fn unverified_str(self) -> &'static str {
+        match self {
+            Self::ReturnPath => "unverified-return-path",
+            Self::MessageId => "unverified-message-id",
+            Self::ListUnsubscribe => "unverified-list-unsubscribe",
+            Self::ListId => "unverified-list-id",
+        }
+    }
 }
 
 /// What [`Attributor::attribute`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attribution {
-    /// The journal row the finding is about.
+    /// The journal row the finding is about, vouched for by a token signed with our keys.
     Row(JournalRow, Method),
+    /// The journal row the bounce claims by what anyone can write (a quoted `Message-ID`, a
+    /// `List-Id`) and no signed token confirms: recorded as unattributed, never acted on.
+    Unverified(JournalRow, Method),
     /// Delivered to a return path of ours whose token does not verify: ignore the message.
     Forged,
     /// No send could be identified.
@@ -68,7 +99,7 @@ impl Attribution {
     pub fn send(&self) -> Option<&str> {
         match self {
             Self::Row(row, _) => Some(&row.issue),
-            Self::Forged | Self::Unattributed => None,
+            Self::Unverified(..) | Self::Forged | Self::Unattributed => None,
         }
     }
 }
@@ -111,35 +142,55 @@ impl Attributor {
 
     /// The journal row `finding` of `analysis` is about (see the module documentation).
     pub fn attribute(&mut self, state: &State, analysis: &Analysis, finding: &Finding) -> Result<Attribution, Error> {
-        if let Some(found) = self.by_return_path(state, analysis)? {
-            return Ok(found);
+        match self.by_return_path(state, analysis)? {
+            ByReturnPath::Row(row) => return Ok(Attribution::Row(row, Method::ReturnPath)),
+            ByReturnPath::Forged => return Ok(Attribution::Forged),
+            ByReturnPath::Absent => {}
         }
+        let unsubscribe = self.by_list_unsubscribe(state, analysis)?;
+        let mut claimed = None;
         if let Some(id) = analysis.original.message_id.as_deref()
             && let Some(row) = state.row_by_message_id(id)?
         {
-            return Ok(Attribution::Row(row, Method::MessageId));
-        }
-        if let Some(header) = analysis.original.list_unsubscribe.as_deref() {
-            for candidate in token_candidates(header) {
-                if let Some(claims) = self.keys.verify(candidate)
-                    && let Some(row) = state.row_by_token_id(&claims.token_id)?
-                {
-                    return Ok(Attribution::Row(row, Method::ListUnsubscribe));
-                }
+            // Only this recipient was mailed their token: it vouches for their rows, and a
+            // reader's own token for no one else's.
+            if unsubscribe.as_ref().is_some_and(|signed| signed.address_key == row.address_key) {
+                return Ok(Attribution::Row(row, Method::MessageId));
             }
+            claimed = Some(Attribution::Unverified(row, Method::MessageId));
+        }
+        if let Some(row) = unsubscribe {
+            return Ok(Attribution::Row(row, Method::ListUnsubscribe));
+        }
+        if let Some(claimed) = claimed {
+            return Ok(claimed);
         }
         if let (Some(recipient), Some(list_id)) = (finding.recipient.as_deref(), analysis.original.list_id.as_deref())
             && let Some(publication) = publication_of(list_id)
             && let Some(row) = state.latest_row_in(Some(publication), &address_key(recipient))?
         {
-            return Ok(Attribution::Row(row, Method::ListId));
+            return Ok(Attribution::Unverified(row, Method::ListId));
         }
         Ok(Attribution::Unattributed)
     }
 
-    /// The row named by a return-path token among the addresses the bounce was delivered to.
-    fn by_return_path(&mut self, state: &State, analysis: &Analysis) -> Result<Option<Attribution>, Error> {
-        let Some(path) = &self.return_path else { return Ok(None) };
+    /// The row named by the first unsubscribe token in the original's `List-Unsubscribe` that
+    /// verifies: the recipient's latest delivered row.
+    fn by_list_unsubscribe(&self, state: &State, analysis: &Analysis) -> Result<Option<JournalRow>, Error> {
+        let Some(header) = analysis.original.list_unsubscribe.as_deref() else { return Ok(None) };
+        for candidate in token_candidates(header) {
+            if let Some(claims) = self.keys.verify(candidate)
+                && let Some(row) = state.row_by_token_id(&claims.token_id)?
+            {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What the return-path tokens among the addresses the bounce was delivered to say.
+    fn by_return_path(&mut self, state: &State, analysis: &Analysis) -> Result<ByReturnPath, Error> {
+        let Some(path) = &self.return_path else { return Ok(ByReturnPath::Absent) };
         let mut forged = false;
         for address in &analysis.delivered_to {
             match path.read(&self.keys, address) {
@@ -150,17 +201,17 @@ impl Attributor {
                     }
                     for (_, issue) in self.tags.iter().filter(|(t, _)| *t == tag.issue) {
                         if let Some(row) = state.row_by_seq(issue, tag.seq)? {
-                            return Ok(Some(Attribution::Row(row, Method::ReturnPath)));
+                            return Ok(ByReturnPath::Row(row));
                         }
                     }
                     // Signed by us, but its send is gone from the journal: fall back to headers.
-                    return Ok(None);
+                    return Ok(ByReturnPath::Absent);
                 }
                 Found::Forged => forged = true,
                 Found::Other => {}
             }
         }
-        Ok(forged.then_some(Attribution::Forged))
+        Ok(if forged { ByReturnPath::Forged } else { ByReturnPath::Absent })
     }
 }
 

@@ -1,7 +1,7 @@
 //! From status codes and words to a reason and a verdict. The reason vocabulary is the one bounce
 //! classifiers share (userunknown, hostunknown, mailboxfull, …); `hard` is kept for what makes an
-//! address undeliverable for good (userunknown, hostunknown, hasmoved, and notaccept when
-//! permanent), everything else that failed is `soft`.
+//! address undeliverable for good (userunknown, hostunknown, hasmoved, notaccept) and only when
+//! the failure is [`permanent`]; everything else that failed is `soft`.
 
 use super::Verdict;
 use super::phrases as p;
@@ -314,11 +314,25 @@ pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str
     "undefined"
 }
 
-/// The verdict for a failed recipient with `reason`. `notaccept` is hard only when permanent.
+/// Whether a failure is permanent (RFC 3463 §3.1, RFC 5321 §4.2.1): the enhanced status code's
+/// class is 5, or the SMTP reply code is 5xx. A `4.x.x` status with a 4xx reply code, or with
+/// none, is temporary whatever the words say ("450 4.1.1 User unknown" is a server that will
+/// look again). With neither code (a bounce in words only), the words decide.
+pub fn permanent(status: Option<&str>, reply: Option<u16>) -> bool {
+    if reply.is_some_and(|r| (500..600).contains(&r)) {
+        return true;
+    }
+    match status {
+        Some(status) => status.starts_with('5'),
+        None => reply.is_none(),
+    }
+}
+
+/// The verdict for a failed recipient with `reason`: a reason that means "this address will
+/// never work" is hard only when the failure is [`permanent`].
 pub fn verdict(reason: &str, permanent: bool) -> Verdict {
     match reason {
-        "userunknown" | "hostunknown" | "hasmoved" => Verdict::Hard,
-        "notaccept" if permanent => Verdict::Hard,
+        "userunknown" | "hostunknown" | "hasmoved" | "notaccept" if permanent => Verdict::Hard,
         "delivered" => Verdict::Delivered,
         "feedback" => Verdict::Complaint,
         "vacation" => Verdict::AutoReply,
@@ -350,5 +364,20 @@ mod tests {
             "recipient address rejected: user jo does not exist",
             "recipient address rejected: user * does not exist"
         ));
+    }
+
+    #[test]
+    fn only_a_permanent_failure_is_hard() {
+        assert!(permanent(Some("5.1.1"), Some(550)));
+        assert!(permanent(Some("4.0.0"), Some(550)), "a 5xx reply is permanent whatever the status");
+        assert!(permanent(Some("5.1.1"), Some(450)), "a 5.x.x status is permanent whatever the reply");
+        assert!(!permanent(Some("4.1.1"), Some(450)));
+        assert!(!permanent(Some("4.4.3"), None));
+        assert!(!permanent(None, Some(451)));
+        assert!(permanent(None, None), "words only: the words decide");
+        for reason in ["userunknown", "hostunknown", "hasmoved", "notaccept"] {
+            assert_eq!(verdict(reason, true), Verdict::Hard, "{reason}");
+            assert_eq!(verdict(reason, false), Verdict::Soft, "{reason}");
+        }
     }
 }

@@ -109,10 +109,12 @@ pub fn recipients(text: &str) -> Vec<Recipient> {
     out
 }
 
-/// `rfc822; user` without a domain: the local part alone is still better than nothing.
+/// `rfc822; user` without a domain: the local part alone is still better than nothing. A value
+/// with a control character (a terminal escape sequence, say) is not an address at all.
 fn local_only(value: &str) -> Option<String> {
     let value = value.split_once(';').map_or(value, |(_, v)| v).trim().trim_matches(['<', '>']);
-    (!value.is_empty() && !value.contains(char::is_whitespace) && value.len() <= 254).then(|| value.to_owned())
+    (!value.is_empty() && !value.contains(|c: char| c.is_whitespace() || c.is_control()) && value.len() <= 254)
+        .then(|| value.to_owned())
 }
 
 /// The value of the first field `name` (lower-case).
@@ -132,6 +134,16 @@ mod tests {
         assert_eq!(r[0].address().as_deref(), Some("a@x.example"));
         assert_eq!(r[0].diagnostic, "smtp; 550 5.1.1 user unknown");
         assert_eq!(r[1].action, "delayed");
+    }
+
+    #[test]
+    fn a_recipient_with_control_characters_is_no_address() {
+        let text = "Final-Recipient: rfc822; \u{1b}]0;PWNED\u{7}\u{1b}[2Jevil\nAction: failed\nStatus: 5.1.1\n\n\
+                    Final-Recipient: rfc822; ok\u{9b}2J@x.example\nAction: failed\nStatus: 5.1.1\n\n\
+                    Final-Recipient: rfc822; plain\nAction: failed\nStatus: 5.1.1\n";
+        let r = recipients(text);
+        let addresses: Vec<String> = r.iter().filter_map(Recipient::address).collect();
+        assert_eq!(addresses, ["plain"]);
     }
 
     #[test]

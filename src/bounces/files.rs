@@ -112,19 +112,33 @@ fn read_message(path: &Path, buffer: &mut Vec<u8>) -> std::result::Result<(), St
     let file = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
     let size = file.metadata().map_err(|e| format!("cannot read it: {e}"))?.len();
     if size > MAX_MESSAGE_BYTES {
-        return Err(too_big(size));
+        return Err(too_big(size, MAX_MESSAGE_BYTES));
     }
     file.take(MAX_MESSAGE_BYTES).read_to_end(buffer).map_err(|e| format!("cannot read it: {e}"))?;
     Ok(())
 }
 
-fn too_big(size: u64) -> String {
-    format!("{size} bytes is more than the {MAX_MESSAGE_BYTES} a bounce may be; skipped")
+fn too_big(size: u64, limit: u64) -> String {
+    format!("{size} bytes is more than the {limit} a bounce may be; skipped")
 }
+
+/// A line of an mbox is read this much at a time, so one endless line never sits in memory
+/// whole.
+const LINE_CHUNK: u64 = 1024 * 1024;
 
 /// The messages of an mbox (mboxrd: `>From ` lines lose one `>`), one in memory at a time.
 fn read_mbox(
     path: &Path,
+    each: &mut impl FnMut(&str, &[u8]) -> Result<()>,
+    problem: &mut impl FnMut(Problem),
+) -> Result<()> {
+    read_mbox_within(path, MAX_MESSAGE_BYTES, each, problem)
+}
+
+/// [`read_mbox`] with messages over `limit` bytes skipped (reported with their size).
+fn read_mbox_within(
+    path: &Path,
+    limit: u64,
     each: &mut impl FnMut(&str, &[u8]) -> Result<()>,
     problem: &mut impl FnMut(Problem),
 ) -> Result<()> {
@@ -140,23 +154,28 @@ fn read_mbox(
     let mut line = Vec::new();
     let mut message = Vec::new();
     let mut number = 0usize;
-    let mut oversized = false;
+    // The bytes of the current message, counted on past the limit for the report.
+    let mut size = 0u64;
     let mut previous_blank = true;
+    // Whether the next piece read starts a line (a long line comes in pieces).
+    let mut at_line_start = true;
     loop {
         line.clear();
-        let read = match reader.read_until(b'\n', &mut line) {
+        let read = match (&mut reader).take(LINE_CHUNK.min(limit + 1)).read_until(b'\n', &mut line) {
             Ok(read) => read,
             Err(e) => {
                 problem(Problem { origin: format!("{shown}#{}", number.max(1)), why: format!("cannot read it: {e}") });
                 return Ok(());
             }
         };
-        let starts = read == 0 || (previous_blank && line.starts_with(b"From "));
+        let line_start = at_line_start;
+        at_line_start = line.ends_with(b"\n");
+        let starts = read == 0 || (line_start && previous_blank && line.starts_with(b"From "));
         if starts {
             if number > 0 {
                 let origin = format!("{shown}#{number}");
-                if oversized {
-                    problem(Problem { origin, why: too_big(message.len() as u64) });
+                if size > limit {
+                    problem(Problem { origin, why: too_big(size, limit) });
                 } else {
                     // The blank line before the next `From ` belongs to the mbox, not the message.
                     if message.ends_with(b"\n\n") {
@@ -172,21 +191,22 @@ fn read_mbox(
             }
             number += 1;
             message.clear();
-            oversized = false;
+            size = 0;
             previous_blank = false;
             continue;
         }
-        previous_blank = line == b"\n" || line == b"\r\n";
-        if oversized {
+        previous_blank = line_start && (line == b"\n" || line == b"\r\n");
+        size += read as u64;
+        if size > limit {
+            if !message.is_empty() {
+                message.clear();
+                message.shrink_to(1024 * 1024);
+            }
             continue;
         }
-        let unquoted = line.iter().position(|&b| b != b'>').is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
+        let unquoted = line_start
+            && line.iter().position(|&b| b != b'>').is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
         message.extend_from_slice(if unquoted { &line[1..] } else { &line });
-        if message.len() as u64 > MAX_MESSAGE_BYTES {
-            oversized = true;
-            message.clear();
-            message.shrink_to(1024 * 1024);
-        }
     }
 }
 
@@ -236,6 +256,42 @@ mod tests {
         assert_eq!(messages[0].1, "Subject: one\n\nbody\nFrom the start\n");
         assert_eq!(messages[1].1, "Subject: two\n\nbody\nFrom here on\n", "a From line after a non-blank line is text");
         assert!(messages[1].0.ends_with("bounces.mbox#2"));
+    }
+
+    #[test]
+    fn an_mbox_message_over_the_limit_is_skipped_with_its_size_even_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("big.mbox");
+        let long = "x".repeat(5000);
+        let text = format!(
+            "From a Mon Jan  1 00:00:00 2024\nSubject: one\n\n{long}\n\n\
+             From b Mon Jan  1 00:00:01 2024\nSubject: two\n\nshort\n\n\
+             From c Mon Jan  1 00:00:02 2024\nSubject: three\n\n{long} From the middle\n"
+        );
+        std::fs::write(&mbox, text).unwrap();
+        let mut messages = Vec::new();
+        let mut problems = Vec::new();
+        read_mbox_within(
+            &mbox,
+            1000,
+            &mut |origin, raw| {
+                messages.push((origin.to_owned(), String::from_utf8_lossy(raw).into_owned()));
+                Ok(())
+            },
+            &mut |p| problems.push(p),
+        )
+        .unwrap();
+        let shown = mbox.display();
+        assert_eq!(messages, [(format!("{shown}#2"), "Subject: two\n\nshort\n".to_owned())]);
+        let why: Vec<(String, String)> = problems.into_iter().map(|p| (p.origin, p.why)).collect();
+        let big = |n: usize| format!("{n} bytes is more than the 1000 a bounce may be; skipped");
+        // Every byte up to the next `From ` line: the headers, the blank line, the long line
+        // and the blank line that ends the message.
+        assert_eq!(
+            why,
+            [(format!("{shown}#1"), big(13 + 1 + 5001 + 1)), (format!("{shown}#3"), big(15 + 1 + 5017))],
+            "the size is the message's, not 0"
+        );
     }
 
     #[test]

@@ -41,8 +41,7 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
                     if reason == "undefined" && !transient {
                         reason = "onhold";
                     }
-                    let permanent = status.as_deref().is_none_or(|s| s.starts_with('5'));
-                    let mut verdict = classify::verdict(reason, permanent);
+                    let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
                     if transient && verdict == Verdict::Hard {
                         verdict = Verdict::Soft;
                     }
@@ -61,7 +60,9 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
             .iter()
             .map(|r| Finding {
                 recipient: text_of(r, "emailAddress"),
-                verdict: Verdict::Complaint,
+                verdict: super::arf::verdict_of(
+                    value.get("complaint").and_then(|c| c.get("complaintFeedbackType")).and_then(Value::as_str),
+                ),
                 status: None,
                 reply: None,
                 reason: "feedback".to_owned(),

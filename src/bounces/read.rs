@@ -196,13 +196,10 @@ fn judge(
     if reason == "delivered" {
         reason = "undefined";
     }
-    let permanent = match status.as_deref() {
-        Some(s) => s.starts_with('5'),
-        None => reply.is_none_or(|r| r >= 500),
-    };
-    let mut verdict = classify::verdict(reason, permanent);
+    let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
     if delayed {
-        if verdict == Verdict::Hard || reason == "undefined" {
+        // A warning whose words say the address is dead is only a delay so far.
+        if classify::verdict(reason, true) == Verdict::Hard || reason == "undefined" {
             reason = "delayed";
         }
         verdict = Verdict::Soft;
@@ -295,6 +292,60 @@ mod tests {
         let analysis = analyse(b"From: a@b.example\r\nTo: c@d.example\r\nSubject: lunch?\r\n\r\nAt one?\r\n");
         assert!(analysis.findings.is_empty());
         assert_eq!(analysis.delivered_to, ["c@d.example"]);
+    }
+
+    #[test]
+    fn only_abuse_fraud_and_virus_reports_are_complaints() {
+        let text = String::from_utf8_lossy(ARF).into_owned();
+        assert!(text.contains("Feedback-Type: abuse"));
+        for (kind, verdict) in [
+            ("abuse", Verdict::Complaint),
+            ("fraud", Verdict::Complaint),
+            ("Virus", Verdict::Complaint),
+            ("not-spam", Verdict::Unknown),
+            ("auth-failure", Verdict::Unknown),
+            ("other", Verdict::Unknown),
+            ("opt-out", Verdict::Unknown),
+        ] {
+            let raw = text.replace("Feedback-Type: abuse", &format!("Feedback-Type: {kind}"));
+            let findings = analyse(raw.as_bytes()).findings;
+            assert_eq!(findings.len(), 1, "{kind}");
+            assert_eq!(findings[0].verdict, verdict, "{kind}");
+            assert_eq!(
+                findings[0].diagnostic.as_deref(),
+                Some(format!("feedback-type: {}", kind.to_lowercase()).as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_temporary_failure_is_soft_whatever_its_words_say() {
+        let dsn = |status: &str, diagnostic: &str| {
+            format!(
+                "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@news.example.org\r\nSubject: Undelivered Mail\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+                 --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n\
+                 --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n\
+                 Final-Recipient: rfc822; tom@example.net\r\nAction: failed\r\nStatus: {status}\r\n\
+                 Diagnostic-Code: smtp; {diagnostic}\r\n\r\n--B--\r\n"
+            )
+        };
+        let judged = |status: &str, diagnostic: &str| {
+            let findings = analyse(dsn(status, diagnostic).as_bytes()).findings;
+            assert_eq!(findings.len(), 1, "{status} {diagnostic}");
+            (findings[0].verdict, findings[0].reason.clone())
+        };
+        let soft = |reason: &str| (Verdict::Soft, reason.to_owned());
+        let hard = |reason: &str| (Verdict::Hard, reason.to_owned());
+        assert_eq!(judged("4.4.3", "Host or domain name not found. Host not found, try again"), soft("hostunknown"));
+        assert_eq!(
+            judged("4.1.1", "450 4.1.1 <tom@example.net>: User unknown in local recipient table"),
+            soft("userunknown")
+        );
+        assert_eq!(judged("4.1.6", "451 4.1.6 mailbox has moved"), soft("hasmoved"));
+        assert_eq!(judged("4.0.0", "550 <tom@example.net>: User unknown"), hard("userunknown"), "a 5xx reply");
+        assert_eq!(judged("5.1.1", "550 5.1.1 User unknown"), hard("userunknown"));
+        assert_eq!(judged("5.1.2", "Host or domain name not found"), hard("hostunknown"));
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! its journal row `bounced` (hard and soft) and apply the bounce rule. A message read twice, or
 //! a process killed half-way and run again, changes the store exactly once.
 //!
-//! What is acted on: a hard or soft bounce or a complaint attributed to a journal row (the
-//! address was sent that message), and every verified provider event. An unattributed bounce
-//! is recorded but suppresses nothing (anyone can mail a bounce naming any address); one to a
-//! return path whose token does not verify is not even recorded. The sink prints nothing: its
+//! What is acted on: a hard or soft bounce or a complaint attributed to a journal row by a
+//! token signed with our keys (the address was sent that message), and every verified provider
+//! event. An unattributed bounce, or one that names a row only by its quoted `Message-ID` or
+//! `List-Id`, is recorded without a send and suppresses nothing (anyone can mail a bounce naming
+//! any address, and quote a Message-ID or List-Id); one to a return path whose token does not
+//! verify is not even recorded. The sink prints nothing: its
 //! callers log one line per message from the [`Handled`] it returns.
 
 use sha2::{Digest as _, Sha256};
@@ -172,6 +174,15 @@ impl StoreSink {
                     let act = kind_of(finding.verdict);
                     events.push((event(finding, Some(row), Some(method.as_str()), &source, origin, &self.clock), act));
                 }
+                // Claimed by what anyone can write: kept, under the address the bounce names (or
+                // the claimed row's), with no send, so it counts towards no rate and no soft
+                // rule, and suppresses nobody.
+                Attribution::Unverified(row, method) => {
+                    let claimed =
+                        Finding { recipient: finding.recipient.clone().or(Some(row.email)), ..finding.clone() };
+                    let unverified = Some(method.unverified_str());
+                    events.push((event(&claimed, None, unverified, &source, origin, &self.clock), None));
+                }
                 Attribution::Unattributed => {
                     events.push((event(finding, None, None, &source, origin, &self.clock), None));
                 }
@@ -268,9 +279,13 @@ fn event(
     }
 }
 
-/// The bounce as one line for the journal row: reply code, status, diagnostic.
+/// The bounce as one line for the journal row: reply code, status, diagnostic; a code the
+/// diagnostic already gives (`550 5.1.1 user unknown`) is not written twice.
 fn reply_text(event: &NewEvent) -> String {
-    let parts = [event.reply.map(|r| r.to_string()), event.status.clone(), event.diagnostic.clone()];
+    let diagnostic = event.diagnostic.as_deref().unwrap_or_default();
+    let reply = event.reply.filter(|&r| super::codes::find_reply(diagnostic) != Some(r));
+    let status = event.status.clone().filter(|s| super::codes::find_status(diagnostic).as_ref() != Some(s));
+    let parts = [reply.map(|r| r.to_string()), status, event.diagnostic.clone()];
     let text = parts.into_iter().flatten().collect::<Vec<_>>().join(" ");
     let text = if text.is_empty() { event.reason.clone() } else { text };
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()

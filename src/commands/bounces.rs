@@ -1,6 +1,7 @@
 //! Handlers for `bounces` (list the recorded events) and `bounces ingest`: adapters from the
 //! CLI to [`crate::bounces`] and the events in [`crate::state`].
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,13 +48,19 @@ struct Tally {
     suppressed: usize,
 }
 
+/// `paths` as given on the command line, read against the project directory `root` (`-C`),
+/// as every other path of the project is; absolute ones as they are.
+pub(super) fn in_project(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths.iter().map(|p| if p.is_absolute() || root == Path::new(".") { p.clone() } else { root.join(p) }).collect()
+}
+
 fn ingest(root: &Path, paths: &[PathBuf], clock: &Clock, env: &Env) -> Result<()> {
     let project = Project::load(root)?;
     let mut sink = StoreSink::open(&project, clock, env)?.crash_after(crash_after(env));
     let mut tally = Tally::default();
     let unreadable = Cell::new(0usize);
     for_each_message(
-        paths,
+        &in_project(root, paths),
         |origin, raw| {
             tally.messages += 1;
             let (handled, effects) = sink.message_effects(raw, origin)?;
@@ -67,18 +74,18 @@ fn ingest(root: &Path, paths: &[PathBuf], clock: &Clock, env: &Env) -> Result<()
                 Handled::Duplicate => tally.duplicates += 1,
                 Handled::Ignored(why) => {
                     tally.skipped += 1;
-                    eprintln!("{origin}: skipped: {why}");
+                    eprintln!("{}: skipped: {}", printable(origin), printable(&why));
                 }
                 Handled::Unparsable(why) => {
                     unreadable.set(unreadable.get() + 1);
-                    eprintln!("{origin}: cannot be read as a bounce: {why}");
+                    eprintln!("{}: cannot be read as a bounce: {}", printable(origin), printable(&why));
                 }
             }
             Ok(())
         },
         |problem| {
             unreadable.set(unreadable.get() + 1);
-            eprintln!("{}: {}", problem.origin, problem.why);
+            eprintln!("{}: {}", printable(&problem.origin), printable(&problem.why));
         },
     )?;
     let t = &tally;
@@ -130,16 +137,33 @@ fn list(root: &Path, args: &BouncesArgs, env: &Env) -> Result<()> {
                 out,
                 "{} {:<10} {:<40} {:<30} {:<12} {}",
                 e.at,
-                e.verdict,
-                e.address,
-                e.send.as_deref().unwrap_or("—"),
-                code.join(" "),
-                e.reason
+                printable(&e.verdict),
+                printable(&e.address),
+                printable(e.send.as_deref().unwrap_or("—")),
+                printable(&code.join(" ")),
+                printable(&e.reason)
             );
             out
         }),
     };
     write_stdout(text.as_bytes())
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\t`): what a bounce says is
+/// written by strangers, and a terminal obeys the escape sequences it is shown.
+pub(super) fn printable(text: &str) -> Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn csv_text(events: &[BounceEvent]) -> Result<String> {
@@ -163,20 +187,24 @@ fn csv_text(events: &[BounceEvent]) -> Result<String> {
         .map_err(failed)?;
     for e in events {
         writer
-            .write_record([
-                e.at.to_string(),
-                e.send.clone().unwrap_or_default(),
-                e.address.clone(),
-                e.verdict.clone(),
-                e.status.clone().unwrap_or_default(),
-                e.reply.map(|r| r.to_string()).unwrap_or_default(),
-                e.reason.clone(),
-                e.diagnostic.clone().unwrap_or_default(),
-                e.source.clone(),
-                e.origin.clone(),
-                e.provider.clone().unwrap_or_default(),
-                e.attributed.clone().unwrap_or_default(),
-            ])
+            .write_record(
+                [
+                    e.at.to_string(),
+                    e.send.clone().unwrap_or_default(),
+                    e.address.clone(),
+                    e.verdict.clone(),
+                    e.status.clone().unwrap_or_default(),
+                    e.reply.map(|r| r.to_string()).unwrap_or_default(),
+                    e.reason.clone(),
+                    e.diagnostic.clone().unwrap_or_default(),
+                    e.source.clone(),
+                    e.origin.clone(),
+                    e.provider.clone().unwrap_or_default(),
+                    e.attributed.clone().unwrap_or_default(),
+                ]
+                .iter()
+                .map(|field| printable(field).into_owned()),
+            )
             .map_err(failed)?;
     }
     let bytes = writer.into_inner().map_err(|e| failed(e.into_error().into()))?;

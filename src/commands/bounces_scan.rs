@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::bounces::printable;
 use crate::bounces::attribute::Attributor;
 use crate::bounces::{self, Analysis, Finding, files};
 use crate::cli::ScanFormat;
@@ -38,10 +39,7 @@ pub fn bounces_scan(root: &Path, paths: &[PathBuf], format: ScanFormat, env: &En
         Ok(project) => Attributor::open(&project, env)?,
         Err(_) => None,
     };
-    let paths: Vec<PathBuf> = paths
-        .iter()
-        .map(|p| if p.is_absolute() || root == Path::new(".") { p.clone() } else { root.join(p) })
-        .collect();
+    let paths = super::bounces::in_project(root, paths);
     match attributor {
         Some((state, mut attributor)) => scan(&paths, format, &mut |analysis, finding| {
             attributor.attribute(&state, analysis, finding).ok().and_then(|a| a.send().map(str::to_owned))
@@ -91,18 +89,19 @@ pub fn scan(paths: &[PathBuf], format: ScanFormat, attribute: Attribute<'_>) -> 
                         serde_json::to_string(&row).unwrap_or_default()
                     }
                     ScanFormat::Text => format!(
-                        "{origin}\t{}\t{}\t{}\t{}",
-                        finding.recipient.as_deref().unwrap_or("-"),
+                        "{}\t{}\t{}\t{}\t{}",
+                        printable(origin),
+                        printable(finding.recipient.as_deref().unwrap_or("-")),
                         finding.verdict.as_str(),
-                        finding.reason,
-                        finding.status.as_deref().unwrap_or("-"),
+                        printable(&finding.reason),
+                        printable(finding.status.as_deref().unwrap_or("-")),
                     ),
                 };
                 write_line(&mut stdout, &line)?;
             }
             Ok(())
         },
-        |problem| eprintln!("{}: skipped: {}", problem.origin, problem.why),
+        |problem| eprintln!("{}: skipped: {}", printable(&problem.origin), printable(&problem.why)),
     )?;
     let summary: Vec<String> = counts.iter().map(|(verdict, n)| format!("{n} {verdict}")).collect();
     eprintln!(

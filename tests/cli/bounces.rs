@@ -2,7 +2,7 @@
 //! ingest` over a Maildir, an mbox and `.eml` files, exactly once across a `kill -9`, the
 //! journal and suppressions it changes, and `bounces` listing the events.
 
-use crate::harness::Project;
+use crate::harness::{Project, run_in};
 use crate::send::{ISSUE, journal_status, send, setup};
 use crate::smtp::{Received, ServerConfig, SmtpServer};
 
@@ -35,6 +35,28 @@ fn dsn(id: &str, return_path: &str, recipient: &str, status: &str, diagnostic: &
          Status: {status}\r\nDiagnostic-Code: smtp; {diagnostic}\r\n\r\n\
          --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: The Weekly <weekly@send.example.org>\r\nTo: {recipient}\r\n\
          Subject: Plans\r\n\r\n--B--\r\n"
+    )
+}
+
+/// [`dsn`] sent to the plain bounce mailbox (no return-path token), quoting `headers` of the
+/// original (CRLF-terminated lines) beside its From, To and Subject.
+fn dsn_quoting(id: &str, recipient: &str, headers: &str) -> String {
+    dsn(id, BOUNCE_ADDRESS, recipient, "5.1.1", "550 5.1.1 user unknown")
+        .replace("Subject: Plans\r\n", &format!("Subject: Plans\r\n{headers}"))
+}
+
+/// An RFC 5965 abuse report from a feedback loop about the message to `recipient`, quoting it
+/// with `headers`.
+fn arf(id: &str, recipient: &str, headers: &str) -> String {
+    format!(
+        "From: feedback@isp.example\r\nTo: abuse@send.example.org\r\nSubject: FW: Plans\r\n\
+         Message-ID: <{id}@isp.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\r\n\
+         --A\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n\
+         --A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n\
+         User-Agent: FBL/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: {recipient}\r\n\r\n\
+         --A\r\nContent-Type: message/rfc822\r\n\r\nFrom: The Weekly <weekly@send.example.org>\r\n\
+         To: {recipient}\r\nSubject: Plans\r\n{headers}\r\nHello.\r\n--A--\r\n"
     )
 }
 
@@ -119,6 +141,40 @@ fn ingest_reads_maildirs_mboxes_and_eml_files_and_names_what_it_cannot_read() {
 }
 
 #[test]
+fn ingest_reads_relative_paths_in_the_project_directory_of_dash_c() {
+    let project = Project::fixture("send");
+    project.write("one.eml", &dsn("c1", "postmaster@example.org", "ann@example.org", "5.1.1", "550 no"));
+    let dir = project.path().to_str().expect("utf-8");
+    let parent = project.path().parent().expect("parent");
+    let out = run_in(parent, &["-C", dir, "bounces", "ingest", "one.eml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("read 1 messages: 1 recorded"), "{}", out.stderr);
+    let scan = run_in(parent, &["-C", dir, "bounces", "scan", "one.eml"]);
+    assert_eq!(scan.code, 0, "as `scan` does: {}", scan.stderr);
+}
+
+#[test]
+fn terminal_escapes_in_a_bounce_never_reach_the_terminal() {
+    let project = Project::fixture("send");
+    let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2Jevil";
+    project.write("esc.eml", &dsn("esc1", "postmaster@example.org", hostile, "5.1.1", "550 5.1.1 user unknown"));
+    project.write("csi.eml", &dsn("csi1", "postmaster@example.org", "ok\u{9b}2J@example.org", "5.1.1", "550 no"));
+    project
+        .write("odd/\u{1b}[2Jname.eml", &dsn("odd1", "postmaster@example.org", "ann@example.org", "5.1.1", "550 no"));
+    let ingest = project.run(&["bounces", "ingest", "esc.eml", "csi.eml", "odd"]);
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    let scan = project.run(&["bounces", "scan", "esc.eml", "csi.eml", "odd"]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    assert!(scan.stdout.contains("odd/\\u{1b}[2Jname.eml\tann@example.org\thard"), "escaped: {}", scan.stdout);
+    let listed = project.run(&["bounces"]);
+    let csv = project.run(&["bounces", "--format", "csv"]);
+    assert!(listed.stdout.contains("ann@example.org"), "{}", listed.stdout);
+    for out in [&ingest.stderr, &scan.stdout, &scan.stderr, &listed.stdout, &csv.stdout] {
+        assert!(!out.contains(['\u{1b}', '\u{7}', '\u{9b}']), "a control character reached the terminal: {out:?}");
+    }
+}
+
+#[test]
 fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addresses() {
     let (project, _server, received) = sent_with_return_paths(20);
     let dead: Vec<&Received> = received.iter().filter(|m| m.rcpt_to[0].starts_with("reader0000")).take(3).collect();
@@ -160,6 +216,63 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
     assert!(text.contains("4 bounced (3 hard, 1 soft;"), "{text}");
     let csv = project.run(&["bounces", "--verdict", "hard", "--format", "csv"]).stdout;
     assert_eq!(csv.lines().count(), 4, "a header and three events: {csv}");
+}
+
+#[test]
+fn a_bounce_or_complaint_without_a_signed_token_suppresses_nobody() {
+    let (project, _server, received) = sent_with_return_paths(10);
+    let to = |address: &str| received.iter().find(|m| m.rcpt_to[0] == address).expect("sent to");
+    let header = |address: &str, name: &str| {
+        let value = to(address).header(name).unwrap_or_else(|| panic!("{name}"));
+        format!("{name}: {value}\r\n")
+    };
+    let victims = ["reader00001@example.org", "reader00002@example.org", "reader00003@example.org"];
+    // What anyone can write: the Message-ID (derived from the issue and the address), the
+    // public List-Id, and a feedback report quoting the Message-ID.
+    let forged = [
+        dsn_quoting("forged-mid", victims[0], &header(victims[0], "Message-ID")),
+        dsn_quoting("forged-list-id", victims[1], &header(victims[1], "List-Id")),
+        arf("forged-arf", victims[2], &header(victims[2], "Message-ID")),
+    ];
+    // The same, quoting the original's signed List-Unsubscribe: only its recipient had it.
+    let genuine = ["reader00004@example.org", "reader00005@example.org"];
+    let quoted = |address: &str| format!("{}{}", header(address, "Message-ID"), header(address, "List-Unsubscribe"));
+    let mut messages = forged.to_vec();
+    messages.push(dsn_quoting("genuine-dsn", genuine[0], &quoted(genuine[0])));
+    messages.push(arf("genuine-arf", genuine[1], &quoted(genuine[1])));
+    let dir = maildir(&project, "Maildir", &messages);
+
+    let out = project.run(&["bounces", "ingest", &dir]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("5 recorded (5 events)"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 journal rows marked bounced, 2 addresses suppressed"), "{}", out.stderr);
+    let suppressions = project.run(&["suppressions"]).stdout;
+    for victim in victims {
+        assert!(!suppressions.contains(victim), "a made-up bounce suppresses nobody: {suppressions}");
+    }
+    assert!(suppressions.contains(&format!("{}\t*\tbounced", genuine[0])), "{suppressions}");
+    assert!(suppressions.contains(&format!("{}\t*\tcomplained", genuine[1])), "{suppressions}");
+    let attributed: Vec<(String, String, String)> = events(&project)
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or("-").to_owned();
+            (text("address"), text("send"), text("attributed"))
+        })
+        .collect();
+    let row = |address: &str, send: &str, how: &str| (address.to_owned(), send.to_owned(), how.to_owned());
+    assert_eq!(
+        attributed,
+        [
+            row(victims[0], "-", "unverified-message-id"),
+            row(victims[1], "-", "unverified-list-id"),
+            row(victims[2], "-", "unverified-message-id"),
+            row(genuine[0], ISSUE, "message-id"),
+            row(genuine[1], ISSUE, "message-id"),
+        ]
+    );
+    let status = journal_status(&project);
+    assert_eq!(status["bounces"]["hard"], 1, "unverified claims count towards no rate: {status:#}");
+    assert_eq!(status["bounces"]["complaints"], 1, "{status:#}");
 }
 
 #[test]

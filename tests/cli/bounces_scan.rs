@@ -35,7 +35,12 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("outlook-automatic-reply", Some("sam@corp.example.com"), "auto-reply", "vacation"),
     ("outlook-blocklist", Some("reader@outlook.example"), "soft", "blocked"),
     ("outlook-jmrp", Some("unhappy@hotmail.example"), "complaint", "feedback"),
+    // A 4.x.x status with a 4xx reply (or none) is temporary whatever the words say; a 5xx
+    // reply is permanent whatever the status.
+    ("postfix-450-user-unknown", Some("siobhan@example.org"), "soft", "userunknown"),
+    ("postfix-550-status-4", Some("gone@example.org"), "hard", "userunknown"),
     ("postfix-disabled", Some("closed@example.com"), "soft", "suspend"),
+    ("postfix-dns-tempfail", Some("tom@example.net"), "soft", "hostunknown"),
     ("postfix-expired", Some("gone-quiet@example.com"), "soft", "expired"),
     ("postfix-greylisted", Some("grey@example.com"), "soft", "blocked"),
     ("postfix-host-unknown", Some("someone@no-such-domain.example"), "hard", "hostunknown"),

@@ -108,6 +108,32 @@ fn a_hard_bounce_to_a_return_path_marks_the_row_and_suppresses_once() {
 }
 
 #[test]
+fn the_journal_row_gives_each_code_once() {
+    let event = |reply: Option<u16>, status: Option<&str>, diagnostic: Option<&str>| NewEvent {
+        at: AT.parse().unwrap(),
+        row: None,
+        attributed: None,
+        address_key: String::new(),
+        address: String::new(),
+        verdict: "hard",
+        status: status.map(str::to_owned),
+        reply,
+        diagnostic: diagnostic.map(str::to_owned),
+        reason: "userunknown".to_owned(),
+        source: String::new(),
+        origin: String::new(),
+        provider: None,
+    };
+    let text = |reply, status, diagnostic| reply_text(&event(reply, status, diagnostic));
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("550 5.1.1 user unknown")), "550 5.1.1 user unknown");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("550-5.1.1 The email account")), "550-5.1.1 The email account");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("no such user")), "550 5.1.1 no such user");
+    assert_eq!(text(Some(550), Some("5.1.1"), Some("5.1.1 no such user")), "550 5.1.1 no such user");
+    assert_eq!(text(None, Some("5.1.1"), Some("550 mailbox unavailable")), "5.1.1 550 mailbox unavailable");
+    assert_eq!(text(None, None, None), "userunknown");
+}
+
+#[test]
 fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
@@ -128,7 +154,7 @@ fn a_forged_token_is_ignored_and_an_unattributed_bounce_suppresses_nobody() {
 }
 
 #[test]
-fn bounces_are_attributed_by_message_id_list_unsubscribe_and_list_id() {
+fn bounces_are_attributed_by_list_unsubscribe_and_by_message_id_only_with_a_signed_token() {
     let dir = tempfile::tempdir().unwrap();
     prepare(
         dir.path(),
@@ -136,18 +162,29 @@ fn bounces_are_attributed_by_message_id_list_unsubscribe_and_list_id() {
         &["ann@example.org", "bob@example.org", "cy@example.org"],
     );
     let mut sink = sink(dir.path(), SoftRule::default());
-    let by_id =
-        "message-id: <1@mx>\noriginal-message-id: <ann@example.org/weekly/a@news.example.org>\nfinding: - hard\n";
-    let token = keys().token("bob@example.org", "news");
     let mut state = State::open(&path_in(dir.path()), Path::new(".letterpress/state.db")).unwrap();
     sent(&mut state, "daily/x", "2024-03-09T09:00:00Z", &["dee@example.org"]);
     drop(state);
-    let by_unsubscribe = format!(
-        "message-id: <2@mx>\nlist-unsubscribe: <https://news.example.org/u?t={token}>\nfinding: bob@example.org complaint\n"
+    let unsubscribe = |address: &str| format!("<https://news.example.org/u?t={}>", keys().token(address, "news"));
+    // The quoted Message-ID with the same recipient's signed unsubscribe token.
+    let by_id = format!(
+        "message-id: <1@mx>\noriginal-message-id: <ann@example.org/weekly/a@news.example.org>\n\
+         list-unsubscribe: {}\nfinding: - hard\n",
+        unsubscribe("ann@example.org")
     );
-    let by_list_id =
-        "message-id: <3@mx>\nlist-id: \"Weekly\" <weekly.news.example.org>\nfinding: cy@example.org hard\n";
-    for raw in [by_id, &by_unsubscribe, by_list_id] {
+    let by_unsubscribe = format!(
+        "message-id: <2@mx>\nlist-unsubscribe: {}\nfinding: bob@example.org complaint\n",
+        unsubscribe("bob@example.org")
+    );
+    // An issue renamed after its send: its return path verifies but names no send; the quoted
+    // headers decide.
+    let renamed = format!(
+        "message-id: <3@mx>\nto: {}\noriginal-message-id: <cy@example.org/weekly/b@news.example.org>\n\
+         list-unsubscribe: {}\nfinding: - hard\n",
+        return_path().address(&keys(), "weekly/old-name", 3),
+        unsubscribe("cy@example.org")
+    );
+    for raw in [&by_id, &by_unsubscribe, &renamed] {
         assert_eq!(sink.message(raw.as_bytes(), "x").unwrap(), Handled::Recorded(1), "{raw}");
     }
     let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
@@ -160,11 +197,73 @@ fn bounces_are_attributed_by_message_id_list_unsubscribe_and_list_id() {
         [
             ("ann@example.org", "weekly/a", "message-id"),
             ("bob@example.org", "weekly/b", "list-unsubscribe"),
-            ("cy@example.org", "weekly/b", "list-id"),
+            ("cy@example.org", "weekly/b", "message-id"),
         ]
     );
+    assert_eq!(suppressed(&sink, "ann@example.org"), [("*".to_owned(), crate::state::Reason::Bounced)]);
     assert_eq!(suppressed(&sink, "bob@example.org"), [("*".to_owned(), crate::state::Reason::Complained)]);
+    assert_eq!(suppressed(&sink, "cy@example.org"), [("*".to_owned(), crate::state::Reason::Bounced)]);
     assert_eq!(sink.state().counts("weekly/b").unwrap().bounced, 1, "a complaint is not a bounce of the row");
+}
+
+#[test]
+fn a_bounce_that_quotes_only_what_anyone_can_write_suppresses_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(
+        dir.path(),
+        &[("weekly/a", "2024-03-01T09:00:00Z"), ("weekly/b", "2024-03-08T09:00:00Z")],
+        &["ann@example.org", "bob@example.org", "cy@example.org"],
+    );
+    let mut sink = sink(dir.path(), SoftRule { count: 1, window: 5 });
+    let ann_id = "original-message-id: <ann@example.org/weekly/a@news.example.org>";
+    // Bob's own unsubscribe token, and his return path of a renamed issue with Ann's `seq`, do
+    // not vouch for Ann's row.
+    let bob_token = format!("<https://news.example.org/u?t={}>", keys().token("bob@example.org", "news"));
+    let bob_renamed = return_path().address(&keys(), "weekly/old-name", 1);
+    let forged = [
+        format!("message-id: <f1@mx>\n{ann_id}\nfinding: ann@example.org hard 5.1.1\n"),
+        format!("message-id: <f2@mx>\n{ann_id}\nfinding: - complaint\n"),
+        "message-id: <f3@mx>\nlist-id: \"Weekly\" <weekly.news.example.org>\nfinding: ann@example.org hard\n"
+            .to_owned(),
+        "message-id: <f4@mx>\nlist-id: <weekly.news.example.org>\nfinding: ann@example.org soft 4.2.2\n".to_owned(),
+        format!("message-id: <f5@mx>\nto: {bob_renamed}\n{ann_id}\nfinding: - hard\n"),
+    ];
+    for raw in &forged {
+        let (handled, effects) = sink.message_effects(raw.as_bytes(), "x").unwrap();
+        assert_eq!((handled, effects), (Handled::Recorded(1), Effects::default()), "{raw}");
+    }
+    let (handled, effects) = sink
+        .message_effects(
+            format!("message-id: <f6@mx>\n{ann_id}\nlist-unsubscribe: {bob_token}\nfinding: - complaint\n").as_bytes(),
+            "x",
+        )
+        .unwrap();
+    assert_eq!((handled, effects.suppressed), (Handled::Recorded(1), 1), "Bob's token speaks for Bob only");
+    assert!(suppressed(&sink, "ann@example.org").is_empty(), "a made-up bounce suppresses nobody");
+    assert_eq!(suppressed(&sink, "bob@example.org"), [("*".to_owned(), crate::state::Reason::Complained)]);
+    assert_eq!(sink.state().counts("weekly/a").unwrap().bounced, 0);
+    assert_eq!(sink.state().counts("weekly/b").unwrap().bounced, 0);
+    let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+    let found: Vec<(&str, &str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            let send = e.send.as_deref().unwrap_or("-");
+            (e.address.as_str(), send, e.verdict.as_str(), e.attributed.as_deref().unwrap_or("-"))
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ann@example.org", "-", "hard", "unverified-message-id"),
+            ("ann@example.org", "-", "complaint", "unverified-message-id"),
+            ("ann@example.org", "-", "hard", "unverified-list-id"),
+            ("ann@example.org", "-", "soft", "unverified-list-id"),
+            ("ann@example.org", "-", "hard", "unverified-message-id"),
+            ("bob@example.org", "weekly/b", "complaint", "list-unsubscribe"),
+        ]
+    );
+    let rates = sink.state().bounce_counts().unwrap();
+    assert!(rates.iter().all(|c| c.hard == 0 && c.soft == 0), "unverified claims count towards no rate: {rates:?}");
 }
 
 #[test]

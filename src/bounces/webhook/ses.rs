@@ -246,14 +246,18 @@ pub fn events(message: &str) -> Result<Vec<ProviderEvent>, Rejected> {
         }
         "Complaint" => {
             let complaint = value.get("complaint").ok_or_else(|| bad("no `complaint`"))?;
-            if text(complaint, "complaintFeedbackType") == Some("not-spam") {
+            let feedback_type = text(complaint, "complaintFeedbackType");
+            if feedback_type == Some("not-spam") {
                 return Ok(Vec::new());
             }
+            // As for a feedback report read from a mailbox: only abuse, fraud and virus (or no
+            // type) are complaints; an auth-failure or other report is recorded as unknown.
+            let verdict = crate::bounces::arf::verdict_of(feedback_type);
             let feedback = text(complaint, "feedbackId").ok_or_else(|| bad("no `feedbackId`"))?;
             for r in list(complaint, "complainedRecipients") {
                 let Some(address) = text(&r, "emailAddress") else { continue };
-                let kind = text(complaint, "complaintFeedbackType").map(|t| format!("feedback type {t}"));
-                out.push(event(format!("{feedback}:{address}"), address, Verdict::Complaint, kind, at(complaint)));
+                let kind = feedback_type.map(|t| format!("feedback type {t}"));
+                out.push(event(format!("{feedback}:{address}"), address, verdict, kind, at(complaint)));
             }
         }
         "Delivery" => {

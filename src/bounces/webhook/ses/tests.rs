@@ -150,12 +150,24 @@ fn sns_hosts_are_recognised() {
 }
 
 #[test]
-fn undetermined_bounces_are_unknown_and_not_spam_reports_record_nothing() {
+fn undetermined_bounces_are_unknown_not_spam_reports_record_nothing_and_only_abuse_complains() {
     let undetermined = r#"{"notificationType":"Bounce","mail":{"messageId":"m"},"bounce":{"bounceType":"Undetermined","feedbackId":"f","bouncedRecipients":[{"emailAddress":"a@example.org"}]}}"#;
     let got = super::events(undetermined).unwrap();
     assert_eq!((got[0].verdict, got[0].event_id.as_str()), (Verdict::Unknown, "f:a@example.org"));
     let not_spam = r#"{"notificationType":"Complaint","mail":{},"complaint":{"feedbackId":"f","complaintFeedbackType":"not-spam","complainedRecipients":[{"emailAddress":"a@example.org"}]}}"#;
     assert_eq!(super::events(not_spam).unwrap(), Vec::new());
+    for (kind, verdict) in [
+        ("abuse", Verdict::Complaint),
+        ("fraud", Verdict::Complaint),
+        ("virus", Verdict::Complaint),
+        ("auth-failure", Verdict::Unknown),
+        ("other", Verdict::Unknown),
+    ] {
+        let complaint = not_spam.replace("not-spam", kind);
+        assert_eq!(super::events(&complaint).unwrap()[0].verdict, verdict, "{kind}");
+    }
+    let untyped = not_spam.replace(r#""complaintFeedbackType":"not-spam","#, "");
+    assert_eq!(super::events(&untyped).unwrap()[0].verdict, Verdict::Complaint, "no type: a complaint");
     let published = r#"{"eventType":"Delivery","mail":{"messageId":"m"},"delivery":{"recipients":["b@example.org"]}}"#;
     assert_eq!(super::events(published).unwrap()[0].verdict, Verdict::Delivered, "event publishing's `eventType`");
     assert!(super::events("not json").is_err());
