@@ -241,7 +241,7 @@ impl MessageTemplate {
             test: options.test,
             unsubscribe_prefix,
             unsubscribe_scope,
-            mailto_prefix: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe%20")),
+            mailto_prefix: mailto.map(|m| format!("mailto:{}?subject=unsubscribe%20", mailto_address(m))),
             attr_columns: options.attr_columns,
             keys: options.keys,
             dkim: options.dkim,
@@ -400,6 +400,25 @@ impl MessageTemplate {
 
 fn invalid(code: &'static str, message: String) -> Error {
     Error::Invalid(vec![Diagnostic::error(code, message)])
+}
+
+/// `address` as a `mailto:` URI writes it (RFC 6068 §2): the domain as its A-label, and in the
+/// local part every byte but letters, digits and `!$'*+-._~` percent-encoded, so a `?`, `#`,
+/// `%` or non-ASCII letter in it neither ends the address nor leaves the header 7-bit.
+fn mailto_address(address: &str) -> String {
+    let normal = crate::address::normalise_address(address).unwrap_or_else(|_| address.to_owned());
+    let (local, domain) = normal.rsplit_once('@').unwrap_or(("", &normal));
+    let mut out = String::with_capacity(normal.len() + 8);
+    for byte in local.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!$'*+-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out.push('@');
+    out.push_str(domain);
+    out
 }
 
 #[cfg(test)]

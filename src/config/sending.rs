@@ -301,12 +301,12 @@ impl Config {
             );
         }
         if let Some(mailto) = &sending.unsubscribe_mailto
-            && mailto.parse::<lettre::Address>().is_err()
+            && let Err(why) = crate::address::normalise_address(mailto)
         {
             fail(
                 "unsubscribe-mailto",
                 mailto,
-                Diagnostic::error("config/mailbox", format!("`unsubscribe-mailto` is not an address: `{mailto}`")),
+                Diagnostic::error("config/mailbox", format!("`unsubscribe-mailto` is not a valid address: {why}")),
             );
         }
         if let Some(sender) = &sending.feedback_id_sender

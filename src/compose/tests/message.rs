@@ -374,3 +374,23 @@ fn an_internationalised_sender_domain_is_written_as_its_a_label() {
     assert_eq!(one(&message, "Reply-To"), "Desk <desk@xn--bcher-kva.example>");
     assert_eq!(template.envelope_from(), "weekly@xn--bcher-kva.example");
 }
+
+/// The `mailto:` of `List-Unsubscribe` is a URI (RFC 6068): a `?`, `#`, `%` or non-ASCII letter
+/// in the local part is percent-encoded and the domain is its A-label, so the header stays
+/// 7-bit and a client reads the address that was configured.
+#[test]
+fn the_unsubscribe_mailto_is_written_as_a_uri() {
+    for (configured, written) in [
+        ("unsubscribe@news.example.org", "unsubscribe@news.example.org"),
+        ("un?sub#scribe%41@news.example.org", "un%3Fsub%23scribe%2541@news.example.org"),
+        ("désabonner@Bücher.example", "d%C3%A9sabonner@xn--bcher-kva.example"),
+    ] {
+        let mut project = example();
+        project.config.sending.unsubscribe_mailto = Some(configured.to_owned());
+        let template = template(&project, ISSUE);
+        let (_, message) = compose(&template, "ruth@example.org", "Ruth", "London");
+        let value = one(&message, "List-Unsubscribe");
+        assert!(value.is_ascii(), "{value}");
+        assert!(value.contains(&format!(", <mailto:{written}?subject=unsubscribe%20")), "{configured}: {value}");
+    }
+}
