@@ -413,7 +413,8 @@ fn mailto_address(address: &str) -> String {
         if byte.is_ascii_alphanumeric() || b"!$'*+-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend(['%', char::from(HEX[usize::from(byte >> 4)]), char::from(HEX[usize::from(byte & 0xf)])]);
         }
     }
     out.push('@');
