@@ -150,12 +150,14 @@ fn upsert_unlocked(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    refuse_unclosed_quote(&old, shown)?;
     let mut widened = false;
     if !old.is_empty() && !new_columns.is_empty() {
         let columns = ListReader::new(old.as_slice(), path, shown)?.columns().to_vec();
         let missing: Vec<String> = new_columns.iter().filter(|c| !columns.contains(c)).cloned().collect();
         if !missing.is_empty() {
+            // Widening rewrites every row: not across a quote never closed. Otherwise reading the
+            // rows ([`existing_rows`]) refuses such a list before anything is written.
+            refuse_unclosed_quote(&old, shown)?;
             old = super::columns::widen(&old, path, &missing)?;
             widened = true;
         }
@@ -298,7 +300,7 @@ pub fn remove_address(path: &Path, shown: &Path, email: &str) -> Result<Vec<usiz
     let key = address_key(email);
     let _lock = lock(path)?;
     let old = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    refuse_unclosed_quote(&old, shown)?;
+    // A quote never closed is refused by the reader (`finish`), before anything is written.
     let mut reader = ListReader::new(old.as_slice(), path, shown)?;
     let (mut lines, mut cuts) = (Vec::new(), Vec::new());
     while let Some((row, span)) = reader.next_row() {
