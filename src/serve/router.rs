@@ -3,7 +3,7 @@
 //! Enters: requests, with the connection's peer address as a [`ConnectInfo`] extension (set by
 //! [`super::listener`]). Leaves: responses from the handlers, after the limits: a request without
 //! exactly one `Host` (RFC 9112; HTTP/1.0 may omit it) answers 400, bodies over [`MAX_BODY`]
-//! answer 413, a body not wholly read within `serve.body-timeout` answers 408 and closes the
+//! (a webhook's over [`webhooks::body_limit`]) answer 413, a body not wholly read within `serve.body-timeout` answers 408 and closes the
 //! connection, a request not answered within [`REQUEST_TIMEOUT`] answers 503. Behind a trusted
 //! proxy, a client with `serve.max-connections-per-client` requests in progress gets 429 for
 //! more. Every request leaves one line on stderr — client, method, path (never the query string,
@@ -43,7 +43,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&routes.path("confirm"), get(confirm::confirm))
         .route(&routes.path("healthz"), get(healthz))
         .route(&format!("{}{{token}}", routes.path(crate::clicks::PATH)), get(clicks::follow))
-        .route_layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(webhooks::routes(&app))
         .fallback(site::archive)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), read_body))
