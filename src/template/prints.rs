@@ -23,10 +23,7 @@ pub(crate) fn attribute_names<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<S
     const PREFIX: &str = "subscriber.attrs.";
     let mut names: Vec<String> = texts
         .flat_map(|text| text.match_indices(PREFIX).map(move |(at, _)| &text[at + PREFIX.len()..]))
-        .filter_map(|rest| {
-            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
-            (end > 0 && !rest.starts_with(|c: char| c.is_ascii_digit())).then(|| rest[..end].to_owned())
-        })
+        .filter_map(|rest| identifier(rest).map(|(name, _)| name.to_owned()))
         .collect();
     names.sort();
     names.dedup();
@@ -71,9 +68,13 @@ fn field_path(after: &str) -> Option<&str> {
     if let Some(rest) = after.strip_prefix(".name") {
         return Some(rest);
     }
-    let rest = after.strip_prefix(".attrs.")?;
-    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
-    (end > 0 && !rest.starts_with(|c: char| c.is_ascii_digit())).then_some(&rest[end..])
+    identifier(after.strip_prefix(".attrs.")?).map(|(_, rest)| rest)
+}
+
+/// The identifier `text` starts with (a column of `subscriber.attrs`), and the text after it.
+fn identifier(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(text.len());
+    (end > 0 && !text.starts_with(|c: char| c.is_ascii_digit())).then(|| text.split_at(end))
 }
 
 /// `before` ends with `{{`, optionally `{{-`, and whitespace.
