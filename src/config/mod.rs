@@ -200,7 +200,7 @@ impl Config {
         });
         let lists = self.lists.iter().flat_map(|l| [("name", Some(&l.name)), ("description", Some(&l.description))]);
         for (key, value) in site.into_iter().chain(publications).chain(lists) {
-            if let Some(value) = value.filter(|v| v.contains(char::is_control) || crate::header::has_encoded_word(v)) {
+            if let Some(value) = value.filter(|v| !is_one_line(v)) {
                 // The file holds the value escaped (`\r\n`): find it by what comes before.
                 let before = value.split(char::is_control).next().unwrap_or_default();
                 locate(
@@ -218,6 +218,12 @@ impl Config {
         }
         problems
     }
+}
+
+/// Whether `text` may go into an email header and a page as it is: no line break or other
+/// control character, no encoded-word (`=?…?=`).
+fn is_one_line(text: &str) -> bool {
+    !text.contains(char::is_control) && !crate::header::has_encoded_word(text)
 }
 
 /// Whether `s` is a URL- and directory-safe slug.

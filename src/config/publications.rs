@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Config, find, is_slug};
+use super::{Config, find, is_one_line, is_slug};
 use crate::diagnostic::Diagnostic;
 
 /// One newsletter: its sender, default lists and templates.
@@ -154,8 +154,7 @@ impl Config {
             }
             for (key, value) in [("from", Some(&publication.from)), ("reply-to", publication.reply_to.as_ref())] {
                 // A line break or an encoded-word is reported once, by `one_line_texts`.
-                if let Some(value) =
-                    value.filter(|v| !v.contains(char::is_control) && !crate::header::has_encoded_word(v))
+                if let Some(value) = value.filter(|v| is_one_line(v))
                     && let Err(e) = value.parse::<lettre::message::Mailbox>()
                 {
                     locate(
