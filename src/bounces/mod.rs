@@ -43,7 +43,8 @@ pub enum Verdict {
     /// reference classifiers have it: such mailboxes come back.
     Hard,
     /// Temporary: mailbox full, a suspended mailbox, greylisting, a temporary block, too big,
-    /// expired in a queue, a delayed-delivery warning, a policy or spam block.
+    /// expired in a queue, a policy or spam block; and a delayed-delivery warning (reason
+    /// [`DELAYED`]), which is recorded only.
     Soft,
     /// A spam complaint (an ARF feedback report, or a provider's complaint event).
     Complaint,
@@ -91,6 +92,18 @@ pub struct Finding {
     pub reason: String,
     /// The diagnostic text (`Diagnostic-Code`, or the line of the bounce that explained it).
     pub diagnostic: Option<String>,
+}
+
+/// The reason word of a delayed-delivery warning (`Action: delayed`, "THIS IS A WARNING ONLY"):
+/// verdict [`Verdict::Soft`], recorded, and otherwise nothing — the message may still be
+/// delivered, so it neither marks the journal row nor counts as a soft bounce.
+pub const DELAYED: &str = "delayed";
+
+impl Finding {
+    /// Whether this is only a warning that delivery is late.
+    pub fn is_delay(&self) -> bool {
+        self.reason == DELAYED
+    }
 }
 
 /// What the bounce tells about the message it answers, for attributing it to a send.

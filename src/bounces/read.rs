@@ -198,10 +198,9 @@ fn judge(
     }
     let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
     if delayed {
-        // A warning whose words say the address is dead is only a delay so far.
-        if classify::verdict(reason, true) == Verdict::Hard || reason == "undefined" {
-            reason = "delayed";
-        }
+        // A warning says what has happened so far: delivery is late. Whatever its words say of
+        // the cause (even "user unknown") stays in the diagnostic; the message may still arrive.
+        reason = super::DELAYED;
         verdict = Verdict::Soft;
     }
     finding(recipient, verdict, reason, status, reply, diagnostic)

@@ -171,7 +171,9 @@ impl StoreSink {
                     ));
                 }
                 Attribution::Row(row, method) => {
-                    let act = kind_of(finding.verdict);
+                    // A delay warning is kept against its row, and changes nothing: the message
+                    // may still arrive.
+                    let act = if finding.is_delay() { None } else { kind_of(finding.verdict) };
                     events.push((event(finding, Some(row), Some(method.as_str()), &source, origin, &self.clock), act));
                 }
                 // Claimed by what anyone can write: kept, under the address the bounce names (or

@@ -113,7 +113,7 @@ pub struct BounceCounts {
     pub delivered: u32,
     /// Recipients with a hard bounce.
     pub hard: u32,
-    /// Recipients with a soft bounce.
+    /// Recipients with a soft bounce (a delay warning is none).
     pub soft: u32,
     /// Recipients who complained.
     pub complaints: u32,
@@ -257,12 +257,12 @@ impl State {
     }
 
     /// How many of the last `window` sends delivered to `address_key` (by start time) it
-    /// soft-bounced on.
+    /// soft-bounced on (a delay warning is no bounce).
     pub fn soft_bounces_within(&self, address_key: &str, window: u32) -> Result<u32, Error> {
         self.conn
             .query_value(
                 "SELECT COUNT(DISTINCT e.issue) FROM bounce_events AS e
-                 WHERE e.address_key = ?1 AND e.verdict = 'soft' AND e.issue IN (
+                 WHERE e.address_key = ?1 AND e.verdict = 'soft' AND e.reason <> 'delayed' AND e.issue IN (
                      SELECT d.issue FROM deliveries AS d JOIN sends AS s ON s.issue = d.issue
                      WHERE d.address_key = ?1 AND d.status IN ('sent', 'uncertain', 'bounced')
                      ORDER BY s.started_at DESC, d.issue DESC LIMIT ?2)",
@@ -312,7 +312,7 @@ impl State {
                     (SELECT COUNT(*) FROM deliveries AS d WHERE d.issue = s.issue AND d.status IN ('sent', 'bounced')),
                     (SELECT COUNT(DISTINCT address_key) FROM bounce_events WHERE issue = s.issue AND verdict = 'hard'),
                     (SELECT COUNT(DISTINCT address_key) FROM bounce_events AS e WHERE e.issue = s.issue AND verdict = 'soft'
-                        AND NOT EXISTS (SELECT 1 FROM bounce_events AS h WHERE h.issue = s.issue
+                        AND e.reason <> 'delayed' AND NOT EXISTS (SELECT 1 FROM bounce_events AS h WHERE h.issue = s.issue
                                         AND h.address_key = e.address_key AND h.verdict = 'hard')),
                     (SELECT COUNT(DISTINCT address_key) FROM bounce_events WHERE issue = s.issue AND verdict = 'complaint')
                  FROM sends AS s ORDER BY s.started_at, s.issue",

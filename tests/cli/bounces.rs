@@ -185,6 +185,11 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
         .collect();
     let delayed = received.iter().find(|m| m.rcpt_to[0] == "reader00010@example.org").expect("reader 10");
     messages.push(dsn("delay", &delayed.mail_from, &delayed.rcpt_to[0], "4.4.7", "451 4.4.7 delayed"));
+    let expired = received.iter().find(|m| m.rcpt_to[0] == "reader00011@example.org").expect("reader 11");
+    messages.push(
+        dsn("expired", &expired.mail_from, &expired.rcpt_to[0], "4.4.7", "451 4.4.7 message expired in queue")
+            .replace("Action: delayed", "Action: failed"),
+    );
     let forged = format!("bounces+{}@send.example.org", "a".repeat(32));
     messages.push(dsn("forged", &forged, "ruth@example.org", "5.1.1", "550 5.1.1 user unknown"));
     let dir = maildir(&project, "Maildir", &messages);
@@ -194,19 +199,20 @@ fn bounces_fed_back_to_their_return_paths_bounce_the_rows_and_suppress_the_addre
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("does not verify"), "the forged bounce is named: {}", out.stderr);
     let status = journal_status(&project);
-    assert_eq!(status["counts"]["bounced"], 4, "three hard and one soft: {status:#}");
+    assert_eq!(status["counts"]["bounced"], 4, "three hard and one soft, not the delay: {status:#}");
     assert_eq!(status["bounces"]["hard"], 3, "{status:#}");
     let suppressions = project.run(&["suppressions"]).stdout;
     for m in &dead {
         assert!(suppressions.contains(&format!("{}\t*\tbounced", m.rcpt_to[0])), "{suppressions}");
     }
     assert!(!suppressions.contains("ruth@example.org"), "a forged bounce suppresses nobody: {suppressions}");
-    assert!(!suppressions.contains("reader00010@"), "one soft bounce is not enough: {suppressions}");
-    assert_eq!(events(&project).len(), 4);
+    assert!(!suppressions.contains("reader00011@"), "one soft bounce is not enough: {suppressions}");
+    assert!(!suppressions.contains("reader00010@"), "a delay is no bounce: {suppressions}");
+    assert_eq!(events(&project).len(), 5, "the delay warning is recorded");
 
     let again = project.run(&["bounces", "ingest", &dir]);
     assert!(again.stderr.contains("0 recorded"), "{}", again.stderr);
-    assert_eq!(events(&project).len(), 4, "nothing twice");
+    assert_eq!(events(&project).len(), 5, "nothing twice");
     assert_eq!(audience_total(&project), before - 3, "the next send leaves the hard bounces out");
     let check = project.run(&["check"]);
     assert!(check.stderr.contains("4 bounced (17.39 %, over 2 %)"), "{}", check.stderr);

@@ -8,7 +8,8 @@ use crate::state::path_in;
 use crate::token::return_path::ReturnPath;
 
 /// A stand-in for `analyse`: `key: value` lines (`message-id`, `to`, `original-message-id`,
-/// `list-id`, `list-unsubscribe`) and `finding: <recipient|-> <verdict> <status>` lines.
+/// `list-id`, `list-unsubscribe`) and `finding: <recipient|-> <verdict> <status> [<reason>]` lines
+/// (reason `userunknown` unless given).
 fn fake(raw: &[u8]) -> Analysis {
     let text = String::from_utf8_lossy(raw);
     let mut analysis = Analysis::default();
@@ -35,7 +36,7 @@ fn fake(raw: &[u8]) -> Analysis {
                     verdict,
                     status: parts.get(2).map(|s| (*s).to_owned()),
                     reply: Some(550),
-                    reason: "userunknown".to_owned(),
+                    reason: parts.get(3).unwrap_or(&"userunknown").to_string(),
                     diagnostic: Some("no such user".to_owned()),
                 });
             }
@@ -283,6 +284,37 @@ fn soft_bounces_suppress_at_the_configured_count_within_the_window() {
     assert_eq!(soft(&mut sink, "weekly/2", "<s2b@mx>").suppressed, 0, "two on one send count once");
     assert_eq!(soft(&mut sink, "weekly/4", "<s4@mx>").suppressed, 1);
     assert_eq!(suppressed(&sink, "ann@example.org"), [("*".to_owned(), crate::state::Reason::Bounced)]);
+}
+
+#[test]
+fn delay_warnings_are_recorded_and_neither_bounce_the_row_nor_count_as_soft_bounces() {
+    let dir = tempfile::tempdir().unwrap();
+    let sends: Vec<(String, String)> =
+        (1..=5).map(|i| (format!("weekly/{i}"), format!("2024-03-0{i}T09:00:00Z"))).collect();
+    let sends: Vec<(&str, &str)> = sends.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    prepare(dir.path(), &sends, &["ann@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule { count: 3, window: 5 });
+    let report = |sink: &mut StoreSink, issue: &str, id: &str, finding: &str| {
+        let to = return_path().address(&keys(), issue, 1);
+        sink.message_effects(&dsn(id, &to, &format!("ann@example.org {finding}")), "x").unwrap()
+    };
+    for i in 1..=5 {
+        let (handled, effects) = report(&mut sink, &format!("weekly/{i}"), &format!("<d{i}@mx>"), "soft 4.4.1 delayed");
+        assert_eq!((handled, effects), (Handled::Recorded(1), Effects::default()), "weekly/{i}");
+        assert_eq!(sink.state().counts(&format!("weekly/{i}")).unwrap().sent, 1, "the row stays sent");
+    }
+    assert!(suppressed(&sink, "ann@example.org").is_empty(), "five delays are no bounce");
+    let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+    assert_eq!(events.len(), 5, "each warning is kept");
+    assert_eq!(events[0].send.as_deref(), Some("weekly/1"));
+    assert!(sink.state().bounce_counts().unwrap().iter().all(|c| c.soft == 0), "nor counted in the rate");
+    // Real soft bounces on the same sends still count, once each.
+    for i in 1..=2 {
+        let (_, effects) = report(&mut sink, &format!("weekly/{i}"), &format!("<s{i}@mx>"), "soft 4.2.2 mailboxfull");
+        assert_eq!(effects, Effects { bounced: 1, suppressed: 0 });
+    }
+    let (_, effects) = report(&mut sink, "weekly/3", "<s3@mx>", "soft 4.2.2 mailboxfull");
+    assert_eq!(effects, Effects { bounced: 1, suppressed: 1 });
 }
 
 #[test]
