@@ -174,7 +174,9 @@ impl StoreSink {
                     // A delay warning is kept against its row, and changes nothing: the message
                     // may still arrive.
                     let act = if finding.is_delay() { None } else { kind_of(finding.verdict) };
-                    events.push((event(finding, Some(row), Some(method.as_str()), &source, origin, &self.clock), act));
+                    let own = finding.recipient.as_deref().is_some_and(|r| address_key(r) == row.address_key);
+                    let event = event(finding, Some(row), Some(method.as_str()), &source, origin, &self.clock);
+                    events.push((event, act, own));
                 }
                 // Claimed by what anyone can write: kept, under the address the bounce names (or
                 // the claimed row's), with no send, so it counts towards no rate and no soft
@@ -183,14 +185,14 @@ impl StoreSink {
                     let claimed =
                         Finding { recipient: finding.recipient.clone().or(Some(row.email)), ..finding.clone() };
                     let unverified = Some(method.unverified_str());
-                    events.push((event(&claimed, None, unverified, &source, origin, &self.clock), None));
+                    events.push((event(&claimed, None, unverified, &source, origin, &self.clock), None, true));
                 }
                 Attribution::Unattributed => {
-                    events.push((event(finding, None, None, &source, origin, &self.clock), None));
+                    events.push((event(finding, None, None, &source, origin, &self.clock), None, true));
                 }
             }
         }
-        let events: Vec<_> = events.into_iter().filter(|(e, _)| !e.address.is_empty() || e.row.is_some()).collect();
+        let events = one_per_address(events.into_iter().filter(|(e, ..)| !e.address.is_empty() || e.row.is_some()));
         if events.is_empty() {
             return Ok((Handled::Ignored("no recipient could be read".to_owned()), Effects::default()));
         }
@@ -244,6 +246,37 @@ impl Sink for StoreSink {
 }
 
 /// What the bounce rule is told about a verdict; `None`: nothing to act on.
+/// One event per address of a message (what the store keeps, keyed by source and address),
+/// from `(event, what it does, whether its finding names that address itself)`.
+///
+/// Several findings land on one address when a report lists several recipient blocks for the
+/// one recipient a return path or token names (forwarding, an alias the receiving system
+/// expanded): a block about that address itself beats one about a forwarding target, and then
+/// the one that says most (complaint, hard, soft, a delay, anything else); the first of equals.
+fn one_per_address(
+    events: impl Iterator<Item = (NewEvent, Option<BounceKind>, bool)>,
+) -> Vec<(NewEvent, Option<BounceKind>)> {
+    let rank = |(event, _, own): &(NewEvent, Option<BounceKind>, bool)| {
+        let weight = match event.verdict {
+            "complaint" => 5,
+            "hard" => 4,
+            "soft" if event.reason != super::DELAYED => 3,
+            "soft" => 2,
+            _ => 1,
+        };
+        (*own, weight)
+    };
+    let mut kept: Vec<(NewEvent, Option<BounceKind>, bool)> = Vec::new();
+    for candidate in events {
+        match kept.iter_mut().find(|(e, ..)| e.address_key == candidate.0.address_key) {
+            Some(held) if rank(&candidate) > rank(held) => *held = candidate,
+            Some(_) => {}
+            None => kept.push(candidate),
+        }
+    }
+    kept.into_iter().map(|(event, act, _)| (event, act)).collect()
+}
+
 fn kind_of(verdict: Verdict) -> Option<BounceKind> {
     match verdict {
         Verdict::Hard => Some(BounceKind::Hard),

@@ -318,6 +318,36 @@ fn delay_warnings_are_recorded_and_neither_bounce_the_row_nor_count_as_soft_boun
 }
 
 #[test]
+fn of_several_blocks_about_one_recipient_the_one_about_them_that_says_most_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let addresses = ["ann@example.org", "bob@example.org", "cy@example.org"];
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &addresses);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let report = |sink: &mut StoreSink, seq: i64, id: &str, findings: &[&str]| {
+        let to = return_path().address(&keys(), "weekly/a", seq);
+        let lines = findings.iter().map(|f| format!("finding: {f}")).collect::<Vec<_>>().join("\n");
+        let raw = format!("message-id: {id}\nto: {to}\n{lines}\n");
+        let effects = sink.message_effects(raw.as_bytes(), "x").unwrap().1;
+        let events = sink.state().bounce_events(&crate::state::EventFilter::default()).unwrap();
+        let event = events.into_iter().rfind(|e| e.source == id).expect("recorded");
+        (effects, event.verdict, event.reason)
+    };
+    // A warning first, the failure after: the failure counts.
+    let (effects, verdict, reason) =
+        report(&mut sink, 1, "<m1@mx>", &["ann@example.org soft 4.4.1 delayed", "ann@example.org hard 5.1.1"]);
+    assert_eq!((effects.bounced, effects.suppressed, verdict.as_str(), reason.as_str()), (1, 1, "hard", "userunknown"));
+    // A forwarding target failed, the recipient's own mailbox took it: nothing happens.
+    let (effects, verdict, _) =
+        report(&mut sink, 2, "<m2@mx>", &["bob@elsewhere.example hard 5.1.1", "bob@example.org delivered 2.0.0"]);
+    assert_eq!((effects, verdict.as_str()), (Effects::default(), "unknown"));
+    assert!(suppressed(&sink, "bob@example.org").is_empty());
+    // Only forwarding targets: the one that says most stands for the recipient.
+    let (effects, verdict, _) =
+        report(&mut sink, 3, "<m3@mx>", &["a@elsewhere.example soft 4.2.2", "b@elsewhere.example hard 5.1.1"]);
+    assert_eq!((effects.bounced, effects.suppressed, verdict.as_str()), (1, 1, "hard"));
+}
+
+#[test]
 fn auto_replies_and_empty_reports_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
