@@ -7,7 +7,7 @@
 //!
 //! Per message: [`analyse`](super::analyse) → [`Attributor::attribute`] each finding → in one
 //! transaction record every finding's event (key: the bounce's `Message-ID`, or `sha256:` of
-//! the raw message when it has none, with the address), and for each event that is new mark
+//! the message's text when it has none, with the address), and for each event that is new mark
 //! its journal row `bounced` (hard and soft) and apply the bounce rule. A message read twice, or
 //! a process killed half-way and run again, changes the store exactly once.
 //!
@@ -154,10 +154,17 @@ impl StoreSink {
         if analysis.findings.iter().all(|f| f.recipient.is_none() && f.verdict == Verdict::Unknown) {
             return Ok((Handled::Unparsable("no recipient or status could be read".to_owned()), Effects::default()));
         }
-        let source = analysis
-            .message_id
-            .clone()
-            .unwrap_or_else(|| format!("sha256:{}", crate::token::hex(&Sha256::digest(raw))));
+        let source = if let Some(id) = &analysis.message_id {
+            id.clone()
+        } else {
+            let source = content_digest(raw);
+            // What an earlier version keyed a message by: its bytes as they were.
+            let before = format!("sha256:{}", crate::token::hex(&Sha256::digest(raw)));
+            if source != before && self.state.bounce_source_seen(&before)? {
+                return Ok((Handled::Duplicate, Effects::default()));
+            }
+            source
+        };
         if self.state.bounce_source_seen(&source)? {
             return Ok((Handled::Duplicate, Effects::default()));
         }
@@ -246,6 +253,20 @@ impl Sink for StoreSink {
 }
 
 /// What the bounce rule is told about a verdict; `None`: nothing to act on.
+/// The key of a message without a `Message-ID`: `sha256:` of its text with CRLF line ends read
+/// as LF and the line ends at its end left out, so one message read from a Maildir file, from
+/// IMAP (CRLF) and from an mbox is the same message.
+fn content_digest(raw: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    let mut rest = raw.trim_ascii_end();
+    while let Some(at) = memchr::memmem::find(rest, b"\r\n") {
+        hasher.update(&rest[..at]);
+        rest = &rest[at + 1..];
+    }
+    hasher.update(rest);
+    format!("sha256:{}", crate::token::hex(&hasher.finalize()))
+}
+
 /// One event per address of a message (what the store keeps, keyed by source and address),
 /// from `(event, what it does, whether its finding names that address itself)`.
 ///

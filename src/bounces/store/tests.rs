@@ -348,6 +348,39 @@ fn of_several_blocks_about_one_recipient_the_one_about_them_that_says_most_count
 }
 
 #[test]
+fn a_message_without_a_message_id_is_one_message_whatever_its_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org", "bob@example.org"]);
+    let mut sink = sink(dir.path(), SoftRule::default());
+    let lf = format!("to: {}\nfinding: ann@example.org hard 5.1.1\n", return_path().address(&keys(), "weekly/a", 1));
+    assert_eq!(sink.message(lf.as_bytes(), "Maildir/new/1").unwrap(), Handled::Recorded(1));
+    let crlf = lf.replace('\n', "\r\n");
+    assert_eq!(sink.message(crlf.as_bytes(), "imap:INBOX/1").unwrap(), Handled::Duplicate);
+    assert_eq!(sink.message(format!("{lf}\n\n").as_bytes(), "x.mbox#1").unwrap(), Handled::Duplicate);
+    // One recorded before under the digest of its bytes as they were is not recorded again.
+    let bob =
+        format!("to: {}\r\nfinding: bob@example.org hard 5.1.1\r\n", return_path().address(&keys(), "weekly/a", 2));
+    let before = format!("sha256:{}", crate::token::hex(&Sha256::digest(bob.as_bytes())));
+    let event = NewEvent {
+        at: AT.parse().unwrap(),
+        row: None,
+        attributed: None,
+        address_key: "bob@example.org".to_owned(),
+        address: "bob@example.org".to_owned(),
+        verdict: "hard",
+        status: None,
+        reply: None,
+        diagnostic: None,
+        reason: "userunknown".to_owned(),
+        source: before,
+        origin: "earlier".to_owned(),
+        provider: None,
+    };
+    assert!(sink.state().record_bounce_event(&event).unwrap());
+    assert_eq!(sink.message(bob.as_bytes(), "again").unwrap(), Handled::Duplicate);
+}
+
+#[test]
 fn auto_replies_and_empty_reports_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), &[("weekly/a", "2024-03-01T09:00:00Z")], &["ann@example.org"]);
