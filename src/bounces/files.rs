@@ -52,8 +52,14 @@ pub fn for_each_message(
             std::fs::metadata(path).map_err(|e| Error::usage(format!("cannot read `{}`: {e}", path.display())))?;
         if metadata.is_dir() {
             collect_dir(path, &mut sources, &mut problem);
-        } else {
+        } else if metadata.is_file() {
             sources.push(classify(path));
+        } else {
+            // A FIFO would block the run, a device would never end.
+            return Err(Error::usage(format!(
+                "`{}` is not a file or a directory (a pipe, socket or device); name a Maildir, an mbox or message files",
+                path.display()
+            )));
         }
     }
     let mut buffer = Vec::new();
@@ -83,14 +89,26 @@ fn collect_dir(dir: &Path, sources: &mut Vec<Source>, problem: &mut impl FnMut(P
     for root in roots {
         for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
             match entry {
-                Ok(entry) if entry.file_type().is_file() => {
-                    let name = entry.file_name().to_string_lossy();
-                    // Dot files: a Maildir's own, and editors' and mail tools' leftovers.
-                    if !name.starts_with('.') {
-                        sources.push(classify(entry.path()));
-                    }
-                }
-                Ok(_) => {}
+                // Dot files: a Maildir's own, and editors' and mail tools' leftovers.
+                Ok(entry) if entry.file_name().to_string_lossy().starts_with('.') => {}
+                Ok(entry) if entry.file_type().is_file() => sources.push(classify(entry.path())),
+                Ok(entry) if entry.file_type().is_dir() => {}
+                // A link is read when it leads to a file; what is not a file is named, not read.
+                Ok(entry) => match std::fs::metadata(entry.path()) {
+                    Ok(target) if target.is_file() => sources.push(classify(entry.path())),
+                    Ok(target) => problem(Problem {
+                        origin: entry.path().display().to_string(),
+                        why: if target.is_dir() {
+                            "a link to a directory, not followed; skipped".to_owned()
+                        } else {
+                            "not a file (a pipe, socket or device); skipped".to_owned()
+                        },
+                    }),
+                    Err(e) => problem(Problem {
+                        origin: entry.path().display().to_string(),
+                        why: format!("cannot read it: {e}"),
+                    }),
+                },
                 Err(e) => problem(Problem {
                     origin: e.path().map_or_else(|| root.display().to_string(), |p| p.display().to_string()),
                     why: e.to_string(),
@@ -292,6 +310,36 @@ mod tests {
             [(format!("{shown}#1"), big(13 + 1 + 5001 + 1)), (format!("{shown}#3"), big(15 + 1 + 5017))],
             "the size is the message's, not 0"
         );
+    }
+
+    #[test]
+    fn links_to_files_are_read_and_what_is_not_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("kept.eml"), "A").unwrap();
+        std::fs::create_dir_all(dir.path().join("box")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("kept.eml"), dir.path().join("box/1.eml")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("box/2-dir")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("box/3-dangling")).unwrap();
+        let fifo = dir.path().join("box/4-fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (messages, problems) = read_all(&[dir.path().join("box")]);
+        assert_eq!(messages.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(), ["A"]);
+        let why: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.origin.rsplit('/').next().unwrap_or_default(), p.why.split(';').next().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            why,
+            [
+                ("2-dir", "a link to a directory, not followed"),
+                ("3-dangling", "cannot read it: No such file or directory (os error 2)"),
+                ("4-fifo", "not a file (a pipe, socket or device)")
+            ]
+        );
+        // Named on the command line, a pipe is refused before anything is read: it would block.
+        let named = for_each_message(&[fifo], |_, _| Ok(()), |_| {});
+        assert!(matches!(&named, Err(Error::Usage { message, .. }) if message.contains("not a file")), "{named:?}");
     }
 
     #[test]
