@@ -222,11 +222,21 @@ fn write_csv(columns: &[String], rows: impl Iterator<Item = Result<Subscriber>>)
 fn cell(subscriber: &Subscriber, column: &str) -> String {
     match column {
         "email" => subscriber.email.clone(),
-        "name" => subscriber.name.clone(),
+        "name" => inert(&subscriber.name),
         "status" => subscriber.status.as_str().to_owned(),
         "subscribed_at" => subscriber.subscribed_at.map(|t| t.to_string()).unwrap_or_default(),
-        other => subscriber.attrs.get(other).cloned().unwrap_or_default(),
+        other => subscriber.attrs.get(other).map(|v| inert(v)).unwrap_or_default(),
     }
+}
+
+/// A free-text value (a name, an attribute: what a subscriber typed into the sign-up form) as a
+/// spreadsheet reads it as text: one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return, which a spreadsheet (Excel, Calc, Google Sheets) would run as a formula, gets a leading
+/// `'` (OWASP's "CSV injection" advice). Addresses are written as they are: a `'` before one
+/// would name another mailbox, and the address rules leave no room for a formula's spaces,
+/// double quotes or parentheses.
+fn inert(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
 }
 
 /// `subscribers columns <list> [--add NAME | --rename OLD NEW]`.

