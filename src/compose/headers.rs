@@ -6,7 +6,6 @@
 //! encoded-words for non-ASCII text, quoted strings for specials).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use email_encoding::headers::{quoted_string, writer::EmailWriter};
 use jiff::Timestamp;
@@ -109,7 +108,8 @@ impl SharedHeaders {
         headers.set(header::MIME_VERSION_1_0);
         headers.insert_raw(list_id(fields.list_name, fields.list_id)?);
         headers.insert_raw(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
-        let block = headers.to_string().into_bytes();
+        let mut block = Vec::new();
+        fold_before_address(&headers.to_string(), &mut block);
         check_lines(&block).map_err(HeaderError::TooLong)?;
 
         let boundary_prefix = format!("=_{nonce}.");
@@ -145,7 +145,7 @@ impl SharedHeaders {
         personal.set(header::To::from(Mailboxes::from(to)));
         personal.set(MessageId::from(format!("<{message_id}>")));
         personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
-        let _ = write!(out, "{personal}");
+        fold_before_address(&personal.to_string(), out);
         if let Some((before, after)) = &self.feedback_id {
             out.extend_from_slice(before.as_bytes());
             out.extend(list.bytes().map(feedback_id_byte));
@@ -228,6 +228,30 @@ pub(crate) fn is_header_safe(value: &str) -> bool {
 }
 
 /// The first line of `bytes` longer than [`MAX_LINE`], if any.
+/// Append `headers` (lettre's formatting) to `out`, with a line that is too long folded before
+/// the `<address>` that ends it, when a display name (a quoted string or encoded-words) comes
+/// before it: lettre folds between encoded-words but not before the address, so a long non-ASCII
+/// name put a line past the 76 characters RFC 2047 §2 allows a line with encoded-words (RFC
+/// 5322 §2.1.1: 78). Folding there is folding white space before an angle-addr (RFC 5322
+/// §3.4). No other header is touched: `List-Unsubscribe` is never folded.
+pub(crate) fn fold_before_address(headers: &str, out: &mut Vec<u8>) {
+    for line in headers.split_inclusive("\r\n") {
+        let body = line.strip_suffix("\r\n").unwrap_or(line);
+        let fold = (body.len() > 76)
+            .then(|| body.rfind("?= <").or_else(|| body.rfind("\" <")).map(|at| at + 2))
+            .flatten()
+            .filter(|&at| body[at + 1..].ends_with('>') && !body[at + 1..].contains(' '));
+        match fold {
+            Some(at) => {
+                out.extend_from_slice(&body.as_bytes()[..at]);
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&line.as_bytes()[at..]);
+            }
+            None => out.extend_from_slice(line.as_bytes()),
+        }
+    }
+}
+
 pub(crate) fn check_lines(bytes: &[u8]) -> Result<(), LongLine> {
     match bytes.split(|&b| b == b'\n').find(|line| line.strip_suffix(b"\r").unwrap_or(line).len() > MAX_LINE) {
         Some(line) => Err(LongLine { start: String::from_utf8_lossy(&line[..60]).into_owned() + "…" }),
@@ -268,6 +292,32 @@ mod tests {
         let mut out = Vec::new();
         shared.write_delimiter("fedcba9876543210", Delimiter::Close, &mut out);
         assert_eq!(out, b"\r\n--=_0123456789abcdef.fedcba9876543210--\r\n");
+    }
+
+    #[test]
+    fn a_long_display_name_is_folded_before_its_address() {
+        let name = "Zoë Ångström-Müller de la Peña y Castellón-Hernández Öztürk Łukasiewicz";
+        let from = Mailbox::new(Some(name.to_owned()), "zoe@example.org".parse().unwrap());
+        let ascii = Mailbox::new(Some("A. ".repeat(25).trim().to_owned()), "ascii@example.org".parse().unwrap());
+        let mut fields = fields(&from, "Hi", "W");
+        fields.reply_to = Some(&ascii);
+        let shared = SharedHeaders::new(&fields, "0123456789abcdef").unwrap();
+        let mut out = shared.block.clone();
+        let to = Mailbox::new(Some(name.to_owned()), "ruth@example.org".parse().unwrap());
+        let unsubscribe = format!("<https://example.org/u?t={}>", "x".repeat(90));
+        shared.write(to, "abc@example.org", &unsubscribe, "fedcba9876543210", "readers", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        for line in text.split_terminator("\r\n").filter(|l| !l.starts_with("List-Unsubscribe:")) {
+            assert!(line.len() <= if line.contains("=?") { 76 } else { 78 }, "{line:?} in\n{text}");
+        }
+        for address in ["<zoe@example.org>", "<ruth@example.org>"] {
+            assert!(text.contains(&format!("?=\r\n {address}\r\n")), "{text}");
+        }
+        assert!(text.contains(&format!("List-Unsubscribe: {unsubscribe}\r\n")), "never folded: {text}");
+        // Unfolded (RFC 5322 §2.2.3), the names read back whole.
+        let parsed = mail_parser::MessageParser::default().parse(text.as_bytes()).unwrap();
+        let to = parsed.to().and_then(|a| a.first()).unwrap();
+        assert_eq!((to.name(), to.address()), (Some(name), Some("ruth@example.org")));
     }
 
     #[test]
