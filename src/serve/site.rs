@@ -77,7 +77,7 @@ fn directory_url(path: &str) -> String {
 /// Any path no route claims: a file of the archive, or 404.
 pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
     }
     let path = request.uri().path().to_owned();
     let Some(inside) = path.strip_prefix(&app.routes.prefix).filter(|i| i.is_empty() || i.starts_with('/')) else {
