@@ -20,6 +20,7 @@
 mod app;
 mod click_filter;
 mod clicks;
+mod conditional;
 mod confirm;
 mod form;
 mod headers;
@@ -106,7 +107,7 @@ fn prepare(
     pool.with(|state| state.check_shared_keys(&keys.fingerprints(), clock.now()))?;
     let ui = pages::Ui::new(root, &config, format!("{}/", routes.prefix))?;
     let mailer = mail::Mailer::new(transport, dkim);
-    let site = site::Site::new(public, &config, &routes, &ui);
+    let site = site::Site::new(public, &config, &routes, &ui, clock.now());
     let confirm_ttl = config.serve.confirm_ttl().map_err(Error::usage)?;
     let body_timeout = config.serve.body_timeout().map_err(Error::usage)?;
     let (fetch, sink) = webhooks::seams(root, &clock, env)?;

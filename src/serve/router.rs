@@ -6,7 +6,9 @@
 //! (a webhook's over [`webhooks::body_limit`]) answer 413, a body not wholly read within `serve.body-timeout` answers 408 and closes the
 //! connection, a request not answered within [`REQUEST_TIMEOUT`] answers 503. Behind a trusted
 //! proxy, a client with `serve.max-connections-per-client` requests in progress gets 429 for
-//! more. Every request leaves one line on stderr — client, method, path (never the query string,
+//! more. An error answered without a page (a limit's, the router's 405, the file server's 416)
+//! gets ours instead, keeping the fields its status needs ([`STATUS_FIELDS`]: `Allow`,
+//! `Content-Range`). Every request leaves one line on stderr — client, method, path (never the query string,
 //! which holds tokens), status, time.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -63,6 +65,11 @@ fn is_bare_error(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("text/html"));
     (status.is_client_error() || status.is_server_error()) && !html
 }
+
+/// The fields of a bare error that are about its status, not its body, kept when our page
+/// replaces it: `Allow` on a 405 (RFC 9110 §15.5.6), `Content-Range` on a 416 (§15.5.17), and
+/// `Connection: close`.
+static STATUS_FIELDS: [header::HeaderName; 3] = [header::ALLOW, header::CONTENT_RANGE, header::CONNECTION];
 
 /// Our page for `status`, saying what a visitor can do and nothing of our internals.
 fn plain_page(app: &App, status: StatusCode) -> Response {
@@ -165,11 +172,13 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     };
     drop(entered);
     if is_bare_error(&response) && path != app.routes.path("healthz") {
-        let connection = response.headers().get(header::CONNECTION).cloned();
-        response = plain_page(&app, response.status());
-        if let Some(value) = connection {
-            response.headers_mut().insert(header::CONNECTION, value);
+        let mut page = plain_page(&app, response.status());
+        for name in &STATUS_FIELDS {
+            if let Some(value) = response.headers().get(name) {
+                page.headers_mut().insert(name, value.clone());
+            }
         }
+        response = page;
     }
     headers::secure(response.headers_mut());
     eprintln!(

@@ -2,8 +2,10 @@
 //!
 //! Enters: a request path under the site's base path, the archive directory, and the subscribe
 //! forms rendered once at start-up (one per publication with lists, one offering every list).
-//! Leaves: files of the archive — HTML pages with the form put in, everything else as it is on
-//! disk (`ServeFile`: content type, `Last-Modified`, ranges, `HEAD`).
+//! Leaves: files of the archive — HTML pages with the form put in, with their own validators and
+//! answers to conditional requests ([`super::conditional`]); everything else as it is on disk
+//! (`ServeFile`: content type, `ETag` and `Last-Modified` with conditional requests, ranges,
+//! `HEAD`). Only `GET` and `HEAD`: other methods are 405 with `Allow: GET, HEAD`.
 //!
 //! A page gets its publication's form (the first path segment names the publication); pages
 //! outside a publication get the form for every list. The form replaces the comment
@@ -12,16 +14,18 @@
 //! [`crate::request_path::resolve`]: no `..`, no hidden files, nothing outside the directory.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower::ServiceExt as _;
 use tower_http::services::ServeFile;
 
 use super::app::{App, Failure, Routes, form_view};
+use super::conditional::{Answer, Validators};
 use super::pages::{ListView, PublicationRef, Ui};
 use crate::config::Config;
 use crate::request_path::{self as paths, Refusal};
@@ -35,11 +39,14 @@ pub struct Site {
     dir: PathBuf,
     forms: HashMap<String, String>,
     everything: String,
+    /// When the forms were made: a page is no older than its form.
+    made: SystemTime,
 }
 
 impl Site {
-    /// The archive in `dir` (canonical), with the forms for `config`'s publications and lists.
-    pub fn new(dir: PathBuf, config: &Config, routes: &Routes, ui: &Ui) -> Self {
+    /// The archive in `dir` (canonical), with the forms for `config`'s publications and lists,
+    /// made at `made`.
+    pub fn new(dir: PathBuf, config: &Config, routes: &Routes, ui: &Ui, made: jiff::Timestamp) -> Self {
         let view = |slug: &str| {
             config.list(slug).map(|l| ListView {
                 slug: l.slug.clone(),
@@ -57,7 +64,7 @@ impl Site {
         }
         let all: Vec<ListView> = config.lists.iter().filter_map(|l| view(&l.slug)).collect();
         let everything = if all.is_empty() { String::new() } else { ui.form(&form_view(routes, all, None)) };
-        Self { dir, forms, everything }
+        Self { dir, forms, everything, made: made.into() }
     }
 
     fn form_for(&self, segments: &[String]) -> &str {
@@ -77,7 +84,7 @@ fn directory_url(path: &str) -> String {
 /// Any path no route claims: a file of the archive, or 404.
 pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
     }
     let path = request.uri().path().to_owned();
     let Some(inside) = path.strip_prefix(&app.routes.prefix).filter(|i| i.is_empty() || i.starts_with('/')) else {
@@ -110,17 +117,34 @@ pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response 
         }
         return response;
     }
-    let page = match tokio::fs::read_to_string(&file).await {
-        Ok(page) => page,
+    page(&app, &file, &wanted, request.headers()).await
+}
+
+/// A page of the archive with its form, its validators, and 304 or 412 when the request's
+/// conditions say so ([`super::conditional`]).
+async fn page(app: &App, file: &Path, wanted: &str, request: &HeaderMap) -> Response {
+    // The time after the bytes: a page changed in between gets a later date, never an earlier.
+    let read = async {
+        let page = tokio::fs::read_to_string(file).await?;
+        Ok::<_, std::io::Error>((page, tokio::fs::metadata(file).await?.modified()?))
+    };
+    let (page, modified) = match read.await {
+        Ok(read) => read,
         Err(e) => {
             let detail = format!("cannot read `{}`: {e}", file.display());
             return app.respond(Err(Failure::Internal(detail)), None);
         }
     };
-    let segments = paths::segments(&wanted).unwrap_or_default();
+    let segments = paths::segments(wanted).unwrap_or_default();
+    let body = inject(&page, app.site.form_for(&segments));
+    let validators = Validators::new(body.as_bytes(), modified, app.site.made);
     // hyper leaves the body out of a HEAD response itself.
-    let mut response = (StatusCode::OK, inject(&page, app.site.form_for(&segments))).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let mut response = match validators.answer(request) {
+        Answer::Send => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Answer::NotModified => StatusCode::NOT_MODIFIED.into_response(),
+        Answer::PreconditionFailed => return StatusCode::PRECONDITION_FAILED.into_response(),
+    };
+    validators.insert(response.headers_mut());
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

@@ -134,16 +134,28 @@ fn address(body: &[u8]) -> Result<String, Failure> {
     Ok(email)
 }
 
-/// The optional `name` field, trimmed; at most [`MAX_NAME_CHARS`] characters, no line breaks.
+/// The optional `name` field, trimmed; at most [`MAX_NAME_CHARS`] characters, no control
+/// character, neither `Cc` nor [`is_hidden_control`].
 fn name(body: &[u8]) -> Result<String, Failure> {
     let name = form::field(body, "name").unwrap_or_default().trim().to_owned();
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(Failure::BadRequest("That name is too long", format!("Use at most {MAX_NAME_CHARS} characters.")));
     }
-    if name.chars().any(char::is_control) {
-        return Err(Failure::BadRequest("That name is not valid", "Use a name without line breaks.".to_owned()));
+    if name.chars().any(|c| c.is_control() || is_hidden_control(c)) {
+        return Err(Failure::BadRequest(
+            "That name is not valid",
+            "Use a name without line breaks or hidden formatting characters.".to_owned(),
+        ));
     }
     Ok(name)
+}
+
+/// A character outside Unicode's control category (`Cc`) that still breaks a line or reorders
+/// text: the line and paragraph separators (U+2028, U+2029), and the bidirectional embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069) that can make a greeting read as other
+/// words than it holds. Joiners and the plain direction marks stay: scripts are written with them.
+fn is_hidden_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -160,5 +172,24 @@ mod tests {
         assert_eq!(name(b"").unwrap(), "");
         assert!(matches!(name(b"name=a%0d%0aBcc%3a+x"), Err(Failure::BadRequest(..))));
         assert!(matches!(name(format!("name={}", "a".repeat(101)).as_bytes()), Err(Failure::BadRequest(..))));
+    }
+
+    #[test]
+    fn names_with_unicode_line_breaks_or_direction_controls_are_refused() {
+        // U+2028 and U+2029 break lines; U+202A–U+202E and U+2066–U+2069 reorder what follows.
+        let refused = ['\u{2028}', '\u{2029}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}']
+            .into_iter()
+            .chain(['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}']);
+        for c in refused {
+            let body =
+                url::form_urlencoded::Serializer::new(String::new()).append_pair("name", &format!("Ann{c}e")).finish();
+            assert!(matches!(name(body.as_bytes()), Err(Failure::BadRequest(..))), "U+{:04X}", u32::from(c));
+        }
+        // Joiners are part of how some scripts are written: they stay.
+        assert_eq!(name("name=%E0%A4%95%E0%A5%8D%E2%80%8D%E0%A4%B7".as_bytes()).unwrap(), "क्\u{200d}ष");
+        assert_eq!(
+            name("name=%D9%85%DB%8C%E2%80%8C%D8%AE%D9%88%D8%A7%D9%87%D9%85".as_bytes()).unwrap(),
+            "می\u{200c}خواهم"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! and limits, and unsubscribes racing a send to the in-process SMTP server.
 
 pub mod client;
+mod http;
 mod limits;
 
 use std::collections::BTreeMap;
