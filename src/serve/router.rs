@@ -8,7 +8,7 @@
 //! proxy, a client with `serve.max-connections-per-client` requests in progress gets 429 for
 //! more. An error answered without a page (a limit's, the router's 405, the file server's 416)
 //! gets ours instead, keeping the fields its status needs ([`STATUS_FIELDS`]: `Allow`,
-//! `Content-Range`). Every request leaves one line on stderr — client, method, path (never the query string,
+//! `Content-Range`, `WWW-Authenticate`). Every request leaves one line on stderr — client, method, path (never the query string,
 //! which holds tokens), status, time.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -67,9 +67,10 @@ fn is_bare_error(response: &Response) -> bool {
 }
 
 /// The fields of a bare error that are about its status, not its body, kept when our page
-/// replaces it: `Allow` on a 405 (RFC 9110 §15.5.6), `Content-Range` on a 416 (§15.5.17), and
-/// `Connection: close`.
-static STATUS_FIELDS: [header::HeaderName; 3] = [header::ALLOW, header::CONTENT_RANGE, header::CONNECTION];
+/// replaces it: `Allow` on a 405 (RFC 9110 §15.5.6), `Content-Range` on a 416 (§15.5.17),
+/// `WWW-Authenticate` on a 401 (§15.5.2), and `Connection: close`.
+static STATUS_FIELDS: [header::HeaderName; 4] =
+    [header::ALLOW, header::CONTENT_RANGE, header::WWW_AUTHENTICATE, header::CONNECTION];
 
 /// Our page for `status`, saying what a visitor can do and nothing of our internals.
 fn plain_page(app: &App, status: StatusCode) -> Response {

@@ -167,7 +167,14 @@ async fn mailgun_hook(State(app): State<Arc<App>>, body: Bytes) -> Response {
 fn refuse(provider: &str, rejected: &Rejected) -> Response {
     eprintln!("serve: webhook {provider}: refused ({}): {}", rejected.status(), rejected.reason());
     let status = StatusCode::from_u16(rejected.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    text(status, "refused\n")
+    let mut response = text(status, "refused\n");
+    // Postmark authenticates with HTTP basic auth, so its 401 says so (RFC 9110 §11.6.1). SES
+    // and Mailgun sign their bodies: no HTTP scheme to name.
+    if status == StatusCode::UNAUTHORIZED && provider == "postmark" {
+        let challenge = HeaderValue::from_static("Basic realm=\"letterpress webhooks\", charset=\"UTF-8\"");
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// Give `events` to the sink, on a blocking thread.

@@ -134,8 +134,13 @@ fn postmark_needs_both_its_credentials_and_its_secret_path() {
     let body = fixture("postmark-bounce.json");
     let good = basic("postmark", "hook-pass");
     let secret = format!("/webhooks/postmark/{SECRET_PATH}");
-    assert_eq!(hooked.post(&secret, &body, &[&basic("postmark", "guess")]).status, 401);
-    assert_eq!(hooked.post(&secret, &body, &[]).status, 401);
+    for wrong in [vec![basic("postmark", "guess")], vec![]] {
+        let headers: Vec<&str> = wrong.iter().map(String::as_str).collect();
+        let reply = hooked.post(&secret, &body, &headers);
+        assert_eq!(reply.status, 401);
+        let challenge = reply.header("www-authenticate");
+        assert_eq!(challenge, Some("Basic realm=\"letterpress webhooks\", charset=\"UTF-8\""), "{:?}", reply.headers);
+    }
     assert_eq!(hooked.post("/webhooks/postmark/guess", &body, &[&good]).status, 403);
     assert_eq!(hooked.post("/webhooks/postmark", &body, &[&good]).status, 403);
     assert!(hooked.events().is_empty(), "nothing recorded from refused requests");
