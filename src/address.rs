@@ -18,6 +18,18 @@ use lettre::address::AddressError;
 
 use crate::error::Error;
 
+/// `domain` lower-cased, an internationalised one as its IDNA A-labels (`bücher.example` →
+/// `xn--bcher-kva.example`); `None` when it cannot be converted.
+pub fn ascii_domain(domain: &str) -> Option<String> {
+    if domain.is_ascii() {
+        return Some(domain.to_ascii_lowercase());
+    }
+    match url::Host::parse(domain) {
+        Ok(url::Host::Domain(ascii)) => Some(ascii),
+        _ => None,
+    }
+}
+
 /// Validate `raw` and return it normalised: surrounding whitespace trimmed, the domain
 /// lower-cased and converted to IDNA A-labels, the local part exactly as written.
 ///
@@ -42,13 +54,8 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
     if !domain.contains('.') {
         return Err(format!("the domain `{domain}` has no top-level domain (such as `.org`)"));
     }
-    let domain = if domain.is_ascii() {
-        domain.to_ascii_lowercase()
-    } else {
-        match url::Host::parse(domain) {
-            Ok(url::Host::Domain(ascii)) => ascii,
-            _ => return Err(format!("the domain `{domain}` cannot be converted to ASCII")),
-        }
+    let Some(domain) = ascii_domain(domain) else {
+        return Err(format!("the domain `{domain}` cannot be converted to ASCII"));
     };
     let normal = format!("{}@{domain}", address.user());
     // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets.

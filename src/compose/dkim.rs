@@ -114,7 +114,10 @@ impl DkimKey {
         Self {
             key,
             random: SystemRandom::new(),
-            domain: config.domain.to_ascii_lowercase(),
+            // `d=` in A-labels, as the From domain it is compared with and the DNS name of the
+            // key (`<selector>._domainkey.<domain>`) are.
+            domain: crate::address::ascii_domain(config.domain.trim())
+                .unwrap_or_else(|| config.domain.to_ascii_lowercase()),
             selector: config.selector.clone(),
             algorithm: config.algorithm,
         }
@@ -134,7 +137,7 @@ impl DkimKey {
     /// Whether mail from `from_domain` aligns with this key's domain for DMARC (relaxed
     /// alignment: the same domain or a subdomain of it).
     pub fn aligns_with(&self, from_domain: &str) -> bool {
-        let from = from_domain.to_ascii_lowercase();
+        let from = crate::address::ascii_domain(from_domain).unwrap_or_else(|| from_domain.to_ascii_lowercase());
         from == self.domain || from.strip_suffix(&self.domain).is_some_and(|rest| rest.ends_with('.'))
     }
 

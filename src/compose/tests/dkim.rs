@@ -144,6 +144,10 @@ fn keys_load_from_the_project_and_must_match_the_algorithm_and_domain() {
     let key = DkimKey::load(root, &rsa).unwrap();
     assert!(key.aligns_with("minimal.example.org") && key.aligns_with("news.Minimal.example.org"));
     assert!(!key.aligns_with("example.org") && !key.aligns_with("notminimal.example.org"));
+    // An internationalised domain, written either way, is signed and compared as its A-labels.
+    let idn = DkimKey::load(root, &Dkim { domain: "Bücher.example".to_owned(), ..rsa.clone() }).unwrap();
+    assert_eq!(idn.domain(), "xn--bcher-kva.example");
+    assert!(idn.aligns_with("xn--bcher-kva.example") && idn.aligns_with("news.bücher.example"));
     let wrong = Dkim { algorithm: DkimAlgorithm::Ed25519Sha256, ..rsa.clone() };
     let Err(Error::Invalid(problems)) = DkimKey::load(root, &wrong) else { panic!("an RSA key is not an Ed25519 key") };
     assert_eq!(
