@@ -21,7 +21,9 @@ use crate::error::Error;
 /// `domain` lower-cased, an internationalised one as its IDNA A-labels (`bücher.example` →
 /// `xn--bcher-kva.example`); `None` when it cannot be converted.
 pub fn ascii_domain(domain: &str) -> Option<String> {
-    if domain.is_ascii() {
+    // An ASCII domain is taken as it is, but for an A-label, which must decode (`xn--zz` does
+    // not, and names no domain anyone can register).
+    if domain.is_ascii() && !domain.to_ascii_lowercase().contains("xn--") {
         return Some(domain.to_ascii_lowercase());
     }
     match url::Host::parse(domain) {
@@ -53,6 +55,10 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
     }
     if !domain.contains('.') {
         return Err(format!("the domain `{domain}` has no top-level domain (such as `.org`)"));
+    }
+    // No top-level domain is all digits (RFC 3696 §2): `x@example.123` is a typo or a probe.
+    if domain.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("the domain `{domain}` ends in digits, which no top-level domain does"));
     }
     let Some(domain) = ascii_domain(domain) else {
         return Err(format!("the domain `{domain}` cannot be converted to ASCII"));
@@ -221,6 +227,9 @@ mod tests {
         case("bob@example.org.", Err("the domain `example.org.` is not valid"));
         case("bob@localhost", Err("the domain `localhost` has no top-level domain (such as `.org`)"));
         case("bob@[127.0.0.1]", Err("an IP address instead of a domain cannot be mailed"));
+        case("bob@example.123", Err("the domain `example.123` ends in digits, which no top-level domain does"));
+        case("bob@xn--zz.example", Err("the domain `xn--zz.example` cannot be converted to ASCII"));
+        case("bob@XN--BCHER-KVA.example", Ok("bob@xn--bcher-kva.example"));
         for quoted in ["\"john doe\"@example.org", "\"victim\"@example.org", "\"v\\ictim\"@example.org"] {
             case(quoted, Err("a quoted part before `@` (`\"…\"@`) is not accepted"));
         }
