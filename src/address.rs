@@ -32,8 +32,8 @@ pub fn ascii_domain(domain: &str) -> Option<String> {
     }
 }
 
-/// Validate `raw` and return it normalised: surrounding whitespace trimmed, the domain
-/// lower-cased and converted to IDNA A-labels, the local part exactly as written.
+/// Validate `raw` and return it normalised: surrounding whitespace trimmed, in Unicode NFC, the
+/// domain lower-cased and converted to IDNA A-labels, the local part otherwise as written.
 ///
 /// The error is a lowercase reason to put after "is not a valid address: ".
 pub fn normalise_address(raw: &str) -> Result<String, String> {
@@ -41,6 +41,15 @@ pub fn normalise_address(raw: &str) -> Result<String, String> {
     if trimmed.is_empty() {
         return Err("it is empty".to_owned());
     }
+    // One spelling of each address: `pelé` typed as `e` + U+0301 (macOS input, a copy from a PDF)
+    // is the same mailbox as the composed `é` (RFC 6532 §3.1: NFC), and lettre takes only that.
+    let composed: String;
+    let trimmed = if unicode_normalization::is_nfc(trimmed) {
+        trimmed
+    } else {
+        composed = unicode_normalization::UnicodeNormalization::nfc(trimmed).collect();
+        &composed
+    };
     let address: lettre::Address = trimmed.parse().map_err(|e| reason(trimmed, e))?;
     // RFC 5321 allows `"john doe"@` and `"j\ohn"@`, but each spelling would key as a different
     // subscriber while the mail reaches one mailbox (and lettre's `Mailbox` refuses some of
@@ -212,6 +221,7 @@ mod tests {
         case("anna@Bücher.example", Ok("anna@xn--bcher-kva.example"));
         case("anna@xn--bcher-kva.example", Ok("anna@xn--bcher-kva.example"));
         case("pelé@example.org", Ok("pelé@example.org"));
+        case("pele\u{301}@example.org", Ok("pelé@example.org"));
     }
 
     #[test]
