@@ -21,6 +21,11 @@
 //! domain, `MIME-Version`, `List-Id`, `List-Unsubscribe` (the one-click https URL, then the
 //! `mailto:` when configured) and `List-Unsubscribe-Post` (EMAIL.md BS-1…BS-5, FMT-1…FMT-14).
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
+//!
+//! The headers a person writes (the subject, the publication's names) are refused when a line of
+//! them would be over 998 characters, before any message is composed; `check` asks the same
+//! functions ([`subject_too_long`], [`publication_too_long`]) so that it flags exactly what a
+//! send refuses.
 
 mod clicks;
 mod dkim;
@@ -162,8 +167,10 @@ impl MessageTemplate {
     ///
     /// Errors: template errors; a template that tests or transforms a subscriber value; an empty
     /// subject or one with line breaks; a From that is not a mailbox; a DKIM domain the From
-    /// domain does not align with; and, unless `options.test`, an unsubscribe URL that is not
-    /// https (loopback hosts excepted) or templates that do not show it (EMAIL.md BS-4, §7 26).
+    /// domain does not align with; a subject or name that makes a header line over 998
+    /// characters (see [`subject_too_long`] and [`publication_too_long`], the same tests for
+    /// `check`); and, unless `options.test`, an unsubscribe URL that is not https (loopback hosts
+    /// excepted) or templates that do not show it (EMAIL.md BS-4, §7 26).
     pub fn new(project: &Project, checked: &CheckedIssue, options: ComposeOptions) -> Result<Self, Error> {
         let (config, issue) = (&project.config, &checked.issue);
         let publication = config.publication(&issue.publication).ok_or_else(|| {
@@ -210,7 +217,7 @@ impl MessageTemplate {
             add_editions(&mut editions, project, checked, ctx, sets)?;
             editions
         };
-        let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
+        let subject = subject_as_sent(&parts.subject, options.test);
         let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
         let headers = sender.shared_headers(
             publication,
@@ -396,6 +403,30 @@ impl MessageTemplate {
     pub fn subject(&self) -> &str {
         &self.subject
     }
+}
+
+/// The subject a message carries: a test send's starts with `[TEST] `.
+fn subject_as_sent(subject: &str, test: bool) -> String {
+    if test { format!("[TEST] {subject}") } else { subject.to_owned() }
+}
+
+/// Why an issue with this subject cannot be sent: its `Subject` header, as a send or a test send
+/// writes it, would have a line over 998 characters (a run without a space too long to fold).
+/// The test [`MessageTemplate::new`] makes, for `check` to report where the subject is written.
+pub fn subject_too_long(subject: &str) -> Option<Diagnostic> {
+    [false, true]
+        .into_iter()
+        .find_map(|test| headers::subject_line(&subject_as_sent(subject, test)).err())
+        .map(|why| why.diagnostic())
+}
+
+/// The header lines `publication`'s configuration makes too long to send (`From`, `Reply-To`,
+/// `List-Id`: over 998 characters, a run without a space too long to fold), each with the key
+/// of the publication that writes it and its value there: the test [`MessageTemplate::new`]
+/// makes, for `check` to report where they are written. None when the publication's mailboxes
+/// do not parse: the configuration's own checks report that.
+pub fn publication_too_long(publication: &crate::config::Publication) -> Vec<(&'static str, &str, Diagnostic)> {
+    Sender::of(publication).map(|sender| sender.too_long(publication)).unwrap_or_default()
 }
 
 fn invalid(code: &'static str, message: String) -> Error {

@@ -3,14 +3,14 @@
 //!
 //! Enters: the configuration and a [`Publication`]; per message a [`Recipient`]. Leaves: a
 //! [`Sender`] (From, Reply-To, envelope address and domain) that formats the shared header
-//! lines, the recipient's mailbox (display name only when it is safe in a header), and the
-//! unsubscribe URL up to its token.
+//! lines and says which of the publication's are too long to send, the recipient's mailbox
+//! (display name only when it is safe in a header), and the unsubscribe URL up to its token.
 
 use lettre::Address;
 use lettre::message::Mailbox;
 use url::{Host, Url};
 
-use super::headers::{Fields, SharedHeaders, is_header_safe};
+use super::headers::{self, Fields, SharedHeaders, is_header_safe};
 use super::{MAX_NAME_CHARS, Recipient, invalid};
 use crate::address::{self, normalise_address};
 use crate::config::{Config, Publication};
@@ -93,7 +93,7 @@ impl Sender {
     ) -> Result<SharedHeaders, Error> {
         let mut nonce = [0u8; 8];
         crate::entropy::fill(&mut nonce)?;
-        let list_id = format!("{}.{}", publication.slug, self.domain);
+        let list_id = self.list_id(publication);
         let fields = Fields {
             from: &self.from,
             reply_to: self.reply_to.as_ref(),
@@ -103,7 +103,27 @@ impl Sender {
             list_id: &list_id,
             feedback_id,
         };
-        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why.to_string()))
+        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| Error::Invalid(vec![why.diagnostic()]))
+    }
+
+    /// The header lines of `publication`'s messages that the configuration makes too long to
+    /// send: `From`, `Reply-To` and `List-Id` tested as [`Self::shared_headers`] tests them, each
+    /// with the key of the publication that writes it and its value there.
+    pub(crate) fn too_long<'a>(&self, publication: &'a Publication) -> Vec<(&'static str, &'a str, Diagnostic)> {
+        let list_id = self.list_id(publication);
+        [
+            ("name", Some(publication.name.as_str()), Some(headers::list_id_line(&publication.name, &list_id))),
+            ("from", Some(publication.from.as_str()), Some(headers::from_line(&self.from))),
+            ("reply-to", publication.reply_to.as_deref(), self.reply_to.as_ref().map(headers::reply_to_line)),
+        ]
+        .into_iter()
+        .filter_map(|(key, value, line)| Some((key, value?, line?.err()?.diagnostic())))
+        .collect()
+    }
+
+    /// The list's identifier in `List-Id`: `<publication slug>.<from domain>`.
+    fn list_id(&self, publication: &Publication) -> String {
+        format!("{}.{}", publication.slug, self.domain)
     }
 }
 
