@@ -285,13 +285,23 @@ fn subject_key(issue: &Issue) -> &'static str {
 
 /// The header lines the configuration makes too long for any message to carry (RFC 5322's 998
 /// characters), located where they are written: each publication's `From`, `Reply-To` and
-/// `List-Id`. A send refuses them before its first message, by the same test.
+/// `List-Id`, and `List-Unsubscribe` with the longest token a send appends to the unsubscribe
+/// URL (which must not have a `#` fragment either). A send refuses them before its first
+/// message, by the same tests.
 fn config_header_lines(project: &Project) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for publication in &project.config.publications {
         for (key, value, d) in crate::compose::publication_too_long(publication) {
             out.push(crate::config::at_entry(&project.root, d, "publications", &publication.slug, key, value));
         }
+    }
+    if let Some(d) = crate::compose::unsubscribe_url_problem(&project.config) {
+        let site = &project.config.site;
+        let (key, value) = match &site.unsubscribe_url {
+            Some(url) => ("unsubscribe-url", url.as_str()),
+            None => ("base-url", site.base_url.as_str()),
+        };
+        out.push(crate::config::at_key(&project.root, d, key, value));
     }
     out
 }

@@ -36,6 +36,8 @@ pub(crate) enum Field {
     Subject,
     /// `List-Id`: the publication's `name`, then its slug at the From domain.
     ListId,
+    /// `List-Unsubscribe`: the unsubscribe URL with a token, then the `mailto:` when configured.
+    ListUnsubscribe,
 }
 
 impl Field {
@@ -46,6 +48,7 @@ impl Field {
             Self::ReplyTo => "Reply-To",
             Self::Subject => "Subject",
             Self::ListId => "List-Id",
+            Self::ListUnsubscribe => "List-Unsubscribe",
         }
     }
 }
@@ -128,7 +131,8 @@ pub(crate) enum HeaderError {
 
 impl HeaderError {
     /// What a send and `check` say of it: for a line too long, the code of what writes the
-    /// header (the front matter's subject, the publication) and how to make it fit.
+    /// header (the front matter's subject, the publication, the unsubscribe URL) and how to make
+    /// it fit.
     pub(crate) fn diagnostic(&self) -> Diagnostic {
         let Self::TooLong { field, .. } = self else {
             return Diagnostic::error("compose/header", self.to_string());
@@ -141,9 +145,12 @@ impl HeaderError {
             Field::From | Field::ReplyTo => {
                 ("config/header-line", format!("{fold}: put spaces in the display name, or shorten its longest word"))
             }
-            Field::ListId => (
-                "config/header-line",
-                format!("{fold}: put spaces in the publication's `name`, or shorten its longest word"),
+            Field::ListId => {
+                ("config/header-line", format!("{fold}: put spaces in the publication's `name`, or shorten its longest word"))
+            }
+            Field::ListUnsubscribe => (
+                "config/unsubscribe-url",
+                "shorten the unsubscribe URL (`unsubscribe-url`, else `base-url` and `unsubscribe`): it cannot be folded, and each message's `List-Unsubscribe` appends a token to it".to_owned(),
             ),
         };
         Diagnostic::error(code, self.to_string()).help(help)
@@ -269,6 +276,11 @@ pub(crate) fn subject_line(subject: &str) -> Result<String, HeaderError> {
 /// The `List-Id` line(s) of the list `name` with identifier `id`; see [`fitted`].
 pub(crate) fn list_id_line(name: &str, id: &str) -> Result<String, HeaderError> {
     fitted(Field::ListId, list_id(name, id)?)
+}
+
+/// The `List-Unsubscribe` line(s) of `value` (see [`super::unsubscribe::value`]); see [`fitted`].
+pub(crate) fn list_unsubscribe_line(value: &str) -> Result<String, HeaderError> {
+    fitted(Field::ListUnsubscribe, raw("List-Unsubscribe", value))
 }
 
 /// The CRLF-terminated line(s) of a header a person writes, as every message carries it, or
@@ -407,6 +419,7 @@ mod tests {
         refused(reply_to_line(&mailbox(x(990))), Field::ReplyTo, 1016);
         assert!(from_line(&mailbox(format!("{} {}", x(400), x(400)))).is_ok());
         refused(list_id_line(&x(990), "weekly.example.org"), Field::ListId, 1020);
+        refused(list_unsubscribe_line(&format!("<https://example.org/{}>", x(959))), Field::ListUnsubscribe, 999);
     }
 
     #[test]

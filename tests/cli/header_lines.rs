@@ -1,7 +1,7 @@
 //! Header lines and RFC 5322's 998-character limit: a header is folded only at a space, so a
-//! subject or a name can make a line no send may carry. For each, the longest value `check`
-//! passes is sent, and one character more is flagged by `check`, where it is written, and refused
-//! by the send before any message goes out.
+//! subject, a name or an unsubscribe URL can make a line no send may carry. For each, the
+//! longest value `check` passes is sent, and one character more is flagged by `check`, where it
+//! is written, and refused by the send before any message goes out.
 
 use crate::harness::{Output, Project};
 use crate::send::ISSUE;
@@ -67,6 +67,19 @@ const CASES: &[Case] = &[
         header: "List-Id",
         set: |p, n| config(p, "name: \"The Weekly\"", &format!("name: \"{}\"", run_of(n, 'w'))),
         location: "letterpress.yaml:6:5",
+    },
+    Case {
+        name: "unsubscribe-url",
+        header: "List-Unsubscribe",
+        set: |p, n| {
+            let url = format!("https://send.example.org/{}", run_of(n, 'u'));
+            config(
+                p,
+                "  base-url: \"https://send.example.org\"\n",
+                &format!("  base-url: \"https://send.example.org\"\n  unsubscribe-url: \"{url}\"\n"),
+            );
+        },
+        location: "letterpress.yaml:4:3",
     },
 ];
 
