@@ -38,6 +38,7 @@ pub fn check(project: &Project) -> (Vec<CheckedIssue>, Vec<Diagnostic>) {
         diagnostics.extend(check_list(&project.root, list).1);
     }
     diagnostics.extend(crate::clicks::serve_needed(project));
+    diagnostics.extend(config_header_lines(project));
     let checked = all(project, project.issues.iter());
     diagnostics.extend(checked.iter().flat_map(|c| c.diagnostics.iter().cloned()));
     diagnostics.extend(welcome::check_welcomes(project));
@@ -151,6 +152,9 @@ pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
             diagnostics.push(crate::render::placeholder_warning(word).at(key_location(issue, key), &issue.text));
         }
     }
+    if let Some(too_long) = crate::compose::subject_too_long(issue.subject()) {
+        diagnostics.push(too_long.at(key_location(issue, subject_key(issue)), &issue.text));
+    }
     if issue.front.status == crate::content::Status::Draft && issue.front.send_at.is_some() {
         diagnostics.push(
             Diagnostic::warning("lint/draft-scheduled", "this draft has a `send_at` but drafts are never sent")
@@ -239,13 +243,12 @@ fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
     }
     let subject_len = subject.chars().count();
     if subject_len > SUBJECT_LIMIT {
-        let key = if issue.front.subject.is_some() { "subject" } else { "title" };
         out.push(
             Diagnostic::warning(
                 "lint/subject-length",
                 format!("the subject is {subject_len} characters; inboxes cut it off after about {SUBJECT_LIMIT}"),
             )
-            .at(key_location(issue, key), &issue.text)
+            .at(key_location(issue, subject_key(issue)), &issue.text)
             .help("set a shorter `subject:`"),
         );
     }
@@ -271,6 +274,34 @@ fn lint_email(issue: &Issue, rendered: &RenderedIssue) -> Vec<Diagnostic> {
             .at(file, &issue.text)
             .help("check the text templates; the body is wrapped at 72"),
         );
+    }
+    out
+}
+
+/// The front-matter key the email subject comes from: `subject`, else `title`.
+fn subject_key(issue: &Issue) -> &'static str {
+    if issue.front.subject.is_some() { "subject" } else { "title" }
+}
+
+/// The header lines the configuration makes too long for any message to carry (RFC 5322's 998
+/// characters), located where they are written: each publication's `From`, `Reply-To` and
+/// `List-Id`, and `List-Unsubscribe` with the longest token a send appends to the unsubscribe
+/// URL (which must not have a `#` fragment either). A send refuses them before its first
+/// message, by the same tests.
+fn config_header_lines(project: &Project) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for publication in &project.config.publications {
+        for (key, value, d) in crate::compose::publication_too_long(publication) {
+            out.push(crate::config::at_entry(&project.root, d, "publications", &publication.slug, key, value));
+        }
+    }
+    if let Some(d) = crate::compose::unsubscribe_url_problem(&project.config) {
+        let site = &project.config.site;
+        let (key, value) = match &site.unsubscribe_url {
+            Some(url) => ("unsubscribe-url", url.as_str()),
+            None => ("base-url", site.base_url.as_str()),
+        };
+        out.push(crate::config::at_key(&project.root, d, key, value));
     }
     out
 }

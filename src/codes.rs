@@ -9,6 +9,7 @@ pub const ISSUE_CODES: &[&str] = &[
     "front-matter/empty-subject",
     "front-matter/send-at-fold",
     "front-matter/send-at-offset",
+    "front-matter/subject-line",
     "front-matter/unknown-list",
     "link/broken",
     "link/data-uri",

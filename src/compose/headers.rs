@@ -10,9 +10,11 @@ use std::fmt::Write as _;
 use email_encoding::headers::{quoted_string, writer::EmailWriter};
 use jiff::Timestamp;
 use lettre::message::header::{
-    self, ContentTransferEncoding, ContentType, Date, HeaderName, HeaderValue, Headers, MessageId, Subject,
+    self, ContentTransferEncoding, ContentType, Date, Header as _, HeaderName, HeaderValue, Headers, MessageId, Subject,
 };
 use lettre::message::{Mailbox, Mailboxes};
+
+use crate::diagnostic::Diagnostic;
 
 /// The longest line RFC 5322 allows, without its CRLF.
 pub(crate) const MAX_LINE: usize = 998;
@@ -20,6 +22,35 @@ pub(crate) const MAX_LINE: usize = 998;
 /// A boundary's per-message part: 16 hex digits.
 pub(crate) const BOUNDARY_SUFFIX: usize = 16;
 const PLACEHOLDER: &str = "xxxxxxxxxxxxxxxx";
+
+/// A header field whose value a person writes, in the front matter or the configuration: text
+/// that can hold a run without a space too long to fold under [`MAX_LINE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// `From`: the publication's `from`.
+    From,
+    /// `Reply-To`: the publication's `reply-to`.
+    ReplyTo,
+    /// `Subject`: the issue's `subject`, else its `title`.
+    Subject,
+    /// `List-Id`: the publication's `name`, then its slug at the From domain.
+    ListId,
+    /// `List-Unsubscribe`: the unsubscribe URL with a token, then the `mailto:` when configured.
+    ListUnsubscribe,
+}
+
+impl Field {
+    /// The header's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::From => "From",
+            Self::ReplyTo => "Reply-To",
+            Self::Subject => "Subject",
+            Self::ListId => "List-Id",
+            Self::ListUnsubscribe => "List-Unsubscribe",
+        }
+    }
+}
 
 /// Which delimiter line of a multipart body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,9 +104,19 @@ pub(crate) struct SharedHeaders {
 /// Why the shared header lines could not be formatted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum HeaderError {
-    /// A line of the shared block is longer than [`MAX_LINE`] (its start is kept).
-    #[error("a header line is longer than {MAX_LINE} characters: `{}`", .0.start)]
-    TooLong(LongLine),
+    /// A line of a header is longer than [`MAX_LINE`]: lettre folds a header only at a space.
+    #[error(
+        "the `{}` header would have a line of {} characters; RFC 5322 allows {MAX_LINE}: `{}`",
+        .field.name(),
+        .line.len,
+        .line.start
+    )]
+    TooLong {
+        /// The header.
+        field: Field,
+        /// Its line that is too long.
+        line: LongLine,
+    },
     /// lettre refused the multipart content type.
     #[error("cannot format the message's content type: {0}")]
     ContentType(String),
@@ -87,37 +128,64 @@ pub(crate) enum HeaderError {
     ListName,
 }
 
-/// A header line longer than [`MAX_LINE`]: its first 60 bytes and an ellipsis.
+impl HeaderError {
+    /// What a send and `check` say of it: for a line too long, the code of what writes the
+    /// header (the front matter's subject, the publication, the unsubscribe URL) and how to make
+    /// it fit.
+    pub(crate) fn diagnostic(&self) -> Diagnostic {
+        let Self::TooLong { field, .. } = self else {
+            return Diagnostic::error("compose/header", self.to_string());
+        };
+        let fold = "a header is folded onto a new line only at a space";
+        let (code, help) = match field {
+            Field::Subject => {
+                ("front-matter/subject-line", format!("{fold}: put spaces in the subject, or shorten its longest word"))
+            }
+            Field::From | Field::ReplyTo => {
+                ("config/header-line", format!("{fold}: put spaces in the display name, or shorten its longest word"))
+            }
+            Field::ListId => {
+                ("config/header-line", format!("{fold}: put spaces in the publication's `name`, or shorten its longest word"))
+            }
+            Field::ListUnsubscribe => (
+                "config/unsubscribe-url",
+                "shorten the unsubscribe URL (`unsubscribe-url`, else `base-url` and `unsubscribe`): it cannot be folded, and each message's `List-Unsubscribe` appends a token to it".to_owned(),
+            ),
+        };
+        Diagnostic::error(code, self.to_string()).help(help)
+    }
+}
+
+/// A header line longer than [`MAX_LINE`]: its first 60 bytes and an ellipsis, and its length.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{start}")]
 pub(crate) struct LongLine {
     /// The line's start, as shown in messages.
     pub start: String,
+    /// Its length in bytes, without the CRLF.
+    pub len: usize,
 }
 
 impl SharedHeaders {
     /// Format the shared header lines; `nonce` makes this run's boundaries unique.
     pub(crate) fn new(fields: &Fields<'_>, nonce: &str) -> Result<Self, HeaderError> {
-        let mut headers = Headers::new();
-        headers.set(Date::new(fields.date.into()));
-        headers.set(header::From::from(Mailboxes::from(fields.from.clone())));
+        let mut block = line(Date::new(fields.date.into()).display());
+        block.push_str(&from_line(fields.from)?);
         if let Some(reply_to) = fields.reply_to {
-            headers.set(header::ReplyTo::from(Mailboxes::from(reply_to.clone())));
+            block.push_str(&reply_to_line(reply_to)?);
         }
-        headers.set(Subject::from(fields.subject.to_owned()));
-        headers.set(header::MIME_VERSION_1_0);
-        headers.insert_raw(list_id(fields.list_name, fields.list_id)?);
-        headers.insert_raw(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
-        let mut block = Vec::new();
-        fold_before_address(&headers.to_string(), &mut block);
-        check_lines(&block).map_err(HeaderError::TooLong)?;
+        block.push_str(&subject_line(fields.subject)?);
+        block.push_str(&line(header::MIME_VERSION_1_0.display()));
+        block.push_str(&list_id_line(fields.list_name, fields.list_id)?);
+        block.push_str(&line(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")));
+        let block = block.into_bytes();
 
         let boundary_prefix = format!("=_{nonce}.");
         let content_type =
             ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary_prefix}{PLACEHOLDER}\""))
                 .map_err(|e| HeaderError::ContentType(e.to_string()))?;
-        let line = one(content_type);
-        let (before, after) = line.split_once(PLACEHOLDER).ok_or(HeaderError::Boundary)?;
+        let content_type = line(content_type.display());
+        let (before, after) = content_type.split_once(PLACEHOLDER).ok_or(HeaderError::Boundary)?;
         Ok(Self {
             block,
             content_type: (before.as_bytes().to_vec(), after.as_bytes().to_vec()),
@@ -145,7 +213,7 @@ impl SharedHeaders {
         personal.set(header::To::from(Mailboxes::from(to)));
         personal.set(MessageId::from(format!("<{message_id}>")));
         personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
-        fold_before_address(&personal.to_string(), out);
+        out.extend_from_slice(fold_before_address(&personal.to_string()).as_bytes());
         if let Some((before, after)) = &self.feedback_id {
             out.extend_from_slice(before.as_bytes());
             out.extend(list.bytes().map(feedback_id_byte));
@@ -189,6 +257,41 @@ fn raw(name: &'static str, value: &str) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
 }
 
+/// The `From` line(s) of `mailbox`; see [`fitted`].
+pub(crate) fn from_line(mailbox: &Mailbox) -> Result<String, HeaderError> {
+    fitted(Field::From, header::From::from(Mailboxes::from(mailbox.clone())).display())
+}
+
+/// The `Reply-To` line(s) of `mailbox`; see [`fitted`].
+pub(crate) fn reply_to_line(mailbox: &Mailbox) -> Result<String, HeaderError> {
+    fitted(Field::ReplyTo, header::ReplyTo::from(Mailboxes::from(mailbox.clone())).display())
+}
+
+/// The `Subject` line(s) of `subject` (as sent: a test send's with its `[TEST] `); see [`fitted`].
+pub(crate) fn subject_line(subject: &str) -> Result<String, HeaderError> {
+    fitted(Field::Subject, Subject::from(subject.to_owned()).display())
+}
+
+/// The `List-Id` line(s) of the list `name` with identifier `id`; see [`fitted`].
+pub(crate) fn list_id_line(name: &str, id: &str) -> Result<String, HeaderError> {
+    fitted(Field::ListId, list_id(name, id)?)
+}
+
+/// The `List-Unsubscribe` line(s) of `value` (see [`super::unsubscribe::value`]); see [`fitted`].
+pub(crate) fn list_unsubscribe_line(value: &str) -> Result<String, HeaderError> {
+    fitted(Field::ListUnsubscribe, raw("List-Unsubscribe", value))
+}
+
+/// The CRLF-terminated line(s) of a header a person writes, as every message carries it, or
+/// [`HeaderError::TooLong`]: lettre folds a header only at a space, so text with a long run
+/// without one makes a line no message may carry. The one test of those headers, made by a send
+/// (before its first message) and by `check`.
+fn fitted(field: Field, value: HeaderValue) -> Result<String, HeaderError> {
+    let text = fold_before_address(&line(value)).into_owned();
+    check_lines(text.as_bytes()).map_err(|line| HeaderError::TooLong { field, line })?;
+    Ok(text)
+}
+
 /// `List-Id: "Name" <id>` (RFC 2919): the phrase quoted or encoded like a display name.
 fn list_id(name: &str, id: &str) -> Result<HeaderValue, HeaderError> {
     let mut encoded = String::new();
@@ -208,10 +311,10 @@ fn list_id(name: &str, id: &str) -> Result<HeaderValue, HeaderError> {
     ))
 }
 
-/// The formatted line of one header.
-fn one<H: header::Header>(value: H) -> String {
+/// The formatted line(s) of one header.
+fn line(value: HeaderValue) -> String {
     let mut headers = Headers::with_capacity(1);
-    headers.set(value);
+    headers.insert_raw(value);
     headers.to_string()
 }
 
@@ -227,34 +330,44 @@ pub(crate) fn is_header_safe(value: &str) -> bool {
     !value.contains(['\r', '\n', '\0'])
 }
 
-/// The first line of `bytes` longer than [`MAX_LINE`], if any.
-/// Append `headers` (lettre's formatting) to `out`, with a line that is too long folded before
-/// the `<address>` that ends it, when a display name (a quoted string or encoded-words) comes
+/// `headers` (lettre's formatting), with a line that is too long folded before the `<address>`
+/// that ends it, when a display name (a quoted string or encoded-words) comes
 /// before it: lettre folds between encoded-words but not before the address, so a long non-ASCII
 /// name put a line past the 76 characters RFC 2047 §2 allows a line with encoded-words (RFC
 /// 5322 §2.1.1: 78). Folding there is folding white space before an angle-addr (RFC 5322
 /// §3.4). No other header is touched: `List-Unsubscribe` is never folded.
-pub(crate) fn fold_before_address(headers: &str, out: &mut Vec<u8>) {
-    for line in headers.split_inclusive("\r\n") {
-        let body = line.strip_suffix("\r\n").unwrap_or(line);
-        let fold = (body.len() > 76)
+pub(crate) fn fold_before_address(headers: &str) -> std::borrow::Cow<'_, str> {
+    let fold_at = |body: &str| {
+        (body.len() > 76)
             .then(|| body.rfind("?= <").or_else(|| body.rfind("\" <")).map(|at| at + 2))
             .flatten()
-            .filter(|&at| body[at + 1..].ends_with('>') && !body[at + 1..].contains(' '));
-        match fold {
+            .filter(|&at| body[at + 1..].ends_with('>') && !body[at + 1..].contains(' '))
+    };
+    let lines = || headers.split_inclusive("\r\n").map(|line| (line, line.strip_suffix("\r\n").unwrap_or(line)));
+    if lines().all(|(_, body)| fold_at(body).is_none()) {
+        return std::borrow::Cow::Borrowed(headers);
+    }
+    let mut out = String::with_capacity(headers.len() + 8);
+    for (line, body) in lines() {
+        match fold_at(body) {
             Some(at) => {
-                out.extend_from_slice(&body.as_bytes()[..at]);
-                out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(&line.as_bytes()[at..]);
+                out.push_str(&body[..at]);
+                out.push_str("\r\n");
+                out.push_str(&line[at..]);
             }
-            None => out.extend_from_slice(line.as_bytes()),
+            None => out.push_str(line),
         }
     }
+    std::borrow::Cow::Owned(out)
 }
 
+/// The first line of `bytes` longer than [`MAX_LINE`], if any.
 pub(crate) fn check_lines(bytes: &[u8]) -> Result<(), LongLine> {
     match bytes.split(|&b| b == b'\n').find(|line| line.strip_suffix(b"\r").unwrap_or(line).len() > MAX_LINE) {
-        Some(line) => Err(LongLine { start: String::from_utf8_lossy(&line[..60]).into_owned() + "…" }),
+        Some(line) => {
+            let len = line.strip_suffix(b"\r").unwrap_or(line).len();
+            Err(LongLine { start: String::from_utf8_lossy(&line[..60]).into_owned() + "…", len })
+        }
         None => Ok(()),
     }
 }
@@ -336,6 +449,51 @@ mod tests {
         );
         assert!(text.contains(
             "To: a@example.org\r\nMessage-ID: <abc@example.org>\r\nList-Unsubscribe: <https://example.org/u?t=x>\r\n"
+        ));
+    }
+
+    #[track_caller]
+    fn refused(line: Result<String, HeaderError>, field: Field, len: usize) {
+        match line {
+            Err(HeaderError::TooLong { field: f, line }) => assert_eq!((f, line.len), (field, len)),
+            other => panic!("{field:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_written_header_with_a_run_too_long_to_fold_is_refused_and_named() {
+        let x = |n: usize| "x".repeat(n);
+        // `Subject: ` and 989 characters: 998, the most a line may hold.
+        assert_eq!(subject_line(&x(989)).unwrap().len(), 998 + 2);
+        refused(subject_line(&x(990)), Field::Subject, 999);
+        refused(subject_line(&format!("Re: {}", x(998))), Field::Subject, 999);
+        let words = vec!["word"; 500].join(" ");
+        assert!(subject_line(&words).unwrap().split("\r\n").all(|l| l.len() <= 78), "spaces fold");
+        assert!(subject_line(&"ü".repeat(600)).is_ok(), "non-ASCII is encoded in folded encoded-words");
+        let mailbox = |name: String| Mailbox::new(Some(name), "w@example.org".parse().unwrap());
+        refused(from_line(&mailbox(x(990))), Field::From, 1012);
+        refused(reply_to_line(&mailbox(x(990))), Field::ReplyTo, 1016);
+        assert!(from_line(&mailbox(format!("{} {}", x(400), x(400)))).is_ok());
+        refused(list_id_line(&x(990), "weekly.example.org"), Field::ListId, 1020);
+        refused(list_unsubscribe_line(&format!("<https://example.org/{}>", x(959))), Field::ListUnsubscribe, 999);
+    }
+
+    #[test]
+    fn the_shared_block_refuses_what_each_written_header_refuses() {
+        let from: Mailbox = "w@example.org".parse().unwrap();
+        let long = "x".repeat(990);
+        match SharedHeaders::new(&fields(&from, &long, "W"), "0123456789abcdef") {
+            Err(e @ HeaderError::TooLong { field: Field::Subject, .. }) => assert!(
+                e.to_string().starts_with(
+                    "the `Subject` header would have a line of 999 characters; RFC 5322 allows 998: `Subject: xxx"
+                ),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            SharedHeaders::new(&fields(&from, "Hi", &long), "0123456789abcdef"),
+            Err(HeaderError::TooLong { field: Field::ListId, .. })
         ));
     }
 

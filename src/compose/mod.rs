@@ -21,6 +21,11 @@
 //! domain, `MIME-Version`, `List-Id`, `List-Unsubscribe` (the one-click https URL, then the
 //! `mailto:` when configured) and `List-Unsubscribe-Post` (EMAIL.md BS-1…BS-5, FMT-1…FMT-14).
 //! With a [`DkimKey`], the finished bytes are signed and the `DKIM-Signature` header prepended.
+//!
+//! The headers a person writes (the subject, the publication's names, the unsubscribe URL) are
+//! refused when a line of them would be over 998 characters, before any message is composed;
+//! `check` asks the same functions ([`subject_too_long`], [`publication_too_long`],
+//! [`unsubscribe_url_problem`]) so that it flags exactly what a send refuses.
 
 mod clicks;
 mod dkim;
@@ -30,6 +35,7 @@ mod headers;
 mod render;
 mod sender;
 mod slots;
+mod unsubscribe;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,6 +44,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use crate::header::has_encoded_word;
 pub use dkim::{DkimKey, SIGNED_HEADERS};
+pub use unsubscribe::unsubscribe_url_problem;
 
 use crate::address::address_key;
 use crate::checked::CheckedIssue;
@@ -60,9 +67,11 @@ pub const MAX_NAME_CHARS: usize = 256;
 /// Joins the lists an unsubscribe token leaves (`weekly+briefing`); never part of a slug.
 pub const UNSUBSCRIBE_SCOPE_SEPARATOR: &str = "+";
 
-/// Past this, an unsubscribe token names only the recipient's own list (the URL stays short;
-/// an issue would need a dozen lists to get there).
-const MAX_SCOPE_BYTES: usize = 200;
+/// The list a `[TEST]` copy's unsubscribe token names: it leaves nothing real.
+pub const TEST_LIST: &str = "test";
+
+/// The list a previewed message's unsubscribe token names when the preview picks none.
+pub const PREVIEW_LIST: &str = "preview";
 
 /// Who one message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +171,11 @@ impl MessageTemplate {
     ///
     /// Errors: template errors; a template that tests or transforms a subscriber value; an empty
     /// subject or one with line breaks; a From that is not a mailbox; a DKIM domain the From
-    /// domain does not align with; and, unless `options.test`, an unsubscribe URL that is not
-    /// https (loopback hosts excepted) or templates that do not show it (EMAIL.md BS-4, §7 26).
+    /// domain does not align with; a subject, name or unsubscribe URL that makes a header line
+    /// over 998 characters (see [`subject_too_long`], [`publication_too_long`] and
+    /// [`unsubscribe_url_problem`], the same tests for `check`); and, unless `options.test`, an
+    /// unsubscribe URL that is not https (loopback hosts excepted) or templates that do not show
+    /// it (EMAIL.md BS-4, §7 26).
     pub fn new(project: &Project, checked: &CheckedIssue, options: ComposeOptions) -> Result<Self, Error> {
         let (config, issue) = (&project.config, &checked.issue);
         let publication = config.publication(&issue.publication).ok_or_else(|| {
@@ -176,7 +188,7 @@ impl MessageTemplate {
                 format!("`dkim.domain` `{}` does not align with the From domain `{}`", dkim.domain(), sender.domain),
             ));
         }
-        let unsubscribe_prefix = sender::unsubscribe_prefix(config, options.test)?;
+        let unsubscribe_prefix = unsubscribe::prefix(config, options.test).map_err(|d| Error::Invalid(vec![d]))?;
         let (blocks, _) = crate::editions::blocks(issue);
         // With regional blocks, the subject and the content hash come from the full issue (every
         // block): the hash then changes with any block, whoever the audience is.
@@ -210,7 +222,7 @@ impl MessageTemplate {
             add_editions(&mut editions, project, checked, ctx, sets)?;
             editions
         };
-        let subject = if options.test { format!("[TEST] {}", parts.subject) } else { parts.subject.clone() };
+        let subject = subject_as_sent(&parts.subject, options.test);
         let feedback_id = headers::feedback_id(issue, config.sending.feedback_id_sender.as_deref());
         let headers = sender.shared_headers(
             publication,
@@ -218,18 +230,10 @@ impl MessageTemplate {
             options.date,
             feedback_id.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
         )?;
-        let mailto = config.sending.unsubscribe_mailto.as_ref();
-        // One unsubscribe leaves the issue's stream: every list it goes to, not only the one a
-        // recipient came through (they may be on two of them). A test send's token leaves
-        // nothing real.
-        let lists: Vec<String> =
-            project.lists_of(issue).map(|l| l.into_iter().map(|l| l.slug).collect()).unwrap_or_default();
         let bounce = config.bounces.return_path().map_err(|why| invalid("config/bounces", why))?;
         let envelope_from = bounce.as_ref().map_or(sender.envelope, ReturnPath::plain);
         let return_path = bounce.filter(|_| !options.test).map(|path| (path, issue.id()));
-        let unsubscribe_scope = (!options.test && lists.len() > 1)
-            .then(|| lists.join(UNSUBSCRIBE_SCOPE_SEPARATOR))
-            .filter(|scope| scope.len() <= MAX_SCOPE_BYTES);
+        let unsubscribe_scope = unsubscribe::scope(project, issue, options.test);
         Ok(Self {
             id_seed: if options.test { format!("{}\0test", issue.id()) } else { issue.id() },
             subject,
@@ -241,7 +245,7 @@ impl MessageTemplate {
             test: options.test,
             unsubscribe_prefix,
             unsubscribe_scope,
-            mailto_prefix: mailto.map(|m| format!("mailto:{}?subject=unsubscribe%20", mailto_address(m))),
+            mailto_prefix: unsubscribe::mailto_prefix(config),
             attr_columns: options.attr_columns,
             keys: options.keys,
             dkim: options.dkim,
@@ -288,10 +292,7 @@ impl MessageTemplate {
         url.push_str(&self.unsubscribe_prefix);
         self.keys.write_token(&id, self.unsubscribe_scope.as_deref().unwrap_or(recipient.list), &mut url);
         let token = &url[self.unsubscribe_prefix.len()..];
-        let list_unsubscribe = match &self.mailto_prefix {
-            Some(mailto) => format!("<{url}>, <{mailto}{token}>"),
-            None => format!("<{url}>"),
-        };
+        let list_unsubscribe = unsubscribe::value(&url, token, self.mailto_prefix.as_deref());
         self.headers.write(to, &message_id, &list_unsubscribe, boundary, recipient.list, out);
         headers::check_lines(out).map_err(|line| {
             invalid(
@@ -398,28 +399,32 @@ impl MessageTemplate {
     }
 }
 
-fn invalid(code: &'static str, message: String) -> Error {
-    Error::Invalid(vec![Diagnostic::error(code, message)])
+/// The subject a message carries: a test send's starts with `[TEST] `.
+fn subject_as_sent(subject: &str, test: bool) -> String {
+    if test { format!("[TEST] {subject}") } else { subject.to_owned() }
 }
 
-/// `address` as a `mailto:` URI writes it (RFC 6068 §2): the domain as its A-label, and in the
-/// local part every byte but letters, digits and `!$'*+-._~` percent-encoded, so a `?`, `#`,
-/// `%` or non-ASCII letter in it neither ends the address nor leaves the header 7-bit.
-fn mailto_address(address: &str) -> String {
-    let normal = crate::address::normalise_address(address).unwrap_or_else(|_| address.to_owned());
-    let (local, domain) = normal.rsplit_once('@').unwrap_or(("", &normal));
-    let mut out = String::with_capacity(normal.len() + 8);
-    for byte in local.bytes() {
-        if byte.is_ascii_alphanumeric() || b"!$'*+-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.extend(['%', char::from(HEX[usize::from(byte >> 4)]), char::from(HEX[usize::from(byte & 0xf)])]);
-        }
-    }
-    out.push('@');
-    out.push_str(domain);
-    out
+/// Why an issue with this subject cannot be sent: its `Subject` header, as a send or a test send
+/// writes it, would have a line over 998 characters (a run without a space too long to fold).
+/// The test [`MessageTemplate::new`] makes, for `check` to report where the subject is written.
+pub fn subject_too_long(subject: &str) -> Option<Diagnostic> {
+    [false, true]
+        .into_iter()
+        .find_map(|test| headers::subject_line(&subject_as_sent(subject, test)).err())
+        .map(|why| why.diagnostic())
+}
+
+/// The header lines `publication`'s configuration makes too long to send (`From`, `Reply-To`,
+/// `List-Id`: over 998 characters, a run without a space too long to fold), each with the key
+/// of the publication that writes it and its value there: the test [`MessageTemplate::new`]
+/// makes, for `check` to report where they are written. None when the publication's mailboxes
+/// do not parse: the configuration's own checks report that.
+pub fn publication_too_long(publication: &crate::config::Publication) -> Vec<(&'static str, &str, Diagnostic)> {
+    Sender::of(publication).map(|sender| sender.too_long(publication)).unwrap_or_default()
+}
+
+fn invalid(code: &'static str, message: String) -> Error {
+    Error::Invalid(vec![Diagnostic::error(code, message)])
 }
 
 #[cfg(test)]

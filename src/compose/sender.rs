@@ -1,25 +1,20 @@
-//! Who sends and who receives: the publication's mailboxes, the recipient's `To` mailbox, and the
-//! unsubscribe URL every message points to.
+//! Who sends and who receives: the publication's mailboxes and the recipient's `To` mailbox.
 //!
-//! Enters: the configuration and a [`Publication`]; per message a [`Recipient`]. Leaves: a
-//! [`Sender`] (From, Reply-To, envelope address and domain) that formats the shared header
-//! lines, the recipient's mailbox (display name only when it is safe in a header), and the
-//! unsubscribe URL up to its token.
+//! Enters: a [`Publication`]; per message a [`Recipient`]. Leaves: a [`Sender`] (From,
+//! Reply-To, envelope address and domain) that formats the shared header lines and says which of
+//! the publication's are too long to send, and the recipient's mailbox (display name only when
+//! it is safe in a header).
 
 use lettre::Address;
 use lettre::message::Mailbox;
-use url::{Host, Url};
 
-use super::headers::{Fields, SharedHeaders, is_header_safe};
+use super::headers::{self, Fields, SharedHeaders, is_header_safe};
 use super::{MAX_NAME_CHARS, Recipient, invalid};
 use crate::address::{self, normalise_address};
-use crate::config::{Config, Publication};
+use crate::config::Publication;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::token::hex;
-
-/// Longest unsubscribe URL accepted, before the token: `List-Unsubscribe` is one header line.
-const MAX_UNSUBSCRIBE_URL: usize = 900;
 
 /// The publication's mailboxes and domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +88,7 @@ impl Sender {
     ) -> Result<SharedHeaders, Error> {
         let mut nonce = [0u8; 8];
         crate::entropy::fill(&mut nonce)?;
-        let list_id = format!("{}.{}", publication.slug, self.domain);
+        let list_id = self.list_id(publication);
         let fields = Fields {
             from: &self.from,
             reply_to: self.reply_to.as_ref(),
@@ -103,7 +98,27 @@ impl Sender {
             list_id: &list_id,
             feedback_id,
         };
-        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| invalid("compose/header", why.to_string()))
+        SharedHeaders::new(&fields, &hex(&nonce)).map_err(|why| Error::Invalid(vec![why.diagnostic()]))
+    }
+
+    /// The header lines of `publication`'s messages that the configuration makes too long to
+    /// send: `From`, `Reply-To` and `List-Id` tested as [`Self::shared_headers`] tests them, each
+    /// with the key of the publication that writes it and its value there.
+    pub(crate) fn too_long<'a>(&self, publication: &'a Publication) -> Vec<(&'static str, &'a str, Diagnostic)> {
+        let list_id = self.list_id(publication);
+        [
+            ("name", Some(publication.name.as_str()), Some(headers::list_id_line(&publication.name, &list_id))),
+            ("from", Some(publication.from.as_str()), Some(headers::from_line(&self.from))),
+            ("reply-to", publication.reply_to.as_deref(), self.reply_to.as_ref().map(headers::reply_to_line)),
+        ]
+        .into_iter()
+        .filter_map(|(key, value, line)| Some((key, value?, line?.err()?.diagnostic())))
+        .collect()
+    }
+
+    /// The list's identifier in `List-Id`: `<publication slug>.<from domain>`.
+    fn list_id(&self, publication: &Publication) -> String {
+        format!("{}.{}", publication.slug, self.domain)
     }
 }
 
@@ -120,31 +135,4 @@ pub(crate) fn mailbox(recipient: &Recipient<'_>) -> Result<Mailbox, Error> {
         && !name.chars().any(char::is_control)
         && !crate::header::has_encoded_word(name);
     Ok(Mailbox::new(usable.then(|| name.to_owned()), address))
-}
-
-/// The unsubscribe URL up to the token: `https://…/unsubscribe?t=`. A list send needs https
-/// (RFC 8058) unless the host is this machine; a test send takes any http(s) URL.
-pub(crate) fn unsubscribe_prefix(config: &Config, test: bool) -> Result<String, Error> {
-    let configured = config.site.unsubscribe();
-    let bad = |why: &str| {
-        Error::Invalid(vec![
-            Diagnostic::error("config/unsubscribe-url", format!("the unsubscribe URL `{configured}` {why}"))
-                .help("set `unsubscribe-url: https://…/unsubscribe` under `site:` in letterpress.yaml"),
-        ])
-    };
-    let url = Url::parse(&configured).map_err(|_| bad("is not a URL"))?;
-    let loopback = match url.host() {
-        Some(Host::Domain(name)) => name == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if url.scheme() != "https" && !(test || (loopback && url.scheme() == "http")) {
-        return Err(bad("is not https; one-click unsubscribe (RFC 8058) needs an https URL"));
-    }
-    if url.fragment().is_some() || url.as_str().len() > MAX_UNSUBSCRIBE_URL {
-        return Err(bad("has a `#` fragment or is too long for a header line"));
-    }
-    let separator = if url.query().is_some() { '&' } else { '?' };
-    Ok(format!("{}{separator}t=", url.as_str()))
 }

@@ -1,5 +1,6 @@
-//! Where a value of `letterpress.yaml` is written, for problems found after parsing that belong
-//! to one entry of a top-level list, such as a publication's template override or a list's file.
+//! Where a value of `letterpress.yaml` is written, for problems found after parsing: in one entry
+//! of a top-level list, such as a publication's template override or a list's file, or a setting
+//! such as `site:`'s unsubscribe URL.
 //!
 //! Enters: the configuration text. Leaves: a [`Location`]. Best effort on the block style
 //! `letterpress init` writes: when the key cannot be found, the entry's `slug:` line, then the
@@ -17,6 +18,14 @@ pub fn at_entry(root: &Path, d: Diagnostic, section: &str, slug: &str, key: &str
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let location = entry_key(Path::new(super::FILE_NAME), text, section, (slug, key, value));
     d.at(location, text)
+}
+
+/// `d` located at the first `key: value` line of the configuration file at `root` (a setting
+/// outside the top-level lists, such as `site:`'s), with its source line.
+pub fn at_key(root: &Path, d: Diagnostic, key: &str, value: &str) -> Diagnostic {
+    let text = std::fs::read_to_string(super::path_in(root)).unwrap_or_default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    d.at(super::find(Path::new(super::FILE_NAME), text, key, value), text)
 }
 
 /// The location of `key: value` in the entry whose `slug` is `slug` of the top-level list

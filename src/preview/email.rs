@@ -89,8 +89,12 @@ pub fn compose(
     let options =
         ComposeOptions { date: at, keys, dkim, attr_columns: to.attrs.keys().cloned().collect(), test: false };
     let template = MessageTemplate::new(project, checked, options)?;
-    let recipient =
-        Recipient { email: &to.email, name: &to.name, attrs: &to.attrs, list: list.map_or("preview", String::as_str) };
+    let recipient = Recipient {
+        email: &to.email,
+        name: &to.name,
+        attrs: &to.attrs,
+        list: list.map_or(crate::compose::PREVIEW_LIST, String::as_str),
+    };
     let mut out = Vec::new();
     let composed = template.compose(&recipient, &mut out)?;
     let (text, html) = composed.bodies(&out);

@@ -73,7 +73,7 @@ pub(super) fn test_send(
         let none = std::collections::BTreeMap::new();
         for address in addresses {
             let email = crate::address::parse(address)?;
-            template.compose(&Recipient { email: &email, name: "", attrs: &none, list: "test" }, &mut buffer)?;
+            template.compose(&Recipient { email: &email, name: "", attrs: &none, list: crate::compose::TEST_LIST }, &mut buffer)?;
             match connection
                 .send(template.envelope_from(), &email, &buffer, &format!("test-{}", email.replace('@', "_at_")))
                 .await

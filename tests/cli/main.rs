@@ -12,6 +12,7 @@ mod clicks_postgres;
 mod dovecot;
 mod editions;
 mod harness;
+mod header_lines;
 mod init;
 mod postgres;
 mod preview;

@@ -9,7 +9,7 @@ const FILE: &str = "content/weekly/2016-12-09-plans.md";
 const OTHER: &str = "weekly/2026-11-22-other";
 
 /// The send fixture writing to the outbox, its issue due half an hour before the tests' now.
-fn outbox_project() -> Project {
+pub(crate) fn outbox_project() -> Project {
     let project = Project::fixture("send");
     let config = project.read("letterpress.yaml").replace("transport: smtp", "transport: outbox");
     project.write("letterpress.yaml", &config);
@@ -17,7 +17,7 @@ fn outbox_project() -> Project {
     project
 }
 
-fn edit(project: &Project, change: impl Fn(&str) -> String) {
+pub(crate) fn edit(project: &Project, change: impl Fn(&str) -> String) {
     let text = project.read(FILE);
     project.write(FILE, &change(&text));
 }

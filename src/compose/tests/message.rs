@@ -394,3 +394,83 @@ fn the_unsubscribe_mailto_is_written_as_a_uri() {
         assert!(value.contains(&format!(", <mailto:{written}?subject=unsubscribe%20")), "{configured}: {value}");
     }
 }
+
+/// The unsubscribe URL may be as long as the `List-Unsubscribe` line leaves it with the longest
+/// token a send of the configuration appends (and the `mailto:` after it): the longest URL the
+/// test passes makes a line of exactly 998 characters for a reader of the longest-named list,
+/// and one character more is refused before any message.
+#[test]
+fn the_unsubscribe_url_may_take_what_the_longest_token_leaves_of_the_header_line() {
+    let list = |slug: String| crate::config::List {
+        slug,
+        name: "L".to_owned(),
+        description: String::new(),
+        path: None,
+        welcome: None,
+        welcome_latest: false,
+    };
+    let mut project = minimal();
+    for (slugs, longest) in [
+        (vec![], PREVIEW_LIST.len()),
+        (vec!["a".to_owned(), "b".to_owned()], PREVIEW_LIST.len()),
+        (vec!["readers".to_owned(), "members".to_owned()], "readers+members".len()),
+        (vec!["a".repeat(150), "b".repeat(150)], unsubscribe::MAX_SCOPE_BYTES),
+        (vec!["c".repeat(250)], 250),
+    ] {
+        project.config.lists = slugs.into_iter().map(list).collect();
+        assert_eq!(unsubscribe::longest_scope(&project.config), longest);
+    }
+    project.config.lists = vec![list("a-long-list-name".to_owned())];
+    project.config.sending.unsubscribe_mailto = Some("unsubscribe@minimal.example.org".to_owned());
+    let set = |project: &mut Project, n: usize| {
+        project.config.site.unsubscribe_url = Some(format!("https://minimal.example.org/{}", "u".repeat(n)));
+    };
+    let n = (0..1000)
+        .rev()
+        .find(|&n| {
+            set(&mut project, n);
+            unsubscribe_url_problem(&project.config).is_none()
+        })
+        .unwrap();
+    set(&mut project, n);
+    let template = template(&project, "weekly/2016-12-09-first");
+    let none = BTreeMap::new();
+    let recipient = Recipient { email: "a@example.org", name: "", attrs: &none, list: "a-long-list-name" };
+    let mut out = Vec::new();
+    template.compose(&recipient, &mut out).unwrap();
+    let message = String::from_utf8(out).unwrap();
+    assert_eq!(lines(&message).into_iter().map(str::len).max(), Some(998));
+    project.config.site.unsubscribe_url = Some("https://minimal.example.org/unsubscribe#now".to_owned());
+    let fragment = unsubscribe_url_problem(&project.config).unwrap();
+    assert_eq!((fragment.code, fragment.message.ends_with("has a `#` fragment")), ("config/unsubscribe-url", true));
+    set(&mut project, n + 1);
+    match try_template(&project, "weekly/2016-12-09-first", options()) {
+        Err(Error::Invalid(problems)) => {
+            assert_eq!(problems[0].code, "config/unsubscribe-url");
+            assert!(problems[0].message.contains("`List-Unsubscribe` header would have a line of 999"), "{problems:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An issue that names a list twice goes to it once, and its token names it once: the
+/// longest token a configuration can carry is that of all its lists, each once.
+#[test]
+fn a_list_named_twice_is_named_once_in_the_token() {
+    let config = format!(
+        "{}    lists: [readers]\nlists:\n  - slug: readers\n    name: Readers\n",
+        include_str!("../../../tests/fixtures/minimal/letterpress.yaml")
+    );
+    let (_dir, project) = temp_project(&[
+        ("letterpress.yaml", &config),
+        ("subscribers/readers.csv", "email,name\na@example.org,A\n"),
+        ("content/weekly/2016-12-30-twice.md", "---\ntitle: Twice\nlists: [readers, readers]\n---\n\nBody.\n"),
+    ]);
+    let template = template(&project, "weekly/2016-12-30-twice");
+    let none = BTreeMap::new();
+    let mut out = Vec::new();
+    template.compose(&Recipient { email: "a@example.org", name: "", attrs: &none, list: "readers" }, &mut out).unwrap();
+    let url = unsubscribe_url(&String::from_utf8(out).unwrap());
+    let token = url.rsplit_once("?t=").unwrap().1;
+    assert_eq!(keys().verify(token).unwrap().list, "readers");
+}
