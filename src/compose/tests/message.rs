@@ -147,8 +147,7 @@ fn parts_decode_to_the_rendered_email_with_the_values_filled() {
     let issue = project.find("weekly/2016-12-09-first").unwrap();
     let publication = project.config.publication("weekly").unwrap();
     let Parts { text, html, .. } =
-        Parts::render(&project, &crate::check::issue(&project, issue), publication, &["region".to_owned()], false)
-            .unwrap();
+        Parts::render(&project, &super::checked(&project, issue), publication, &["region".to_owned()], false).unwrap();
     let url = unsubscribe_url(&message);
     let fill = |split: &slots::Split, escape: fn(&str) -> String| {
         let mut out = String::new();
@@ -286,7 +285,7 @@ fn templates_may_print_subscriber_values_but_not_test_or_change_them() {
 fn the_comparing_render_runs_only_when_the_source_does_not_show_plain_prints() {
     let html_renders = |html: &str| {
         let (_dir, project) = temp_project(&[("templates/email.html", html)]);
-        let checked = crate::check::issue(&project, project.find("weekly/2016-12-09-first").unwrap());
+        let checked = super::checked(&project, project.find("weekly/2016-12-09-first").unwrap());
         let before = crate::template::renders::count().get("email.html").copied().unwrap_or(0);
         MessageTemplate::new(&project, &checked, options()).map_err(|e| e.to_string()).unwrap();
         crate::template::renders::count().get("email.html").copied().unwrap_or(0) - before
@@ -312,7 +311,7 @@ fn list_sends_need_an_https_unsubscribe_link_in_both_parts() {
     project.config.site.unsubscribe_url = Some(format!("https://minimal.example.org/{}", "u".repeat(870)));
     let template = MessageTemplate::new(
         &project,
-        &crate::check::issue(&project, project.find("weekly/2016-12-09-first").unwrap()),
+        &super::checked(&project, project.find("weekly/2016-12-09-first").unwrap()),
         options(),
     )
     .unwrap();

@@ -58,7 +58,18 @@ pub(super) fn template(project: &Project, issue: &str) -> MessageTemplate {
 }
 
 pub(super) fn try_template(project: &Project, issue: &str, options: ComposeOptions) -> Result<MessageTemplate, Error> {
-    MessageTemplate::new(project, &crate::check::issue(project, project.find(issue).unwrap()), options)
+    MessageTemplate::new(project, &checked(project, project.find(issue).unwrap()), options)
+}
+
+/// The checked issue a send composes from, rendered as `check` renders it (without `check`'s
+/// lints: `check` reads the send's header rules from here, so these tests do not call it).
+pub(super) fn checked(project: &Project, issue: &crate::content::Issue) -> CheckedIssue {
+    let (blocks, mut diagnostics) = crate::editions::judge(project, issue);
+    let rendered = crate::editions::render_full(project, issue, &blocks);
+    if let Ok(rendered) = &rendered {
+        diagnostics.extend(rendered.diagnostics.iter().cloned());
+    }
+    CheckedIssue { issue: issue.clone(), rendered, diagnostics }
 }
 
 /// Compose one message to `email` named `name` in the `region` on list `weekly`.
