@@ -129,6 +129,7 @@ fn dry_runs_and_test_sends_print_what_check_prints_and_refuse_what_send_refuses(
     let test = project.run(&["send", ISSUE, "--test", "editor@example.org"]);
     assert_eq!(test.code, 0, "{}", test.stderr);
     assert_located(&test, "warning: insecure link `http://example.org/plans`");
+    assert_eq!(outbox(&project, ISSUE), 1, "the test copy is written");
     with_tk_in_standfirst(&project);
     for args in [&["send", ISSUE, "--dry-run"][..], &["send", ISSUE, "--test", "editor@example.org"]] {
         let out = project.run(args);
@@ -136,7 +137,7 @@ fn dry_runs_and_test_sends_print_what_check_prints_and_refuse_what_send_refuses(
         assert_located(&out, &format!("--> {FILE}:5:1"));
         assert!(!out.stderr.contains("messages composed"), "{}", out.stderr);
     }
-    assert_eq!(outbox(&project, "test"), 0);
+    assert_eq!(outbox(&project, ISSUE), 1, "the refused test send wrote nothing");
     nothing_journaled(&project);
 }
 
