@@ -267,14 +267,21 @@ fn a_bounce_that_quotes_only_what_anyone_can_write_suppresses_nobody() {
     assert!(rates.iter().all(|c| c.hard == 0 && c.soft == 0), "unverified claims count towards no rate: {rates:?}");
 }
 
-#[test]
-fn soft_bounces_suppress_at_the_configured_count_within_the_window() {
+/// Five sends, `weekly/1` to `weekly/5`, to ann@example.org only, and a sink whose soft rule is
+/// 3 of 5.
+fn five_sends_to_ann() -> (tempfile::TempDir, StoreSink) {
     let dir = tempfile::tempdir().unwrap();
     let sends: Vec<(String, String)> =
         (1..=5).map(|i| (format!("weekly/{i}"), format!("2024-03-0{i}T09:00:00Z"))).collect();
     let sends: Vec<(&str, &str)> = sends.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     prepare(dir.path(), &sends, &["ann@example.org"]);
-    let mut sink = sink(dir.path(), SoftRule { count: 3, window: 5 });
+    let sink = sink(dir.path(), SoftRule { count: 3, window: 5 });
+    (dir, sink)
+}
+
+#[test]
+fn soft_bounces_suppress_at_the_configured_count_within_the_window() {
+    let (_dir, mut sink) = five_sends_to_ann();
     let soft = |sink: &mut StoreSink, issue: &str, id: &str| {
         let to = return_path().address(&keys(), issue, 1);
         sink.message_effects(&dsn(id, &to, "ann@example.org soft 4.2.2"), "x").unwrap().1
@@ -288,12 +295,7 @@ fn soft_bounces_suppress_at_the_configured_count_within_the_window() {
 
 #[test]
 fn delay_warnings_are_recorded_and_neither_bounce_the_row_nor_count_as_soft_bounces() {
-    let dir = tempfile::tempdir().unwrap();
-    let sends: Vec<(String, String)> =
-        (1..=5).map(|i| (format!("weekly/{i}"), format!("2024-03-0{i}T09:00:00Z"))).collect();
-    let sends: Vec<(&str, &str)> = sends.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    prepare(dir.path(), &sends, &["ann@example.org"]);
-    let mut sink = sink(dir.path(), SoftRule { count: 3, window: 5 });
+    let (_dir, mut sink) = five_sends_to_ann();
     let report = |sink: &mut StoreSink, issue: &str, id: &str, finding: &str| {
         let to = return_path().address(&keys(), issue, 1);
         sink.message_effects(&dsn(id, &to, &format!("ann@example.org {finding}")), "x").unwrap()
