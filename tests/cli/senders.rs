@@ -147,14 +147,21 @@ fn a_sender_that_loses_its_lock_session_stops_claiming_and_the_next_run_sends_th
     let smtp = server.url();
     let env = sender_env(&smtp, &url);
     let mut sender = spawn(&project, &SEND, &env);
-    // Held at the relay, the run has claimed its first page and waits for room to hand it out.
     until_claimed_by(1, &url, &mut [&mut sender]);
     assert_eq!(claiming_runs(&url), 1, "the sender never claimed a page");
     let claimed = |url: &str| -> usize {
         let sql = format!("SELECT COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' AND claimed_by IS NOT NULL");
         rows(url, &sql)[0][0].parse().expect("a count")
     };
-    let first_page = claimed(&url);
+    // Held at the relay, the run hands out its first page (256 rows) and claims the next one
+    // meanwhile; then it waits for room in the workers' queue, claiming nothing until the relay
+    // lets go. Only in that state is "nothing claimed since" a fact about the lock.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while claimed(&url) < 2 * 256 && Instant::now() < deadline && sender.try_wait().is_ok_and(|s| s.is_none()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let claimed_before = claimed(&url);
+    assert_eq!(claimed_before, 2 * 256, "a page handed out and one claimed ahead");
     let ended = rows(
         &url,
         "SELECT pg_terminate_backend(pid, 60000) FROM pg_locks WHERE locktype = 'advisory' AND granted \
@@ -167,10 +174,10 @@ fn a_sender_that_loses_its_lock_session_stops_claiming_and_the_next_run_sends_th
     assert_eq!(ended, [vec!["t".to_owned()]], "one run lock, its session ended: {said}");
     assert_eq!(out.status.code(), Some(3), "{said}");
     assert!(said.contains("lost its send lock"), "{said}");
-    assert_eq!(claimed(&url), first_page, "nothing claimed after the lock was lost");
+    assert_eq!(claimed(&url), claimed_before, "nothing claimed after the lock was lost");
     let journal = statuses(&url);
     let sent = journal.get("sent").copied().unwrap_or(0);
-    assert!(sent <= first_page, "only rows of its first page were sent: {journal:?}");
+    assert!(sent <= claimed_before, "only rows it claimed before were sent: {journal:?}");
     assert_eq!(journal.get("pending").copied().unwrap_or(0), MORE + 3 - sent, "the rest waits: {journal:?}");
 
     let rerun = project.run_env(&["send", ISSUE, "--yes"], &env);
