@@ -252,9 +252,8 @@ impl Sink for StoreSink {
     }
 }
 
-/// What the bounce rule is told about a verdict; `None`: nothing to act on.
 /// The key of a message without a `Message-ID`: `sha256:` of its text with CRLF line ends read
-/// as LF and the line ends at its end left out, so one message read from a Maildir file, from
+/// as LF and its trailing white space left out, so one message read from a Maildir file, from
 /// IMAP (CRLF) and from an mbox is the same message.
 fn content_digest(raw: &[u8]) -> String {
     let mut hasher = Sha256::new();
@@ -298,6 +297,7 @@ fn one_per_address(
     kept.into_iter().map(|(event, act, _)| (event, act)).collect()
 }
 
+/// What the bounce rule is told about a verdict; `None`: nothing to act on.
 fn kind_of(verdict: Verdict) -> Option<BounceKind> {
     match verdict {
         Verdict::Hard => Some(BounceKind::Hard),
