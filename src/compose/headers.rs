@@ -6,6 +6,7 @@
 //! encoded-words for non-ASCII text, quoted strings for specials).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use email_encoding::headers::{quoted_string, writer::EmailWriter};
 use jiff::Timestamp;
@@ -213,7 +214,16 @@ impl SharedHeaders {
         personal.set(header::To::from(Mailboxes::from(to)));
         personal.set(MessageId::from(format!("<{message_id}>")));
         personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
-        out.extend_from_slice(fold_before_address(&personal.to_string()).as_bytes());
+        // Written straight into the message; refolded only in the rare case a long display name
+        // needs it, so the common message costs no copy.
+        let start = out.len();
+        let _ = write!(out, "{personal}");
+        if let Ok(written) = std::str::from_utf8(&out[start..])
+            && let std::borrow::Cow::Owned(folded) = fold_before_address(written)
+        {
+            out.truncate(start);
+            out.extend_from_slice(folded.as_bytes());
+        }
         if let Some((before, after)) = &self.feedback_id {
             out.extend_from_slice(before.as_bytes());
             out.extend(list.bytes().map(feedback_id_byte));
