@@ -170,8 +170,7 @@ fn helo(config: &Config, smtp: Option<&crate::config::Smtp>) -> String {
     // The A-label of an internationalised domain: EHLO takes an ASCII name (RFC 5321 §4.1.1.1).
     from.parse::<lettre::message::Mailbox>()
         .ok()
-        .and_then(|m| crate::address::normalise_address(m.email.as_ref()).ok())
-        .and_then(|a| a.rsplit_once('@').map(|(_, domain)| domain.to_owned()))
+        .and_then(|m| crate::address::ascii_domain(m.email.domain()))
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
