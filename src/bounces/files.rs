@@ -94,21 +94,18 @@ fn collect_dir(dir: &Path, sources: &mut Vec<Source>, problem: &mut impl FnMut(P
                 Ok(entry) if entry.file_type().is_file() => sources.push(classify(entry.path())),
                 Ok(entry) if entry.file_type().is_dir() => {}
                 // A link is read when it leads to a file; what is not a file is named, not read.
-                Ok(entry) => match std::fs::metadata(entry.path()) {
-                    Ok(target) if target.is_file() => sources.push(classify(entry.path())),
-                    Ok(target) => problem(Problem {
-                        origin: entry.path().display().to_string(),
-                        why: if target.is_dir() {
-                            "a link to a directory, not followed; skipped".to_owned()
-                        } else {
-                            "not a file (a pipe, socket or device); skipped".to_owned()
-                        },
-                    }),
-                    Err(e) => problem(Problem {
-                        origin: entry.path().display().to_string(),
-                        why: format!("cannot read it: {e}"),
-                    }),
-                },
+                Ok(entry) => {
+                    let why = match std::fs::metadata(entry.path()) {
+                        Ok(target) if target.is_file() => {
+                            sources.push(classify(entry.path()));
+                            continue;
+                        }
+                        Ok(target) if target.is_dir() => "a link to a directory, not followed; skipped".to_owned(),
+                        Ok(_) => "not a file (a pipe, socket or device); skipped".to_owned(),
+                        Err(e) => format!("cannot read it: {e}"),
+                    };
+                    problem(Problem { origin: entry.path().display().to_string(), why });
+                }
                 Err(e) => problem(Problem {
                     origin: e.path().map_or_else(|| root.display().to_string(), |p| p.display().to_string()),
                     why: e.to_string(),
