@@ -130,8 +130,15 @@ pub fn issue(project: &Project, issue: &Issue) -> CheckedIssue {
         }
     }
     diagnostics.extend(issue.front.related.iter().filter_map(|related| check_related(project, issue, related)));
+    let mut named = std::collections::BTreeSet::new();
     for list in issue.front.lists.iter().flatten() {
-        if project.config.list(&list.value).is_none() {
+        if !named.insert(list.value.as_str()) {
+            diagnostics.push(
+                Diagnostic::warning("front-matter/duplicate-list", format!("list `{}` is named twice", list.value))
+                    .at(list.location(&issue.source), &issue.text)
+                    .help("remove the second one: a list gets the issue once"),
+            );
+        } else if project.config.list(&list.value).is_none() {
             diagnostics.push(
                 Diagnostic::error("front-matter/unknown-list", format!("unknown list `{}`", list.value))
                     .at(list.location(&issue.source), &issue.text)
@@ -295,6 +302,7 @@ fn config_header_lines(project: &Project) -> Vec<Diagnostic> {
             out.push(crate::config::at_entry(&project.root, d, "publications", &publication.slug, key, value));
         }
     }
+    out.extend(duplicate_publication_lists(project));
     if let Some(d) = crate::compose::unsubscribe_url_problem(&project.config) {
         let site = &project.config.site;
         let (key, value) = match &site.unsubscribe_url {
@@ -302,6 +310,23 @@ fn config_header_lines(project: &Project) -> Vec<Diagnostic> {
             None => ("base-url", site.base_url.as_str()),
         };
         out.push(crate::config::at_key(&project.root, d, key, value));
+    }
+    out
+}
+
+/// A list a publication's `lists` names twice: a warning (the list gets each issue once).
+fn duplicate_publication_lists(project: &Project) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for publication in &project.config.publications {
+        let mut named = std::collections::BTreeSet::new();
+        for name in publication.lists.iter().filter(|name| !named.insert(name.as_str())) {
+            let d = Diagnostic::warning(
+                "config/duplicate-list",
+                format!("publication `{}` names list `{name}` twice", publication.slug),
+            )
+            .help("remove the second one: a list gets each issue once");
+            out.push(crate::config::at_entry(&project.root, d, "publications", &publication.slug, "lists", name));
+        }
     }
     out
 }

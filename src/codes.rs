@@ -7,6 +7,7 @@
 pub const ISSUE_CODES: &[&str] = &[
     "content/unknown-publication",
     "front-matter/empty-subject",
+    "front-matter/duplicate-list",
     "front-matter/send-at-fold",
     "front-matter/send-at-offset",
     "front-matter/subject-line",

@@ -174,8 +174,8 @@ impl MessageTemplate {
     /// domain does not align with; a subject, name or unsubscribe URL that makes a header line
     /// over 998 characters (see [`subject_too_long`], [`publication_too_long`] and
     /// [`unsubscribe_url_problem`], the same tests for `check`); and, unless `options.test`, an
-    /// unsubscribe URL that is not https (loopback hosts excepted) or templates that do not show
-    /// it (EMAIL.md BS-4, §7 26).
+    /// unsubscribe URL that is not https (loopback hosts excepted; `check` flags it too) or
+    /// templates that do not show it (EMAIL.md BS-4, §7 26).
     pub fn new(project: &Project, checked: &CheckedIssue, options: ComposeOptions) -> Result<Self, Error> {
         let (config, issue) = (&project.config, &checked.issue);
         let publication = config.publication(&issue.publication).ok_or_else(|| {

@@ -22,11 +22,12 @@ use crate::token::{Keys, MIN_KEY_BYTES};
 /// an issue would need a dozen lists to get there).
 pub(super) const MAX_SCOPE_BYTES: usize = 200;
 
-/// Why no message can carry the configured unsubscribe URL, whatever the send: what
-/// [`super::MessageTemplate::new`] refuses but the https rule (a test send takes `http:`). For
-/// `check`, which reports it where the URL is written.
+/// Why a send to a list cannot carry the configured unsubscribe URL: what
+/// [`super::MessageTemplate::new`] refuses for it, the https rule included (only a test send
+/// takes an `http:` URL to another host). For `check`, which reports it where the URL is
+/// written, so that a URL every list send refuses is flagged before the send.
 pub fn unsubscribe_url_problem(config: &Config) -> Option<Diagnostic> {
-    prefix(config, true).err()
+    prefix(config, false).err()
 }
 
 /// The unsubscribe URL up to the token ([`url_prefix`]), refused as well when the

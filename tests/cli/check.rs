@@ -70,6 +70,46 @@ fn lints_are_warnings_that_do_not_fail_check() {
     }
 }
 
+/// A list named twice is a warning: in a publication's `lists` at the publication, in an
+/// issue's at the second name. The list gets each issue once either way.
+#[test]
+fn a_list_named_twice_is_a_warning_at_the_second_name() {
+    let project = Project::fixture("minimal");
+    let config = project.read("letterpress.yaml");
+    project.write(
+        "letterpress.yaml",
+        &format!(
+            "{}\n    lists: [readers, members, readers]\nlists:\n  - slug: readers\n    name: Readers\n  - slug: members\n    name: Members\n",
+            config.trim_end()
+        ),
+    );
+    project.write("subscribers/readers.csv", "email,name\n");
+    project.write("subscribers/members.csv", "email,name\n");
+    project.write("content/weekly/2016-12-30-twice.md", "---\ntitle: Twice\nlists: [members, members]\n---\n\nText.\n");
+    let out = project.run(&["check", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let found: Vec<(String, String, u64)> = diagnostics(&out)
+        .iter()
+        .filter(|d| d["code"].as_str().is_some_and(|c| c.ends_with("/duplicate-list")))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                d["severity"].as_str().unwrap().to_owned(),
+                d["location"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("config/duplicate-list".to_owned(), "warning".to_owned(), 5),
+            ("front-matter/duplicate-list".to_owned(), "warning".to_owned(), 3)
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn missing_project_is_a_usage_error() {
     let out = Project::empty().run(&["check"]);

@@ -442,6 +442,17 @@ fn the_unsubscribe_url_may_take_what_the_longest_token_leaves_of_the_header_line
     project.config.site.unsubscribe_url = Some("https://minimal.example.org/unsubscribe#now".to_owned());
     let fragment = unsubscribe_url_problem(&project.config).unwrap();
     assert_eq!((fragment.code, fragment.message.ends_with("has a `#` fragment")), ("config/unsubscribe-url", true));
+    // What a list send refuses, `check` flags: plain http to another host; to this machine it
+    // is allowed (a local trial).
+    project.config.site.unsubscribe_url = Some("http://minimal.example.org/unsubscribe".to_owned());
+    let http = unsubscribe_url_problem(&project.config).unwrap();
+    assert!(http.message.contains("is not https"), "{}", http.message);
+    assert!(matches!(
+        try_template(&project, "weekly/2016-12-09-first", options()),
+        Err(Error::Invalid(problems)) if problems[0].message == http.message
+    ));
+    project.config.site.unsubscribe_url = Some("http://127.0.0.1:8080/unsubscribe".to_owned());
+    assert!(unsubscribe_url_problem(&project.config).is_none());
     set(&mut project, n + 1);
     match try_template(&project, "weekly/2016-12-09-first", options()) {
         Err(Error::Invalid(problems)) => {
