@@ -68,9 +68,14 @@ fn is_bare_error(response: &Response) -> bool {
 
 /// The fields of a bare error that are about its status, not its body, kept when our page
 /// replaces it: `Allow` on a 405 (RFC 9110 §15.5.6), `Content-Range` on a 416 (§15.5.17),
-/// `WWW-Authenticate` on a 401 (§15.5.2), and `Connection: close`.
-static STATUS_FIELDS: [header::HeaderName; 4] =
-    [header::ALLOW, header::CONTENT_RANGE, header::WWW_AUTHENTICATE, header::CONNECTION];
+/// `WWW-Authenticate` on a 401 (§15.5.2), `Retry-After` on a 429 or 503 (RFC 6585 §4, RFC
+/// 9110 §10.2.3), and `Connection: close`.
+static STATUS_FIELDS: [header::HeaderName; 5] =
+    [header::ALLOW, header::CONTENT_RANGE, header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::CONNECTION];
+
+/// How long a client whose requests in progress are at the cap is asked to wait, in seconds:
+/// its other requests are about to end.
+const IN_FLIGHT_RETRY_AFTER: &str = "1";
 
 /// Our page for `status`, saying what a visitor can do and nothing of our internals.
 fn plain_page(app: &App, status: StatusCode) -> Response {
@@ -167,7 +172,7 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     let mut response = if !has_one_host(&request) {
         closing(StatusCode::BAD_REQUEST)
     } else if serve.trust_proxy && entered.is_none() {
-        StatusCode::TOO_MANY_REQUESTS.into_response()
+        (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, IN_FLIGHT_RETRY_AFTER)]).into_response()
     } else {
         next.run(request).await
     };

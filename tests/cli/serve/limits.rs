@@ -86,10 +86,12 @@ fn behind_a_proxy_requests_in_progress_are_capped_per_forwarded_client() {
         stream
     };
     let mut held = vec![open_slow(), open_slow()];
-    let health = |client: &str| {
+    let probe = |client: &str| {
         let raw = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n");
-        server.send(&raw).status
+        server.send(&raw)
     };
+    let health = |client: &str| probe(client).status;
+    let mut retry_after = None;
     // The two slow requests count once the server has their heads; ask until it has. A probe
     // is a request of the same client too: one in progress when a slow head arrives gets that
     // slow request refused (429, which is the cap working), so a slow request that was answered
@@ -102,9 +104,10 @@ fn behind_a_proxy_requests_in_progress_are_capped_per_forwarded_client() {
                 *stream = open_slow();
             }
         }
-        let status = health("203.0.113.9");
-        seen.push(status);
-        status == 429
+        let response = probe("203.0.113.9");
+        seen.push(response.status);
+        retry_after = response.header("retry-after").map(str::to_owned);
+        response.status == 429
     });
     seen.dedup();
     assert!(
@@ -112,6 +115,7 @@ fn behind_a_proxy_requests_in_progress_are_capped_per_forwarded_client() {
         "a third request of that client is refused while two are in progress; statuses seen: {seen:?}; log:\n{}",
         server.log().join("\n")
     );
+    assert_eq!(retry_after.as_deref(), Some("1"), "a refusal says when to come back (RFC 6585 §4)");
     assert_eq!(health("203.0.113.10"), 200, "other clients behind the proxy are not affected");
     drop(held);
     let answered = eventually(|| health("203.0.113.9") == 200);
