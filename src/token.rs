@@ -55,7 +55,12 @@ const VERSION: u8 = 1;
 const ID_BYTES: usize = 16;
 const TAG_BYTES: usize = 16;
 /// Longer tokens are refused before any work: a list slug is short.
-const MAX_TOKEN_CHARS: usize = 512;
+pub(crate) const MAX_TOKEN_CHARS: usize = 512;
+
+/// At most how many characters the unsubscribe token of a list slug of `list_bytes` bytes has.
+pub(crate) const fn token_chars(list_bytes: usize) -> usize {
+    (1 + ID_BYTES + list_bytes + TAG_BYTES).div_ceil(3) * 4
+}
 const HELP: &str = "each key is 32 or more random bytes written as hex or base64url, e.g. from `openssl rand -hex 32`";
 
 type HmacSha256 = Hmac<Sha256>;

@@ -37,8 +37,15 @@ impl List {
     }
 }
 
+/// The longest list slug, in characters: every unsubscribe token carries the slug of the
+/// recipient's list (see `token.rs`, whose longest token this keeps within what it verifies),
+/// and `subscribers/<slug>.csv` must be a file name any file system takes.
+pub const MAX_LIST_SLUG: usize = 200;
+const _: () = assert!(crate::token::token_chars(MAX_LIST_SLUG) <= crate::token::MAX_TOKEN_CHARS);
+
 impl Config {
-    /// Each list's slug is a slug, and no two lists share one.
+    /// Each list's slug is a slug of at most [`MAX_LIST_SLUG`] characters, and no two lists
+    /// share one.
     pub(super) fn validate_lists(&self, path: &Path, text: &str) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
         let mut locate = |key: &str, value: &str, d: Diagnostic| {
@@ -52,6 +59,18 @@ impl Config {
                     &list.slug,
                     Diagnostic::error("config/slug", format!("list slug `{}` is not a valid slug", list.slug))
                         .help("use lowercase letters, digits and hyphens"),
+                );
+            } else if list.slug.len() > MAX_LIST_SLUG {
+                locate(
+                    "slug",
+                    &list.slug,
+                    Diagnostic::error(
+                        "config/slug",
+                        format!("list slug `{}…` is {} characters long", &list.slug[..40], list.slug.len()),
+                    )
+                    .help(format!(
+                        "use at most {MAX_LIST_SLUG} characters: the slug is in every unsubscribe link and names the list's file"
+                    )),
                 );
             }
             if list.welcome_latest && list.welcome.is_none() {

@@ -39,7 +39,7 @@ pub use bounce_sources::{
 };
 pub use bounces::{Bounces, Separator, SoftRule};
 pub use dkim::{Dkim, DkimAlgorithm};
-pub use lists::List;
+pub use lists::{List, MAX_LIST_SLUG};
 pub use locate::{at_entry, at_key};
 pub use publications::{Publication, TemplateOverrides};
 pub use relays::{Relay, from_domain};

@@ -63,6 +63,19 @@ fn lists_must_exist_and_default_to_the_subscribers_directory() {
     assert_eq!(config.state.db_path(), PathBuf::from(".letterpress/state.db"));
 }
 
+/// A list slug is at most [`super::MAX_LIST_SLUG`] characters: it is in every unsubscribe
+/// token and names the list's file.
+#[test]
+fn a_list_slug_is_at_most_the_longest_a_token_carries() {
+    let list = |slug: &str| format!("{GOOD}    lists: [{slug}]\nlists:\n  - slug: {slug}\n    name: W\n");
+    let longest = "l".repeat(super::MAX_LIST_SLUG);
+    assert!(Config::parse(Path::new("c.yaml"), &list(&longest)).is_ok());
+    let errors = Config::parse(Path::new("c.yaml"), &list(&format!("{longest}l"))).unwrap_err();
+    assert_eq!(errors.iter().map(|d| d.code).collect::<Vec<_>>(), ["config/slug"]);
+    assert!(errors[0].message.ends_with("is 201 characters long"), "{}", errors[0].message);
+    assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(GOOD.lines().count() + 3));
+}
+
 #[test]
 fn validates_urls_slugs_and_mailboxes() {
     let text = GOOD
