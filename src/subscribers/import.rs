@@ -69,12 +69,17 @@ pub struct ExportRow {
 /// Read the export at `path` (`shown` in messages), mapping its columns onto a list whose
 /// attribute columns are `list_attrs`.
 pub fn read_export(path: &Path, shown: &Path, list_attrs: &[String]) -> Result<Export, Error> {
+    use std::io::{BufRead, Read};
     let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(|e| Error::io("read", path, e))?;
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(delimiter(&first))
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(file);
+        .from_reader(std::io::Cursor::new(first).chain(reader));
     let mut records = csv.byte_records();
     let header = match records.next() {
         Some(Ok(header)) => header.iter().map(|h| cell(h).trim_start_matches('\u{feff}').trim().to_owned()).collect(),
@@ -108,6 +113,25 @@ pub fn read_export(path: &Path, shown: &Path, list_attrs: &[String]) -> Result<E
         }
     }
     Ok(Export { source: map.source, ignored_columns: map.ignored(&header), rows })
+}
+
+/// The field separator of an export, told from its header line: `,`, unless the line has
+/// more `;` (spreadsheets in locales whose decimal separator is a comma write those) or tabs
+/// (a spreadsheet's "text" export) outside quotes than commas.
+fn delimiter(header: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &byte in header {
+        match byte {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    if counts[best] == 0 { b',' } else { [b',', b';', b'\t'][best] }
 }
 
 /// Which export column feeds what.
@@ -344,6 +368,26 @@ mod tests {
             "Buttondown",
             &[("e@example.com", "", Pending), ("f@example.com", "", Active)],
         );
+    }
+
+    /// A spreadsheet's export in a locale whose decimal separator is a comma separates fields
+    /// with `;`, its "text" export with tabs; a comma inside a quoted name is not a separator.
+    #[test]
+    fn reads_semicolon_and_tab_separated_exports() {
+        use SubscriberStatus::Active;
+        case(
+            "\u{feff}E-Mail;Name;Region\r\nanna@example.org;\"Schmidt, Anna\";Köln\r\nbob@example.org;Bob;Berlin\r\n",
+            "CSV",
+            &[("anna@example.org", "Schmidt, Anna", Active), ("bob@example.org", "Bob", Active)],
+        );
+        assert_eq!(export("email;name;region\na@example.org;A;Köln\n", &["region"]).rows[0].attrs["region"], "Köln");
+        case("email\tname\nc@example.org\tC, Jr\n", "CSV", &[("c@example.org", "C, Jr", Active)]);
+        case("\"notes; misc\",email,name\nx,d@example.org,D\n", "CSV", &[("d@example.org", "D", Active)]);
+        for (header, expected) in
+            [("email", b','), ("a,b;c", b','), ("a;b;c,d", b';'), ("a\tb", b'\t'), ("\"a,b\";c", b';')]
+        {
+            assert_eq!(delimiter(header.as_bytes()), expected, "{header}");
+        }
     }
 
     #[test]

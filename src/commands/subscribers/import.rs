@@ -181,13 +181,17 @@ fn print_import(report: &ImportReport, source: &str, ignored: &[String], file: &
             report.kept_bounced
         );
     }
-    eprintln!("skipped {} invalid:", report.invalid.len());
-    for (line, why) in &report.invalid {
-        eprintln!("  {}:{line}: {why}", file.display());
+    if !report.invalid.is_empty() {
+        eprintln!("skipped {} invalid:", report.invalid.len());
+        for (line, why) in &report.invalid {
+            eprintln!("  {}:{line}: {why}", file.display());
+        }
     }
-    eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
-    for (line, email) in &report.suppressed {
-        eprintln!("  {}:{line}: {email}", file.display());
+    if !report.suppressed.is_empty() {
+        eprintln!("skipped {} suppressed (use --resubscribe only with their consent):", report.suppressed.len());
+        for (line, email) in &report.suppressed {
+            eprintln!("  {}:{line}: {email}", file.display());
+        }
     }
     if !report.blocked.is_empty() {
         eprintln!(
