@@ -41,6 +41,15 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
+/// The tags the sanitiser keeps; any other tag an author writes is removed (a `<script>` or
+/// `<style>` with its content).
+static KEPT_TAGS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| SANITISER.clone_tags());
+
+/// Whether the sanitiser removes the HTML tag `name` (lower case) from the page and the email.
+pub fn is_removed_tag(name: &str) -> bool {
+    !KEPT_TAGS.contains(name)
+}
+
 /// Render events to sanitised HTML: the archive page's rendition.
 pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
     let events = Rewrite::default().run(events);

@@ -119,6 +119,26 @@ fn raw_img_and_a_tags_are_reported_where_they_are() {
     assert_eq!(found, [("<a>", Some((4, 6))), ("<img>", Some((6, 1)))]);
 }
 
+/// A tag the sanitiser removes is reported once per event, where it opens; a closing tag, a
+/// kept tag and a `<` that opens no tag are not.
+#[test]
+fn raw_tags_the_sanitiser_removes_are_reported_where_they_are() {
+    let body = "Text <script>alert(1)</script> and <b>bold</b>, 1 < 2.\n\n<iframe src=\"https://v.example.org/x\"></iframe>\n\n<form><input name=q><input name=r></form>\n";
+    let issue = issue(body);
+    let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
+    let found: Vec<(&str, Option<(usize, usize)>)> = rendered
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "lint/raw-html")
+        .map(|d| (d.message.split('`').nth(1).unwrap_or(""), d.location.as_ref().map(|l| (l.line, l.col))))
+        .collect();
+    assert_eq!(
+        found,
+        [("<script>", Some((4, 6))), ("<iframe>", Some((6, 1))), ("<form>", Some((8, 1))), ("<input>", Some((8, 7)))]
+    );
+    assert!(!rendered.html.contains("script") && !rendered.html.contains("iframe"), "{}", rendered.html);
+}
+
 #[test]
 fn slugs_are_ascii_and_never_empty() {
     assert_eq!(slugify("NHS’s plans: 2016–17"), "nhss-plans-2016-17");

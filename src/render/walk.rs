@@ -246,9 +246,27 @@ impl Walk<'_> {
         Some(CowStr::from(resolved))
     }
 
-    /// Raw `<img>` and `<a>` tags skip link rewriting and the link and image checks above.
+    /// Raw `<img>` and `<a>` tags skip link rewriting and the link and image checks above; a
+    /// tag the sanitiser removes (`<script>`, `<iframe>`, `<form>`, …) never reaches a reader.
     fn raw_html(&mut self, html: &str, range: &Range<usize>) {
         let lower = html.to_ascii_lowercase();
+        let mut removed = std::collections::BTreeSet::new();
+        for (i, _) in lower.match_indices('<') {
+            let name: String = lower[i + 1..].chars().take_while(char::is_ascii_alphanumeric).collect();
+            if name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && super::html::is_removed_tag(&name)
+                && removed.insert(name.clone())
+            {
+                self.push(
+                    &(range.start + i..range.end),
+                    Diagnostic::warning(
+                        "lint/raw-html",
+                        format!("raw HTML `<{name}>` is removed from the email and the archive page"),
+                    )
+                    .help("mail clients do not run scripts, forms or embedded players: link to the content instead, or use an image"),
+                );
+            }
+        }
         for (tag, markdown) in [("img", "![description](/images/a.png)"), ("a", "[text](/about/)")] {
             let open = format!("<{tag}");
             let found: Vec<usize> = lower
