@@ -95,6 +95,17 @@ impl Container {
     }
 }
 
+/// The closing tag of an inline `<script>` or `<style>` that `html` opens, whose content the
+/// sanitiser removes with it.
+fn hidden_content(html: &str) -> Option<&'static str> {
+    let lower = html.trim_start().to_ascii_lowercase();
+    ["script", "style"].into_iter().zip(["</script", "</style"]).find_map(|(name, close)| {
+        let rest = lower.strip_prefix('<')?.strip_prefix(name)?;
+        (rest.starts_with(|c: char| c == '>' || c.is_ascii_whitespace()) && !rest.trim_end().ends_with("/>"))
+            .then_some(close)
+    })
+}
+
 struct List {
     /// Number of the next item, for ordered lists.
     next: Option<u64>,
@@ -122,6 +133,9 @@ struct Renderer<'a> {
     notes: Vec<Note<'a>>,
     /// Indices into `notes`, numbered by position plus one.
     note_order: Vec<usize>,
+    /// Inside an inline `<script>` or `<style>` (its closing tag, lower case): its text is
+    /// code, which the HTML rendition removes with the tag, so the text leaves it out too.
+    hidden: Option<&'static str>,
 }
 
 impl<'a> Renderer<'a> {
@@ -140,11 +154,28 @@ impl<'a> Renderer<'a> {
             urls: Vec::new(),
             notes,
             note_order: Vec::new(),
+            hidden: None,
         }
     }
 
     fn event(&mut self, event: Event<'a>) {
+        if let Some(close) = self.hidden {
+            match event {
+                Event::InlineHtml(html) if html.trim_start().to_ascii_lowercase().starts_with(close) => {
+                    self.hidden = None;
+                }
+                Event::Text(_) | Event::Code(_) | Event::InlineHtml(_) | Event::SoftBreak | Event::HardBreak => {}
+                // A paragraph's end (or anything else that is not inline) ends the hiding: the
+                // element never closed within it.
+                other => {
+                    self.hidden = None;
+                    self.event(other);
+                }
+            }
+            return;
+        }
         match event {
+            Event::InlineHtml(html) if hidden_content(&html).is_some() => self.hidden = hidden_content(&html),
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
             Event::Text(text) => self.text(&text),

@@ -355,3 +355,13 @@ proptest! {
         prop_assert!(!text.contains('\u{a0}'), "nbsp in {:?}", text);
     }
 }
+
+/// An inline `<script>` or `<style>` is code the HTML rendition removes with its tag: the
+/// text leaves its content out too, up to its closing tag or the paragraph's end.
+#[test]
+fn inline_script_and_style_content_is_left_out() {
+    case("Before <script>alert(1)</script> after.", "Before after.\n");
+    case("A <STYLE type=\"text/css\">p { color: red }</style>b.", "A b.\n");
+    case("Never <script>closed\nat all.\n\nNext paragraph.", "Never\n\nNext paragraph.\n");
+    case("Kept <scripted>text</scripted> and <b>bold</b>.", "Kept text and bold.\n");
+}
