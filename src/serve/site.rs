@@ -83,11 +83,22 @@ fn directory_url(path: &str) -> String {
 
 /// Any path no route claims: a file of the archive, or 404.
 pub async fn archive(State(app): State<Arc<App>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let inside = path.strip_prefix(&app.routes.prefix).filter(|i| i.is_empty() || i.starts_with('/'));
     if request.method() != Method::GET && request.method() != Method::HEAD {
+        // Another method at a page or file of the archive is not allowed there; at a path
+        // where nothing is, there is nothing to allow it on.
+        let exists = inside.is_some_and(|inside| {
+            let directory = format!("{}/index.html", inside.trim_end_matches('/'));
+            let file = (!inside.ends_with('/')).then(|| inside.to_owned());
+            file.iter().chain([&directory]).any(|w| paths::resolve(&app.site.dir, w).is_ok())
+        });
+        if !exists {
+            return not_found(&app);
+        }
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
     }
-    let path = request.uri().path().to_owned();
-    let Some(inside) = path.strip_prefix(&app.routes.prefix).filter(|i| i.is_empty() || i.starts_with('/')) else {
+    let Some(inside) = inside else {
         return not_found(&app);
     };
     if inside.is_empty() {

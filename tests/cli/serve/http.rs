@@ -42,6 +42,12 @@ fn every_405_names_the_methods_its_path_allows() {
         assert_eq!(response.status, 405, "{method} {target}: {response:?}");
         assert_eq!(allowed(&response), methods, "{method} {target}");
     }
+    // Where nothing is, nothing is allowed: 404, whatever the method.
+    for (method, target) in [("POST", "/no-such-page/"), ("PUT", "/weekly/no-such-issue/"), ("DELETE", "/x.css")] {
+        let response = request(&server, method, target, &[]);
+        assert_eq!(response.status, 404, "{method} {target}: {response:?}");
+        assert_eq!(response.header("allow"), None, "{method} {target}");
+    }
 }
 
 #[test]
