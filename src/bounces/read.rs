@@ -103,9 +103,38 @@ fn is_warning(parsed: &Parsed) -> bool {
         return true;
     }
     let head = normalise(&parsed.text[..text::floor(&parsed.text, 4096)]);
+    // "Could not be delivered" ends a warning's claim, unless the text goes on to say the
+    // attempts continue (Symantec's gateway: "could not be delivered to the following
+    // recipients: … Delivery attempts will continue to be made for 5 day(s)").
     DELAYED.found_in(&head)
-        && !any(&head, &["failed permanently", "permanent fatal", "permanent error", "could not be delivered"])
+        && !any(&head, &["failed permanently", "permanent fatal", "permanent error"])
+        && (!any(&head, &["could not be delivered"]) || any(&head, STILL_TRYING))
 }
+
+/// Words of a warning that delivery goes on, normalised.
+const STILL_TRYING: &[&str] = &[
+    "attempts will continue",
+    "will continue trying",
+    "will keep trying",
+    "will continue to try",
+    "is still being retried",
+    "you do not need to resend",
+    "this is a warning only",
+    "this is just a warning",
+];
+
+/// Words that say a message was not delivered, normalised: a success phrase inside them
+/// ("could not be delivered to the following recipients") is no success.
+const NOT_DELIVERED: &[&str] = &[
+    "not be delivered",
+    "couldn't be delivered",
+    "not delivered",
+    "undeliverable",
+    "could not deliver",
+    "unable to deliver",
+    "delivery has failed",
+    "failed permanently",
+];
 
 fn strip_type(diagnostic: &str) -> &str {
     match diagnostic.split_once(';') {
@@ -121,7 +150,7 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>
     let mut out = Vec::with_capacity(records.len());
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for record in records {
-        let mut recipient = record.address();
+        let mut recipient = record.reported();
         // `rfc822; user` without a domain: the original's `To` with that local part.
         if let (Some(local), Some(to)) = (&recipient, original_to)
             && !local.contains('@')
@@ -208,10 +237,9 @@ fn judge(
 
 fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::Recipient]) -> Vec<Finding> {
     let explanation = text::explanation(&parsed.text);
-    let mut exclude: HashSet<String> = HashSet::new();
-    for value in std::iter::once(&parsed.from).chain(&parsed.to_headers).chain(&parsed.delivered_to) {
-        exclude.extend(addr::scan(value).iter().map(|a| addr::key(a)));
-    }
+    let keys = |value: &String| addr::scan(value).iter().map(|a| addr::key(a)).collect::<Vec<_>>();
+    let mut exclude: HashSet<String> = std::iter::once(&parsed.from).chain(&parsed.to_headers).flat_map(keys).collect();
+    let envelope: HashSet<String> = parsed.delivered_to.iter().flat_map(keys).collect();
     let quoted = &parsed.text[explanation.len()..];
     for block in [parsed.original_headers.as_str(), quoted] {
         let fields = fields::fields(block);
@@ -228,7 +256,8 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
         .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
         .collect();
     if failed.is_empty() {
-        failed = text::failed(explanation, &exclude);
+        let qualify = |name: &str| qualify(name, parsed, original_to.as_deref());
+        failed = text::failed(explanation, &text::Known { own: exclude, envelope, qualify: &qualify });
     }
     if failed.is_empty()
         && let Some(to) = original_to
@@ -236,17 +265,21 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
         failed.push(text::Failed { address: to, diagnostic: String::new() });
     }
     let context = normalise(&explanation[..text::floor(explanation, 6000)]);
+    // Codes are looked for in the bounce's own words, not in the original's quoted `Subject:`
+    // ("RELEASED Mailman 2.0.12" is no status).
+    let own_words = text::unquoted(explanation);
     let warning = is_warning(parsed);
     let status_hint = records.iter().find_map(|r| find_status(&r.status));
     if failed.is_empty() {
-        let status = status_hint.or_else(|| find_status(explanation));
-        let reply = find_reply(explanation);
+        let status = status_hint.or_else(|| find_status(&own_words));
+        let reply = find_reply(&own_words);
         return vec![judge(None, status, reply, &context, warning, some(first_lines(explanation)))];
     }
     let subject = normalise(&parsed.subject);
     let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
         || DELIVERED.found_in(&context))
-        && find_status(explanation).is_none_or(|s| s.starts_with('2'));
+        && !any(&context, NOT_DELIVERED)
+        && find_status(&own_words).is_none_or(|s| s.starts_with('2'));
     if success {
         return failed
             .into_iter()
@@ -261,14 +294,28 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
             let mut status = find_status(&f.diagnostic);
             let mut reply = find_reply(&f.diagnostic);
             if single {
-                status = status.or_else(|| status_hint.clone()).or_else(|| find_status(explanation));
-                reply = reply.or_else(|| find_reply(explanation));
+                status = status.or_else(|| status_hint.clone()).or_else(|| find_status(&own_words));
+                reply = reply.or_else(|| find_reply(&own_words));
             }
             let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
             let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
             judge(Some(f.address), status, reply, &text, warning, some(diagnostic))
         })
         .collect()
+}
+
+/// A user name that a text bounce lists without a domain, as an address: the original's `To`
+/// when it has that local part, else the name at the organisation of the mail system that
+/// sent the bounce (AOL's `MAILER-DAEMON@aol.com` names its users by screen name alone).
+fn qualify(name: &str, parsed: &Parsed, original_to: Option<&str>) -> Option<String> {
+    if let Some(to) = original_to
+        && to.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
+    {
+        return Some(to.to_owned());
+    }
+    let from = addr::scan(&parsed.from).into_iter().next().filter(|a| addr::is_system(a))?;
+    let (_, host) = from.rsplit_once('@')?;
+    Some(format!("{name}@{}", addr::organisation(host)))
 }
 
 /// The first few non-empty lines of a text.
