@@ -198,8 +198,13 @@ fn some(text: impl AsRef<str>) -> Option<String> {
 /// The lines of `text` around the first mention of `address`.
 /// `lower` is `text` in ASCII lower case (the same length), computed once per message.
 fn near(text: &str, lower: &str, address: &str) -> String {
-    let Some(at) = lower.find(&address.to_ascii_lowercase()) else { return String::new() };
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    // The first mention that is not a quoted header of the original (`To: user@host` in a
+    // summary of the message comes before what happened to it).
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mentions: Vec<usize> = lower.match_indices(&address.to_ascii_lowercase()).map(|(at, _)| at).collect();
+    let unquoted = mentions.iter().copied().find(|&at| !text::is_quoted_header(&lower[line_start(at)..at]));
+    let Some(at) = unquoted.or_else(|| mentions.first().copied()) else { return String::new() };
+    let start = line_start(at);
     let end = text::floor(text, (at + 600).min(text.len()));
     let mut out = String::new();
     for line in text[start..end].lines().take(5) {

@@ -309,7 +309,7 @@ pub fn failed(explanation: &str, known: &Known<'_>) -> Vec<Failed> {
 /// Exchange's "Your message / To: / Subject: / Sent:" summary): its addresses are who the
 /// original was written to, not who failed, so they are only ever a fallback, and its numbers
 /// are no status codes.
-fn is_quoted_header(lower: &str) -> bool {
+pub fn is_quoted_header(lower: &str) -> bool {
     let line = lower.trim_start().trim_start_matches('>').trim_start();
     ["to:", "cc:", "bcc:", "from:", "sender:", "reply-to:", "subject:", "sent:", "date:"]
         .iter()
@@ -492,6 +492,36 @@ mod tests {
         let found = failed(text, &known(&|_| None));
         let addresses: Vec<&str> = found.iter().map(|f| f.address.as_str()).collect();
         assert_eq!(addresses, ["reader@example.com"]);
+    }
+
+    #[test]
+    fn more_mta_families_are_recognised_as_bounces() {
+        let bounce = |from: &str, subject: &str, body: &str| {
+            let raw = format!("From: {from}\r\nTo: bounces@news.example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n");
+            looks_like_bounce(&super::super::parse::parse(raw.as_bytes()).expect("parsed"))
+        };
+        // A mailer-daemon that says nothing readable but lists `<user@host>:` lines.
+        assert!(bounce("MAILER-DAEMON@mail.example.cn", "", "mail.example.cn.\r\n\r\n<reader@example.cn>:\r\n"));
+        // A virus-scanning gateway's SMTP transcript.
+        assert!(bounce(
+            "scanner@example.be",
+            "Mail could not be delivered",
+            "Sent <<< RCPT TO:<reader@example.be>\r\n\r\nUnable to deliver message to <reader@example.be>."
+        ));
+        // MDaemon names the failure in its subject.
+        assert!(bounce(
+            "MDaemon@mail.example.net",
+            "Warning: reader@example.net - User unknown!",
+            "reader@example.net - no such user here."
+        ));
+        assert!(bounce("postmaster@lab.example.gov", "FAILED MAIL to \"jsmith\"", "The address did not match."));
+        assert!(bounce(
+            "<admin@example.com>",
+            "Non-Delivery: The Weekly",
+            "--- Non-Delivery Report ---\r\nThe email below could not be delivered to the following user:"
+        ));
+        // A person who quotes an address in angle brackets is not a mail system.
+        assert!(!bounce("reader@example.org", "lunch?", "<friend@example.org>: are you in?"));
     }
 
     #[test]
