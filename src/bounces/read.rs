@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::classify::{self, any, normalise};
 use super::codes::{find_reply, find_status};
 use super::parse::{self, Parsed};
-use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, fields, json, phrases, text};
+use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, failed, fields, json, phrases, text};
 
 static DELAYED: classify::Phrases = classify::Phrases::new(phrases::DELAYED);
 static DELIVERED: classify::Phrases = classify::Phrases::new(phrases::DELIVERED);
@@ -202,7 +202,7 @@ fn near(text: &str, lower: &str, address: &str) -> String {
     // summary of the message comes before what happened to it).
     let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
     let mentions: Vec<usize> = lower.match_indices(&address.to_ascii_lowercase()).map(|(at, _)| at).collect();
-    let unquoted = mentions.iter().copied().find(|&at| !text::is_quoted_header(&lower[line_start(at)..at]));
+    let unquoted = mentions.iter().copied().find(|&at| !failed::is_quoted_header(&lower[line_start(at)..at]));
     let Some(at) = unquoted.or_else(|| mentions.first().copied()) else { return String::new() };
     let start = line_start(at);
     let end = text::floor(text, (at + 600).min(text.len()));
@@ -255,27 +255,27 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
         }
     }
     let lower = explanation.to_ascii_lowercase();
-    let mut failed: Vec<text::Failed> = parsed
+    let mut listed: Vec<failed::Failed> = parsed
         .failed_recipients
         .iter()
-        .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
+        .map(|a| failed::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
         .collect();
-    if failed.is_empty() {
+    if listed.is_empty() {
         let qualify = |name: &str| qualify(name, parsed, original_to.as_deref());
-        failed = text::failed(explanation, &text::Known { own: exclude, envelope, qualify: &qualify });
+        listed = failed::failed(explanation, &failed::Known { own: exclude, envelope, qualify: &qualify });
     }
-    if failed.is_empty()
+    if listed.is_empty()
         && let Some(to) = original_to
     {
-        failed.push(text::Failed { address: to, diagnostic: String::new() });
+        listed.push(failed::Failed { address: to, diagnostic: String::new() });
     }
     let context = normalise(&explanation[..text::floor(explanation, 6000)]);
     // Codes are looked for in the bounce's own words, not in the original's quoted `Subject:`
     // ("RELEASED Mailman 2.0.12" is no status).
-    let own_words = text::unquoted(explanation);
+    let own_words = failed::unquoted(explanation);
     let warning = is_warning(parsed);
     let status_hint = records.iter().find_map(|r| find_status(&r.status));
-    if failed.is_empty() {
+    if listed.is_empty() {
         let status = status_hint.or_else(|| find_status(&own_words));
         let reply = find_reply(&own_words);
         return vec![judge(None, status, reply, &context, warning, some(first_lines(explanation)))];
@@ -286,13 +286,13 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
         && !any(&context, NOT_DELIVERED)
         && find_status(&own_words).is_none_or(|s| s.starts_with('2'));
     if success {
-        return failed
+        return listed
             .into_iter()
             .map(|f| finding(Some(f.address), Verdict::Delivered, "delivered", None, None, some(f.diagnostic)))
             .collect();
     }
-    let single = failed.len() == 1;
-    failed
+    let single = listed.len() == 1;
+    listed
         .into_iter()
         .map(|f| {
             let own = normalise(&f.diagnostic);
