@@ -311,12 +311,12 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
 
 /// A user name that a text bounce lists without a domain, as an address: the original's `To`
 /// when it has that local part, else the name at the organisation of the mail system that
-/// sent the bounce (AOL's `MAILER-DAEMON@aol.com` names its users by screen name alone).
+/// sent the bounce (AOL's `MAILER-DAEMON@aol.com` names its users by screen name alone). When
+/// the original's `To` names someone else, the word is no user name, and that `To` is the
+/// better guess.
 fn qualify(name: &str, parsed: &Parsed, original_to: Option<&str>) -> Option<String> {
-    if let Some(to) = original_to
-        && to.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
-    {
-        return Some(to.to_owned());
+    if let Some(to) = original_to {
+        return to.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name)).then(|| to.to_owned());
     }
     let from = addr::scan(&parsed.from).into_iter().next().filter(|a| addr::is_system(a))?;
     let (_, host) = from.rsplit_once('@')?;
@@ -367,6 +367,28 @@ mod tests {
                 Some(format!("feedback-type: {}", kind.to_lowercase()).as_str())
             );
         }
+    }
+
+    #[test]
+    fn a_bare_name_is_qualified_by_the_original_or_the_bouncing_system() {
+        let bounce = |listed: &str, original_to: &str| {
+            let raw = format!(
+                "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.aol.example>\r\nTo: bounces@news.example.org\r\n\
+                 Subject: Mail Delivery Problem\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n\
+                 Your mail to the following recipients could not be delivered because they are not accepting mail \
+                 from news@example.org:\r\n\t{listed}\r\n\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n\
+                 From: news@example.org\r\nTo: {original_to}\r\nSubject: Issue 4\r\n\r\nHello\r\n--B--\r\n"
+            );
+            analyse(raw.as_bytes()).findings.into_iter().map(|f| f.recipient).collect::<Vec<_>>()
+        };
+        assert_eq!(bounce("Reader", "reader@aol.example"), [Some("reader@aol.example".to_owned())]);
+        // A word that is not the original's recipient is no user name: the original's `To` is.
+        assert_eq!(bounce("Unknown", "reader@aol.example"), [Some("reader@aol.example".to_owned())]);
+        let raw = "From: MAILER-DAEMON@mx.aol.example\r\nTo: bounces@news.example.org\r\nSubject: Mail Delivery Problem\r\n\r\n\
+                   Your mail to the following recipients could not be delivered:\r\n\tscreenname\r\n";
+        let found: Vec<_> = analyse(raw.as_bytes()).findings.into_iter().map(|f| f.recipient).collect();
+        assert_eq!(found, [Some("screenname@aol.example".to_owned())]);
     }
 
     #[test]
