@@ -37,14 +37,16 @@ pub fn scan_at(text: &str) -> Vec<(usize, String)> {
             start += 1;
         }
         let mut end = i + 1;
-        while end < bytes.len() && domain_char(bytes[end]) {
+        // A domain never holds two dots in a row: Sendmail's `user@host... User unknown` ends it.
+        while end < bytes.len() && domain_char(bytes[end]) && !(bytes[end] == b'.' && bytes[end - 1] == b'.') {
             end += 1;
         }
         let mut domain_end = end;
         while domain_end > i + 1 && matches!(bytes[domain_end - 1], b'.' | b'-') {
             domain_end -= 1;
         }
-        let local = &text[start..i];
+        let local = without_type_tag(&text[start..i]);
+        let start = i - local.len();
         let domain = &text[i + 1..domain_end];
         if valid(local, domain) {
             found.push((start, format!("{local}@{domain}")));
@@ -53,6 +55,19 @@ pub fn scan_at(text: &str) -> Vec<(usize, String)> {
         i = last_end;
     }
     found
+}
+
+/// Address-type tags that Exchange and X.400 gateways write in front of an Internet address
+/// (`dda:SMTP=user@example.com`, `RFC-822=user@example.com`), lower-case with their `=`.
+const TYPE_TAGS: &[&str] = &["smtp=", "rfc-822=", "rfc822=", "internet="];
+
+/// `local` without a leading address-type tag. The tag's `=` is a legal local-part character,
+/// so only these known tags are taken off (a VERP local part such as `list+user=host` stays).
+fn without_type_tag(local: &str) -> &str {
+    TYPE_TAGS
+        .iter()
+        .find(|tag| local.len() >= tag.len() && local.as_bytes()[..tag.len()].eq_ignore_ascii_case(tag.as_bytes()))
+        .map_or(local, |tag| &local[tag.len()..])
 }
 
 fn valid(local: &str, domain: &str) -> bool {
@@ -103,6 +118,27 @@ pub fn is_system(address: &str) -> bool {
         || local.starts_with("postmaster")
 }
 
+/// Whether the address is a placeholder a bounce's help text uses (`finger NAME@host`), not
+/// anyone's address: its local part is `NAME`, `USERNAME` or `YOURNAME`, in capitals.
+pub fn is_placeholder(address: &str) -> bool {
+    matches!(address.split('@').next(), Some("NAME" | "USERNAME" | "YOURNAME"))
+}
+
+/// The organisation's domain of a mail host (`mx2.mail.example.co.uk` gives `example.co.uk`),
+/// lower-case: the last two labels, or three under a two-letter country code whose second
+/// level is a generic one (`co`, `ac`, `com`, …). A guess without the public suffix list, used
+/// only to complete a bare user name that a bounce names without a domain.
+pub fn organisation(host: &str) -> String {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let generic = ["co", "ac", "com", "net", "org", "gov", "edu", "ne", "or", "go", "gv", "mil"];
+    let keep = match labels.as_slice() {
+        [.., second, tld] if tld.len() == 2 && generic.contains(second) => 3,
+        _ => 2,
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +151,33 @@ mod tests {
         );
         assert_eq!(scan("RCPT TO:<who@mail.example.org>"), ["who@mail.example.org"]);
         assert_eq!(scan("mailto:=20x@y.example"), ["20x@y.example"]);
+    }
+
+    #[test]
+    fn a_sendmail_ellipsis_ends_the_domain() {
+        assert_eq!(scan("550 reader@example.net...User account is overquota"), ["reader@example.net"]);
+        assert_eq!(scan("<reader@example.net>... User unknown"), ["reader@example.net"]);
+    }
+
+    #[test]
+    fn exchange_address_type_tags_are_not_part_of_the_address() {
+        assert_eq!(scan("c=US;a= ;p=Corp;o=Hub;dda:SMTP=reader@example.COM; on Fri"), ["reader@example.COM"]);
+        assert_eq!(scan("RFC-822=reader@example.org"), ["reader@example.org"]);
+        assert_eq!(
+            scan("list-bounces+reader=example.net@news.example.org"),
+            ["list-bounces+reader=example.net@news.example.org"]
+        );
+        assert_eq!(scan("smtp=@example.org"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn placeholders_and_organisations() {
+        assert!(is_placeholder("NAME@directory.example.edu"));
+        assert!(!is_placeholder("name@example.edu"));
+        assert_eq!(organisation("mr2.its.Example.EDU"), "example.edu");
+        assert_eq!(organisation("mx.mail.example.co.uk"), "example.co.uk");
+        assert_eq!(organisation("example.com"), "example.com");
+        assert_eq!(organisation("localhost"), "localhost");
     }
 
     #[test]

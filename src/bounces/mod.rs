@@ -23,6 +23,7 @@ pub mod attribute;
 mod autoreply;
 mod classify;
 mod codes;
+mod failed;
 mod fields;
 pub mod files;
 mod json;

@@ -77,8 +77,36 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
     {
         parsed.report_type = ct.attribute("report-type").unwrap_or_default().to_ascii_lowercase();
     }
-    walk(&message, &mut parsed, 0);
+    match wrapped_report(&message) {
+        Some(inner) => {
+            "delivery-status".clone_into(&mut parsed.report_type);
+            walk(inner, &mut parsed, 0);
+        }
+        None => walk(&message, &mut parsed, 0),
+    }
     Some(parsed)
+}
+
+/// A delivery-status report that a gateway or filter forwarded as an attachment of its own
+/// message (which says nothing but a disclaimer): the attached report is the bounce. Only when
+/// the message has no report of its own, so a report's returned original is never read as one.
+fn wrapped_report<'a>(message: &'a Message<'a>) -> Option<&'a Message<'a>> {
+    if message.parts.iter().any(is_delivery_status) {
+        return None;
+    }
+    message.parts.iter().find_map(|part| match &part.body {
+        PartType::Message(inner) if inner.parts.iter().any(is_delivery_status) => Some(inner),
+        _ => None,
+    })
+}
+
+fn is_delivery_status(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.c_type.eq_ignore_ascii_case("message")
+            && ct.c_subtype.as_deref().is_some_and(|s| {
+                s.eq_ignore_ascii_case("delivery-status") || s.eq_ignore_ascii_case("global-delivery-status")
+            })
+    })
 }
 
 /// The raw (unfolded, trimmed) value of the first `name` header, or "".
@@ -258,6 +286,24 @@ mod tests {
     #[test]
     fn strips_html() {
         assert_eq!(strip_html("<p>a&amp;b</p><style>x{}</style>c<br>d"), "\na&b\nc\nd");
+    }
+
+    #[test]
+    fn reads_a_report_forwarded_as_an_attachment() {
+        let raw = b"From: postmaster@gw.example.com\r\nTo: bounces@news.example.org\r\nSubject: Delivery Status Notification (Failure)\r\n\
+Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: message/rfc822\r\n\r\n\
+From: postmaster@gw.example.com\r\nSubject: Delivery Status Notification (Failure)\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"IN\"\r\n\r\n\
+--IN\r\nContent-Type: text/plain\r\n\r\nDelivery to the following recipients failed.\r\n\r\n       reader@example.com\r\n\
+--IN\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns;gw.example.com\r\n\r\n\
+Final-Recipient: rfc822;reader@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+--IN\r\nContent-Type: message/rfc822\r\n\r\nFrom: bounces@news.example.org\r\nTo: reader@example.com\r\nSubject: Issue 4\r\n\r\nHello\r\n\
+--IN--\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\nThis e-mail is confidential.\r\n--OUT--\r\n";
+        let parsed = parse(raw).expect("parsed");
+        assert!(parsed.dsn.contains("Final-Recipient: rfc822;reader@example.com"), "{parsed:?}");
+        assert!(parsed.text.contains("Delivery to the following recipients failed"));
+        assert!(parsed.original_headers.contains("To:"), "{parsed:?}");
+        assert_eq!(parsed.report_type, "delivery-status");
     }
 
     #[test]

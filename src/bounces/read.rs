@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::classify::{self, any, normalise};
 use super::codes::{find_reply, find_status};
 use super::parse::{self, Parsed};
-use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, fields, json, phrases, text};
+use super::{Analysis, Finding, Original, Verdict, addr, arf, autoreply, failed, fields, json, phrases, text};
 
 static DELAYED: classify::Phrases = classify::Phrases::new(phrases::DELAYED);
 static DELIVERED: classify::Phrases = classify::Phrases::new(phrases::DELIVERED);
@@ -103,9 +103,38 @@ fn is_warning(parsed: &Parsed) -> bool {
         return true;
     }
     let head = normalise(&parsed.text[..text::floor(&parsed.text, 4096)]);
+    // "Could not be delivered" ends a warning's claim, unless the text goes on to say the
+    // attempts continue (Symantec's gateway: "could not be delivered to the following
+    // recipients: … Delivery attempts will continue to be made for 5 day(s)").
     DELAYED.found_in(&head)
-        && !any(&head, &["failed permanently", "permanent fatal", "permanent error", "could not be delivered"])
+        && !any(&head, &["failed permanently", "permanent fatal", "permanent error"])
+        && (!any(&head, &["could not be delivered"]) || any(&head, STILL_TRYING))
 }
+
+/// Words of a warning that delivery goes on, normalised.
+const STILL_TRYING: &[&str] = &[
+    "attempts will continue",
+    "will continue trying",
+    "will keep trying",
+    "will continue to try",
+    "is still being retried",
+    "you do not need to resend",
+    "this is a warning only",
+    "this is just a warning",
+];
+
+/// Words that say a message was not delivered, normalised: a success phrase inside them
+/// ("could not be delivered to the following recipients") is no success.
+const NOT_DELIVERED: &[&str] = &[
+    "not be delivered",
+    "couldn't be delivered",
+    "not delivered",
+    "undeliverable",
+    "could not deliver",
+    "unable to deliver",
+    "delivery has failed",
+    "failed permanently",
+];
 
 fn strip_type(diagnostic: &str) -> &str {
     match diagnostic.split_once(';') {
@@ -121,7 +150,7 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>
     let mut out = Vec::with_capacity(records.len());
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for record in records {
-        let mut recipient = record.address();
+        let mut recipient = record.reported();
         // `rfc822; user` without a domain: the original's `To` with that local part.
         if let (Some(local), Some(to)) = (&recipient, original_to)
             && !local.contains('@')
@@ -169,8 +198,13 @@ fn some(text: impl AsRef<str>) -> Option<String> {
 /// The lines of `text` around the first mention of `address`.
 /// `lower` is `text` in ASCII lower case (the same length), computed once per message.
 fn near(text: &str, lower: &str, address: &str) -> String {
-    let Some(at) = lower.find(&address.to_ascii_lowercase()) else { return String::new() };
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    // The first mention that is not a quoted header of the original (`To: user@host` in a
+    // summary of the message comes before what happened to it).
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mentions: Vec<usize> = lower.match_indices(&address.to_ascii_lowercase()).map(|(at, _)| at).collect();
+    let unquoted = mentions.iter().copied().find(|&at| !failed::is_quoted_header(&lower[line_start(at)..at]));
+    let Some(at) = unquoted.or_else(|| mentions.first().copied()) else { return String::new() };
+    let start = line_start(at);
     let end = text::floor(text, (at + 600).min(text.len()));
     let mut out = String::new();
     for line in text[start..end].lines().take(5) {
@@ -208,10 +242,9 @@ fn judge(
 
 fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::Recipient]) -> Vec<Finding> {
     let explanation = text::explanation(&parsed.text);
-    let mut exclude: HashSet<String> = HashSet::new();
-    for value in std::iter::once(&parsed.from).chain(&parsed.to_headers).chain(&parsed.delivered_to) {
-        exclude.extend(addr::scan(value).iter().map(|a| addr::key(a)));
-    }
+    let keys = |value: &String| addr::scan(value).iter().map(|a| addr::key(a)).collect::<Vec<_>>();
+    let mut exclude: HashSet<String> = std::iter::once(&parsed.from).chain(&parsed.to_headers).flat_map(keys).collect();
+    let envelope: HashSet<String> = parsed.delivered_to.iter().flat_map(keys).collect();
     let quoted = &parsed.text[explanation.len()..];
     for block in [parsed.original_headers.as_str(), quoted] {
         let fields = fields::fields(block);
@@ -222,53 +255,72 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
         }
     }
     let lower = explanation.to_ascii_lowercase();
-    let mut failed: Vec<text::Failed> = parsed
+    let mut listed: Vec<failed::Failed> = parsed
         .failed_recipients
         .iter()
-        .map(|a| text::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
+        .map(|a| failed::Failed { address: a.clone(), diagnostic: near(explanation, &lower, a) })
         .collect();
-    if failed.is_empty() {
-        failed = text::failed(explanation, &exclude);
+    if listed.is_empty() {
+        let qualify = |name: &str| qualify(name, parsed, original_to.as_deref());
+        listed = failed::failed(explanation, &failed::Known { own: exclude, envelope, qualify: &qualify });
     }
-    if failed.is_empty()
+    if listed.is_empty()
         && let Some(to) = original_to
     {
-        failed.push(text::Failed { address: to, diagnostic: String::new() });
+        listed.push(failed::Failed { address: to, diagnostic: String::new() });
     }
     let context = normalise(&explanation[..text::floor(explanation, 6000)]);
+    // Codes are looked for in the bounce's own words, not in the original's quoted `Subject:`
+    // ("RELEASED Mailman 2.0.12" is no status).
+    let own_words = failed::unquoted(explanation);
     let warning = is_warning(parsed);
     let status_hint = records.iter().find_map(|r| find_status(&r.status));
-    if failed.is_empty() {
-        let status = status_hint.or_else(|| find_status(explanation));
-        let reply = find_reply(explanation);
+    if listed.is_empty() {
+        let status = status_hint.or_else(|| find_status(&own_words));
+        let reply = find_reply(&own_words);
         return vec![judge(None, status, reply, &context, warning, some(first_lines(explanation)))];
     }
     let subject = normalise(&parsed.subject);
     let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
         || DELIVERED.found_in(&context))
-        && find_status(explanation).is_none_or(|s| s.starts_with('2'));
+        && !any(&context, NOT_DELIVERED)
+        && find_status(&own_words).is_none_or(|s| s.starts_with('2'));
     if success {
-        return failed
+        return listed
             .into_iter()
             .map(|f| finding(Some(f.address), Verdict::Delivered, "delivered", None, None, some(f.diagnostic)))
             .collect();
     }
-    let single = failed.len() == 1;
-    failed
+    let single = listed.len() == 1;
+    listed
         .into_iter()
         .map(|f| {
             let own = normalise(&f.diagnostic);
             let mut status = find_status(&f.diagnostic);
             let mut reply = find_reply(&f.diagnostic);
             if single {
-                status = status.or_else(|| status_hint.clone()).or_else(|| find_status(explanation));
-                reply = reply.or_else(|| find_reply(explanation));
+                status = status.or_else(|| status_hint.clone()).or_else(|| find_status(&own_words));
+                reply = reply.or_else(|| find_reply(&own_words));
             }
             let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
             let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
             judge(Some(f.address), status, reply, &text, warning, some(diagnostic))
         })
         .collect()
+}
+
+/// A user name that a text bounce lists without a domain, as an address: the original's `To`
+/// when it has that local part, else the name at the organisation of the mail system that
+/// sent the bounce (AOL's `MAILER-DAEMON@aol.com` names its users by screen name alone). When
+/// the original's `To` names someone else, the word is no user name, and that `To` is the
+/// better guess.
+fn qualify(name: &str, parsed: &Parsed, original_to: Option<&str>) -> Option<String> {
+    if let Some(to) = original_to {
+        return to.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name)).then(|| to.to_owned());
+    }
+    let from = addr::scan(&parsed.from).into_iter().next().filter(|a| addr::is_system(a))?;
+    let (_, host) = from.rsplit_once('@')?;
+    Some(format!("{name}@{}", addr::organisation(host)))
 }
 
 /// The first few non-empty lines of a text.
@@ -315,6 +367,28 @@ mod tests {
                 Some(format!("feedback-type: {}", kind.to_lowercase()).as_str())
             );
         }
+    }
+
+    #[test]
+    fn a_bare_name_is_qualified_by_the_original_or_the_bouncing_system() {
+        let bounce = |listed: &str, original_to: &str| {
+            let raw = format!(
+                "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.aol.example>\r\nTo: bounces@news.example.org\r\n\
+                 Subject: Mail Delivery Problem\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n\
+                 Your mail to the following recipients could not be delivered because they are not accepting mail \
+                 from news@example.org:\r\n\t{listed}\r\n\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n\
+                 From: news@example.org\r\nTo: {original_to}\r\nSubject: Issue 4\r\n\r\nHello\r\n--B--\r\n"
+            );
+            analyse(raw.as_bytes()).findings.into_iter().map(|f| f.recipient).collect::<Vec<_>>()
+        };
+        assert_eq!(bounce("Reader", "reader@aol.example"), [Some("reader@aol.example".to_owned())]);
+        // A word that is not the original's recipient is no user name: the original's `To` is.
+        assert_eq!(bounce("Unknown", "reader@aol.example"), [Some("reader@aol.example".to_owned())]);
+        let raw = "From: MAILER-DAEMON@mx.aol.example\r\nTo: bounces@news.example.org\r\nSubject: Mail Delivery Problem\r\n\r\n\
+                   Your mail to the following recipients could not be delivered:\r\n\tscreenname\r\n";
+        let found: Vec<_> = analyse(raw.as_bytes()).findings.into_iter().map(|f| f.recipient).collect();
+        assert_eq!(found, [Some("screenname@aol.example".to_owned())]);
     }
 
     #[test]

@@ -1,10 +1,7 @@
 //! Bounces without a delivery-status report (qmail, Exim, Sendmail's old format, Exchange, Gmail,
-//! Yahoo, webmail providers, filters): is it a bounce at all, which addresses failed, and the
-//! lines that say why.
+//! Yahoo, webmail providers, filters): is it a bounce at all, and where its explanation ends and
+//! the quoted original begins. Which addresses it lists as failed is [`super::failed`].
 
-use std::collections::HashSet;
-
-use super::addr;
 use super::classify::{Phrases, any, normalise};
 use super::codes::{find_reply, find_status};
 use super::parse::Parsed;
@@ -56,6 +53,9 @@ const SUBJECTS: &[&str] = &[
     "delivery report",
     "notice of delivery failure",
     "permanent error",
+    "failed mail",
+    "non-delivery",
+    "user unknown",
 ];
 
 /// Phrases that open a bounce's explanation, lower-case.
@@ -111,6 +111,8 @@ pub const OPENERS: &[&str] = &[
     "delivery attempts will continue",
     "this is just a warning",
     "this is an advisory-only email",
+    "unable to deliver message",
+    "no such user",
 ];
 
 /// Where a bounce stops explaining and starts quoting the original message.
@@ -159,7 +161,19 @@ pub fn looks_like_bounce(parsed: &Parsed) -> bool {
     let head = normalise(&parsed.text[..floor(&parsed.text, 8192)]);
     let body_says = OPENER_SET.found_in(&head) || any(&head, &["hi. this is the qmail", "transcript of session"]);
     let coded = find_status(&head).is_some_and(|s| !s.starts_with('2')) || find_reply(&head).is_some();
-    (system_sender && (subject_says || body_says)) || (subject_says && body_says) || (body_says && coded)
+    let lists_recipients = || parsed.text[..floor(&parsed.text, 8192)].lines().any(is_recipient_line);
+    (system_sender && (subject_says || body_says || lists_recipients()))
+        || (subject_says && body_says)
+        || (body_says && coded)
+}
+
+/// A line that opens with `<user@host>:`, the way Postfix, qmail and their imitators list each
+/// failed recipient before what its server said.
+fn is_recipient_line(line: &str) -> bool {
+    let line = line.trim_start();
+    line.strip_prefix('<')
+        .and_then(|rest| rest.split_once(">:"))
+        .is_some_and(|(address, _)| address.contains('@') && !address.contains(|c: char| c.is_whitespace() || c == '<'))
 }
 
 pub fn floor(text: &str, at: usize) -> usize {
@@ -195,167 +209,46 @@ pub fn explanation(text: &str) -> &str {
     &text[..floor(text, cut)]
 }
 
-/// A failed address found in the text, with the lines that explain it.
-#[derive(Debug, Clone)]
-pub struct Failed {
-    pub address: String,
-    pub diagnostic: String,
-}
-
-/// The failed addresses of a text bounce and what was said about each. `exclude` holds the
-/// bounce's own addresses (its sender, its recipients, our sender) in `addr::key` form.
-pub fn failed(explanation: &str, exclude: &HashSet<String>) -> Vec<Failed> {
-    let lines: Vec<&str> = explanation.lines().map(|l| l.trim_end_matches('\r')).collect();
-    let mut strong: Vec<(String, usize)> = Vec::new();
-    let mut weak: Vec<(String, usize)> = Vec::new();
-    let mut seen_strong: HashSet<String> = HashSet::new();
-    let mut seen_weak: HashSet<String> = HashSet::new();
-    let mut heading_until = 0usize;
-    for (index, line) in lines.iter().enumerate() {
-        let lower = line.to_ascii_lowercase();
-        if is_heading(&lower) {
-            heading_until = index + 8;
-        }
-        for (at, address) in addr::scan_at(line) {
-            let key = addr::key(&address);
-            if exclude.contains(&key) || addr::is_system(&address) || looks_like_message_id(line, at) {
-                continue;
-            }
-            let after = &lower[(at + address.len()).min(lower.len())..];
-            let before = &lower[..at];
-            let is_strong = index < heading_until
-                || before.trim_end().ends_with("rcpt to:<")
-                || before.trim_end().ends_with("rcpt to: <")
-                || before.contains("failed")
-                || before.contains("recipient")
-                || before.contains("delivered to")
-                || before.contains("deliver to")
-                || before.contains("delivery to")
-                || before.contains("message to")
-                || before.contains("wasn't delivered to")
-                || before.contains("<<<")
-                || before.contains("original-recipient")
-                || before.contains("final-recipient")
-                || after.trim_start().starts_with(">:")
-                || after.trim_start().starts_with(':')
-                || after.trim_start().starts_with(">...")
-                || after.trim_start().starts_with("...")
-                || find_reply(line).is_some()
-                || find_status(line).is_some()
-                || window_has_error(&lines, index);
-            let (list, seen) = if is_strong { (&mut strong, &mut seen_strong) } else { (&mut weak, &mut seen_weak) };
-            if seen.insert(key) {
-                list.push((address, index));
-            }
-        }
-    }
-    let chosen = if strong.is_empty() { weak.into_iter().take(1).collect() } else { strong };
-    chosen.into_iter().map(|(address, index)| Failed { diagnostic: diagnostic_near(&lines, index), address }).collect()
-}
-
-fn is_heading(lower: &str) -> bool {
-    [
-        "following address",
-        "following recipient",
-        "following destination",
-        "these recipients",
-        "recipients or groups",
-        "could not be delivered to",
-        "failed to the following",
-        "permanent fatal errors",
-        "unable to deliver your message to the following",
-        "to the following address",
-        "failed recipient",
-        "delivery has failed",
-        "undeliverable to",
-        "invalid recipients",
-        "list of failed recipients",
-        "failed addresses follow",
-        "did not receive a copy of your message",
-        "intended recipient:",
-        "undeliverable address:",
-        "addressed to '",
-        "could not be delivered to the following user",
-        "unable to deliver message to the following",
-        "delivery to the following recipient",
-        "sorry, unable to deliver your message to",
-        "a message could not be delivered to:",
-        "invalid final delivery userid:",
-        "failed recipients",
-        "error-for:",
-        "your message could not be delivered",
-        "your message has encountered delivery problems",
-        "did not reach the following recipient",
-        "this is the deliver program at",
-        "this is the email server at",
-        "no such user here",
-        "the following address failed",
-        "could not be reached",
-        "failed recipient:",
-        "message not delivered to the following",
-        "not yet been delivered is",
-        "was not delivered to:",
-        "your message to the following recipients cannot be delivered",
-        "could not deliver message to the following",
-        "wasn't able to deliver your message to the following",
-        "has not yet been delivered to",
-        "unable to deliver your message to the following",
-        "the following recipients were affected",
-    ]
-    .iter()
-    .any(|h| lower.contains(h))
-}
-
-fn looks_like_message_id(line: &str, at: usize) -> bool {
-    let before = line[..at].to_ascii_lowercase();
-    before.trim_end().ends_with("message-id: <")
-        || before.trim_end().ends_with("message-id:<")
-        || before.contains("message-id:")
-}
-
-fn window_has_error(lines: &[&str], index: usize) -> bool {
-    lines.iter().skip(index + 1).take(3).any(|l| {
-        let n = normalise(l);
-        find_status(l).is_some() || find_reply(l).is_some() || {
-            let hits = super::classify::hits(&n);
-            hits.user_unknown() || hits.mailbox_full()
-        }
-    })
-}
-
-/// The address's line and the few lines after it that say something, up to 600 characters.
-fn diagnostic_near(lines: &[&str], index: usize) -> String {
-    let mut out = String::new();
-    for line in lines.iter().skip(index).take(6) {
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            if out.len() > 40 {
-                break;
-            }
-            continue;
-        }
-        if out.len() + trimmed.len() > 600 {
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(trimmed);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn qmail_style() {
-        let text = "Hi. This is the qmail-send program at mx.example.net.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<nobody@example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n";
-        let found = failed(text, &HashSet::new());
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].address, "nobody@example.net");
-        assert!(found[0].diagnostic.contains("no mailbox here"));
+    fn more_mta_families_are_recognised_as_bounces() {
+        let bounce = |from: &str, subject: &str, body: &str| {
+            let raw = format!("From: {from}\r\nTo: bounces@news.example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n");
+            looks_like_bounce(&super::super::parse::parse(raw.as_bytes()).expect("parsed"))
+        };
+        // A mailer-daemon that says nothing readable but lists `<user@host>:` lines.
+        assert!(bounce("MAILER-DAEMON@mail.example.cn", "", "mail.example.cn.\r\n\r\n<reader@example.cn>:\r\n"));
+        // A virus-scanning gateway's SMTP transcript.
+        assert!(bounce(
+            "scanner@example.be",
+            "Mail could not be delivered",
+            "Sent <<< RCPT TO:<reader@example.be>\r\n\r\nUnable to deliver message to <reader@example.be>."
+        ));
+        // MDaemon names the failure in its subject.
+        assert!(bounce(
+            "MDaemon@mail.example.net",
+            "Warning: reader@example.net - User unknown!",
+            "reader@example.net - no such user here."
+        ));
+        assert!(bounce("postmaster@lab.example.gov", "FAILED MAIL to \"jsmith\"", "The address did not match."));
+        assert!(bounce(
+            "<admin@example.com>",
+            "Non-Delivery: The Weekly",
+            "--- Non-Delivery Report ---\r\nThe email below could not be delivered to the following user:"
+        ));
+        // A person who quotes an address in angle brackets is not a mail system.
+        assert!(!bounce("reader@example.org", "lunch?", "<friend@example.org>: are you in?"));
+    }
+
+    #[test]
+    fn recipient_lines() {
+        assert!(is_recipient_line("<reader@example.com>:"));
+        assert!(is_recipient_line("  <reader@example.com>: host mx said: 550"));
+        assert!(!is_recipient_line("<not an address>: x"));
+        assert!(!is_recipient_line("reader@example.com:"));
     }
 
     #[test]

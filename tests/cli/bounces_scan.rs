@@ -11,14 +11,27 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("163-user-not-found", Some("wuren@163.example"), "hard", "userunknown"),
     ("amazonses-dsn", Some("bounce@simulator.amazonses.example"), "hard", "userunknown"),
     ("amazonses-notification-json", Some("jane@example.com"), "hard", "userunknown"),
+    // A screen name alone under the heading: the name at the bouncing system's domain; the
+    // address the heading names is the sender's.
+    ("aol-screen-name", Some("riverwalker@aol.example"), "hard", "notaccept"),
     ("barracuda-reputation", Some("buyer@shop.example"), "soft", "blocked"),
+    // Listed under the heading, though the report also copies it into its own `X-Original-To`.
+    ("cdo-non-delivery", Some("tess@example.com"), "soft", "undefined"),
     ("courier-user-unknown", Some("lost@example.info"), "hard", "userunknown"),
+    // "The address to which your message was addressed", not the locator's suggestion.
+    ("directory-failed-mail", Some("jsmith@lab.example.gov"), "soft", "undefined"),
     ("domino-not-listed", Some("hans.meier@lotus.example.com"), "hard", "userunknown"),
     ("exchange-recipnotfound", Some("left.company@corp.example.com"), "hard", "userunknown"),
+    // `dda:SMTP=` is an X.400 tag, not the address; the quoted To and Cc are not who failed.
+    ("exchange55-x400-recipient", Some("archive.desk@corp.example.COM"), "hard", "userunknown"),
     ("exim-delay-warning", Some("lagging@example.org"), "soft", "delayed"),
     ("exim-quota", Some("stuffed@example.org"), "soft", "mailboxfull"),
     ("exim-unrouteable", Some("someone@nowhere.invalid.example"), "hard", "hostunknown"),
     ("exim-user-unknown", Some("ghost@example.org"), "hard", "userunknown"),
+    // A report forwarded as an attachment of a filter's own message is the bounce.
+    ("filter-wrapped-dsn", Some("left.firm@firm.example.com"), "hard", "userunknown"),
+    // "Could not be delivered … delivery attempts will continue": a warning, not a success.
+    ("gateway-delay-still-retrying", Some("Patient.Reader@example.org"), "soft", "delayed"),
     ("gmail-address-not-found", Some("no.such.person@gmail.example"), "hard", "userunknown"),
     ("gmail-legacy-text", Some("typo.name@gmail.example"), "hard", "userunknown"),
     ("gmail-over-quota", Some("hoarder@gmail.example"), "soft", "mailboxfull"),
@@ -26,6 +39,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("groupwise-user-not-found", Some("j.doe@gw.example.gov"), "hard", "userunknown"),
     ("mailru-user-not-found", Some("net-takogo@mail.example.ru"), "hard", "userunknown"),
     ("messagelabs-invalid-recipient", Some("nobody-here@client.example"), "hard", "userunknown"),
+    // Action and Status before the recipients, one block; the Original-Recipient is reported.
+    ("messaging-server-alias", Some("paula@example.com"), "soft", "mailboxfull"),
     ("mimecast-policy", Some("staff@firm.example"), "soft", "policyviolation"),
     ("mislabelled-no-blank-lines", Some("typo@exmaple.example"), "hard", "hostunknown"),
     ("mislabelled-no-blank-lines", Some("second@exmaple.example"), "hard", "hostunknown"),
@@ -39,6 +54,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     // reply is permanent whatever the status.
     ("postfix-450-user-unknown", Some("siobhan@example.org"), "soft", "userunknown"),
     ("postfix-550-status-4", Some("gone@example.org"), "hard", "userunknown"),
+    // The Original-Recipient (what was sent), not the alias's target.
+    ("postfix-alias-delayed", Some("liisa@example.fi"), "soft", "delayed"),
     ("postfix-disabled", Some("closed@example.com"), "soft", "suspend"),
     ("postfix-dns-tempfail", Some("tom@example.net"), "soft", "hostunknown"),
     ("postfix-expired", Some("gone-quiet@example.com"), "soft", "expired"),
@@ -65,6 +82,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("rfc3464-user-unknown", Some("louisa@cs.utk.example"), "hard", "userunknown"),
     ("rfc3834-auto-replied", Some("alex@example.net"), "auto-reply", "vacation"),
     ("rfc5965-arf", Some("somebody@example.net"), "complaint", "feedback"),
+    // `user@host...User account`: the domain ends at the dots.
+    ("sendmail-ellipsis-overquota", Some("hoarder@example.net"), "soft", "mailboxfull"),
     ("sendmail-fatal-errors", Some("student@example.edu"), "hard", "userunknown"),
     ("tonline-latin1-8bit", Some("mueller@t-online.example"), "hard", "userunknown"),
     ("truncated-dsn", Some("nobody@example.com"), "hard", "userunknown"),
