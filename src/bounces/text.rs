@@ -158,7 +158,14 @@ pub fn looks_like_bounce(parsed: &Parsed) -> bool {
         || from.trim().is_empty();
     let subject = normalise(&parsed.subject);
     let subject_says = SUBJECT_SET.found_in(&subject);
-    let head = normalise(&parsed.text[..floor(&parsed.text, 8192)]);
+    let head = &parsed.text[..floor(&parsed.text, 8192)];
+    // A person who quotes a bounce in a reply (`> 550 5.1.1 …`) is not a mail system: from
+    // anyone else, only the lines they wrote count.
+    let head = if system_sender {
+        normalise(head)
+    } else {
+        normalise(&head.lines().filter(|line| !line.trim_start().starts_with('>')).collect::<Vec<_>>().join("\n"))
+    };
     let body_says = OPENER_SET.found_in(&head) || any(&head, &["hi. this is the qmail", "transcript of session"]);
     let coded = find_status(&head).is_some_and(|s| !s.starts_with('2')) || find_reply(&head).is_some();
     let lists_recipients = || parsed.text[..floor(&parsed.text, 8192)].lines().any(is_recipient_line);
@@ -241,6 +248,11 @@ mod tests {
         ));
         // A person who quotes an address in angle brackets is not a mail system.
         assert!(!bounce("reader@example.org", "lunch?", "<friend@example.org>: are you in?"));
+        // Nor is a person who quotes a bounce in a reply; the same lines unquoted are one.
+        let quoted = "I forwarded it and got this back:\r\n\r\n> Delivery to the following recipient failed permanently:\r\n>     colleague@example.net\r\n> 550 5.1.1 The email account that you tried to reach does not exist.\r\n\r\nCan you add them?";
+        assert!(!bounce("Jane Reader <jane@example.org>", "Re: The Weekly", quoted));
+        assert!(bounce("Mail Delivery Subsystem <mailer-daemon@googlemail.example>", "Re: The Weekly", quoted));
+        assert!(bounce("gateway@example.net", "The Weekly", &quoted.replace("> ", "")));
     }
 
     #[test]
