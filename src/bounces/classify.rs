@@ -270,10 +270,13 @@ pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str
     let by_status = status.and_then(status_reason);
     let words = hits.first(FIRST);
     match (by_status, words) {
-        // A code that says "no such user" stands unless the words say full, relaying,
-        // moved, suspended, sender refused or blocked.
+        // A code that says "no such user" stands unless the words say full, too big, over a
+        // limit, relaying, moved, suspended, sender refused or blocked.
         (Some("userunknown"), Some(w))
-            if !matches!(w, "mailboxfull" | "norelaying" | "hasmoved" | "rejected" | "suspend") =>
+            if !matches!(
+                w,
+                "mailboxfull" | "mesgtoobig" | "exceedlimit" | "norelaying" | "hasmoved" | "rejected" | "suspend"
+            ) =>
         {
             return "userunknown";
         }
@@ -364,6 +367,41 @@ mod tests {
             "recipient address rejected: user jo does not exist",
             "recipient address rejected: user * does not exist"
         ));
+    }
+
+    #[test]
+    fn phrases_real_mail_systems_use() {
+        let r = |s: Option<&str>, t: &str| reason(s, &normalise(t));
+        // Comcast's 551 (RFC 5321: "user not local") is an address that is gone, not a relay.
+        assert_eq!(r(Some("5.1.6"), "551 not our customer"), "userunknown");
+        // Words that say too big, or over a limit, beat a generic "bad mailbox" code.
+        assert_eq!(r(Some("5.1.1"), "550 RCPT TO:<a@example.com> max message size exceeded"), "mesgtoobig");
+        // A name server that answers nonsense is a DNS failure, not a domain that is not there.
+        let dns = "Name service error for name=example.com type=MX: Malformed or unexpected name server reply";
+        assert_eq!(r(Some("5.4.4"), dns), "networkerror");
+        let gone = "Host or domain name not found. Name service error for name=example.invalid type=A: Host not found";
+        assert_eq!(r(Some("5.4.4"), gone), "hostunknown");
+        // A user named between the words.
+        assert_eq!(r(Some("5.0.0"), "550 User [ann@example.net] does not exist"), "userunknown");
+        assert_eq!(r(None, "550 Mailbox ann@example.net does not exist"), "userunknown");
+        assert_eq!(r(None, "553 5.1.1 user ann was not found in the directory"), "userunknown");
+        // qmail: a domain it does not relay for, and (chkuser) a user it does not know.
+        assert_eq!(
+            r(Some("5.7.1"), "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
+            "norelaying"
+        );
+        let chkuser = "553 sorry, that domain or user isn't in my list of allowed rcpthosts (#5.7.1)";
+        assert_eq!(r(None, chkuser), "userunknown");
+        // A suspended mailbox, whatever the code.
+        assert_eq!(
+            r(Some("5.1.1"), "550 [SUSPEND] Mailbox currently suspended - Please contact correspondent directly"),
+            "suspend"
+        );
+        // A reader who takes no attachments: their policy, not a host that takes no mail.
+        let aol = "they are not accepting mail with attachments or embedded images";
+        assert_eq!(r(None, aol), "policyviolation");
+        assert_eq!(verdict(r(None, aol), permanent(None, None)), Verdict::Soft);
+        assert_eq!(r(None, "550 5.1.0 host does not accept mail"), "notaccept");
     }
 
     #[test]

@@ -11,6 +11,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("163-user-not-found", Some("wuren@163.example"), "hard", "userunknown"),
     ("amazonses-dsn", Some("bounce@simulator.amazonses.example"), "hard", "userunknown"),
     ("amazonses-notification-json", Some("jane@example.com"), "hard", "userunknown"),
+    // Refusing attachments is the reader's policy, not a host that takes no mail at all.
+    ("aol-attachments-refused", None, "soft", "policyviolation"),
     ("barracuda-reputation", Some("buyer@shop.example"), "soft", "blocked"),
     ("courier-user-unknown", Some("lost@example.info"), "hard", "userunknown"),
     ("domino-not-listed", Some("hans.meier@lotus.example.com"), "hard", "userunknown"),
@@ -47,6 +49,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("postfix-mailbox-full", Some("full@example.com"), "soft", "mailboxfull"),
     ("postfix-moved", Some("old@example.com"), "hard", "hasmoved"),
     ("postfix-relay-denied", Some("x@elsewhere.example"), "soft", "norelaying"),
+    // Words that say "too big" beat a generic 5.1.1 status.
+    ("postfix-size-status-511", Some("photos@example.com"), "soft", "mesgtoobig"),
     ("postfix-spam-content", Some("desk@example.com"), "soft", "spamdetected"),
     ("postfix-spamhaus", Some("editor@example.com"), "soft", "blocked"),
     ("postfix-too-big", Some("big@example.com"), "soft", "mesgtoobig"),
