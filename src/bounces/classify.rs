@@ -267,6 +267,22 @@ pub fn reason(status: Option<&str>, text: &str) -> &'static str {
 
 /// [`reason`] with the phrase hits already known.
 pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
+    let reason = reason_of(status, hits, text);
+    // A refusal of our envelope sender (a `x.1.7`/`x.1.8` code, or a reply to MAIL FROM) says
+    // nothing of the recipient's address: "No such domain" there is the sender's domain.
+    if matches!(reason, "userunknown" | "hostunknown" | "hasmoved" | "notaccept")
+        && (status.and_then(status_reason) == Some("rejected") || any(text, SENDER_STAGE))
+    {
+        return "rejected";
+    }
+    reason
+}
+
+/// Words that place a refusal at the `MAIL FROM` command (Exim, Postfix, Sendmail, qmail).
+const SENDER_STAGE: &[&str] =
+    &["after mail from", "in reply to mail from command", ">>> mail from", "sender was rejected"];
+
+fn reason_of(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
     let by_status = status.and_then(status_reason);
     let words = hits.first(FIRST);
     match (by_status, words) {
@@ -402,6 +418,11 @@ mod tests {
         assert_eq!(r(None, aol), "policyviolation");
         assert_eq!(verdict(r(None, aol), permanent(None, None)), Verdict::Soft);
         assert_eq!(r(None, "550 5.1.0 host does not accept mail"), "notaccept");
+        // Refused at MAIL FROM, or with a bad-sender code: the sender's problem, not the reader's.
+        let sender = "SMTP error from remote mail server after MAIL FROM:<news@example.org>: 550 5.1.7 No such domain example.org.";
+        assert_eq!(r(Some("5.1.7"), sender), "rejected");
+        assert_eq!(r(None, "said: 550 Unknown user (in reply to MAIL FROM command)"), "rejected");
+        assert_eq!(r(Some("5.1.8"), "553 5.1.8 Domain of sender address does not exist"), "rejected");
     }
 
     #[test]

@@ -19,6 +19,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("exchange-recipnotfound", Some("left.company@corp.example.com"), "hard", "userunknown"),
     ("exim-delay-warning", Some("lagging@example.org"), "soft", "delayed"),
     ("exim-quota", Some("stuffed@example.org"), "soft", "mailboxfull"),
+    // Refused at MAIL FROM: "No such domain" is the sender's domain, not the reader's.
+    ("exim-sender-domain-refused", Some("reader@club.example.net"), "soft", "rejected"),
     ("exim-unrouteable", Some("someone@nowhere.invalid.example"), "hard", "hostunknown"),
     ("exim-user-unknown", Some("ghost@example.org"), "hard", "userunknown"),
     ("gmail-address-not-found", Some("no.such.person@gmail.example"), "hard", "userunknown"),
