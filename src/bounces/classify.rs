@@ -166,8 +166,9 @@ const MAILBOXFULL: usize = 0;
 const USERUNKNOWN: usize = 6;
 const BLOCKED: usize = 12;
 const NETWORKERROR: usize = 18;
-/// Checked first, in this order: specific words beat a generic code.
-const FIRST: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+/// Checked first, in this order: specific words beat a generic code. The reader's own filter
+/// (`filtered`) comes before `userunknown`, whose list holds a bare `550 5.1.1`.
+const FIRST: &[usize] = &[0, 1, 2, 3, 4, 5, 7, 6, 8, 9, 10, 11];
 /// Checked when neither the first words nor a specific code decided.
 const SECOND: &[usize] = &[13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 12];
 
@@ -287,11 +288,18 @@ fn reason_of(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
     let words = hits.first(FIRST);
     match (by_status, words) {
         // A code that says "no such user" stands unless the words say full, too big, over a
-        // limit, relaying, moved, suspended, sender refused or blocked.
+        // limit, relaying, moved, suspended, sender refused, the reader's filter, or blocked.
         (Some("userunknown"), Some(w))
             if !matches!(
                 w,
-                "mailboxfull" | "mesgtoobig" | "exceedlimit" | "norelaying" | "hasmoved" | "rejected" | "suspend"
+                "mailboxfull"
+                    | "mesgtoobig"
+                    | "exceedlimit"
+                    | "norelaying"
+                    | "hasmoved"
+                    | "rejected"
+                    | "suspend"
+                    | "filtered"
             ) =>
         {
             return "userunknown";
@@ -418,6 +426,10 @@ mod tests {
         assert_eq!(r(None, aol), "policyviolation");
         assert_eq!(verdict(r(None, aol), permanent(None, None)), Verdict::Soft);
         assert_eq!(r(None, "550 5.1.0 host does not accept mail"), "notaccept");
+        // The reader's own preferences refuse us: the address exists, whatever the code.
+        let prefs = "550 5.1.1 RCP-P2 Refused due to recipient preferences";
+        assert_eq!(r(Some("5.1.1"), prefs), "filtered");
+        assert_eq!(verdict(r(Some("5.1.1"), prefs), true), Verdict::Soft);
         // Refused at MAIL FROM, or with a bad-sender code: the sender's problem, not the reader's.
         let sender = "SMTP error from remote mail server after MAIL FROM:<news@example.org>: 550 5.1.7 No such domain example.org.";
         assert_eq!(r(Some("5.1.7"), sender), "rejected");

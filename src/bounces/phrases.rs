@@ -402,6 +402,14 @@ pub const FILTERED: &[&str] = &[
     "refused by recipient",
     "the user does not accept email",
     "the recipient does not accept mail",
+    "refused due to recipient preferences",
+    "because the recipient is only accepting mail from specific email addresses",
+    "is not accepting any mail",
+    "message rejected due to user rules",
+    "resolver.rst.notauthorized",
+    "has restricted sms e-mail",
+    "you have been blocked by the recipient",
+    "recipient id refuse to receive mail",
 ];
 
 /// Our sender address was refused (envelope `MAIL FROM`).
