@@ -38,6 +38,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("orange-quoted-printable", Some("dupont.jean@orange.example"), "hard", "userunknown"),
     ("outlook-automatic-reply", Some("sam@corp.example.com"), "auto-reply", "vacation"),
     ("outlook-blocklist", Some("reader@outlook.example"), "soft", "blocked"),
+    // The older JMRP: no feedback-report part, the reader in X-HmXmrOriginalRecipient.
+    ("outlook-jmrp-legacy", Some("annoyed@hotmail.example"), "complaint", "feedback"),
     ("outlook-jmrp", Some("unhappy@hotmail.example"), "complaint", "feedback"),
     // A 4.x.x status with a 4xx reply (or none) is temporary whatever the words say; a 5xx
     // reply is permanent whatever the status.
