@@ -268,7 +268,14 @@ pub fn reason(status: Option<&str>, text: &str) -> &'static str {
 
 /// [`reason`] with the phrase hits already known.
 pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
-    let reason = reason_of(status, hits, text);
+    // Sendmail follows the remote server's reply (`<<< 553 SPF fail`) with a summary line of its
+    // own, "550 5.1.1 <address>... User unknown", whatever the reply said: the remote's words
+    // decide, and the summary (and its code) only when they say nothing.
+    let remote = without_sendmail_summary(text);
+    let reason = match remote.as_deref().map(|remote| reason_of(None, self::hits(remote), remote)) {
+        Some(remote) if remote != "undefined" => remote,
+        _ => reason_of(status, hits, text),
+    };
     // A refusal of our envelope sender (a `x.1.7`/`x.1.8` code, or a reply to MAIL FROM) says
     // nothing of the recipient's address: "No such domain" there is the sender's domain.
     if matches!(reason, "userunknown" | "hostunknown" | "hasmoved" | "notaccept")
@@ -277,6 +284,48 @@ pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str
         return "rejected";
     }
     reason
+}
+
+/// Normalised `text` without Sendmail's own "5xx 5.1.1 <address>... user unknown" summary lines,
+/// when it is a transcript (a remote reply after `<<< `) that has one; `None` otherwise.
+fn without_sendmail_summary(text: &str) -> Option<String> {
+    const END: &str = " user unknown";
+    if !text.contains("<<< ") {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    let mut found = false;
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(" 5.1.1 ") {
+        let code = from + pos;
+        from = code + 1;
+        // "5dd" right before, standing alone, and not the remote's own reply ("<<< 550 5.1.1").
+        let Some(start) = code.checked_sub(3) else { continue };
+        let is_reply = bytes[start] == b'5'
+            && bytes[start + 1].is_ascii_digit()
+            && bytes[start + 2].is_ascii_digit()
+            && (start == 0 || bytes[start - 1] == b' ');
+        if !is_reply || text[..start].ends_with("<<< ") || start < kept {
+            continue;
+        }
+        // The address and Sendmail's "... user unknown" after it.
+        let address = code + " 5.1.1 ".len();
+        let Some(word_end) = text[address..].find(' ').map(|i| address + i) else { continue };
+        if !(text[address..word_end].ends_with("...") && text[word_end..].starts_with(END)) {
+            continue;
+        }
+        out.push_str(&text[kept..start]);
+        kept = word_end + END.len();
+        from = kept;
+        found = true;
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&text[kept..]);
+    Some(out)
 }
 
 /// Words that place a refusal at the `MAIL FROM` command (Exim, Postfix, Sendmail, qmail).
@@ -430,6 +479,19 @@ mod tests {
         let prefs = "550 5.1.1 RCP-P2 Refused due to recipient preferences";
         assert_eq!(r(Some("5.1.1"), prefs), "filtered");
         assert_eq!(verdict(r(Some("5.1.1"), prefs), true), Verdict::Soft);
+        // Sendmail's own "User unknown" line after the remote's reply does not outweigh the reply.
+        let spf = "(reason: 553 Sender Policy Framework (SPF) fail) ... while talking to mx.example.net.: >>> DATA \
+                   <<< 553 Sender Policy Framework (SPF) fail 550 5.1.1 reader@example.com... User unknown \
+                   <<< 503 RCPT first (#5.5.1)";
+        assert_eq!(r(Some("5.1.1"), spf), "policyviolation");
+        let unknown = ">>> DATA <<< 550 5.1.1 <gone@example.com>... User Unknown \
+                       550 5.1.1 <gone@example.com>... User unknown <<< 503 5.0.0 Need RCPT (recipient)";
+        assert_eq!(r(Some("5.1.1"), unknown), "userunknown");
+        assert_eq!(
+            without_sendmail_summary(&normalise(unknown)).as_deref().map(|t| t.contains("user unknown")),
+            Some(true)
+        );
+        assert_eq!(without_sendmail_summary("550 5.1.1 a@b.example... user unknown"), None, "no transcript");
         // Refused at MAIL FROM, or with a bad-sender code: the sender's problem, not the reader's.
         let sender = "SMTP error from remote mail server after MAIL FROM:<news@example.org>: 550 5.1.7 No such domain example.org.";
         assert_eq!(r(Some("5.1.7"), sender), "rejected");
