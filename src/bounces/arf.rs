@@ -11,7 +11,22 @@ pub fn is_feedback(parsed: &Parsed) -> bool {
         return true;
     }
     let head = &parsed.text[..floor(&parsed.text, 4096)].to_ascii_lowercase();
-    head.contains("feedback-type:") && (head.contains("user-agent:") || head.contains("version:"))
+    (head.contains("feedback-type:") && (head.contains("user-agent:") || head.contains("version:")))
+        || is_legacy_jmrp(parsed)
+}
+
+/// Outlook.com's older complaint (JMRP) format: no feedback-report part, only the reported
+/// message attached, under a subject "complaint about message from <IP>", with the reader's
+/// address in the attached message's `X-HmXmrOriginalRecipient` header.
+fn is_legacy_jmrp(parsed: &Parsed) -> bool {
+    parsed.subject.trim().to_ascii_lowercase().starts_with("complaint about message from")
+        && jmrp_recipient(parsed).is_some()
+}
+
+/// The reader an Outlook.com complaint names (`X-HmXmrOriginalRecipient` in the attached message).
+fn jmrp_recipient(parsed: &Parsed) -> Option<String> {
+    let fields = fields(&parsed.original_headers);
+    get(&fields, "x-hmxmroriginalrecipient").and_then(addr::first)
 }
 
 fn floor(text: &str, at: usize) -> usize {
@@ -49,7 +64,7 @@ pub fn findings(parsed: &Parsed, original_to: Option<&str>) -> Vec<Finding> {
         .filter_map(|(_, v)| addr::first(v))
         .collect();
     if recipients.is_empty() {
-        recipients.extend(original_to.map(str::to_owned));
+        recipients.extend(jmrp_recipient(parsed).or_else(|| original_to.map(str::to_owned)));
     }
     let mut seen = std::collections::HashSet::new();
     recipients.retain(|r| seen.insert(addr::key(r)));

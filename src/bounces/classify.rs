@@ -166,8 +166,9 @@ const MAILBOXFULL: usize = 0;
 const USERUNKNOWN: usize = 6;
 const BLOCKED: usize = 12;
 const NETWORKERROR: usize = 18;
-/// Checked first, in this order: specific words beat a generic code.
-const FIRST: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+/// Checked first, in this order: specific words beat a generic code. The reader's own filter
+/// (`filtered`) comes before `userunknown`, whose list holds a bare `550 5.1.1`.
+const FIRST: &[usize] = &[0, 1, 2, 3, 4, 5, 7, 6, 8, 9, 10, 11];
 /// Checked when neither the first words nor a specific code decided.
 const SECOND: &[usize] = &[13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 12];
 
@@ -267,13 +268,88 @@ pub fn reason(status: Option<&str>, text: &str) -> &'static str {
 
 /// [`reason`] with the phrase hits already known.
 pub fn reason_with(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
+    // Sendmail follows the remote server's reply (`<<< 553 SPF fail`) with a summary line of its
+    // own, "550 5.1.1 <address>... User unknown", whatever the reply said: the remote's words
+    // decide, and the summary (and its code) only when they say nothing.
+    let remote = without_sendmail_summary(text);
+    let reason = match remote.as_deref().map(|remote| reason_of(None, self::hits(remote), remote)) {
+        Some(remote) if remote != "undefined" => remote,
+        _ => reason_of(status, hits, text),
+    };
+    // A refusal of our envelope sender (a `x.1.7`/`x.1.8` code, or a reply to MAIL FROM) says
+    // nothing of the recipient's address: "No such domain" there is the sender's domain.
+    if matches!(reason, "userunknown" | "hostunknown" | "hasmoved" | "notaccept")
+        && (status.and_then(status_reason) == Some("rejected") || any(text, SENDER_STAGE))
+    {
+        return "rejected";
+    }
+    reason
+}
+
+/// Normalised `text` without Sendmail's own "5xx 5.1.1 <address>... user unknown" summary lines,
+/// when it is a transcript (a remote reply after `<<< `) that has one; `None` otherwise.
+fn without_sendmail_summary(text: &str) -> Option<String> {
+    const END: &str = " user unknown";
+    if !text.contains("<<< ") {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    let mut found = false;
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(" 5.1.1 ") {
+        let code = from + pos;
+        from = code + 1;
+        // "5dd" right before, standing alone, and not the remote's own reply ("<<< 550 5.1.1").
+        let Some(start) = code.checked_sub(3) else { continue };
+        let is_reply = bytes[start] == b'5'
+            && bytes[start + 1].is_ascii_digit()
+            && bytes[start + 2].is_ascii_digit()
+            && (start == 0 || bytes[start - 1] == b' ');
+        if !is_reply || text[..start].ends_with("<<< ") || start < kept {
+            continue;
+        }
+        // The address and Sendmail's "... user unknown" after it.
+        let address = code + " 5.1.1 ".len();
+        let Some(word_end) = text[address..].find(' ').map(|i| address + i) else { continue };
+        if !(text[address..word_end].ends_with("...") && text[word_end..].starts_with(END)) {
+            continue;
+        }
+        out.push_str(&text[kept..start]);
+        kept = word_end + END.len();
+        from = kept;
+        found = true;
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&text[kept..]);
+    Some(out)
+}
+
+/// Words that place a refusal at the `MAIL FROM` command (Exim, Postfix, Sendmail, qmail).
+const SENDER_STAGE: &[&str] =
+    &["after mail from", "in reply to mail from command", ">>> mail from", "sender was rejected"];
+
+fn reason_of(status: Option<&str>, hits: Hits, text: &str) -> &'static str {
     let by_status = status.and_then(status_reason);
     let words = hits.first(FIRST);
     match (by_status, words) {
-        // A code that says "no such user" stands unless the words say full, relaying,
-        // moved, suspended, sender refused or blocked.
+        // A code that says "no such user" stands unless the words say full, too big, over a
+        // limit, relaying, moved, suspended, sender refused, the reader's filter, or blocked.
         (Some("userunknown"), Some(w))
-            if !matches!(w, "mailboxfull" | "norelaying" | "hasmoved" | "rejected" | "suspend") =>
+            if !matches!(
+                w,
+                "mailboxfull"
+                    | "mesgtoobig"
+                    | "exceedlimit"
+                    | "norelaying"
+                    | "hasmoved"
+                    | "rejected"
+                    | "suspend"
+                    | "filtered"
+            ) =>
         {
             return "userunknown";
         }
@@ -364,6 +440,63 @@ mod tests {
             "recipient address rejected: user jo does not exist",
             "recipient address rejected: user * does not exist"
         ));
+    }
+
+    #[test]
+    fn phrases_real_mail_systems_use() {
+        let r = |s: Option<&str>, t: &str| reason(s, &normalise(t));
+        // Comcast's 551 (RFC 5321: "user not local") is an address that is gone, not a relay.
+        assert_eq!(r(Some("5.1.6"), "551 not our customer"), "userunknown");
+        // Words that say too big, or over a limit, beat a generic "bad mailbox" code.
+        assert_eq!(r(Some("5.1.1"), "550 RCPT TO:<a@example.com> max message size exceeded"), "mesgtoobig");
+        // A name server that answers nonsense is a DNS failure, not a domain that is not there.
+        let dns = "Name service error for name=example.com type=MX: Malformed or unexpected name server reply";
+        assert_eq!(r(Some("5.4.4"), dns), "networkerror");
+        let gone = "Host or domain name not found. Name service error for name=example.invalid type=A: Host not found";
+        assert_eq!(r(Some("5.4.4"), gone), "hostunknown");
+        // A user named between the words.
+        assert_eq!(r(Some("5.0.0"), "550 User [ann@example.net] does not exist"), "userunknown");
+        assert_eq!(r(None, "550 Mailbox ann@example.net does not exist"), "userunknown");
+        assert_eq!(r(None, "553 5.1.1 user ann was not found in the directory"), "userunknown");
+        // qmail: a domain it does not relay for, and (chkuser) a user it does not know.
+        assert_eq!(
+            r(Some("5.7.1"), "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
+            "norelaying"
+        );
+        let chkuser = "553 sorry, that domain or user isn't in my list of allowed rcpthosts (#5.7.1)";
+        assert_eq!(r(None, chkuser), "userunknown");
+        // A suspended mailbox, whatever the code.
+        assert_eq!(
+            r(Some("5.1.1"), "550 [SUSPEND] Mailbox currently suspended - Please contact correspondent directly"),
+            "suspend"
+        );
+        // A reader who takes no attachments: their policy, not a host that takes no mail.
+        let aol = "they are not accepting mail with attachments or embedded images";
+        assert_eq!(r(None, aol), "policyviolation");
+        assert_eq!(verdict(r(None, aol), permanent(None, None)), Verdict::Soft);
+        assert_eq!(r(None, "550 5.1.0 host does not accept mail"), "notaccept");
+        // The reader's own preferences refuse us: the address exists, whatever the code.
+        let prefs = "550 5.1.1 RCP-P2 Refused due to recipient preferences";
+        assert_eq!(r(Some("5.1.1"), prefs), "filtered");
+        assert_eq!(verdict(r(Some("5.1.1"), prefs), true), Verdict::Soft);
+        // Sendmail's own "User unknown" line after the remote's reply does not outweigh the reply.
+        let spf = "(reason: 553 Sender Policy Framework (SPF) fail) ... while talking to mx.example.net.: >>> DATA \
+                   <<< 553 Sender Policy Framework (SPF) fail 550 5.1.1 reader@example.com... User unknown \
+                   <<< 503 RCPT first (#5.5.1)";
+        assert_eq!(r(Some("5.1.1"), spf), "policyviolation");
+        let unknown = ">>> DATA <<< 550 5.1.1 <gone@example.com>... User Unknown \
+                       550 5.1.1 <gone@example.com>... User unknown <<< 503 5.0.0 Need RCPT (recipient)";
+        assert_eq!(r(Some("5.1.1"), unknown), "userunknown");
+        assert_eq!(
+            without_sendmail_summary(&normalise(unknown)).as_deref().map(|t| t.contains("user unknown")),
+            Some(true)
+        );
+        assert_eq!(without_sendmail_summary("550 5.1.1 a@b.example... user unknown"), None, "no transcript");
+        // Refused at MAIL FROM, or with a bad-sender code: the sender's problem, not the reader's.
+        let sender = "SMTP error from remote mail server after MAIL FROM:<news@example.org>: 550 5.1.7 No such domain example.org.";
+        assert_eq!(r(Some("5.1.7"), sender), "rejected");
+        assert_eq!(r(None, "said: 550 Unknown user (in reply to MAIL FROM command)"), "rejected");
+        assert_eq!(r(Some("5.1.8"), "553 5.1.8 Domain of sender address does not exist"), "rejected");
     }
 
     #[test]

@@ -14,7 +14,13 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
         return None;
     }
     let end = text.rfind('}')?;
-    let mut value: Value = serde_json::from_str(text.get(start..=end)?).ok()?;
+    let json = text.get(start..=end)?;
+    // Sendmail splits a line longer than its limit (990) with "!", a line break and a space, in
+    // the middle of a JSON string too: undone when the text does not parse as it is.
+    let mut value: Value = match serde_json::from_str(json) {
+        Ok(value) => value,
+        Err(_) => serde_json::from_str(&json.replace("!\r\n ", "").replace("!\n ", "")).ok()?,
+    };
     // An SNS envelope carries the notification as a string.
     if let Some(inner) = value.get("Message").and_then(Value::as_str)
         && let Ok(parsed) = serde_json::from_str::<Value>(inner)
@@ -90,4 +96,22 @@ pub fn findings(text: &str) -> Option<Vec<Finding>> {
         _ => return None,
     };
     (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_whose_long_line_sendmail_split_is_still_read() {
+        let one = r#"{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"gone@example.com","status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 user unknown"}]},"mail":{"headers":[{"name":"Subject","value":"the weekly"}]}}"#;
+        let split = one.replace(r#""the weekly""#, "\"the!\n  weekly\"");
+        assert!(serde_json::from_str::<Value>(&split).is_err(), "the split breaks the JSON");
+        let text = format!("{split}\n\n--\nIf you wish to stop receiving notifications from this topic, ...\n");
+        let found = findings(&text).expect("a notification");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].recipient.as_deref(), Some("gone@example.com"));
+        assert_eq!(found[0].verdict, Verdict::Hard);
+        assert_eq!(found[0].reason, "userunknown");
+    }
 }

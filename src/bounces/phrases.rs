@@ -109,6 +109,8 @@ pub const MESGTOOBIG: &[&str] = &[
     "too big for system",
     "size of message",
     "message too long",
+    "message size exceeded",
+    "max message size",
 ];
 
 /// The message exceeded a limit other than size (recipients, lines, headers).
@@ -166,6 +168,12 @@ pub const SUSPEND: &[&str] = &[
     "account has been deactivated",
     "mailbox is inactive",
     "mailbox inactive",
+    "currently suspended",
+    "temporary locked",
+    "temporarily inactive",
+    "recipient suspend the service",
+    "boite du destinataire archivee",
+    "account is locked email bounced",
 ];
 
 /// The mailbox moved and mail is not forwarded.
@@ -200,10 +208,10 @@ pub const NORELAYING: &[&str] = &[
     "cannot relay",
     "relay prohibited",
     "relaying to <",
-    "551 not our customer",
     "is not a gateway",
     "not local host",
     "relay rejected",
+    "that domain isn't in my list of allowed rcpthosts",
 ];
 
 /// No such user: the local part does not exist.
@@ -360,6 +368,27 @@ pub const USERUNKNOWN: &[&str] = &[
     "550 5.1.1",
     "550-5.1.1",
     "#5.1.1",
+    "that domain or user isn't in my list of allowed rcpthosts",
+    "user * does not exist",
+    "user * was not found",
+    "mailbox * does not exist",
+    "recipient * was not found in",
+    "does not exist at the organization",
+    "address not present in directory",
+    "archived recipient",
+    "can't accept user",
+    "destination server rejected recipients",
+    "email address could not be found",
+    "nessun utente simile in questo indirizzo",
+    "no matches to nameserver query",
+    "rejected: account unavailable",
+    "no mailbox by that name is currently available",
+    "recipient address rejected: invalid-recipient",
+    "your envelope recipient has been denied",
+    "the user's email name is not found",
+    "badrecipientto",
+    "validrcptto",
+    "this spectator does not exist",
 ];
 
 /// The recipient's own filters refused the message (a mobile carrier's sender filter).
@@ -373,6 +402,14 @@ pub const FILTERED: &[&str] = &[
     "refused by recipient",
     "the user does not accept email",
     "the recipient does not accept mail",
+    "refused due to recipient preferences",
+    "because the recipient is only accepting mail from specific email addresses",
+    "is not accepting any mail",
+    "message rejected due to user rules",
+    "resolver.rst.notauthorized",
+    "has restricted sms e-mail",
+    "you have been blocked by the recipient",
+    "recipient id refuse to receive mail",
 ];
 
 /// Our sender address was refused (envelope `MAIL FROM`).
@@ -438,7 +475,6 @@ pub const HOSTUNKNOWN: &[&str] = &[
     "recipient domain does not exist",
     "not a valid domain",
     "unable to resolve",
-    "domain isn't in my list of allowed rcpthosts",
     "lowest numbered mx record points to local host",
     "all relevant mx records point to non-existent hosts",
     "null mx",
@@ -562,6 +598,8 @@ pub const POLICYVIOLATION: &[&str] = &[
     "unauthenticated email",
     "not authorized to send",
     "authorization failed",
+    "not accepting mail with attachments",
+    "mail with attachments or embedded images",
 ];
 
 /// A virus was found.
@@ -633,6 +671,8 @@ pub const NETWORKERROR: &[&str] = &[
     "network is unreachable",
     "no answer from host",
     "bad connection",
+    "name service error",
+    "malformed or unexpected name server reply",
 ];
 
 /// It stayed in a queue until it expired.
@@ -692,6 +732,7 @@ pub const NOTACCEPT: &[&str] = &[
     "null mx",
     "does not receive mail",
     "host does not accept",
+    "no route for current request",
 ];
 
 /// A local delivery program failed.

@@ -11,6 +11,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("163-user-not-found", Some("wuren@163.example"), "hard", "userunknown"),
     ("amazonses-dsn", Some("bounce@simulator.amazonses.example"), "hard", "userunknown"),
     ("amazonses-notification-json", Some("jane@example.com"), "hard", "userunknown"),
+    // Refusing attachments is the reader's policy, not a host that takes no mail at all.
+    ("aol-attachments-refused", Some("pictures-please@aol.example"), "soft", "policyviolation"),
     // A screen name alone under the heading: the name at the bouncing system's domain; the
     // address the heading names is the sender's.
     ("aol-screen-name", Some("riverwalker@aol.example"), "hard", "notaccept"),
@@ -26,6 +28,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("exchange55-x400-recipient", Some("archive.desk@corp.example.COM"), "hard", "userunknown"),
     ("exim-delay-warning", Some("lagging@example.org"), "soft", "delayed"),
     ("exim-quota", Some("stuffed@example.org"), "soft", "mailboxfull"),
+    // Refused at MAIL FROM: "No such domain" is the sender's domain, not the reader's.
+    ("exim-sender-domain-refused", Some("reader@club.example.net"), "soft", "rejected"),
     ("exim-unrouteable", Some("someone@nowhere.invalid.example"), "hard", "hostunknown"),
     ("exim-user-unknown", Some("ghost@example.org"), "hard", "userunknown"),
     // A report forwarded as an attachment of a filter's own message is the bounce.
@@ -49,6 +53,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("orange-quoted-printable", Some("dupont.jean@orange.example"), "hard", "userunknown"),
     ("outlook-automatic-reply", Some("sam@corp.example.com"), "auto-reply", "vacation"),
     ("outlook-blocklist", Some("reader@outlook.example"), "soft", "blocked"),
+    // The older JMRP: no feedback-report part, the reader in X-HmXmrOriginalRecipient.
+    ("outlook-jmrp-legacy", Some("annoyed@hotmail.example"), "complaint", "feedback"),
     ("outlook-jmrp", Some("unhappy@hotmail.example"), "complaint", "feedback"),
     // A 4.x.x status with a 4xx reply (or none) is temporary whatever the words say; a 5xx
     // reply is permanent whatever the status.
@@ -64,6 +70,8 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("postfix-mailbox-full", Some("full@example.com"), "soft", "mailboxfull"),
     ("postfix-moved", Some("old@example.com"), "hard", "hasmoved"),
     ("postfix-relay-denied", Some("x@elsewhere.example"), "soft", "norelaying"),
+    // Words that say "too big" beat a generic 5.1.1 status.
+    ("postfix-size-status-511", Some("photos@example.com"), "soft", "mesgtoobig"),
     ("postfix-spam-content", Some("desk@example.com"), "soft", "spamdetected"),
     ("postfix-spamhaus", Some("editor@example.com"), "soft", "blocked"),
     ("postfix-too-big", Some("big@example.com"), "soft", "mesgtoobig"),
