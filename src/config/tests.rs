@@ -219,3 +219,15 @@ fn feedback_id_sender_is_optional_and_has_no_colons_or_line_breaks() {
         assert_eq!(errors[0].location.as_ref().map(|l| (l.line, l.col)), Some((9, 3)), "{bad}");
     }
 }
+
+/// The token of the longest list slug the configuration takes is one `verify` reads; the
+/// limit is what it is because one much longer is not.
+#[test]
+fn the_token_of_the_longest_list_slug_verifies() {
+    let keys = crate::token::Keys::from_secrets(vec![vec![1; 32]]).unwrap();
+    let longest = "l".repeat(super::MAX_LIST_SLUG);
+    let token = keys.token("a@example.org", &longest);
+    assert!(token.len() <= crate::token::token_chars(longest.len()), "{}", token.len());
+    assert_eq!(keys.verify(&token).map(|c| c.list), Some(longest));
+    assert_eq!(keys.verify(&keys.token("a@example.org", &"l".repeat(400))), None);
+}

@@ -102,15 +102,3 @@ fn a_generated_key_file_is_private_and_reused() {
     );
     assert_eq!(problems[0].help, Some(format!("run `chmod 600 {}`", path.display())));
 }
-
-/// The token of the longest list slug the configuration takes is one `verify` reads; the
-/// limit is what it is because one much longer is not.
-#[test]
-fn the_token_of_the_longest_list_slug_verifies() {
-    let keys = keyring(&[1]);
-    let longest = "l".repeat(crate::config::MAX_LIST_SLUG);
-    let token = keys.token("a@example.org", &longest);
-    assert!(token.len() <= token_chars(longest.len()), "{}", token.len());
-    assert_eq!(keys.verify(&token).map(|c| c.list), Some(longest));
-    assert_eq!(keys.verify(&keys.token("a@example.org", &"l".repeat(400))), None);
-}
