@@ -105,18 +105,27 @@ fn refused_links_are_errors_and_never_rendered() {
     assert!(rendered.text.contains("See the plan, a page and mail"), "{}", rendered.text);
 }
 
-#[test]
-fn raw_img_and_a_tags_are_reported_where_they_are() {
-    let body = "Text <a href=\"/about/\">about</a>.\n\n<img src=\"/images/a.png\">\n\n<abbr>NHS</abbr> `<img>`\n";
+/// A tag a `lint/raw-html` names, and its line and column.
+type RawHtmlReport = (String, Option<(usize, usize)>);
+
+/// The tag each `lint/raw-html` of `body` names, and where, with the rendered issue.
+fn raw_html_reports(body: &str) -> (Vec<RawHtmlReport>, Rendered) {
     let issue = issue(body);
     let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
-    let found: Vec<(&str, Option<(usize, usize)>)> = rendered
+    let found = rendered
         .diagnostics
         .iter()
         .filter(|d| d.code == "lint/raw-html")
-        .map(|d| (d.message.split('`').nth(1).unwrap_or(""), d.location.as_ref().map(|l| (l.line, l.col))))
+        .map(|d| (d.message.split('`').nth(1).unwrap_or("").to_owned(), d.location.as_ref().map(|l| (l.line, l.col))))
         .collect();
-    assert_eq!(found, [("<a>", Some((4, 6))), ("<img>", Some((6, 1)))]);
+    (found, rendered)
+}
+
+#[test]
+fn raw_img_and_a_tags_are_reported_where_they_are() {
+    let body = "Text <a href=\"/about/\">about</a>.\n\n<img src=\"/images/a.png\">\n\n<abbr>NHS</abbr> `<img>`\n";
+    let (found, _) = raw_html_reports(body);
+    assert_eq!(found, [("<a>".to_owned(), Some((4, 6))), ("<img>".to_owned(), Some((6, 1)))]);
 }
 
 /// A tag the sanitiser removes is reported once per event, where it opens; a closing tag, a
@@ -124,14 +133,8 @@ fn raw_img_and_a_tags_are_reported_where_they_are() {
 #[test]
 fn raw_tags_the_sanitiser_removes_are_reported_where_they_are() {
     let body = "Text <script>alert(1)</script> and <b>bold</b>, 1 < 2.\n\n<iframe src=\"https://v.example.org/x\"></iframe>\n\n<form><input name=q><input name=r></form>\n";
-    let issue = issue(body);
-    let rendered = render(&issue, &links(std::slice::from_ref(&issue)));
-    let found: Vec<(&str, Option<(usize, usize)>)> = rendered
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == "lint/raw-html")
-        .map(|d| (d.message.split('`').nth(1).unwrap_or(""), d.location.as_ref().map(|l| (l.line, l.col))))
-        .collect();
+    let (found, rendered) = raw_html_reports(body);
+    let found: Vec<(&str, Option<(usize, usize)>)> = found.iter().map(|(tag, at)| (tag.as_str(), *at)).collect();
     assert_eq!(
         found,
         [("<script>", Some((4, 6))), ("<iframe>", Some((6, 1))), ("<form>", Some((8, 1))), ("<input>", Some((8, 7)))]
