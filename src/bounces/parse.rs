@@ -45,7 +45,8 @@ pub struct Parsed {
 
 /// Parse `raw` (already capped by the caller). `None` only when it has no headers at all.
 pub fn parse(raw: &[u8]) -> Option<Parsed> {
-    let message = MessageParser::default().parse(raw)?;
+    let repaired = refold_parameters(raw);
+    let message = MessageParser::default().parse(repaired.as_ref())?;
     let mut parsed = Parsed {
         subject: message.subject().unwrap_or_default().to_owned(),
         from: raw_header(&message, "From"),
@@ -85,6 +86,48 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
         None => walk(&message, &mut parsed, 0),
     }
     Some(parsed)
+}
+
+/// `raw` with a `Content-Type` (or `Content-Disposition`) parameter that a mail system wrote on
+/// a line of its own without the leading space of a folded line indented, so that it stays
+/// part of its field:
+///
+/// ```text
+/// Content-Type: multipart/alternative;
+/// boundary="----=_Part_1"
+/// ```
+///
+/// Unindented, such a line is no field at all, the part loses its boundary and its text is
+/// never read. Only a line that follows one of those fields ending with `;` and that starts
+/// with `name=` is indented; anything else is left as it is.
+fn refold_parameters(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_field = false;
+    let mut start = 0;
+    while start < raw.len() {
+        let end = raw[start..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| start + i + 1);
+        let line = &raw[start..end];
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        let folded = content.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        let parameter = {
+            let name =
+                content.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*')).count();
+            name > 0 && content.get(name) == Some(&b'=')
+        };
+        let continues = in_field && !folded && parameter;
+        if continues {
+            out.get_or_insert_with(|| raw[..start].to_vec()).push(b'\t');
+        }
+        if let Some(out) = out.as_mut() {
+            out.extend_from_slice(line);
+        }
+        let lower = content.to_ascii_lowercase();
+        let opens = lower.starts_with(b"content-type:") || lower.starts_with(b"content-disposition:");
+        in_field = (opens || ((folded || continues) && in_field)) && content.trim_ascii_end().ends_with(b";");
+        start = end;
+    }
+    out.map_or(std::borrow::Cow::Borrowed(raw), std::borrow::Cow::Owned)
 }
 
 /// A delivery-status report that a gateway or filter forwarded as an attachment of its own
@@ -286,6 +329,27 @@ mod tests {
     #[test]
     fn strips_html() {
         assert_eq!(strip_html("<p>a&amp;b</p><style>x{}</style>c<br>d"), "\na&b\nc\nd");
+    }
+
+    /// A parameter written on an unindented line after `Content-Type: …;` still belongs to it:
+    /// the nested part's text is read. Other lines are left alone.
+    #[test]
+    fn a_parameter_on_an_unindented_line_still_belongs_to_its_field() {
+        let raw = b"From: post_master@sms.example.com\r\nSubject: Re:Test message\r\n\
+Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: multipart/alternative;\r\n\
+boundary=\"IN\"\r\n\r\n--IN\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+Error: Invalid user address\r\n550 - Requested action not taken: no such user here\r\n--IN--\r\n--OUT--\r\n";
+        let parsed = parse(raw).expect("parsed");
+        assert!(parsed.text.contains("no such user here"), "{parsed:?}");
+        let fixed = refold_parameters(raw);
+        assert!(fixed.windows(13).any(|w| w == b";\r\n\tboundary="), "{}", String::from_utf8_lossy(&fixed));
+        for untouched in [
+            &b"Subject: a;\r\nx=1\r\n\r\nbody"[..],
+            b"Content-Type: text/plain;\r\n charset=utf-8\r\n\r\nkey=value",
+            b"Content-Type: text/plain\r\n\r\nsee;\r\nkey=value",
+        ] {
+            assert!(matches!(refold_parameters(untouched), std::borrow::Cow::Borrowed(_)), "{untouched:?}");
+        }
     }
 
     #[test]
