@@ -328,6 +328,22 @@ fn without_sendmail_summary(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// Words that place a refusal after the message's text was sent, at or after `DATA` (Postfix,
+/// Exim, Courier's and Sendmail's transcripts).
+const DATA_STAGE: &[&str] =
+    &["in reply to end of data", "in reply to data command", "after end of data", "after data command", ">>> data"];
+
+/// Whether normalised `text` places a refusal at or after `DATA`. A server that said "no such
+/// user" only once it had the message's content (it accepted the address at `RCPT TO`) is a
+/// content filter's words, not a missing mailbox (Sisimai reads it so too): [`at_data`]'s
+/// `userunknown` is `filtered`.
+///
+/// A transcript's `>>> DATA` followed by `503 … Need RCPT` is a pipelined session (RFC 2920):
+/// no recipient was taken, and the refusals printed after `DATA` are the replies to `RCPT TO`.
+pub fn at_data(text: &str) -> bool {
+    any(text, DATA_STAGE) && !(contains(text, ">>> data") && any(text, &["need rcpt", "no valid recipients"]))
+}
+
 /// Words that place a refusal at the `MAIL FROM` command (Exim, Postfix, Sendmail, qmail).
 const SENDER_STAGE: &[&str] =
     &["after mail from", "in reply to mail from command", ">>> mail from", "sender was rejected"];
@@ -479,6 +495,17 @@ mod tests {
         let prefs = "550 5.1.1 RCP-P2 Refused due to recipient preferences";
         assert_eq!(r(Some("5.1.1"), prefs), "filtered");
         assert_eq!(verdict(r(Some("5.1.1"), prefs), true), Verdict::Soft);
+        // "No such user" said only once the server had the message is a content filter's.
+        assert!(at_data(&normalise("host mx said: 550 Unknown user a@example.net (in reply to end of DATA command)")));
+        assert!(at_data(&normalise("SMTP error from remote mail server after end of data: 550 unknown user")));
+        assert!(at_data(&normalise(">>> DATA\n<<< 550 Unknown user a@example.jp")));
+        // A pipelined transcript: `DATA` found no recipient, the refusal was the `RCPT TO`'s.
+        assert!(!at_data(&normalise(
+            ">>> DATA\n<<< 550 5.1.1 <a@example.edu>... User unknown\n<<< 503 5.0.0 Need RCPT (recipient)"
+        )));
+        assert!(!at_data(&normalise(
+            "550 5.1.1 <a@example.net>: Recipient address rejected (in reply to RCPT TO command)"
+        )));
         // Sendmail's own "User unknown" line after the remote's reply does not outweigh the reply.
         let spf = "(reason: 553 Sender Policy Framework (SPF) fail) ... while talking to mx.example.net.: >>> DATA \
                    <<< 553 Sender Policy Framework (SPF) fail 550 5.1.1 reader@example.com... User unknown \

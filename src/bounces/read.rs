@@ -185,7 +185,9 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>
         if text.is_empty() {
             text = normalise(&explanation[..text::floor(explanation, 4000)]);
         }
-        out.push(judge(recipient, status, reply, &text, delayed, some(diagnostic)));
+        let mention = recipient.as_deref().map(|r| normalise(&near(explanation, &lower, r))).unwrap_or_default();
+        let stage = format!("{text} {mention}");
+        out.push(judge(recipient, status, reply, (&text, &stage), delayed, some(diagnostic)));
     }
     out
 }
@@ -218,17 +220,24 @@ fn near(text: &str, lower: &str, address: &str) -> String {
 }
 
 /// A verdict for one failed (or delayed) recipient.
+///
+/// `stage` is what the bounce says of the refusal around the recipient (its diagnostic and the
+/// lines that mention it): "no such user" said at or after `DATA` is
+/// [`classify::at_data`]'s `filtered`.
 fn judge(
     recipient: Option<String>,
     status: Option<String>,
     reply: Option<u16>,
-    text: &str,
+    (text, stage): (&str, &str),
     delayed: bool,
     diagnostic: Option<String>,
 ) -> Finding {
     let mut reason = classify::reason(status.as_deref(), text);
     if reason == "delivered" {
         reason = "undefined";
+    }
+    if reason == "userunknown" && classify::at_data(stage) {
+        reason = "filtered";
     }
     let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
     if delayed {
@@ -278,7 +287,7 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
     if listed.is_empty() {
         let status = status_hint.or_else(|| find_status(&own_words));
         let reply = find_reply(&own_words);
-        return vec![judge(None, status, reply, &context, warning, some(first_lines(explanation)))];
+        return vec![judge(None, status, reply, (&context, &context), warning, some(first_lines(explanation)))];
     }
     let subject = normalise(&parsed.subject);
     let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
@@ -302,9 +311,10 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
                 status = status.or_else(|| status_hint.clone()).or_else(|| find_status(&own_words));
                 reply = reply.or_else(|| find_reply(&own_words));
             }
+            let stage = if single { format!("{own} {context}") } else { own.clone() };
             let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
             let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
-            judge(Some(f.address), status, reply, &text, warning, some(diagnostic))
+            judge(Some(f.address), status, reply, (&text, &stage), warning, some(diagnostic))
         })
         .collect()
 }

@@ -75,6 +75,9 @@ const EXPECTED: &[(&str, Option<&str>, &str, &str)] = &[
     ("postfix-spam-content", Some("desk@example.com"), "soft", "spamdetected"),
     ("postfix-spamhaus", Some("editor@example.com"), "soft", "blocked"),
     ("postfix-too-big", Some("big@example.com"), "soft", "mesgtoobig"),
+    // "Unknown user" only once the server had the message (it took the address at `RCPT TO`):
+    // a content filter's words, not a missing mailbox.
+    ("postfix-unknown-user-after-data", Some("reader@filtered.example.com"), "soft", "filtered"),
     ("postfix-user-unknown", Some("nobody@example.com"), "hard", "userunknown"),
     ("qmail-no-mailbox", Some("nobody@example.com"), "hard", "userunknown"),
     ("qmail-remote-full", Some("quota@example.net"), "soft", "mailboxfull"),
