@@ -122,8 +122,8 @@ fn refold_parameters(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         if let Some(out) = out.as_mut() {
             out.extend_from_slice(line);
         }
-        let lower = content.to_ascii_lowercase();
-        let opens = lower.starts_with(b"content-type:") || lower.starts_with(b"content-disposition:");
+        let starts = |prefix: &[u8]| content.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+        let opens = starts(b"content-type:") || starts(b"content-disposition:");
         in_field = (opens || ((folded || continues) && in_field)) && content.trim_ascii_end().ends_with(b";");
         start = end;
     }
