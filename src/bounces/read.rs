@@ -149,6 +149,9 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>
     let warning = is_warning(parsed);
     let mut out = Vec::with_capacity(records.len());
     let mut seen: HashSet<(String, String)> = HashSet::new();
+    // Whether the explanation says anything of `DATA` at all: only then are the lines around
+    // each recipient worth reading for the stage.
+    let explained_at_data = std::cell::OnceCell::new();
     for record in records {
         let mut recipient = record.reported();
         // `rfc822; user` without a domain: the original's `To` with that local part.
@@ -185,9 +188,14 @@ fn dsn(parsed: &Parsed, records: &[fields::Recipient], original_to: Option<&str>
         if text.is_empty() {
             text = normalise(&explanation[..text::floor(explanation, 4000)]);
         }
-        let mention = recipient.as_deref().map(|r| normalise(&near(explanation, &lower, r))).unwrap_or_default();
-        let stage = format!("{text} {mention}");
-        out.push(judge(recipient, status, reply, (&text, &stage), delayed, some(diagnostic)));
+        let mention = recipient.clone();
+        let stage = || match mention {
+            Some(r) if *explained_at_data.get_or_init(|| classify::at_data(&normalise(explanation))) => {
+                format!("{text} {}", normalise(&near(explanation, &lower, &r)))
+            }
+            _ => text.clone(),
+        };
+        out.push(judge(recipient, status, reply, (&text, stage), delayed, some(diagnostic)));
     }
     out
 }
@@ -221,14 +229,14 @@ fn near(text: &str, lower: &str, address: &str) -> String {
 
 /// A verdict for one failed (or delayed) recipient.
 ///
-/// `stage` is what the bounce says of the refusal around the recipient (its diagnostic and the
-/// lines that mention it): "no such user" said at or after `DATA` is
-/// [`classify::at_data`]'s `filtered`.
+/// `stage` gives what the bounce says of the refusal around the recipient (its diagnostic and
+/// the lines that mention it), asked for only when the words say "no such user": said at or
+/// after `DATA`, that is [`classify::at_data`]'s `filtered`.
 fn judge(
     recipient: Option<String>,
     status: Option<String>,
     reply: Option<u16>,
-    (text, stage): (&str, &str),
+    (text, stage): (&str, impl FnOnce() -> String),
     delayed: bool,
     diagnostic: Option<String>,
 ) -> Finding {
@@ -236,7 +244,7 @@ fn judge(
     if reason == "delivered" {
         reason = "undefined";
     }
-    if reason == "userunknown" && classify::at_data(stage) {
+    if reason == "userunknown" && classify::at_data(&stage()) {
         reason = "filtered";
     }
     let mut verdict = classify::verdict(reason, classify::permanent(status.as_deref(), reply));
@@ -287,7 +295,8 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
     if listed.is_empty() {
         let status = status_hint.or_else(|| find_status(&own_words));
         let reply = find_reply(&own_words);
-        return vec![judge(None, status, reply, (&context, &context), warning, some(first_lines(explanation)))];
+        let stage = || context.clone();
+        return vec![judge(None, status, reply, (&context, stage), warning, some(first_lines(explanation)))];
     }
     let subject = normalise(&parsed.subject);
     let success = (any(&subject, &["(success)", "successful delivery", "delivered:", "relayed:"])
@@ -314,7 +323,7 @@ fn text_bounce(parsed: &Parsed, original_to: Option<String>, records: &[fields::
             let stage = if single { format!("{own} {context}") } else { own.clone() };
             let text = if classify::reason(None, &own) == "undefined" { format!("{own} {context}") } else { own };
             let diagnostic = if f.diagnostic.trim().is_empty() { first_lines(explanation) } else { f.diagnostic };
-            judge(Some(f.address), status, reply, (&text, &stage), warning, some(diagnostic))
+            judge(Some(f.address), status, reply, (&text, || stage), warning, some(diagnostic))
         })
         .collect()
 }
