@@ -43,6 +43,12 @@
 # noise (1.22–1.44 s against 1.16–1.73 s, project and output on tmpfs, on a machine where
 # creating a file on disk cost ~750 µs of system time and a build 3–4 s of it) and peak RSS
 # 4–5 MiB higher (glibc's per-thread arenas: 58.9–59.4 MiB cold, 63.5–64.1 MiB rebuild).
+# 2026-12-07, mimalloc (src/allocator.rs): the same 1,000-issue project and its output on tmpfs
+# (/dev/shm), `/usr/bin/time`, runs alternating, load average 1.5–1.9. glibc (main at cd19f22):
+# wall 0.55–0.62 s, user 0.84–0.93 s, max RSS 53.8–56.7 MiB. mimalloc v3 with its default purge
+# delay (1 s): wall 0.51–0.54 s, user 0.74–0.79 s, max RSS 72.2–73.5 MiB; v2: 64.5–65.2 MiB; v3
+# with the delay at 10 ms, as adopted: wall 0.54–0.58 s, user 0.76–0.80 s, max RSS 58.3–59.8 MiB.
+# Not 0.5 s yet: rendering is 57 % of the CPU (perf), html5ever's two parses most of that.
 set -euo pipefail
 
 N=${N:-1000}

@@ -12,9 +12,14 @@
 //! - the layout's character references decoded before css-inline, plain text pushed whole,
 //!   the body moved into the view: 631–720 µs; instructions per render (callgrind,
 //!   `--toggle-collect=letterpress::project::Project::render`) 5.28 M → 4.69 M (−11 %);
-//! - not adopted: mimalloc as the allocator (this bench and the binary) made it 486–569 µs
-//!   (1.76k–2.06k issues/s), 4.35 M instructions, and `build`'s CPU 20 % less, but the
-//!   1,000-issue build's peak RSS 87–95 MiB (target ≤ 64 MiB); glibc's malloc stays.
+//! - not adopted then: mimalloc (v2) as the allocator made it 486–569 µs, but the
+//!   1,000-issue build's peak RSS 87–95 MiB (target ≤ 64 MiB), transparent huge pages and the
+//!   delay before freed memory goes back.
+//! - 2026-12-07, adopted: mimalloc v3 built without transparent huge pages, its purge delay
+//!   10 ms (`src/allocator.rs`; this bench tunes it as the binary does). Three alternating
+//!   rounds of the old and new bench binaries (`--warm-up-time 2 --measurement-time 6`, load
+//!   average 1.6–1.9): glibc 617, 628, 655 µs; mimalloc 510, 487, 491 µs (1.96k–2.05k
+//!   issues/s), −19 to −25 %.
 //!
 //! Where a render went before (share of its instructions): CSS inlining 45 % (html5ever
 //! parsing the email 31 %, a third of that the preheader's 180 `&#…;` references; the
@@ -25,7 +30,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use letterpress::archive::build_archive;
 use letterpress::project::Project;
 
@@ -110,4 +115,10 @@ fn build_1000_issues(c: &mut Criterion) {
 }
 
 criterion_group!(benches, render_one_issue, build_1000_issues);
-criterion_main!(benches);
+
+/// `criterion_main!`, with the allocator tuned first, as `letterpress` tunes it.
+fn main() {
+    letterpress::allocator::tune(&letterpress::env::Env::default());
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -12,6 +12,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod address;
+pub mod allocator;
 pub mod archive;
 pub mod bounces;
 pub mod check;
@@ -56,6 +57,10 @@ use error::Error;
 
 /// Run the command line and return the process exit code.
 pub fn run() -> i32 {
+    // The environment is read here, once; stages get what they need from it. The allocator is
+    // tuned before anything else allocates much (see [`allocator::tune`]).
+    let env = env::Env::from_process();
+    allocator::tune(&env);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -63,8 +68,6 @@ pub fn run() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    // The environment is read here, once; stages get what they need from it.
-    let env = env::Env::from_process();
     match dispatch(cli, &env) {
         Ok(()) => 0,
         Err(error) => {
