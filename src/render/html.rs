@@ -17,6 +17,8 @@ use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
 
+mod plain;
+
 /// Width in CSS pixels of the default email template's content column (600 px less 32 px of
 /// padding each side): the `width` attribute images get in emails.
 pub const EMAIL_COLUMN_WIDTH: u32 = 536;
@@ -50,12 +52,18 @@ pub fn is_removed_tag(name: &str) -> bool {
     !KEPT_TAGS.contains(name)
 }
 
-/// Render events to sanitised HTML: the archive page's rendition.
+/// Render events to sanitised HTML: the archive page's rendition. Fragments the sanitiser
+/// would not change ([`plain::is_plain`]) skip its parse and get its bytes directly.
 pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
-    let events = Rewrite::default().run(events);
+    let events: Vec<Event<'a>> = events.collect();
+    let plain = plain::is_plain(&events);
+    let events = Rewrite::default().run(events.into_iter());
     let mut raw = String::new();
     pulldown_cmark::html::push_html(&mut raw, events.into_iter());
-    SANITISER.clean(&raw).to_string()
+    match plain.then(|| plain::serialise(&raw)).flatten() {
+        Some(html) => html,
+        None => SANITISER.clean(&raw).to_string(),
+    }
 }
 
 /// The rendition for copies (email, feed) of a sanitised page rendition: links to anchors

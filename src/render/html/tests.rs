@@ -90,3 +90,117 @@ fn copies_change_tags_only_never_text_or_attribute_values() {
 fn a_reference_without_a_note_stays_as_written() {
     assert!(html("No note[^x].").contains("No note[^x]."));
 }
+
+/// pulldown-cmark's HTML for `markdown` after the rewrite, and whether the plain path may
+/// take it.
+fn raw_html(markdown: &str) -> (String, bool) {
+    let events: Vec<_> = pulldown_cmark::Parser::new_ext(markdown, super::super::options()).collect();
+    let plain = plain::is_plain(&events);
+    let mut raw = String::new();
+    pulldown_cmark::html::push_html(&mut raw, Rewrite::default().run(events.into_iter()).into_iter());
+    (raw, plain)
+}
+
+/// Pieces of Markdown that pulldown-cmark writes in every way the sanitiser might rewrite.
+const PIECES: &[&str] = &[
+    "# Head",
+    "## Head {#an-id .a-class}",
+    "### Head {#x data-x=\"1\"}",
+    "| a | b | c |\n|:--|--:|:-:|\n| 1 | 2 | 3 |",
+    "| h |\n|---|\n| `x|y` |",
+    "[link](https://x.example/a?b=1&c='2' \"t 'q' & <y>\")",
+    "![alt \"q\" 'x' & <y>](/img.png \"title 'q' &\")",
+    "![](images/a b.png)",
+    "`code <&> \"'`",
+    "```rust\nfn main() {}\r\n```",
+    "```a\"b'c\nx\n```",
+    "    indented\r\n    code",
+    "> quote",
+    "1. one\n2. two",
+    "3. three",
+    "- item\n  - nested",
+    "**bold** _em_ ~~del~~",
+    "a\u{a0}b",
+    "&nbsp;&amp;&copy;&#39;&quot;&lt;",
+    "text with \"quotes\" and 'apostrophes' -- and...",
+    "hard  \nbreak",
+    "hard\\\nbreak",
+    "---",
+    "***",
+    "foot[^1] again[^1] none[^2]\n\n[^1]: a note with [a link](#x)",
+    "<https://auto.example/x?a=1&b=2>",
+    "<mail@example.org>",
+    "[rel](../a%20b)",
+    "[q](<https://x.example/\"quote\">)",
+    "[bad](javascript:alert(1))",
+    "[odd](HTTPS://X.EXAMPLE/)",
+    "[proto](//x.example/a)",
+    "[colon](a:b)",
+    "[frag](#x)",
+    "[tel](tel:+44)",
+    "[empty]()",
+    "[ref]\n\n[ref]: https://x.example/r 'T'",
+    "<b>raw</b>",
+    "\u{0}",
+    "\ttab",
+    "\r\n",
+    "é ü 漢字 🙂",
+    "[e](https://x.example/?a=&amp;b&#x27;c'd)",
+    "[sp](<https://x.example/a b>)",
+    "[nb](https://x.example/\u{a0}x \"a\u{a0}b\r\nc\")",
+    "## Q {#a\"b .c'd}",
+    "![a\u{a0}&nbsp;b](/i.png)",
+    "&#x27;&#0;&#xa0;&#13;",
+    "<https://x.example/it's>",
+    "[t](https://x.example/ 'it\\'s \"x\"')",
+    "a\u{c}b\u{7f}c\u{fffe}d",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Where the plain path may take a fragment, it writes exactly what the sanitiser writes.
+    #[test]
+    fn the_plain_path_writes_what_the_sanitiser_writes(
+        picks in proptest::collection::vec((0..PIECES.len(), 0..4usize), 1..12)
+    ) {
+        let separators = [" ", "\n", "\n\n", "\r\n\r\n"];
+        let markdown: String = picks.iter().flat_map(|&(p, s)| [PIECES[p], separators[s]]).collect();
+        let (raw, plain) = raw_html(&markdown);
+        if let Some(html) = plain.then(|| plain::serialise(&raw)).flatten() {
+            proptest::prop_assert_eq!(html, SANITISER.clean(&raw).to_string(), "{:?}", markdown);
+        }
+    }
+}
+
+#[test]
+fn the_plain_path_takes_the_example_issues_and_leaves_raw_html_to_the_sanitiser() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("content");
+    let mut taken = 0;
+    for entry in walkdir::WalkDir::new(&root).into_iter().filter_map(Result::ok) {
+        if entry.path().extension().is_some_and(|e| e == "md") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let (raw, plain) = raw_html(text.splitn(3, "---\n").nth(2).unwrap());
+            if plain {
+                taken += 1;
+                assert_eq!(
+                    plain::serialise(&raw),
+                    Some(SANITISER.clean(&raw).to_string()),
+                    "{}",
+                    entry.path().display()
+                );
+            }
+        }
+    }
+    assert!(taken >= 4, "{taken}");
+    for (markdown, plain) in [
+        ("a <b>b</b>", false),
+        ("<div>x</div>", false),
+        ("## H {#x data-x=\"1\"}", false),
+        ("[a](javascript:x)", false),
+        ("[a](tel:+1)", false),
+        ("## H {#x .y}\n\n[a](https://x.example/) ![i](/i.png)", true),
+    ] {
+        assert_eq!(raw_html(markdown).1, plain, "{markdown}");
+    }
+}
