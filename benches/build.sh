@@ -49,6 +49,10 @@
 # delay (1 s): wall 0.51–0.54 s, user 0.74–0.79 s, max RSS 72.2–73.5 MiB; v2: 64.5–65.2 MiB; v3
 # with the delay at 10 ms, as adopted: wall 0.54–0.58 s, user 0.76–0.80 s, max RSS 58.3–59.8 MiB.
 # Not 0.5 s yet: rendering is 57 % of the CPU (perf), html5ever's two parses most of that.
+# Then the plain path (a fragment without raw HTML skips the sanitiser's parse), four rounds
+# alternating, load average 1.7: glibc (cd19f22) 0.73–0.82 s wall, 1.01–1.22 s user,
+# 52–54 MiB; mimalloc 0.65–0.79 s, 0.86–1.05 s, 56–57 MiB; mimalloc + plain path 0.63–0.72 s,
+# 0.75–0.94 s, 57–58 MiB. Output byte-identical (`diff -r`).
 set -euo pipefail
 
 N=${N:-1000}
