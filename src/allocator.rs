@@ -7,9 +7,10 @@
 //!
 //! Its one cost was memory: by default it keeps freed pages for a second before giving them
 //! back, which raised the peak RSS of a 1,000-issue `build` from 55 to 73 MiB (the target is
-//! 64; mimalloc v2 with its shorter default delay, 65 MiB). [`tune`] sets that delay to [`PURGE_DELAY_MS`], which keeps the peak at glibc's level
-//! within a few MiB and the speed within a few per cent of mimalloc's default. The crate is
-//! built with `no_thp`, so no transparent huge page makes a small heap look large.
+//! 64; mimalloc v2, with its shorter default delay, 65 MiB). [`tune`] sets that delay to
+//! [`PURGE_DELAY_MS`], which keeps the peak within a few MiB of glibc's and the speed within a
+//! few per cent of mimalloc's default. The crate is built with `no_thp`, so no transparent huge
+//! page makes a small heap look large.
 //!
 //! `MIMALLOC_PURGE_DELAY` and mimalloc's other `MIMALLOC_*` variables still apply when set.
 //!
