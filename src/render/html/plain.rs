@@ -62,7 +62,7 @@ pub(super) fn serialise(raw: &str) -> Option<String> {
     while let Some(start) = rest.find('<') {
         text(&rest[..start], &mut out);
         rest = &rest[start..];
-        let end = tag_end(rest);
+        let end = super::tag_end(rest);
         tag(&rest[..end], &mut out);
         rest = &rest[end..];
     }
@@ -115,17 +115,4 @@ fn attribute(value: &str, is_style: bool, out: &mut String) {
     }
     let value = if is_style { value.replacen(": ", ":", 1) } else { value.to_owned() };
     text(&value.replace("&#39;", "'").replace("&#x27;", "'"), out);
-}
-
-/// The length of the tag `html` starts with, through its `>` (outside quotes).
-fn tag_end(html: &str) -> usize {
-    let mut quoted = false;
-    for (i, c) in html.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '>' if !quoted => return i + 1,
-            _ => {}
-        }
-    }
-    html.len()
 }
