@@ -10,19 +10,30 @@
 //! exactly that. A property test holds the two paths together byte for byte, and anything
 //! [`is_plain`] cannot vouch for goes through ammonia as before.
 
-use pulldown_cmark::{Event, LinkType, Tag};
+use pulldown_cmark::{Event, LinkType, Tag, TagEnd};
 
-/// Whether ammonia would keep every element and attribute pulldown-cmark writes for `events`:
-/// no raw HTML, no heading attributes besides its id and classes, and every link and image URL
-/// one the sanitiser's URL rules keep.
+/// Whether ammonia would keep every element and attribute pulldown-cmark writes for `events`
+/// as it is: no raw HTML, no heading attributes besides its id and classes, every link and
+/// image URL one the sanitiser's URL rules keep, and no link inside a link (an autolink in a
+/// link's text, or a footnote reference, which becomes one), which an HTML parser closes early.
 pub(super) fn is_plain(events: &[Event<'_>]) -> bool {
+    let mut links = 0usize;
     events.iter().all(|event| match event {
         Event::Html(_) | Event::InlineHtml(_) => false,
         Event::Start(Tag::Heading { attrs, .. }) => attrs.is_empty(),
-        Event::Start(Tag::Link { link_type: LinkType::Email, dest_url, .. }) => {
-            url_is_kept(&format!("mailto:{}", href(dest_url)))
+        Event::Start(Tag::Link { .. }) | Event::FootnoteReference(_) if links > 0 => false,
+        Event::Start(Tag::Link { link_type, dest_url, .. }) => {
+            links += 1;
+            match link_type {
+                LinkType::Email => url_is_kept(&format!("mailto:{}", href(dest_url))),
+                _ => url_is_kept(&href(dest_url)),
+            }
         }
-        Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => url_is_kept(&href(dest_url)),
+        Event::End(TagEnd::Link) => {
+            links = links.saturating_sub(1);
+            true
+        }
+        Event::Start(Tag::Image { dest_url, .. }) => url_is_kept(&href(dest_url)),
         _ => true,
     })
 }

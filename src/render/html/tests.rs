@@ -154,6 +154,17 @@ const PIECES: &[&str] = &[
     "<https://x.example/it's>",
     "[t](https://x.example/ 'it\\'s \"x\"')",
     "a\u{c}b\u{7f}c\u{fffe}d",
+    "[in a link[^1]](https://x.example/l)",
+    "[see <https://x.example/a>](https://y.example/b)",
+    "[^1]: n\n",
+    "- # in a list\n- > quoted",
+    "> - a list in a quote\n>\n> | t |\n> |---|\n> | c |",
+    "1. [x](https://x.example/) ![i](/i.png)\n\n   loose",
+    "**bold [link](/a) _em `c`_** ~~del **b**~~",
+    "| [l](/a) | **b** |\n|---|---|\n| ![i](/i.png) | `c` |",
+    "## [h](/x) `c`",
+    "- a[^2]\n\n  [^2]: in a list",
+    "***strong em*** __*mixed*__",
 ];
 
 proptest::proptest! {
@@ -199,6 +210,7 @@ fn the_plain_path_takes_the_example_issues_and_leaves_raw_html_to_the_sanitiser(
         ("## H {#x data-x=\"1\"}", false),
         ("[a](javascript:x)", false),
         ("[a](tel:+1)", false),
+        ("[see <https://x.example/a>](https://y.example/b)", false),
         ("## H {#x .y}\n\n[a](https://x.example/) ![i](/i.png)", true),
     ] {
         assert_eq!(raw_html(markdown).1, plain, "{markdown}");
