@@ -9,10 +9,10 @@ two transient warnings). A message is a bounce when a row is hard, soft or compl
 BounceParser counts a transient warning as no bounce; we read one as soft (`delayed`), so
 warning-8 stays a miss by design.
 """
-import collections
-import json
 import re
 import sys
+
+from scan_rows import failed_addresses, rows_by_file
 
 UNKNOWN_USER = """att-via-sendmail.unknown comcast-via-sendmail.unknown cox-via-sendmail.unknown
 generic-postfix-via-sendmail.unknown gmail-via-sendmail.unknown msn-via-sendmail.unknown
@@ -42,11 +42,7 @@ NOT_BOUNCES = {'aol-vacation', 'polish-autoreply', 'bluebottle', 'boxbe-cr', 'bo
 
 
 def main(scan):
-    rows = collections.defaultdict(list)
-    with open(scan, encoding='utf-8') as lines:
-        for line in lines:
-            row = json.loads(line)
-            rows[re.sub(r'\.msg(#.*)?$', '', row['file'].rsplit('/', 1)[-1])].append(row)
+    rows = rows_by_file(scan, lambda file: re.sub(r'\.msg(#.*)?$', '', file.rsplit('/', 1)[-1]))
     bounce_ok, address_ok, misses = 0, 0, []
     for name in sorted(rows):
         found = rows[name]
@@ -56,8 +52,7 @@ def main(scan):
         else:
             misses.append(f'  {name}: is a bounce? want {name not in NOT_BOUNCES}, got {bounce}')
         if name in ADDRESSES:
-            got = {r['recipient'].lower() for r in found
-                   if r.get('recipient') and r['verdict'] in ('hard', 'soft', 'complaint', 'unknown')}
+            got = failed_addresses(found)
             if got == set(ADDRESSES[name]):
                 address_ok += 1
             else:

@@ -15,11 +15,11 @@ groupwise_02 listed under `groupwise` (the same file lists userx@example.com und
 They are counted as written and marked `*` in the list of misses.
 """
 import ast
-import collections
-import json
 import os
 import re
 import sys
+
+from scan_rows import failed_addresses, rows_by_file
 
 DETECTOR_ONLY = {('simplematch', 'simple_42.txt'), ('simplematch', 'simple_43.txt'), ('groupwise', 'groupwise_02.txt')}
 
@@ -30,17 +30,12 @@ def main(sdist, scan):
     if not listing:
         sys.exit(f'no DETECTORS list in {sdist}/tests/test_detectors.py')
     entries = ast.literal_eval(listing.group(1))
-    rows = collections.defaultdict(list)
-    with open(scan, encoding='utf-8') as lines:
-        for line in lines:
-            row = json.loads(line)
-            rows[os.path.basename(row['file']).split('#')[0]].append(row)
+    rows = rows_by_file(scan, lambda file: os.path.basename(file).split('#')[0])
     exact, misses, temporary_hard = 0, [], []
     for detector, name, expected, temporary in entries:
         want = {e.decode().lower() for e in expected}
         found = rows.get(name, [])
-        got = {r['recipient'].lower() for r in found
-               if r.get('recipient') and r['verdict'] in ('hard', 'soft', 'complaint', 'unknown')}
+        got = failed_addresses(found)
         if temporary and any(r['verdict'] == 'hard' for r in found):
             temporary_hard.append(name)
         if got == want:
