@@ -19,9 +19,10 @@ mod pages;
 mod spill;
 pub mod urls;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::checked::CheckedIssue;
 use crate::diagnostic::Diagnostic;
@@ -96,22 +97,16 @@ where
         count.fetch_add(1, Ordering::Relaxed);
         Ok(())
     };
-    let mut writes = Vec::with_capacity(renditions.len() * 2);
-    for (c, kept) in checked.iter().zip(renditions) {
-        let Some(kept) = kept.filter(|_| project.config.publication(&c.issue.publication).is_some()) else {
-            continue;
-        };
-        let dir = out.join(&c.issue.publication).join(&c.issue.slug);
-        for (name, kept) in ["email.html", "email.txt"].into_iter().zip(kept) {
-            let path = dir.join(name);
-            if !plan.statics.contains_key(&path) {
-                writes.push((path, kept));
-            }
-        }
-    }
-    write_renditions(&spill, writes, &sink)?;
+    // Each issue's renditions are read back and written when its page is made.
+    let kept: Mutex<HashMap<String, [Kept; 2]>> =
+        Mutex::new(checked.iter().zip(renditions).filter_map(|(c, kept)| Some((c.issue.id(), kept?))).collect());
+    let read_back = |entry: &Entry<'_>| -> Result<Option<[Vec<u8>; 2]>> {
+        let taken = kept.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry.issue.id());
+        let Some([html, text]) = taken else { return Ok(None) };
+        Ok(Some([spill.take(html)?, spill.take(text)?]))
+    };
+    plan.make(project, out, &entries, Make::All(&read_back), &sink)?;
     drop(spill);
-    plan.make(project, out, &entries, Make::Pages, &sink)?;
     let mut report = BuildReport {
         issues: entries.len(),
         written: written.into_inner(),
@@ -127,27 +122,6 @@ where
     Ok(report)
 }
 
-/// Read each rendition back from `spill` and hand it to `sink`, on all cores: two small files
-/// an issue, most of whose cost is the file system's, which one thread would wait on in turn.
-/// Stops at the first error of `sink`.
-fn write_renditions(spill: &Spill, writes: Vec<(PathBuf, Kept)>, sink: pages::Sink<'_>) -> Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunk = writes.len().div_ceil(threads).max(1);
-    let mut rest = writes.into_iter();
-    let parts: Vec<Vec<(PathBuf, Kept)>> =
-        std::iter::from_fn(|| Some(rest.by_ref().take(chunk).collect::<Vec<_>>()).filter(|p| !p.is_empty())).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().try_for_each(|(path, kept)| sink(path, spill.take(kept)?)))
-            })
-            .collect();
-        // A panic in a write is a bug; it surfaces here rather than as a missing file.
-        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    })
-}
-
 /// Every file of the archive of `checked`, keyed by its path under `out`, and the number of
 /// issues in it, without writing anything (`preview` serves them from memory; pass `out = ""`
 /// for relative keys).
@@ -159,7 +133,11 @@ pub fn archive_files(
     let entries = publishable(project, checked)?;
     let plan = Plan::new(project, out, &entries)?;
     let files = std::sync::Mutex::new(BTreeMap::new());
-    plan.make(project, out, &entries, Make::All, &|path, bytes| {
+    let renditions = |entry: &Entry<'_>| {
+        let email = &entry.rendered.email;
+        Ok(Some([email.html.clone().into_bytes(), email.text.clone().into_bytes()]))
+    };
+    plan.make(project, out, &entries, Make::All(&renditions), &|path, bytes| {
         files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path, bytes);
         Ok(())
     })?;
@@ -227,7 +205,7 @@ impl Plan {
         project: &Project,
         out: &Path,
         entries: &[Entry<'_>],
-        make: Make,
+        make: Make<'_>,
         sink: pages::Sink<'_>,
     ) -> Result<()> {
         let exists = |target: &Path| {

@@ -55,29 +55,15 @@ pub fn all<'a>(project: &Project, issues: impl Iterator<Item = &'a Issue>) -> Ve
 }
 
 /// [`issue`] of each of `issues`, in order, on all cores, each result passed through `keep`
-/// on the thread that checked it (to keep only what the caller needs, as it goes). Issues
-/// given by value are dropped as soon as they are checked.
+/// on the thread that checked it (to keep only what the caller needs, as it goes). Each thread
+/// takes the next issue as it comes free, so a long issue or a busy core holds no one up.
+/// Issues given by value are dropped as soon as they are checked.
 pub fn all_with<I, T>(project: &Project, issues: Vec<I>, keep: impl Fn(CheckedIssue) -> T + Sync) -> Vec<T>
 where
     I: std::borrow::Borrow<Issue> + Send,
     T: Send,
 {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunk = issues.len().div_ceil(threads).max(1);
-    let mut rest = issues.into_iter();
-    let parts: Vec<Vec<I>> =
-        std::iter::from_fn(|| Some(rest.by_ref().take(chunk).collect::<Vec<I>>()).filter(|p| !p.is_empty())).collect();
-    let keep = &keep;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().map(|i| keep(issue(project, i.borrow()))).collect::<Vec<_>>())
-            })
-            .collect();
-        // A panic in a check is a bug; it surfaces here rather than as a missing issue.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    crate::parallel::map(issues, |i| keep(issue(project, i.borrow())))
 }
 
 /// Check one subscriber list: a one-line summary and its diagnostics (a missing file is one).

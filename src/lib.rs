@@ -35,6 +35,7 @@ pub mod header;
 pub mod href;
 pub mod lint_clients;
 pub mod mail;
+pub mod parallel;
 pub mod preview;
 pub mod project;
 pub mod rename;

@@ -10,12 +10,16 @@ use crate::template::view::{PublicationView, SiteView};
 /// A valid Atom feed of a publication, newest first, with full HTML content, authored by the
 /// publication where an issue names no `author`. `updated` comes
 /// from the issues themselves, never the clock, so the feed is reproducible.
+///
+/// Written into a buffer sized up front for the escaped content (twice its length and room for
+/// the rest), which a feed's pages of memory are touched only as it is written into: a buffer
+/// grown by doubling would hold the feed twice while it is copied.
 pub(super) fn atom(
     site: &SiteView,
     publication: &Publication,
     view: &PublicationView,
     entries: &[Entry<'_>],
-) -> String {
+) -> Result<Vec<u8>, atom_syndication::Error> {
     let stamp = |issue: &Issue| {
         let day = issue.date.to_zoned(jiff::tz::TimeZone::UTC).map_or(0, |z| z.timestamp().as_second());
         chrono::DateTime::from_timestamp(day, 0).unwrap_or_default().fixed_offset()
@@ -64,5 +68,6 @@ pub(super) fn atom(
         entries: items,
         ..Feed::default()
     };
-    feed.to_string()
+    let content: usize = entries.iter().map(|e| e.rendered.view.email_html.len() + 1024).sum();
+    feed.write_to(Vec::with_capacity(content.saturating_mul(2).saturating_add(64 * 1024)))
 }

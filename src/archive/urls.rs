@@ -20,7 +20,7 @@ const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "srcset", "poster", "action", 
 /// is. Values are given and taken as written in the HTML (entities not decoded). A page that
 /// cannot be rewritten is returned unchanged.
 pub fn rewrite(html: &str, map: impl Fn(&str) -> Option<String>) -> String {
-    let handler = element!("*", |el| {
+    let handler = element!("[href], [src], [srcset], [poster], [action], [background]", |el| {
         rewrite_element(el, &map);
         Ok(())
     });

@@ -37,6 +37,11 @@ fn issues_given_by_value_check_as_borrowed_ones_in_order() {
         borrowed.iter().map(|c| c.issue.id()).collect::<Vec<_>>()
     );
     assert_eq!(owned.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), borrowed);
+    // Many more issues than threads: each thread takes the next as it comes free, and the
+    // results still come back in the order given.
+    let many: Vec<&Issue> = project.issues.iter().cycle().take(project.issues.len() * 40).collect();
+    let ids: Vec<String> = many.iter().map(|i| i.id()).collect();
+    assert_eq!(all_with(&project, many, |c| c.issue.id()), ids);
 }
 
 #[test]

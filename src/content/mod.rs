@@ -79,6 +79,9 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
     if !content.is_dir() {
         return (issues, problems);
     }
+    // The walk's problems and the files to load, in the walk's order; the files are read and
+    // parsed on all cores, and their problems take their places in that order.
+    let mut found: Vec<Result<(PathBuf, PathBuf), Diagnostic>> = Vec::new();
     let walker = walkdir::WalkDir::new(&content).min_depth(1).sort_by_file_name();
     for entry in walker.into_iter().filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.')) {
         let entry = match entry {
@@ -86,10 +89,11 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
             Err(e) => {
                 let path = e.path().map_or_else(|| content.clone(), Path::to_path_buf);
                 let shown = relative(root, &path);
-                problems.push(
-                    Diagnostic::error("content/io", format!("failed to read `{}`: {}", shown.display(), e))
-                        .in_file(Location::file(shown)),
-                );
+                found.push(Err(Diagnostic::error(
+                    "content/io",
+                    format!("failed to read `{}`: {}", shown.display(), e),
+                )
+                .in_file(Location::file(shown))));
                 continue;
             }
         };
@@ -102,37 +106,38 @@ pub fn load_all(root: &Path, config: &Config) -> (Vec<Issue>, Vec<Diagnostic>) {
                     || format!("publications are: {}", known.join(", ")),
                     |s| format!("did you mean `{s}`?"),
                 );
-                problems.push(
-                    Diagnostic::error(
-                        "content/unknown-publication",
-                        format!("`{}` is not a configured publication", shown.display()),
-                    )
-                    .in_file(Location::new(&shown, 1, 1))
-                    .help(hint),
-                );
+                found.push(Err(Diagnostic::error(
+                    "content/unknown-publication",
+                    format!("`{}` is not a configured publication", shown.display()),
+                )
+                .in_file(Location::new(&shown, 1, 1))
+                .help(hint)));
             }
         }
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "md") {
             if entry.depth() != 2 {
-                problems.push(
-                    Diagnostic::error(
-                        "content/misplaced",
-                        format!("`{}` is not inside a publication directory", shown.display()),
-                    )
-                    .in_file(Location::new(&shown, 1, 1))
-                    .help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`"),
-                );
+                found.push(Err(Diagnostic::error(
+                    "content/misplaced",
+                    format!("`{}` is not inside a publication directory", shown.display()),
+                )
+                .in_file(Location::new(&shown, 1, 1))
+                .help("move it to `content/<publication>/<yyyy-mm-dd>-<slug>.md`")));
                 continue;
             }
             if is_welcome(config, &shown) {
                 // A list's welcome issue: loaded on its own (`load_welcome`), never archived.
                 continue;
             }
-            match load(entry.path(), &shown, zone.as_ref()) {
-                Ok(issue) if config.publication(&issue.publication).is_some() => issues.push(issue),
-                Ok(_) => {}
-                Err(mut errors) => problems.append(&mut errors),
-            }
+            found.push(Ok((entry.into_path(), shown)));
+        }
+    }
+    let loaded = crate::parallel::map(found, |found| found.map(|(path, shown)| load(&path, &shown, zone.as_ref())));
+    for loaded in loaded {
+        match loaded {
+            Err(problem) => problems.push(problem),
+            Ok(Ok(issue)) if config.publication(&issue.publication).is_some() => issues.push(issue),
+            Ok(Ok(_)) => {}
+            Ok(Err(mut errors)) => problems.append(&mut errors),
         }
     }
     sort(&mut issues, config);
