@@ -11,9 +11,9 @@ use crate::template::view::{PublicationView, SiteView};
 /// publication where an issue names no `author`. `updated` comes
 /// from the issues themselves, never the clock, so the feed is reproducible.
 ///
-/// Written into a buffer sized up front for the escaped content (twice its length and room for
-/// the rest), which a feed's pages of memory are touched only as it is written into: a buffer
-/// grown by doubling would hold the feed twice while it is copied.
+/// Written into a buffer reserved up front for the escaped content (twice its length, and room
+/// for the rest), not one grown by doubling, which copies the feed at each step. A feed that
+/// cannot be written is an error, not an empty file.
 pub(super) fn atom(
     site: &SiteView,
     publication: &Publication,

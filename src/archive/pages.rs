@@ -6,7 +6,6 @@
 //! template errors met on the way (each once, however many pages share the template).
 
 use std::path::{Path, PathBuf};
-
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Mutex, PoisonError};

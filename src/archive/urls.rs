@@ -16,11 +16,15 @@ use crate::request_path::percent_decode;
 /// Attributes whose values are URLs (`srcset` holds several).
 const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "srcset", "poster", "action", "background"];
 
+/// The elements that have one of [`URL_ATTRIBUTES`]: only they are handed to the rewriter's
+/// handler (a test holds the two lists together).
+const WITH_URLS: &str = "[href], [src], [srcset], [poster], [action], [background]";
+
 /// `html` with every URL attribute's value passed through `map`; `None` keeps a value as it
 /// is. Values are given and taken as written in the HTML (entities not decoded). A page that
 /// cannot be rewritten is returned unchanged.
 pub fn rewrite(html: &str, map: impl Fn(&str) -> Option<String>) -> String {
-    let handler = element!("[href], [src], [srcset], [poster], [action], [background]", |el| {
+    let handler = element!(WITH_URLS, |el| {
         rewrite_element(el, &map);
         Ok(())
     });
@@ -176,6 +180,18 @@ mod tests {
         );
         let untouched = "<p>nothing <b>to</b> do</p>";
         assert_eq!(rewrite(untouched, |_| None), untouched);
+    }
+
+    #[test]
+    fn every_url_attribute_is_rewritten_on_any_element() {
+        assert_eq!(WITH_URLS, URL_ATTRIBUTES.map(|a| format!("[{a}]")).join(", "));
+        for name in URL_ATTRIBUTES {
+            for tag in ["x-custom", "video", "form", "td"] {
+                let html = format!("<div><{tag} {name}=\"https://n.example/a\" title=\"t\"></{tag}></div>");
+                let out = rewrite(&html, |url| url.strip_prefix("https://n.example/").map(|r| format!("/local/{r}")));
+                assert_eq!(out, html.replace("https://n.example/a", "/local/a"), "{name} on {tag}");
+            }
+        }
     }
 
     #[test]
