@@ -230,6 +230,12 @@ fn static_files(root: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The project `tests/fixtures/<name>`, loaded, for unit tests that read a project.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> Project {
+    Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
 /// A copy of `tests/fixtures/<name>` in a temporary directory, for unit tests that edit a project.
 #[cfg(test)]
 pub(crate) fn copy_of_fixture(name: &str) -> tempfile::TempDir {
@@ -251,7 +257,7 @@ mod tests {
     use super::*;
 
     fn minimal() -> Project {
-        Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap()
+        fixture("minimal")
     }
 
     #[test]

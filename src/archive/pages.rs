@@ -300,8 +300,14 @@ mod tests {
     use super::*;
     use crate::checked::CheckedIssue;
 
-    fn minimal() -> Project {
-        Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap()
+    /// The minimal fixture's issues, checked.
+    fn checked(project: &Project) -> Vec<CheckedIssue> {
+        crate::check::all(project, project.issues.iter())
+    }
+
+    /// The archive's entries of `checked`.
+    fn entries(checked: &[CheckedIssue]) -> Vec<Entry<'_>> {
+        checked.iter().filter_map(|c| Some(Entry { issue: &c.issue, rendered: c.output()? })).collect()
     }
 
     /// Each job is one of the files one thread would make in turn, ranked by that turn: each
@@ -309,10 +315,9 @@ mod tests {
     /// index and the stylesheet; the runs apart from the rest.
     #[test]
     fn every_file_is_in_one_job_ranked_in_the_order_one_thread_makes_them() {
-        let project = minimal();
-        let checked: Vec<CheckedIssue> = crate::check::all(&project, project.issues.iter());
-        let one: Vec<Entry<'_>> =
-            checked.iter().filter_map(|c| Some(Entry { issue: &c.issue, rendered: c.output()? })).collect();
+        let project = crate::project::fixture("minimal");
+        let checked = checked(&project);
+        let one = entries(&checked);
         let entries: Vec<Entry<'_>> = one.iter().cycle().take(one.len() * 20).copied().collect();
         let count = entries.len();
         assert!(count > 2 * RUN && !count.is_multiple_of(RUN), "{count} issues make runs of several lengths");
@@ -339,10 +344,9 @@ mod tests {
     /// Made on several threads, the files are the ones one thread makes, each once.
     #[test]
     fn every_file_is_made_once() {
-        let project = minimal();
-        let checked: Vec<CheckedIssue> = crate::check::all(&project, project.issues.iter());
-        let one: Vec<Entry<'_>> =
-            checked.iter().filter_map(|c| Some(Entry { issue: &c.issue, rendered: c.output()? })).collect();
+        let project = crate::project::fixture("minimal");
+        let checked = checked(&project);
+        let one = entries(&checked);
         let made = Mutex::new(Vec::new());
         let renditions = |_: &Entry<'_>| Ok(Some([b"<p>html</p>".to_vec(), b"text".to_vec()]));
         let problems = generate(&project, Path::new("out"), &one, Make::All(&renditions), &|path, _| {
@@ -361,10 +365,9 @@ mod tests {
     /// A sink that fails stops the making, and its error comes back.
     #[test]
     fn the_first_error_of_the_sink_comes_back() {
-        let project = minimal();
-        let checked: Vec<CheckedIssue> = crate::check::all(&project, project.issues.iter());
-        let one: Vec<Entry<'_>> =
-            checked.iter().filter_map(|c| Some(Entry { issue: &c.issue, rendered: c.output()? })).collect();
+        let project = crate::project::fixture("minimal");
+        let checked = checked(&project);
+        let one = entries(&checked);
         let error = generate(&project, Path::new("out"), &one, Make::Templated, &|path, _| {
             Err(Error::io("write", &path, std::io::Error::other("disk full")))
         })

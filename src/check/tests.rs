@@ -11,7 +11,7 @@ fn every_issue_code_in_the_docs_is_known() {
 
 #[test]
 fn a_checked_issue_is_plain_data() {
-    let project = Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap();
+    let project = crate::project::fixture("minimal");
     let issue = project.find("weekly/2016-12-09-first").unwrap();
     let checked = super::issue(&project, issue);
     assert_eq!(checked, super::issue(&project, issue), "the same input checks to the same value");
@@ -29,7 +29,7 @@ fn a_checked_issue_is_plain_data() {
 
 #[test]
 fn issues_given_by_value_check_as_borrowed_ones_in_order() {
-    let project = Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap();
+    let project = crate::project::fixture("minimal");
     let borrowed = all(&project, project.issues.iter());
     let owned = all_with(&project, project.issues.clone(), |c| (c.issue.id(), c));
     assert_eq!(

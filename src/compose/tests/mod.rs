@@ -18,7 +18,7 @@ pub(super) fn example() -> Project {
 }
 
 pub(super) fn minimal() -> Project {
-    Project::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal")).unwrap()
+    crate::project::fixture("minimal")
 }
 
 /// A copy of the minimal fixture with `files` written over it.
