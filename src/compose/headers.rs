@@ -210,12 +210,10 @@ impl SharedHeaders {
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(&self.block);
-        let mut personal = Headers::with_capacity(3);
+        // `To` written straight into the message; refolded only in the rare case a long display
+        // name needs it, so the common message costs no copy. The other two hold no display name.
+        let mut personal = Headers::with_capacity(2);
         personal.set(header::To::from(Mailboxes::from(to)));
-        personal.set(MessageId::from(format!("<{message_id}>")));
-        personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
-        // Written straight into the message; refolded only in the rare case a long display name
-        // needs it, so the common message costs no copy.
         let start = out.len();
         let _ = write!(out, "{personal}");
         if let Ok(written) = std::str::from_utf8(&out[start..])
@@ -224,6 +222,10 @@ impl SharedHeaders {
             out.truncate(start);
             out.extend_from_slice(folded.as_bytes());
         }
+        let mut personal = Headers::with_capacity(2);
+        personal.set(MessageId::from(format!("<{message_id}>")));
+        personal.insert_raw(raw("List-Unsubscribe", list_unsubscribe));
+        let _ = write!(out, "{personal}");
         if let Some((before, after)) = &self.feedback_id {
             out.extend_from_slice(before.as_bytes());
             out.extend(list.bytes().map(feedback_id_byte));

@@ -181,12 +181,31 @@ fn write_value(value: &str, escape: Escape, out: &mut Vec<u8>) {
     if value.is_empty() {
         return;
     }
-    let encoded = match escape {
-        Escape::Text => quoted_printable::encode_with_options(value, options(InputMode::Binary)),
-        Escape::Html => quoted_printable::encode_with_options(escape_html(value), options(InputMode::Binary)),
+    let escaped;
+    let value = match escape {
+        Escape::Text => value,
+        Escape::Html if !value.contains(['&', '<', '>', '"', '\'']) => value,
+        Escape::Html => {
+            escaped = escape_html(value);
+            &escaped
+        }
     };
-    out.extend_from_slice(encoded.as_bytes());
+    if is_literal(value) {
+        out.extend_from_slice(value.as_bytes());
+    } else {
+        out.extend_from_slice(quoted_printable::encode_with_options(value, options(InputMode::Binary)).as_bytes());
+    }
     out.extend_from_slice(b"=\r\n");
+}
+
+/// Whether quoted-printable leaves `value` as it is: a short value (one line, well within
+/// [`LINE_LIMIT`]) of printable ASCII other than `=`, with spaces only between other characters.
+/// Most names, addresses and attributes are; a property test holds this to the encoder.
+fn is_literal(value: &str) -> bool {
+    value.len() < LINE_LIMIT - 3
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && value.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'=')
 }
 
 fn options(mode: InputMode) -> Options {
@@ -267,6 +286,27 @@ mod tests {
             let expected =
                 text.replace('\n', "\r\n").replace(&marker(NAME), &shown).replace(&marker(EMAIL), "zoe@example.org");
             assert_eq!(decode(&out), expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// A value written as it is is exactly what the quoted-printable encoder makes of it.
+        #[test]
+        fn a_literal_value_is_its_own_encoding(value in "[ -~]{0,80}|[ -~\\t\u{e9}\u{65e5}]{0,80}") {
+            if is_literal(&value) {
+                let encoded = quoted_printable::encode_with_options(value.as_str(), options(InputMode::Binary));
+                proptest::prop_assert_eq!(encoded, value);
+            }
+        }
+    }
+
+    #[test]
+    fn literal_values_are_the_common_short_ones() {
+        for value in ["Reader 1", "reader.1@example1.org", "North West", "O'Brien (Ltd.)"] {
+            assert!(is_literal(value), "{value:?}");
+        }
+        for value in ["a=b", " lead", "trail ", "Zo\u{eb}", "tab\there", &"x".repeat(72)] {
+            assert!(!is_literal(value), "{value:?}");
         }
     }
 
