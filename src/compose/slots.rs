@@ -308,6 +308,12 @@ mod tests {
         for value in ["a=b", " lead", "trail ", "Zo\u{eb}", "tab\there", &"x".repeat(72)] {
             assert!(!is_literal(value), "{value:?}");
         }
+        // Where some encoders differ (a line starting `From ` or `.`, runs of spaces, the
+        // longest literal), ours leaves these as they are too.
+        for value in ["From me", ".", ". dot", "a  b", "~!#$%&'()*+,-./:;<>?@[\\]^_`{|}", &"y".repeat(71)] {
+            assert!(is_literal(value), "{value:?}");
+            assert_eq!(quoted_printable::encode_with_options(value, options(InputMode::Binary)), value);
+        }
     }
 
     #[test]
