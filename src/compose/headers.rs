@@ -212,7 +212,7 @@ impl SharedHeaders {
         out.extend_from_slice(&self.block);
         // `To` written straight into the message; refolded only in the rare case a long display
         // name needs it, so the common message costs no copy. The other two hold no display name.
-        let mut personal = Headers::with_capacity(2);
+        let mut personal = Headers::with_capacity(1);
         personal.set(header::To::from(Mailboxes::from(to)));
         let start = out.len();
         let _ = write!(out, "{personal}");

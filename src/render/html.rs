@@ -23,6 +23,9 @@ mod plain;
 /// padding each side): the `width` attribute images get in emails.
 pub const EMAIL_COLUMN_WIDTH: u32 = 536;
 
+/// The URL schemes the sanitiser keeps in links and images (any other absolute URL goes).
+const URL_SCHEMES: [&str; 3] = ["https", "http", "mailto"];
+
 static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
@@ -32,7 +35,7 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("th", ["style", "scope"])
         .add_tag_attributes("td", ["style"])
         .filter_style_properties(HashSet::from(["text-align"]))
-        .url_schemes(HashSet::from(["https", "http", "mailto"]))
+        .url_schemes(HashSet::from(URL_SCHEMES))
         // The link rule again, on what the HTML finally says: no refused URL survives, even one
         // written as raw HTML or one that rewriting let through.
         .attribute_filter(|_, attribute, value| match attribute {
@@ -55,15 +58,22 @@ pub fn is_removed_tag(name: &str) -> bool {
 /// Render events to sanitised HTML: the archive page's rendition. Fragments the sanitiser
 /// would not change ([`plain::is_plain`]) skip its parse and get its bytes directly.
 pub fn render_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
+    let (raw, plain) = unsanitised(events);
+    match plain.then(|| plain::serialise(&raw)).flatten() {
+        Some(html) => html,
+        None => SANITISER.clean(&raw).to_string(),
+    }
+}
+
+/// pulldown-cmark's HTML for `events` after the rewrite, before the sanitiser, and whether the
+/// plain path may take it ([`plain::is_plain`]).
+fn unsanitised<'a>(events: impl Iterator<Item = Event<'a>>) -> (String, bool) {
     let events: Vec<Event<'a>> = events.collect();
     let plain = plain::is_plain(&events);
     let events = Rewrite::default().run(events.into_iter());
     let mut raw = String::new();
     pulldown_cmark::html::push_html(&mut raw, events.into_iter());
-    match plain.then(|| plain::serialise(&raw)).flatten() {
-        Some(html) => html,
-        None => SANITISER.clean(&raw).to_string(),
-    }
+    (raw, plain)
 }
 
 /// The rendition for copies (email, feed) of a sanitised page rendition: links to anchors

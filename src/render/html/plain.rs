@@ -48,13 +48,13 @@ fn href(url: &str) -> String {
 }
 
 /// ammonia's URL rule as [`super::SANITISER`] sets it: our link rule, then an absolute URL's
-/// scheme among https, http and mailto, or a relative URL.
+/// scheme among [`super::URL_SCHEMES`], or a relative URL.
 fn url_is_kept(value: &str) -> bool {
     if !crate::href::is_allowed(value) {
         return false;
     }
     match url::Url::parse(value) {
-        Ok(url) => matches!(url.scheme(), "https" | "http" | "mailto"),
+        Ok(url) => super::URL_SCHEMES.contains(&url.scheme()),
         Err(error) => error == url::ParseError::RelativeUrlWithoutBase,
     }
 }
