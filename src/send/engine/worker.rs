@@ -196,7 +196,16 @@ async fn deliver<T: Transport>(
     // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
     let envelope = context.template.envelope_from_for(delivery.seq);
     let (marked, begun) = tokio::join!(context.journal.apply(mark), open.begin(&envelope, &delivery.email));
-    if marked?.contains(&delivery.address_key) {
+    let marked = match marked {
+        Ok(marked) => marked,
+        Err(e) => {
+            // Dropped, not closed: the relay may be waiting for the message (354), and would read
+            // a QUIT as its first line; a dropped connection abandons the transaction.
+            connection.take();
+            return Err(e);
+        }
+    };
+    if marked.contains(&delivery.address_key) {
         // Unsubscribed after the page was read: the mark made the row `suppressed` instead. The
         // relay may already be waiting for the body; closing without sending it makes it drop
         // the transaction (RFC 5321 §4.1.1.4), so nothing reaches the recipient.
