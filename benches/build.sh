@@ -64,6 +64,17 @@
 # 0.48 s rebuild; after 0.62–0.77 s cold, 0.44 s rebuild. Into a directory just emptied by
 # `rm -rf` the disk's metadata writes swing far more (strace: `mkdir` and `openat` of new files
 # ~1 ms and ~0.3 ms each): before 2.0–2.3 s, after 1.0–1.9 s.
+# 2026-12-07, why the disk swings: this machine's root file system is ext4 without a journal
+# (/sys/fs/ext4/vda/journal_task is `<none>`), and there ext4's inode allocator passes over every
+# free inode deleted in the last 5–10 minutes (`recently_deleted()` in fs/ext4/ialloc.c, checked
+# only without a journal); perf put 47 % of a slow cold build's CPU in `find_inode_bit` and
+# `recently_deleted`. Python making 1,000 directories and 3,000 files took 0.15 s, 0.92 s right
+# after `rm -rf` of the same, 1.31 s after a second one (tmpfs: 0.07 s). Three cold builds into
+# one output directory, each removed after it (binary at 574e51d): 0.47 s, 0.45 s, 0.88 s wall,
+# user 0.63–0.64 s every time, sys 0.21 s, 0.22 s, 1.06 s. This script, RUNS=3: cold 0.73 s,
+# 0.51 s, 0.45 s, rebuild 0.42 s. So the build meets 0.5 s on this disk unless the same file
+# system deleted thousands of files minutes before; the user and system times printed below
+# tell the two apart.
 set -euo pipefail
 
 N=${N:-1000}
@@ -97,10 +108,13 @@ measure() { # label binary output-dir
   local label=$1 binary=$2 out=$3
   /usr/bin/time -v "$binary" -C "$work" build --out "$out" > /dev/null 2> "$work/time.log" \
     || { cat "$work/time.log" >&2; exit 1; }
-  local wall rss
+  local wall user sys rss
   wall=$(grep 'Elapsed (wall clock)' "$work/time.log" | awk '{ print $NF }')
+  user=$(grep 'User time (seconds)' "$work/time.log" | awk '{ print $NF }')
+  sys=$(grep 'System time (seconds)' "$work/time.log" | awk '{ print $NF }')
   rss=$(grep 'Maximum resident set size' "$work/time.log" | awk '{ print $NF }')
-  printf '%-8s %-10s wall %s  max RSS %d KiB (%.1f MiB)\n' "$label" "$4" "$wall" "$rss" "$(echo "$rss / 1024" | bc -l)"
+  printf '%-8s %-10s wall %s  user %s s  sys %s s  max RSS %d KiB (%.1f MiB)\n' "$label" "$4" "$wall" "$user" "$sys" \
+    "$rss" "$(echo "$rss / 1024" | bc -l)"
 }
 
 echo "build: $N issues, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
