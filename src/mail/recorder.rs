@@ -1,6 +1,7 @@
 //! An in-memory transport for tests: it answers every message from a script and records what
 //! it was given, so the send engine can be driven without a network or real time passing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{ConnectError, Connection, Outcome, Reply, Stage, Transport};
@@ -26,6 +27,8 @@ pub struct Recorder {
     script: Arc<Script>,
     refuse: Option<ConnectError>,
     log: Arc<Mutex<Vec<Recorded>>>,
+    /// Connections closed politely (QUIT), not dropped.
+    closed: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -43,7 +46,7 @@ impl Recorder {
     /// A relay that answers each message with `script(recipient, messages_before)`; a refusal
     /// at MAIL, RCPT or DATA is an `Outcome` at that stage (the message is not recorded then).
     pub fn scripted(script: impl Fn(&str, usize) -> Outcome + Send + Sync + 'static) -> Self {
-        Self { script: Arc::new(script), refuse: None, log: Arc::default() }
+        Self { script: Arc::new(script), refuse: None, log: Arc::default(), closed: Arc::default() }
     }
 
     /// A relay whose connections fail with `error`.
@@ -61,6 +64,11 @@ impl Recorder {
     /// The recipients of the messages delivered so far, in order.
     pub fn recipients(&self) -> Vec<String> {
         self.messages().into_iter().map(|m| m.to).collect()
+    }
+
+    /// How many connections were closed politely (an SMTP QUIT) rather than dropped.
+    pub fn closed_politely(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
@@ -126,5 +134,7 @@ impl Connection for RecorderConnection {
         self.sent
     }
 
-    async fn close(self) {}
+    async fn close(self) {
+        self.recorder.closed.fetch_add(1, Ordering::SeqCst);
+    }
 }

@@ -332,6 +332,31 @@ fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
 }
 
 #[test]
+fn a_worker_whose_in_flight_mark_fails_drops_its_connection_instead_of_quitting() {
+    // The relay may be waiting for the message after its 354, and would read a QUIT as the
+    // message's first line; only a dropped connection abandons the transaction at once.
+    let recorder = Recorder::accepting();
+    let ran = run_engine_with(&recorder, 40, settings(2), Pace::new(None), 5, |path| {
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = 'inflight'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    });
+    let error = ran.result.expect_err("the run fails").to_string();
+    assert!(error.contains("database or disk is full"), "{error}");
+    assert!(recorder.messages().is_empty(), "nothing goes out without its mark");
+    assert_eq!(recorder.closed_politely(), 0, "the connections were dropped");
+
+    // With the marks durable, the same run ends each connection with a QUIT.
+    let recorder = Recorder::accepting();
+    let ran = run_engine(&recorder, 40, settings(2), None, 5);
+    assert!(ran.result.is_ok());
+    assert_eq!(recorder.closed_politely(), 2);
+}
+
+#[test]
 fn an_unsubscribe_during_the_run_is_honoured_for_a_row_already_handed_to_the_workers() {
     // Every row is in the first page, read before the first message; the unsubscribe lands
     // while that message is on its way, so only the in-flight mark can catch it.
