@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Send throughput against Postfix's smtp-sink on loopback, beside smtp-source in the same run.
 #
-# Target (issue 4): letterpress reaches at least 0.8x smtp-source's messages/second, sending an
-# example issue to N generated subscribers over CONC connections; and with N=1000000 its peak
-# RSS stays at or under 64 MB.
+# Target (issue 4, raised to 0.9x by issue 11): letterpress reaches at least 0.9x smtp-source's
+# messages/second, sending an example issue to N generated subscribers over CONC connections;
+# and with N=1000000 its peak RSS stays at or under 64 MB. Each run also prints the CPU time the
+# whole machine spent on it (sink and database included), which says whether the cores or a
+# wait set the pace.
 #
 #   benches/send.sh                    # N=100000, CONC=8
 #   N=1000000 CONC=8 benches/send.sh   # the peak-RSS run
@@ -22,6 +24,14 @@
 #     PG_SQL="CREATE EXTENSION pg_stat_statements" \
 #     PG_REPORT="SELECT calls, total_exec_time, rows, left(query, 60) FROM pg_stat_statements
 #                ORDER BY total_exec_time DESC LIMIT 5" benches/send.sh
+#
+# Measured 2026-12-07 (2 shared cores, sink, database and sender on the same two), N=100000, two
+# runs each on a quiet host: SQLite 8,789–8,795 msg/s in the send phase, the machine busy
+# 20.7–21.0 s (207–210 us a message), 4.2 s idle; PostgreSQL 6,171–6,587 msg/s, busy 28.2–29.6 s
+# (282–296 us a message), 6.6–7.2 s idle. A message costs the machine about 40 % more CPU on
+# PostgreSQL (its server's work on the journal rows against SQLite's in-process work): at full
+# use of both cores that is at most ~6,900 msg/s, 0.79x of SQLite's rate before PostgreSQL's
+# longer start-up (2.3 s against 1.0 s for the 100,000 journal rows).
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
@@ -75,6 +85,14 @@ if [ "$STATE_URL" = auto ]; then
   STATE_URL="postgres://postgres@127.0.0.1:$pgport/bench"
 fi
 
+# The whole machine's busy CPU time (sink and database included), in hundredths of a second.
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# What a run cost the machine: busy seconds, and microseconds of CPU per message.
+report_cpu() { # label busy-before busy-after
+  printf '%s: the machine busy %.1f s of CPU, %.0f us a message (sink included)\n' "$1" \
+    "$(echo "($3 - $2) / 100" | bc -l)" "$(echo "($3 - $2) * 10000 / $N" | bc -l)"
+}
+
 smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
 sink=$!
 sleep 0.5
@@ -95,8 +113,10 @@ YAML
 size=$("$bin" -C "$work" render "$ISSUE" --format html | wc -c)
 echo "== letterpress: $N messages, $CONC connections (HTML part ~$((size / 1024)) KB)"
 start=$(date +%s.%N)
+busy0=$(busy)
 /usr/bin/time -f "letterpress: %e s wall, %U s user, %S s system, peak RSS %M KB" "$bin" -C "$work" send "$ISSUE" --yes 2>&1 | grep -v '^\s*$' | tail -3
 end=$(date +%s.%N)
+report_cpu letterpress "$busy0" "$(busy)"
 lp_rate=$(echo "$N / ($end - $start)" | bc -l)
 printf "letterpress: %.0f msg/s over the whole command (audience into the journal included)\n" "$lp_rate"
 
@@ -109,10 +129,12 @@ if [ -n "$STATE_URL" ]; then
     as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc "$PG_SQL" bench
   fi
   start=$(date +%s.%N)
+  busy0=$(busy)
   # PERF_PG=file records the whole machine during this send (`perf report -i file --sort comm`).
   LETTERPRESS_STATE_URL="$STATE_URL" ${PERF_PG:+perf record -a -q -o "$PERF_PG" --} /usr/bin/time -f "letterpress (PostgreSQL): %e s wall, %U s user, %S s system, peak RSS %M KB" \
     "$bin" -C "$work" send "$ISSUE" --yes 2>&1 | grep -v '^\s*$' | tail -3
   end=$(date +%s.%N)
+  report_cpu "letterpress (PostgreSQL)" "$busy0" "$(busy)"
   pg_rate=$(echo "$N / ($end - $start)" | bc -l)
   printf "letterpress (PostgreSQL): %.0f msg/s over the whole command\n" "$pg_rate"
   [ -z "${PG_REPORT:-}" ] || as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -c "$PG_REPORT" bench
@@ -127,4 +149,4 @@ smtp-source -d -s "$CONC" -m "$N" -l "$bytes" "127.0.0.1:$PORT"
 end=$(date +%s.%N)
 src_rate=$(echo "$N / ($end - $start)" | bc -l)
 printf "smtp-source: %.0f msg/s\n" "$src_rate"
-printf "ratio letterpress / smtp-source: %.2f (target >= 0.80)\n" "$(echo "$lp_rate / $src_rate" | bc -l)"
+printf "ratio letterpress / smtp-source: %.2f (target >= 0.90)\n" "$(echo "$lp_rate / $src_rate" | bc -l)"
