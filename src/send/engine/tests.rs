@@ -312,21 +312,28 @@ fn the_recorder_answers_a_test_copy_like_a_relay() {
     assert_eq!(recorder.recipients(), ["b@example.org"]);
 }
 
-#[test]
-fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
-    // As when the disk fills: every result fails to commit, so every worker stops with the
-    // error while the dispatcher still has rows to hand out.
-    let recorder = Recorder::accepting();
-    let ran = run_engine_with(&recorder, 40, settings(2), Pace::new(None), 5, |path| {
+/// Run 40 rows over two workers with a journal that refuses to make any row `status`, as when
+/// the disk fills: the run must fail with the database's error.
+fn run_with_full_disk_at(recorder: &Recorder, status: &str) -> Ran {
+    let ran = run_engine_with(recorder, 40, settings(2), Pace::new(None), 5, |path| {
         let db = rusqlite::Connection::open(path).unwrap();
-        db.execute_batch(
-            "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = 'sent'
-             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
-        )
+        db.execute_batch(&format!(
+            "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = '{status}'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+        ))
         .unwrap();
     });
-    let error = ran.result.expect_err("the run fails").to_string();
+    let error = ran.result.as_ref().expect_err("the run fails").to_string();
     assert!(error.contains("database or disk is full"), "{error}");
+    ran
+}
+
+#[test]
+fn a_journal_that_cannot_record_results_stops_the_run_instead_of_hanging_it() {
+    // Every result fails to commit, so every worker stops with the error while the dispatcher
+    // still has rows to hand out.
+    let recorder = Recorder::accepting();
+    let ran = run_with_full_disk_at(&recorder, "sent");
     assert_eq!(ran.counts.sent, 0);
     assert!(recorder.messages().len() <= 2, "each worker stops after its first result: {}", recorder.messages().len());
 }
@@ -336,16 +343,7 @@ fn a_worker_whose_in_flight_mark_fails_drops_its_connection_instead_of_quitting(
     // The relay may be waiting for the message after its 354, and would read a QUIT as the
     // message's first line; only a dropped connection abandons the transaction at once.
     let recorder = Recorder::accepting();
-    let ran = run_engine_with(&recorder, 40, settings(2), Pace::new(None), 5, |path| {
-        let db = rusqlite::Connection::open(path).unwrap();
-        db.execute_batch(
-            "CREATE TRIGGER full BEFORE UPDATE ON deliveries WHEN NEW.status = 'inflight'
-             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
-        )
-        .unwrap();
-    });
-    let error = ran.result.expect_err("the run fails").to_string();
-    assert!(error.contains("database or disk is full"), "{error}");
+    run_with_full_disk_at(&recorder, "inflight");
     assert!(recorder.messages().is_empty(), "nothing goes out without its mark");
     assert_eq!(recorder.closed_politely(), 0, "the connections were dropped");
 
