@@ -15,9 +15,24 @@ const EVERY_TABLE: [&str; 11] = [
     "welcome_queue",
 ];
 
-fn tables(conn: &Connection) -> Vec<String> {
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
+/// The names of the schema's objects that `condition` picks, in order.
+fn names(conn: &Connection, condition: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM sqlite_schema WHERE {condition} ORDER BY name")).unwrap();
     stmt.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+fn tables(conn: &Connection) -> Vec<String> {
+    names(conn, "type = 'table'")
+}
+
+/// A new database with the first `version` migrations applied, as that version left it.
+fn at_version(version: u32) -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    for sql in &MIGRATIONS[..version as usize] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version).unwrap();
+    conn
 }
 
 #[test]
@@ -31,9 +46,7 @@ fn migrates_a_new_database_once() {
 
 #[test]
 fn upgrades_a_version_1_database_keeping_its_rows() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    conn.execute_batch(MIGRATIONS[0]).unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
+    let mut conn = at_version(1);
     conn.execute("INSERT INTO suppressions VALUES ('a@example.org', '*', 'manual', 'cli', '2024-01-01T00:00:00Z')", [])
         .unwrap();
     assert_eq!(run(&mut conn).unwrap(), 1);
@@ -45,11 +58,7 @@ fn upgrades_a_version_1_database_keeping_its_rows() {
 
 #[test]
 fn upgrades_a_version_3_database_keeping_its_sends_and_allowing_cancelled() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    for sql in &MIGRATIONS[..3] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", 3).unwrap();
+    let mut conn = at_version(3);
     conn.execute("INSERT INTO sends VALUES ('weekly/a', 'h', '2024-01-01T00:00:00Z', NULL, 'stopped', 'n')", [])
         .unwrap();
     assert_eq!(run(&mut conn).unwrap(), 3);
@@ -61,11 +70,7 @@ fn upgrades_a_version_3_database_keeping_its_sends_and_allowing_cancelled() {
 
 #[test]
 fn upgrades_a_version_5_journal_keeping_rows_and_rowids_and_allowing_bounced() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    for sql in &MIGRATIONS[..5] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", 5).unwrap();
+    let mut conn = at_version(5);
     conn.execute(
         "INSERT INTO deliveries (rowid, issue, address_key, email, name, attrs, list, seq, status, message_id, updated_at)
          VALUES (41, 'weekly/a', 'a@x.org', 'a@x.org', '', '{}', 'w', 1, 'sent', '<m@x>', '2024-01-01T00:00:00Z')",
@@ -85,11 +90,7 @@ fn upgrades_a_version_5_journal_keeping_rows_and_rowids_and_allowing_bounced() {
 
 #[test]
 fn upgrades_a_version_13_journal_keeping_every_column_and_the_statuses_rule() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    for sql in &MIGRATIONS[..13] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", 13).unwrap();
+    let mut conn = at_version(13);
     let columns = "rowid, issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, \
                    message_id, token_id, updated_at, relay, claimed_by";
     conn.execute(
@@ -109,15 +110,8 @@ fn upgrades_a_version_13_journal_keeping_every_column_and_the_statuses_rule() {
     let before = row(&conn);
     assert_eq!(run(&mut conn).unwrap(), 13);
     assert_eq!(row(&conn), before);
-    let indexes: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'deliveries' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     assert_eq!(
-        indexes,
+        names(&conn, "type = 'index' AND tbl_name = 'deliveries'"),
         [
             "deliveries_by_address",
             "deliveries_by_message_id",
