@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 /// `f` of each of `items`, on every core (the calling thread is one of them), in order. Each
 /// item is given to `f` by value, so one that is no longer needed is dropped once it is done.
 pub fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(items.len());
+    let threads = cores().min(items.len());
     let queue = Mutex::new(items.into_iter().enumerate());
     let work = || {
         let mut done = Vec::new();
@@ -21,17 +21,30 @@ pub fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U>
         }
         done
     };
-    let mut done: Vec<(usize, U)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
-        // A panic on a helper is a bug; it goes on as a panic here.
-        for helper in helpers {
-            done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        done
-    });
+    let (mut done, helped) = with_helpers(threads, work, work);
+    done.extend(helped.into_iter().flatten());
     done.sort_unstable_by_key(|(n, _)| *n);
     done.into_iter().map(|(_, u)| u).collect()
+}
+
+/// The machine's cores (at least one).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// `caller` on the calling thread while `threads - 1` helper threads each run `helper`, once
+/// all are done: what `caller` returned, and what each helper did. A panic on a helper is a
+/// bug; it goes on as a panic here.
+pub fn with_helpers<R: Send>(threads: usize, helper: impl Fn() -> R + Sync, caller: impl FnOnce() -> R) -> (R, Vec<R>) {
+    std::thread::scope(|scope| {
+        let spawned: Vec<_> = (1..threads).map(|_| scope.spawn(&helper)).collect();
+        let own = caller();
+        let theirs = spawned
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        (own, theirs)
+    })
 }
 
 #[cfg(test)]
@@ -48,5 +61,14 @@ mod tests {
         assert_eq!(out, (0..1000_u64).map(|n| n * 3).collect::<Vec<_>>());
         assert_eq!(calls.into_inner(), 1000);
         assert_eq!(super::map(Vec::<u8>::new(), |n| n), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn the_caller_works_on_its_own_thread_beside_its_helpers() {
+        let here = std::thread::current().id();
+        let (own, theirs) = super::with_helpers(3, || std::thread::current().id(), || std::thread::current().id());
+        assert_eq!(own, here);
+        assert_eq!(theirs.len(), 2);
+        assert!(theirs.iter().all(|id| *id != here), "{theirs:?}");
     }
 }

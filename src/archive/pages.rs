@@ -121,16 +121,15 @@ pub(super) fn generate(
         }
     };
     let (next_whole, next_run) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(|| work(&runs, &next_run))).collect();
-        work(&whole, &next_whole);
-        work(&runs, &next_run);
-        // A panic in a render is a bug; it surfaces here rather than as a missing page.
-        for helper in helpers {
-            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        }
-    });
+    // A panic in a render is a bug; it surfaces here rather than as a missing page.
+    crate::parallel::with_helpers(
+        crate::parallel::cores(),
+        || work(&runs, &next_run),
+        || {
+            work(&whole, &next_whole);
+            work(&runs, &next_run);
+        },
+    );
     let mut pages = Pages { project, sink, problems: Vec::new() };
     for result in done.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten() {
         pages.note(result?);

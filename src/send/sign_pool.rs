@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 /// How many signing threads: one per core the process may use.
 pub fn threads() -> usize {
-    thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    crate::parallel::cores()
 }
 
 /// Start `threads` threads that take jobs from `input`, run `prepare` on each and hand them on
