@@ -282,3 +282,54 @@ fn both_backends_migrate_to_the_same_tables_and_columns() {
     assert!(sqlite.iter().any(|c| c == "deliveries.relay text"), "{sqlite:?}");
     assert_eq!(sqlite, postgres);
 }
+
+/// The journal's indexes by name, its primary key left out.
+fn journal_indexes(state: &State) -> Vec<String> {
+    let sql = if state.is_postgres() {
+        "SELECT CAST(indexname AS TEXT) FROM pg_indexes
+         WHERE schemaname = current_schema() AND tablename = 'deliveries' AND indexname <> 'deliveries_pkey'
+         ORDER BY indexname"
+    } else {
+        "SELECT name FROM sqlite_schema
+         WHERE type = 'index' AND tbl_name = 'deliveries' AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name"
+    };
+    state.conn.query(sql, &[], |row| row.get::<String>(0)).unwrap()
+}
+
+/// Every index of the journal is written for every recipient added: both backends keep the
+/// same ones, and PostgreSQL's explicit `rowid` has none (SQLite's is the table's own key).
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn both_backends_index_the_journal_alike() {
+    let sqlite = journal_indexes(&Fresh::sqlite().open());
+    assert_eq!(
+        sqlite,
+        ["deliveries_by_address", "deliveries_by_message_id", "deliveries_by_seq", "deliveries_by_token"]
+    );
+    assert_eq!(journal_indexes(&Fresh::postgres().open()), sqlite);
+}
+
+/// A PostgreSQL journal from before migration 15 loses `rowid`'s index and keeps its rows;
+/// rows added later still get a `rowid` of their own.
+#[test]
+#[ignore = "needs PostgreSQL; run by .ci/run"]
+fn upgrading_postgres_from_version_14_drops_the_rowid_index_and_keeps_the_rows() {
+    let t = Fresh::postgres();
+    let mut state = t.open();
+    state.add_recipients("w/a", super::testing::recipients(3), super::testing::at()).unwrap();
+    state
+        .conn
+        .batch(
+            "ALTER TABLE deliveries ADD CONSTRAINT deliveries_rowid_key UNIQUE (rowid);
+             UPDATE letterpress_schema SET version = 14;",
+        )
+        .unwrap();
+    assert!(journal_indexes(&state).contains(&"deliveries_rowid_key".to_owned()));
+    let mut state = t.open();
+    assert!(!journal_indexes(&state).contains(&"deliveries_rowid_key".to_owned()));
+    state.add_recipients("w/a", super::testing::recipients(4), super::testing::at()).unwrap();
+    let rowids: Vec<i64> =
+        state.conn.query("SELECT rowid FROM deliveries ORDER BY seq", &[], |row| row.get(0)).unwrap();
+    assert_eq!(rowids.len(), 4);
+    assert!(rowids.windows(2).all(|w| w[0] < w[1]), "{rowids:?}");
+}
