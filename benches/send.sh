@@ -39,6 +39,9 @@
 # moving pages (pread 24 %, pwrite 26 %, cache spills 18 %, checkpoints 10 %): the journal's
 # random-key indexes (token, Message-ID, address) outgrow the 16 MiB page cache, and each
 # 10,000-row chunk reads and writes back most of their pages.
+# Then migration 15 (PostgreSQL's journal without the rowid's unique index), a slower phase of
+# the host: letterpress / smtp-source 1.11, PostgreSQL / SQLite 0.71 (SQLite 6,802 msg/s in the
+# send phase, PostgreSQL 5,141). See docs/state.md for the server's CPU before and after.
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
