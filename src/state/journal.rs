@@ -26,13 +26,30 @@
 //! store; so is a refused status change or an update of an unknown recipient, whose reason names
 //! the address. Resuming with changed content without leave is an [`Error::Usage`].
 
-/// The claim guard, in SQL: the row (`$claimed_by`, its column) is claimed by a run other than
+/// The run whose claimed page holds the journal row `$row` (the table's name or alias), as an
+/// SQL scalar, NULL when no page holds it. One key lookup: the pages of an issue never overlap,
+/// so the only one that can hold the row is the last to start at or before its `seq`.
+macro_rules! page_owner {
+    ($row:literal) => {
+        concat!(
+            "(SELECT CASE WHEN p.last_seq >= ",
+            $row,
+            ".seq THEN p.run END FROM claimed_pages p WHERE p.issue = ",
+            $row,
+            ".issue AND p.first_seq <= ",
+            $row,
+            ".seq ORDER BY p.first_seq DESC LIMIT 1)"
+        )
+    };
+}
+
+/// The claim guard, in SQL: the journal row `$row` is on a page claimed by a run other than
 /// `$run` (a parameter; null for a write outside any run, which no claim stops). An `inflight`
 /// mark, or a suppressed page row's mark, is made only where this is false, so a sender that
 /// lost its lock cannot mark a row another sender has claimed (`State::apply_for`).
 macro_rules! claimed_by_another {
-    ($claimed_by:literal, $run:literal) => {
-        concat!("COALESCE(", $claimed_by, " <> CAST(", $run, " AS BIGINT), FALSE)")
+    ($row:literal, $run:literal) => {
+        concat!("COALESCE(", page_owner!($row), " <> CAST(", $run, " AS BIGINT), FALSE)")
     };
 }
 
@@ -170,6 +187,10 @@ impl State {
             )?;
             if changed == 0 {
                 return Err(Failure::Refused(format!("`{issue}` has no send record")));
+            }
+            if state == SendState::Complete {
+                // Nothing is pending any more: the runs' pages have done their work.
+                self.conn.execute("DELETE FROM claimed_pages WHERE issue = ?1", params![issue])?;
             }
             Ok(tx.commit()?)
         };

@@ -263,6 +263,18 @@ const MIGRATIONS: &[&str] = &[
     // 15: PostgreSQL only (it drops the unique index of its explicit `rowid`); SQLite's rowid is
     // the table's own key.
     "-- nothing on SQLite",
+    // 16: the pages of pending rows each run claimed (`journal/claim.rs`): the `seq` range
+    // `first_seq..=last_seq` of `issue` belongs to `run`. Ranges of one issue never overlap. A
+    // claim writes one row here instead of `claimed_by` on each of its rows; a row's
+    // `claimed_by` is now set by its in-flight mark.
+    "CREATE TABLE claimed_pages (
+        issue TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        run INTEGER NOT NULL,
+        PRIMARY KEY (issue, first_seq),
+        CHECK (last_seq >= first_seq)
+    ) STRICT;",
 ];
 
 /// The schema version this build writes and understands.

@@ -321,6 +321,7 @@ fn upgrading_postgres_from_version_14_drops_the_rowid_index_and_keeps_the_rows()
         .conn
         .batch(
             "ALTER TABLE deliveries ADD CONSTRAINT deliveries_rowid_key UNIQUE (rowid);
+             DROP TABLE claimed_pages;
              UPDATE letterpress_schema SET version = 14;",
         )
         .unwrap();

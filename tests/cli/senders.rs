@@ -34,13 +34,17 @@ pub(crate) fn spawn(project: &Project, args: &[&str], env: &[(&str, &str)]) -> C
         .expect("spawn letterpress send")
 }
 
-/// The distinct runs holding claims on the send's rows (none before the schema is there).
+/// The distinct runs holding claims on the send's rows: pages claimed, or rows marked (none
+/// before the schema is there).
 pub(crate) fn claiming_runs(url: &str) -> usize {
-    let schema = "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'deliveries' AND column_name = 'claimed_by'";
+    let schema = "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'claimed_pages'";
     if rows(url, schema)[0][0] == "0" {
         return 0;
     }
-    let sql = format!("SELECT COUNT(DISTINCT claimed_by) FROM deliveries WHERE issue = '{ISSUE}'");
+    let sql = format!(
+        "SELECT COUNT(DISTINCT run) FROM (SELECT run FROM claimed_pages WHERE issue = '{ISSUE}'
+         UNION SELECT claimed_by FROM deliveries WHERE issue = '{ISSUE}' AND claimed_by IS NOT NULL) AS runs"
+    );
     rows(url, &sql)[0][0].parse().expect("a count")
 }
 
@@ -149,8 +153,10 @@ fn a_sender_that_loses_its_lock_session_stops_claiming_and_the_next_run_sends_th
     let mut sender = spawn(&project, &SEND, &env);
     until_claimed_by(1, &url, &mut [&mut sender]);
     assert_eq!(claiming_runs(&url), 1, "the sender never claimed a page");
+    // The rows on the run's pages.
     let claimed = |url: &str| -> usize {
-        let sql = format!("SELECT COUNT(*) FROM deliveries WHERE issue = '{ISSUE}' AND claimed_by IS NOT NULL");
+        let sql =
+            format!("SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM claimed_pages WHERE issue = '{ISSUE}'");
         rows(url, &sql)[0][0].parse().expect("a count")
     };
     // Held at the relay, the run hands out its first page (256 rows) and claims the next one

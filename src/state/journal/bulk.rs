@@ -100,12 +100,14 @@ macro_rules! batch_update {
                                           ELSE d.token_id END,
                           attempts = CASE WHEN h.address_key IS NULL THEN d.attempts + u.attempted ELSE d.attempts END,
                           relay = CASE WHEN h.address_key IS NULL THEN COALESCE(u.relay, d.relay) ELSE d.relay END,
+                          claimed_by = CASE WHEN h.address_key IS NULL AND u.status = 'inflight'
+                                            THEN COALESCE(CAST($12 AS BIGINT), d.claimed_by) ELSE d.claimed_by END,
                           updated_at = $2
                       FROM u LEFT JOIN hits h ON h.address_key = u.address_key
                       WHERE d.issue = $1 AND d.address_key = u.address_key
                         AND d.status = ANY(string_to_array(u.preds, ','))
                         AND NOT (u.status = 'inflight' AND ",
-            claimed_by_another!("d.claimed_by", "$12"),
+            claimed_by_another!("d", "$12"),
             ")
                       RETURNING d.address_key, h.address_key IS NOT NULL AS hit)
              ",

@@ -154,7 +154,7 @@ const IF_SUPPRESSED: &str = concat!(
     "UPDATE deliveries SET status = 'suppressed', updated_at = ?3
      WHERE issue = ?1 AND address_key = ?2 AND status = 'pending'
        AND NOT ",
-    claimed_by_another!("claimed_by", "?4"),
+    claimed_by_another!("deliveries", "?4"),
     "
        AND (EXISTS (SELECT 1 FROM suppressions s WHERE s.address = deliveries.address_key AND s.scope = '*')
             OR EXISTS (SELECT 1 FROM suppressions s
@@ -174,11 +174,13 @@ macro_rules! update {
         concat!(
             "UPDATE deliveries SET status = ?3, code = COALESCE(?4, code), reply = COALESCE(?5, reply), ",
             $ids,
-            "attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay)
+            "attempts = attempts + ?8, updated_at = ?9, relay = COALESCE(?18, relay),
+                 claimed_by = CASE WHEN ?3 = 'inflight' THEN COALESCE(CAST(?19 AS BIGINT), claimed_by)
+                                   ELSE claimed_by END
              WHERE issue = ?1 AND address_key = ?2 AND (status = ?10 OR status = ?11 OR status = ?12 OR status = ?13
                     OR status = ?14 OR status = ?15 OR status = ?16 OR status = ?17)
                AND NOT (?3 = 'inflight' AND ",
-            claimed_by_another!("claimed_by", "?19"),
+            claimed_by_another!("deliveries", "?19"),
             ")",
             $unused
         )
@@ -198,7 +200,7 @@ const UPDATES: [[&str; 2]; 2] = [
 /// become the new one.
 fn refusal(conn: &Conn, issue: &str, update: &Update, run: Option<i64>) -> Failure {
     let current = conn.query_opt(
-        "SELECT status, claimed_by FROM deliveries WHERE issue = ?1 AND address_key = ?2",
+        concat!("SELECT status, ", page_owner!("deliveries"), " FROM deliveries WHERE issue = ?1 AND address_key = ?2"),
         params![issue, &update.address_key],
         |row| Ok((row.get::<DeliveryStatus>(0)?, row.get::<Option<i64>>(1)?)),
     );

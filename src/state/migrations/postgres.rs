@@ -165,6 +165,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // added, and every update that was not heap-only, one more index entry to write: about 7 %
     // of the server's CPU in a send.
     "ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_rowid_key;",
+    // 16: the pages of pending rows each run claimed.
+    "CREATE TABLE claimed_pages (
+        issue TEXT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        run BIGINT NOT NULL,
+        PRIMARY KEY (issue, first_seq),
+        CHECK (last_seq >= first_seq)
+    );",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == LATEST as usize, "one PostgreSQL migration per SQLite migration");

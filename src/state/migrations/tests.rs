@@ -1,9 +1,10 @@
 use super::*;
 
 /// The tables of a store at [`LATEST`], by name.
-const EVERY_TABLE: [&str; 11] = [
+const EVERY_TABLE: [&str; 12] = [
     "bounce_events",
     "budgets",
+    "claimed_pages",
     "click_counts",
     "click_issues",
     "click_links",
