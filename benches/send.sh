@@ -45,6 +45,7 @@
 # Then claimed pages (migration 16: a claim writes one row per page, not one per recipient) and
 # the audience's INSERT without ON CONFLICT: PostgreSQL / SQLite 0.85, 0.69, 0.84 (SQLite
 # 7,241-7,637 msg/s in the send phase, PostgreSQL 5,485-6,696); letterpress / smtp-source 0.84.
+# Three more runs a little later, the machine busier: 0.74, 0.80, 0.75.
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
