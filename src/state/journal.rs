@@ -53,6 +53,17 @@ macro_rules! claimed_by_another {
     };
 }
 
+/// `SELECT` of every [`Delivery`] column, in [`delivery`]'s order, followed by `$rest`.
+macro_rules! select_deliveries {
+    ($rest:literal) => {
+        concat!(
+            "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id, \
+             token_id, updated_at, relay FROM deliveries ",
+            $rest
+        )
+    };
+}
+
 mod bulk;
 mod claim;
 mod pipeline;
@@ -76,17 +87,6 @@ pub(crate) use rows::Attrs;
 use rows::{delivery, send_record};
 use write::{Failure, add_chunk, apply_all};
 
-/// `SELECT` of every [`Delivery`] column, in [`delivery`]'s order, followed by `$rest`.
-macro_rules! select_deliveries {
-    ($rest:literal) => {
-        concat!(
-            "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id, \
-             token_id, updated_at, relay FROM deliveries ",
-            $rest
-        )
-    };
-}
-
 /// `SELECT` of every [`SendRecord`] column, in [`send_record`]'s order, followed by `$rest`.
 macro_rules! select_sends {
     ($rest:literal) => {
@@ -105,9 +105,9 @@ impl State {
         self.counts_by(issue, "relay")
     }
 
-    /// How many of `issue`'s rows hold each value of `column` (a column of `deliveries`; rows
-    /// where it is `NULL` left out), in the column's order: what [`State::relay_counts`] and
-    /// [`State::claims`] count.
+    /// How many of `issue`'s rows hold each value of `column` (a column of `deliveries`, or an
+    /// expression of its row; rows where it is `NULL` left out), in the value's order: what
+    /// [`State::relay_counts`] and [`State::claims`] count.
     fn counts_by<K: FromColumn>(&self, issue: &str, column: &'static str) -> Result<Vec<(K, usize)>, Error> {
         let sql = format!(
             "SELECT {column}, COUNT(*) FROM deliveries WHERE issue = ?1 AND {column} IS NOT NULL

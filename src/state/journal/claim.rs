@@ -61,24 +61,19 @@ fn free_for_claim(backend: Backend) -> &'static str {
     }
 }
 
-/// The predicate (on `deliveries` as `d`) of rows on a page that run `?2` or another live run
-/// holds: not free to claim. On SQLite every other run is dead (its one sender holds the file
-/// lock).
-fn on_a_held_page(backend: Backend) -> &'static str {
+/// `run` (an SQL expression of a run id) is run `?2` or, on PostgreSQL, a live run. On SQLite
+/// every other run is dead (its one sender holds the file lock).
+fn held_by(backend: Backend, run: &str) -> String {
     match backend {
-        Backend::Sqlite => concat!("COALESCE(", page_owner!("d"), " = ?2, FALSE)"),
-        Backend::Postgres => {
-            concat!("COALESCE(", page_owner!("d"), " = ?2 OR ", page_owner!("d"), " IN (", live_runs!(), "), FALSE)")
-        }
+        Backend::Sqlite => format!("{run} = ?2"),
+        Backend::Postgres => format!("({run} = ?2 OR {run} IN ({}))", live_runs!()),
     }
 }
 
-/// The runs that hold pages (`claimed_pages`, as `c`): run `?2` and, on PostgreSQL, the live ones.
-fn holds_pages(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "c.run = ?2",
-        Backend::Postgres => concat!("(c.run = ?2 OR c.run IN (", live_runs!(), "))"),
-    }
+/// The predicate (on `deliveries` as `d`) of rows on a page that run `?2` or another live run
+/// holds: not free to claim.
+fn on_a_held_page(backend: Backend) -> String {
+    format!("COALESCE({}, FALSE)", held_by(backend, page_owner!("d")))
 }
 
 /// The predicate of rows no live run holds (for recovery, which runs before its run claims).
@@ -123,17 +118,8 @@ impl State {
     /// How many of `issue`'s rows each run claimed (sent, in flight, … — every claimed row), by
     /// run id.
     pub fn claims(&self, issue: &str) -> Result<Vec<(i64, usize)>, Error> {
-        let sql = concat!(
-            "SELECT run, COUNT(*) FROM (SELECT COALESCE(d.claimed_by, ",
-            page_owner!("d"),
-            ") AS run FROM deliveries d WHERE d.issue = ?1) AS taken
-             WHERE run IS NOT NULL GROUP BY run ORDER BY run"
-        );
-        self.conn
-            .query(sql, params![issue], |row| {
-                Ok((row.get::<i64>(0)?, usize::try_from(row.get::<i64>(1)?).unwrap_or(0)))
-            })
-            .map_err(|e| self.error("read", e))
+        // The run that marked the row, else the one whose page holds it.
+        self.counts_by(issue, concat!("COALESCE(claimed_by, ", page_owner!("deliveries"), ")"))
     }
 }
 
@@ -153,17 +139,16 @@ fn start_sql(backend: Backend) -> String {
 fn stop_sql(backend: Backend) -> String {
     format!(
         "SELECT MIN(c.first_seq) FROM claimed_pages c WHERE c.issue = ?1 AND c.first_seq > ?3 AND {}",
-        holds_pages(backend)
+        held_by(backend, "c.run")
     )
 }
 
 /// Up to `?5` rows free to run `?2` from `seq` `?3` up to (not including) `?4`, in order.
 fn rows_sql(backend: Backend) -> String {
     format!(
-        "SELECT issue, address_key, email, name, attrs, list, seq, status, attempts, code, reply, message_id,
-             token_id, updated_at, relay
-         FROM deliveries WHERE issue = ?1 AND status = 'pending' AND seq >= ?3 AND seq < ?4 AND {}
-         ORDER BY seq LIMIT ?5",
+        select_deliveries!(
+            "WHERE issue = ?1 AND status = 'pending' AND seq >= ?3 AND seq < ?4 AND {} ORDER BY seq LIMIT ?5"
+        ),
         free_for_claim(backend)
     )
 }
