@@ -55,8 +55,20 @@ pub trait Connection: Send + 'static {
     /// `Some` is why not. Nothing deliverable has left yet.
     fn begin(&mut self, from: &str, to: &str) -> impl Future<Output = Option<Outcome>> + Send;
 
-    /// After a successful [`Self::begin`]: deliver the message; `name` is a stable file name
-    /// for the outbox.
+    /// After a successful [`Self::begin`], optionally: send all of `message` that does not
+    /// make it deliverable yet, so the relay reads it while the caller waits for something
+    /// else (the journal's in-flight mark). For SMTP that is the body without its final dot:
+    /// a relay delivers nothing until the dot, and a connection dropped before it aborts the
+    /// transaction (RFC 5321 §4.1.1.4). `Some` when the connection failed meanwhile (nothing
+    /// was delivered). [`Self::data`] must then be given the same `message`. Default: nothing
+    /// to send ahead.
+    fn stage(&mut self, message: &[u8]) -> impl Future<Output = Option<Outcome>> + Send {
+        let _ = message;
+        std::future::ready(None)
+    }
+
+    /// After a successful [`Self::begin`] (and [`Self::stage`], if called): deliver the message;
+    /// `name` is a stable file name for the outbox.
     fn data(&mut self, message: &[u8], name: &str) -> impl Future<Output = Outcome> + Send;
 
     /// Messages accepted on this connection.

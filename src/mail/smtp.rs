@@ -93,8 +93,13 @@ fn transparent(message: &[u8], wire: &mut Vec<u8>) {
         from = end + 1;
     }
     wire.extend_from_slice(message.get(from..).unwrap_or_default());
-    wire.extend_from_slice(b"\r\n.\r\n");
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(FINAL_DOT);
 }
+
+/// What ends the message on the wire, after its last line's CRLF: until the relay reads it,
+/// it delivers nothing.
+const FINAL_DOT: &[u8] = b".\r\n";
 
 /// An open, ready connection.
 pub struct SmtpConnection {
@@ -106,6 +111,8 @@ pub struct SmtpConnection {
     sent: usize,
     /// The message as it goes on the wire (see [`transparent`]), reused from one to the next.
     wire: Vec<u8>,
+    /// Whether [`Connection::stage`] has sent `wire` but its final dot.
+    staged: bool,
 }
 
 impl SmtpConnection {
@@ -145,6 +152,7 @@ impl SmtpConnection {
             timeout: target.timeout,
             sent: 0,
             wire: Vec::new(),
+            staged: false,
         })
     }
 
@@ -243,14 +251,14 @@ impl SmtpConnection {
 
     /// After [`Self::begin`]: the message and its final dot, then the verdict.
     async fn message(&mut self, message: &[u8]) -> Outcome {
-        transparent(message, &mut self.wire);
-        let stream = &mut self.client.stream;
-        let written = async {
-            stream.write_all(&self.wire).await?;
-            stream.flush().await
-        };
-        if let Err(e) = written.await {
-            return Outcome::Lost { after_data: true, error: e.to_string() };
+        let staged = std::mem::take(&mut self.staged);
+        if !staged {
+            transparent(message, &mut self.wire);
+        }
+        // After `stage`, only the final dot is left to send.
+        let from = if staged { self.wire.len().saturating_sub(FINAL_DOT.len()) } else { 0 };
+        if let Err(error) = self.write(from..self.wire.len()).await {
+            return Outcome::Lost { after_data: true, error };
         }
         match tokio::time::timeout(self.timeout, self.client.read()).await {
             Ok(Ok(response)) => {
@@ -263,6 +271,36 @@ impl SmtpConnection {
             Err(_) => {
                 Outcome::Lost { after_data: true, error: "no reply to the message within the timeout".to_owned() }
             }
+        }
+    }
+
+    /// The body without its final dot, which the relay reads meanwhile (see
+    /// [`Connection::stage`]).
+    async fn stage_body(&mut self, message: &[u8]) -> Option<Outcome> {
+        transparent(message, &mut self.wire);
+        let body = 0..self.wire.len().saturating_sub(FINAL_DOT.len());
+        match self.write(body).await {
+            Ok(()) => {
+                self.staged = true;
+                None
+            }
+            // The dot was not sent: the relay cannot have taken the message.
+            Err(error) => Some(Outcome::Lost { after_data: false, error }),
+        }
+    }
+
+    /// Write `range` of the wire and flush it, within the timeout.
+    async fn write(&mut self, range: std::ops::Range<usize>) -> Result<(), String> {
+        let stream = &mut self.client.stream;
+        let bytes = self.wire.get(range).unwrap_or_default();
+        let written = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(self.timeout, written).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the relay did not take the message within the timeout".to_owned()),
         }
     }
 
@@ -296,6 +334,10 @@ impl Transport for SmtpTarget {
 impl Connection for SmtpConnection {
     async fn begin(&mut self, from: &str, to: &str) -> Option<Outcome> {
         self.start(from, to).await
+    }
+
+    async fn stage(&mut self, message: &[u8]) -> Option<Outcome> {
+        self.stage_body(message).await
     }
 
     async fn data(&mut self, message: &[u8], _name: &str) -> Outcome {

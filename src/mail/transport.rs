@@ -124,6 +124,13 @@ impl Connection for ConfiguredConnection {
         }
     }
 
+    async fn stage(&mut self, message: &[u8]) -> Option<Outcome> {
+        match self {
+            Self::Smtp(connection) => connection.stage(message).await,
+            Self::Outbox(connection) => connection.stage(message).await,
+        }
+    }
+
     async fn data(&mut self, message: &[u8], name: &str) -> Outcome {
         match self {
             Self::Smtp(connection) => connection.data(message, name).await,

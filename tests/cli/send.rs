@@ -158,6 +158,41 @@ fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'st
     (project, server)
 }
 
+/// The relay reads a message's final dot, which makes it deliverable, only once the journal
+/// says the recipient is in flight: a kill at any moment leaves a delivered row `uncertain`,
+/// never `pending` (which the next run would send again). The body may reach the relay before
+/// that, while the mark commits.
+#[test]
+fn every_message_is_in_flight_in_the_journal_before_its_final_dot() {
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+    let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
+    let seen: Seen = Seen::default();
+    let (dir, log) = (std::sync::Arc::clone(&project_dir), std::sync::Arc::clone(&seen));
+    let config = ServerConfig::default().fault(move |event| {
+        if let Event::EndOfData { rcpts, .. } = event
+            && let Some(dir) = dir.lock().expect("lock").clone()
+        {
+            let db = rusqlite::Connection::open(dir.join(".letterpress/state.db")).expect("the store");
+            db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+            let status = db
+                .query_row("SELECT status FROM deliveries WHERE issue = ?1 AND email = ?2", [ISSUE, &rcpts[0]], |r| {
+                    r.get(0)
+                })
+                .expect("the recipient's row");
+            log.lock().expect("lock").push((rcpts[0].clone(), status));
+        }
+        None
+    });
+    let (project, server) = setup(config, 20);
+    *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 23, "every message: {seen:?}");
+    assert!(seen.iter().all(|(_, status)| status == "inflight"), "{seen:?}");
+    assert_eq!(server.received().len(), 23);
+}
+
 #[test]
 fn an_unsubscribe_is_honoured_for_a_recipient_already_handed_to_the_workers() {
     // Every row fits in the first page, which the dispatcher reads before the first message.

@@ -11,7 +11,7 @@ use super::settle::{self, retry_or_defer, settle};
 use super::{Context, Job, LINGER, MAX_CONNECT_FAILURES, Retry, update};
 use crate::compose::Recipient;
 use crate::error::{Error, Result};
-use crate::mail::{ConnectError, Connection, Transport};
+use crate::mail::{ConnectError, Connection, Outcome, Transport};
 use crate::send::budget::Denied;
 use crate::state::journal::{DeliveryStatus, Update};
 
@@ -192,25 +192,35 @@ async fn deliver<T: Transport>(
     });
     let Some(open) = connection.as_mut() else { return Ok(()) };
     let name = format!("{:07}-{}", delivery.seq, delivery.email);
-    // The in-flight mark must be durable before the message itself goes out; the MAIL, RCPT and
-    // DATA round trip can overlap its commit, since nothing deliverable is sent before the body.
+    // The in-flight mark must be durable before the message can be delivered. Its commit
+    // overlaps the MAIL, RCPT and DATA round trip and the body without its final dot: the
+    // relay delivers nothing before that dot, and drops the transaction if the connection
+    // closes first (RFC 5321 §4.1.1.4).
     let envelope = context.template.envelope_from_for(delivery.seq);
-    let (marked, begun) = tokio::join!(context.journal.apply(mark), open.begin(&envelope, &delivery.email));
+    let message = buffer.as_slice();
+    let opened = async {
+        match open.begin(&envelope, &delivery.email).await {
+            None => open.stage(message).await,
+            refused => refused,
+        }
+    };
+    let (marked, begun) = tokio::join!(context.journal.apply(mark), opened);
     let marked = match marked {
         Ok(marked) => marked,
         Err(e) => {
-            // Dropped, not closed: the relay may be waiting for the message (354), and would read
-            // a QUIT as its first line; a dropped connection abandons the transaction.
+            // Dropped, not closed: the relay may be reading the message (after its 354), and
+            // would take a QUIT as a line of it; a dropped connection abandons the transaction.
             connection.take();
             return Err(e);
         }
     };
     if marked.contains(&delivery.address_key) {
         // Unsubscribed after the page was read: the mark made the row `suppressed` instead. The
-        // relay may already be waiting for the body; closing without sending it makes it drop
-        // the transaction (RFC 5321 §4.1.1.4), so nothing reaches the recipient.
+        // relay may already have the body without its final dot; closing before the dot makes
+        // it drop the transaction (RFC 5321 §4.1.1.4), so nothing reaches the recipient.
         context.shared.suppressed.fetch_add(1, Ordering::Relaxed);
-        if begun.is_none() {
+        // Only a refusal leaves the session clean (the relay reset it).
+        if !matches!(begun, Some(Outcome::Replied { .. })) {
             connection.take();
         }
         return Ok(());
