@@ -35,12 +35,14 @@ use crate::state::State;
 use crate::state::db::{Conn, DbError};
 use crate::state::pg;
 
-/// [`batch_update!`], every updated row, and an error unless it changed `$13` rows: the
-/// cast's input is not constant, so the planner cannot fold it into an error of its own.
+/// [`batch_update!`], the updated rows that were withheld (one row of nulls when none was),
+/// and an error unless it changed `$13` rows: the cast's input is not constant, so the planner
+/// cannot fold it into an error of its own. Only the withheld rows come back: the others
+/// would be a row each for the client to read and drop.
 const CHECKED: &str = batch_update!(
     "SELECT d.address_key, d.hit,
             CAST(CASE WHEN c.n = $13 THEN '0' ELSE 'refused: ' || c.n || ' of ' || $13 END AS integer)
-     FROM (SELECT count(*) AS n FROM done) AS c LEFT JOIN done AS d ON TRUE"
+     FROM (SELECT count(*) AS n FROM done) AS c LEFT JOIN done AS d ON d.hit"
 );
 
 /// One request of a pipelined transaction: a statement's rows, or `None` for `BEGIN`/`COMMIT`.
