@@ -46,6 +46,10 @@
 # the audience's INSERT without ON CONFLICT: PostgreSQL / SQLite 0.85, 0.69, 0.84 (SQLite
 # 7,241-7,637 msg/s in the send phase, PostgreSQL 5,485-6,696); letterpress / smtp-source 0.84.
 # Three more runs a little later, the machine busier: 0.74, 0.80, 0.75.
+# Then the body sent while the in-flight mark commits (only the final dot waits for it) and the
+# batches returning only their withheld rows, five rounds alternating with the build before, on
+# a quieter host (docs/state.md): PostgreSQL / SQLite median 0.745 before, 0.754 after;
+# letterpress / smtp-source 0.88 and 0.99 (two runs of this script).
 #
 # Needs postfix (smtp-sink, smtp-source) and GNU time: apt-get install postfix time.
 set -euo pipefail
