@@ -1,5 +1,6 @@
 //! Unit tests for the SMTP connection.
 
+use super::connect::refuse_cleartext_auth;
 use super::*;
 
 fn target(host: &str, loopback: bool) -> SmtpTarget {
