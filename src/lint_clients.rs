@@ -134,14 +134,15 @@ pub fn lint(html: &str, sources: &Sources<'_>) -> Vec<Diagnostic> {
 /// locating), not once per feature.
 struct Lowered {
     templates: [String; 2],
-    issue: String,
+    /// Made when a feature is not in the templates, which is rare.
+    issue: std::cell::OnceCell<String>,
 }
 
 impl Lowered {
     fn of(sources: &Sources<'_>) -> Self {
         Self {
             templates: sources.templates.map(|(_, text, _)| text.to_ascii_lowercase()),
-            issue: sources.issue.text.to_ascii_lowercase(),
+            issue: std::cell::OnceCell::new(),
         }
     }
 }
@@ -159,7 +160,7 @@ fn locate<'a>(needle: &str, sources: &Sources<'a>, lowered: &Lowered) -> Option<
         }
     }
     let issue = sources.issue;
-    let offset = lowered.issue.find(needle.trim_start_matches('<'));
+    let offset = lowered.issue.get_or_init(|| issue.text.to_ascii_lowercase()).find(needle.trim_start_matches('<'));
     let (line, col) = match offset {
         Some(offset) => LineIndex::new(&issue.text).position(&issue.text, offset),
         None => (issue.body_start_line, 1),
@@ -281,23 +282,23 @@ fn attributes(mut text: &str) -> Vec<(&str, &str)> {
 
 /// The features of `property: value; …` declarations.
 fn declarations(css: &str, uses: &mut Vec<Use>) {
-    let hidden_in_outlook = css.to_ascii_lowercase().replace(char::is_whitespace, "").contains("mso-hide:all");
+    let hidden_in_outlook = contains_folded(css, "mso-hide:all");
     let from = uses.len();
     for declaration in css.split(';') {
         let Some((property, value)) = declaration.split_once(':') else { continue };
-        let property = property.trim().to_ascii_lowercase();
+        let property = lowercase(property.trim());
         if property.is_empty() || property.starts_with("mso-") || property.starts_with('-') {
             continue;
         }
-        let value = value.trim().to_ascii_lowercase();
+        let value = value.trim();
         if property == "display" {
             for special in ["none", "flex", "grid"] {
-                if value.starts_with(special) {
+                if value.get(..special.len()).is_some_and(|v| v.eq_ignore_ascii_case(special)) {
                     uses.push(Use::new(format!("css-display-{special}"), "display:"));
                 }
             }
         }
-        if value.contains("!important") {
+        if value.as_bytes().windows(b"!important".len()).any(|w| w.eq_ignore_ascii_case(b"!important")) {
             uses.push(Use::new("css-important", "!important"));
         }
         uses.push(Use::new(format!("css-{property}"), format!("{property}:")));
@@ -305,6 +306,34 @@ fn declarations(css: &str, uses: &mut Vec<Use>) {
     for found in &mut uses[from..] {
         found.hidden_in_outlook = hidden_in_outlook;
     }
+}
+
+/// `text` in ASCII lowercase, copied only when it has an uppercase letter.
+fn lowercase(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Whether `text`, in ASCII lowercase and without its whitespace, contains `pattern` (lowercase,
+/// no whitespace, and no proper prefix of it ends it again: its first character occurs once).
+/// The same as lowercasing and stripping a copy of `text` and searching it, without the copy.
+fn contains_folded(text: &str, pattern: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let mut matched = 0;
+    for c in text.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()) {
+        if pattern.get(matched) == Some(&c) {
+            matched += 1;
+            if matched == pattern.len() {
+                return true;
+            }
+        } else {
+            matched = usize::from(pattern.first() == Some(&c));
+        }
+    }
+    false
 }
 
 /// The features of a `<style>` block: top-level rules' declarations in `uses`, at-rules in

@@ -65,3 +65,25 @@ fn built_in_templates_are_vouched_for_and_the_body_is_located_in_the_issue() {
     let marquee = found.iter().find(|d| d.message.contains("marquee")).expect("from the body");
     assert_eq!(marquee.location.as_ref().map(|l| l.path.as_path()), Some(Path::new("content/w/2016-12-09-a.md")));
 }
+
+mod folding {
+    use proptest::prelude::*;
+
+    use super::super::contains_folded;
+
+    proptest! {
+        /// The search without a copy finds what the search of a lowercased, stripped copy finds.
+        #[test]
+        fn is_the_same_as_searching_a_folded_copy(text in "[ mMsSoO:hHiIdDeEaAlL\\-;\\t\\u{a0}x]{0,40}") {
+            let folded = text.to_ascii_lowercase().replace(char::is_whitespace, "");
+            prop_assert_eq!(contains_folded(&text, "mso-hide:all"), folded.contains("mso-hide:all"));
+        }
+    }
+
+    #[test]
+    fn finds_the_pattern_across_spaces_and_case() {
+        assert!(contains_folded("color: red; MSO-Hide : All !important", "mso-hide:all"));
+        assert!(contains_folded("mmso-hide:all", "mso-hide:all"));
+        assert!(!contains_folded("mso-hide: none", "mso-hide:all"));
+    }
+}
