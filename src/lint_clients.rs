@@ -317,20 +317,22 @@ fn lowercase(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Whether `text`, in ASCII lowercase and without its whitespace, contains `pattern` (lowercase,
-/// no whitespace, and no proper prefix of it ends it again: its first character occurs once).
-/// The same as lowercasing and stripping a copy of `text` and searching it, without the copy.
+/// Whether `text`, in ASCII lowercase and without its whitespace, contains `pattern` (ASCII
+/// lowercase, no whitespace, and no proper prefix of it ends it again: its first character
+/// occurs once). The same as lowercasing and stripping a copy of `text` and searching it,
+/// without the copy.
 fn contains_folded(text: &str, pattern: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
+    let pattern = pattern.as_bytes();
+    let at = |i: usize| pattern.get(i).map(|&b| char::from(b));
     let mut matched = 0;
     for c in text.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()) {
-        if pattern.get(matched) == Some(&c) {
+        if at(matched) == Some(c) {
             matched += 1;
             if matched == pattern.len() {
                 return true;
             }
         } else {
-            matched = usize::from(pattern.first() == Some(&c));
+            matched = usize::from(at(0) == Some(c));
         }
     }
     false

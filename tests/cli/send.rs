@@ -137,22 +137,18 @@ fn per_recipient_faults_end_in_the_right_states_and_resume_correctly() {
     assert_eq!(journal_status(&project)["counts"]["uncertain"], 1, "lost again: the server drops that one every time");
 }
 
-/// Send to the fixture and `extra` generated readers over `config`, running `letterpress
-/// unsubscribe <address>` (reason `unsubscribed`) from the server when the first message ends.
-/// Until the unsubscribe is recorded no message gets its reply (the server holds them at a
-/// gate), so at most one message per connection has gone out by then, whatever the timing.
-fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'static str) -> (Project, SmtpServer) {
+/// Send to the fixture and `extra` generated readers over `config`, with `watch` called at each
+/// point of the dialogue with the project's directory (the server keeps its replies).
+fn send_watching(
+    config: ServerConfig,
+    extra: usize,
+    watch: impl Fn(&Event, &std::path::Path) + Send + Sync + 'static,
+) -> (Project, SmtpServer) {
     let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
     let dir = std::sync::Arc::clone(&project_dir);
-    let gate = Gate::closed();
-    let opener = gate.clone();
-    let config = config.hold(&gate).fault(move |event| {
-        if let Event::EndOfData { global_message_no: 1, .. } = event
-            && let Some(dir) = dir.lock().expect("lock").clone()
-        {
-            let out = crate::harness::run_in(&dir, &["unsubscribe", address, "--reason", "unsubscribed"]);
-            opener.open();
-            assert_eq!(out.code, 0, "{}", out.stderr);
+    let config = config.fault(move |event| {
+        if let Some(dir) = dir.lock().expect("lock").clone() {
+            watch(event, &dir);
         }
         None
     });
@@ -163,6 +159,22 @@ fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'st
     (project, server)
 }
 
+/// [`send_watching`], running `letterpress unsubscribe <address>` (reason `unsubscribed`) from
+/// the server when the first message ends. Until the unsubscribe is recorded no message gets
+/// its reply (the server holds them at a gate), so at most one message per connection has gone
+/// out by then, whatever the timing.
+fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'static str) -> (Project, SmtpServer) {
+    let gate = Gate::closed();
+    let opener = gate.clone();
+    send_watching(config.hold(&gate), extra, move |event, dir| {
+        if let Event::EndOfData { global_message_no: 1, .. } = event {
+            let out = crate::harness::run_in(dir, &["unsubscribe", address, "--reason", "unsubscribed"]);
+            opener.open();
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+    })
+}
+
 /// The relay reads a message's final dot, which makes it deliverable, only once the journal
 /// says the recipient is in flight: a kill at any moment leaves a delivered row `uncertain`,
 /// never `pending` (which the next run would send again). The body may reach the relay before
@@ -170,13 +182,10 @@ fn send_unsubscribing_mid_send(config: ServerConfig, extra: usize, address: &'st
 #[test]
 fn every_message_is_in_flight_in_the_journal_before_its_final_dot() {
     type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
-    let project_dir = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
     let seen: Seen = Seen::default();
-    let (dir, log) = (std::sync::Arc::clone(&project_dir), std::sync::Arc::clone(&seen));
-    let config = ServerConfig::default().fault(move |event| {
-        if let Event::EndOfData { rcpts, .. } = event
-            && let Some(dir) = dir.lock().expect("lock").clone()
-        {
+    let log = std::sync::Arc::clone(&seen);
+    let (_project, server) = send_watching(ServerConfig::default(), 20, move |event, dir| {
+        if let Event::EndOfData { rcpts, .. } = event {
             let db = rusqlite::Connection::open(dir.join(".letterpress/state.db")).expect("the store");
             db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
             let status = db
@@ -186,12 +195,7 @@ fn every_message_is_in_flight_in_the_journal_before_its_final_dot() {
                 .expect("the recipient's row");
             log.lock().expect("lock").push((rcpts[0].clone(), status));
         }
-        None
     });
-    let (project, server) = setup(config, 20);
-    *project_dir.lock().expect("lock") = Some(project.path().to_path_buf());
-    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.len(), 23, "every message: {seen:?}");
     assert!(seen.iter().all(|(_, status)| status == "inflight"), "{seen:?}");
