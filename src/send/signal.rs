@@ -40,11 +40,12 @@ pub fn watch(shared: Arc<Shared>) -> JoinHandle<()> {
     })
 }
 
+/// Stop the run, then say so: once the line is out, no new recipient is taken.
 fn stop(shared: &Shared, name: &str) {
-    eprintln!("{name}: finishing the messages in flight, then stopping");
     shared.stop(Error::Incomplete {
         message: format!(
             "stopped by {name}; the messages in flight were finished and recorded, and the next run resumes with the rest"
         ),
     });
+    eprintln!("{name}: finishing the messages in flight, then stopping");
 }

@@ -165,21 +165,47 @@ pub struct ServerConfig {
 /// senders sharing a send) are held mid-message, on a condition the test checks, never on time.
 /// The message is recorded, or not, when its reply is sent, after the gate.
 #[derive(Debug, Clone)]
-pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+pub struct Gate(Arc<GateState>);
+
+#[derive(Debug)]
+struct GateState {
+    open: tokio::sync::watch::Sender<bool>,
+    /// Messages that reached the gate, held or not.
+    reached: Mutex<usize>,
+    arrived: Condvar,
+}
 
 impl Gate {
     /// A closed gate.
     pub fn closed() -> Self {
-        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+        Self(Arc::new(GateState {
+            open: tokio::sync::watch::Sender::new(false),
+            reached: Mutex::new(0),
+            arrived: Condvar::new(),
+        }))
     }
 
     /// Opens the gate for good: held replies go out, later ones are not held.
     pub fn open(&self) {
-        self.0.send_replace(true);
+        self.0.open.send_replace(true);
+    }
+
+    /// Waits until at least `count` messages have reached the gate (their final dot read, the
+    /// reply not sent while it is closed); false on timeout.
+    pub fn wait_for_reached(&self, count: usize, timeout: Duration) -> bool {
+        let reached = self.0.reached.lock().unwrap_or_else(PoisonError::into_inner);
+        let (reached, _) = self
+            .0
+            .arrived
+            .wait_timeout_while(reached, timeout, |reached| *reached < count)
+            .unwrap_or_else(PoisonError::into_inner);
+        *reached >= count
     }
 
     async fn passed(&self) {
-        let mut open = self.0.subscribe();
+        *self.0.reached.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.arrived.notify_all();
+        let mut open = self.0.open.subscribe();
         let _ = open.wait_for(|open| *open).await;
     }
 }
