@@ -275,6 +275,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (issue, first_seq),
         CHECK (last_seq >= first_seq)
     ) STRICT;",
+    // 17: PostgreSQL only (its text columns compare as bytes, `COLLATE "C"`); SQLite's already
+    // do (`BINARY`, the default collation).
+    "-- nothing on SQLite",
 ];
 
 /// The schema version this build writes and understands.

@@ -36,6 +36,12 @@ impl Fresh {
         Self { dir, store: Store::Postgres { url: cluster::fresh_database(), password: None } }
     }
 
+    /// A new database made with `options` (see [`cluster::fresh_database_with`]).
+    pub fn postgres_with(options: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self { dir, store: Store::Postgres { url: cluster::fresh_database_with(options), password: None } }
+    }
+
     /// A new connection to the store.
     pub fn open(&self) -> State {
         State::open_store(&self.store).unwrap()

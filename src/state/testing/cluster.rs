@@ -110,11 +110,17 @@ pub fn cluster() -> &'static Cluster {
 
 /// The URL of a new, empty database on the cluster.
 pub fn fresh_database() -> String {
+    fresh_database_with("")
+}
+
+/// The URL of a new, empty database made with `options` (`CREATE DATABASE name options`, e.g.
+/// a collation of its own).
+pub fn fresh_database_with(options: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let cluster = cluster();
     let name = format!("lp_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port);
-    let create = format!("CREATE DATABASE {name}");
+    let create = format!("CREATE DATABASE {name} {options}");
     // On a thread of its own: the sync client must not run inside a caller's tokio runtime.
     std::thread::spawn(move || {
         let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to the test cluster");
