@@ -497,7 +497,7 @@ fn unsubscribes_during_a_running_send_are_all_recorded_and_honoured_for_rows_not
     // The first four rows (the fixture's connections) are in flight, held at the gate.
     assert!(gate.wait_for_reached(4, Duration::from_secs(60)), "the send started");
     let early = ["ruth@example.org".to_owned(), "siobhan@example.org".to_owned()];
-    // Rows 204–263 are on the first page of 256 the sender took before these requests; rows
+    // Rows 204–263 straddle the first page of 256 the sender took before these requests; rows
     // 514–603 are on its third page, which it reads after they are all recorded.
     let middle: Vec<String> = (200..260).map(|i| format!("reader{i:05}@example.org")).collect();
     let late: Vec<String> = (510..600).map(|i| format!("reader{i:05}@example.org")).collect();
