@@ -564,3 +564,20 @@ fn a_recipient_deferred_run_after_run_fails_after_max_attempts() {
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert_eq!(server.received().len(), 2);
 }
+
+#[test]
+fn a_relay_that_refuses_to_greet_is_named_with_its_reply_and_nothing_is_sent() {
+    let config = ServerConfig::default().fault(|event| match event {
+        Event::Connect { .. } => Some(Reply::new(554, "5.3.2 no service here").then_close()),
+        _ => None,
+    });
+    let (project, server) = setup(config, 0);
+    let out = send(&project, &server, &["send", ISSUE, "--yes"]);
+    assert!(
+        out.stderr.contains("`127.0.0.1` refused the connection: 554 5.3.2 no service here; nothing was sent"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.code, 3, "incomplete: the next run retries: {}", out.stderr);
+    assert_eq!(server.received().len(), 0);
+}

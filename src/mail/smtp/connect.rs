@@ -5,6 +5,7 @@ use std::fmt;
 
 use mail_send::SmtpClient;
 use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Client, SmtpConnection, SmtpTarget, describe, reply, wrap};
@@ -64,7 +65,10 @@ async fn tls_handshake(
         .map_err(|e| ConnectError::Fatal(format!("TLS with `{}:{}` failed: {e}", target.host, target.port)))
 }
 
-async fn greeting(client: &mut Client, target: &SmtpTarget) -> Result<(), ConnectError> {
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    target: &SmtpTarget,
+) -> Result<(), ConnectError> {
     let response = client.read().await.map_err(|e| fault(target, "greeting", &e))?;
     if (200..300).contains(&response.code) {
         Ok(())
@@ -81,14 +85,7 @@ async fn plain_then_starttls(
     tcp: TcpStream,
 ) -> Result<(Client, bool, Option<EhloResponse<String>>), ConnectError> {
     let mut plain = SmtpClient { stream: tcp, timeout: target.timeout };
-    let response = plain.read().await.map_err(|e| fault(target, "greeting", &e))?;
-    if !(200..300).contains(&response.code) {
-        return Err(ConnectError::Network(format!(
-            "`{}` refused the connection: {}",
-            target.host,
-            reply(&response).summary()
-        )));
-    }
+    greeting(&mut plain, target).await?;
     let ehlo = plain.ehlo(&target.helo).await.map_err(|e| fault(target, "EHLO", &e))?;
     if ehlo.has_capability(EXT_START_TLS) {
         let tls = plain.start_tls(&target.connector, &target.host).await.map_err(|e| match e {
